@@ -1,0 +1,438 @@
+import { randomBytes } from 'node:crypto';
+// Composes the agent: journal, state, supervisor, editions, health, gate, executor, log shipping and
+// the coordinator connection. main.ts only reads the config and calls createAgent().start().
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
+import { MSG } from '@rollgate/domain';
+import type { Logger } from '@rollgate/logger';
+import {
+  CAPABILITIES,
+  type ActionUpdate,
+  type CoordinatorMessage__Output,
+  type GateState,
+  type ProtoGrpcType,
+  type ServiceInventory,
+} from '@rollgate/protocol';
+import type { AgentConfig, ServiceConfig } from './config';
+import { createConnection, type Connection } from './connection';
+import { createEditionStore } from './edition-store';
+import { createExecutor, finishedToUpdate, type Executor } from './executor';
+import { errorMessage } from './fs-util';
+import {
+  createGateServer,
+  evaluateGate,
+  type GateDecision,
+  type GateServer,
+  type ServiceHealthView,
+} from './gate';
+import { createHealthMonitor, type HealthMonitor } from './health-monitor';
+import { openJournal, type Journal } from './journal';
+import { createLogShipper, type LogShipper, type ShipLevel } from './log-shipper';
+import { createOpRunner } from './ops';
+import { openStateStore, type GateWish, type StateStore } from './state-store';
+import { createSupervisor, type Supervisor } from './supervisor';
+import { createConnectionCounter, createListenCheck } from './tcp-connections';
+import { AGENT_VERSION } from './version';
+
+export interface AgentOptions {
+  config: AgentConfig;
+  log: Logger;
+  /** Environment managed services inherit (the agent's own, from env.ts); default {}. */
+  baseEnv?: Record<string, string>;
+  /** gRPC channel credentials; default plaintext. TLS credentials go here when they land. */
+  credentials?: grpc.ChannelCredentials;
+  /** Loaded protocol; default loadAgentProtocol(). */
+  protocol?: ProtoGrpcType;
+  /** Reported in Hello; default os.hostname(). */
+  hostname?: string;
+  /** Health poll interval, ms; default 1000. */
+  healthIntervalMs?: number;
+  /** Finished results sent in Hello.journaled; default 200. */
+  helloJournaled?: number;
+}
+
+export interface Agent {
+  start(): Promise<{ gatePort: number }>;
+  /** Stops cleanly; the managed services keep running. */
+  stop(): Promise<void>;
+  status(): AgentStatus;
+}
+
+export interface AgentStatus {
+  agentId: string;
+  agentVersion: string;
+  cluster: string;
+  role: string;
+  connected: boolean;
+  connection: string;
+  gateWish: GateWish;
+  gate: GateDecision;
+  services: (ServiceHealthView & {
+    pid: number | null;
+    runningEdition: string | null;
+    activeEdition: string | null;
+    installedEditions: string[];
+  })[];
+  runningAction: { actionId: string; opIndex: number; op: string } | null;
+  queuedActions: string[];
+  pendingLogLines: number;
+}
+
+const HEALTH: Record<ServiceHealthView['state'], ServiceInventory['health']> = {
+  healthy: 'SERVICE_HEALTH_HEALTHY',
+  unhealthy: 'SERVICE_HEALTH_UNHEALTHY',
+  stopped: 'SERVICE_HEALTH_STOPPED',
+  unknown: 'SERVICE_HEALTH_UNSPECIFIED',
+};
+
+const gateState = (wish: GateWish): GateState => (wish === 'open' ? 'GATE_STATE_OPEN' : 'GATE_STATE_CLOSED');
+
+async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return { sha256: hash.digest('hex'), size: (await stat(path)).size };
+}
+
+export function createAgent(opts: AgentOptions): Agent {
+  const { config, log } = opts;
+  const dataDir = config.dataDir;
+  const baseEnv = opts.baseEnv ?? {};
+  const countConnections = createConnectionCounter();
+  const editions = createEditionStore({ dataDir });
+  const inventoryCache = new Map<string, { installed: string[]; active: string | null }>();
+  const lastOutput = new Map<string, string>();
+  const pendingUpdates = new Map<string, ActionUpdate>();
+
+  let journal: Journal | undefined;
+  let state: StateStore | undefined;
+  let supervisor: Supervisor | undefined;
+  let health: HealthMonitor | undefined;
+  let gate: GateServer | undefined;
+  let executor: Executor | undefined;
+  let connection: Connection | undefined;
+  let shipper: LogShipper | undefined;
+  let lastReported = '';
+
+  function ship(level: ShipLevel, code: string, message: string, actionId = '') {
+    shipper?.push(level, code, message, actionId);
+    // The same line in the agent's own log, so a server can be debugged without the coordinator.
+    if (code !== MSG.serviceOutput.code) log[level]({ actionId: actionId || undefined, code }, message);
+  }
+
+  function decide(): GateDecision {
+    return evaluateGate(state?.get().gateWish ?? 'open', health?.view() ?? []);
+  }
+
+  /** HealthReport whenever a service's health or the effective gate changes. */
+  function maybeReport() {
+    const d = decide();
+    const key = JSON.stringify([d.open, state?.get().gateWish, health?.view().map((v) => v.state)]);
+    if (key === lastReported) return;
+    const wasOpen = lastReported === '' ? undefined : (JSON.parse(lastReported) as [boolean])[0];
+    lastReported = key;
+    if (wasOpen !== d.open)
+      log.info({ open: d.open, reason: d.reason }, d.open ? 'gate open' : 'gate closed');
+    connection?.sendHealthReport();
+  }
+
+  async function setGateWish(wish: GateWish, reason: string) {
+    if (!state) return;
+    if (await state.setGateWish(wish, reason)) log.info({ wish, reason }, 'gate wish changed');
+    maybeReport();
+  }
+
+  function sendUpdate(u: ActionUpdate) {
+    if (connection?.send({ actionUpdate: u })) return;
+    // Offline: keep the newest update per action and send them after the next Welcome.
+    if (u.actionId) pendingUpdates.set(u.actionId, u);
+  }
+
+  async function refreshInventory(service: string) {
+    inventoryCache.set(service, {
+      installed: await editions.listInstalled(service),
+      active: (await editions.activeEdition(service)) ?? null,
+    });
+  }
+
+  async function inventory(): Promise<ServiceInventory[]> {
+    return Promise.all(
+      config.services.map(async (s) => {
+        await refreshInventory(s.name);
+        const inv = inventoryCache.get(s.name);
+        let activeConnections = 0;
+        try {
+          activeConnections = await countConnections(s.port);
+        } catch {
+          activeConnections = 0;
+        }
+        return {
+          name: s.name,
+          installedEditions: inv?.installed ?? [],
+          activeEdition: inv?.active ?? '',
+          health: HEALTH[health?.get(s.name)?.state ?? 'unknown'],
+          activeConnections,
+        };
+      }),
+    );
+  }
+
+  function onMessage(m: CoordinatorMessage__Output) {
+    if (m.body === 'runAction' && m.runAction) {
+      void executor?.handleRunAction(m.runAction);
+    } else if (m.body === 'logAck' && m.logAck) {
+      shipper?.ack(m.logAck.streamId, m.logAck.upToSeq);
+    } else if (m.body === 'cancelAction' && m.cancelAction) {
+      executor?.cancel(m.cancelAction.actionId, m.cancelAction.reason);
+    } else if (m.body === 'setGate' && m.setGate) {
+      const s = m.setGate.state;
+      if (s === 'GATE_STATE_OPEN' || s === 'GATE_STATE_CLOSED') {
+        const wish: GateWish = s === 'GATE_STATE_OPEN' ? 'open' : 'closed';
+        if (wish === 'closed')
+          ship(
+            'info',
+            MSG.quiescing.code,
+            `${MSG.quiescing.text} (${m.setGate.reason || 'SetGate from coordinator'})`,
+          );
+        void setGateWish(wish, m.setGate.reason || 'SetGate from coordinator').catch((err: unknown) =>
+          log.error({ err: errorMessage(err) }, 'could not persist the gate wish'),
+        );
+      } else {
+        log.warn({ state: s }, 'SetGate without a state ignored');
+      }
+    } else {
+      log.debug({ body: m.body }, 'unknown coordinator message ignored');
+    }
+  }
+
+  /** First start on a fresh server: install, activate, configure and start the base edition. */
+  async function provision(s: ServiceConfig) {
+    const initial = s.initialEdition;
+    if (!initial) return;
+    if ((await editions.listInstalled(s.name)).length > 0) return;
+    ship(
+      'info',
+      MSG.synchronizing.code,
+      `${MSG.synchronizing.text}: ${s.name} base edition ${initial.name} from ${initial.archive}`,
+    );
+    try {
+      const { sha256, size } = await sha256File(initial.archive);
+      const { files } = await editions.installArchive(s.name, initial.name, initial.archive, sha256, size);
+      await editions.activate(s.name, initial.name);
+      await editions.configure(s.name, initial.name, s.configDir, { ...s.env });
+      log.info(
+        { service: s.name, edition: initial.name, sha256, files },
+        'base edition installed and activated',
+      );
+      if (supervisor?.running(s.name)) return;
+      const dir = editions.editionDir(s.name, initial.name);
+      ship('info', MSG.starting.code, `${MSG.starting.text} ${s.name} edition ${initial.name}`);
+      const rec = await supervisor?.start(s.name, {
+        ...s.start,
+        cwd: dir,
+        env: { ...baseEnv, ...s.env },
+        edition: initial.name,
+      });
+      log.info({ service: s.name, pid: rec?.pid }, 'base edition started');
+      void health?.checkNow(s.name);
+    } catch (err) {
+      ship(
+        'error',
+        MSG.opFailed.code,
+        `could not provision ${s.name} base edition ${initial.name} from ${initial.archive}: ${errorMessage(err)}; fix initialEdition in the agent config and restart the agent`,
+      );
+    }
+  }
+
+  const agent: Agent = {
+    async start() {
+      await mkdir(dataDir, { recursive: true });
+      journal = await openJournal({
+        path: join(dataDir, 'journal.jsonl'),
+        onWarning: (msg, details) => log.warn(details, msg),
+      });
+      // Settled at open because the agent died mid-action: tell the coordinator after Welcome too.
+      for (const r of journal.recovered) pendingUpdates.set(r.id, finishedToUpdate(r));
+      state = await openStateStore({ dataDir, onWarning: (msg, details) => log.warn(details, msg) });
+      log.info({ gateWish: state.get().gateWish }, 'gate wish loaded');
+
+      shipper = createLogShipper({
+        streamId: `${config.agentId}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`,
+        send: (lines, streamId) => connection?.send({ logs: { lines, streamId } }) ?? false,
+      });
+      supervisor = createSupervisor({
+        dataDir,
+        baseEnv,
+        log,
+        onOutput: (service, line) => {
+          lastOutput.set(service, line.slice(0, 300));
+          shipper?.push(
+            'info',
+            MSG.serviceOutput.code,
+            `${service}: ${line}`,
+            executor?.current()?.actionId ?? '',
+          );
+        },
+        onExit: (service) => void health?.checkNow(service),
+      });
+      for (const s of config.services) await supervisor.adopt(s.name);
+
+      health = createHealthMonitor({
+        services: config.services,
+        isRunning: async (name) => (await supervisor?.refresh(name)) ?? false,
+        onChange: () => maybeReport(),
+        intervalMs: opts.healthIntervalMs,
+      });
+
+      const sup = supervisor;
+      const hm = health;
+      const runOp = createOpRunner({
+        dataDir,
+        services: config.services,
+        baseEnv,
+        editions,
+        supervisor: sup,
+        health: hm,
+        setGateWish,
+        countConnections,
+        isListening: createListenCheck(),
+        fetchArtifact: (sha256, signal) => {
+          if (!connection) throw new Error('no coordinator connection');
+          return connection.fetchArtifact(sha256, signal);
+        },
+        lastOutput: (service) => lastOutput.get(service),
+      });
+      executor = createExecutor({
+        journal,
+        runOp: async (op, ctx) => {
+          try {
+            return await runOp(op, ctx);
+          } finally {
+            if ('service' in op) await refreshInventory(op.service).catch(() => {});
+          }
+        },
+        sendUpdate,
+        ship,
+        log,
+      });
+
+      gate = createGateServer({
+        host: config.gate.host,
+        port: config.gate.port,
+        decide,
+        status: () => agent.status(),
+        log,
+      });
+      const { port: gatePort } = await gate.start();
+
+      for (const s of config.services) await refreshInventory(s.name);
+      for (const s of config.services) await provision(s);
+      await hm.checkNow();
+      hm.start();
+
+      const gateHost =
+        config.gate.host === '0.0.0.0' || config.gate.host === '::'
+          ? (opts.hostname ?? osHostname())
+          : config.gate.host;
+      connection = createConnection({
+        address: config.coordinator.address,
+        credentials: opts.credentials,
+        protocol: opts.protocol,
+        agentId: config.agentId,
+        log,
+        hello: async () => ({
+          agentId: config.agentId,
+          agentVersion: AGENT_VERSION,
+          capabilities: Object.values(CAPABILITIES),
+          hostname: opts.hostname ?? osHostname(),
+          cluster: config.cluster,
+          role: config.role,
+          services: await inventory(),
+          gateUrl: `http://${gateHost.includes(':') ? `[${gateHost}]` : gateHost}:${gatePort}/gate`,
+          gate: gateState(state?.get().gateWish ?? 'open'),
+          journaled: (journal?.recentFinished(opts.helloJournaled ?? 200) ?? []).map(finishedToUpdate),
+        }),
+        heartbeat: () => ({
+          sentAtMs: Date.now(),
+          gate: gateState(state?.get().gateWish ?? 'open'),
+          runningActionIds: executor?.activeIds() ?? [],
+        }),
+        healthReport: async () => ({
+          services: await inventory(),
+          gate: gateState(state?.get().gateWish ?? 'open'),
+          gateOpen: decide().open,
+        }),
+        onWelcome: async (w) => {
+          if (w.gateWish === 'GATE_STATE_OPEN' || w.gateWish === 'GATE_STATE_CLOSED') {
+            await setGateWish(
+              w.gateWish === 'GATE_STATE_OPEN' ? 'open' : 'closed',
+              'Welcome from coordinator',
+            );
+          }
+          // Results that finished while we were away (the journal answers resent RunActions too).
+          for (const [id, u] of [...pendingUpdates]) {
+            if (!connection?.send({ actionUpdate: u })) break;
+            pendingUpdates.delete(id);
+          }
+          shipper?.resendUnacknowledged();
+          shipper?.flush();
+          connection?.sendHealthReport();
+        },
+        onMessage,
+      });
+      connection.start();
+      log.info(
+        { version: AGENT_VERSION, coordinator: config.coordinator.address, gatePort, dataDir },
+        'agent started',
+      );
+      return { gatePort };
+    },
+
+    async stop() {
+      log.info({}, 'agent stopping; managed services keep running');
+      // Let the running action reach an op boundary and journal its result before we go.
+      await executor?.shutdown('the agent is shutting down');
+      shipper?.flush();
+      health?.stop();
+      await connection?.stop();
+      shipper?.stop();
+      await gate?.stop();
+      supervisor?.close();
+      await journal?.close();
+      log.info({}, 'agent stopped');
+    },
+
+    status() {
+      const d = decide();
+      return {
+        agentId: config.agentId,
+        agentVersion: AGENT_VERSION,
+        cluster: config.cluster,
+        role: config.role,
+        connected: connection?.connected ?? false,
+        connection: connection?.state ?? 'idle',
+        gateWish: state?.get().gateWish ?? 'open',
+        gate: d,
+        services: config.services.map((s) => {
+          const v = health?.get(s.name) ?? { name: s.name, state: 'unknown' as const, detail: '' };
+          const rec = supervisor?.running(s.name);
+          const inv = inventoryCache.get(s.name);
+          return {
+            ...v,
+            pid: rec?.pid ?? null,
+            runningEdition: rec?.edition ?? null,
+            activeEdition: inv?.active ?? null,
+            installedEditions: inv?.installed ?? [],
+          };
+        }),
+        runningAction: executor?.current() ?? null,
+        queuedActions: executor?.activeIds().filter((id) => id !== executor?.current()?.actionId) ?? [],
+        pendingLogLines: shipper?.pending ?? 0,
+      };
+    },
+  };
+  return agent;
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from './config';
+
+const valid = () => ({
+  agentId: 'admin-1',
+  cluster: 'demo',
+  role: 'admin',
+  coordinator: { address: '127.0.0.1:7443' },
+  dataDir: '/var/lib/rollgate-agent',
+  gate: { host: '127.0.0.1', port: 7070 },
+  services: [
+    {
+      name: 'demo-app',
+      port: 8081,
+      start: { command: 'node', args: ['server.mjs'] },
+      healthUrl: 'http://127.0.0.1:8081/health',
+      env: { PORT: '8081', SERVER_NAME: 'admin-1' },
+      configDir: 'conf/demo-app',
+      commands: { 'db-upgrade': { command: 'node', args: ['migrate.mjs'] } },
+      initialEdition: { name: '1.0', archive: 'demo-app-1.0.tgz' },
+    },
+  ],
+});
+
+function errorsOf(input: unknown): string[] {
+  const r = parseConfig(input, '/etc/rollgate');
+  if (r.ok) throw new Error('expected the config to be refused');
+  return r.errors;
+}
+
+describe('agent config', () => {
+  it('accepts the documented example and resolves relative paths against the config dir', () => {
+    const r = parseConfig(valid(), '/etc/rollgate');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const s = r.config.services[0]!;
+    expect(s.configDir).toBe('/etc/rollgate/conf/demo-app');
+    expect(s.initialEdition?.archive).toBe('/etc/rollgate/demo-app-1.0.tgz');
+    expect(r.config.dataDir).toBe('/var/lib/rollgate-agent');
+  });
+
+  it('fills defaults: healthUrl from the port, empty env and commands, gate host', () => {
+    const input = valid();
+    const svc = { name: 'api', port: 9000, start: { command: 'node' } };
+    const r = parseConfig({ ...input, gate: { port: 7070 }, services: [svc] });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.gate.host).toBe('0.0.0.0');
+    expect(r.config.services[0]).toMatchObject({
+      healthUrl: 'http://127.0.0.1:9000/health',
+      env: {},
+      commands: {},
+      start: { command: 'node', args: [] },
+    });
+  });
+
+  it('names the field, what was expected with an example, and what was found', () => {
+    const input = valid();
+    (input.services[0] as Record<string, unknown>).port = '8081';
+    const errors = errorsOf(input);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBe('services[0].port: expected a TCP port number 1-65535 (e.g. 8081), got "8081"');
+  });
+
+  it('refuses unsafe names with the rule and an example', () => {
+    const errors = errorsOf({ ...valid(), agentId: '../etc' });
+    expect(errors[0]).toMatch(/^agentId: expected agent id: 1-64 letters, digits/);
+    expect(errors[0]).toContain('e.g. "admin-1"');
+    expect(errors[0]).toContain('got "../etc"');
+    expect(errorsOf({ ...valid(), agentId: 'a'.repeat(65) })[0]).toMatch(/^agentId: /);
+  });
+
+  it('reports missing required fields as missing', () => {
+    const { coordinator: _c, ...rest } = valid();
+    expect(errorsOf(rest)).toEqual([
+      'coordinator: missing; expected an object like { "address": "127.0.0.1:7443" }',
+    ]);
+  });
+
+  it('reports unknown keys (typos) with the allowed keys', () => {
+    const input = valid();
+    (input.services[0] as Record<string, unknown>).helthUrl = 'x';
+    const errors = errorsOf(input);
+    expect(errors[0]).toContain('services[0]: unknown key "helthUrl"');
+    expect(errors[0]).toContain('allowed: name, port, start, healthUrl');
+  });
+
+  it('explains env values must be strings', () => {
+    const input = valid();
+    (input.services[0]!.env as Record<string, unknown>).PORT = 8081;
+    expect(errorsOf(input)).toEqual([
+      'services[0].env.PORT: expected a string value; quote numbers (e.g. "8081"), got 8081',
+    ]);
+  });
+
+  it('checks the coordinator address, service list, duplicates and URLs', () => {
+    expect(errorsOf({ ...valid(), coordinator: { address: 'localhost' } })[0]).toMatch(
+      /^coordinator\.address: expected host:port .*got "localhost"/,
+    );
+    expect(errorsOf({ ...valid(), services: [] })).toEqual([
+      'services: list at least one service the agent manages',
+    ]);
+    const dup = valid();
+    dup.services.push({ ...dup.services[0]! });
+    const errors = errorsOf(dup);
+    expect(errors).toContain('services[1].name: service name "demo-app" is used twice; names must be unique');
+    expect(errors).toContain(
+      'services[1].port: port 8081 is used by two services; each service needs its own port',
+    );
+    const badUrl = valid();
+    badUrl.services[0]!.healthUrl = 'ftp://x';
+    expect(errorsOf(badUrl)[0]).toMatch(/^services\[0\]\.healthUrl: expected an http URL/);
+  });
+
+  it('lists every problem at once, not just the first', () => {
+    const errors = errorsOf({ ...valid(), role: '', gate: { port: 0 }, dataDir: 5 });
+    expect(errors.map((e) => e.split(':')[0])).toEqual(['role', 'dataDir', 'gate.port']);
+  });
+});

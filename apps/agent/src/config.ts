@@ -1,0 +1,252 @@
+// The agent's config file: JSON, validated with zod. Every error names the field (as a path like
+// `services[0].port`), says what was expected with an example, and what was found, so an operator
+// can fix the file without reading code. Relative paths are resolved against the file's directory.
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { SAFE_NAME } from '@rollgate/domain';
+import { z } from 'zod';
+
+type Issue = { input?: unknown; code?: string; keys?: string[] };
+
+function show(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  const s = JSON.stringify(value);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** zod error callback: "missing; expected X" or "expected X, got Y". */
+function expected(desc: string) {
+  return (iss: Issue) =>
+    iss.input === undefined ? `missing; expected ${desc}` : `expected ${desc}, got ${show(iss.input)}`;
+}
+
+/** An object that rejects unknown keys (typos would otherwise be ignored silently). */
+function obj<T extends z.ZodRawShape>(shape: T, desc: string) {
+  const allowed = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss: Issue) => {
+      if (iss.code === 'unrecognized_keys') {
+        const keys = (iss.keys ?? []).map((k) => `"${k}"`).join(', ');
+        return `unknown key ${keys}: remove it or check the spelling (allowed: ${allowed})`;
+      }
+      return expected(desc)(iss);
+    },
+  });
+}
+
+function safeName(what: string, example: string) {
+  const desc = `${what}: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. "${example}")`;
+  return z
+    .string({ error: expected(desc) })
+    .regex(SAFE_NAME, { error: expected(desc) })
+    .refine((s) => !s.includes('..'), { error: `${what} must not contain '..' (e.g. "${example}")` });
+}
+
+const port = (example: number) =>
+  z
+    .number({ error: expected(`a TCP port number 1-65535 (e.g. ${example})`) })
+    .int({ error: expected(`a whole TCP port number 1-65535 (e.g. ${example})`) })
+    .min(1, { error: expected(`a TCP port number 1-65535 (e.g. ${example})`) })
+    .max(65535, { error: expected(`a TCP port number 1-65535 (e.g. ${example})`) });
+
+const pathString = (what: string, example: string) =>
+  z
+    .string({ error: expected(`${what} as a path string (e.g. "${example}")`) })
+    .min(1, { error: expected(`${what} as a non-empty path (e.g. "${example}")`) });
+
+const commandSchema = (example: string) =>
+  obj(
+    {
+      command: z
+        .string({ error: expected(`the program to run (e.g. "${example}")`) })
+        .min(1, { error: expected(`the program to run (e.g. "${example}")`) }),
+      args: z
+        .array(z.string({ error: expected('each argument as a string') }), {
+          error: expected('a list of argument strings (e.g. ["server.mjs"])'),
+        })
+        .default([]),
+    },
+    `an object like { "command": "${example}", "args": ["server.mjs"] }`,
+  );
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envSchema = z.record(
+  z.string().regex(ENV_NAME, { error: expected('environment variable names like "PORT" or "SERVER_NAME"') }),
+  z.string({ error: expected('a string value; quote numbers (e.g. "8081")') }),
+  { error: expected('an object of strings (e.g. { "PORT": "8081" })') },
+);
+
+const serviceSchema = obj(
+  {
+    name: safeName('service name', 'demo-app'),
+    port: port(8081),
+    start: commandSchema('node'),
+    healthUrl: z
+      .string({
+        error: expected('an http URL that answers 200 when healthy (e.g. "http://127.0.0.1:8081/health")'),
+      })
+      .refine((s) => /^https?:\/\/[^\s/]+(\/\S*)?$/.test(s) && URL.canParse(s), {
+        error: expected('an http URL that answers 200 when healthy (e.g. "http://127.0.0.1:8081/health")'),
+      })
+      .optional(),
+    env: envSchema.default({}),
+    configDir: pathString('the directory holding the service configuration', '/etc/demo-app').optional(),
+    commands: z
+      .record(
+        z.string().regex(SAFE_NAME, { error: expected('command names like "db-upgrade"') }),
+        commandSchema('node'),
+        {
+          error: expected(
+            'an object of named commands (e.g. { "db-upgrade": { "command": "node", "args": ["migrate.mjs"] } })',
+          ),
+        },
+      )
+      .default({}),
+    initialEdition: obj(
+      {
+        name: safeName('edition name', '1.0'),
+        archive: pathString('the local .tgz of the base edition', '/opt/rollgate/demo-app-1.0.tgz'),
+      },
+      'an object like { "name": "1.0", "archive": "/opt/rollgate/demo-app-1.0.tgz" }',
+    ).optional(),
+  },
+  'a service object with name, port and start (see the example in apps/agent/README.md)',
+);
+
+export const agentConfigSchema = obj(
+  {
+    agentId: safeName('agent id', 'admin-1'),
+    cluster: safeName('cluster name', 'demo'),
+    role: safeName('role', 'admin'),
+    coordinator: obj(
+      {
+        address: z
+          .string({ error: expected('host:port of the coordinator gRPC endpoint (e.g. "127.0.0.1:7443")') })
+          .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+            error: expected('host:port of the coordinator gRPC endpoint (e.g. "127.0.0.1:7443")'),
+          }),
+      },
+      'an object like { "address": "127.0.0.1:7443" }',
+    ),
+    dataDir: pathString('the agent data directory', '/var/lib/rollgate-agent'),
+    gate: obj(
+      {
+        host: z
+          .string({ error: expected('an address to bind (e.g. "0.0.0.0")') })
+          .min(1)
+          .default('0.0.0.0'),
+        port: port(7070),
+      },
+      'an object like { "host": "0.0.0.0", "port": 7070 }',
+    ),
+    services: z
+      .array(serviceSchema, { error: expected('a list of services (e.g. [{ "name": "demo-app", ... }])') })
+      .min(1, { error: 'list at least one service the agent manages' })
+      .superRefine((services, ctx) => {
+        const seenNames = new Set<string>();
+        const seenPorts = new Set<number>();
+        services.forEach((s, i) => {
+          if (seenNames.has(s.name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'name'],
+              message: `service name "${s.name}" is used twice; names must be unique`,
+            });
+          }
+          if (seenPorts.has(s.port)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'port'],
+              message: `port ${s.port} is used by two services; each service needs its own port`,
+            });
+          }
+          seenNames.add(s.name);
+          seenPorts.add(s.port);
+        });
+      }),
+    logLevel: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+        error: expected('one of trace, debug, info, warn, error, fatal, silent'),
+      })
+      .optional(),
+  },
+  'a JSON object with agentId, cluster, role, coordinator, dataDir, gate and services',
+);
+
+type RawConfig = z.infer<typeof agentConfigSchema>;
+type RawService = RawConfig['services'][number];
+
+/** One managed service, with paths resolved and defaults filled in. */
+export interface ServiceConfig extends Omit<RawService, 'healthUrl'> {
+  healthUrl: string;
+}
+
+/** The validated config: every path absolute, every default applied. */
+export interface AgentConfig extends Omit<RawConfig, 'services'> {
+  services: ServiceConfig[];
+}
+
+export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; errors: string[] };
+
+/** `services[0].port` from a zod path. */
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out === '' ? '(top level)' : out;
+}
+
+/**
+ * Validates a parsed config object. Relative paths are resolved against baseDir (the config
+ * file's directory); healthUrl defaults to http://127.0.0.1:<port>/health.
+ */
+export function parseConfig(input: unknown, baseDir: string = process.cwd()): ConfigResult {
+  const parsed = agentConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    return { ok: false, errors: parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
+  }
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const raw = parsed.data;
+  return {
+    ok: true,
+    config: {
+      ...raw,
+      dataDir: abs(raw.dataDir),
+      services: raw.services.map((s) => ({
+        ...s,
+        healthUrl: s.healthUrl ?? `http://127.0.0.1:${s.port}/health`,
+        configDir: s.configDir === undefined ? undefined : abs(s.configDir),
+        initialEdition: s.initialEdition && { ...s.initialEdition, archive: abs(s.initialEdition.archive) },
+      })),
+    },
+  };
+}
+
+/** Reads and validates a config file; never throws for a bad file, it returns the errors. */
+export async function loadConfig(path: string): Promise<ConfigResult> {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint =
+      code === 'ENOENT'
+        ? 'check the path given to --config or ROLLGATE_AGENT_CONFIG'
+        : 'check its permissions';
+    return { ok: false, errors: [`cannot read config file ${file} (${code ?? String(err)}): ${hint}`] };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return {
+      ok: false,
+      errors: [
+        `config file ${file} is not valid JSON: ${(err as Error).message}; fix the syntax (no comments or trailing commas)`,
+      ],
+    };
+  }
+  return parseConfig(json, dirname(file));
+}

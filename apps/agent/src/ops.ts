@@ -1,0 +1,449 @@
+// What each op does on this server. An op either resolves with a one-line summary or throws an
+// Error whose message tells an operator what happened and what to do; the executor adds which op.
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MSG, type ActionOp } from '@rollgate/domain';
+import type { ArtifactChunk__Output } from '@rollgate/protocol';
+import { ArchiveRefusedError } from './archive';
+import type { ServiceConfig } from './config';
+import { ENV_FILE, checkEditionName, type EditionStore } from './edition-store';
+import { errorMessage, sleep } from './fs-util';
+import type { HealthMonitor } from './health-monitor';
+import { httpGet } from './http-get';
+import type { ShipLevel } from './log-shipper';
+import type { GateWish } from './state-store';
+import type { Supervisor } from './supervisor';
+
+/** Defaults for a zero timeout: proto3 cannot tell "unset" from 0, and 0 is never meant literally. */
+
+/** gRPC status codes that mean "try again": UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, RESOURCE_EXHAUSTED, ABORTED, UNKNOWN. */
+const TRANSIENT_GRPC = new Set([14, 4, 13, 8, 10, 2]);
+
+class TransientFetchError extends Error {}
+
+export const OP_DEFAULTS = {
+  drainMaxWaitMs: 30_000,
+  stopTimeoutMs: 10_000,
+  waitHealthyTimeoutMs: 30_000,
+  probeTimeoutMs: 5_000,
+  commandTimeoutMs: 300_000,
+  fetchTimeoutMs: 30 * 60_000,
+} as const;
+
+export interface OpContext {
+  actionId: string;
+  signal: AbortSignal;
+  /** Progress line: shipped to the coordinator and written to the agent's log. */
+  log: (level: ShipLevel, code: string, message: string) => void;
+}
+
+export interface OpRunnerDeps {
+  dataDir: string;
+  services: ServiceConfig[];
+  /** The agent's own environment; children get it plus service env plus rollgate.env.json. */
+  baseEnv: Record<string, string>;
+  editions: EditionStore;
+  supervisor: Supervisor;
+  health: HealthMonitor;
+  setGateWish: (wish: GateWish, reason: string) => Promise<void>;
+  countConnections: (port: number) => Promise<number>;
+  /** Does anything listen on this local port? */
+  isListening: (port: number) => Promise<boolean>;
+  /** Streams an artifact from the coordinator (FetchArtifact). */
+  fetchArtifact: (sha256: string, signal: AbortSignal) => AsyncIterable<ArtifactChunk__Output>;
+  /** Last output line of each service, for "exited before becoming healthy" messages. */
+  lastOutput: (service: string) => string | undefined;
+  /** Drain and health poll interval, ms; default 100. */
+  pollMs?: number;
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const short = (sha: string) => sha.slice(0, 12);
+const conns = (n: number) => `${n} connection${n === 1 ? '' : 's'}`;
+
+export type OpRunner = (op: ActionOp, ctx: OpContext) => Promise<string>;
+
+export function createOpRunner(deps: OpRunnerDeps): OpRunner {
+  const pollMs = deps.pollMs ?? 100;
+  const byName = new Map(deps.services.map((s) => [s.name, s]));
+  const downloads = join(deps.dataDir, 'downloads');
+
+  function service(name: string): ServiceConfig {
+    const s = byName.get(name);
+    if (!s) {
+      throw new Error(
+        `this agent does not manage a service named "${name}" (it manages: ${[...byName.keys()].join(', ')}); fix the plan or the agent config`,
+      );
+    }
+    return s;
+  }
+
+  async function activeDir(s: ServiceConfig): Promise<{ edition: string; dir: string }> {
+    const edition = await deps.editions.activeEdition(s.name);
+    if (!edition) throw new Error(`${s.name} has no active edition; install and activate one first`);
+    return { edition, dir: deps.editions.editionDir(s.name, edition) };
+  }
+
+  async function childEnv(s: ServiceConfig, dir: string): Promise<Record<string, string>> {
+    let fileEnv: Record<string, string> = {};
+    try {
+      fileEnv = JSON.parse(await readFile(join(dir, ENV_FILE), 'utf8')) as Record<string, string>;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new Error(
+          `${join(dir, ENV_FILE)} is unreadable: ${errorMessage(err)}; run the configure op again`,
+        );
+      }
+    }
+    return { ...deps.baseEnv, ...s.env, ...fileEnv };
+  }
+
+  async function download(
+    s: ServiceConfig,
+    op: Extract<ActionOp, { op: 'install' }>,
+    ctx: OpContext,
+  ): Promise<string> {
+    await mkdir(downloads, { recursive: true });
+    const part = join(downloads, `${op.sha256}.part`);
+    const hash = createHash('sha256');
+    let received = 0;
+    let labelled: string | undefined;
+    const fh = await open(part, 'w');
+    const timeout = AbortSignal.timeout(OP_DEFAULTS.fetchTimeoutMs);
+    const signal = AbortSignal.any([ctx.signal, timeout]);
+    try {
+      try {
+        for await (const chunk of deps.fetchArtifact(op.sha256, signal)) {
+          if (chunk.sha256 && chunk.sha256 !== op.sha256) labelled ??= chunk.sha256;
+          if (chunk.offset !== received) {
+            throw new Error(
+              `the artifact stream for ${s.name} ${op.edition} skipped from byte ${received} to ${chunk.offset}; retry the step`,
+            );
+          }
+          hash.update(chunk.data);
+          await fh.write(chunk.data);
+          received += chunk.data.length;
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      await rm(part, { force: true });
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'number' && TRANSIENT_GRPC.has(code) && !timeout.aborted) {
+        throw new TransientFetchError(errorMessage(err));
+      }
+      throw new Error(
+        `could not fetch the archive of ${s.name} ${op.edition} (sha256 ${short(op.sha256)}) from the coordinator: ${errorMessage(err)}; check that the edition was uploaded, then retry`,
+      );
+    }
+    const got = hash.digest('hex');
+    if (got !== op.sha256 || labelled !== undefined) {
+      await rm(part, { force: true });
+      const gotText = got !== op.sha256 ? got : `${labelled} (as labelled by the coordinator)`;
+      const reason = `checksum mismatch for ${s.name} ${op.edition}: expected ${op.sha256}, got ${gotText}; the archive was refused and nothing was installed — re-upload the edition`;
+      ctx.log('error', MSG.artifactRejected.code, `${MSG.artifactRejected.text}: ${reason}`);
+      throw new Error(reason);
+    }
+    if (op.size > 0 && received !== op.size) {
+      ctx.log(
+        'warn',
+        MSG.synchronizing.code,
+        `${s.name} ${op.edition}: the plan said ${op.size} bytes, received ${received}; the sha256 matches, installing`,
+      );
+    }
+    return part;
+  }
+
+  async function install(op: Extract<ActionOp, { op: 'install' }>, ctx: OpContext): Promise<string> {
+    const s = service(op.service);
+    checkEditionName(op.edition);
+    const existing = await deps.editions.readMeta(s.name, op.edition);
+    if (existing) {
+      if (existing.sha256 === op.sha256)
+        return `${s.name} edition ${op.edition} already installed (sha256 ${short(op.sha256)})`;
+      throw new Error(
+        `${s.name} edition ${op.edition} is already installed with a different archive (sha256 ${short(existing.sha256)}, this one ${short(op.sha256)}); editions are never overwritten — upload the new archive under a new edition name`,
+      );
+    }
+    ctx.log(
+      'info',
+      MSG.synchronizing.code,
+      `${MSG.synchronizing.text}: ${s.name} edition ${op.edition} (${op.size} bytes, sha256 ${short(op.sha256)})`,
+    );
+    const started = performance.now();
+    // A coordinator restart or a network blip drops the download: try again with back-off for as
+    // long as the fetch timeout allows, rather than failing the step for a transient fault.
+    let part: string;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        part = await download(s, op, ctx);
+        break;
+      } catch (err) {
+        if (
+          !(err instanceof TransientFetchError) ||
+          performance.now() - started > OP_DEFAULTS.fetchTimeoutMs
+        ) {
+          if (err instanceof TransientFetchError) {
+            throw new Error(
+              `could not fetch the archive of ${s.name} ${op.edition} (sha256 ${short(op.sha256)}) from the coordinator: ${err.message}; check that the coordinator is reachable, then retry`,
+            );
+          }
+          throw err;
+        }
+        const delay = Math.min(5000, 250 * 2 ** Math.min(attempt, 5));
+        ctx.log(
+          'warn',
+          MSG.synchronizing.code,
+          `download of ${s.name} ${op.edition} interrupted (${err.message}); retrying in ${delay} ms`,
+        );
+        await new Promise((r) => setTimeout(r, delay));
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+      }
+    }
+    try {
+      const { files } = await deps.editions.installArchive(s.name, op.edition, part, op.sha256, op.size);
+      return `installed ${s.name} edition ${op.edition}: ${files} files in ${secs(performance.now() - started)}`;
+    } catch (err) {
+      if (err instanceof ArchiveRefusedError) {
+        throw new Error(
+          `the archive of ${s.name} ${op.edition} was refused: ${err.message}; nothing was installed — rebuild the archive without it and upload it under a new edition name`,
+        );
+      }
+      throw new Error(
+        `installing ${s.name} ${op.edition} failed: ${errorMessage(err)}; nothing was installed`,
+      );
+    } finally {
+      await rm(part, { force: true });
+    }
+  }
+
+  async function drain(op: Extract<ActionOp, { op: 'drain' }>, ctx: OpContext): Promise<string> {
+    const s = service(op.service);
+    const maxWait = op.maxWaitMs || OP_DEFAULTS.drainMaxWaitMs;
+    const started = performance.now();
+    let n = await deps.countConnections(s.port);
+    ctx.log(
+      'info',
+      MSG.draining.code,
+      `${MSG.draining.text} ${s.name}: ${conns(n)} on port ${s.port}, waiting up to ${secs(maxWait)}`,
+    );
+    let zeros = n === 0 ? 1 : 0;
+    let lastReport = started;
+    // Zero twice, 100 ms apart: a single zero can be the gap between two keep-alive requests.
+    while (zeros < 2) {
+      const elapsed = performance.now() - started;
+      if (elapsed >= maxWait) {
+        ctx.log(
+          'warn',
+          MSG.draining.code,
+          `${s.name} still has ${conns(n)} after ${secs(elapsed)}; drain time is up, continuing`,
+        );
+        return `drain of ${s.name} ended after ${secs(elapsed)} with ${conns(n)} still open`;
+      }
+      await sleep(Math.min(pollMs, maxWait - elapsed), ctx.signal);
+      n = await deps.countConnections(s.port);
+      zeros = n === 0 ? zeros + 1 : 0;
+      if (performance.now() - lastReport >= 5000) {
+        lastReport = performance.now();
+        ctx.log(
+          'info',
+          MSG.draining.code,
+          `${MSG.draining.text} ${s.name}: ${conns(n)} after ${secs(lastReport - started)}`,
+        );
+      }
+    }
+    const took = performance.now() - started;
+    ctx.log('info', MSG.draining.code, `${s.name} drained in ${secs(took)}`);
+    return `${s.name} drained in ${secs(took)}`;
+  }
+
+  async function stop(op: Extract<ActionOp, { op: 'stop' }>, ctx: OpContext): Promise<string> {
+    const s = service(op.service);
+    const timeout = op.timeoutMs || OP_DEFAULTS.stopTimeoutMs;
+    const pid = deps.supervisor.running(s.name)?.pid;
+    ctx.log(
+      'info',
+      MSG.stopping.code,
+      `${MSG.stopping.text} ${s.name}${pid ? ` (pid ${pid})` : ''}: SIGTERM, SIGKILL after ${secs(timeout)}`,
+    );
+    const r = await deps.supervisor.stop(s.name, timeout, ctx.signal);
+    await deps.health.checkNow(s.name);
+    if (r.alreadyStopped) {
+      if (await deps.isListening(s.port)) {
+        // Not ours to kill: it may be a hand-started copy, and start would then collide with it.
+        ctx.log(
+          'warn',
+          MSG.stopping.code,
+          `${s.name} is not run by this agent, but something listens on port ${s.port}; it was left alone`,
+        );
+      }
+      return `${s.name} was already stopped`;
+    }
+    return r.killed
+      ? `${s.name} did not stop within ${secs(timeout)} and was killed`
+      : `${s.name} stopped in ${secs(r.ms)}`;
+  }
+
+  async function start(op: Extract<ActionOp, { op: 'start' }>, ctx: OpContext): Promise<string> {
+    const s = service(op.service);
+    const { edition, dir } = await activeDir(s);
+    const running = deps.supervisor.running(s.name);
+    if (running && (await deps.supervisor.refresh(s.name))) {
+      if (running.edition === edition)
+        return `${s.name} edition ${edition} already running (pid ${running.pid})`;
+      throw new Error(
+        `${s.name} is still running edition ${running.edition} (pid ${running.pid}); stop it before starting ${edition}`,
+      );
+    }
+    if (await deps.isListening(s.port)) {
+      throw new Error(
+        `port ${s.port} of ${s.name} is already in use by a process this agent does not run; stop that process, then retry`,
+      );
+    }
+    const cmd = [s.start.command, ...s.start.args].join(' ');
+    ctx.log('info', MSG.starting.code, `${MSG.starting.text} ${s.name} edition ${edition}: ${cmd}`);
+    let rec;
+    try {
+      rec = await deps.supervisor.start(s.name, {
+        ...s.start,
+        cwd: dir,
+        env: await childEnv(s, dir),
+        edition,
+      });
+    } catch (err) {
+      throw new Error(
+        `${s.name} edition ${edition} could not be started: ${errorMessage(err)}; check start.command in the agent config`,
+      );
+    }
+    void deps.health.checkNow(s.name);
+    return `${s.name} edition ${edition} started (pid ${rec.pid})`;
+  }
+
+  async function waitHealthy(op: Extract<ActionOp, { op: 'waitHealthy' }>, ctx: OpContext): Promise<string> {
+    const s = service(op.service);
+    const timeout = op.timeoutMs || OP_DEFAULTS.waitHealthyTimeoutMs;
+    const started = performance.now();
+    let lastError = 'no check completed';
+    for (;;) {
+      // Our process must be alive: a healthy answer from anything else on the port proves nothing.
+      if (!(await deps.supervisor.refresh(s.name))) {
+        const out = deps.lastOutput(s.name);
+        throw new Error(
+          `${s.name} is not running (it exited or was never started)${out ? `; its last output: ${out}` : ''}; see ${join(deps.dataDir, 'logs', `${s.name}.log`)}`,
+        );
+      }
+      try {
+        const res = await httpGet(s.healthUrl, {
+          timeoutMs: Math.min(2000, timeout),
+          signal: ctx.signal,
+          maxBody: 512,
+        });
+        if (res.status === 200) {
+          await deps.health.checkNow(s.name);
+          return `${s.name} healthy after ${secs(performance.now() - started)}`;
+        }
+        lastError = `${s.healthUrl} answered ${res.status}`;
+      } catch (err) {
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        lastError = `${s.healthUrl}: ${errorMessage(err)}`;
+      }
+      const elapsed = performance.now() - started;
+      if (elapsed >= timeout) {
+        throw new Error(`${s.name} was not healthy within ${secs(timeout)}; last error: ${lastError}`);
+      }
+      await sleep(Math.min(pollMs, timeout - elapsed), ctx.signal);
+    }
+  }
+
+  async function probe(op: Extract<ActionOp, { op: 'probe' }>, ctx: OpContext): Promise<string> {
+    const s = service(op.service);
+    const url = `http://127.0.0.1:${s.port}${op.path}`;
+    let res;
+    try {
+      res = await httpGet(url, { timeoutMs: op.timeoutMs || OP_DEFAULTS.probeTimeoutMs, signal: ctx.signal });
+    } catch (err) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      throw new Error(`probe GET ${url} failed: ${errorMessage(err)}`);
+    }
+    if (res.status !== op.expectStatus) {
+      throw new Error(
+        `probe GET ${url} answered ${res.status}, expected ${op.expectStatus}; body: ${res.body.slice(0, 200)}`,
+      );
+    }
+    if (op.expectBodyContains !== '' && !res.body.includes(op.expectBodyContains)) {
+      throw new Error(
+        `probe GET ${url} answered ${res.status} but the body does not contain ${JSON.stringify(op.expectBodyContains)}; body: ${res.body.slice(0, 200)}`,
+      );
+    }
+    return `probe GET ${op.path} answered ${res.status} in ${res.ms} ms`;
+  }
+
+  async function command(op: Extract<ActionOp, { op: 'command' }>, ctx: OpContext): Promise<string> {
+    const s = service(op.service);
+    const spec = s.commands[op.command];
+    if (!spec) {
+      const known = Object.keys(s.commands);
+      throw new Error(
+        `${s.name} has no command "${op.command}" (configured: ${known.length > 0 ? known.join(', ') : 'none'}); add it under services[].commands in the agent config`,
+      );
+    }
+    const { dir } = await activeDir(s);
+    const timeout = op.timeoutMs || OP_DEFAULTS.commandTimeoutMs;
+    const r = await deps.supervisor.runCommand(
+      s.name,
+      { ...spec, cwd: dir, env: await childEnv(s, dir) },
+      timeout,
+      ctx.signal,
+    );
+    const last = r.lastLine ? `; last output: ${r.lastLine}` : '';
+    if (r.timedOut)
+      throw new Error(
+        `${s.name} command ${op.command} did not finish within ${secs(timeout)} and was stopped${last}`,
+      );
+    if (r.code !== 0) {
+      const how = r.code === null ? `was killed by ${r.signal ?? 'a signal'}` : `exited with code ${r.code}`;
+      throw new Error(`${s.name} command ${op.command} ${how}${last}`);
+    }
+    return `${s.name} command ${op.command} succeeded in ${secs(r.ms)}`;
+  }
+
+  return async (op, ctx) => {
+    switch (op.op) {
+      case 'gate':
+        if (op.state === 'closed')
+          ctx.log('info', MSG.quiescing.code, `${MSG.quiescing.text} (gate closed by coordinator)`);
+        await deps.setGateWish(op.state, `action ${ctx.actionId}`);
+        if (op.state === 'open') ctx.log('info', MSG.gateOpened.code, MSG.gateOpened.text);
+        return `gate wish is now ${op.state}`;
+      case 'drain':
+        return drain(op, ctx);
+      case 'stop':
+        return stop(op, ctx);
+      case 'install':
+        return install(op, ctx);
+      case 'activate': {
+        const s = service(op.service);
+        const { previous } = await deps.editions.activate(s.name, op.edition);
+        return `${s.name} edition ${op.edition} is now active${previous && previous !== op.edition ? ` (was ${previous})` : ''}`;
+      }
+      case 'configure': {
+        const s = service(op.service);
+        await deps.editions.configure(s.name, op.edition, s.configDir, { ...s.env, ...op.env });
+        const overrides = Object.keys(op.env);
+        return `configured ${s.name} edition ${op.edition}${s.configDir ? ` (config from ${s.configDir})` : ''}${overrides.length ? `, overrides: ${overrides.join(', ')}` : ''}`;
+      }
+      case 'start':
+        return start(op, ctx);
+      case 'waitHealthy':
+        return waitHealthy(op, ctx);
+      case 'probe':
+        return probe(op, ctx);
+      case 'command':
+        return command(op, ctx);
+    }
+  };
+}

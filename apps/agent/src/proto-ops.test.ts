@@ -1,0 +1,82 @@
+import type { ActionOp__Output } from '@rollgate/protocol';
+import { describe, expect, it } from 'vitest';
+import { mapProtoOps } from './proto-ops';
+
+const sha = 'a'.repeat(64);
+
+describe('wire ops → domain ops', () => {
+  it('maps every oneof arm (proto-loader output: camelCase, string enums)', () => {
+    const ops: ActionOp__Output[] = [
+      { op: 'gate', gate: { state: 'GATE_STATE_CLOSED' } },
+      { op: 'drain', drain: { service: 'demo-app', maxWaitMs: 30000 } },
+      { op: 'stop', stop: { service: 'demo-app', timeoutMs: 10000 } },
+      { op: 'install', install: { service: 'demo-app', edition: '2.0', sha256: sha, size: 2133 } },
+      { op: 'activate', activate: { service: 'demo-app', edition: '2.0' } },
+      { op: 'configure', configure: { service: 'demo-app', edition: '2.0', env: { MODE: 'x' } } },
+      { op: 'start', start: { service: 'demo-app' } },
+      { op: 'waitHealthy', waitHealthy: { service: 'demo-app', timeoutMs: 5000 } },
+      {
+        op: 'probe',
+        probe: {
+          service: 'demo-app',
+          path: '/',
+          expectStatus: 200,
+          expectBodyContains: '2.0',
+          timeoutMs: 1000,
+        },
+      },
+      { op: 'command', command: { service: 'demo-app', command: 'db-upgrade', timeoutMs: 60000 } },
+      { op: 'gate', gate: { state: 'GATE_STATE_OPEN' } },
+    ];
+    const r = mapProtoOps(ops);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.ops).toEqual([
+      { op: 'gate', state: 'closed' },
+      { op: 'drain', service: 'demo-app', maxWaitMs: 30000 },
+      { op: 'stop', service: 'demo-app', timeoutMs: 10000 },
+      { op: 'install', service: 'demo-app', edition: '2.0', sha256: sha, size: 2133 },
+      { op: 'activate', service: 'demo-app', edition: '2.0' },
+      { op: 'configure', service: 'demo-app', edition: '2.0', env: { MODE: 'x' } },
+      { op: 'start', service: 'demo-app' },
+      { op: 'waitHealthy', service: 'demo-app', timeoutMs: 5000 },
+      {
+        op: 'probe',
+        service: 'demo-app',
+        path: '/',
+        expectStatus: 200,
+        expectBodyContains: '2.0',
+        timeoutMs: 1000,
+      },
+      { op: 'command', service: 'demo-app', command: 'db-upgrade', timeoutMs: 60000 },
+      { op: 'gate', state: 'open' },
+    ]);
+  });
+
+  it('names the bad op, its index and the field', () => {
+    const r = mapProtoOps([
+      { op: 'gate', gate: { state: 'GATE_STATE_OPEN' } },
+      {
+        op: 'probe',
+        probe: {
+          service: 'demo-app',
+          path: 'no-slash',
+          expectStatus: 200,
+          expectBodyContains: '',
+          timeoutMs: 0,
+        },
+      },
+    ]);
+    expect(r).toMatchObject({ ok: false, index: 1 });
+    if (r.ok) return;
+    expect(r.reason).toMatch(/^op 2 of 2 \(probe\) is invalid: path: /);
+  });
+
+  it('refuses an unspecified gate state, an empty service and a missing oneof', () => {
+    expect(mapProtoOps([{ op: 'gate', gate: { state: 'GATE_STATE_UNSPECIFIED' } }]).ok).toBe(false);
+    const empty = mapProtoOps([{ op: 'stop', stop: { service: '', timeoutMs: 0 } }]);
+    expect(!empty.ok && empty.reason).toMatch(/service/);
+    const none = mapProtoOps([{}]);
+    expect(!none.ok && none.reason).toMatch(/has no known kind/);
+  });
+});

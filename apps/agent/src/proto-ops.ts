@@ -1,0 +1,70 @@
+// Maps wire ActionOps (proto-loader output: camelCase fields, enums as strings, oneof name in
+// `op`) onto domain ActionOps and validates them with the domain's actionOpSchema. Anything the
+// schema refuses becomes a readable reason, never an exception that could crash the agent.
+import { actionOpSchema, type ActionOp } from '@rollgate/domain';
+import type { ActionOp__Output } from '@rollgate/protocol';
+
+export type MappedOps = { ok: true; ops: ActionOp[] } | { ok: false; index: number; reason: string };
+
+function gateState(s: unknown): unknown {
+  if (s === 'GATE_STATE_OPEN' || s === 1) return 'open';
+  if (s === 'GATE_STATE_CLOSED' || s === 2) return 'closed';
+  return s === 'GATE_STATE_UNSPECIFIED' || s === 0 || s === undefined ? 'unspecified' : s;
+}
+
+/** Wire op → the plain object actionOpSchema expects (not yet validated). */
+export function protoOpToCandidate(op: ActionOp__Output): Record<string, unknown> | undefined {
+  switch (op.op) {
+    case 'gate':
+      return { op: 'gate', state: gateState(op.gate?.state) };
+    case 'drain':
+      return { op: 'drain', ...op.drain };
+    case 'stop':
+      return { op: 'stop', ...op.stop };
+    case 'install':
+      return { op: 'install', ...op.install };
+    case 'activate':
+      return { op: 'activate', ...op.activate };
+    case 'configure':
+      return { op: 'configure', ...op.configure, env: { ...(op.configure?.env ?? {}) } };
+    case 'start':
+      return { op: 'start', ...op.start };
+    case 'waitHealthy':
+      return { op: 'waitHealthy', ...op.waitHealthy };
+    case 'probe':
+      return { op: 'probe', ...op.probe };
+    case 'command':
+      return { op: 'command', ...op.command };
+    default:
+      return undefined;
+  }
+}
+
+/** Validates every op of a RunAction; the first bad one names its index and what is wrong. */
+export function mapProtoOps(ops: ActionOp__Output[]): MappedOps {
+  if (ops.length === 0) return { ok: false, index: 0, reason: 'the action has no ops; nothing to run' };
+  const out: ActionOp[] = [];
+  for (const [index, op] of ops.entries()) {
+    const candidate = protoOpToCandidate(op);
+    if (!candidate) {
+      return {
+        ok: false,
+        index,
+        reason: `op ${index + 1} of ${ops.length} has no known kind (${JSON.stringify(op.op ?? null)}); this agent supports gate, drain, stop, install, activate, configure, start, waitHealthy, probe, command — upgrade the agent or fix the plan`,
+      };
+    }
+    const parsed = actionOpSchema.safeParse(candidate);
+    if (!parsed.success) {
+      const problems = parsed.error.issues
+        .map((i) => `${i.path.length > 0 ? i.path.join('.') : 'op'}: ${i.message}`)
+        .join('; ');
+      return {
+        ok: false,
+        index,
+        reason: `op ${index + 1} of ${ops.length} (${String(candidate.op)}) is invalid: ${problems}`,
+      };
+    }
+    out.push(parsed.data);
+  }
+  return { ok: true, ops: out };
+}

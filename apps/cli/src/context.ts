@@ -1,0 +1,18 @@
+import type { RollgateClient } from './api-types';
+import type { Output } from './output';
+
+/** What every command gets from main.ts: nothing reads the environment or the clock on its own. */
+export interface CommandContext {
+  client: RollgateClient;
+  /** The coordinator base URL, for messages. */
+  url: string;
+  out: Output;
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** Flags shared by every read command. */
+export interface JsonFlag {
+  /** Print JSON only (no tables, no colour). Default false. */
+  json?: boolean;
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+
+/** Where the coordinator listens when neither --url nor ROLLGATE_URL says otherwise. */
+export const DEFAULT_COORDINATOR_URL = 'http://127.0.0.1:7400';
+
+/** An http(s) URL with nothing after the path; the error says what a good value looks like. */
+export const coordinatorUrlSchema = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.search === '' && u.hash === '';
+    } catch {
+      return false;
+    }
+  }, `must be an http(s) URL of the coordinator, like ${DEFAULT_COORDINATOR_URL}`);
+
+// Empty strings count as unset: `ROLLGATE_URL= rollgate …` is how people clear a variable for one call.
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
+const envSchema = z.object({
+  ROLLGATE_URL: optional(coordinatorUrlSchema),
+  // https://no-color.org: any non-empty value turns colour off.
+  NO_COLOR: optional(z.string()),
+  // Fallbacks for the default actor when the OS cannot tell who we are (e.g. an unknown uid in a container).
+  USER: optional(z.string()),
+  LOGNAME: optional(z.string()),
+});
+
+export interface CliEnv {
+  /** Coordinator base URL from ROLLGATE_URL; undefined when unset. */
+  coordinatorUrl: string | undefined;
+  /** True when NO_COLOR is set to anything. */
+  noColor: boolean;
+  /** USER or LOGNAME, for the default actor; undefined when neither is set. */
+  user: string | undefined;
+}
+
+export class EnvError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvError';
+  }
+}
+
+/**
+ * The only reader of the environment in the CLI. Validated once at start; a bad value stops the CLI
+ * with the variable's name and what to set it to.
+ */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): CliEnv {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message} (or unset it)`);
+    throw new EnvError(`invalid environment:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return { coordinatorUrl: e.ROLLGATE_URL, noColor: e.NO_COLOR !== undefined, user: e.USER ?? e.LOGNAME };
+}

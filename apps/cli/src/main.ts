@@ -1,0 +1,248 @@
+/**
+ * `rollgate`: the scripting interface to the coordinator. This file wires everything: it reads the
+ * environment (through env.ts), builds the commander program, gives each command its context and
+ * turns every failure into one clear message and an exit code (see EXIT in errors.ts).
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { createClient } from './client';
+import type { CommandContext } from './context';
+import { DEFAULT_COORDINATOR_URL, EnvError, coordinatorUrlSchema, loadEnv, type CliEnv } from './env';
+import { CliError, EXIT, explainError } from './errors';
+import { createOutput } from './output';
+import { auditCommand } from './commands/audit';
+import { editionListCommand, editionUploadCommand } from './commands/editions';
+import { logsCommand, type LogsFlags } from './commands/logs';
+import { serversCommand } from './commands/servers';
+import { statusCommand } from './commands/status';
+import {
+  controlCommand,
+  listCommand,
+  type ControlFlags,
+  planCommand,
+  signOffCommand,
+  startCommand,
+} from './commands/upgrade';
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** `cli:<user>@<host>`: enough for the audit log to tell who ran what from where. */
+function defaultActor(env: CliEnv): string {
+  let user = env.user;
+  try {
+    user = os.userInfo().username || user;
+  } catch {
+    // An unknown uid (some containers) has no passwd entry; USER/LOGNAME is the best we have.
+  }
+  return `cli:${user ?? 'unknown'}@${os.hostname()}`;
+}
+
+/** Commander argument parser for whole numbers in a range; its message lands after the flag's name. */
+const wholeNumber = (min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}.`);
+  }
+  return n;
+};
+
+interface GlobalFlags {
+  url: string;
+  actor?: string;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let env: CliEnv;
+  try {
+    env = loadEnv();
+  } catch (err) {
+    if (!(err instanceof EnvError)) throw err;
+    process.stderr.write(`rollgate: ${err.message}\n`);
+    return EXIT.usage;
+  }
+
+  let url = env.coordinatorUrl ?? DEFAULT_COORDINATOR_URL;
+  let exitCode: number = EXIT.ok;
+
+  const contextFor = (cmd: Command, json: boolean | undefined): CommandContext => {
+    const global = cmd.optsWithGlobals<GlobalFlags>();
+    const parsedUrl = coordinatorUrlSchema.safeParse(global.url);
+    if (!parsedUrl.success)
+      throw new CliError(`--url ${parsedUrl.error.issues[0]?.message ?? 'is invalid'}.`);
+    url = parsedUrl.data;
+    const actor = global.actor ?? defaultActor(env);
+    // Header values must be printable ASCII; say so here instead of failing inside fetch.
+    if (!/^[\x20-\x7e]{1,200}$/.test(actor)) {
+      throw new CliError('--actor must be 1-200 printable ASCII characters, e.g. cli:alice@build-7.');
+    }
+    return {
+      client: createClient({ url, actor }),
+      url,
+      out: createOutput({ noColor: env.noColor, json: json === true }),
+      now: () => Date.now(),
+      sleep: (ms) => delay(ms),
+    };
+  };
+
+  /** Wraps a command: builds its context from the parsed flags and keeps its exit code. */
+  const act =
+    <A extends unknown[], F extends { json?: boolean }>(
+      fn: (ctx: CommandContext, ...args: [...A, F]) => Promise<number>,
+    ) =>
+    async (...args: [...A, F, Command]) => {
+      const cmd = args[args.length - 1] as Command;
+      const flags = args[args.length - 2] as F;
+      const rest = args.slice(0, -1) as [...A, F];
+      exitCode = await fn(contextFor(cmd, flags.json), ...rest);
+    };
+
+  const program = new Command('rollgate')
+    .description('Upgrade fleets of servers behind load balancers with no request lost.')
+    .version(VERSION, '-V, --version')
+    .option('--url <url>', 'coordinator base URL (env ROLLGATE_URL)', url)
+    .option('--actor <who>', 'who you are, for the audit log (default: cli:<user>@<host>)')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+
+  // A fresh Option per command: commander keeps per-command state on it.
+  const json = () => new Option('--json', 'print JSON only, for scripts');
+
+  program
+    .command('servers')
+    .description('list the servers (agents) the coordinator knows')
+    .option('--cluster <cluster>', 'only servers of this cluster')
+    .addOption(json())
+    .action(act(serversCommand));
+
+  const edition = program
+    .command('edition')
+    .description('upload and list editions (versions of an application)');
+  edition
+    .command('upload')
+    .description('upload an edition archive; prints its sha256 and size')
+    .requiredOption('--app <app>', 'the application, e.g. demo-app')
+    .requiredOption('--name <name>', 'the edition name, e.g. 2.0 or 1.0.1_FIX')
+    .requiredOption('--file <path>', 'the archive to upload (at most 64 MiB)')
+    .option('--description <text>', 'free text shown in the console')
+    .option('--db-upgrade-command <name>', "named database upgrade command from the service's config")
+    .addOption(json())
+    .action(act(editionUploadCommand));
+  edition
+    .command('list')
+    .description('list uploaded editions')
+    .option('--app <app>', 'only editions of this application')
+    .addOption(json())
+    .action(act(editionListCommand));
+
+  const upgrade = program.command('upgrade').description('plan, run and follow upgrades');
+  const upgradeFlags = (cmd: Command) =>
+    cmd
+      .requiredOption('--cluster <cluster>', 'the cluster to upgrade')
+      .requiredOption('--app <app>', 'the application to upgrade')
+      .requiredOption('--edition <edition>', 'the edition to upgrade to (uploaded before)')
+      .option(
+        '--drainage-interval <seconds>',
+        'how long a server may finish in-flight work (default 30)',
+        wholeNumber(0, 3600),
+      )
+      .option(
+        '--health-timeout <seconds>',
+        'how long a started service may take to become healthy (default 120)',
+        wholeNumber(1, 3600),
+      )
+      .option('--no-sign-off', "end without the customer's verification and sign-off")
+      .option('--probe-path <path>', 'path probed by the functionality tests (default /health)')
+      .addOption(json());
+
+  upgradeFlags(
+    upgrade.command('plan').description('show the plan an upgrade would run, without starting it'),
+  ).action(act(planCommand));
+  upgradeFlags(
+    upgrade.command('start').description('start an upgrade; prints the run id and how to follow it'),
+  )
+    .option(
+      '--wait',
+      'follow the run until it ends or waits for sign-off (exit 3 paused on a failure, 4 failed)',
+    )
+    .action(act(startCommand));
+  upgrade
+    .command('status')
+    .description(
+      'progress of a run (default: the latest); exit 3 when paused on a failure, 4 when failed or aborted',
+    )
+    .argument('[runId]', 'the run (default: the latest)')
+    .option('--watch', 'redraw every second until the run ends or waits for someone')
+    .addOption(json())
+    .action(act(statusCommand));
+  upgrade.command('list').description('list runs, newest first').addOption(json()).action(act(listCommand));
+  upgrade
+    .command('logs')
+    .description('log lines of a run: "time code server step message"')
+    .argument('<runId>', 'the run')
+    .option('--follow', 'keep printing new lines until the run ends (NDJSON with --json)')
+    .option('--server <id>', 'only lines about this server')
+    .option(
+      '--step <n>',
+      'only lines of this step number (as shown by plan and status)',
+      wholeNumber(1, 100_000),
+    )
+    .option('--code <code>', 'only lines with this message code, e.g. RG0010I')
+    .option('--limit <n>', 'most lines to print (page size with --follow)', wholeNumber(1, 5000))
+    .addOption(json())
+    .action(act((ctx, runId: string, flags: LogsFlags) => logsCommand(ctx, runId, flags)));
+  for (const action of ['pause', 'resume', 'abort'] as const) {
+    const cmd = upgrade
+      .command(action)
+      .description(
+        {
+          pause: 'pause a run after its current step',
+          resume: 'resume a paused run (after a failure: retries the failed step)',
+          abort: 'abort a run; servers it took out of rotation are put back or reported',
+        }[action],
+      )
+      .argument('<runId>', 'the run');
+    if (action !== 'resume') cmd.option('--reason <text>', 'why, for the audit log');
+    cmd
+      .addOption(json())
+      .action(act((ctx, runId: string, flags: ControlFlags) => controlCommand(ctx, action, runId, flags)));
+  }
+  upgrade
+    .command('signoff')
+    .description("record the customer's verification: --approve finishes the run, --reject fails it")
+    .argument('<runId>', 'the run')
+    .addOption(new Option('--approve', 'the customer verified the service and signs off').conflicts('reject'))
+    .addOption(new Option('--reject', 'the customer rejects the upgrade'))
+    .option('--comment <text>', "the customer's words, kept in the audit log")
+    .addOption(json())
+    .action(act(signOffCommand));
+
+  program
+    .command('audit')
+    .description('the audit log, newest first')
+    .addOption(json())
+    .action(act(auditCommand));
+
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    // Commander has already printed its message (or the help) to stderr/stdout.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    const explained = explainError(err, url);
+    process.stderr.write(`rollgate: ${explained.message}\n`);
+    return explained.exitCode;
+  }
+}
+
+// `rollgate … | head` closes stdout early; that is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  throw err;
+});
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,457 @@
+import * as grpc from '@grpc/grpc-js';
+import { z } from 'zod';
+import { MSG, parseActionId, SAFE_NAME } from '@rollgate/domain';
+import type {
+  ActionUpdateInput,
+  AgentBus,
+  Clock,
+  EngineStore,
+  LogRecord,
+  ServerTouch,
+} from '@rollgate/engine';
+import {
+  loadAgentProtocol,
+  type AgentMessage__Output,
+  type CoordinatorMessage,
+  type Hello__Output,
+  type ServiceInventory__Output,
+} from '@rollgate/protocol';
+import type { Logger } from '@rollgate/logger';
+import type { ArtifactStore } from './artifact-store';
+import { fromWireHealth, fromWireLevel, fromWireStatus, toWireOp } from './wire';
+
+export interface AgentGatewayEvents {
+  onActionUpdate(update: ActionUpdateInput): Promise<void>;
+  onAgentConnected(serverId: string): Promise<void>;
+  onAgentLost(serverId: string): Promise<void>;
+}
+
+export interface AgentGatewayOptions {
+  /** Interface to listen on; default 127.0.0.1 (plaintext is for loopback until mTLS lands). */
+  host?: string;
+  /** gRPC port; 0 picks a free one. Default 7401. */
+  port?: number;
+  store: EngineStore;
+  artifacts: ArtifactStore;
+  /** Where agents' log lines go (a batching writer); flush() resolves once earlier lines are stored. */
+  logs: { write(record: LogRecord): void; flush(): Promise<void> };
+  log: Logger;
+  clock: Clock;
+  version: string;
+  /** Heartbeat interval told to agents in Welcome; default 5000 ms. */
+  heartbeatIntervalMs?: number;
+  /** An agent silent for longer is marked lost; default 3 × heartbeatIntervalMs. */
+  lostAfterMs?: number;
+  /** How often heartbeats are written to the store, in one batch; default 1000 ms. */
+  touchFlushMs?: number;
+  /** How often stored log lines are acknowledged to agents; default 250 ms. */
+  logAckMs?: number;
+  credentials?: grpc.ServerCredentials;
+}
+
+const helloSchema = z.object({
+  agentId: z.string().regex(SAFE_NAME, 'agentId must be a safe name (letters, digits, . _ -)'),
+  cluster: z.string().regex(SAFE_NAME, 'cluster must be a safe name (letters, digits, . _ -)'),
+  role: z.string().regex(SAFE_NAME, 'role must be a safe name (letters, digits, . _ -)'),
+  hostname: z.string().max(255),
+  agentVersion: z.string().min(1).max(64),
+  gateUrl: z.string().max(512),
+});
+
+interface Connection {
+  agentId: string;
+  call: grpc.ServerDuplexStream<AgentMessage__Output, CoordinatorMessage>;
+  lastSeen: number;
+  lost: boolean;
+  queue: Promise<void>;
+  /** The highest log seq received per agent stream and not yet acknowledged. */
+  unacked: Map<string, number>;
+}
+
+function inventory(services: ServiceInventory__Output[]) {
+  return services.map((s) => ({
+    name: s.name,
+    installedEditions: [...s.installedEditions],
+    activeEdition: s.activeEdition,
+    health: fromWireHealth(s.health),
+  }));
+}
+
+/**
+ * The coordinator's gRPC face to agents: one bidirectional Connect stream per agent, plus
+ * FetchArtifact. It is a thin transport: it validates messages, records fleet state and hands
+ * action results to the engine; it makes no decisions of its own.
+ */
+export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatewayEvents) {
+  const { store, log, clock } = opts;
+  const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 5000;
+  const lostAfterMs = opts.lostAfterMs ?? 3 * heartbeatIntervalMs;
+  const proto = loadAgentProtocol();
+  const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1 });
+  const connections = new Map<string, Connection>();
+  const touches = new Map<string, ServerTouch>();
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let ackTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let boundPort = 0;
+
+  const touch = (t: ServerTouch) => touches.set(t.id, { ...touches.get(t.id), ...t });
+
+  async function flushTouches() {
+    if (touches.size === 0) return;
+    const batch = [...touches.values()];
+    touches.clear();
+    await store.touchServers(batch);
+  }
+
+  function agentLog(
+    agentId: string,
+    key: keyof typeof MSG,
+    detail: string,
+    level: LogRecord['level'] = 'info',
+  ) {
+    const m = MSG[key];
+    opts.logs.write({
+      runId: null,
+      actionId: null,
+      serverId: agentId,
+      stepIndex: null,
+      at: clock.now(),
+      level,
+      code: m.code,
+      message: `${m.text}: ${detail}`,
+      source: 'coordinator',
+    });
+  }
+
+  async function onHello(call: Connection['call'], hello: Hello__Output): Promise<Connection | null> {
+    const parsed = helloSchema.safeParse(hello);
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      log.warn({ why }, 'agent hello rejected');
+      call.emit('error', {
+        code: grpc.status.INVALID_ARGUMENT,
+        details: `hello rejected: ${why}. Fix the agent's config file and restart it.`,
+      });
+      return null;
+    }
+    const now = clock.now();
+    const previous = connections.get(hello.agentId);
+    if (previous && previous.call !== call) {
+      // The newest stream wins: the old one is a half-open leftover of a reconnect.
+      previous.call.end();
+    }
+    const conn: Connection = {
+      agentId: hello.agentId,
+      call,
+      lastSeen: now,
+      lost: false,
+      queue: Promise.resolve(),
+      unacked: new Map(),
+    };
+    connections.set(hello.agentId, conn);
+    await store.upsertServer({
+      id: hello.agentId,
+      cluster: hello.cluster,
+      role: hello.role,
+      hostname: hello.hostname,
+      agentVersion: hello.agentVersion,
+      capabilities: [...hello.capabilities],
+      gateUrl: hello.gateUrl,
+      status: 'connected',
+      gateOpen: hello.gate === 'GATE_STATE_OPEN',
+      services: inventory(hello.services),
+      lastHeartbeatAt: now,
+      connectedAt: now,
+    });
+    call.write({
+      welcome: {
+        coordinatorVersion: opts.version,
+        heartbeatIntervalMs,
+        gateWish: 'GATE_STATE_UNSPECIFIED',
+      },
+    });
+    log.info(
+      { agentId: hello.agentId, version: hello.agentVersion, cluster: hello.cluster },
+      'agent connected',
+    );
+    agentLog(
+      hello.agentId,
+      previous ? 'agentBack' : 'agentConnected',
+      `${hello.agentId} (${hello.agentVersion})`,
+    );
+    for (const j of hello.journaled) await handleUpdate(j);
+    await events.onAgentConnected(hello.agentId);
+    return conn;
+  }
+
+  async function handleUpdate(u: {
+    actionId: string;
+    status: Parameters<typeof fromWireStatus>[0];
+    reason: string;
+    atMs: number;
+  }) {
+    const status = fromWireStatus(u.status);
+    if (!status || !parseActionId(u.actionId)) return;
+    // The action's log lines arrived before its result on this stream: store them before the
+    // result is committed, so a crash right after never leaves a finished action without its log.
+    if (status === 'succeeded' || status === 'failed' || status === 'cancelled') await opts.logs.flush();
+    await events.onActionUpdate({ actionId: u.actionId, status, reason: u.reason, atMs: u.atMs });
+  }
+
+  async function onMessage(conn: Connection, msg: AgentMessage__Output) {
+    const now = clock.now();
+    conn.lastSeen = now;
+    if (conn.lost) {
+      conn.lost = false;
+      touch({ id: conn.agentId, lastHeartbeatAt: now, status: 'connected' });
+      agentLog(conn.agentId, 'agentBack', conn.agentId);
+      await events.onAgentConnected(conn.agentId);
+    }
+    switch (msg.body) {
+      case 'heartbeat':
+        touch({ id: conn.agentId, lastHeartbeatAt: now, gateOpen: undefined });
+        break;
+      case 'health':
+        if (msg.health) {
+          touch({
+            id: conn.agentId,
+            lastHeartbeatAt: now,
+            gateOpen: msg.health.gateOpen,
+            services: inventory(msg.health.services),
+          });
+          // Gate changes decide whether the next group may leave: write them at once.
+          await flushTouches();
+        }
+        break;
+      case 'actionUpdate':
+        if (msg.actionUpdate) await handleUpdate(msg.actionUpdate);
+        break;
+      case 'logs': {
+        const streamId = msg.logs?.streamId ?? '';
+        for (const line of msg.logs?.lines ?? []) {
+          const ref = parseActionId(line.actionId);
+          opts.logs.write({
+            runId: ref?.runId ?? null,
+            actionId: ref ? line.actionId : null,
+            serverId: conn.agentId,
+            stepIndex: ref?.stepIndex ?? null,
+            at: line.atMs || now,
+            level: fromWireLevel(line.level),
+            code: /^RG\d{4}[IWE]$/.test(line.code) ? line.code : MSG.serviceOutput.code,
+            message: line.message.slice(0, 4000),
+            source: 'agent',
+            ...(streamId && line.seq > 0 ? { streamId: streamId.slice(0, 128), seq: line.seq } : {}),
+          });
+          if (streamId && line.seq > (conn.unacked.get(streamId) ?? 0)) conn.unacked.set(streamId, line.seq);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  const handlers = {
+    Connect(call: Connection['call']) {
+      let conn: Connection | null = null;
+      let pending: Promise<unknown> = Promise.resolve();
+      call.on('data', (msg: AgentMessage__Output) => {
+        // Messages of one stream are handled strictly in order.
+        pending = pending.then(async () => {
+          try {
+            if (!conn) {
+              if (msg.body !== 'hello' || !msg.hello) {
+                call.emit('error', {
+                  code: grpc.status.FAILED_PRECONDITION,
+                  details: 'the first message on Connect must be a Hello',
+                });
+                return;
+              }
+              conn = await onHello(call, msg.hello);
+              return;
+            }
+            await onMessage(conn, msg);
+          } catch (err) {
+            log.error({ err, agentId: conn?.agentId }, 'agent message handling failed');
+          }
+        });
+      });
+      const closed = () => {
+        void pending.then(async () => {
+          if (!conn || connections.get(conn.agentId)?.call !== call) return;
+          connections.delete(conn.agentId);
+          touch({ id: conn.agentId, lastHeartbeatAt: conn.lastSeen, status: 'disconnected' });
+          await flushTouches().catch(() => undefined);
+          log.warn({ agentId: conn.agentId }, 'agent disconnected');
+          agentLog(conn.agentId, 'agentLost', `${conn.agentId} disconnected`, 'warn');
+          await events.onAgentLost(conn.agentId).catch(() => undefined);
+        });
+      };
+      call.on('end', () => {
+        call.end();
+        closed();
+      });
+      call.on('error', closed);
+      call.on('cancelled', closed);
+    },
+
+    async FetchArtifact(call: grpc.ServerWritableStream<{ sha256: string; agentId: string }, unknown>) {
+      const { sha256, agentId } = call.request;
+      if (!/^[a-f0-9]{64}$/.test(sha256)) {
+        call.emit('error', {
+          code: grpc.status.INVALID_ARGUMENT,
+          details: 'sha256 must be 64 lowercase hex characters',
+        });
+        return;
+      }
+      const total = await opts.artifacts.size(sha256);
+      if (total === null) {
+        call.emit('error', {
+          code: grpc.status.NOT_FOUND,
+          details: `no artifact ${sha256} on the coordinator`,
+        });
+        return;
+      }
+      log.info({ agentId, sha256 }, 'artifact download');
+      let offset = 0;
+      const stream = opts.artifacts.open(sha256);
+      stream.on('data', (chunk) => {
+        const data = chunk as Buffer;
+        const ok = call.write({ data, offset, totalSize: total, sha256 });
+        offset += data.length;
+        if (!ok) {
+          stream.pause();
+          call.once('drain', () => stream.resume());
+        }
+      });
+      stream.on('end', () => call.end());
+      stream.on('error', (err) => call.emit('error', { code: grpc.status.INTERNAL, details: err.message }));
+      call.on('cancelled', () => stream.destroy());
+    },
+  };
+
+  /** Acknowledges, per agent stream, every line received before the last flush. */
+  async function ackLogs() {
+    const due: [Connection, string, number][] = [];
+    for (const conn of connections.values()) {
+      for (const [streamId, seq] of conn.unacked) due.push([conn, streamId, seq]);
+      conn.unacked.clear();
+    }
+    if (due.length === 0) return;
+    await opts.logs.flush();
+    for (const [conn, streamId, upToSeq] of due) conn.call.write({ logAck: { streamId, upToSeq } });
+  }
+
+  async function sweep() {
+    const now = clock.now();
+    for (const conn of connections.values()) {
+      if (!conn.lost && now - conn.lastSeen > lostAfterMs) {
+        conn.lost = true;
+        touch({ id: conn.agentId, lastHeartbeatAt: conn.lastSeen, status: 'lost' });
+        log.warn({ agentId: conn.agentId, silentMs: now - conn.lastSeen }, 'agent lost: no heartbeat');
+        agentLog(
+          conn.agentId,
+          'agentLost',
+          `${conn.agentId}: no heartbeat for ${Math.round((now - conn.lastSeen) / 1000)} s`,
+          'warn',
+        );
+        await events.onAgentLost(conn.agentId);
+      }
+    }
+    await flushTouches();
+  }
+
+  const bus: AgentBus = {
+    dispatch(serverId, action) {
+      const conn = connections.get(serverId);
+      if (!conn || conn.lost) return false;
+      return (
+        conn.call.write({
+          runAction: {
+            actionId: action.actionId,
+            runId: action.runId,
+            stepIndex: action.stepIndex,
+            attempt: action.attempt,
+            ops: action.ops.map(toWireOp),
+          },
+        }) || true
+      );
+    },
+    cancel(serverId, actionId, reason) {
+      connections.get(serverId)?.call.write({ cancelAction: { actionId, reason } });
+    },
+    isConnected(serverId) {
+      const conn = connections.get(serverId);
+      return conn !== undefined && !conn.lost;
+    },
+  };
+
+  return {
+    bus,
+    connectedCount: () => connections.size,
+    port: () => boundPort,
+    start(): Promise<number> {
+      server.addService(
+        proto.rollgate.agent.v1.AgentService.service,
+        handlers as grpc.UntypedServiceImplementation,
+      );
+      const address = `${opts.host ?? '127.0.0.1'}:${opts.port ?? 7401}`;
+      return new Promise((resolve, reject) => {
+        server.bindAsync(
+          address,
+          opts.credentials ?? grpc.ServerCredentials.createInsecure(),
+          (err, port) => {
+            if (err) {
+              reject(new Error(`cannot listen for agents on ${address}: ${err.message}`));
+              return;
+            }
+            boundPort = port;
+            const loop = () => {
+              if (stopped) return;
+              sweepTimer = setTimeout(
+                () => {
+                  sweep()
+                    .catch((e: unknown) => log.error({ err: e }, 'agent sweep failed'))
+                    .finally(loop);
+                },
+                Math.min(1000, opts.touchFlushMs ?? 1000),
+              );
+            };
+            loop();
+            const ackLoop = () => {
+              if (stopped) return;
+              ackTimer = setTimeout(() => {
+                ackLogs()
+                  .catch((e: unknown) => log.error({ err: e }, 'log acknowledgement failed'))
+                  .finally(ackLoop);
+              }, opts.logAckMs ?? 250);
+            };
+            ackLoop();
+            resolve(port);
+          },
+        );
+      });
+    },
+    async stop() {
+      stopped = true;
+      if (sweepTimer) clearTimeout(sweepTimer);
+      if (ackTimer) clearTimeout(ackTimer);
+      sweepTimer = undefined;
+      for (const c of connections.values()) c.call.end();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      await flushTouches().catch(() => undefined);
+    },
+  };
+}
+
+export type AgentGateway = ReturnType<typeof createAgentGateway>;

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createDb, createLogWriter, createPgStore } from '@rollgate/db';
+import { createEngine, type Clock } from '@rollgate/engine';
+import { createLogger } from '@rollgate/logger';
+import { createAgentGateway } from './agent-gateway';
+import { createArtifactStore } from './artifact-store';
+import { readEnv } from './env';
+import { createHttpServer } from './http-server';
+import { createCoordinatorServices } from './services';
+
+export const COORDINATOR_VERSION = '0.1.0';
+
+function newRunId(now: Date): string {
+  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  return `r-${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+async function main() {
+  const env = readEnv();
+  const log = createLogger({ name: 'coordinator', level: env.ROLLGATE_LOG_LEVEL });
+  const clock: Clock = { now: () => Date.now() };
+  await mkdir(env.dataDir, { recursive: true });
+
+  const db = createDb({
+    dataDir: env.dataDir,
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    logger: log,
+  });
+  await db.start();
+  const store = createPgStore(db.db);
+  const logWriter = createLogWriter({ store });
+  const artifacts = createArtifactStore({ dir: join(env.dataDir, 'artifacts') });
+
+  // The gateway and the engine need each other; the gateway's callbacks only run after start(),
+  // by which time `engine` below is initialised.
+  const gateway = createAgentGateway(
+    {
+      host: env.ROLLGATE_GRPC_HOST,
+      port: env.ROLLGATE_GRPC_PORT,
+      store,
+      artifacts,
+      logs: logWriter,
+      log,
+      clock,
+      version: COORDINATOR_VERSION,
+      heartbeatIntervalMs: env.ROLLGATE_HEARTBEAT_MS,
+    },
+    {
+      onActionUpdate: (u) => engine.onActionUpdate(u),
+      onAgentConnected: (id) => engine.onAgentConnected(id),
+      onAgentLost: (id) => engine.onAgentLost(id),
+    },
+  );
+  const engine = createEngine({
+    store,
+    bus: gateway.bus,
+    clock,
+    emit: (r) => logWriter.write(r),
+    log,
+    newRunId: () => newRunId(new Date(clock.now())),
+  });
+  const services = createCoordinatorServices({
+    version: COORDINATOR_VERSION,
+    store,
+    engine,
+    artifacts,
+    clock,
+  });
+  const http = createHttpServer({
+    host: env.ROLLGATE_HTTP_HOST,
+    port: env.ROLLGATE_HTTP_PORT,
+    services,
+    log,
+  });
+
+  await engine.start();
+  const grpcPort = await gateway.start();
+  const httpPort = await http.start();
+  log.info(
+    {
+      grpc: `${env.ROLLGATE_GRPC_HOST}:${grpcPort}`,
+      api: `http://${env.ROLLGATE_HTTP_HOST}:${httpPort}/trpc`,
+      dataDir: env.dataDir,
+      database: env.DATABASE_URL ? 'external' : 'embedded',
+    },
+    'coordinator ready',
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'coordinator stopping');
+    await http.stop();
+    await gateway.stop();
+    await engine.stop();
+    await logWriter.stop();
+    await db.stop();
+    log.info({}, 'coordinator stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  // Startup errors are for the operator: print the message plainly, not a stack.
+  process.stderr.write(`rollgate coordinator: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,18 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NextConfig } from 'next';
+
+// npm workspaces hoist dependencies to the repository root; Turbopack and output tracing must look
+// there, and saying so explicitly stops Next from guessing the root from lockfiles.
+const workspaceRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const config: NextConfig = {
+  reactStrictMode: true,
+  poweredByHeader: false,
+  turbopack: { root: workspaceRoot },
+  outputFileTracingRoot: workspaceRoot,
+  // The console talks to nothing but its own origin (see app/api/trpc); no remote images or fonts.
+  images: { unoptimized: true },
+};
+
+export default config;

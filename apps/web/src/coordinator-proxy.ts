@@ -1,0 +1,124 @@
+/**
+ * Forwards the console's tRPC calls to the coordinator, so the browser talks to one origin only.
+ * Status codes and bodies pass through untouched; when the coordinator cannot be reached the answer
+ * is a tRPC-shaped error, so the console's tRPC client shows a clear message instead of a parse error.
+ */
+
+/** The actor the coordinator's audit log records for calls from the console (it has no sign-in yet). */
+export const CONSOLE_ACTOR = 'web:console';
+
+export interface ProxyOptions {
+  /** Coordinator base URL, e.g. `http://127.0.0.1:7400`; `/trpc/<procedure>` is appended. */
+  coordinatorUrl: string;
+  /** How long the coordinator may take to answer, ms. Default 15000 (the console polls every 2 s). */
+  timeoutMs?: number;
+  /** The fetch to use. Default: the global fetch (tests pass their own). */
+  fetch?: typeof fetch;
+}
+
+// A procedure path is dot-separated identifiers (`upgrade.status`). Anything else (slashes, `..`,
+// encoded characters) is refused, so the proxy can never reach another path of the coordinator.
+const PROCEDURE_PATH = /^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/;
+
+// Only what tRPC needs goes upstream: cookies and the browser's other headers stay here.
+const FORWARDED_REQUEST_HEADERS = ['content-type', 'accept', 'trpc-accept'];
+const FORWARDED_RESPONSE_HEADERS = ['content-type', 'vary'];
+
+type ErrorKey = 'NOT_FOUND' | 'METHOD_NOT_SUPPORTED' | 'BAD_GATEWAY' | 'GATEWAY_TIMEOUT';
+
+/** The error body tRPC's client understands (`{ error: { message, code, data } }`). */
+function trpcError(status: number, code: ErrorKey, message: string, path: string): Response {
+  // JSON-RPC numbers as @trpc/server uses them.
+  const jsonRpc = {
+    NOT_FOUND: -32004,
+    METHOD_NOT_SUPPORTED: -32005,
+    BAD_GATEWAY: -32603,
+    GATEWAY_TIMEOUT: -32603,
+  }[code];
+  return Response.json(
+    { error: { message, code: jsonRpc, data: { code, httpStatus: status, path } } },
+    { status, headers: { 'cache-control': 'no-store' } },
+  );
+}
+
+function rootCause(err: unknown): { name: string; message: string } {
+  let cur: unknown = err;
+  for (let i = 0; i < 8; i++) {
+    const next = (cur as { cause?: unknown } | null)?.cause;
+    if (next === undefined || next === null) break;
+    cur = next;
+  }
+  const e = cur as { name?: unknown; message?: unknown };
+  return {
+    name: typeof e?.name === 'string' ? e.name : 'Error',
+    message: typeof e?.message === 'string' ? e.message : String(cur),
+  };
+}
+
+export async function forwardToCoordinator(
+  request: Request,
+  procedure: string,
+  opts: ProxyOptions,
+): Promise<Response> {
+  if (!PROCEDURE_PATH.test(procedure)) {
+    return trpcError(404, 'NOT_FOUND', `No procedure "${procedure}".`, procedure);
+  }
+  if (request.method !== 'GET' && request.method !== 'POST') {
+    return trpcError(
+      405,
+      'METHOD_NOT_SUPPORTED',
+      `Method ${request.method} is not supported; use GET or POST.`,
+      procedure,
+    );
+  }
+  const base = opts.coordinatorUrl.replace(/\/+$/, '');
+  const target = `${base}/trpc/${procedure}${new URL(request.url).search}`;
+  const headers = new Headers({ 'x-rollgate-actor': CONSOLE_ACTOR });
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = request.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  // The browser going away (navigation, closed tab) cancels the upstream call too.
+  const signal = AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)]);
+  const doFetch = opts.fetch ?? fetch;
+
+  let upstream: Response;
+  try {
+    upstream = await doFetch(target, {
+      method: request.method,
+      headers,
+      body: request.method === 'POST' ? await request.arrayBuffer() : undefined,
+      signal,
+      cache: 'no-store',
+      redirect: 'manual',
+    });
+  } catch (err) {
+    const cause = rootCause(err);
+    if (cause.name === 'TimeoutError') {
+      return trpcError(
+        504,
+        'GATEWAY_TIMEOUT',
+        `The coordinator at ${base} did not answer within ${Math.round(timeoutMs / 1000)} s.`,
+        procedure,
+      );
+    }
+    return trpcError(
+      502,
+      'BAD_GATEWAY',
+      `Cannot reach the coordinator at ${base}: ${cause.message}. Start it with \`npm start\`, or point COORDINATOR_URL at it.`,
+      procedure,
+    );
+  }
+
+  const responseHeaders = new Headers({ 'cache-control': 'no-store' });
+  for (const name of FORWARDED_RESPONSE_HEADERS) {
+    const value = upstream.headers.get(name);
+    if (value !== null) responseHeaders.set(name, value);
+  }
+  return new Response(upstream.body, {
+    status: upstream.status,
+    statusText: upstream.statusText,
+    headers: responseHeaders,
+  });
+}

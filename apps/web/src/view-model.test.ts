@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { NOW, pausedRun } from './testing/fixtures';
+import {
+  activeEditions,
+  agentTone,
+  currentStep,
+  formatAge,
+  formatDuration,
+  groupByPhase,
+  progressPercent,
+  runTone,
+  stepFacts,
+  stepTone,
+} from './view-model';
+
+describe('groupByPhase', () => {
+  it('puts consecutive steps of a phase under one banner, in order', () => {
+    const groups = groupByPhase(pausedRun().steps);
+    expect(groups.map((g) => [g.label, g.steps.map((s) => s.index)])).toEqual([
+      ['Service at risk / limited capability', [0, 1, 2, 3]],
+      ['Limited service restored', [4]],
+      ['Full service restored', [5]],
+    ]);
+  });
+  it('opens a new banner when a phase comes back', () => {
+    const steps = pausedRun().steps;
+    steps[1]!.phase = 'downtime';
+    expect(groupByPhase(steps).map((g) => g.phase)).toEqual([
+      'service-at-risk',
+      'downtime',
+      'service-at-risk',
+      'limited-service-restored',
+      'full-service-restored',
+    ]);
+  });
+  it('is empty for no steps', () => {
+    expect(groupByPhase([])).toEqual([]);
+  });
+});
+
+describe('tones', () => {
+  it('maps every status onto a colour family', () => {
+    expect(runTone('succeeded')).toBe('ok');
+    expect(runTone('running')).toBe('active');
+    expect(runTone('waiting-approval')).toBe('warn');
+    expect(runTone('aborted')).toBe('bad');
+    expect(runTone('pending')).toBe('idle');
+    expect(stepTone('failed')).toBe('bad');
+    expect(stepTone('skipped')).toBe('idle');
+    expect(agentTone('connected')).toBe('ok');
+    expect(agentTone('lost')).toBe('warn');
+    expect(agentTone('disconnected')).toBe('bad');
+  });
+});
+
+describe('ages and durations', () => {
+  it('formats compactly', () => {
+    expect(formatDuration(4000)).toBe('4s');
+    expect(formatDuration(125_000)).toBe('2m 05s');
+    expect(formatDuration(3 * 3600_000 + 7 * 60_000)).toBe('3h 07m');
+    expect(formatAge(NOW - 95_000, NOW)).toBe('1m 35s ago');
+    expect(formatAge(null, NOW)).toBe('never');
+  });
+});
+
+describe('run helpers', () => {
+  it('finds the current step and the percentage done', () => {
+    const view = pausedRun();
+    expect(currentStep(view)?.index).toBe(3);
+    expect(progressPercent(view)).toBe(50);
+    expect(progressPercent({ progress: { done: 0, total: 0 } })).toBe(0);
+    expect(progressPercent({ progress: { done: 2, total: 3 } })).toBe(66);
+  });
+  it('describes a step: group, performers, servers, duration, attempt', () => {
+    const [first, , , failed, , signOff] = pausedRun().steps;
+    expect(stepFacts(first!, NOW)).toEqual(['group 1', 'engineer', 'admin-1, stream-1', '10s']);
+    expect(stepFacts(failed!, NOW)).toEqual(['group 2', 'engineer', 'admin-2, stream-2', '10s', 'attempt 2']);
+    expect(stepFacts(signOff!, NOW)).toEqual([
+      'customer / administrator',
+      "waits for the customer's decision",
+    ]);
+  });
+  it('lists active editions per service', () => {
+    expect(activeEditions({ services: [] })).toBe('—');
+    expect(
+      activeEditions({
+        services: [{ name: 'demo-app', installedEditions: [], activeEdition: '2.0', health: 'healthy' }],
+      }),
+    ).toBe('demo-app 2.0');
+  });
+});

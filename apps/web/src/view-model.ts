@@ -1,0 +1,134 @@
+/**
+ * Pure helpers behind the console's components: grouping, labels, tones and ages. No React, no
+ * clock (callers pass `now`), so they are unit-tested directly.
+ */
+import type { Performer, Phase, RunStatus, RunView, ServerRow, StepStatus, StepView } from './api-types';
+
+/**
+ * Phase banners, worded as the seed procedure announces them (the same words as PHASE_LABEL in
+ * @rollgate/domain, which the web app may not import; the Record type keeps the set in step).
+ */
+export const PHASE_LABEL: Record<Phase, string> = {
+  'service-at-risk': 'Service at risk / limited capability',
+  downtime: 'Service downtime',
+  'limited-service-restored': 'Limited service restored',
+  'full-service-restored': 'Full service restored',
+};
+
+export const PERFORMER_LABEL: Record<Performer, string> = {
+  engineer: 'engineer',
+  administrator: 'administrator',
+  customer: 'customer',
+};
+
+/** Colour families of the stylesheet: every status maps onto one. */
+export type Tone = 'ok' | 'active' | 'warn' | 'bad' | 'idle';
+
+export function runTone(status: RunStatus): Tone {
+  switch (status) {
+    case 'succeeded':
+      return 'ok';
+    case 'running':
+      return 'active';
+    case 'paused':
+    case 'waiting-approval':
+      return 'warn';
+    case 'failed':
+    case 'aborted':
+      return 'bad';
+    case 'pending':
+      return 'idle';
+  }
+}
+
+export function stepTone(status: StepStatus): Tone {
+  switch (status) {
+    case 'succeeded':
+      return 'ok';
+    case 'running':
+      return 'active';
+    case 'failed':
+      return 'bad';
+    case 'skipped':
+    case 'pending':
+      return 'idle';
+  }
+}
+
+export function agentTone(status: ServerRow['status']): Tone {
+  return status === 'connected' ? 'ok' : status === 'lost' ? 'warn' : 'bad';
+}
+
+export const RUN_STATUS_LABEL: Record<RunStatus, string> = {
+  pending: 'pending',
+  running: 'running',
+  paused: 'paused',
+  'waiting-approval': 'waiting for sign-off',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  aborted: 'aborted',
+};
+
+/** `4s`, `2m 05s`, `3h 07m`, `2d 4h`. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${String(m % 60).padStart(2, '0')}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+export function formatAge(at: number | null, now: number): string {
+  return at === null ? 'never' : `${formatDuration(now - at)} ago`;
+}
+
+/** `demo-app 2.0` per managed service, or `—`. */
+export function activeEditions(server: Pick<ServerRow, 'services'>): string {
+  if (server.services.length === 0) return '—';
+  return server.services.map((s) => `${s.name} ${s.activeEdition || '—'}`).join(', ');
+}
+
+export interface PhaseGroup {
+  phase: Phase;
+  label: string;
+  steps: StepView[];
+}
+
+/** Consecutive steps of the same phase, each run under one banner (a phase may come back later). */
+export function groupByPhase(steps: StepView[]): PhaseGroup[] {
+  const groups: PhaseGroup[] = [];
+  for (const step of steps) {
+    const last = groups[groups.length - 1];
+    if (last && last.phase === step.phase) last.steps.push(step);
+    else groups.push({ phase: step.phase, label: PHASE_LABEL[step.phase], steps: [step] });
+  }
+  return groups;
+}
+
+/** The step the run is on: the running one, else the next to start; null once past the end. */
+export function currentStep(view: RunView): StepView | null {
+  return view.steps.find((s) => s.status === 'running') ?? view.steps[view.run.currentStep] ?? null;
+}
+
+/** Percentage done, 0-100, rounded down so 100 means finished. */
+export function progressPercent(view: Pick<RunView, 'progress'>): number {
+  const { done, total } = view.progress;
+  return total > 0 ? Math.floor((Math.min(done, total) / total) * 100) : 0;
+}
+
+/** What the step says under its title: group, who performs it, where, and how long it took. */
+export function stepFacts(step: StepView, now: number): string[] {
+  const facts: string[] = [];
+  if (step.group !== null) facts.push(`group ${step.group}`);
+  facts.push(step.performedBy.map((p) => PERFORMER_LABEL[p]).join(' / '));
+  if (step.servers.length > 0) facts.push(step.servers.join(', '));
+  else if (step.kind === 'sign-off') facts.push("waits for the customer's decision");
+  if (step.startedAt !== null) {
+    const end = step.finishedAt ?? (step.status === 'running' ? now : null);
+    if (end !== null) facts.push(formatDuration(end - step.startedAt));
+  }
+  if (step.attempt > 1) facts.push(`attempt ${step.attempt}`);
+  return facts;
+}

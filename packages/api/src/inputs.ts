@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { appNameSchema, editionNameSchema, safeName } from '@rollgate/domain';
+
+const runId = z.string().min(1).max(80);
+
+export const upgradeInput = z.object({
+  cluster: safeName('cluster name'),
+  app: appNameSchema,
+  /** The edition to upgrade to; it must have been uploaded. */
+  edition: editionNameSchema,
+  procedure: z.literal('minor').default('minor'),
+  /** How long a server may finish in-flight work after leaving rotation; default 30 s. */
+  drainageIntervalSec: z.number().int().min(0).max(3600).default(30),
+  /** How long a started service may take to become healthy; default 120 s. */
+  healthTimeoutSec: z.number().int().min(1).max(3600).default(120),
+  /** End with the customer's verification and sign-off; default true. */
+  signOff: z.boolean().default(true),
+  /** Path probed by the functionality tests; default /health. */
+  probePath: z.string().startsWith('/').max(512).default('/health'),
+});
+export type UpgradeInput = z.infer<typeof upgradeInput>;
+
+/** Editions travel base64-encoded in JSON; 64 MiB of archive at most. */
+export const MAX_EDITION_BYTES = 64 * 1024 * 1024;
+
+export const editionUploadInput = z.object({
+  app: appNameSchema,
+  name: editionNameSchema,
+  description: z.string().max(2000).default(''),
+  dbUpgradeCommand: z.string().max(64).optional(),
+  contentBase64: z
+    .string()
+    .min(1, 'the archive is empty')
+    .max(Math.ceil((MAX_EDITION_BYTES * 4) / 3) + 4, 'the archive is larger than 64 MiB'),
+});
+export type EditionUploadInput = z.infer<typeof editionUploadInput>;
+
+export const runRef = z.object({ runId });
+export const runControl = z.object({ runId, reason: z.string().max(2000).optional() });
+export const signOffInput = z.object({
+  runId,
+  decision: z.enum(['approve', 'reject']),
+  comment: z.string().max(4000).default(''),
+});
+export const logsInput = z.object({
+  runId,
+  afterId: z.number().int().min(0).optional(),
+  serverId: z.string().max(64).optional(),
+  stepIndex: z.number().int().min(0).optional(),
+  code: z
+    .string()
+    .regex(/^RG\d{4}[IWE]$/, 'a message code looks like RG0010I')
+    .optional(),
+  limit: z.number().int().min(1).max(5000).default(500),
+});
+export const statusInput = z.object({ runId: runId.optional() });
+export const serversInput = z.object({ cluster: z.string().max(64).optional() }).default({});
+export const editionsListInput = z.object({ app: z.string().max(64).optional() }).default({});

@@ -1,0 +1,11 @@
+export {
+  createDb,
+  redactUrl,
+  type CreateDbOptions,
+  type Db,
+  type DbLogger,
+  type RollgateDb,
+} from './create-db';
+export { createPgStore, DEFAULT_LOG_LIMIT } from './pg-store';
+export { createLogWriter, type LogWriter, type LogWriterOptions, type LogWriterStats } from './log-writer';
+export * as schema from './schema';

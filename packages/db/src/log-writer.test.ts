@@ -1,0 +1,201 @@
+import type { LogLevel, LogRecord } from '@rollgate/engine';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createLogWriter } from './log-writer';
+
+function line(message: string, level: LogLevel = 'info'): LogRecord {
+  return {
+    runId: 'r1',
+    actionId: null,
+    serverId: null,
+    stepIndex: null,
+    at: 1,
+    level,
+    code: 'RG0000I',
+    message,
+    source: 'engine',
+  };
+}
+
+/** Records every appendLogs batch; `gate` holds calls open until released; `failNext` fails calls. */
+function fakeStore() {
+  const batches: LogRecord[][] = [];
+  let release: (() => void) | null = null;
+  let gate: Promise<void> | null = null;
+  let failures = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  return {
+    batches,
+    get maxInFlight() {
+      return maxInFlight;
+    },
+    hold() {
+      gate = new Promise((r) => (release = r));
+    },
+    release() {
+      gate = null;
+      release?.();
+    },
+    failNext(n: number) {
+      failures = n;
+    },
+    messages: () => batches.flat().map((l) => l.message),
+    async appendLogs(lines: LogRecord[]) {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        if (gate) await gate;
+        if (failures > 0) {
+          failures--;
+          throw new Error('database unavailable');
+        }
+        batches.push([...lines]);
+      } finally {
+        inFlight--;
+      }
+    },
+  };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('createLogWriter', () => {
+  it('sends a full batch at once, without waiting for the timer', async () => {
+    const store = fakeStore();
+    const w = createLogWriter({ store, maxBatch: 100, flushMs: 60_000 });
+    for (let i = 0; i < 250; i++) expect(w.write(line(`m${i}`))).toBe(true);
+    await vi.waitFor(() => expect(store.messages()).toHaveLength(200));
+    expect(store.batches.map((b) => b.length)).toEqual([100, 100]);
+    // The remainder waits for the timer or a flush.
+    await w.flush();
+    expect(store.batches.map((b) => b.length)).toEqual([100, 100, 50]);
+    expect(store.messages()).toEqual(Array.from({ length: 250 }, (_, i) => `m${i}`));
+    await w.stop();
+  });
+
+  it('sends a partial batch after flushMs, as one call', async () => {
+    vi.useFakeTimers();
+    const store = fakeStore();
+    const w = createLogWriter({ store, maxBatch: 500, flushMs: 200 });
+    for (let i = 0; i < 10; i++) w.write(line(`m${i}`));
+    await vi.advanceTimersByTimeAsync(199);
+    expect(store.batches).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(store.batches.map((b) => b.length)).toEqual([10]);
+    await w.stop();
+  });
+
+  it('keeps one call in flight and batches what arrives meanwhile, in order', async () => {
+    const store = fakeStore();
+    const w = createLogWriter({ store, maxBatch: 5, flushMs: 1 });
+    store.hold();
+    for (let i = 0; i < 5; i++) w.write(line(`a${i}`));
+    await vi.waitFor(() => expect(w.stats().buffered).toBe(0)); // first batch taken, held
+    for (let i = 0; i < 12; i++) w.write(line(`b${i}`));
+    store.release();
+    await w.flush();
+    expect(store.maxInFlight).toBe(1);
+    expect(store.batches.map((b) => b.length)).toEqual([5, 5, 5, 2]);
+    expect(store.messages()).toEqual([
+      ...Array.from({ length: 5 }, (_, i) => `a${i}`),
+      ...Array.from({ length: 12 }, (_, i) => `b${i}`),
+    ]);
+    await w.stop();
+  });
+
+  it('when full, drops the oldest debug lines first, then refuses other lines (back-pressure)', async () => {
+    const store = fakeStore();
+    store.hold(); // the database is stuck
+    const w = createLogWriter({ store, maxBatch: 2, flushMs: 1, maxBuffered: 4 });
+    w.write(line('in-flight-1'));
+    w.write(line('in-flight-2'));
+    await vi.waitFor(() => expect(w.stats().buffered).toBe(0));
+    expect(w.write(line('d1', 'debug'))).toBe(true);
+    expect(w.write(line('i1'))).toBe(true);
+    expect(w.write(line('d2', 'debug'))).toBe(true);
+    expect(w.write(line('i2'))).toBe(true);
+    // Full: d1 (oldest debug) makes room, then d2.
+    expect(w.write(line('i3'))).toBe(true);
+    expect(w.write(line('i4'))).toBe(true);
+    expect(w.stats()).toMatchObject({ buffered: 4, dropped: 2 });
+    // No debug line left: a new debug line is dropped, anything else is refused.
+    expect(w.write(line('d3', 'debug'))).toBe(true);
+    expect(w.write(line('e1', 'error'))).toBe(false);
+    expect(w.stats()).toMatchObject({ buffered: 4, dropped: 3, refused: 1 });
+    store.release();
+    await w.flush();
+    expect(store.messages()).toEqual(['in-flight-1', 'in-flight-2', 'i1', 'i2', 'i3', 'i4']);
+    expect(w.write(line('e1', 'error'))).toBe(true);
+    await w.stop();
+    expect(store.messages().at(-1)).toBe('e1');
+  });
+
+  it('keeps lines of a failed call and retries them first; flush reports the failure', async () => {
+    vi.useFakeTimers();
+    const store = fakeStore();
+    const w = createLogWriter({ store, maxBatch: 10, flushMs: 100, maxRetryDelayMs: 1000 });
+    store.failNext(1);
+    w.write(line('a'));
+    w.write(line('b'));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(store.batches).toHaveLength(0);
+    expect(w.stats().buffered).toBe(2);
+    w.write(line('c'));
+    await vi.advanceTimersByTimeAsync(100); // the retry
+    expect(store.messages()).toEqual(['a', 'b', 'c']);
+
+    store.failNext(1);
+    w.write(line('d'));
+    await expect(w.flush()).rejects.toThrow('database unavailable');
+    await w.flush();
+    expect(store.messages()).toEqual(['a', 'b', 'c', 'd']);
+    await w.stop();
+  });
+
+  it('stop() writes what is left and refuses later writes', async () => {
+    const store = fakeStore();
+    const w = createLogWriter({ store, flushMs: 60_000 });
+    w.write(line('last'));
+    await w.stop();
+    expect(store.messages()).toEqual(['last']);
+    expect(w.write(line('too late'))).toBe(false);
+    expect(w.stats()).toMatchObject({ buffered: 0, written: 1 });
+  });
+
+  it('never makes one call per line under a steady trickle', async () => {
+    const store = fakeStore();
+    const w = createLogWriter({ store, maxBatch: 500, flushMs: 20 });
+    for (let i = 0; i < 200; i++) {
+      w.write(line(`m${i}`));
+      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await w.stop();
+    expect(store.messages()).toHaveLength(200);
+    expect(store.batches.length).toBeLessThan(20);
+  });
+});
+
+describe('createLogWriter flush under load', () => {
+  it('flush() returns once earlier lines are stored even while writers keep writing', async () => {
+    const store = fakeStore();
+    const w = createLogWriter({ store, maxBatch: 50, flushMs: 5 });
+    let writing = true;
+    let n = 0;
+    const writer = (async () => {
+      while (writing) {
+        for (let i = 0; i < 20; i++) w.write(line(`x${n++}`));
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 20));
+    const before = n;
+    await w.flush();
+    expect(store.messages().length).toBeGreaterThanOrEqual(before);
+    writing = false;
+    await writer;
+    await w.stop();
+    expect(store.messages()).toEqual(Array.from({ length: n }, (_, i) => `x${i}`));
+  });
+});

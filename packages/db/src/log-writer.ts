@@ -1,0 +1,243 @@
+import type { EngineStore, LogRecord } from '@rollgate/engine';
+import type { DbLogger } from './embedded-postgres';
+
+export interface LogWriterOptions {
+  /** Where batches go: one appendLogs call per batch. */
+  store: Pick<EngineStore, 'appendLogs'>;
+  /** Most lines per appendLogs call. Default: 500. */
+  maxBatch?: number;
+  /** Longest a line waits before its batch is written (unless a write is already in flight). Default: 200 ms. */
+  flushMs?: number;
+  /**
+   * Most lines held in memory waiting to be written (the batch in flight not counted). When full,
+   * the oldest buffered debug line is dropped to make room; when none is left, a debug line is
+   * dropped and any other line is refused: write() returns false. Default: 50 000.
+   */
+  maxBuffered?: number;
+  /** Told about failed writes (they are retried) and dropped lines. Default: silent. */
+  logger?: DbLogger;
+  /** Longest pause between retries of a failing appendLogs. Default: 5 000 ms. */
+  maxRetryDelayMs?: number;
+}
+
+export interface LogWriterStats {
+  /** Lines waiting in memory. */
+  buffered: number;
+  /** Lines persisted. */
+  written: number;
+  /** Debug lines dropped because the buffer was full. */
+  dropped: number;
+  /** Lines refused (write returned false) because the buffer was full of non-debug lines. */
+  refused: number;
+}
+
+export interface LogWriter {
+  /**
+   * Queues one line; never waits for the database. Returns false if the line was NOT accepted:
+   * the buffer is full of non-debug lines (the database is slow or down). That is back-pressure:
+   * the caller should `await flush()` (or slow its source) and write the line again. Also false
+   * after stop(). A debug line written to a full buffer is dropped silently (returns true).
+   */
+  write(line: LogRecord): boolean;
+  /** Resolves once every line accepted before the call is persisted; rejects if a write fails. */
+  flush(): Promise<void>;
+  /** Flushes what is left, then refuses further writes. Rejects if the final flush failed. */
+  stop(): Promise<void>;
+  stats(): LogWriterStats;
+}
+
+/** drizzle's errors quote every bind parameter, i.e. the whole batch: keep log lines short. */
+function brief(err: unknown): string {
+  const msg = (err as Error)?.message ?? String(err);
+  return msg.length > 300 ? `${msg.slice(0, 300)}…` : msg;
+}
+
+/**
+ * Batches log lines into appendLogs calls: a batch goes out when it reaches maxBatch lines or
+ * flushMs after its first line, whichever comes first, with at most one call in flight so lines
+ * are stored in the order they were written and the database sees one writer. Never one round
+ * trip per line.
+ */
+export function createLogWriter(opts: LogWriterOptions): LogWriter {
+  const maxBatch = opts.maxBatch ?? 500;
+  const flushMs = opts.flushMs ?? 200;
+  const maxBuffered = opts.maxBuffered ?? 50_000;
+  const maxRetryDelayMs = opts.maxRetryDelayMs ?? 5_000;
+  if (maxBatch < 1 || maxBuffered < 1) throw new Error('maxBatch and maxBuffered must be at least 1');
+
+  // Dropped debug lines become holes (null) so dropping is O(1); holes are skipped when a batch is
+  // taken. `debugScan` only moves forward, so finding the oldest debug line is amortised O(1).
+  let buf: (LogRecord | null)[] = [];
+  let head = 0; // index of the first slot not yet taken into a batch
+  let live = 0; // non-null slots from head on
+  let debugLive = 0;
+  let debugScan = 0;
+  // Slots ever queued / ever settled (written, or a dropped hole passed). The queue is FIFO, so
+  // flush() is done once `settled` reaches the `queued` it saw, however busy the writers are.
+  let queued = 0;
+  let settled = 0;
+
+  let inFlight: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let retryDelay = 0;
+  let stopped = false;
+  const stats = { written: 0, dropped: 0, refused: 0 };
+
+  function dropOldestDebug(): boolean {
+    if (debugLive === 0) return false;
+    for (debugScan = Math.max(debugScan, head); debugScan < buf.length; debugScan++) {
+      const l = buf[debugScan];
+      if (l && l.level === 'debug') {
+        buf[debugScan] = null;
+        live--;
+        debugLive--;
+        stats.dropped++;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  function takeBatch(): { batch: LogRecord[]; slots: (LogRecord | null)[] } {
+    const batch: LogRecord[] = [];
+    const from = head;
+    while (head < buf.length && batch.length < maxBatch) {
+      const l = buf[head++];
+      if (l) {
+        batch.push(l);
+        if (l.level === 'debug') debugLive--;
+      }
+    }
+    const slots = buf.slice(from, head);
+    live -= batch.length;
+    // Compact once the taken prefix dominates, so the array does not grow without end.
+    if (head > 1024 && head * 2 > buf.length) {
+      buf = buf.slice(head);
+      debugScan = Math.max(0, debugScan - head);
+      head = 0;
+    }
+    return { batch, slots };
+  }
+
+  function putBack(batch: LogRecord[], slots: (LogRecord | null)[]): void {
+    // A failed batch goes back in front, in order, holes included (they keep `settled` a prefix).
+    buf = [...slots, ...buf.slice(head)];
+    head = 0;
+    debugScan = 0;
+    live += batch.length;
+    for (const l of batch) if (l.level === 'debug') debugLive++;
+  }
+
+  function schedule(delay: number): void {
+    if (timer || inFlight || stopped) return;
+    timer = setTimeout(() => {
+      timer = null;
+      pump(true).catch(() => undefined);
+    }, delay);
+    // A pending flush must not keep the process alive; stop() is what guarantees delivery.
+    timer.unref?.();
+  }
+
+  /**
+   * Writes full batches, and with `due` (timer fired, flush, stop) also the partial one at the end,
+   * so a burst's remainder waits for the timer and picks up company. One call in flight at a time.
+   */
+  function pump(due: boolean): Promise<void> {
+    if (inFlight) return inFlight;
+    const more = () => live >= maxBatch || (due && live > 0);
+    if (!more()) return Promise.resolve();
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    inFlight = (async () => {
+      try {
+        while (more()) {
+          const { batch, slots } = takeBatch();
+          try {
+            await opts.store.appendLogs(batch);
+          } catch (err) {
+            putBack(batch, slots);
+            retryDelay = Math.min(maxRetryDelayMs, Math.max(flushMs, retryDelay * 2 || flushMs));
+            opts.logger?.warn(
+              { err: brief(err), lines: batch.length, retryInMs: retryDelay },
+              'writing log lines failed; retrying',
+            );
+            throw err;
+          }
+          stats.written += batch.length;
+          settled += slots.length;
+          retryDelay = 0;
+        }
+      } finally {
+        inFlight = null;
+      }
+    })();
+    inFlight.then(
+      () => {
+        // Lines that arrived during the last write wait for their own timer.
+        if (live > 0) schedule(live >= maxBatch ? 0 : flushMs);
+      },
+      () => schedule(retryDelay),
+    );
+    return inFlight;
+  }
+
+  return {
+    write(line) {
+      if (stopped) return false;
+      if (live >= maxBuffered && !dropOldestDebug()) {
+        if (line.level === 'debug') {
+          stats.dropped++;
+          return true;
+        }
+        stats.refused++;
+        return false;
+      }
+      buf.push(line);
+      queued++;
+      live++;
+      if (line.level === 'debug') debugLive++;
+      if (live >= maxBatch && !inFlight && retryDelay === 0) {
+        // A full batch goes now, not at the timer; queueMicrotask lets a burst of writes in this
+        // tick join it.
+        if (timer) clearTimeout(timer);
+        timer = null;
+        queueMicrotask(() => void pump(false).catch(() => undefined));
+      } else {
+        schedule(flushMs);
+      }
+      return true;
+    },
+
+    async flush() {
+      const target = queued;
+      while (settled < target) {
+        if (inFlight) await inFlight;
+        else if (live === 0)
+          return; // only dropped holes were left
+        else await pump(true);
+      }
+    },
+
+    async stop() {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      stopped = true;
+      try {
+        for (;;) {
+          if (inFlight) await inFlight.catch(() => undefined);
+          if (live === 0) return;
+          await pump(true);
+        }
+      } catch (err) {
+        opts.logger?.error({ err: brief(err), lost: live }, 'log lines could not be written at stop');
+        throw err;
+      }
+    },
+
+    stats() {
+      return { buffered: live, ...stats };
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { describeStoreContract } from '@rollgate/engine/testing';
+import { createDb, type RollgateDb } from './create-db';
+import { createPgStore } from './pg-store';
+
+const TABLES = [
+  'log_lines',
+  'audit_events',
+  'lb_ledger',
+  'actions',
+  'steps',
+  'runs',
+  'servers',
+  'clusters',
+  'editions',
+];
+
+interface Handle {
+  db: RollgateDb;
+  dispose(): Promise<void>;
+}
+
+/** One database for the whole suite; every test starts from empty tables (TRUNCATE is ~ms). */
+function contractAgainst(name: string, open: () => Promise<Handle>): void {
+  let handle: Handle | null = null;
+  beforeAll(async () => {
+    handle = await open();
+  });
+  afterAll(async () => {
+    await handle?.dispose();
+  });
+  describeStoreContract(name, async () => {
+    const h = handle!;
+    await h.db.pool.query(`TRUNCATE ${TABLES.join(', ')} RESTART IDENTITY CASCADE`);
+    return { store: createPgStore(h.db.db), cleanup: async () => {} };
+  });
+}
+
+describe('PostgreSQL store (embedded)', () => {
+  contractAgainst('pg-store on embedded PostgreSQL', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-db-contract-'));
+    const db = createDb({ dataDir });
+    await db.start();
+    return {
+      db,
+      async dispose() {
+        await db.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  });
+});
+
+// Tests may read the environment (packages may not). Runs in a throwaway database on that server.
+const externalUrl = process.env.DATABASE_URL;
+// Registered only when DATABASE_URL is set, so a run without it has nothing skipped.
+if (externalUrl)
+  describe('PostgreSQL store (DATABASE_URL)', () => {
+    contractAgainst('pg-store on DATABASE_URL', async () => {
+      const name = `rollgate_test_${randomBytes(4).toString('hex')}`;
+      const admin = new pg.Client({ connectionString: externalUrl });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${name}`);
+      } catch (err) {
+        throw new Error(
+          `The DATABASE_URL role needs CREATEDB to run these tests in a throwaway database: ${(err as Error).message}`,
+        );
+      } finally {
+        await admin.end();
+      }
+      const url = new URL(externalUrl!);
+      url.pathname = `/${name}`;
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-db-external-'));
+      const db = createDb({ databaseUrl: url.toString(), dataDir });
+      await db.start();
+      return {
+        db,
+        async dispose() {
+          await db.stop();
+          const c = new pg.Client({ connectionString: externalUrl });
+          await c.connect();
+          await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+          await c.end();
+          await rm(dataDir, { recursive: true, force: true });
+        },
+      };
+    });
+  });

@@ -1,0 +1,405 @@
+import type { ActionStatus, RunStatus } from '@rollgate/domain';
+import {
+  StoreConflictError,
+  type ActionRecord,
+  type AuditEvent,
+  type EditionRecord,
+  type EngineStore,
+  type LogRecord,
+  type RunRecord,
+  type ServerTouch,
+  type StepRecord,
+  type StoredLog,
+} from '@rollgate/engine';
+import {
+  and,
+  asc,
+  desc,
+  eq,
+  getTableColumns,
+  gt,
+  inArray,
+  isNull,
+  notInArray,
+  sql,
+  type SQL,
+} from 'drizzle-orm';
+import type { Db } from './create-db';
+import { actions, auditEvents, clusters, editions, lbLedger, logLines, runs, servers, steps } from './schema';
+
+/**
+ * Lines per INSERT statement. The statement has 9 bind parameters whatever the row count (one
+ * array per column), so this only bounds the size of one message, not the parameter count.
+ */
+const LOG_CHUNK = 5000;
+/** queryLogs without a limit returns at most this many lines (the log table is the big one). */
+export const DEFAULT_LOG_LIMIT = 1000;
+
+const OUTSTANDING_ACTION: ActionStatus[] = ['pending', 'dispatched', 'accepted', 'running'];
+const TERMINAL_RUN: RunStatus[] = ['succeeded', 'failed', 'aborted'];
+
+/** The PostgreSQL error code of a failure, looking through drizzle's DrizzleQueryError wrapper. */
+function pgCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  const code = e.code ?? e.cause?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Copies only the listed keys that are present (an explicit undefined means "leave as is"). */
+function pick<T extends object, K extends keyof T>(patch: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (patch[k] !== undefined) out[k] = patch[k];
+  return out;
+}
+
+const RUN_PATCH_KEYS = [
+  'kind',
+  'status',
+  'plan',
+  'currentStep',
+  'failure',
+  'createdBy',
+  'createdAt',
+  'startedAt',
+  'finishedAt',
+] as const satisfies readonly (keyof RunRecord)[];
+const STEP_PATCH_KEYS = [
+  'status',
+  'attempt',
+  'startedAt',
+  'finishedAt',
+  'error',
+] as const satisfies readonly (keyof StepRecord)[];
+const ACTION_PATCH_KEYS = [
+  'status',
+  'error',
+  'dispatchedAt',
+  'finishedAt',
+] as const satisfies readonly (keyof ActionRecord)[];
+
+function toEdition(row: typeof editions.$inferSelect): EditionRecord {
+  const e: EditionRecord = {
+    app: row.app,
+    name: row.name,
+    sha256: row.sha256,
+    size: row.size,
+    createdAt: row.createdAt,
+    createdBy: row.createdBy,
+  };
+  // Optional in the domain type: absent rather than null.
+  if (row.description !== null) e.description = row.description;
+  if (row.dbUpgradeCommand !== null) e.dbUpgradeCommand = row.dbUpgradeCommand;
+  return e;
+}
+
+/**
+ * One multi-row INSERT for a batch of log lines: one array per column, unpacked by unnest().
+ * Measured here at 500 lines: ~7 ms per call, against ~31 ms for drizzle's `.values(rows)`, whose
+ * SQL building costs ~23 ms per 500 rows in JavaScript alone.
+ */
+function insertLogs(lines: LogRecord[]): SQL {
+  // sql.param: one bind parameter holding the whole array (a bare array would be spread).
+  const col = <T>(f: (l: LogRecord) => T) => sql.param(lines.map(f));
+  // WITH ORDINALITY + ORDER BY: ids are drawn in the order of the batch, so they follow append order.
+  return sql`
+    INSERT INTO ${logLines} (run_id, action_id, server_id, step_index, at, level, code, message, source, stream_id, seq)
+    SELECT run_id, action_id, server_id, step_index, at, level, code, message, source, stream_id, seq
+    FROM unnest(
+      ${col((l) => l.runId)}::text[], ${col((l) => l.actionId)}::text[], ${col((l) => l.serverId)}::text[],
+      ${col((l) => l.stepIndex)}::int[], ${col((l) => new Date(l.at).toISOString())}::timestamptz[],
+      ${col((l) => l.level)}::text[], ${col((l) => l.code)}::text[], ${col((l) => l.message)}::text[],
+      ${col((l) => l.source)}::text[], ${col((l) => l.streamId ?? null)}::text[], ${col((l) => l.seq ?? null)}::bigint[]
+    ) WITH ORDINALITY AS u(run_id, action_id, server_id, step_index, at, level, code, message, source, stream_id, seq, ord)
+    ORDER BY ord
+    ON CONFLICT DO NOTHING`;
+}
+
+/**
+ * The engine's store on PostgreSQL. Ordering, where the port leaves it open:
+ * listRuns newest first (createdAt, then id, descending); getSteps by index; getActions by step
+ * then id; getOutstandingActions oldest first; queryLogs ascending id (append order); listAudit
+ * newest first; listServers and listEditions by key.
+ */
+export function createPgStore(db: Db): EngineStore {
+  return {
+    async createRun(run, stepRows) {
+      try {
+        await db.transaction(async (tx) => {
+          await tx.insert(runs).values(run);
+          if (stepRows.length > 0) await tx.insert(steps).values(stepRows);
+        });
+      } catch (err) {
+        if (pgCode(err) === '23505') throw new StoreConflictError(`Run '${run.id}' already exists.`);
+        throw err;
+      }
+    },
+
+    async getRun(id) {
+      const [row] = await db.select().from(runs).where(eq(runs.id, id));
+      return row ?? null;
+    },
+
+    async listRuns(opts = {}) {
+      if (opts.statuses && opts.statuses.length === 0) return [];
+      const q = db
+        .select()
+        .from(runs)
+        .where(opts.statuses ? inArray(runs.status, opts.statuses) : undefined)
+        .orderBy(desc(runs.createdAt), desc(runs.id));
+      return opts.limit !== undefined ? q.limit(opts.limit) : q;
+    },
+
+    async updateRun(id, expectedVersion, patch) {
+      // Optimistic lock: the WHERE on version makes a stale writer update nothing.
+      const [row] = await db
+        .update(runs)
+        .set({ ...pick(patch, RUN_PATCH_KEYS), version: sql`${runs.version} + 1` })
+        .where(and(eq(runs.id, id), eq(runs.version, expectedVersion)))
+        .returning();
+      return row ?? null;
+    },
+
+    async getSteps(runId) {
+      return db.select().from(steps).where(eq(steps.runId, runId)).orderBy(asc(steps.index));
+    },
+
+    async updateStep(runId, index, patch) {
+      const set = pick(patch, STEP_PATCH_KEYS);
+      if (Object.keys(set).length === 0) return;
+      await db
+        .update(steps)
+        .set(set)
+        .where(and(eq(steps.runId, runId), eq(steps.index, index)));
+    },
+
+    async startStep(runId, index, attempt, startedAt, actionRows, ledger) {
+      // Durable before effect: all of it commits, or none of it, before anything is dispatched.
+      await db.transaction(async (tx) => {
+        await tx
+          .update(steps)
+          .set({ status: 'running', attempt, startedAt, finishedAt: null, error: null })
+          .where(and(eq(steps.runId, runId), eq(steps.index, index)));
+        // An action id that exists keeps its state: a replayed startStep must not reset progress.
+        if (actionRows.length > 0) await tx.insert(actions).values(actionRows).onConflictDoNothing();
+        // A retried step closes its gates again: the entry is open again whatever an earlier attempt did.
+        if (ledger.length > 0)
+          await tx
+            .insert(lbLedger)
+            .values(ledger)
+            .onConflictDoUpdate({
+              target: [lbLedger.runId, lbLedger.serverId, lbLedger.stepIndex],
+              set: { reopenedAt: sql`NULL` },
+            });
+      });
+    },
+
+    async getActions(runId, stepIndex) {
+      return db
+        .select()
+        .from(actions)
+        .where(
+          and(
+            eq(actions.runId, runId),
+            stepIndex !== undefined ? eq(actions.stepIndex, stepIndex) : undefined,
+          ),
+        )
+        .orderBy(asc(actions.stepIndex), asc(actions.id));
+    },
+
+    async getAction(id) {
+      const [row] = await db.select().from(actions).where(eq(actions.id, id));
+      return row ?? null;
+    },
+
+    async getOutstandingActions(serverId) {
+      return db
+        .select(getTableColumns(actions))
+        .from(actions)
+        .innerJoin(runs, eq(actions.runId, runs.id))
+        .where(
+          and(
+            inArray(actions.status, OUTSTANDING_ACTION),
+            notInArray(runs.status, TERMINAL_RUN),
+            serverId !== undefined ? eq(actions.serverId, serverId) : undefined,
+          ),
+        )
+        .orderBy(asc(actions.createdAt), asc(actions.id));
+    },
+
+    async updateAction(id, from, patch) {
+      if (from.length === 0) return null;
+      const set = pick(patch, ACTION_PATCH_KEYS);
+      // Conditional update: the status check and the write are one statement, so two reporters
+      // of the same action cannot both move it.
+      const [row] = await db
+        .update(actions)
+        .set(Object.keys(set).length > 0 ? set : { status: sql`${actions.status}` })
+        .where(and(eq(actions.id, id), inArray(actions.status, from)))
+        .returning();
+      return row ?? null;
+    },
+
+    async openLedger(runId) {
+      return db
+        .select()
+        .from(lbLedger)
+        .where(and(isNull(lbLedger.reopenedAt), runId !== undefined ? eq(lbLedger.runId, runId) : undefined))
+        .orderBy(
+          asc(lbLedger.closedAt),
+          asc(lbLedger.runId),
+          asc(lbLedger.serverId),
+          asc(lbLedger.stepIndex),
+        );
+    },
+
+    async reopenLedger(runId, serverId, at) {
+      await db
+        .update(lbLedger)
+        .set({ reopenedAt: at })
+        .where(and(eq(lbLedger.runId, runId), eq(lbLedger.serverId, serverId), isNull(lbLedger.reopenedAt)));
+    },
+
+    async appendLogs(lines: LogRecord[]) {
+      if (lines.length === 0) return;
+      if (lines.length <= LOG_CHUNK) {
+        await db.execute(insertLogs(lines));
+        return;
+      }
+      // Bigger than one statement: still one call, one transaction, so a batch lands whole.
+      await db.transaction(async (tx) => {
+        for (let i = 0; i < lines.length; i += LOG_CHUNK)
+          await tx.execute(insertLogs(lines.slice(i, i + LOG_CHUNK)));
+      });
+    },
+
+    async queryLogs(q): Promise<StoredLog[]> {
+      const where: (SQL | undefined)[] = [
+        q.runId !== undefined ? eq(logLines.runId, q.runId) : undefined,
+        q.afterId !== undefined ? gt(logLines.id, q.afterId) : undefined,
+        q.serverId !== undefined ? eq(logLines.serverId, q.serverId) : undefined,
+        q.stepIndex !== undefined ? eq(logLines.stepIndex, q.stepIndex) : undefined,
+        q.code !== undefined ? eq(logLines.code, q.code) : undefined,
+      ];
+      return db
+        .select()
+        .from(logLines)
+        .where(and(...where))
+        .orderBy(asc(logLines.id))
+        .limit(q.limit ?? DEFAULT_LOG_LIMIT);
+    },
+
+    async upsertServer(server) {
+      const { id: _key, ...rest } = server;
+      await db.transaction(async (tx) => {
+        // Servers reference their cluster; the first server of a cluster registers it.
+        await tx
+          .insert(clusters)
+          .values({ name: server.cluster, createdAt: sql`now()` })
+          .onConflictDoNothing();
+        await tx.insert(servers).values(server).onConflictDoUpdate({ target: servers.id, set: rest });
+      });
+    },
+
+    async touchServers(touches: ServerTouch[]) {
+      if (touches.length === 0) return;
+      // Merge several touches of one server (later fields win): UPDATE ... FROM would otherwise
+      // apply an arbitrary one of the duplicates.
+      const merged = new Map<string, ServerTouch>();
+      for (const t of touches) {
+        const prev = merged.get(t.id);
+        merged.set(
+          t.id,
+          prev ? { ...prev, ...Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined)) } : t,
+        );
+      }
+      const rows = [...merged.values()].map((t) => ({
+        id: t.id,
+        hb: new Date(t.lastHeartbeatAt).toISOString(),
+        status: t.status ?? null,
+        gate_open: t.gateOpen ?? null,
+        services: t.services ?? null,
+      }));
+      // One statement, one bind parameter, however many servers: the rows travel as one JSON
+      // document and are unpacked server-side. Absent fields (null) keep the stored value.
+      await db.execute(sql`
+        UPDATE ${servers} AS s SET
+          last_heartbeat_at = v.hb,
+          status = COALESCE(v.status, s.status),
+          gate_open = COALESCE(v.gate_open, s.gate_open),
+          services = COALESCE(v.services, s.services)
+        FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+          AS v(id text, hb timestamptz, status text, gate_open boolean, services jsonb)
+        WHERE s.id = v.id`);
+    },
+
+    async listServers(opts = {}) {
+      return db
+        .select()
+        .from(servers)
+        .where(opts.cluster !== undefined ? eq(servers.cluster, opts.cluster) : undefined)
+        .orderBy(asc(servers.id));
+    },
+
+    async getServer(id) {
+      const [row] = await db.select().from(servers).where(eq(servers.id, id));
+      return row ?? null;
+    },
+
+    async insertEdition(edition: EditionRecord) {
+      try {
+        await db.insert(editions).values({
+          app: edition.app,
+          name: edition.name,
+          description: edition.description ?? null,
+          sha256: edition.sha256,
+          size: edition.size,
+          dbUpgradeCommand: edition.dbUpgradeCommand ?? null,
+          createdAt: edition.createdAt,
+          createdBy: edition.createdBy,
+        });
+      } catch (err) {
+        if (pgCode(err) === '23505') {
+          throw new StoreConflictError(
+            `Edition '${edition.name}' of ${edition.app} already exists; editions are never replaced, give the new one another name.`,
+          );
+        }
+        throw err;
+      }
+    },
+
+    async getEdition(app, name) {
+      const [row] = await db
+        .select()
+        .from(editions)
+        .where(and(eq(editions.app, app), eq(editions.name, name)));
+      return row ? toEdition(row) : null;
+    },
+
+    async listEditions(app) {
+      const rows = await db
+        .select()
+        .from(editions)
+        .where(app !== undefined ? eq(editions.app, app) : undefined)
+        .orderBy(asc(editions.app), asc(editions.createdAt), asc(editions.name));
+      return rows.map(toEdition);
+    },
+
+    async appendAudit(event: AuditEvent) {
+      await db.insert(auditEvents).values(event);
+    },
+
+    async listAudit(opts = {}) {
+      const q = db
+        .select({
+          at: auditEvents.at,
+          actor: auditEvents.actor,
+          action: auditEvents.action,
+          target: auditEvents.target,
+          details: auditEvents.details,
+        })
+        .from(auditEvents)
+        .orderBy(desc(auditEvents.at), desc(auditEvents.id));
+      return opts.limit !== undefined ? q.limit(opts.limit) : q;
+    },
+  } satisfies EngineStore;
+}

@@ -1,0 +1,181 @@
+import type { ActionOp, ActionStatus, Plan, RunStatus, StepStatus } from '@rollgate/domain';
+import type { AgentStatus, LogLevel, LogRecord, RunKind, ServerInventoryService } from '@rollgate/engine';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  customType,
+  index,
+  uniqueIndex,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * A `timestamptz` column that reads and writes epoch milliseconds, the unit of the whole store API.
+ * Stored as timestamptz (not bigint) so SQL stays readable and time arithmetic works in psql.
+ * drizzle's node-postgres driver hands timestamptz over as the server's text form
+ * (`2024-05-01 10:00:00.123+00`), which `new Date()` parses; a Date is accepted too in case a
+ * caller's pool uses pg's default parsers.
+ */
+export const epochMs = customType<{ data: number; driverData: string | Date }>({
+  dataType: () => 'timestamp with time zone',
+  toDriver: (ms) => new Date(ms).toISOString(),
+  fromDriver: (v) => (v instanceof Date ? v.getTime() : new Date(v).getTime()),
+});
+
+export const clusters = pgTable('clusters', {
+  name: text('name').primaryKey(),
+  createdAt: epochMs('created_at').notNull(),
+});
+
+export const servers = pgTable(
+  'servers',
+  {
+    id: text('id').primaryKey(),
+    cluster: text('cluster')
+      .notNull()
+      .references(() => clusters.name),
+    role: text('role').notNull(),
+    hostname: text('hostname').notNull(),
+    agentVersion: text('agent_version').notNull(),
+    capabilities: jsonb('capabilities').$type<string[]>().notNull(),
+    gateUrl: text('gate_url').notNull(),
+    status: text('status').$type<AgentStatus>().notNull(),
+    gateOpen: boolean('gate_open').notNull(),
+    services: jsonb('services').$type<ServerInventoryService[]>().notNull(),
+    lastHeartbeatAt: epochMs('last_heartbeat_at'),
+    connectedAt: epochMs('connected_at'),
+  },
+  (t) => [index('servers_cluster_idx').on(t.cluster)],
+);
+
+export const editions = pgTable(
+  'editions',
+  {
+    app: text('app').notNull(),
+    name: text('name').notNull(),
+    description: text('description'),
+    sha256: text('sha256').notNull(),
+    // bigint because artifacts may exceed 2 GiB; number mode is exact up to 2^53 bytes.
+    size: bigint('size', { mode: 'number' }).notNull(),
+    dbUpgradeCommand: text('db_upgrade_command'),
+    createdAt: epochMs('created_at').notNull(),
+    createdBy: text('created_by').notNull(),
+  },
+  (t) => [primaryKey({ name: 'editions_pk', columns: [t.app, t.name] })],
+);
+
+export const runs = pgTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind').$type<RunKind>().notNull(),
+    status: text('status').$type<RunStatus>().notNull(),
+    plan: jsonb('plan').$type<Plan>().notNull(),
+    currentStep: integer('current_step').notNull(),
+    failure: text('failure'),
+    createdBy: text('created_by').notNull(),
+    createdAt: epochMs('created_at').notNull(),
+    startedAt: epochMs('started_at'),
+    finishedAt: epochMs('finished_at'),
+    version: integer('version').notNull(),
+  },
+  (t) => [index('runs_status_idx').on(t.status), index('runs_created_at_idx').on(t.createdAt)],
+);
+
+export const steps = pgTable(
+  'steps',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    index: integer('index').notNull(),
+    status: text('status').$type<StepStatus>().notNull(),
+    attempt: integer('attempt').notNull(),
+    startedAt: epochMs('started_at'),
+    finishedAt: epochMs('finished_at'),
+    error: text('error'),
+  },
+  (t) => [primaryKey({ name: 'steps_pk', columns: [t.runId, t.index] })],
+);
+
+export const actions = pgTable(
+  'actions',
+  {
+    id: text('id').primaryKey(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    stepIndex: integer('step_index').notNull(),
+    serverId: text('server_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    ops: jsonb('ops').$type<ActionOp[]>().notNull(),
+    status: text('status').$type<ActionStatus>().notNull(),
+    error: text('error'),
+    createdAt: epochMs('created_at').notNull(),
+    dispatchedAt: epochMs('dispatched_at'),
+    finishedAt: epochMs('finished_at'),
+  },
+  (t) => [
+    index('actions_run_step_idx').on(t.runId, t.stepIndex),
+    // getOutstandingActions(serverId) on every agent reconnect.
+    index('actions_server_status_idx').on(t.serverId, t.status),
+  ],
+);
+
+/** Every gate the engine closed, so none is left drained silently. */
+export const lbLedger = pgTable(
+  'lb_ledger',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    serverId: text('server_id').notNull(),
+    stepIndex: integer('step_index').notNull(),
+    closedAt: epochMs('closed_at').notNull(),
+    reopenedAt: epochMs('reopened_at'),
+  },
+  (t) => [primaryKey({ name: 'lb_ledger_pk', columns: [t.runId, t.serverId, t.stepIndex] })],
+);
+
+/**
+ * Log lines of runs, actions and agents. No foreign keys on purpose: lines arrive in batches from
+ * agents and must never be rejected because a referenced row is missing or was pruned.
+ */
+export const logLines = pgTable(
+  'log_lines',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    runId: text('run_id'),
+    actionId: text('action_id'),
+    serverId: text('server_id'),
+    stepIndex: integer('step_index'),
+    at: epochMs('at').notNull(),
+    level: text('level').$type<LogLevel>().notNull(),
+    code: text('code').notNull(),
+    message: text('message').notNull(),
+    source: text('source').$type<LogRecord['source']>().notNull(),
+    streamId: text('stream_id'),
+    seq: bigint('seq', { mode: 'number' }),
+  },
+  (t) => [
+    // Following a run's log: WHERE run_id = $1 AND id > $2 ORDER BY id.
+    index('log_lines_run_id_idx').on(t.runId, t.id),
+    // Agents resend unacknowledged lines after a reconnect; each (server, stream, seq) is kept once.
+    // Engine lines have no stream (NULLs are distinct), so they never collide.
+    uniqueIndex('log_lines_stream_seq_uq').on(t.serverId, t.streamId, t.seq),
+  ],
+);
+
+export const auditEvents = pgTable('audit_events', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  at: epochMs('at').notNull(),
+  actor: text('actor').notNull(),
+  action: text('action').notNull(),
+  target: text('target').notNull(),
+  details: jsonb('details').$type<Record<string, unknown>>().notNull(),
+});

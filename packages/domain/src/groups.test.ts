@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { compileMinorUpgrade } from './compile-minor';
+import { compareIds, formServerGroups, simulateRotation } from './groups';
+import type { ServerRef } from './fleet';
+import type { Plan, PlanStep } from './plan';
+
+const srv = (id: string, role: string): ServerRef => ({ id, cluster: 'demo', role });
+
+const seedFleet = [srv('a1', 'admin'), srv('a2', 'admin'), srv('s1', 'stream'), srv('s2', 'stream')];
+const compiled = (): Plan =>
+  compileMinorUpgrade({
+    cluster: 'demo',
+    service: 'demo-app',
+    servers: seedFleet,
+    toEdition: { app: 'demo-app', name: '2.0', sha256: 'cd'.repeat(32), size: 1 },
+  });
+
+/** The same plan with some steps dropped or changed, re-indexed. */
+function edit(plan: Plan, f: (steps: PlanStep[]) => PlanStep[]): Plan {
+  return { ...plan, steps: f(plan.steps.map((s) => ({ ...s }))).map((s, index) => ({ ...s, index })) };
+}
+
+describe('formServerGroups', () => {
+  it('returns no groups for no servers', () => {
+    expect(formServerGroups([])).toEqual([]);
+  });
+
+  it('orders by code unit, not by locale, so every process agrees', () => {
+    // Upper case sorts before lower case, and "s10" before "s2".
+    const groups = formServerGroups([srv('s2', 'b'), srv('s10', 'b'), srv('x1', 'B'), srv('x2', 'B')]);
+    expect(groups.map((g) => g.servers.map((s) => s.id))).toEqual([
+      ['x1', 's10'],
+      ['x2', 's2'],
+    ]);
+    expect(['b', 'B', 'a'].sort(compareIds)).toEqual(['B', 'a', 'b']);
+  });
+
+  it('sizes the group count by the largest role', () => {
+    const groups = formServerGroups([
+      srv('a1', 'admin'),
+      srv('a2', 'admin'),
+      srv('a3', 'admin'),
+      srv('a4', 'admin'),
+      srv('s1', 'stream'),
+      srv('s2', 'stream'),
+    ]);
+    expect(groups.map((g) => g.servers.length)).toEqual([2, 2, 1, 1]);
+    expect(groups.map((g) => g.index)).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('simulateRotation', () => {
+  it('passes the compiled plan and records one group out at a time', () => {
+    const sim = simulateRotation(compiled());
+    expect(sim.issues).toEqual([]);
+    expect(sim.snapshots.map((s) => `${s.stepKey}:${s.groupsOut.join('+') || '-'}`)).toEqual([
+      'g1.stop:1',
+      'g1.test-others:1',
+      'g1.upgrade:1',
+      'g1.configure:1',
+      'g1.start:1', // worst moment of the step: before the gates reopen
+      'g2.stop:2',
+      'g2.test-others:2',
+      'g2.upgrade:2',
+      'g2.configure:2',
+      'g2.start:2',
+      'verify.stop-g1:1',
+      'verify.test-others:1',
+      'verify.start-g1:1',
+      'final-test:-',
+      'sign-off:-',
+    ]);
+  });
+
+  it("catches the seed's literal order, which never starts its groups", () => {
+    const seedLiteral = edit(compiled(), (steps) => steps.filter((s) => !/^g\d\.start$/.test(s.key)));
+    const codes = simulateRotation(seedLiteral).issues.map((i) => i.code);
+    expect(codes).toContain('CAPACITY_SEVERAL_GROUPS_OUT');
+    expect(codes).toContain('CAPACITY_ROLE_EMPTY');
+    expect(codes).toContain('CAPACITY_TOO_MANY_OUT');
+    expect(codes).toContain('TEST_OUT_OF_ROTATION'); // step 7 tests group 1, which is still stopped
+    const roleEmpty = simulateRotation(seedLiteral).issues.find((i) => i.code === 'CAPACITY_ROLE_EMPTY');
+    expect(roleEmpty?.message).toMatch(/^Step 5 \(g2\.stop\) leaves no "admin" server in rotation/);
+  });
+
+  it('lets an announced downtime phase go below the floor, but not test stopped servers', () => {
+    const seedLiteral = edit(compiled(), (steps) =>
+      steps.filter((s) => !/^g\d\.start$/.test(s.key)).map((s) => ({ ...s, phase: 'downtime' as const })),
+    );
+    const codes = new Set(simulateRotation(seedLiteral).issues.map((i) => i.code));
+    expect(codes.has('CAPACITY_ROLE_EMPTY')).toBe(false);
+    expect(codes.has('CAPACITY_SEVERAL_GROUPS_OUT')).toBe(false);
+    expect(codes.has('TEST_OUT_OF_ROTATION')).toBe(true);
+  });
+
+  it('refuses to touch the service on a server still in rotation', () => {
+    const upgradeFirst = edit(compiled(), (steps) => {
+      const i = steps.findIndex((s) => s.key === 'g1.upgrade');
+      const [upgrade] = steps.splice(i, 1);
+      return upgrade ? [upgrade, ...steps] : steps;
+    });
+    const issues = simulateRotation(upgradeFirst).issues;
+    expect(issues.map((i) => i.code)).toEqual(['DISRUPTIVE_OP_IN_ROTATION', 'DISRUPTIVE_OP_IN_ROTATION']);
+    expect(issues[0]?.message).toBe(
+      'Step 1 (g1.upgrade) would activate the service on server a1 while it is still in rotation.',
+    );
+  });
+
+  it('flags declarations that disagree with the gate ops', () => {
+    const plan = edit(compiled(), (steps) =>
+      steps.map((s) => (s.key === 'g2.stop' ? { ...s, leavesRotation: ['a2'] } : s)),
+    );
+    expect(simulateRotation(plan).issues.map((i) => i.code)).toEqual(['ROTATION_DECLARATION_MISMATCH']);
+  });
+
+  it('reports servers left out of rotation at the end', () => {
+    const plan = edit(compiled(), (steps) => steps.filter((s) => s.key !== 'verify.start-g1'));
+    const issues = simulateRotation(plan).issues;
+    expect(issues.map((i) => i.code)).toContain('ROTATION_LEFT_OUT');
+    expect(issues.find((i) => i.code === 'ROTATION_LEFT_OUT')?.message).toContain('a1, s1');
+  });
+
+  it('reports a step naming a server outside the plan', () => {
+    const plan = edit(compiled(), (steps) =>
+      steps.map((s) => (s.key === 'final-test' ? { ...s, servers: [...s.servers, 'ghost'] } : s)),
+    );
+    expect(simulateRotation(plan).issues.map((i) => i.code)).toEqual(['PLAN_UNKNOWN_SERVER']);
+  });
+});

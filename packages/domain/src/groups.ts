@@ -1,0 +1,214 @@
+import type { ActionOpKind } from './ops';
+import type { ServerRef } from './fleet';
+import type { Plan, PlanIssue, ServerGroup } from './plan';
+
+/**
+ * Plain code-unit order. `localeCompare` would depend on the ICU data and locale of the process, and
+ * the same fleet must always yield the same groups on every coordinator and in every test.
+ */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Forms the server groups an upgrade takes out of rotation one at a time: group k holds the k-th
+ * server (by id) of every role (roles by name), so each group has at most one server per role and
+ * the rest of the fleet always keeps every role it has a second server for. There are as many groups
+ * as the largest role has servers; later groups lack the roles that ran out.
+ *
+ * Group indexes are 1-based, like the seed's "server group 1". The input is not validated here
+ * (duplicates and foreign clusters are the compiler's business); the order of the input does not
+ * matter.
+ */
+export function formServerGroups(servers: ServerRef[]): ServerGroup[] {
+  const byRole = new Map<string, ServerRef[]>();
+  for (const s of servers) {
+    const list = byRole.get(s.role);
+    if (list) list.push(s);
+    else byRole.set(s.role, [s]);
+  }
+  const roles = [...byRole.keys()].sort(compareIds);
+  const sorted = roles.map((r) => [...(byRole.get(r) ?? [])].sort((a, b) => compareIds(a.id, b.id)));
+  const count = Math.max(0, ...sorted.map((l) => l.length));
+  const groups: ServerGroup[] = [];
+  for (let k = 0; k < count; k++) {
+    const members: ServerRef[] = [];
+    for (const list of sorted) {
+      const s = list[k];
+      if (s) members.push(s);
+    }
+    groups.push({ index: k + 1, servers: members });
+  }
+  return groups;
+}
+
+/** Where the fleet stands after one plan step, as far as the load balancer is concerned. */
+export interface RotationSnapshot {
+  stepIndex: number;
+  stepKey: string;
+  /** Servers out of rotation at the worst moment of the step (after its leaves, before its rejoins). */
+  outOfRotation: string[];
+  /** Groups with at least one server out of rotation at that moment. */
+  groupsOut: number[];
+}
+
+export interface RotationSimulation {
+  snapshots: RotationSnapshot[];
+  /** Empty when the plan respects the capacity floor. */
+  issues: PlanIssue[];
+}
+
+/**
+ * Ops that interrupt or change the running service: they may only run on a server the load balancer
+ * no longer sends users to. `install` is absent on purpose: editions are installed side by side.
+ */
+const DISRUPTIVE: ReadonlySet<ActionOpKind> = new Set<ActionOpKind>([
+  'stop',
+  'activate',
+  'configure',
+  'start',
+]);
+
+/**
+ * Walks a plan step by step, tracking which servers are out of rotation, and reports every place it
+ * would break the capacity floor:
+ * - more servers out than `maxOutOfRotation`, or servers of more than one group out at once;
+ * - a role with no server left in rotation;
+ * - a disruptive op (stop, activate, configure, start) on a server still in rotation;
+ * - a functionality test against a server out of rotation (tests go through the load balancer);
+ * - `leavesRotation` / `rejoinsRotation` that disagree with the step's gate ops;
+ * - a server still out of rotation when the plan ends (nothing may be left drained silently).
+ *
+ * Steps in the 'downtime' phase are exempt from the group and role floors: that is what an announced
+ * downtime is. Servers of a step run in parallel, so the check assumes the worst case: every leave of
+ * a step happens before any of its rejoins.
+ */
+export function simulateRotation(
+  plan: Pick<Plan, 'groups' | 'steps' | 'maxOutOfRotation'>,
+): RotationSimulation {
+  const groupOf = new Map<string, number>();
+  const roleOf = new Map<string, string>();
+  for (const g of plan.groups) {
+    for (const s of g.servers) {
+      groupOf.set(s.id, g.index);
+      roleOf.set(s.id, s.role);
+    }
+  }
+  const roles = [...new Set(roleOf.values())].sort(compareIds);
+  const roleSize = new Map<string, number>();
+  for (const r of roleOf.values()) roleSize.set(r, (roleSize.get(r) ?? 0) + 1);
+  const out = new Set<string>();
+  const snapshots: RotationSnapshot[] = [];
+  const issues: PlanIssue[] = [];
+  const issue = (code: string, message: string, hint: string) => issues.push({ code, message, hint });
+
+  for (const step of plan.steps) {
+    const at = `Step ${step.index + 1} (${step.key})`;
+    for (const id of new Set([...step.servers, ...step.leavesRotation, ...step.rejoinsRotation])) {
+      if (!groupOf.has(id)) {
+        issue(
+          'PLAN_UNKNOWN_SERVER',
+          `${at} names server ${id}, which is in none of the plan's groups.`,
+          'Recompile the plan from the current fleet.',
+        );
+      }
+    }
+
+    // Each server's ops run in order; gate ops are what move it in and out of rotation.
+    const closes: string[] = [];
+    const opens: string[] = [];
+    for (const id of step.servers) {
+      let serverOut = out.has(id);
+      for (const op of step.ops) {
+        if (op.op === 'gate') {
+          if (op.state === 'closed' && !serverOut) closes.push(id);
+          if (op.state === 'open' && serverOut) opens.push(id);
+          serverOut = op.state === 'closed';
+        } else if (DISRUPTIVE.has(op.op) && !serverOut) {
+          issue(
+            'DISRUPTIVE_OP_IN_ROTATION',
+            `${at} would ${op.op} the service on server ${id} while it is still in rotation.`,
+            'Close its gate (take it out of rotation) and drain it first.',
+          );
+        } else if (op.op === 'probe' && serverOut) {
+          issue(
+            'TEST_OUT_OF_ROTATION',
+            `${at} tests server ${id} through the load balancer while it is out of rotation.`,
+            'Test only the servers in rotation, or start the server and open its gate first.',
+          );
+        }
+      }
+    }
+    if (!sameSet(closes, step.leavesRotation)) {
+      issue(
+        'ROTATION_DECLARATION_MISMATCH',
+        `${at} declares leavesRotation [${step.leavesRotation.join(', ')}] but its gate ops close [${closes.join(', ')}].`,
+        'Make leavesRotation list exactly the servers whose gate the step closes.',
+      );
+    }
+    if (!sameSet(opens, step.rejoinsRotation)) {
+      issue(
+        'ROTATION_DECLARATION_MISMATCH',
+        `${at} declares rejoinsRotation [${step.rejoinsRotation.join(', ')}] but its gate ops open [${opens.join(', ')}].`,
+        'Make rejoinsRotation list exactly the servers whose gate the step opens.',
+      );
+    }
+
+    for (const id of closes) out.add(id);
+    const groupsOut = [...new Set([...out].map((id) => groupOf.get(id) ?? 0))].sort((a, b) => a - b);
+    snapshots.push({
+      stepIndex: step.index,
+      stepKey: step.key,
+      outOfRotation: [...out].sort(compareIds),
+      groupsOut,
+    });
+
+    if (step.phase !== 'downtime') {
+      if (out.size > plan.maxOutOfRotation) {
+        issue(
+          'CAPACITY_TOO_MANY_OUT',
+          `${at} has ${out.size} servers out of rotation; the plan allows at most ${plan.maxOutOfRotation}.`,
+          'Bring a group back into rotation before taking the next one out.',
+        );
+      }
+      if (groupsOut.length > 1) {
+        issue(
+          'CAPACITY_SEVERAL_GROUPS_OUT',
+          `${at} has servers of groups ${groupsOut.join(', ')} out of rotation at once.`,
+          'Start the previous group and open its gates before stopping the next one.',
+        );
+      }
+      // Count per role instead of scanning the fleet per step: compilation stays linear in servers.
+      const outPerRole = new Map<string, number>();
+      for (const id of out) {
+        const r = roleOf.get(id);
+        if (r !== undefined) outPerRole.set(r, (outPerRole.get(r) ?? 0) + 1);
+      }
+      for (const role of roles) {
+        if ((roleSize.get(role) ?? 0) - (outPerRole.get(role) ?? 0) <= 0) {
+          issue(
+            'CAPACITY_ROLE_EMPTY',
+            `${at} leaves no "${role}" server in rotation: the service would stop.`,
+            `Keep at least one "${role}" server in rotation, or move the step into an announced downtime phase.`,
+          );
+        }
+      }
+    }
+    for (const id of opens) out.delete(id);
+  }
+
+  if (out.size > 0) {
+    issue(
+      'ROTATION_LEFT_OUT',
+      `The plan ends with ${[...out].sort(compareIds).join(', ')} still out of rotation.`,
+      'Every server the plan takes out of rotation must be started and put back before it ends.',
+    );
+  }
+  return { snapshots, issues };
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const sa = new Set(a);
+  const sb = new Set(b);
+  return sa.size === sb.size && [...sa].every((x) => sb.has(x));
+}

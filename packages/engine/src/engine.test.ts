@@ -1,0 +1,257 @@
+import { describe, expect, it } from 'vitest';
+import { compileMinorUpgrade, type Plan } from '@rollgate/domain';
+import { createEngine, type Engine } from './engine';
+import { createMemoryStore } from './memory-store';
+import type { AgentBus, DispatchAction, EngineStore, LogRecord } from './ports';
+
+const silent = { info() {}, warn() {}, error() {} };
+
+function plan(servers = ['admin-1', 'admin-2', 'stream-1', 'stream-2']): Plan {
+  return compileMinorUpgrade({
+    cluster: 'demo',
+    service: 'demo-app',
+    servers: servers.map((id) => ({ id, cluster: 'demo', role: id.split('-')[0]! })),
+    toEdition: { app: 'demo-app', name: '2.0', sha256: 'a'.repeat(64), size: 1 },
+    drainMs: 0,
+  });
+}
+
+/**
+ * A fake fleet behind the AgentBus port: it runs each action id at most once (like the agents'
+ * journals), keeps a gate per server, mirrors gate changes into the store as health reports do, and
+ * records the most servers that were ever out of rotation together.
+ */
+function fakeFleet(store: EngineStore, ids: string[]) {
+  const executed = new Map<string, number>();
+  const results = new Map<string, 'succeeded' | 'failed'>();
+  const gates = new Map(ids.map((id) => [id, true]));
+  const connected = new Set(ids);
+  let maxOut = 0;
+  let engine: Engine | undefined;
+  const failOn = new Set<string>(); // `${serverId}:${stepIndex}` fails on the first attempt
+  const sent: DispatchAction[] = [];
+  let cutAtStep = Infinity; // from this step on the fleet is unreachable (a partition or a crash)
+
+  const bus: AgentBus = {
+    dispatch(serverId, action) {
+      if (action.stepIndex >= cutAtStep) connected.clear();
+      if (!connected.has(serverId)) return false;
+      sent.push(action);
+      setImmediate(() => void run(serverId, action));
+      return true;
+    },
+    cancel() {},
+    isConnected: (id) => connected.has(id),
+  };
+
+  async function run(serverId: string, action: DispatchAction) {
+    if (!engine) return;
+    const done = results.get(action.actionId);
+    if (done) {
+      await engine.onActionUpdate({ actionId: action.actionId, status: done, reason: '', atMs: 0 });
+      return;
+    }
+    executed.set(action.actionId, (executed.get(action.actionId) ?? 0) + 1);
+    let status: 'succeeded' | 'failed' = 'succeeded';
+    if (failOn.has(`${serverId}:${action.stepIndex}`) && action.attempt === 1) status = 'failed';
+    else {
+      for (const op of action.ops) {
+        if (op.op === 'gate') gates.set(serverId, op.state === 'open');
+      }
+      maxOut = Math.max(maxOut, [...gates.values()].filter((g) => !g).length);
+      await store.touchServers([{ id: serverId, lastHeartbeatAt: 0, gateOpen: gates.get(serverId)! }]);
+    }
+    results.set(action.actionId, status);
+    await engine.onActionUpdate({
+      actionId: action.actionId,
+      status,
+      reason: status === 'failed' ? 'injected failure' : '',
+      atMs: 0,
+    });
+  }
+
+  return {
+    bus,
+    executed,
+    gates,
+    connected,
+    failOn,
+    sent,
+    get maxOut() {
+      return maxOut;
+    },
+    cutAt(step: number) {
+      cutAtStep = step;
+    },
+    attach(e: Engine) {
+      engine = e;
+    },
+  };
+}
+
+async function setup(store: EngineStore = createMemoryStore()) {
+  const ids = ['admin-1', 'admin-2', 'stream-1', 'stream-2'];
+  for (const id of ids) {
+    await store.upsertServer({
+      id,
+      cluster: 'demo',
+      role: id.split('-')[0]!,
+      hostname: id,
+      agentVersion: '0.1.0',
+      capabilities: [],
+      gateUrl: '',
+      status: 'connected',
+      gateOpen: true,
+      services: [],
+      lastHeartbeatAt: 0,
+      connectedAt: 0,
+    });
+  }
+  const fleet = fakeFleet(store, ids);
+  const logs: LogRecord[] = [];
+  let n = 0;
+  const engine = createEngine({
+    store,
+    bus: fleet.bus,
+    clock: { now: () => Date.now() },
+    emit: (r) => logs.push(r),
+    log: silent,
+    newRunId: () => `r-test-${++n}`,
+    tickMs: 20,
+  });
+  fleet.attach(engine);
+  await engine.start();
+  return { store, fleet, logs, engine };
+}
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out; last value: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('engine', () => {
+  it('runs a minor upgrade to the sign-off step, then completes on approval', async () => {
+    const { store, fleet, engine, logs } = await setup();
+    const run = await engine.createRun(plan(), 'tester');
+    const waiting = await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'waiting-approval',
+    );
+    expect(waiting!.plan.steps[waiting!.currentStep]!.kind).toBe('sign-off');
+    await engine.signOff(run.id, 'approve', 'looks good', 'customer');
+    const done = await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'succeeded',
+    );
+    expect(done!.finishedAt).not.toBeNull();
+    // Never more than one group (2 servers) out of rotation, and everything back at the end.
+    expect(fleet.maxOut).toBe(2);
+    expect([...fleet.gates.values()].every(Boolean)).toBe(true);
+    expect(await store.openLedger(run.id)).toEqual([]);
+    // Each action id ran exactly once.
+    expect([...fleet.executed.values()].every((n) => n === 1)).toBe(true);
+    const steps = await store.getSteps(run.id);
+    expect(steps.every((s) => s.status === 'succeeded')).toBe(true);
+    const codes = logs.map((l) => l.code);
+    expect(codes).toContain('RG0010I');
+    expect(codes).toContain('RG0024I');
+    expect(codes.at(-1)).toBe('RG0011I');
+    const audit = await store.listAudit();
+    expect(audit.map((a) => a.action)).toEqual(['run.sign-off.approve', 'run.start']);
+    await engine.stop();
+  });
+
+  it('pauses on a failed action with an actionable message, and retries the step on resume', async () => {
+    const { store, fleet, engine } = await setup();
+    const p = plan();
+    const upgradeStep = p.steps.find((s) => s.key === 'g1.upgrade')!;
+    fleet.failOn.add(`admin-1:${upgradeStep.index}`);
+    const run = await engine.createRun(p, 'tester');
+    const paused = await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'paused',
+    );
+    expect(paused!.failure).toContain('admin-1: injected failure');
+    expect(paused!.failure).toContain(`rollgate upgrade resume ${run.id}`);
+    // The failed group stays recorded as out of rotation until it is put back.
+    expect((await store.openLedger(run.id)).map((l) => l.serverId).sort()).toEqual(['admin-1', 'stream-1']);
+    await engine.resume(run.id, 'operator');
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'waiting-approval',
+    );
+    const attempts = (await store.getActions(run.id, upgradeStep.index)).map((a) => a.attempt);
+    expect(new Set(attempts)).toEqual(new Set([1, 2]));
+    await engine.stop();
+  });
+
+  it('holds a step while the rest of the role is not healthy in rotation (capacity floor)', async () => {
+    const { store, engine, logs, fleet } = await setup();
+    // admin-2 reports a closed gate: taking admin-1 out would leave no admin serving.
+    await store.touchServers([{ id: 'admin-2', lastHeartbeatAt: 0, gateOpen: false }]);
+    const run = await engine.createRun(plan(), 'tester');
+    await until(
+      async () => logs.filter((l) => l.code === 'RG0030W').length,
+      (n) => n > 0,
+    );
+    expect(fleet.sent).toHaveLength(0);
+    expect((await store.getRun(run.id))!.currentStep).toBe(0);
+    await store.touchServers([{ id: 'admin-2', lastHeartbeatAt: 0, gateOpen: true }]);
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'waiting-approval',
+    );
+    await engine.stop();
+  });
+
+  it('resumes after a restart without running any action twice', async () => {
+    const store = createMemoryStore();
+    const first = await setup(store);
+    // The "coordinator" loses its agents at step 4 and then dies.
+    first.fleet.cutAt(4);
+    const run = await first.engine.createRun(plan(), 'tester');
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.currentStep === 4,
+    );
+    expect((await store.getActions(run.id, 4)).every((a) => a.status === 'pending')).toBe(true);
+    await first.engine.stop();
+
+    const second = await setup(store);
+    // Agents' journals survive: copy what the first fleet executed.
+    for (const [id, n] of first.fleet.executed) second.fleet.executed.set(id, n);
+    for (const id of ['admin-1', 'admin-2', 'stream-1', 'stream-2']) await second.engine.onAgentConnected(id);
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'waiting-approval',
+    );
+    expect([...second.fleet.executed.values()].every((n) => n === 1)).toBe(true);
+    expect(second.logs.some((l) => l.code === 'RG0016I')).toBe(true);
+    await second.engine.stop();
+  });
+
+  it('refuses sign-off when the run is not waiting for it, and aborts with a report of servers left out', async () => {
+    const { store, engine, logs, fleet } = await setup();
+    const p = plan();
+    fleet.failOn.add(`admin-1:${p.steps.find((s) => s.key === 'g1.upgrade')!.index}`);
+    const run = await engine.createRun(p, 'tester');
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'paused',
+    );
+    await expect(engine.signOff(run.id, 'approve', '', 'customer')).rejects.toThrow(
+      /sign-off is possible only/,
+    );
+    const aborted = await engine.abort(run.id, 'operator', 'window closing');
+    expect(aborted.status).toBe('aborted');
+    const leftOut = logs.filter((l) => l.code === 'RG0062E').at(-1);
+    expect(leftOut?.message).toContain('admin-1');
+    await expect(engine.resume(run.id, 'operator')).rejects.toThrow(/not paused/);
+    await engine.stop();
+  });
+});

@@ -1,0 +1,10 @@
+export * from './ports';
+export {
+  createEngine,
+  EngineError,
+  type Engine,
+  type EngineOptions,
+  type EngineLogger,
+  type ActionUpdateInput,
+} from './engine';
+export { createMemoryStore } from './memory-store';

@@ -1,0 +1,189 @@
+import { isTerminalRun, TERMINAL_ACTION } from '@rollgate/domain';
+import {
+  StoreConflictError,
+  type ActionRecord,
+  type AuditEvent,
+  type EditionRecord,
+  type EngineStore,
+  type LedgerEntry,
+  type RunRecord,
+  type ServerRecord,
+  type StepRecord,
+  type StoredLog,
+} from './ports';
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/**
+ * An in-memory EngineStore for unit tests of the engine and the API. It follows the same contract
+ * as the PostgreSQL store (see testing/store-contract.ts) but keeps nothing across restarts.
+ */
+export function createMemoryStore(): EngineStore {
+  const runs = new Map<string, RunRecord>();
+  const steps = new Map<string, StepRecord[]>();
+  const actions = new Map<string, ActionRecord>();
+  const ledger: LedgerEntry[] = [];
+  const logs: StoredLog[] = [];
+  const seen = new Set<string>();
+  const servers = new Map<string, ServerRecord>();
+  const editions = new Map<string, EditionRecord>();
+  const audit: AuditEvent[] = [];
+
+  return {
+    async createRun(run, s) {
+      if (runs.has(run.id)) throw new StoreConflictError(`run ${run.id} exists`);
+      runs.set(run.id, clone(run));
+      steps.set(run.id, clone(s));
+    },
+    async getRun(id) {
+      const r = runs.get(id);
+      return r ? clone(r) : null;
+    },
+    async listRuns(opts = {}) {
+      let all = [...runs.values()];
+      if (opts.statuses) all = all.filter((r) => opts.statuses!.includes(r.status));
+      all.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+      return clone(all.slice(0, opts.limit ?? all.length));
+    },
+    async updateRun(id, expectedVersion, patch) {
+      const r = runs.get(id);
+      if (!r || r.version !== expectedVersion) return null;
+      const next = { ...r, ...clone(patch), version: r.version + 1 };
+      runs.set(id, next);
+      return clone(next);
+    },
+    async getSteps(runId) {
+      return clone([...(steps.get(runId) ?? [])].sort((a, b) => a.index - b.index));
+    },
+    async updateStep(runId, index, patch) {
+      const s = steps.get(runId)?.find((x) => x.index === index);
+      if (s) Object.assign(s, clone(patch));
+    },
+    async startStep(runId, index, attempt, startedAt, newActions, entries) {
+      const s = steps.get(runId)?.find((x) => x.index === index);
+      if (!s) throw new Error(`no step ${index} in run ${runId}`);
+      Object.assign(s, { status: 'running', attempt, startedAt, finishedAt: null, error: null });
+      for (const a of newActions) if (!actions.has(a.id)) actions.set(a.id, clone(a));
+      for (const e of entries) {
+        const exists = ledger.some(
+          (l) => l.runId === e.runId && l.serverId === e.serverId && l.stepIndex === e.stepIndex,
+        );
+        if (!exists) ledger.push(clone(e));
+        else
+          for (const l of ledger)
+            if (l.runId === e.runId && l.serverId === e.serverId && l.stepIndex === e.stepIndex)
+              l.reopenedAt = null;
+      }
+    },
+    async getActions(runId, stepIndex) {
+      return clone(
+        [...actions.values()]
+          .filter((a) => a.runId === runId && (stepIndex === undefined || a.stepIndex === stepIndex))
+          .sort(
+            (a, b) =>
+              a.stepIndex - b.stepIndex || a.attempt - b.attempt || a.serverId.localeCompare(b.serverId),
+          ),
+      );
+    },
+    async getAction(id) {
+      const a = actions.get(id);
+      return a ? clone(a) : null;
+    },
+    async getOutstandingActions(serverId) {
+      return clone(
+        [...actions.values()].filter((a) => {
+          const run = runs.get(a.runId);
+          return (
+            !TERMINAL_ACTION.includes(a.status) &&
+            run !== undefined &&
+            !isTerminalRun(run.status) &&
+            (serverId === undefined || a.serverId === serverId)
+          );
+        }),
+      );
+    },
+    async updateAction(id, from, patch) {
+      const a = actions.get(id);
+      if (!a || !from.includes(a.status)) return null;
+      Object.assign(a, clone(patch));
+      return clone(a);
+    },
+    async openLedger(runId) {
+      return clone(ledger.filter((l) => l.reopenedAt === null && (runId === undefined || l.runId === runId)));
+    },
+    async reopenLedger(runId, serverId, at) {
+      for (const l of ledger)
+        if (l.runId === runId && l.serverId === serverId && l.reopenedAt === null) l.reopenedAt = at;
+    },
+    async appendLogs(lines) {
+      for (const l of lines) {
+        const key = l.streamId && l.seq ? `${l.serverId}\u0000${l.streamId}\u0000${l.seq}` : null;
+        if (key) {
+          if (seen.has(key)) continue;
+          seen.add(key);
+        }
+        logs.push({ ...clone(l), id: logs.length + 1 });
+      }
+    },
+    async queryLogs(q) {
+      return clone(
+        logs
+          .filter(
+            (l) =>
+              (q.runId === undefined || l.runId === q.runId) &&
+              (q.afterId === undefined || l.id > q.afterId) &&
+              (q.serverId === undefined || l.serverId === q.serverId) &&
+              (q.stepIndex === undefined || l.stepIndex === q.stepIndex) &&
+              (q.code === undefined || l.code === q.code),
+          )
+          .slice(0, q.limit ?? 1000),
+      );
+    },
+    async upsertServer(server) {
+      servers.set(server.id, clone(server));
+    },
+    async touchServers(touches) {
+      for (const t of touches) {
+        const s = servers.get(t.id);
+        if (!s) continue;
+        s.lastHeartbeatAt = t.lastHeartbeatAt;
+        if (t.status !== undefined) s.status = t.status;
+        if (t.gateOpen !== undefined) s.gateOpen = t.gateOpen;
+        if (t.services !== undefined) s.services = clone(t.services);
+      }
+    },
+    async listServers(opts = {}) {
+      return clone(
+        [...servers.values()]
+          .filter((s) => opts.cluster === undefined || s.cluster === opts.cluster)
+          .sort((a, b) => a.id.localeCompare(b.id)),
+      );
+    },
+    async getServer(id) {
+      const s = servers.get(id);
+      return s ? clone(s) : null;
+    },
+    async insertEdition(e) {
+      const key = `${e.app}\u0000${e.name}`;
+      if (editions.has(key)) throw new StoreConflictError(`edition ${e.name} of ${e.app} already exists`);
+      editions.set(key, clone(e));
+    },
+    async getEdition(app, name) {
+      const e = editions.get(`${app}\u0000${name}`);
+      return e ? clone(e) : null;
+    },
+    async listEditions(app) {
+      return clone(
+        [...editions.values()]
+          .filter((e) => app === undefined || e.app === app)
+          .sort((a, b) => a.createdAt - b.createdAt),
+      );
+    },
+    async appendAudit(event) {
+      audit.push(clone(event));
+    },
+    async listAudit(opts = {}) {
+      return clone([...audit].reverse().slice(0, opts.limit ?? audit.length));
+    },
+  };
+}

@@ -1,0 +1,249 @@
+import type { ActionOp, ActionStatus, Edition, Plan, RunStatus, StepStatus } from '@rollgate/domain';
+
+/** Milliseconds since the epoch; the engine never reads the clock itself. */
+export interface Clock {
+  now(): number;
+}
+
+export type RunKind = 'minor-upgrade';
+
+export interface RunRecord {
+  id: string;
+  kind: RunKind;
+  status: RunStatus;
+  plan: Plan;
+  /** Index of the step in progress, or of the next one to start. */
+  currentStep: number;
+  /** Why the run is paused or failed, in words an operator can act on; null otherwise. */
+  failure: string | null;
+  createdBy: string;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Bumped on every persisted transition; writes carry it so a stale writer loses (optimistic lock). */
+  version: number;
+}
+
+export interface StepRecord {
+  runId: string;
+  index: number;
+  status: StepStatus;
+  attempt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: string | null;
+}
+
+export interface ActionRecord {
+  /** Deterministic: see actionId() in @rollgate/domain. */
+  id: string;
+  runId: string;
+  stepIndex: number;
+  serverId: string;
+  attempt: number;
+  ops: ActionOp[];
+  status: ActionStatus;
+  error: string | null;
+  createdAt: number;
+  dispatchedAt: number | null;
+  finishedAt: number | null;
+}
+
+/** A server the engine took out of rotation; open until reopenedAt is set. */
+export interface LedgerEntry {
+  runId: string;
+  serverId: string;
+  stepIndex: number;
+  closedAt: number;
+  reopenedAt: number | null;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface LogRecord {
+  runId: string | null;
+  actionId: string | null;
+  serverId: string | null;
+  stepIndex: number | null;
+  at: number;
+  level: LogLevel;
+  code: string;
+  message: string;
+  source: 'engine' | 'agent' | 'coordinator';
+  /**
+   * Agent lines only: the agent's stream and the line's position in it. An agent resends lines the
+   * coordinator never acknowledged, so a store keeps one line per (serverId, streamId, seq).
+   */
+  streamId?: string | null;
+  seq?: number | null;
+}
+
+export interface StoredLog extends LogRecord {
+  id: number;
+}
+
+export interface LogQuery {
+  runId?: string;
+  /** Only lines with an id greater than this (for following). */
+  afterId?: number;
+  serverId?: string;
+  stepIndex?: number;
+  code?: string;
+  limit?: number;
+}
+
+export type AgentStatus = 'connected' | 'lost' | 'disconnected';
+
+export interface ServerInventoryService {
+  name: string;
+  installedEditions: string[];
+  activeEdition: string;
+  health: 'healthy' | 'unhealthy' | 'stopped' | 'unknown';
+}
+
+export interface ServerRecord {
+  id: string;
+  cluster: string;
+  role: string;
+  hostname: string;
+  agentVersion: string;
+  capabilities: string[];
+  gateUrl: string;
+  status: AgentStatus;
+  /** What the agent last reported of its gate (wish AND health). */
+  gateOpen: boolean;
+  services: ServerInventoryService[];
+  lastHeartbeatAt: number | null;
+  connectedAt: number | null;
+}
+
+export interface ServerTouch {
+  id: string;
+  lastHeartbeatAt: number;
+  status?: AgentStatus;
+  gateOpen?: boolean;
+  services?: ServerInventoryService[];
+}
+
+export interface AuditEvent {
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  details: Record<string, unknown>;
+}
+
+export interface EditionRecord extends Edition {
+  createdAt: number;
+  createdBy: string;
+}
+
+/**
+ * Everything the engine and the coordinator persist. Implemented by @rollgate/db for PostgreSQL
+ * and by createMemoryStore() for unit tests; both pass the same contract tests
+ * (`@rollgate/engine/testing`). Every method that changes more than one row is one transaction.
+ */
+export interface EngineStore {
+  // runs and steps
+  createRun(run: RunRecord, steps: StepRecord[]): Promise<void>;
+  getRun(id: string): Promise<RunRecord | null>;
+  /** Newest first (by createdAt). */
+  listRuns(opts?: { statuses?: RunStatus[]; limit?: number }): Promise<RunRecord[]>;
+  /**
+   * Applies `patch` only when the run's version still equals `expectedVersion`; bumps the version.
+   * Returns the updated run, or null when another writer got there first.
+   */
+  updateRun(
+    id: string,
+    expectedVersion: number,
+    patch: Partial<Omit<RunRecord, 'id' | 'version'>>,
+  ): Promise<RunRecord | null>;
+  getSteps(runId: string): Promise<StepRecord[]>;
+  updateStep(
+    runId: string,
+    index: number,
+    patch: Partial<Omit<StepRecord, 'runId' | 'index'>>,
+  ): Promise<void>;
+  /**
+   * One transaction: marks the step running with `attempt`, inserts its actions (an action id that
+   * already exists is left as it is) and records the ledger entries of servers it takes out of
+   * rotation. This is the "durable before effect" write: nothing is dispatched before it commits.
+   */
+  startStep(
+    runId: string,
+    index: number,
+    attempt: number,
+    startedAt: number,
+    actions: ActionRecord[],
+    ledger: LedgerEntry[],
+  ): Promise<void>;
+
+  // actions
+  getActions(runId: string, stepIndex?: number): Promise<ActionRecord[]>;
+  getAction(id: string): Promise<ActionRecord | null>;
+  /** Non-terminal actions of runs that are not terminal, optionally for one server. */
+  getOutstandingActions(serverId?: string): Promise<ActionRecord[]>;
+  /**
+   * Moves an action to a new status only if its current status is one of `from`.
+   * Returns the updated action, or null if it was not in one of those states.
+   */
+  updateAction(
+    id: string,
+    from: ActionStatus[],
+    patch: Partial<Pick<ActionRecord, 'status' | 'error' | 'dispatchedAt' | 'finishedAt'>>,
+  ): Promise<ActionRecord | null>;
+
+  // load-balancer ledger
+  openLedger(runId?: string): Promise<LedgerEntry[]>;
+  reopenLedger(runId: string, serverId: string, at: number): Promise<void>;
+
+  // logs (batched by the caller: one call per batch, never one per line)
+  appendLogs(lines: LogRecord[]): Promise<void>;
+  /** Oldest first (ascending id), at most `limit` (default 1000). */
+  queryLogs(q: LogQuery): Promise<StoredLog[]>;
+
+  // fleet
+  upsertServer(server: ServerRecord): Promise<void>;
+  /** Applies many heartbeat/status updates in one round trip. */
+  touchServers(touches: ServerTouch[]): Promise<void>;
+  /** Sorted by id. */
+  listServers(opts?: { cluster?: string }): Promise<ServerRecord[]>;
+  getServer(id: string): Promise<ServerRecord | null>;
+
+  // editions
+  insertEdition(edition: EditionRecord): Promise<void>;
+  getEdition(app: string, name: string): Promise<EditionRecord | null>;
+  /** Oldest first (by createdAt). */
+  listEditions(app?: string): Promise<EditionRecord[]>;
+
+  // audit (append-only)
+  appendAudit(event: AuditEvent): Promise<void>;
+  /** Newest first. */
+  listAudit(opts?: { limit?: number }): Promise<AuditEvent[]>;
+}
+
+/** What the engine sends to an agent. */
+export interface DispatchAction {
+  actionId: string;
+  runId: string;
+  stepIndex: number;
+  attempt: number;
+  ops: ActionOp[];
+}
+
+/** The transport to agents (gRPC in the coordinator; a fake in unit tests). */
+export interface AgentBus {
+  /** Sends the action if the agent is connected; returns false if it is not (it is resent on reconnect). */
+  dispatch(serverId: string, action: DispatchAction): boolean;
+  /** Asks the agent to stop a running action at its next op boundary (best effort). */
+  cancel(serverId: string, actionId: string, reason: string): void;
+  isConnected(serverId: string): boolean;
+}
+
+/** Thrown by a store when a unique key is taken (e.g. an edition name already used for an app). */
+export class StoreConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}

@@ -1,0 +1,683 @@
+import type { ActionOp, ActionStatus, Plan, RunStatus } from '@rollgate/domain';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  StoreConflictError,
+  type ActionRecord,
+  type AuditEvent,
+  type EditionRecord,
+  type EngineStore,
+  type LedgerEntry,
+  type LogRecord,
+  type RunRecord,
+  type ServerRecord,
+  type StepRecord,
+} from '../ports';
+
+/**
+ * The behaviour every EngineStore must have, as vitest suites. Run it against each
+ * implementation (PostgreSQL in @rollgate/db, the in-memory store of the engine's unit tests):
+ *
+ *   describeStoreContract('memory store', async () => ({ store: createMemoryStore(), cleanup: async () => {} }));
+ *
+ * `makeStore` is called before every test and must return an EMPTY store; `cleanup` after it.
+ *
+ * Where the port leaves an order open, this contract fixes it, so both stores agree:
+ * - listRuns: newest first (createdAt descending); `limit` keeps the newest.
+ * - getSteps: by index.
+ * - queryLogs: ascending id (= append order); ids grow with every append; `limit` keeps the oldest
+ *   matching lines (so following with afterId never skips one).
+ * - listAudit: newest first (`at` descending, later append first on equal `at`); `limit` keeps the newest.
+ * Lists whose order is not fixed here are compared as sets.
+ */
+export function describeStoreContract(
+  name: string,
+  makeStore: () => Promise<{ store: EngineStore; cleanup(): Promise<void> }>,
+): void {
+  describe(`EngineStore contract: ${name}`, () => {
+    let store: EngineStore;
+    let cleanup: (() => Promise<void>) | null = null;
+
+    beforeEach(async () => {
+      const made = await makeStore();
+      store = made.store;
+      cleanup = () => made.cleanup();
+    });
+    afterEach(async () => {
+      await cleanup?.();
+      cleanup = null;
+    });
+
+    describe('runs and steps', () => {
+      it('stores a run with its steps and reads them back unchanged', async () => {
+        const r = run('r1', { startedAt: T0 + 5, failure: null });
+        await store.createRun(r, [step('r1', 1), step('r1', 0), step('r1', 2)]);
+        expect(await store.getRun('r1')).toEqual(r);
+        const s = await store.getSteps('r1');
+        expect(s.map((x) => x.index)).toEqual([0, 1, 2]);
+        expect(s[0]).toEqual(step('r1', 0));
+        expect(await store.getRun('nope')).toBeNull();
+        expect(await store.getSteps('nope')).toEqual([]);
+      });
+
+      it('keeps millisecond timestamps and the plan document exactly', async () => {
+        const r = run('r1', { createdAt: T0 + 123, startedAt: T0 + 456, finishedAt: T0 + 789 });
+        await store.createRun(r, []);
+        const got = await store.getRun('r1');
+        expect(got?.createdAt).toBe(T0 + 123);
+        expect(got?.startedAt).toBe(T0 + 456);
+        expect(got?.finishedAt).toBe(T0 + 789);
+        expect(got?.plan).toEqual(plan());
+      });
+
+      it('lists runs newest first, filtered by status, limited to the newest', async () => {
+        await store.createRun(run('a', { createdAt: T0, status: 'running' }), []);
+        await store.createRun(run('b', { createdAt: T0 + 10, status: 'succeeded' }), []);
+        await store.createRun(run('c', { createdAt: T0 + 20, status: 'paused' }), []);
+        expect((await store.listRuns()).map((r) => r.id)).toEqual(['c', 'b', 'a']);
+        expect((await store.listRuns({ statuses: ['running', 'paused'] })).map((r) => r.id)).toEqual([
+          'c',
+          'a',
+        ]);
+        expect((await store.listRuns({ limit: 2 })).map((r) => r.id)).toEqual(['c', 'b']);
+        expect(await store.listRuns({ statuses: ['aborted'] })).toEqual([]);
+      });
+
+      it('updateRun applies the patch and bumps the version when the expected version matches', async () => {
+        const r = run('r1');
+        await store.createRun(r, []);
+        const updated = await store.updateRun('r1', 1, {
+          status: 'running',
+          startedAt: T0 + 1,
+          currentStep: 2,
+        });
+        expect(updated).toEqual({ ...r, status: 'running', startedAt: T0 + 1, currentStep: 2, version: 2 });
+        expect(await store.getRun('r1')).toEqual(updated);
+        // An empty patch is still a transition: it bumps the version.
+        expect((await store.updateRun('r1', 2, {}))?.version).toBe(3);
+      });
+
+      it('updateRun returns null and changes nothing when the version is stale (optimistic lock)', async () => {
+        await store.createRun(run('r1'), []);
+        expect(await store.updateRun('r1', 1, { status: 'running' })).not.toBeNull();
+        expect(await store.updateRun('r1', 1, { status: 'aborted', failure: 'late writer' })).toBeNull();
+        const got = await store.getRun('r1');
+        expect(got?.status).toBe('running');
+        expect(got?.failure).toBeNull();
+        expect(got?.version).toBe(2);
+        expect(await store.updateRun('nope', 1, { status: 'running' })).toBeNull();
+      });
+
+      it('updateRun lets exactly one of two concurrent writers with the same version win', async () => {
+        await store.createRun(run('r1'), []);
+        const results = await Promise.all([
+          store.updateRun('r1', 1, { status: 'running' }),
+          store.updateRun('r1', 1, { status: 'aborted' }),
+        ]);
+        expect(results.filter((x) => x !== null)).toHaveLength(1);
+        const winner = results.find((x) => x !== null)!;
+        expect(await store.getRun('r1')).toEqual(winner);
+        expect(winner.version).toBe(2);
+      });
+
+      it('updateRun can clear nullable fields', async () => {
+        await store.createRun(run('r1', { failure: 'stuck', finishedAt: T0 + 9 }), []);
+        const updated = await store.updateRun('r1', 1, {
+          failure: null,
+          finishedAt: null,
+          status: 'running',
+        });
+        expect(updated?.failure).toBeNull();
+        expect(updated?.finishedAt).toBeNull();
+      });
+
+      it('updateStep patches only the given fields of one step', async () => {
+        await store.createRun(run('r1'), [step('r1', 0), step('r1', 1)]);
+        await store.updateStep('r1', 1, { status: 'failed', error: 'probe failed', finishedAt: T0 + 50 });
+        const [s0, s1] = await store.getSteps('r1');
+        expect(s0).toEqual(step('r1', 0));
+        expect(s1).toEqual({
+          ...step('r1', 1),
+          status: 'failed',
+          error: 'probe failed',
+          finishedAt: T0 + 50,
+        });
+      });
+    });
+
+    describe('startStep', () => {
+      it('marks the step running and records its actions and ledger entries', async () => {
+        await store.createRun(run('r1'), [step('r1', 0), step('r1', 1)]);
+        const acts = [action('r1', 0, 's1'), action('r1', 0, 's2')];
+        const ledger = [closed('r1', 's1', 0), closed('r1', 's2', 0)];
+        await store.startStep('r1', 0, 1, T0 + 100, acts, ledger);
+        const [s0, s1] = await store.getSteps('r1');
+        expect(s0).toMatchObject({ status: 'running', attempt: 1, startedAt: T0 + 100 });
+        expect(s1).toEqual(step('r1', 1));
+        expect(byId(await store.getActions('r1', 0))).toEqual(byId(acts));
+        expect(sortLedger(await store.openLedger('r1'))).toEqual(sortLedger(ledger));
+      });
+
+      it('is idempotent: a replay adds no duplicates and leaves existing actions as they are', async () => {
+        await store.createRun(run('r1'), [step('r1', 0)]);
+        const acts = [action('r1', 0, 's1'), action('r1', 0, 's2')];
+        const ledger = [closed('r1', 's1', 0)];
+        await store.startStep('r1', 0, 1, T0 + 100, acts, ledger);
+        const a1 = acts[0]!;
+        await store.updateAction(a1.id, ['pending'], { status: 'dispatched', dispatchedAt: T0 + 101 });
+        // The coordinator restarted and replays the same step start.
+        await store.startStep('r1', 0, 1, T0 + 200, acts, ledger);
+        const got = await store.getActions('r1', 0);
+        expect(got).toHaveLength(2);
+        expect(got.find((a) => a.id === a1.id)).toMatchObject({
+          status: 'dispatched',
+          dispatchedAt: T0 + 101,
+        });
+        expect(await store.openLedger('r1')).toHaveLength(1);
+        expect((await store.getSteps('r1'))[0]).toMatchObject({ status: 'running', attempt: 1 });
+      });
+
+      it('records a new attempt with new action ids beside the old ones', async () => {
+        await store.createRun(run('r1'), [step('r1', 0)]);
+        await store.startStep('r1', 0, 1, T0 + 100, [action('r1', 0, 's1', 1)], []);
+        await store.updateStep('r1', 0, { status: 'failed', error: 'boom', finishedAt: T0 + 150 });
+        await store.startStep('r1', 0, 2, T0 + 200, [action('r1', 0, 's1', 2)], []);
+        expect((await store.getSteps('r1'))[0]).toMatchObject({
+          status: 'running',
+          attempt: 2,
+          startedAt: T0 + 200,
+        });
+        expect((await store.getActions('r1', 0)).map((a) => a.attempt).sort()).toEqual([1, 2]);
+      });
+
+      it('accepts a step with no actions and no ledger entries (e.g. sign-off)', async () => {
+        await store.createRun(run('r1'), [step('r1', 0)]);
+        await store.startStep('r1', 0, 1, T0, [], []);
+        expect((await store.getSteps('r1'))[0]?.status).toBe('running');
+        expect(await store.getActions('r1')).toEqual([]);
+      });
+    });
+
+    describe('actions', () => {
+      it('reads actions by run, by step and by id', async () => {
+        await store.createRun(run('r1'), [step('r1', 0), step('r1', 1)]);
+        await store.createRun(run('r2'), [step('r2', 0)]);
+        const a = action('r1', 0, 's1');
+        const b = action('r1', 1, 's1');
+        const c = action('r2', 0, 's1');
+        await store.startStep('r1', 0, 1, T0, [a], []);
+        await store.startStep('r1', 1, 1, T0, [b], []);
+        await store.startStep('r2', 0, 1, T0, [c], []);
+        expect(byId(await store.getActions('r1'))).toEqual(byId([a, b]));
+        expect(await store.getActions('r1', 1)).toEqual([b]);
+        expect(await store.getAction(c.id)).toEqual(c);
+        expect(await store.getAction('nope')).toBeNull();
+      });
+
+      it('updateAction moves an action only from one of the given states', async () => {
+        await store.createRun(run('r1'), [step('r1', 0)]);
+        const a = action('r1', 0, 's1');
+        await store.startStep('r1', 0, 1, T0, [a], []);
+        const d = await store.updateAction(a.id, ['pending'], { status: 'dispatched', dispatchedAt: T0 + 1 });
+        expect(d).toEqual({ ...a, status: 'dispatched', dispatchedAt: T0 + 1 });
+        expect(await store.getAction(a.id)).toEqual(d);
+        // Not in `from` any more: nothing changes.
+        expect(await store.updateAction(a.id, ['pending'], { status: 'cancelled' })).toBeNull();
+        expect((await store.getAction(a.id))?.status).toBe('dispatched');
+        const f = await store.updateAction(a.id, ['dispatched', 'accepted', 'running'], {
+          status: 'failed',
+          error: 'exit 1',
+          finishedAt: T0 + 2,
+        });
+        expect(f).toMatchObject({
+          status: 'failed',
+          error: 'exit 1',
+          finishedAt: T0 + 2,
+          dispatchedAt: T0 + 1,
+        });
+        expect(await store.updateAction(a.id, [], { status: 'running' })).toBeNull();
+        expect(await store.updateAction('nope', ['pending'], { status: 'dispatched' })).toBeNull();
+      });
+
+      it('updateAction lets exactly one of two concurrent transitions from the same state win', async () => {
+        await store.createRun(run('r1'), [step('r1', 0)]);
+        const a = action('r1', 0, 's1', 1, { status: 'running' });
+        await store.startStep('r1', 0, 1, T0, [a], []);
+        const results = await Promise.all([
+          store.updateAction(a.id, ['running'], { status: 'succeeded', finishedAt: T0 + 1 }),
+          store.updateAction(a.id, ['running'], { status: 'failed', finishedAt: T0 + 2 }),
+        ]);
+        expect(results.filter((x) => x !== null)).toHaveLength(1);
+        expect(await store.getAction(a.id)).toEqual(results.find((x) => x !== null));
+      });
+
+      it('getOutstandingActions lists non-terminal actions of runs that are not terminal', async () => {
+        const statuses: ActionStatus[] = [
+          'pending',
+          'dispatched',
+          'accepted',
+          'running',
+          'succeeded',
+          'failed',
+          'cancelled',
+        ];
+        await store.createRun(run('live', { status: 'running' }), [step('live', 0)]);
+        await store.createRun(run('paused', { status: 'paused' }), [step('paused', 0)]);
+        await store.createRun(run('done', { status: 'succeeded' }), [step('done', 0)]);
+        await store.createRun(run('gone', { status: 'aborted' }), [step('gone', 0)]);
+        const live = statuses.map((s, i) => action('live', 0, `s${i}`, 1, { status: s }));
+        await store.startStep('live', 0, 1, T0, live, []);
+        await store.startStep(
+          'paused',
+          0,
+          1,
+          T0,
+          [action('paused', 0, 's1', 1, { status: 'dispatched' })],
+          [],
+        );
+        await store.startStep('done', 0, 1, T0, [action('done', 0, 's1', 1, { status: 'pending' })], []);
+        await store.startStep('gone', 0, 1, T0, [action('gone', 0, 's1', 1, { status: 'running' })], []);
+
+        const all = await store.getOutstandingActions();
+        expect(all.map((a) => a.id).sort()).toEqual(
+          [...live.slice(0, 4).map((a) => a.id), actionIdOf('paused', 0, 's1', 1)].sort(),
+        );
+        const s1 = await store.getOutstandingActions('s1');
+        expect(s1.map((a) => a.id).sort()).toEqual(
+          [actionIdOf('live', 0, 's1', 1), actionIdOf('paused', 0, 's1', 1)].sort(),
+        );
+        expect(await store.getOutstandingActions('nobody')).toEqual([]);
+        expect(all.find((a) => a.id === live[0]!.id)).toEqual(live[0]);
+      });
+
+      it('getOutstandingActions follows the run status: a run that ends takes its actions with it', async () => {
+        await store.createRun(run('r1', { status: 'running' }), [step('r1', 0)]);
+        await store.startStep('r1', 0, 1, T0, [action('r1', 0, 's1')], []);
+        expect(await store.getOutstandingActions()).toHaveLength(1);
+        await store.updateRun('r1', 1, { status: 'aborted' });
+        expect(await store.getOutstandingActions()).toEqual([]);
+      });
+    });
+
+    describe('load-balancer ledger', () => {
+      it('lists open entries, per run or all, until they are reopened', async () => {
+        await store.createRun(run('r1'), [step('r1', 0), step('r1', 3)]);
+        await store.createRun(run('r2'), [step('r2', 0)]);
+        await store.startStep('r1', 0, 1, T0, [], [closed('r1', 's1', 0), closed('r1', 's2', 0)]);
+        await store.startStep('r1', 3, 1, T0 + 5, [], [closed('r1', 's1', 3)]);
+        await store.startStep('r2', 0, 1, T0, [], [closed('r2', 's1', 0)]);
+        expect(await store.openLedger()).toHaveLength(4);
+        expect(sortLedger(await store.openLedger('r2'))).toEqual([closed('r2', 's1', 0)]);
+
+        // Reopening a server closes every open entry of that server in that run, and only those.
+        await store.reopenLedger('r1', 's1', T0 + 10);
+        expect(sortLedger(await store.openLedger('r1'))).toEqual([closed('r1', 's2', 0)]);
+        expect(sortLedger(await store.openLedger('r2'))).toEqual([closed('r2', 's1', 0)]);
+
+        // Reopening again (a replay) or reopening an unknown server is harmless.
+        await store.reopenLedger('r1', 's1', T0 + 20);
+        await store.reopenLedger('r1', 'nobody', T0 + 20);
+        expect(await store.openLedger()).toHaveLength(2);
+        expect(await store.openLedger('nope')).toEqual([]);
+      });
+
+      it('an open entry has reopenedAt null and keeps its closedAt', async () => {
+        await store.createRun(run('r1'), [step('r1', 0)]);
+        await store.startStep('r1', 0, 1, T0, [], [closed('r1', 's1', 0, T0 + 7)]);
+        expect(await store.openLedger('r1')).toEqual([
+          { runId: 'r1', serverId: 's1', stepIndex: 0, closedAt: T0 + 7, reopenedAt: null },
+        ]);
+      });
+    });
+
+    describe('logs', () => {
+      it('appends in order and assigns growing ids; an empty append is a no-op', async () => {
+        await store.appendLogs([]);
+        await store.appendLogs([logLine({ message: 'one' }), logLine({ message: 'two' })]);
+        await store.appendLogs([logLine({ message: 'three' })]);
+        const got = await store.queryLogs({});
+        expect(got.map((l) => l.message)).toEqual(['one', 'two', 'three']);
+        expect(isIncreasing(got.map((l) => l.id))).toBe(true);
+        const { id: _id, ...first } = got[0]!;
+        expect(first).toEqual(logLine({ message: 'one' }));
+      });
+
+      it('filters by run, server, step and code, in any combination', async () => {
+        await store.appendLogs([
+          logLine({ runId: 'r1', serverId: 's1', stepIndex: 0, code: 'RG0010I', message: 'a' }),
+          logLine({ runId: 'r1', serverId: 's2', stepIndex: 0, code: 'RG0020I', message: 'b' }),
+          logLine({ runId: 'r1', serverId: 's1', stepIndex: 1, code: 'RG0020I', message: 'c' }),
+          logLine({ runId: 'r2', serverId: 's1', stepIndex: 0, code: 'RG0010I', message: 'd' }),
+          logLine({ runId: null, serverId: 's1', stepIndex: null, code: 'RG0900W', message: 'e' }),
+        ]);
+        const msgs = async (q: Parameters<EngineStore['queryLogs']>[0]) =>
+          (await store.queryLogs(q)).map((l) => l.message);
+        expect(await msgs({ runId: 'r1' })).toEqual(['a', 'b', 'c']);
+        expect(await msgs({ serverId: 's1' })).toEqual(['a', 'c', 'd', 'e']);
+        expect(await msgs({ runId: 'r1', stepIndex: 0 })).toEqual(['a', 'b']);
+        expect(await msgs({ code: 'RG0020I' })).toEqual(['b', 'c']);
+        expect(await msgs({ runId: 'r1', serverId: 's1', stepIndex: 1, code: 'RG0020I' })).toEqual(['c']);
+        expect(await msgs({ runId: 'nope' })).toEqual([]);
+      });
+
+      it('follows with afterId: only newer lines, ascending, limit keeps the oldest', async () => {
+        await store.appendLogs([1, 2, 3, 4, 5].map((i) => logLine({ runId: 'r1', message: `m${i}` })));
+        const first = await store.queryLogs({ runId: 'r1', limit: 2 });
+        expect(first.map((l) => l.message)).toEqual(['m1', 'm2']);
+        const next = await store.queryLogs({ runId: 'r1', afterId: first[1]!.id, limit: 2 });
+        expect(next.map((l) => l.message)).toEqual(['m3', 'm4']);
+        await store.appendLogs([
+          logLine({ runId: 'r1', message: 'm6' }),
+          logLine({ runId: 'r2', message: 'x' }),
+        ]);
+        const rest = await store.queryLogs({ runId: 'r1', afterId: next[1]!.id });
+        expect(rest.map((l) => l.message)).toEqual(['m5', 'm6']);
+        expect(await store.queryLogs({ runId: 'r1', afterId: rest[1]!.id })).toEqual([]);
+      });
+
+      it('stores any text exactly (quotes, backslashes, braces, commas, newlines, unicode, "NULL")', async () => {
+        const nasty = [
+          'say "hi"',
+          'C:\\path\\to',
+          '{a,b}',
+          'a, b',
+          'line1\nline2\ttab',
+          'NULL',
+          '',
+          'héllo ✓ 日本',
+        ];
+        await store.appendLogs(
+          nasty.map((message, i) => logLine({ message, code: `C${i}`, runId: i % 2 ? null : 'r1' })),
+        );
+        expect((await store.queryLogs({})).map((l) => l.message)).toEqual(nasty);
+      });
+
+      it('takes a large batch in one call, whole and in order', async () => {
+        const lines = Array.from({ length: 2500 }, (_, i) =>
+          logLine({ runId: 'big', message: `line ${i}`, at: T0 + i }),
+        );
+        await store.appendLogs(lines);
+        const got = await store.queryLogs({ runId: 'big', limit: 5000 });
+        expect(got).toHaveLength(2500);
+        expect(got.every((l, i) => l.message === `line ${i}` && l.at === T0 + i)).toBe(true);
+        expect(isIncreasing(got.map((l) => l.id))).toBe(true);
+      });
+    });
+
+    describe('fleet', () => {
+      it('upserts servers and reads them back', async () => {
+        const s1 = server('s1');
+        await store.upsertServer(s1);
+        expect(await store.getServer('s1')).toEqual(s1);
+        const changed = {
+          ...s1,
+          agentVersion: '1.1.0',
+          status: 'lost' as const,
+          gateOpen: false,
+          connectedAt: null,
+        };
+        await store.upsertServer(changed);
+        expect(await store.getServer('s1')).toEqual(changed);
+        expect(await store.listServers()).toHaveLength(1);
+        expect(await store.getServer('nope')).toBeNull();
+      });
+
+      it('lists servers, optionally of one cluster', async () => {
+        await store.upsertServer(server('a1', { cluster: 'alpha' }));
+        await store.upsertServer(server('a2', { cluster: 'alpha' }));
+        await store.upsertServer(server('b1', { cluster: 'beta' }));
+        expect((await store.listServers()).map((s) => s.id).sort()).toEqual(['a1', 'a2', 'b1']);
+        expect((await store.listServers({ cluster: 'alpha' })).map((s) => s.id).sort()).toEqual(['a1', 'a2']);
+        expect(await store.listServers({ cluster: 'none' })).toEqual([]);
+      });
+
+      it('touchServers applies many heartbeats at once and keeps fields a touch leaves out', async () => {
+        for (const id of ['s1', 's2', 's3']) await store.upsertServer(server(id));
+        const services = [
+          {
+            name: 'app',
+            installedEditions: ['1.0', '2.0'],
+            activeEdition: '2.0',
+            health: 'healthy' as const,
+          },
+        ];
+        await store.touchServers([
+          { id: 's1', lastHeartbeatAt: T0 + 1000 },
+          { id: 's2', lastHeartbeatAt: T0 + 2000, status: 'lost', gateOpen: false, services },
+          { id: 'unknown', lastHeartbeatAt: T0 + 3000, status: 'connected' },
+        ]);
+        expect(await store.getServer('s1')).toEqual({ ...server('s1'), lastHeartbeatAt: T0 + 1000 });
+        expect(await store.getServer('s2')).toEqual({
+          ...server('s2'),
+          lastHeartbeatAt: T0 + 2000,
+          status: 'lost',
+          gateOpen: false,
+          services,
+        });
+        expect(await store.getServer('s3')).toEqual(server('s3'));
+        expect(await store.getServer('unknown')).toBeNull();
+        await store.touchServers([]);
+      });
+
+      it('touchServers: several touches of one server in a call apply in order', async () => {
+        await store.upsertServer(server('s1'));
+        await store.touchServers([
+          { id: 's1', lastHeartbeatAt: T0 + 1, status: 'lost', gateOpen: false },
+          { id: 's1', lastHeartbeatAt: T0 + 2, status: 'connected' },
+        ]);
+        expect(await store.getServer('s1')).toMatchObject({
+          lastHeartbeatAt: T0 + 2,
+          status: 'connected',
+          gateOpen: false,
+        });
+      });
+    });
+
+    describe('editions', () => {
+      it('stores editions and reads them back, optional fields absent or present', async () => {
+        const plain = edition('app', '1.0');
+        const full = edition('app', '2.0', {
+          description: 'New reports',
+          dbUpgradeCommand: 'migrate',
+          size: 5_000_000_000,
+        });
+        await store.insertEdition(plain);
+        await store.insertEdition(full);
+        expect(await store.getEdition('app', '1.0')).toEqual(plain);
+        expect(await store.getEdition('app', '2.0')).toEqual(full);
+        expect(await store.getEdition('app', '3.0')).toBeNull();
+        expect(await store.getEdition('other', '1.0')).toBeNull();
+      });
+
+      it('refuses a second edition of the same name for an app with StoreConflictError', async () => {
+        await store.insertEdition(edition('app', '1.0.1_FIX'));
+        await expect(
+          store.insertEdition(edition('app', '1.0.1_FIX', { sha256: 'b'.repeat(64) })),
+        ).rejects.toBeInstanceOf(StoreConflictError);
+        // The first one is untouched, and the same name is free for another app.
+        expect((await store.getEdition('app', '1.0.1_FIX'))?.sha256).toBe('a'.repeat(64));
+        await store.insertEdition(edition('other', '1.0.1_FIX'));
+      });
+
+      it('lists editions, optionally of one app', async () => {
+        await store.insertEdition(edition('app', '1.0'));
+        await store.insertEdition(edition('app', '2.0'));
+        await store.insertEdition(edition('web', '1.0'));
+        const key = (e: EditionRecord) => `${e.app}/${e.name}`;
+        expect((await store.listEditions()).map(key).sort()).toEqual(['app/1.0', 'app/2.0', 'web/1.0']);
+        expect((await store.listEditions('app')).map(key).sort()).toEqual(['app/1.0', 'app/2.0']);
+        expect(await store.listEditions('none')).toEqual([]);
+      });
+    });
+
+    describe('audit', () => {
+      it('lists events newest first (later append first on equal time), limited to the newest', async () => {
+        const e1 = audit(T0, 'created run', { runId: 'r1' });
+        const e2 = audit(T0 + 1, 'started run', { runId: 'r1', nested: { steps: [1, 2], ok: true } });
+        const e3 = audit(T0 + 1, 'paused run', { runId: 'r1', reason: null });
+        for (const e of [e1, e2, e3]) await store.appendAudit(e);
+        expect(await store.listAudit()).toEqual([e3, e2, e1]);
+        expect(await store.listAudit({ limit: 2 })).toEqual([e3, e2]);
+      });
+    });
+  });
+}
+
+// Fixtures. Timestamps carry odd milliseconds so a store that truncates them fails.
+const T0 = 1_700_000_000_123;
+
+function actionIdOf(runId: string, stepIndex: number, serverId: string, attempt: number): string {
+  return `${runId}.s${stepIndex}.${serverId}.a${attempt}`;
+}
+
+const OPS: ActionOp[] = [
+  { op: 'gate', state: 'closed' },
+  { op: 'drain', service: 'app', maxWaitMs: 30_000 },
+  { op: 'stop', service: 'app', timeoutMs: 10_000 },
+];
+
+function plan(): Plan {
+  return {
+    procedure: 'minor',
+    cluster: 'alpha',
+    service: 'app',
+    toEdition: { app: 'app', name: '2.0', sha256: 'a'.repeat(64), size: 1234, description: 'Two' },
+    groups: [{ index: 1, servers: [{ id: 's1', cluster: 'alpha', role: 'admin', hostname: 'h1' }] }],
+    steps: [
+      {
+        index: 0,
+        key: 'g1.stop',
+        kind: 'stop',
+        title: 'Take group 1 out of rotation and stop it',
+        seedStep: 1,
+        group: 1,
+        phase: 'service-at-risk',
+        performedBy: ['engineer'],
+        servers: ['s1'],
+        ops: OPS,
+        leavesRotation: ['s1'],
+        rejoinsRotation: [],
+      },
+    ],
+    maxOutOfRotation: 1,
+    window: { atRiskMinutes: 30, downtimeMinutes: 0, basis: 'measured' },
+  };
+}
+
+function run(id: string, over: Partial<RunRecord> = {}): RunRecord {
+  return {
+    id,
+    kind: 'minor-upgrade',
+    status: 'pending' as RunStatus,
+    plan: plan(),
+    currentStep: 0,
+    failure: null,
+    createdBy: 'operator@example.com',
+    createdAt: T0,
+    startedAt: null,
+    finishedAt: null,
+    version: 1,
+    ...over,
+  };
+}
+
+function step(runId: string, index: number, over: Partial<StepRecord> = {}): StepRecord {
+  return {
+    runId,
+    index,
+    status: 'pending',
+    attempt: 0,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+    ...over,
+  };
+}
+
+function action(
+  runId: string,
+  stepIndex: number,
+  serverId: string,
+  attempt = 1,
+  over: Partial<ActionRecord> = {},
+): ActionRecord {
+  return {
+    id: actionIdOf(runId, stepIndex, serverId, attempt),
+    runId,
+    stepIndex,
+    serverId,
+    attempt,
+    ops: OPS,
+    status: 'pending',
+    error: null,
+    createdAt: T0 + stepIndex,
+    dispatchedAt: null,
+    finishedAt: null,
+    ...over,
+  };
+}
+
+function closed(runId: string, serverId: string, stepIndex: number, at = T0): LedgerEntry {
+  return { runId, serverId, stepIndex, closedAt: at, reopenedAt: null };
+}
+
+function logLine(over: Partial<LogRecord> = {}): LogRecord {
+  return {
+    runId: 'r1',
+    actionId: null,
+    serverId: null,
+    stepIndex: null,
+    at: T0,
+    level: 'info',
+    code: 'RG0010I',
+    message: 'rollout started',
+    source: 'engine',
+    ...over,
+  };
+}
+
+function server(id: string, over: Partial<ServerRecord> = {}): ServerRecord {
+  return {
+    id,
+    cluster: 'alpha',
+    role: 'admin',
+    hostname: `${id}.example.internal`,
+    agentVersion: '1.0.0',
+    capabilities: ['gate.v1', 'journal.v1'],
+    gateUrl: `http://127.0.0.1:9000/${id}/gate`,
+    status: 'connected',
+    gateOpen: true,
+    services: [{ name: 'app', installedEditions: ['1.0'], activeEdition: '1.0', health: 'healthy' }],
+    lastHeartbeatAt: null,
+    connectedAt: T0,
+    ...over,
+  };
+}
+
+function edition(app: string, name: string, over: Partial<EditionRecord> = {}): EditionRecord {
+  return {
+    app,
+    name,
+    sha256: 'a'.repeat(64),
+    size: 1024,
+    createdAt: T0,
+    createdBy: 'operator@example.com',
+    ...over,
+  };
+}
+
+function audit(at: number, action: string, details: Record<string, unknown>): AuditEvent {
+  return { at, actor: 'operator@example.com', action, target: 'run:r1', details };
+}
+
+function byId<T extends { id: string }>(xs: T[]): T[] {
+  return [...xs].sort((a, b) => a.id.localeCompare(b.id));
+}
+
+function sortLedger(xs: LedgerEntry[]): LedgerEntry[] {
+  const k = (e: LedgerEntry) => `${e.runId}/${e.serverId}/${String(e.stepIndex).padStart(6, '0')}`;
+  return [...xs].sort((a, b) => k(a).localeCompare(k(b)));
+}
+
+function isIncreasing(xs: number[]): boolean {
+  return xs.every((x, i) => i === 0 || x > xs[i - 1]!);
+}

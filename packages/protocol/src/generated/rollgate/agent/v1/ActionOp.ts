@@ -1,0 +1,90 @@
+// Original file: packages/protocol/proto/rollgate/agent/v1/agent.proto
+
+import type {
+  SetGateOp as _rollgate_agent_v1_SetGateOp,
+  SetGateOp__Output as _rollgate_agent_v1_SetGateOp__Output,
+} from '../../../rollgate/agent/v1/SetGateOp';
+import type {
+  DrainOp as _rollgate_agent_v1_DrainOp,
+  DrainOp__Output as _rollgate_agent_v1_DrainOp__Output,
+} from '../../../rollgate/agent/v1/DrainOp';
+import type {
+  StopServiceOp as _rollgate_agent_v1_StopServiceOp,
+  StopServiceOp__Output as _rollgate_agent_v1_StopServiceOp__Output,
+} from '../../../rollgate/agent/v1/StopServiceOp';
+import type {
+  InstallEditionOp as _rollgate_agent_v1_InstallEditionOp,
+  InstallEditionOp__Output as _rollgate_agent_v1_InstallEditionOp__Output,
+} from '../../../rollgate/agent/v1/InstallEditionOp';
+import type {
+  ActivateEditionOp as _rollgate_agent_v1_ActivateEditionOp,
+  ActivateEditionOp__Output as _rollgate_agent_v1_ActivateEditionOp__Output,
+} from '../../../rollgate/agent/v1/ActivateEditionOp';
+import type {
+  ConfigureServiceOp as _rollgate_agent_v1_ConfigureServiceOp,
+  ConfigureServiceOp__Output as _rollgate_agent_v1_ConfigureServiceOp__Output,
+} from '../../../rollgate/agent/v1/ConfigureServiceOp';
+import type {
+  StartServiceOp as _rollgate_agent_v1_StartServiceOp,
+  StartServiceOp__Output as _rollgate_agent_v1_StartServiceOp__Output,
+} from '../../../rollgate/agent/v1/StartServiceOp';
+import type {
+  WaitHealthyOp as _rollgate_agent_v1_WaitHealthyOp,
+  WaitHealthyOp__Output as _rollgate_agent_v1_WaitHealthyOp__Output,
+} from '../../../rollgate/agent/v1/WaitHealthyOp';
+import type {
+  ProbeOp as _rollgate_agent_v1_ProbeOp,
+  ProbeOp__Output as _rollgate_agent_v1_ProbeOp__Output,
+} from '../../../rollgate/agent/v1/ProbeOp';
+import type {
+  RunCommandOp as _rollgate_agent_v1_RunCommandOp,
+  RunCommandOp__Output as _rollgate_agent_v1_RunCommandOp__Output,
+} from '../../../rollgate/agent/v1/RunCommandOp';
+
+export interface ActionOp {
+  gate?: _rollgate_agent_v1_SetGateOp | null;
+  drain?: _rollgate_agent_v1_DrainOp | null;
+  stop?: _rollgate_agent_v1_StopServiceOp | null;
+  install?: _rollgate_agent_v1_InstallEditionOp | null;
+  activate?: _rollgate_agent_v1_ActivateEditionOp | null;
+  configure?: _rollgate_agent_v1_ConfigureServiceOp | null;
+  start?: _rollgate_agent_v1_StartServiceOp | null;
+  waitHealthy?: _rollgate_agent_v1_WaitHealthyOp | null;
+  probe?: _rollgate_agent_v1_ProbeOp | null;
+  command?: _rollgate_agent_v1_RunCommandOp | null;
+  op?:
+    | 'gate'
+    | 'drain'
+    | 'stop'
+    | 'install'
+    | 'activate'
+    | 'configure'
+    | 'start'
+    | 'waitHealthy'
+    | 'probe'
+    | 'command';
+}
+
+export interface ActionOp__Output {
+  gate?: _rollgate_agent_v1_SetGateOp__Output | null;
+  drain?: _rollgate_agent_v1_DrainOp__Output | null;
+  stop?: _rollgate_agent_v1_StopServiceOp__Output | null;
+  install?: _rollgate_agent_v1_InstallEditionOp__Output | null;
+  activate?: _rollgate_agent_v1_ActivateEditionOp__Output | null;
+  configure?: _rollgate_agent_v1_ConfigureServiceOp__Output | null;
+  start?: _rollgate_agent_v1_StartServiceOp__Output | null;
+  waitHealthy?: _rollgate_agent_v1_WaitHealthyOp__Output | null;
+  probe?: _rollgate_agent_v1_ProbeOp__Output | null;
+  command?: _rollgate_agent_v1_RunCommandOp__Output | null;
+  op?:
+    | 'gate'
+    | 'drain'
+    | 'stop'
+    | 'install'
+    | 'activate'
+    | 'configure'
+    | 'start'
+    | 'waitHealthy'
+    | 'probe'
+    | 'command';
+}

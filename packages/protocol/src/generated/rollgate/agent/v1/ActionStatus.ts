@@ -1,0 +1,26 @@
+// Original file: packages/protocol/proto/rollgate/agent/v1/agent.proto
+
+export const ActionStatus = {
+  ACTION_STATUS_UNSPECIFIED: 'ACTION_STATUS_UNSPECIFIED',
+  ACTION_STATUS_ACCEPTED: 'ACTION_STATUS_ACCEPTED',
+  ACTION_STATUS_RUNNING: 'ACTION_STATUS_RUNNING',
+  ACTION_STATUS_SUCCEEDED: 'ACTION_STATUS_SUCCEEDED',
+  ACTION_STATUS_FAILED: 'ACTION_STATUS_FAILED',
+  ACTION_STATUS_CANCELLED: 'ACTION_STATUS_CANCELLED',
+} as const;
+
+export type ActionStatus =
+  | 'ACTION_STATUS_UNSPECIFIED'
+  | 0
+  | 'ACTION_STATUS_ACCEPTED'
+  | 1
+  | 'ACTION_STATUS_RUNNING'
+  | 2
+  | 'ACTION_STATUS_SUCCEEDED'
+  | 3
+  | 'ACTION_STATUS_FAILED'
+  | 4
+  | 'ACTION_STATUS_CANCELLED'
+  | 5;
+
+export type ActionStatus__Output = (typeof ActionStatus)[keyof typeof ActionStatus];

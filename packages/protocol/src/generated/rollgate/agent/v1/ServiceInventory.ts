@@ -1,0 +1,22 @@
+// Original file: packages/protocol/proto/rollgate/agent/v1/agent.proto
+
+import type {
+  ServiceHealth as _rollgate_agent_v1_ServiceHealth,
+  ServiceHealth__Output as _rollgate_agent_v1_ServiceHealth__Output,
+} from '../../../rollgate/agent/v1/ServiceHealth';
+
+export interface ServiceInventory {
+  name?: string;
+  installedEditions?: string[];
+  activeEdition?: string;
+  health?: _rollgate_agent_v1_ServiceHealth;
+  activeConnections?: number;
+}
+
+export interface ServiceInventory__Output {
+  name: string;
+  installedEditions: string[];
+  activeEdition: string;
+  health: _rollgate_agent_v1_ServiceHealth__Output;
+  activeConnections: number;
+}

@@ -1,0 +1,132 @@
+// The demo service as a real process: endpoints and graceful SIGTERM that finishes in-flight work.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoServerPath } from './package-editions';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+function get(
+  port: number,
+  path: string,
+  keepAlive = false,
+): Promise<{ status: number; body: string; connection?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: keepAlive ? undefined : false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+let dir: string;
+let port: number;
+let child: ChildProcess | undefined;
+let output = '';
+
+async function startDemo(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
+  const c = spawn(process.execPath, ['server.mjs'], {
+    cwd: dir,
+    env: { ...process.env, PORT: String(port), SERVER_NAME: 'test-1', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  output = '';
+  c.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  c.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!output.includes('listening')) {
+    if (Date.now() > deadline || c.exitCode !== null) throw new Error(`demo-app did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return c;
+}
+
+const exited = (c: ChildProcess) =>
+  new Promise<number | null>((resolve) =>
+    c.exitCode !== null ? resolve(c.exitCode) : c.once('exit', (code) => resolve(code)),
+  );
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'demo-app-'));
+  await mkdir(dir, { recursive: true });
+  await copyFile(demoServerPath(), join(dir, 'server.mjs'));
+  await writeFile(join(dir, 'edition.json'), JSON.stringify({ name: '2.0' }));
+  port = await freePort();
+  child = await startDemo();
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('demo-app', () => {
+  it('prints one line when listening', () => {
+    expect(output.trim().split('\n')).toHaveLength(1);
+    expect(output).toContain(`demo-app edition 2.0 listening on port ${port}`);
+  });
+
+  it('GET / answers edition, server and pid', async () => {
+    const r = await get(port, '/');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toEqual({ edition: '2.0', server: 'test-1', pid: child!.pid });
+  });
+
+  it('GET /health answers ok', async () => {
+    expect(await get(port, '/health')).toMatchObject({ status: 200, body: 'ok' });
+  });
+
+  it('GET /slow answers after the delay', async () => {
+    const t = performance.now();
+    const r = await get(port, '/slow?ms=300');
+    expect(r.status).toBe(200);
+    expect(performance.now() - t).toBeGreaterThanOrEqual(290);
+    expect(JSON.parse(r.body)).toMatchObject({ edition: '2.0', sleptMs: 300 });
+  });
+
+  it('SIGTERM: stops accepting, finishes the in-flight /slow, exits 0', async () => {
+    const c = child!;
+    // An idle keep-alive socket must not hold the shutdown open.
+    await get(port, '/health', true);
+    const inFlight = get(port, '/slow?ms=800');
+    await new Promise((r) => setTimeout(r, 150));
+    const t = performance.now();
+    c.kill('SIGTERM');
+    const code = exited(c);
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(get(port, '/health')).rejects.toThrow(/ECONNREFUSED|ECONNRESET/);
+    const r = await inFlight;
+    expect(r.status).toBe(200);
+    expect(r.connection).toBe('close');
+    expect(await code).toBe(0);
+    const took = performance.now() - t;
+    expect(took).toBeGreaterThan(500); // waited for the request, did not cut it off
+    expect(output).toContain('SIGTERM received');
+  });
+
+  it('reads rollgate.env.json from its working directory when env does not set a value', async () => {
+    await writeFile(join(dir, 'rollgate.env.json'), JSON.stringify({ SERVER_NAME: 'from-file' }));
+    port = await freePort();
+    child = await startDemo({ SERVER_NAME: '' });
+    expect(JSON.parse((await get(port, '/')).body).server).toBe('from-file');
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+  });
+});

@@ -1,0 +1,84 @@
+// `npm start`: the coordinator on the embedded PostgreSQL, the console, and a local demo fleet of
+// 4 agents (2 roles × 2 servers) each managing a demo-app. State lives under .rollgate/ and
+// survives restarts. Ctrl-C stops everything.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ROOT, startFleet, waitFor } from './fleet';
+
+const env = z
+  .object({
+    ROLLGATE_DATA_DIR: z.string().default(join(ROOT, '.rollgate')),
+    ROLLGATE_HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(7400),
+    ROLLGATE_GRPC_PORT: z.coerce.number().int().min(1).max(65535).default(7401),
+    ROLLGATE_WEB_PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  })
+  .parse(process.env);
+
+function runNext(args: string[], extraEnv: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [join(ROOT, 'node_modules/next/dist/bin/next'), ...args], {
+    cwd: join(ROOT, 'apps/web'),
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...extraEnv },
+    stdio: 'inherit',
+  });
+}
+
+async function main() {
+  const dir = join(env.ROLLGATE_DATA_DIR, 'demo');
+  console.log(`rollgate: starting the coordinator and a demo fleet of 4 agents (data: ${dir}) …`);
+  const fleet = await startFleet({
+    dir,
+    httpPort: env.ROLLGATE_HTTP_PORT,
+    grpcPort: env.ROLLGATE_GRPC_PORT,
+    stablePorts: true,
+  });
+
+  if (!existsSync(join(ROOT, 'apps/web/.next/BUILD_ID'))) {
+    console.log('rollgate: building the console once (next build, ~30 s) …');
+    const build = runNext(['build'], {});
+    const code = await new Promise<number>((r) => build.on('exit', (c) => r(c ?? 1)));
+    if (code !== 0) throw new Error('the console failed to build; see the output above');
+  }
+  const web = runNext(['start', '-p', String(env.ROLLGATE_WEB_PORT), '-H', '127.0.0.1'], {
+    COORDINATOR_URL: fleet.url,
+  });
+  const consoleUrl = `http://127.0.0.1:${env.ROLLGATE_WEB_PORT}`;
+  await waitFor('the console', async () => (await fetch(consoleUrl)).ok, 60_000, 250);
+
+  console.log(`
+  Rollgate is running.
+    console      ${consoleUrl}
+    API (tRPC)   ${fleet.url}/trpc
+    agents gRPC  ${fleet.grpcAddress}
+    demo fleet   ${fleet.agents.map((a) => `${a.id} (demo-app on :${a.servicePort}, gate :${a.gatePort})`).join(', ')}
+    logs         ${join(dir, 'logs')}
+
+  Try, in another terminal:
+    npx rollgate servers
+    npx rollgate edition list
+    npx rollgate upgrade plan  --cluster demo --app demo-app --edition 2.0
+    npx rollgate upgrade start --cluster demo --app demo-app --edition 2.0 --drainage-interval 2 --wait
+    npx rollgate upgrade logs <run-id> --follow
+    npx rollgate upgrade signoff <run-id> --approve
+
+  Ctrl-C stops everything.
+`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nrollgate: stopping …');
+    web.kill('SIGTERM');
+    await fleet.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  console.error(`rollgate: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

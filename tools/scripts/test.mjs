@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// `npm test`: every tier, in order, then ONE plain summary line `N passed, N failed` summed over
+// all of them (CI reads that line, not vitest's own summary). Static checks (protocol drift,
+// formatting, lint with module boundaries, typecheck, the console's build) count one each.
+//
+//   npm test                 everything
+//   npm test -- --only unit  one tier: checks | unit | int
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('../..', import.meta.url).pathname;
+const outDir = join(root, 'test-results');
+const onlyIdx = process.argv.indexOf('--only');
+const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : null;
+
+const env = {
+  ...process.env,
+  CI: 'true',
+  NX_DAEMON: 'false',
+  NX_NO_CLOUD: 'true',
+  NX_TUI: 'false',
+  NX_SKIP_NX_CACHE: process.env.NX_SKIP_NX_CACHE ?? 'false',
+  NEXT_TELEMETRY_DISABLED: '1',
+  FORCE_COLOR: '0',
+};
+
+const bin = (name) => join(root, 'node_modules/.bin', name);
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(cmd, args, { cwd: root, env, stdio: 'inherit', ...opts });
+    child.on('exit', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), ms: Date.now() - started }));
+  });
+}
+
+async function check(name, cmd, args) {
+  console.log(`\n━━ ${name}`);
+  const { code, ms } = await run(cmd, args);
+  if (code === 0) {
+    passed++;
+    console.log(`✔ ${name} (${(ms / 1000).toFixed(1)} s)`);
+  } else {
+    failed++;
+    failures.push(name);
+    console.log(`✘ ${name} (exit ${code})`);
+  }
+}
+
+async function vitest(tier, config) {
+  console.log(`\n━━ ${tier} tests`);
+  const report = join(outDir, `vitest-${tier}.json`);
+  rmSync(report, { force: true });
+  const { code, ms } = await run(bin('vitest'), [
+    'run',
+    '-c',
+    config,
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${report}`,
+  ]);
+  if (!existsSync(report)) {
+    failed++;
+    failures.push(`${tier} tests (no report; vitest exit ${code})`);
+    return;
+  }
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  const p = r.numPassedTests ?? 0;
+  // A file that fails to load counts as a failure even though no test inside it ran.
+  const suiteErrors = (r.testResults ?? []).filter(
+    (f) => f.status === 'failed' && (f.assertionResults ?? []).length === 0,
+  ).length;
+  const f = (r.numFailedTests ?? 0) + suiteErrors;
+  const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  passed += p;
+  failed += f;
+  if (skipped > 0) {
+    // A skipped test proves nothing: count it as a failure so it cannot hide.
+    failed += skipped;
+    failures.push(`${tier}: ${skipped} skipped/todo tests`);
+  }
+  if (f > 0 || code !== 0) failures.push(`${tier} tests (${f} failed, vitest exit ${code})`);
+  if (code !== 0 && f === 0) failed++;
+  console.log(`${tier}: ${p} passed, ${f} failed in ${(ms / 1000).toFixed(1)} s`);
+}
+
+mkdirSync(outDir, { recursive: true });
+const started = Date.now();
+
+// A prerequisite, not a test: without these programs the tiers below cannot run at all.
+const prereq = await run('bash', [join(root, 'tools/scripts/ensure-system-deps.sh')]);
+if (prereq.code !== 0) {
+  console.log('system packages the tests need could not be installed (see above)');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+if (!only || only === 'checks') {
+  await check('protocol: generated code matches the .proto', process.execPath, [
+    join(root, 'tools/scripts/proto-gen.mjs'),
+    '--check',
+  ]);
+  await check('format (prettier --check)', bin('prettier'), ['--check', '--log-level=warn', '.']);
+  await check('lint (eslint + nx module boundaries)', bin('nx'), [
+    'run-many',
+    '-t',
+    'lint',
+    '--outputStyle=static',
+  ]);
+  await check('typecheck (tsc, strict)', bin('nx'), ['run-many', '-t', 'typecheck', '--outputStyle=static']);
+  await check('console builds (next build)', bin('nx'), [
+    'run',
+    '@rollgate/web:build',
+    '--outputStyle=static',
+  ]);
+}
+if (!only || only === 'unit') await vitest('unit', 'vitest.unit.config.ts');
+if (!only || only === 'int') await vitest('integration', 'vitest.int.config.ts');
+
+console.log(`\nwhole suite: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+if (failures.length) console.log(`failed: ${failures.join('; ')}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);

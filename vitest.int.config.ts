@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// Integration tier: real processes on loopback (coordinator, agents, demo-app, PostgreSQL).
+// Files run one at a time: each starts its own fleet and the machine has two cores.
+export default defineConfig({
+  test: {
+    include: ['{apps,packages,tools}/**/*.int.test.ts'],
+    exclude: ['**/node_modules/**'],
+    environment: 'node',
+    fileParallelism: false,
+    testTimeout: 180_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
