@@ -2,6 +2,31 @@ import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
+const constraints = {
+  'type:domain': [],
+  'type:protocol': [],
+  'type:util': [],
+  'type:engine': ['type:domain', 'type:util'],
+  'type:data': ['type:engine', 'type:domain', 'type:util'],
+  'type:api': ['type:engine', 'type:domain', 'type:util'],
+  'scope:agent': ['type:protocol', 'type:domain', 'type:util'],
+  'scope:web': ['type:api'],
+  'scope:cli': ['type:api', 'type:domain'],
+  'scope:coordinator': ['type:api', 'type:data', 'type:engine', 'type:domain', 'type:protocol', 'type:util'],
+  'type:tool': ['type:api', 'type:engine', 'type:domain', 'type:util', 'type:protocol', 'type:tool'],
+};
+const boundaries = (extra = []) => [
+  'error',
+  {
+    enforceBuildableLibDependency: false,
+    allow: [],
+    depConstraints: Object.entries(constraints).map(([sourceTag, tags]) => ({
+      sourceTag,
+      onlyDependOnLibsWithTags: [...new Set([...tags, ...extra])],
+    })),
+  },
+];
+
 /**
  * The import rules of ARCHITECTURE.md, enforced: arrows point inward (apps → api → engine → domain),
  * db implements engine's ports, protocol and domain import nothing of ours, the agent imports only
@@ -25,50 +50,7 @@ export default [
     plugins: { '@nx': nx },
     files: ['**/*.ts', '**/*.tsx', '**/*.mjs'],
     rules: {
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          allow: [],
-          depConstraints: [
-            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:protocol', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:util', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:domain', 'type:util'] },
-            { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:engine', 'type:domain', 'type:util'] },
-            { sourceTag: 'type:api', onlyDependOnLibsWithTags: ['type:engine', 'type:domain', 'type:util'] },
-            { sourceTag: 'type:lb', onlyDependOnLibsWithTags: ['type:domain', 'type:util'] },
-            {
-              sourceTag: 'scope:agent',
-              onlyDependOnLibsWithTags: ['type:protocol', 'type:domain', 'type:util'],
-            },
-            { sourceTag: 'scope:web', onlyDependOnLibsWithTags: ['type:api'] },
-            { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['type:api', 'type:domain'] },
-            {
-              sourceTag: 'scope:coordinator',
-              onlyDependOnLibsWithTags: [
-                'type:api',
-                'type:data',
-                'type:engine',
-                'type:domain',
-                'type:protocol',
-                'type:lb',
-                'type:util',
-              ],
-            },
-            {
-              sourceTag: 'type:tool',
-              onlyDependOnLibsWithTags: [
-                'type:api',
-                'type:domain',
-                'type:util',
-                'type:protocol',
-                'type:tool',
-              ],
-            },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': boundaries(),
       '@typescript-eslint/no-unused-vars': [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
@@ -90,8 +72,10 @@ export default [
     },
   },
   {
+    // Tests may also use the tools (the demo fleet, the demo-app's editions) to drive real processes.
     files: ['**/*.test.ts', '**/*.int.test.ts', '**/*.spec.ts'],
     rules: {
+      '@nx/enforce-module-boundaries': boundaries(['type:tool']),
       '@typescript-eslint/no-restricted-imports': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
     },

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '@rollgate/api';
-import { buildDemoEditions, type DemoEdition } from '../demo-app/src/package-editions';
+import { buildDemoEditions, type DemoEdition } from '@rollgate/demo-app';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 

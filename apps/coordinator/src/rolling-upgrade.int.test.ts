@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDemoEditions } from '../../../tools/demo-app/src/package-editions';
-import { ROOT, startFleet, waitFor, type Fleet } from '../../../tools/demo-fleet/fleet';
+import { buildDemoEditions } from '@rollgate/demo-app';
+import { ROOT, startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
 
 const exec = promisify(execFile);
 

@@ -280,12 +280,16 @@ export function createPgStore(db: Db): EngineStore {
         q.stepIndex !== undefined ? eq(logLines.stepIndex, q.stepIndex) : undefined,
         q.code !== undefined ? eq(logLines.code, q.code) : undefined,
       ];
-      return db
+      const rows = await db
         .select()
         .from(logLines)
         .where(and(...where))
         .orderBy(asc(logLines.id))
         .limit(q.limit ?? DEFAULT_LOG_LIMIT);
+      // Stream position is a delivery detail of agent lines: present only where there is one.
+      return rows.map(({ streamId, seq, ...line }) =>
+        streamId !== null && seq !== null ? { ...line, streamId, seq } : line,
+      );
     },
 
     async upsertServer(server) {

@@ -88,18 +88,20 @@ async function benchEngine(): Promise<Figure[]> {
       connectedAt: 0,
     });
   }
-  let engine: Engine | undefined;
+  // The bus answers through the engine, which is created after it.
+  const ref: { engine?: Engine } = {};
   const bus: AgentBus = {
     dispatch(_serverId, a: DispatchAction) {
       setImmediate(
-        () => void engine!.onActionUpdate({ actionId: a.actionId, status: 'succeeded', reason: '', atMs: 0 }),
+        () =>
+          void ref.engine!.onActionUpdate({ actionId: a.actionId, status: 'succeeded', reason: '', atMs: 0 }),
       );
       return true;
     },
     cancel() {},
     isConnected: () => true,
   };
-  engine = createEngine({
+  const engine = createEngine({
     store,
     bus,
     clock: { now: () => Date.now() },
@@ -108,6 +110,7 @@ async function benchEngine(): Promise<Figure[]> {
     newRunId: () => 'r-bench',
     tickMs: 1000,
   });
+  ref.engine = engine;
   await engine.start();
   const t0 = performance.now();
   const run = await engine.createRun(plan, 'bench');

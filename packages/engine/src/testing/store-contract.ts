@@ -391,6 +391,21 @@ export function describeStoreContract(
         expect((await store.queryLogs({})).map((l) => l.message)).toEqual(nasty);
       });
 
+      it('keeps one line per (server, stream, seq): an agent resending unacknowledged lines adds nothing', async () => {
+        const agentLine = (seq: number, message: string) =>
+          logLine({ serverId: 'admin-1', source: 'agent', streamId: 'st-1', seq, message });
+        await store.appendLogs([agentLine(1, 'a'), agentLine(2, 'b')]);
+        await store.appendLogs([agentLine(2, 'b'), agentLine(3, 'c'), logLine({ message: 'engine' })]);
+        // Same seq on another stream (the agent restarted) or another server is a different line.
+        await store.appendLogs([
+          logLine({ serverId: 'admin-1', source: 'agent', streamId: 'st-2', seq: 1, message: 'a2' }),
+          logLine({ serverId: 'admin-2', source: 'agent', streamId: 'st-1', seq: 1, message: 'x' }),
+        ]);
+        const got = await store.queryLogs({});
+        expect(got.map((l) => l.message)).toEqual(['a', 'b', 'c', 'engine', 'a2', 'x']);
+        expect(got[2]).toMatchObject({ streamId: 'st-1', seq: 3 });
+      });
+
       it('takes a large batch in one call, whole and in order', async () => {
         const lines = Array.from({ length: 2500 }, (_, i) =>
           logLine({ runId: 'big', message: `line ${i}`, at: T0 + i }),
