@@ -155,6 +155,53 @@ describe('a minor rolling upgrade of the demo fleet', () => {
     expect(logs.at(-1)!.code).toBe('RG0011I');
   });
 
+  it('marks an agent lost when its heartbeats stop, says so in the run, and goes on when it is back', async () => {
+    const [next] = await buildDemoEditions(join(dir, 'more-editions'), ['2.1']);
+    await fleet.api.editions.upload.mutate({
+      app: 'demo-app',
+      name: '2.1',
+      contentBase64: (await readFile(next!.path)).toString('base64'),
+    });
+    const admin1 = fleet.agents.find((a) => a.id === 'admin-1')!;
+    const start = await fleet.api.upgrade.start.mutate({
+      cluster: 'demo',
+      app: 'demo-app',
+      edition: '2.1',
+      drainageIntervalSec: 3,
+    });
+    const runId = start.run.id;
+    // Freeze the agent mid-action: its connection stays open but it sends nothing.
+    admin1.proc!.kill('SIGSTOP');
+    try {
+      const lost = await waitFor('the run to report admin-1 lost', async () => {
+        const logs = await fleet.api.upgrade.logs.query({ runId, code: 'RG0051W' });
+        return logs.find((l) => l.serverId === 'admin-1');
+      });
+      expect(lost.message).toMatch(/admin-1/);
+      const servers = await fleet.api.servers.list.query({});
+      expect(servers.find((s) => s.id === 'admin-1')!.status).toBe('lost');
+      // The run does not go on blindly without it.
+      const s = await fleet.api.upgrade.status.query({ runId });
+      expect(s.run.currentStep).toBe(0);
+    } finally {
+      admin1.proc!.kill('SIGCONT');
+    }
+    await waitFor(
+      'the run to wait for sign-off',
+      async () => (await fleet.api.upgrade.status.query({ runId })).run.status === 'waiting-approval',
+      120_000,
+      250,
+    );
+    await fleet.api.upgrade.signOff.mutate({ runId, decision: 'approve', comment: '' });
+    await waitFor(
+      'the run to succeed',
+      async () => (await fleet.api.upgrade.status.query({ runId })).run.status === 'succeeded',
+    );
+    for (const a of fleet.agents) expect(await editionServed(a.servicePort)).toBe('2.1');
+    const back = await fleet.api.upgrade.logs.query({ runId, code: 'RG0052I' });
+    expect(back.some((l) => l.serverId === 'admin-1')).toBe(true);
+  });
+
   it('refuses an artifact whose sha256 does not match, and the run stops showing that error', async () => {
     const [bad] = await buildDemoEditions(join(dir, 'bad-editions'), ['3.0']);
     await fleet.api.editions.upload.mutate({

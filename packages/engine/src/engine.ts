@@ -527,6 +527,16 @@ export function createEngine(opts: EngineOptions): Engine {
 
     async onAgentConnected(serverId) {
       const outstanding = await store.getOutstandingActions(serverId);
+      for (const runId of new Set(outstanding.map((a) => a.runId))) {
+        emit(
+          runId,
+          'agentBack',
+          `${serverId}: resending its outstanding actions (its journal answers any it already ran)`,
+          {
+            serverId,
+          },
+        );
+      }
       for (const a of outstanding) {
         await serial(a.runId, async () => {
           const run = await store.getRun(a.runId);
