@@ -3,8 +3,11 @@
 //   rollgate-agent --config /etc/rollgate/agent.json     run
 //   rollgate-agent --config ... --check-config           validate, print OK or the errors, exit 0/1
 //   (ROLLGATE_AGENT_CONFIG may replace --config)
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '@rollgate/logger';
+import { loadAgentProtocol } from '@rollgate/protocol';
 import { createAgent } from './agent';
 import { loadConfig } from './config';
 import { readEnv } from './env';
@@ -58,7 +61,11 @@ async function main(): Promise<number> {
     level: config.logLevel ?? env.logLevel ?? 'info',
     base: { agentId: config.agentId },
   });
-  const agent = createAgent({ config, log, baseEnv: env.inherited });
+  // The single-file bundle (tools/agent-bundle) ships agent.proto beside itself; run from the
+  // sources, there is none there and the protocol package's own copy is used.
+  const besideProto = join(dirname(process.argv[1] ?? '.'), 'agent.proto');
+  const protocol = existsSync(besideProto) ? loadAgentProtocol(besideProto) : undefined;
+  const agent = createAgent({ config, log, baseEnv: env.inherited, ...(protocol ? { protocol } : {}) });
   try {
     await agent.start();
   } catch (err) {

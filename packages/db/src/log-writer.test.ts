@@ -132,6 +132,56 @@ describe('createLogWriter', () => {
     expect(store.messages().at(-1)).toBe('e1');
   });
 
+  it('whenWritable waits while the buffer is full and resolves once a batch of room is free', async () => {
+    const store = fakeStore();
+    store.hold();
+    const w = createLogWriter({ store, maxBatch: 2, flushMs: 1, maxBuffered: 4 });
+    w.write(line('a1'));
+    w.write(line('a2'));
+    await vi.waitFor(() => expect(w.stats().buffered).toBe(0)); // a1, a2 in flight, held
+    for (const m of ['b1', 'b2', 'b3', 'b4']) expect(w.write(line(m))).toBe(true);
+    expect(w.write(line('c1'))).toBe(false);
+    let woke = false;
+    const room = w.whenWritable().then(() => (woke = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(woke).toBe(false); // still full while the database holds
+    store.release();
+    await room;
+    expect(w.write(line('c1'))).toBe(true);
+    await w.stop();
+    expect(store.messages()).toEqual(['a1', 'a2', 'b1', 'b2', 'b3', 'b4', 'c1']);
+    await expect(w.whenWritable()).rejects.toThrow(/stopped/);
+  });
+
+  it('flush returns under a steady inflow that keeps the buffer full', async () => {
+    const stored: string[] = [];
+    const store = {
+      async appendLogs(batch: LogRecord[]) {
+        await new Promise((r) => setTimeout(r, 2)); // writes arrive while a call is in flight
+        stored.push(...batch.map((l) => l.message));
+      },
+      messages: () => stored,
+    };
+    const w = createLogWriter({ store, maxBatch: 10, flushMs: 1, maxBuffered: 40 });
+    let producing = true;
+    let n = 0;
+    const producer = (async () => {
+      while (producing) {
+        if (!w.write(line(`p${n}`))) await w.whenWritable();
+        else n++;
+        if (n % 50 === 0) await new Promise((r) => setImmediate(r));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 30));
+    const before = n;
+    await w.flush(); // everything written before the call is stored, though writes go on
+    expect(store.messages().length).toBeGreaterThanOrEqual(before);
+    producing = false;
+    await producer;
+    await w.stop();
+    expect(store.messages()).toEqual(Array.from({ length: n }, (_, i) => `p${i}`));
+  });
+
   it('keeps lines of a failed call and retries them first; flush reports the failure', async () => {
     vi.useFakeTimers();
     const store = fakeStore();

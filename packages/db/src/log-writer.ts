@@ -4,7 +4,10 @@ import type { DbLogger } from './embedded-postgres';
 export interface LogWriterOptions {
   /** Where batches go: one appendLogs call per batch. */
   store: Pick<EngineStore, 'appendLogs'>;
-  /** Most lines per appendLogs call. Default: 500. */
+  /**
+   * Most lines per appendLogs call. Default: 5000 (with pg-store's COPY, larger batches keep the
+   * database busy instead of waiting on round trips).
+   */
   maxBatch?: number;
   /** Longest a line waits before its batch is written (unless a write is already in flight). Default: 200 ms. */
   flushMs?: number;
@@ -41,6 +44,12 @@ export interface LogWriter {
   write(line: LogRecord): boolean;
   /** Resolves once every line accepted before the call is persisted; rejects if a write fails. */
   flush(): Promise<void>;
+  /**
+   * Back-pressure for a caller whose write() returned false: resolves as soon as the buffer has room
+   * for a batch again (the writer took one), without waiting for everything buffered to be stored
+   * as flush() does. Rejects after stop().
+   */
+  whenWritable(): Promise<void>;
   /** Flushes what is left, then refuses further writes. Rejects if the final flush failed. */
   stop(): Promise<void>;
   stats(): LogWriterStats;
@@ -59,7 +68,7 @@ function brief(err: unknown): string {
  * trip per line.
  */
 export function createLogWriter(opts: LogWriterOptions): LogWriter {
-  const maxBatch = opts.maxBatch ?? 500;
+  const maxBatch = opts.maxBatch ?? 5000;
   const flushMs = opts.flushMs ?? 200;
   const maxBuffered = opts.maxBuffered ?? 50_000;
   const maxRetryDelayMs = opts.maxRetryDelayMs ?? 5_000;
@@ -81,6 +90,36 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
   let timer: NodeJS.Timeout | null = null;
   let retryDelay = 0;
   let stopped = false;
+  // whenWritable() resolves once the buffer is down to this: room for a batch (or half of it).
+  const roomAt = maxBuffered - Math.min(maxBatch, Math.floor(maxBuffered / 2));
+  let roomWaiters: { res: () => void; rej: (e: Error) => void }[] = [];
+
+  // Settles after every appendLogs call (rejects when it failed). flush() waits on it rather than on
+  // the pump loop as a whole, which under a steady inflow (writers woken by whenWritable) may not end.
+  let batchEnd = deferred();
+  function deferred() {
+    let res!: () => void;
+    let rej!: (err: unknown) => void;
+    const promise = new Promise<void>((a, b) => {
+      res = a;
+      rej = b;
+    });
+    promise.catch(() => undefined); // a failure nobody waits for is not unhandled
+    return { promise, res, rej };
+  }
+  function batchSettled(err?: unknown): void {
+    const d = batchEnd;
+    batchEnd = deferred();
+    if (err === undefined) d.res();
+    else d.rej(err);
+  }
+
+  function wakeWriters(): void {
+    if (roomWaiters.length === 0 || live > roomAt) return;
+    const waiting = roomWaiters;
+    roomWaiters = [];
+    for (const w of waiting) w.res();
+  }
   const stats = { written: 0, dropped: 0, refused: 0 };
 
   function dropOldestDebug(): boolean {
@@ -154,6 +193,7 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
       try {
         while (more()) {
           const { batch, slots } = takeBatch();
+          wakeWriters();
           try {
             await opts.store.appendLogs(batch);
           } catch (err) {
@@ -163,11 +203,13 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
               { err: brief(err), lines: batch.length, retryInMs: retryDelay },
               'writing log lines failed; retrying',
             );
+            batchSettled(err);
             throw err;
           }
           stats.written += batch.length;
           settled += slots.length;
           retryDelay = 0;
+          batchSettled();
         }
       } finally {
         inFlight = null;
@@ -213,17 +255,24 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
     async flush() {
       const target = queued;
       while (settled < target) {
-        if (inFlight) await inFlight;
+        if (inFlight) await batchEnd.promise;
         else if (live === 0)
           return; // only dropped holes were left
         else await pump(true);
       }
     },
 
+    whenWritable() {
+      if (stopped) return Promise.reject(new Error('the log writer is stopped'));
+      if (live <= roomAt) return Promise.resolve();
+      return new Promise<void>((res, rej) => roomWaiters.push({ res, rej }));
+    },
+
     async stop() {
       if (timer) clearTimeout(timer);
       timer = null;
       stopped = true;
+      for (const w of roomWaiters.splice(0)) w.rej(new Error('the log writer is stopped'));
       try {
         for (;;) {
           if (inFlight) await inFlight.catch(() => undefined);

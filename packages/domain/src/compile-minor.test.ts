@@ -103,7 +103,7 @@ function expectCapacityFloorHolds(plan: Plan) {
   expect(endOut).toEqual([]);
   // Every group really leaves rotation at some point (otherwise the floor would hold trivially).
   const everOut = new Set(worst.flatMap((w) => w.groupsOut));
-  expect([...everOut].sort()).toEqual(plan.groups.map((g) => g.index));
+  expect([...everOut].sort((a, b) => a - b)).toEqual(plan.groups.map((g) => g.index));
   expect(simulateRotation(plan).issues).toEqual([]);
 }
 
@@ -408,6 +408,103 @@ describe('compileMinorUpgrade: 3 roles with 3/3/2 servers', () => {
 
   it('never has two groups out, nor a role without a server in rotation', () => {
     expectCapacityFloorHolds(plan);
+  });
+});
+
+describe('compileMinorUpgrade: large fleets test a bounded sample of the rest', () => {
+  // 2 roles × 10 servers: 10 groups of one admin and one stream server.
+  const TEN_GROUPS = Array.from({ length: 20 }, (_, k) =>
+    srv(`${k % 2 ? 's' : 'a'}${String(Math.floor(k / 2) + 1).padStart(2, '0')}`, k % 2 ? 'stream' : 'admin'),
+  );
+  const plan = compileMinorUpgrade(input(TEN_GROUPS));
+  const testedGroups = (key: string) =>
+    [...new Set(step(plan, key).servers.map((id) => Number(id.slice(1))))].sort((a, b) => a - b);
+
+  it('tests the 4 nearest other groups in upgrade order after each stop', () => {
+    expect(testedGroups('g1.test-others')).toEqual([2, 3, 4, 5]);
+    expect(testedGroups('g2.test-others')).toEqual([1, 3, 4, 5]);
+    expect(testedGroups('g5.test-others')).toEqual([3, 4, 6, 7]);
+    expect(testedGroups('g10.test-others')).toEqual([6, 7, 8, 9]);
+    // Every role of a sampled group is tested: one server per role per group.
+    expect(step(plan, 'g5.test-others').servers).toEqual([
+      'a03',
+      's03',
+      'a04',
+      's04',
+      'a06',
+      's06',
+      'a07',
+      's07',
+    ]);
+  });
+
+  it('says in the title that it is a sample', () => {
+    expect(step(plan, 'g5.test-others').title).toBe(
+      'Functionality tests against server groups 3, 4, 6 and 7 (the nearest 4 of the 9 other groups) via the load balancer',
+    );
+    expect(step(plan, 'g1.test-others').title).toBe(
+      'Functionality tests against server groups 2-5 (the nearest 4 of the 9 other groups) via the load balancer',
+    );
+  });
+
+  it('probes every group on both editions: before its own upgrade and after it', () => {
+    for (let j = 1; j <= 10; j++) {
+      const before = plan.steps.filter(
+        (s) =>
+          s.kind === 'test' &&
+          s.group !== null &&
+          s.group < j &&
+          s.servers.includes(`a${String(j).padStart(2, '0')}`),
+      );
+      const after = plan.steps.filter(
+        (s) =>
+          s.key.startsWith('g') &&
+          s.kind === 'test' &&
+          s.group! > j &&
+          s.servers.includes(`a${String(j).padStart(2, '0')}`),
+      );
+      if (j > 1) expect(before.length, `group ${j} before`).toBeGreaterThan(0);
+      if (j < 10) expect(after.length, `group ${j} after`).toBeGreaterThan(0);
+    }
+  });
+
+  it('keeps the cross-check and the final test on every server they name', () => {
+    expect(step(plan, 'verify.test-others').servers).toHaveLength(18);
+    expect(step(plan, 'verify.test-others').title).toBe(
+      'Functionality tests against server groups 2-10 alone via the load balancer',
+    );
+    expect(step(plan, 'final-test').servers).toHaveLength(20);
+    expectCapacityFloorHolds(plan);
+  });
+
+  it('grows linearly with the fleet', () => {
+    const fleet = (n: number) =>
+      Array.from({ length: n }, (_, k) => srv(`x${String(k).padStart(5, '0')}`, `r${k % 2}`));
+    const size = (n: number) =>
+      compileMinorUpgrade(input(fleet(n))).steps.reduce((sum, s) => sum + s.servers.length, 0);
+    // 6 servers named per server in the group steps (stop, upgrade, configure, start, 4 groups tested
+    // of 2), plus the cross-check, the final test and group 1's verify steps.
+    expect(size(2000) / size(1000)).toBeCloseTo(2, 1);
+  });
+
+  it('testGroups widens or narrows the sample; all others when it covers them', () => {
+    const wide = compileMinorUpgrade(input(TEN_GROUPS, { testGroups: 9 }));
+    expect(step(wide, 'g5.test-others').servers).toHaveLength(18);
+    expect(step(wide, 'g5.test-others').title).toBe(
+      'Functionality tests against server groups 1-4 and 6-10 via the load balancer',
+    );
+    const narrow = compileMinorUpgrade(input(TEN_GROUPS, { testGroups: 1 }));
+    expect(step(narrow, 'g5.test-others').servers).toEqual(['a04', 's04']);
+    expect(step(narrow, 'g1.test-others').servers).toEqual(['a02', 's02']);
+    expectCapacityFloorHolds(narrow);
+  });
+
+  it('refuses a testGroups that is not a whole number of at least 1', () => {
+    for (const testGroups of [0, 1.5, -1]) {
+      const issues = issuesOf(() => compileMinorUpgrade(input(TEN_GROUPS, { testGroups })));
+      expect(issues.map((i) => i.code)).toEqual(['OPTION_INVALID']);
+      expect(issues[0]?.message).toContain('testGroups');
+    }
   });
 });
 

@@ -49,6 +49,8 @@ export const MINOR_UPGRADE_DEFAULTS = Object.freeze({
   /** The seed's notice figure: "number of servers x 10 minutes". */
   minutesPerServer: 10,
   signOff: true,
+  /** Other server groups a group's "test the rest" step probes (see {@link MinorUpgradeInput.testGroups}). */
+  testGroups: 4,
 });
 
 /** A schema step may rebuild indexes; ten minutes is generous without hiding a hung command. */
@@ -87,6 +89,15 @@ export interface MinorUpgradeInput {
   signOff?: boolean;
   /** Environment overrides carried into the new edition's configuration. Default {}. */
   env?: Record<string, string>;
+  /**
+   * How many other server groups the functionality test after each group's stop probes (seed
+   * steps 2 and 7). Default 4. A fleet with no more other groups than this tests all of them, as
+   * the seed does; a larger fleet tests the nearest groups in upgrade order (the ones just
+   * upgraded and the ones next to go: both editions side by side), so the plan grows linearly
+   * with the fleet instead of quadratically. The cross-check and the final test still probe
+   * every server they name (seed steps 11 and 13).
+   */
+  testGroups?: number;
 }
 
 interface Resolved {
@@ -100,6 +111,7 @@ interface Resolved {
   minutesPerServer: number;
   signOff: boolean;
   env: Record<string, string>;
+  testGroups: number;
 }
 
 /**
@@ -233,7 +245,11 @@ function validateInput(input: MinorUpgradeInput): { issues: PlanIssue[]; members
   }
 
   const byRole = new Map<string, string[]>();
-  for (const s of members) byRole.set(s.role, [...(byRole.get(s.role) ?? []), s.id]);
+  for (const s of members) {
+    const list = byRole.get(s.role);
+    if (list) list.push(s.id);
+    else byRole.set(s.role, [s.id]);
+  }
   for (const role of [...byRole.keys()].sort(compareIds)) {
     const ids = byRole.get(role) ?? [];
     if (ids.length === 1) {
@@ -314,6 +330,14 @@ function validateInput(input: MinorUpgradeInput): { issues: PlanIssue[]; members
       'Give the text a healthy answer contains, or "" to accept any body.',
     );
   }
+  const tg = input.testGroups;
+  if (tg !== undefined && !(Number.isInteger(tg) && tg >= 1)) {
+    add(
+      'OPTION_INVALID',
+      `testGroups must be a whole number of at least 1 (got ${tg}).`,
+      'Leave it out to test the 4 nearest other server groups after each group leaves rotation.',
+    );
+  }
   const m = input.minutesPerServer;
   if (m !== undefined && !(Number.isFinite(m) && m > 0)) {
     add(
@@ -352,6 +376,7 @@ function resolve(input: MinorUpgradeInput): Resolved {
     minutesPerServer: input.minutesPerServer ?? d.minutesPerServer,
     signOff: input.signOff ?? d.signOff,
     env: { ...(input.env ?? {}) },
+    testGroups: input.testGroups ?? d.testGroups,
   };
 }
 
@@ -362,21 +387,29 @@ const SIGNERS: Performer[] = ['customer', 'administrator'];
 
 function buildSteps(r: Resolved, groups: ServerGroup[]): PlanStep[] {
   const { service, edition } = r;
-  const stopOps = (): ActionOp[] => [
+  // The op lists that do not vary per group are built once and shared by their steps, like the
+  // performer lists: a plan is data, never mutated, and a fleet of 10 000 has 25 000 steps.
+  const stopOps: ActionOp[] = [
     { op: 'gate', state: 'closed' },
     { op: 'drain', service, maxWaitMs: r.drainMs },
     { op: 'stop', service, timeoutMs: r.stopTimeoutMs },
   ];
-  const startOps = (): ActionOp[] => [
+  const startOps: ActionOp[] = [
     { op: 'start', service },
     { op: 'waitHealthy', service, timeoutMs: r.healthTimeoutMs },
     { op: 'gate', state: 'open' },
   ];
-  const testOps = (): ActionOp[] => [{ op: 'probe', service, ...r.probe }];
+  const testOps: ActionOp[] = [{ op: 'probe', service, ...r.probe }];
+  const upgradeOps: ActionOp[] = [
+    { op: 'install', service, edition: edition.name, sha256: edition.sha256, size: edition.size },
+    { op: 'activate', service, edition: edition.name },
+  ];
 
   const ids = (g: ServerGroup) => g.servers.map((s) => s.id);
   const others = (i: number) => groups.filter((g) => g.index !== i);
   const allIds = groups.flatMap(ids);
+  // Group indexes are 1..groups.length in order (formServerGroups), so a neighbour is found by index.
+  const byIndex = (index: number) => groups[index - 1];
 
   const steps: Omit<PlanStep, 'index'>[] = [];
   const push = (
@@ -393,7 +426,7 @@ function buildSteps(r: Resolved, groups: ServerGroup[]): PlanStep[] {
       group: g.index,
       performedBy: ENGINEER,
       servers: ids(g),
-      ops: stopOps(),
+      ops: stopOps,
       leavesRotation: ids(g),
     });
   const start = (key: string, seedStep: number | null, g: ServerGroup) =>
@@ -405,10 +438,10 @@ function buildSteps(r: Resolved, groups: ServerGroup[]): PlanStep[] {
       group: g.index,
       performedBy: ENGINEER,
       servers: ids(g),
-      ops: startOps(),
+      ops: startOps,
       rejoinsRotation: ids(g),
     });
-  const testOthers = (key: string, title: string, seedStep: number, g: ServerGroup) =>
+  const testOthers = (key: string, title: string, seedStep: number, g: ServerGroup, tested: ServerGroup[]) =>
     push({
       key,
       kind: 'test',
@@ -416,20 +449,45 @@ function buildSteps(r: Resolved, groups: ServerGroup[]): PlanStep[] {
       seedStep,
       group: g.index,
       performedBy: TESTERS,
-      servers: others(g.index).flatMap(ids),
-      ops: testOps(),
+      servers: tested.flatMap(ids),
+      ops: testOps,
     });
+  /**
+   * The groups tested while group i is out: all others when they are at most `testGroups`, else
+   * the `testGroups` nearest in upgrade order (i-1, i+1, i-2, i+2, …), listed by index. In the
+   * middle of the run that is the groups just upgraded and the ones next to go, so each group is
+   * probed on the old edition before its turn and on the new one after it.
+   */
+  const sampleFor = (i: number): ServerGroup[] => {
+    if (groups.length - 1 <= r.testGroups) return others(i);
+    const picked: ServerGroup[] = [];
+    for (let d = 1; picked.length < r.testGroups && d < groups.length; d++) {
+      for (const j of [i - d, i + d]) {
+        const gj = byIndex(j);
+        if (gj && picked.length < r.testGroups) picked.push(gj);
+      }
+    }
+    return picked.sort((a, b) => a.index - b.index);
+  };
+  const testedPhrase = (tested: ServerGroup[]) => {
+    const phrase = groupsPhrase(tested.map((o) => o.index));
+    const rest = groups.length - 1;
+    return tested.length < rest
+      ? `${phrase} (the nearest ${tested.length} of the ${rest} other groups)`
+      : phrase;
+  };
 
   for (const g of groups) {
     const i = g.index;
     const first = i === 1;
-    const rest = groupsPhrase(others(i).map((o) => o.index));
+    const tested = sampleFor(i);
     stop(`g${i}.stop`, `Stop services on server group ${i}`, first ? 1 : 6, g);
     testOthers(
       `g${i}.test-others`,
-      `Functionality tests against ${rest} via the load balancer`,
+      `Functionality tests against ${testedPhrase(tested)} via the load balancer`,
       first ? 2 : 7,
       g,
+      tested,
     );
     push({
       key: `g${i}.upgrade`,
@@ -439,10 +497,7 @@ function buildSteps(r: Resolved, groups: ServerGroup[]): PlanStep[] {
       group: i,
       performedBy: ENGINEER,
       servers: ids(g),
-      ops: [
-        { op: 'install', service, edition: edition.name, sha256: edition.sha256, size: edition.size },
-        { op: 'activate', service, edition: edition.name },
-      ],
+      ops: upgradeOps,
     });
     push({
       key: `g${i}.configure`,
@@ -475,11 +530,14 @@ function buildSteps(r: Resolved, groups: ServerGroup[]): PlanStep[] {
   const g1 = groups[0];
   if (g1) {
     stop('verify.stop-g1', 'Stop all services on server group 1', 10, g1);
+    // The cross-check is one step: it probes every other group, however large the fleet.
+    const rest = others(1);
     testOthers(
       'verify.test-others',
-      `Functionality tests against ${groupsPhrase(others(1).map((o) => o.index))} alone via the load balancer`,
+      `Functionality tests against ${groupsPhrase(rest.map((o) => o.index))} alone via the load balancer`,
       11,
       g1,
+      rest,
     );
     start('verify.start-g1', 12, g1);
   }
@@ -491,7 +549,7 @@ function buildSteps(r: Resolved, groups: ServerGroup[]): PlanStep[] {
     group: null,
     performedBy: TESTERS,
     servers: allIds,
-    ops: testOps(),
+    ops: testOps,
   });
   if (r.signOff) {
     push({
@@ -512,6 +570,9 @@ function buildSteps(r: Resolved, groups: ServerGroup[]): PlanStep[] {
 function checkOps(plan: Plan): PlanIssue[] {
   const issues: PlanIssue[] = [];
   const keys = new Set<string>();
+  // Steps share op lists or repeat the same few ops: each distinct list and op is parsed once.
+  const validLists = new Set<ActionOp[]>();
+  const valid = new Set<string>();
   for (const step of plan.steps) {
     if (keys.has(step.key)) {
       issues.push({
@@ -521,9 +582,15 @@ function checkOps(plan: Plan): PlanIssue[] {
       });
     }
     keys.add(step.key);
+    if (validLists.has(step.ops)) continue;
+    let listValid = true;
     for (const op of step.ops) {
+      const key = JSON.stringify(op);
+      if (valid.has(key)) continue;
       const res = actionOpSchema.safeParse(op);
-      if (!res.success) {
+      if (res.success) valid.add(key);
+      else {
+        listValid = false;
         issues.push({
           code: 'INTERNAL_OP_INVALID',
           message: `Step ${step.key} has an op agents would reject (${op.op}): ${firstMessage(res.error)}.`,
@@ -531,6 +598,7 @@ function checkOps(plan: Plan): PlanIssue[] {
         });
       }
     }
+    if (listValid) validLists.add(step.ops);
   }
   return issues;
 }
@@ -543,11 +611,23 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** "server group 2", "server groups 2 and 3", "server groups 2, 3 and 4". */
+/**
+ * "server group 2", "server groups 2 and 3", "server groups 2, 4 and 5"; three or more consecutive
+ * groups become a range ("server groups 2-4 and 6"), so the title of a step naming thousands of
+ * groups stays one short line. `indexes` is ascending.
+ */
 function groupsPhrase(indexes: number[]): string {
   if (indexes.length === 1) return `server group ${indexes[0]}`;
-  const head = indexes.slice(0, -1).join(', ');
-  return `server groups ${head} and ${indexes[indexes.length - 1]}`;
+  const parts: string[] = [];
+  for (let a = 0; a < indexes.length;) {
+    let b = a;
+    while (b + 1 < indexes.length && indexes[b + 1] === indexes[b]! + 1) b++;
+    if (b - a >= 2) parts.push(`${indexes[a]}-${indexes[b]}`);
+    else for (let k = a; k <= b; k++) parts.push(String(indexes[k]));
+    a = b + 1;
+  }
+  if (parts.length === 1) return `server groups ${parts[0]}`;
+  return `server groups ${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
 }
 
 const PHASE_BANNER: Record<Phase, string> = {

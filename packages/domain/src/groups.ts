@@ -101,17 +101,35 @@ export function simulateRotation(
   const snapshots: RotationSnapshot[] = [];
   const issues: PlanIssue[] = [];
   const issue = (code: string, message: string, hint: string) => issues.push({ code, message, hint });
+  // What follows from `out` is worked out again only when `out` changes: most steps (tests,
+  // upgrades, configures) leave it as it was, and a plan has thousands of them.
+  let derived: { sorted: string[]; groupsOut: number[]; emptyRoles: string[] } | null = null;
+  const derive = () => {
+    const sorted = [...out].sort(compareIds);
+    const groupsOut = [...new Set(sorted.map((id) => groupOf.get(id) ?? 0))].sort((a, b) => a - b);
+    // Count per role instead of scanning the fleet: compilation stays linear in servers.
+    const outPerRole = new Map<string, number>();
+    for (const id of out) {
+      const r = roleOf.get(id);
+      if (r !== undefined) outPerRole.set(r, (outPerRole.get(r) ?? 0) + 1);
+    }
+    const emptyRoles = roles.filter((role) => (roleSize.get(role) ?? 0) - (outPerRole.get(role) ?? 0) <= 0);
+    return { sorted, groupsOut, emptyRoles };
+  };
 
   for (const step of plan.steps) {
     const at = `Step ${step.index + 1} (${step.key})`;
-    for (const id of new Set([...step.servers, ...step.leavesRotation, ...step.rejoinsRotation])) {
-      if (!groupOf.has(id)) {
-        issue(
-          'PLAN_UNKNOWN_SERVER',
-          `${at} names server ${id}, which is in none of the plan's groups.`,
-          'Recompile the plan from the current fleet.',
-        );
-      }
+    // Each unknown id once per step; no per-step set of the known ones (steps can name thousands).
+    let unknown: Set<string> | null = null;
+    for (const list of [step.servers, step.leavesRotation, step.rejoinsRotation]) {
+      for (const id of list) if (!groupOf.has(id)) (unknown ??= new Set()).add(id);
+    }
+    for (const id of unknown ?? []) {
+      issue(
+        'PLAN_UNKNOWN_SERVER',
+        `${at} names server ${id}, which is in none of the plan's groups.`,
+        'Recompile the plan from the current fleet.',
+      );
     }
 
     // Each server's ops run in order; gate ops are what move it in and out of rotation.
@@ -155,12 +173,13 @@ export function simulateRotation(
     }
 
     for (const id of closes) out.add(id);
-    const groupsOut = [...new Set([...out].map((id) => groupOf.get(id) ?? 0))].sort((a, b) => a - b);
+    if (closes.length > 0) derived = null;
+    const { sorted, groupsOut, emptyRoles } = (derived ??= derive());
     snapshots.push({
       stepIndex: step.index,
       stepKey: step.key,
-      outOfRotation: [...out].sort(compareIds),
-      groupsOut,
+      outOfRotation: [...sorted],
+      groupsOut: [...groupsOut],
     });
 
     if (step.phase !== 'downtime') {
@@ -178,23 +197,16 @@ export function simulateRotation(
           'Start the previous group and open its gates before stopping the next one.',
         );
       }
-      // Count per role instead of scanning the fleet per step: compilation stays linear in servers.
-      const outPerRole = new Map<string, number>();
-      for (const id of out) {
-        const r = roleOf.get(id);
-        if (r !== undefined) outPerRole.set(r, (outPerRole.get(r) ?? 0) + 1);
-      }
-      for (const role of roles) {
-        if ((roleSize.get(role) ?? 0) - (outPerRole.get(role) ?? 0) <= 0) {
-          issue(
-            'CAPACITY_ROLE_EMPTY',
-            `${at} leaves no "${role}" server in rotation: the service would stop.`,
-            `Keep at least one "${role}" server in rotation, or move the step into an announced downtime phase.`,
-          );
-        }
+      for (const role of emptyRoles) {
+        issue(
+          'CAPACITY_ROLE_EMPTY',
+          `${at} leaves no "${role}" server in rotation: the service would stop.`,
+          `Keep at least one "${role}" server in rotation, or move the step into an announced downtime phase.`,
+        );
       }
     }
     for (const id of opens) out.delete(id);
+    if (opens.length > 0) derived = null;
   }
 
   if (out.size > 0) {
@@ -208,6 +220,7 @@ export function simulateRotation(
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length === 0 && b.length === 0) return true;
   const sa = new Set(a);
   const sb = new Set(b);
   return sa.size === sb.size && [...sa].every((x) => sb.has(x));

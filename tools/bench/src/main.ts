@@ -1,151 +1,123 @@
-// Benchmarks (not tests): they print figures as JSON and as a table and assert nothing.
-//   npm run bench                 all
-//   npm run bench -- plan engine  some
-import { compileMinorUpgrade, type ServerRef } from '@rollgate/domain';
-import {
-  createEngine,
-  createMemoryStore,
-  type AgentBus,
-  type DispatchAction,
-  type Engine,
-} from '@rollgate/engine';
+// Benchmarks (not tests): each prints its figures as JSON, then all of them as a table, and asserts
+// nothing. Every process and temp dir a bench starts is removed at the end, on error and on Ctrl-C.
+//
+//   npm run bench                                   the default set, a few minutes on 2 cores
+//   npm run bench -- plan engine                    some of them
+//   npm run bench -- agents fanout --sizes 1000,5000,10000
+//   npm run bench -- --help
+//
+// See tools/bench/README.md for what each one measures and how.
+import { parseArgs } from 'node:util';
+import { printReport, type BenchResult } from './lib/figures';
+import { cleanupAll, installCleanup } from './lib/proc';
 
-interface Figure {
-  bench: string;
-  case: string;
-  value: number;
-  unit: string;
-  note?: string;
+const BENCHES = ['plan', 'engine', 'agents', 'fanout', 'logs', 'agent', 'lb'] as const;
+type BenchName = (typeof BENCHES)[number];
+
+const USAGE = `usage: npm run bench -- [${BENCHES.join('|')} ...] [options]
+  (no names: all of them, at their default sizes)
+  --sizes N,N,...        agents and fanout: fleet sizes (default 1000; the issue's set is 1000,5000,10000)
+  --rounds N             fanout: dispatch rounds per size (default 5)
+  --engine               fanout: also through the engine and PostgreSQL (a run step on every agent)
+  --settle-seconds N     agents: steady heartbeating before memory/CPU are read (default 5)
+  --cpu-seconds N        agents: window for the coordinator's idle CPU (default 10)
+  --log-agents N         logs: agents streaming (default 100)
+  --log-seconds N        logs: measured streaming time (default 15)
+  --idle-seconds N       agent: window for the real agent's idle CPU (default 20)
+  --skip-bundle          agent: measure under tsx only (no esbuild bundle)
+  --lb-rate N            lb: background load through HAProxy, req/s (default 400)`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    sizes: { type: 'string' },
+    rounds: { type: 'string' },
+    'settle-seconds': { type: 'string' },
+    'cpu-seconds': { type: 'string' },
+    'log-agents': { type: 'string' },
+    'log-seconds': { type: 'string' },
+    'idle-seconds': { type: 'string' },
+    'skip-bundle': { type: 'boolean' },
+    'lb-rate': { type: 'string' },
+    engine: { type: 'boolean' },
+    help: { type: 'boolean' },
+  },
+});
+
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
 }
-
-function fleet(n: number, roles = 2): ServerRef[] {
-  return Array.from({ length: n }, (_, i) => ({
-    id: `s${String(i).padStart(5, '0')}`,
-    cluster: 'bench',
-    role: `role${i % roles}`,
-  }));
+const unknown = positionals.filter((p) => !(BENCHES as readonly string[]).includes(p));
+if (unknown.length > 0) {
+  console.error(`unknown bench ${unknown.join(', ')}\n${USAGE}`);
+  process.exit(2);
 }
-
-const edition = { app: 'app', name: '2.0', sha256: 'a'.repeat(64), size: 1 };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-/** Plan compilation (validation, grouping, capacity-floor simulation) for fleets of growing size. */
-function benchPlan(): Figure[] {
-  const out: Figure[] = [];
-  for (const n of [100, 1000, 10_000]) {
-    const servers = fleet(n);
-    const times: number[] = [];
-    const reps = n >= 10_000 ? 1 : 5;
-    for (let i = 0; i < reps; i++) {
-      const t0 = performance.now();
-      compileMinorUpgrade({ cluster: 'bench', service: 'app', servers, toEdition: edition, drainMs: 0 });
-      times.push(performance.now() - t0);
-    }
-    out.push({
-      bench: 'plan compilation',
-      case: `${n} servers`,
-      value: +median(times).toFixed(2),
-      unit: 'ms',
-      note: `median of ${reps}`,
-    });
+const num = (v: string | undefined, def: number) => {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) {
+    console.error(`expected a positive number, got "${v}"\n${USAGE}`);
+    process.exit(2);
   }
-  return out;
+  return n;
+};
+const sizes = (values.sizes ?? '1000').split(',').map((s) => num(s.trim(), 0));
+const wanted: BenchName[] = positionals.length > 0 ? (positionals as BenchName[]) : [...BENCHES];
+
+installCleanup();
+
+async function run(name: BenchName): Promise<BenchResult> {
+  switch (name) {
+    case 'plan':
+      return (await import('./benches/plan')).benchPlan();
+    case 'engine':
+      return (await import('./benches/engine')).benchEngine();
+    case 'agents':
+      return (await import('./benches/agents')).benchAgents({
+        sizes,
+        settleSeconds: num(values['settle-seconds'], 5),
+        cpuSeconds: num(values['cpu-seconds'], 10),
+      });
+    case 'fanout':
+      return (await import('./benches/fanout')).benchFanout({
+        sizes,
+        rounds: num(values.rounds, 5),
+        engine: Boolean(values.engine),
+      });
+    case 'logs':
+      return (await import('./benches/logs')).benchLogs({
+        agents: num(values['log-agents'], 100),
+        seconds: num(values['log-seconds'], 15),
+      });
+    case 'lb':
+      return (await import('./benches/lb')).benchLb({ rate: num(values['lb-rate'], 400) });
+    case 'agent':
+      return (await import('./benches/agent')).benchAgent({
+        idleSeconds: num(values['idle-seconds'], 20),
+        bundle: !values['skip-bundle'],
+      });
+  }
 }
 
-/**
- * Engine overhead: a 100-server plan run against the in-memory store with agents that finish every
- * action at once, so all the time measured is the engine's own (persist, dispatch, settle).
- */
-async function benchEngine(): Promise<Figure[]> {
-  const n = 100;
-  const servers = fleet(n);
-  const plan = compileMinorUpgrade({
-    cluster: 'bench',
-    service: 'app',
-    servers,
-    toEdition: edition,
-    drainMs: 0,
-    signOff: false,
-  });
-  const store = createMemoryStore();
-  for (const s of servers) {
-    await store.upsertServer({
-      id: s.id,
-      cluster: s.cluster,
-      role: s.role,
-      hostname: s.id,
-      agentVersion: 'bench',
-      capabilities: [],
-      gateUrl: '',
-      status: 'connected',
-      gateOpen: true,
-      services: [],
-      lastHeartbeatAt: 0,
-      connectedAt: 0,
-    });
-  }
-  // The bus answers through the engine, which is created after it.
-  const ref: { engine?: Engine } = {};
-  const bus: AgentBus = {
-    dispatch(_serverId, a: DispatchAction) {
-      setImmediate(
-        () =>
-          void ref.engine!.onActionUpdate({ actionId: a.actionId, status: 'succeeded', reason: '', atMs: 0 }),
-      );
-      return true;
-    },
-    cancel() {},
-    isConnected: () => true,
-  };
-  const engine = createEngine({
-    store,
-    bus,
-    clock: { now: () => Date.now() },
-    emit: () => {},
-    log: { info() {}, warn() {}, error() {} },
-    newRunId: () => 'r-bench',
-    tickMs: 1000,
-  });
-  ref.engine = engine;
-  await engine.start();
+const results: { name: string; result: BenchResult | null; error?: string }[] = [];
+for (const name of wanted) {
+  process.stderr.write(`bench ${name}…\n`);
   const t0 = performance.now();
-  const run = await engine.createRun(plan, 'bench');
-  for (;;) {
-    const r = await store.getRun(run.id);
-    if (r?.status === 'succeeded') break;
-    await new Promise((res) => setImmediate(res));
+  try {
+    results.push({ name, result: await run(name) });
+  } catch (err) {
+    results.push({ name, result: null, error: (err as Error).message });
+  } finally {
+    // Whatever a failed bench left behind goes before the next one starts.
+    await cleanupAll();
   }
-  const total = performance.now() - t0;
-  await engine.stop();
-  return [
-    {
-      bench: 'engine overhead',
-      case: `${n} servers, ${plan.steps.length} steps`,
-      value: +total.toFixed(1),
-      unit: 'ms',
-      note: 'whole run, zero-time actions, memory store',
-    },
-    {
-      bench: 'engine overhead',
-      case: 'per step (wave)',
-      value: +(total / plan.steps.length).toFixed(2),
-      unit: 'ms',
-    },
-  ];
+  process.stderr.write(`bench ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
-const wanted = new Set(process.argv.slice(2));
-const all = wanted.size === 0;
-const figures: Figure[] = [];
-if (all || wanted.has('plan')) figures.push(...benchPlan());
-if (all || wanted.has('engine')) figures.push(...(await benchEngine()));
-
-console.log(JSON.stringify({ at: new Date().toISOString(), node: process.version, figures }, null, 2));
-console.log();
-console.table(
-  figures.map((f) => ({ bench: f.bench, case: f.case, value: `${f.value} ${f.unit}`, note: f.note ?? '' })),
-);
+printReport(results, {
+  at: new Date().toISOString(),
+  node: process.version,
+  cpus: (await import('node:os')).cpus().length,
+});
+process.exit(results.some((r) => r.error) ? 1 : 0);

@@ -1,0 +1,177 @@
+// The single-file agent: built with esbuild into a temp dir, copied away from the repository (so
+// nothing can be resolved from node_modules), then run as an operator would run it.
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { loadAgentProtocol, type AgentMessage__Output, type CoordinatorMessage } from '@rollgate/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAgentBundle } from './build.mjs';
+
+let work: string;
+let dist: string;
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+const config = (over: Record<string, unknown> = {}) => ({
+  agentId: 'bundle-1',
+  cluster: 'bench',
+  role: 'web',
+  coordinator: { address: '127.0.0.1:1' },
+  dataDir: join(work, 'data'),
+  gate: { host: '127.0.0.1', port: 17070 },
+  services: [{ name: 'shop', port: 18080, start: { command: 'node', args: ['server.js'] } }],
+  ...over,
+});
+
+function writeConfig(name: string, value: unknown): string {
+  const p = join(work, name);
+  writeFileSync(p, typeof value === 'string' ? value : JSON.stringify(value, null, 2));
+  return p;
+}
+
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [join(dist, 'rollgate-agent.cjs'), ...args], { cwd: work, encoding: 'utf8' });
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'rollgate-agent-bundle-'));
+  const built = await buildAgentBundle({ outDir: join(work, 'build') });
+  expect(built.bundle.endsWith('rollgate-agent.cjs')).toBe(true);
+  // Away from the repository: only what the build wrote is there.
+  dist = join(work, 'opt', 'rollgate-agent');
+  cpSync(join(work, 'build'), dist, { recursive: true });
+  rmSync(join(work, 'build'), { recursive: true, force: true });
+});
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
+  it('is one file beside its proto, systemd unit and example config', () => {
+    const listing = spawnSync('ls', [dist], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).sort();
+    expect(listing).toEqual([
+      'agent.example.json',
+      'agent.proto',
+      'rollgate-agent.cjs',
+      'rollgate-agent.service',
+    ]);
+  });
+
+  it('--check-config accepts a good config: OK and exit 0', () => {
+    const r = run('--config', writeConfig('good.json', config()), '--check-config');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(
+      /^OK: .*good\.json is valid \(agent bundle-1, cluster bench, role web, services: shop\)/,
+    );
+    expect(r.status).toBe(0);
+  });
+
+  it('--check-config accepts the shipped example config', () => {
+    const r = run('--config', join(dist, 'agent.example.json'), '--check-config');
+    expect(r.stdout).toContain('is valid (agent web-01, cluster shop-prod, role web, services: shop)');
+    expect(r.status).toBe(0);
+  });
+
+  it('--check-config rejects a bad config with exit 1, naming each field and what it expects', () => {
+    const bad = config({
+      agentId: 'no spaces allowed',
+      services: [{ name: 'shop', port: '8080', start: {} }],
+    });
+    const r = run('--config', writeConfig('bad.json', bad), '--check-config');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('bad.json: the agent config is not valid:');
+    expect(r.stderr).toMatch(/agentId: expected .*got "no spaces allowed"/);
+    expect(r.stderr).toMatch(
+      /services\[0\]\.port: expected a TCP port number 1-65535 \(e\.g\. 8081\), got "8080"/,
+    );
+    expect(r.stderr).toMatch(/services\[0\]\.start\.command/);
+  });
+
+  it('--check-config on a file that is not JSON, or missing, says so (exit 1)', () => {
+    const notJson = run('--config', writeConfig('broken.json', '{ "agentId": '), '--check-config');
+    expect(notJson.status).toBe(1);
+    expect(notJson.stderr).toContain('broken.json');
+    const missing = run('--config', join(work, 'nope.json'), '--check-config');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('nope.json');
+  });
+
+  it('an unknown flag is a usage error (exit 2)', () => {
+    const r = run('--frobnicate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('usage: rollgate-agent --config <path>');
+  });
+
+  it('loads agent.proto from beside itself and says Hello to a coordinator', async () => {
+    // A minimal coordinator: the real service definition, answering Hello with Welcome.
+    const proto = loadAgentProtocol();
+    const server = new grpc.Server();
+    let hello: AgentMessage__Output['hello'] = null;
+    const got = new Promise<void>((resolve) => {
+      server.addService(proto.rollgate.agent.v1.AgentService.service, {
+        Connect(call: grpc.ServerDuplexStream<AgentMessage__Output, CoordinatorMessage>) {
+          call.on('data', (m: AgentMessage__Output) => {
+            if (m.body === 'hello' && m.hello) {
+              hello = m.hello;
+              call.write({ welcome: { coordinatorVersion: 'test', heartbeatIntervalMs: 5000 } });
+              resolve();
+            }
+          });
+          call.on('end', () => call.end());
+        },
+        FetchArtifact(call: grpc.ServerWritableStream<unknown, unknown>) {
+          call.end();
+        },
+      });
+    });
+    const port = await new Promise<number>((res, rej) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
+        e ? rej(e) : res(p),
+      ),
+    );
+    const cfg = writeConfig(
+      'live.json',
+      config({
+        coordinator: { address: `127.0.0.1:${port}` },
+        gate: { host: '127.0.0.1', port: await freePort() },
+      }),
+    );
+    const agent = spawn(process.execPath, [join(dist, 'rollgate-agent.cjs'), '--config', cfg], {
+      cwd: work,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    agent.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await Promise.race([
+        got,
+        new Promise((_, rej) =>
+          setTimeout(() => rej(new Error(`no Hello within 20 s; agent output:\n${out}`)), 20_000),
+        ),
+      ]);
+      expect(hello).toMatchObject({ agentId: 'bundle-1', cluster: 'bench', role: 'web' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(out).toContain('"msg":"connected to coordinator"');
+      const exit = new Promise<number | null>((r) => agent.once('exit', (code) => r(code)));
+      agent.kill('SIGTERM');
+      expect(await exit).toBe(0);
+    } finally {
+      agent.kill('SIGKILL');
+      server.forceShutdown();
+    }
+  });
+});

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// Builds the agent as ONE file for servers that have Node.js and nothing else:
+//
+//   node tools/agent-bundle/build.mjs [--out dist/agent]
+//
+// writes <out>/rollgate-agent.cjs (everything bundled: grpc-js, proto-loader, zod, pino, tar),
+// <out>/agent.proto (loaded from beside the bundle), the systemd unit and the example config.
+// Run it as `node <out>/rollgate-agent.cjs --config /etc/rollgate/agent.json`.
+//
+// CommonJS on purpose: grpc-js bundled as ESM crashes (`Dynamic require of "process"`) unless a
+// createRequire banner is added; pino is used without transports (plain JSON to stdout), which
+// survive bundling. See /work/shared/STACK-NOTES.md ("grpc-js, bundling the agent").
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ROOT = resolve(here, '../..');
+export const BUNDLE_NAME = 'rollgate-agent.cjs';
+
+/**
+ * Bundles apps/agent/src/main.ts into `${outDir}/rollgate-agent.cjs` and copies what it needs beside it.
+ * @returns the bundle's path, its size in bytes and esbuild's warnings.
+ */
+export async function buildAgentBundle({ outDir = join(ROOT, 'dist/agent'), minify = true } = {}) {
+  const esbuild = await import('esbuild');
+  const out = resolve(outDir);
+  mkdirSync(out, { recursive: true });
+  const bundle = join(out, BUNDLE_NAME);
+  const version = JSON.parse(readFileSync(join(ROOT, 'apps/agent/package.json'), 'utf8')).version;
+  const result = await esbuild.build({
+    entryPoints: [join(ROOT, 'apps/agent/src/main.ts')],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify,
+    sourcemap: false,
+    legalComments: 'none',
+    // import.meta does not exist in CommonJS: make import.meta.url this file's URL, so code that
+    // locates files from it (the protocol package's default proto path) points beside the bundle.
+    define: { 'import.meta.url': '__rollgate_bundle_url' },
+    banner: {
+      js: `#!/usr/bin/env node\n// rollgate-agent ${version} (single-file bundle)\nvar __rollgate_bundle_url = require("url").pathToFileURL(__filename).href;`,
+    },
+    logLevel: 'silent',
+  });
+  chmodSync(bundle, 0o755);
+  // The agent loads the wire contract from agent.proto beside its own script (apps/agent/src/main.ts).
+  copyFileSync(join(ROOT, 'packages/protocol/proto/rollgate/agent/v1/agent.proto'), join(out, 'agent.proto'));
+  copyFileSync(join(here, 'rollgate-agent.service'), join(out, 'rollgate-agent.service'));
+  copyFileSync(join(here, 'agent.example.json'), join(out, 'agent.example.json'));
+  return {
+    bundle,
+    bytes: statSync(bundle).size,
+    warnings: result.warnings.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`),
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values } = parseArgs({ options: { out: { type: 'string' }, 'no-minify': { type: 'boolean' } } });
+  const t0 = Date.now();
+  const r = await buildAgentBundle({
+    ...(values.out ? { outDir: values.out } : {}),
+    minify: !values['no-minify'],
+  });
+  for (const w of r.warnings) console.warn(`warning: ${w}`);
+  console.log(
+    `${r.bundle}: ${(r.bytes / 1024 / 1024).toFixed(2)} MB in ${Date.now() - t0} ms (+ agent.proto, rollgate-agent.service, agent.example.json)`,
+  );
+}

@@ -1,0 +1,285 @@
+import { actionId, MSG, type ActionOp, type Plan } from '@rollgate/domain';
+import {
+  createEngine,
+  createMemoryStore,
+  type Engine,
+  type EngineStore,
+  type LogRecord,
+} from '@rollgate/engine';
+import { createLogger } from '@rollgate/logger';
+// No product API broadcasts a command, so this bench assembles the coordinator's own parts in this
+// process, as apps/coordinator/src/main.ts does: a deliberate reach into the app and the data layer,
+// for measurement only (nothing of it ships).
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { createAgentGateway } from '@rollgate/coordinator/src/agent-gateway';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { createArtifactStore } from '@rollgate/coordinator/src/artifact-store';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { createDb, createLogWriter, createPgStore } from '@rollgate/db';
+import { atMost, median, percentile, round, type BenchResult, type Figure } from '../lib/figures';
+import { onCleanup, sleep, tempDir } from '../lib/proc';
+import { agentId, startSimPool } from '../lib/sim-pool';
+
+export interface FanoutOptions {
+  sizes: number[];
+  rounds: number;
+  /** Also time the fan-out as a run step through the engine and the embedded PostgreSQL. */
+  engine: boolean;
+}
+
+const TARGET_P99_MS: Record<number, number> = { 1000: 500, 10_000: 3000 };
+const ENGINE_MAX = 2000;
+const PROBE: ActionOp[] = [
+  {
+    op: 'probe',
+    service: 'app',
+    path: '/health',
+    expectStatus: 200,
+    expectBodyContains: '',
+    timeoutMs: 5000,
+  },
+];
+const silent = { info() {}, warn() {}, error() {} };
+/** The engine takes its run ids from here, so the bench knows every action id before dispatch. */
+let nextRunId = 'r-fanout-0';
+
+interface Harness {
+  /** ms from the start of the round to each agent's ACCEPTED, by agent index. */
+  acks: Float64Array;
+  accepted: number;
+  succeeded: number;
+  t0: number;
+  index: Map<string, number>;
+  done: (() => void) | null;
+}
+
+/** One in-process coordinator core: gateway (+ engine and PostgreSQL in engine mode). */
+async function startCore(n: number, mode: 'gateway' | 'engine') {
+  const dir = tempDir(`fanout-${mode}`);
+  const h: Harness = {
+    acks: new Float64Array(n),
+    accepted: 0,
+    succeeded: 0,
+    t0: 0,
+    index: new Map(),
+    done: null,
+  };
+  let store: EngineStore = createMemoryStore();
+  let logs: { write(r: LogRecord): boolean; flush(): Promise<void>; whenWritable?(): Promise<void> } = {
+    write: () => true,
+    flush: async () => {},
+  };
+  let stopDb = async () => {};
+  if (mode === 'engine') {
+    const db = createDb({ dataDir: dir.path });
+    await db.start();
+    stopDb = onCleanup('fanout database', () => db.stop());
+    store = createPgStore(db.db);
+    const writer = createLogWriter({ store });
+    logs = writer;
+    const prev = stopDb;
+    stopDb = async () => {
+      await writer.stop().catch(() => undefined);
+      await prev();
+    };
+  }
+  const ref: { engine?: Engine } = {};
+  const gateway = createAgentGateway(
+    {
+      port: 0,
+      store,
+      artifacts: createArtifactStore({ dir: dir.path }),
+      logs,
+      log: createLogger({ name: 'bench-gateway', level: 'warn' }),
+      clock: { now: () => Date.now() },
+      version: 'bench',
+      heartbeatIntervalMs: 5000,
+    },
+    {
+      async onActionUpdate(u) {
+        const i = h.index.get(u.actionId);
+        if (i !== undefined) {
+          if (u.status === 'accepted') {
+            h.acks[i] = performance.now() - h.t0;
+            h.accepted++;
+          } else if (u.status === 'succeeded') h.succeeded++;
+        }
+        if (ref.engine) await ref.engine.onActionUpdate(u);
+        else if (h.accepted === n && h.succeeded === n) h.done?.();
+      },
+      onAgentConnected: async (id) => ref.engine?.onAgentConnected(id),
+      onAgentLost: async (id) => ref.engine?.onAgentLost(id),
+    },
+  );
+  if (mode === 'engine') {
+    ref.engine = createEngine({
+      store,
+      bus: gateway.bus,
+      clock: { now: () => Date.now() },
+      emit: (rec) => {
+        logs.write(rec);
+        if (rec.code === MSG.runCompleted.code) h.done?.();
+      },
+      log: silent,
+      newRunId: () => nextRunId,
+    });
+    await ref.engine.start();
+  }
+  const port = await gateway.start();
+  const stopGateway = onCleanup('fanout gateway', async () => {
+    await gateway.stop();
+    await ref.engine?.stop();
+  });
+  return {
+    h,
+    gateway,
+    engine: ref.engine,
+    address: `127.0.0.1:${port}`,
+    async stop() {
+      await stopGateway();
+      await stopDb();
+      await dir.remove();
+    },
+  };
+}
+
+/** A one-step plan: the fan-out probe on every server at once (what a final functionality test is). */
+function probePlan(n: number): Plan {
+  const ids = Array.from({ length: n }, (_, i) => agentId(i));
+  return {
+    procedure: 'minor',
+    cluster: 'bench',
+    service: 'app',
+    toEdition: { app: 'app', name: '2.0', sha256: 'a'.repeat(64), size: 1 },
+    groups: [{ index: 1, servers: ids.map((id, i) => ({ id, cluster: 'bench', role: `role${i % 2}` })) }],
+    steps: [
+      {
+        index: 0,
+        key: 'fanout',
+        kind: 'test',
+        title: 'Fan-out probe on every server',
+        seedStep: null,
+        group: null,
+        phase: 'service-at-risk',
+        performedBy: ['engineer'],
+        servers: ids,
+        ops: PROBE,
+        leavesRotation: [],
+        rejoinsRotation: [],
+      },
+    ],
+    maxOutOfRotation: 0,
+    window: { atRiskMinutes: 0, downtimeMinutes: 0, basis: 'bench' },
+  };
+}
+
+async function fanout(n: number, rounds: number, mode: 'gateway' | 'engine'): Promise<Figure[]> {
+  const core = await startCore(n, mode);
+  const workers = Math.min(4, Math.max(2, Math.ceil(n / 2500)));
+  const pool = await startSimPool(workers);
+  const { h } = core;
+  try {
+    const c = await pool.connect({ address: core.address, n });
+    if (c.failed > 0) throw new Error(`${c.failed} of ${n} agents could not connect: ${c.errors.join('; ')}`);
+    const connectMs = c.ms;
+    await sleep(2000);
+    const all: number[] = [];
+    const lastAck: number[] = [];
+    const roundMs: number[] = [];
+    for (let r = 1; r <= rounds; r++) {
+      h.index.clear();
+      h.accepted = 0;
+      h.succeeded = 0;
+      h.acks.fill(NaN);
+      const done = new Promise<void>((res) => (h.done = res));
+      const timeoutMs = mode === 'engine' ? 600_000 : 60_000;
+      const timeout = sleep(timeoutMs).then(() => 'timeout' as const);
+      if (mode === 'gateway') {
+        for (let i = 0; i < n; i++) h.index.set(actionId('r-bench', r, agentId(i), 1), i);
+        h.t0 = performance.now();
+        for (let i = 0; i < n; i++) {
+          core.gateway.bus.dispatch(agentId(i), {
+            actionId: actionId('r-bench', r, agentId(i), 1),
+            runId: 'r-bench',
+            stepIndex: r,
+            attempt: 1,
+            ops: PROBE,
+          });
+        }
+      } else {
+        const plan = probePlan(n);
+        h.t0 = performance.now();
+        const runId = `r-fanout-${r}`;
+        nextRunId = runId;
+        for (let i = 0; i < n; i++) h.index.set(actionId(runId, 0, agentId(i), 1), i);
+        await core.engine!.createRun(plan, 'bench');
+      }
+      if ((await Promise.race([done, timeout])) === 'timeout') {
+        throw new Error(
+          `${mode} round ${r}: ${h.accepted} of ${n} acknowledged within ${timeoutMs / 1000} s`,
+        );
+      }
+      roundMs.push(performance.now() - h.t0);
+      const lat = Array.from(h.acks);
+      all.push(...lat);
+      lastAck.push(Math.max(...lat));
+      await sleep(500);
+    }
+    const k = `${n} agents${mode === 'engine' ? ', via engine + PostgreSQL' : ''}`;
+    const target = TARGET_P99_MS[n];
+    const p99: Omit<Figure, 'target' | 'meets'> = {
+      bench: 'fanout',
+      case: `${k}: ack latency p99`,
+      value: round(percentile(all, 99), 1),
+      unit: 'ms',
+      note: `over ${rounds} rounds × ${n} agents`,
+    };
+    return [
+      { bench: 'fanout', case: `${k}: ack latency p50`, value: round(percentile(all, 50), 1), unit: 'ms' },
+      target ? atMost(p99, target, `≤ ${target / 1000} s`) : p99,
+      {
+        bench: 'fanout',
+        case: `${k}: until every agent acknowledged`,
+        value: round(median(lastAck), 1),
+        unit: 'ms',
+        note:
+          `median of ${rounds} rounds (max ${round(Math.max(...lastAck), 1)} ms); whole round incl. SUCCEEDED ` +
+          `${round(median(roundMs), 0)} ms; the ${n} agents connected in ${round(connectMs / 1000, 1)} s`,
+      },
+    ];
+  } finally {
+    await pool.close();
+    await core.stop();
+  }
+}
+
+/**
+ * Command fan-out: the coordinator's agent gateway in this process and N simulated agents in worker
+ * processes; a round sends one RunAction to every agent and records when each ACCEPTED arrives.
+ */
+export async function benchFanout(opts: FanoutOptions): Promise<BenchResult> {
+  const figures: Figure[] = [];
+  for (const n of opts.sizes) {
+    figures.push(...(await fanout(n, opts.rounds, 'gateway')));
+    // Through the engine, every update re-reads all of the step's actions (see the method): past a
+    // couple of thousand agents a round takes minutes, so larger sizes are not run that way.
+    if (opts.engine && n <= ENGINE_MAX)
+      figures.push(...(await fanout(n, Math.min(opts.rounds, 2), 'engine')));
+  }
+  return {
+    figures,
+    method:
+      "Gateway level: the coordinator's createAgentGateway() (real gRPC server; engine memory store for " +
+      'the fleet) in the bench process, N simulated agents in worker processes, each on its own channel. A ' +
+      'round calls gateway.bus.dispatch() for every agent (one RunAction with a probe op) and records, per ' +
+      'agent, the time from the start of the round to its ACCEPTED reaching onActionUpdate (agents answer ' +
+      'ACCEPTED then SUCCEEDED at once). ' +
+      (opts.engine
+        ? 'Via engine: the same gateway with createEngine() and createPgStore() on an embedded PostgreSQL, ' +
+          'as main.ts wires them; a round is engine.createRun() of a one-step plan probing every server, timed ' +
+          'from createRun to each ACCEPTED (the engine persists the step and its actions, then dispatches ' +
+          'them one by one, each with its own UPDATE; every update it receives re-evaluates the run and reads ' +
+          `all of the step's actions, so a round is quadratic in the fleet: run up to ${ENGINE_MAX} agents).`
+        : 'Add --engine to time the same fan-out through the engine and PostgreSQL.'),
+  };
+}

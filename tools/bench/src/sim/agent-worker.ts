@@ -1,0 +1,295 @@
+// A load-generator process: many simulated agents, each with its own gRPC channel (its own HTTP/2
+// connection, as real agents on separate hosts have), speaking the real protocol: Hello → Welcome,
+// heartbeats at the interval the coordinator asks for, RunAction answered ACCEPTED then SUCCEEDED,
+// and, on request, LogBatch streams (50 lines a message) with stream ids and seqs, kept within a
+// window of unacknowledged lines like the real agent's shipper and honouring HTTP/2 back-pressure.
+//
+// Driven by its parent over IPC (see sim-pool.ts): every request carries an id and gets one reply.
+import * as grpc from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import {
+  CAPABILITIES,
+  loadAgentProtocol,
+  type AgentMessage,
+  type AgentServiceClient,
+  type CoordinatorMessage__Output,
+  type LogLine,
+} from '@rollgate/protocol';
+
+export type WorkerRequest =
+  | {
+      t: 'connect';
+      address: string;
+      cluster: string;
+      agents: { id: string; role: string }[];
+      /** Hellos in flight at once in this worker (a reconnect storm, but not a SYN flood). */
+      concurrency: number;
+    }
+  | { t: 'logs'; agents: number; batch: number; window: number; messageBytes: number }
+  | { t: 'logs-stop' }
+  | { t: 'counters' }
+  | { t: 'close' };
+
+export interface ConnectResult {
+  connected: number;
+  failed: number;
+  errors: string[];
+  /** ms from the connect request to each agent's Welcome. */
+  welcomeMs: number[];
+}
+
+export interface Counters {
+  /** Lines the coordinator acknowledged as stored (LogAck), summed over agents. */
+  acked: number;
+  /** Lines sent. */
+  sent: number;
+  /** RunActions received / answered. */
+  actions: number;
+  /** Times a write had to wait for 'drain' (HTTP/2 flow control pushed back). */
+  drains: number;
+  /** Streams that ended unexpectedly. */
+  ended: number;
+  rss: number;
+}
+
+type Call = grpc.ClientDuplexStream<AgentMessage, CoordinatorMessage__Output>;
+
+interface SimAgent {
+  id: string;
+  role: string;
+  client: AgentServiceClient;
+  call?: Call;
+  heartbeat?: NodeJS.Timeout;
+  seq: number;
+  // logs
+  streamId: string;
+  logSeq: number;
+  ackedSeq: number;
+  logging: boolean;
+  waiting?: () => void;
+}
+
+const protocol = loadAgentProtocol();
+const Client = protocol.rollgate.agent.v1.AgentService;
+const agents: SimAgent[] = [];
+const counters = { acked: 0, sent: 0, actions: 0, drains: 0, ended: 0 };
+let closing = false;
+
+function send(a: SimAgent, msg: AgentMessage): boolean {
+  if (!a.call) return false;
+  return a.call.write(msg);
+}
+
+function onMessage(a: SimAgent, m: CoordinatorMessage__Output): void {
+  if (m.body === 'runAction' && m.runAction) {
+    counters.actions++;
+    const id = m.runAction.actionId;
+    send(a, { actionUpdate: { actionId: id, status: 'ACTION_STATUS_ACCEPTED', atMs: Date.now() } });
+    send(a, { actionUpdate: { actionId: id, status: 'ACTION_STATUS_SUCCEEDED', atMs: Date.now() } });
+  } else if (m.body === 'logAck' && m.logAck) {
+    const up = Number(m.logAck.upToSeq);
+    if (up > a.ackedSeq) {
+      counters.acked += up - a.ackedSeq;
+      a.ackedSeq = up;
+      const w = a.waiting;
+      a.waiting = undefined;
+      w?.();
+    }
+  }
+}
+
+function connectOne(a: SimAgent, address: string, cluster: string, t0: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const md = new grpc.Metadata();
+    md.set('x-rollgate-agent-id', a.id);
+    const call = a.client.Connect(md);
+    a.call = call;
+    let welcomed = false;
+    call.on('data', (m: CoordinatorMessage__Output) => {
+      if (!welcomed && m.body === 'welcome' && m.welcome) {
+        welcomed = true;
+        const every = m.welcome.heartbeatIntervalMs || 5000;
+        // Spread heartbeats over the interval, as independent hosts would be.
+        const startIn = Math.floor(Math.random() * every);
+        a.heartbeat = setTimeout(() => {
+          a.heartbeat = setInterval(() => {
+            a.seq++;
+            send(a, { heartbeat: { seq: a.seq, sentAtMs: Date.now(), gate: 'GATE_STATE_OPEN' } });
+          }, every);
+        }, startIn);
+        resolve(performance.now() - t0);
+        return;
+      }
+      onMessage(a, m);
+    });
+    call.on('error', (err: Error) => {
+      if (!welcomed) reject(err);
+    });
+    call.on('status', () => {
+      if (welcomed && !closing) counters.ended++;
+      if (a.heartbeat) clearInterval(a.heartbeat);
+      a.call = undefined;
+    });
+    call.write({
+      hello: {
+        agentId: a.id,
+        agentVersion: 'bench-sim',
+        capabilities: [CAPABILITIES.opsV1, CAPABILITIES.logAck],
+        hostname: a.id,
+        cluster,
+        role: a.role,
+        services: [
+          {
+            name: 'app',
+            installedEditions: ['1.0'],
+            activeEdition: '1.0',
+            health: 'SERVICE_HEALTH_HEALTHY',
+            activeConnections: 0,
+          },
+        ],
+        gateUrl: `http://${a.id}.invalid:7070/gate`,
+        gate: 'GATE_STATE_OPEN',
+        journaled: [],
+      },
+    });
+  });
+}
+
+async function connect(req: Extract<WorkerRequest, { t: 'connect' }>): Promise<ConnectResult> {
+  const t0 = performance.now();
+  const result: ConnectResult = { connected: 0, failed: 0, errors: [], welcomeMs: [] };
+  const todo = req.agents.map((x): SimAgent => ({
+    id: x.id,
+    role: x.role,
+    client: new Client(req.address, grpc.credentials.createInsecure(), {
+      'grpc.use_local_subchannel_pool': 1,
+      'grpc.keepalive_time_ms': 20_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+    }),
+    seq: 0,
+    streamId: randomBytes(8).toString('hex'),
+    logSeq: 0,
+    ackedSeq: 0,
+    logging: false,
+  }));
+  let next = 0;
+  const lane = async () => {
+    while (next < todo.length) {
+      const a = todo[next++]!;
+      agents.push(a);
+      // One retry: a connection refused under a burst is what a real agent's back-off absorbs.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          result.welcomeMs.push(await connectOne(a, req.address, req.cluster, t0));
+          result.connected++;
+          break;
+        } catch (err) {
+          if (attempt < 3) {
+            await new Promise((r) => setTimeout(r, 200 * attempt));
+            continue;
+          }
+          result.failed++;
+          if (result.errors.length < 5) result.errors.push(`${a.id}: ${(err as Error).message}`);
+          break;
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, req.concurrency) }, lane));
+  return result;
+}
+
+// ---------------------------------------------------------------- logs
+
+let logTemplate: Omit<LogLine, 'seq' | 'atMs'> = {};
+
+async function logLoop(a: SimAgent, batch: number, window: number): Promise<void> {
+  while (a.logging && a.call) {
+    if (a.logSeq - a.ackedSeq + batch > window) {
+      // The shipper keeps at most `window` unacknowledged lines: wait for a LogAck.
+      await new Promise<void>((r) => (a.waiting = r));
+      continue;
+    }
+    // Fresh objects per message: grpc-js may serialise a written message later (when the stream
+    // drains), so reusing them would rewrite lines already queued.
+    const now = Date.now();
+    const lines: LogLine[] = new Array(batch);
+    for (let k = 0; k < batch; k++) lines[k] = { ...logTemplate, seq: ++a.logSeq, atMs: now };
+    counters.sent += batch;
+    if (!a.call.write({ logs: { streamId: a.streamId, lines } })) {
+      counters.drains++;
+      await new Promise<void>((r) => a.call?.once('drain', r) ?? r());
+    } else if (counters.sent % (batch * 64) === 0) {
+      // Let acks and heartbeats in now and then.
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}
+
+function startLogs(req: Extract<WorkerRequest, { t: 'logs' }>): { agents: number } {
+  const message = 'service output '.padEnd(req.messageBytes, 'x');
+  logTemplate = { actionId: '', level: 'LOG_LEVEL_INFO', code: 'RG0190I', message };
+  const chosen = agents.filter((a) => a.call).slice(0, req.agents);
+  for (const a of chosen) {
+    a.logging = true;
+    void logLoop(a, req.batch, req.window);
+  }
+  return { agents: chosen.length };
+}
+
+function stopLogs(): void {
+  for (const a of agents) {
+    a.logging = false;
+    const w = a.waiting;
+    a.waiting = undefined;
+    w?.();
+  }
+}
+
+function readCounters(): Counters {
+  return { ...counters, rss: process.memoryUsage.rss() };
+}
+
+async function closeAll(): Promise<void> {
+  closing = true;
+  stopLogs();
+  for (const a of agents) {
+    if (a.heartbeat) clearInterval(a.heartbeat);
+    try {
+      a.call?.end();
+    } catch {
+      // already gone
+    }
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  for (const a of agents) {
+    a.call?.cancel();
+    a.client.close();
+  }
+}
+
+process.on('message', (raw: { id: number; req: WorkerRequest }) => {
+  const { id, req } = raw;
+  const reply = (result: unknown, error?: string) => process.send?.({ id, result, error });
+  (async () => {
+    switch (req.t) {
+      case 'connect':
+        return connect(req);
+      case 'logs':
+        return startLogs(req);
+      case 'logs-stop':
+        return stopLogs();
+      case 'counters':
+        return readCounters();
+      case 'close':
+        await closeAll();
+        setImmediate(() => process.exit(0));
+        return null;
+    }
+  })().then(
+    (r) => reply(r ?? null),
+    (err: unknown) => reply(null, (err as Error).message),
+  );
+});
+// The parent died: do not linger with thousands of sockets open.
+process.on('disconnect', () => process.exit(0));
