@@ -6,14 +6,32 @@ const constraints = {
   'type:domain': [],
   'type:protocol': [],
   'type:util': [],
+  // Load-balancer drivers (@rollgate/lb): pure Node on top of the domain.
+  'type:lb': ['type:domain'],
   'type:engine': ['type:domain', 'type:util'],
   'type:data': ['type:engine', 'type:domain', 'type:util'],
   'type:api': ['type:engine', 'type:domain', 'type:util'],
   'scope:agent': ['type:protocol', 'type:domain', 'type:util'],
   'scope:web': ['type:api'],
   'scope:cli': ['type:api', 'type:domain'],
-  'scope:coordinator': ['type:api', 'type:data', 'type:engine', 'type:domain', 'type:protocol', 'type:util'],
-  'type:tool': ['type:api', 'type:engine', 'type:domain', 'type:util', 'type:protocol', 'type:tool'],
+  'scope:coordinator': [
+    'type:api',
+    'type:data',
+    'type:engine',
+    'type:domain',
+    'type:protocol',
+    'type:util',
+    'type:lb',
+  ],
+  'type:tool': [
+    'type:api',
+    'type:engine',
+    'type:domain',
+    'type:util',
+    'type:protocol',
+    'type:tool',
+    'type:lb',
+  ],
 };
 const boundaries = (extra = []) => [
   'error',
@@ -72,10 +90,11 @@ export default [
     },
   },
   {
-    // Tests may also use the tools (the demo fleet, the demo-app's editions) to drive real processes.
+    // Tests may also use the tools (the demo fleet, the demo-app's editions) and the load-balancer
+    // test helpers (a real HAProxy, the load generator) to drive real processes.
     files: ['**/*.test.ts', '**/*.int.test.ts', '**/*.spec.ts'],
     rules: {
-      '@nx/enforce-module-boundaries': boundaries(['type:tool']),
+      '@nx/enforce-module-boundaries': boundaries(['type:tool', 'type:lb']),
       '@typescript-eslint/no-restricted-imports': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
     },

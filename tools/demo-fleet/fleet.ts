@@ -42,6 +42,8 @@ export interface FleetOptions {
 
 export interface FleetAgent extends FleetAgentSpec {
   gatePort: number;
+  /** HAProxy agent-check port served by the agent. */
+  agentCheckPort: number;
   servicePort: number;
   dataDir: string;
   configPath: string;
@@ -158,6 +160,7 @@ export async function startFleet(opts: FleetOptions) {
     agents.push({
       ...spec,
       gatePort: await pick(`${spec.id}.gate`),
+      agentCheckPort: await pick(`${spec.id}.agent-check`),
       servicePort: await pick(`${spec.id}.service`),
       dataDir: join(dir, 'agents', spec.id),
       configPath: join(dir, 'agents', `${spec.id}.json`),
@@ -206,7 +209,7 @@ export async function startFleet(opts: FleetOptions) {
       role: a.role,
       coordinator: { address: `127.0.0.1:${grpcPort}` },
       dataDir: a.dataDir,
-      gate: { host: '127.0.0.1', port: a.gatePort },
+      gate: { host: '127.0.0.1', port: a.gatePort, agentCheckPort: a.agentCheckPort },
       services: [
         {
           name: 'demo-app',

@@ -7,14 +7,16 @@ set -euo pipefail
 # command:package pairs the suite uses. Add a pair when a test starts needing a program.
 wanted=("${@:-}")
 if [ -z "${wanted[*]}" ]; then
-  wanted=(useradd:passwd)
+  # haproxy: the load-balancer integration tests start a real one (packages/lb, apps/agent).
+  wanted=(useradd:passwd haproxy:haproxy)
 fi
 
 missing=()
 for pair in "${wanted[@]}"; do
   cmd="${pair%%:*}"
   pkg="${pair##*:}"
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  # sbin programs (haproxy, useradd) are not on a non-root PATH: look there too.
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/sbin/$cmd" ] || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && { echo "system packages: all present"; exit 0; }
 

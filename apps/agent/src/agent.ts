@@ -17,6 +17,7 @@ import {
   type ProtoGrpcType,
   type ServiceInventory,
 } from '@rollgate/protocol';
+import { agentCheckLine, createAgentCheckServer, type AgentCheckServer } from './agent-check';
 import type { AgentConfig, ServiceConfig } from './config';
 import { createConnection, type Connection } from './connection';
 import { createEditionStore } from './edition-store';
@@ -56,7 +57,8 @@ export interface AgentOptions {
 }
 
 export interface Agent {
-  start(): Promise<{ gatePort: number }>;
+  /** agentCheckPort is set when gate.agentCheckPort is configured. */
+  start(): Promise<{ gatePort: number; agentCheckPort?: number }>;
   /** Stops cleanly; the managed services keep running. */
   stop(): Promise<void>;
   status(): AgentStatus;
@@ -71,6 +73,8 @@ export interface AgentStatus {
   connection: string;
   gateWish: GateWish;
   gate: GateDecision;
+  /** What the HAProxy agent-check answers now (without the newline); null when it is off. */
+  agentCheck: string | null;
   services: (ServiceHealthView & {
     pid: number | null;
     runningEdition: string | null;
@@ -112,6 +116,7 @@ export function createAgent(opts: AgentOptions): Agent {
   let supervisor: Supervisor | undefined;
   let health: HealthMonitor | undefined;
   let gate: GateServer | undefined;
+  let agentCheck: AgentCheckServer | undefined;
   let executor: Executor | undefined;
   let connection: Connection | undefined;
   let shipper: LogShipper | undefined;
@@ -175,6 +180,7 @@ export function createAgent(opts: AgentOptions): Agent {
           activeEdition: inv?.active ?? '',
           health: HEALTH[health?.get(s.name)?.state ?? 'unknown'],
           activeConnections,
+          port: s.port,
         };
       }),
     );
@@ -333,6 +339,20 @@ export function createAgent(opts: AgentOptions): Agent {
       await hm.checkNow();
       hm.start();
 
+      // Only once health is known: answering "down" for a not-yet-checked service would take the
+      // server out of rotation at every agent restart, while an agent-check HAProxy cannot reach
+      // just keeps its last answer.
+      let agentCheckPort: number | undefined;
+      if (config.gate.agentCheckPort !== undefined) {
+        agentCheck = createAgentCheckServer({
+          host: config.gate.host,
+          port: config.gate.agentCheckPort,
+          line: () => agentCheckLine(state?.get().gateWish ?? 'open', health?.view() ?? []),
+          log,
+        });
+        agentCheckPort = (await agentCheck.start()).port;
+      }
+
       const gateHost =
         config.gate.host === '0.0.0.0' || config.gate.host === '::'
           ? (opts.hostname ?? osHostname())
@@ -352,6 +372,7 @@ export function createAgent(opts: AgentOptions): Agent {
           role: config.role,
           services: await inventory(),
           gateUrl: `http://${gateHost.includes(':') ? `[${gateHost}]` : gateHost}:${gatePort}/gate`,
+          agentCheckPort: agentCheckPort ?? 0,
           gate: gateState(state?.get().gateWish ?? 'open'),
           journaled: (journal?.recentFinished(opts.helloJournaled ?? 200) ?? []).map(finishedToUpdate),
         }),
@@ -385,10 +406,16 @@ export function createAgent(opts: AgentOptions): Agent {
       });
       connection.start();
       log.info(
-        { version: AGENT_VERSION, coordinator: config.coordinator.address, gatePort, dataDir },
+        {
+          version: AGENT_VERSION,
+          coordinator: config.coordinator.address,
+          gatePort,
+          agentCheckPort,
+          dataDir,
+        },
         'agent started',
       );
-      return { gatePort };
+      return agentCheckPort === undefined ? { gatePort } : { gatePort, agentCheckPort };
     },
 
     async stop() {
@@ -399,6 +426,7 @@ export function createAgent(opts: AgentOptions): Agent {
       health?.stop();
       await connection?.stop();
       shipper?.stop();
+      await agentCheck?.stop();
       await gate?.stop();
       supervisor?.close();
       await journal?.close();
@@ -416,6 +444,10 @@ export function createAgent(opts: AgentOptions): Agent {
         connection: connection?.state ?? 'idle',
         gateWish: state?.get().gateWish ?? 'open',
         gate: d,
+        agentCheck:
+          config.gate.agentCheckPort === undefined
+            ? null
+            : agentCheckLine(state?.get().gateWish ?? 'open', health?.view() ?? []).trim(),
         services: config.services.map((s) => {
           const v = health?.get(s.name) ?? { name: s.name, state: 'unknown' as const, detail: '' };
           const rec = supervisor?.running(s.name);

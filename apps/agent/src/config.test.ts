@@ -112,6 +112,22 @@ describe('agent config', () => {
     expect(errorsOf(badUrl)[0]).toMatch(/^services\[0\]\.healthUrl: expected an http URL/);
   });
 
+  it('takes an optional agent-check port that must not clash with the gate or a service', () => {
+    const ok = parseConfig({ ...valid(), gate: { host: '127.0.0.1', port: 7070, agentCheckPort: 7071 } });
+    expect(ok.ok && ok.config.gate.agentCheckPort).toBe(7071);
+    const off = parseConfig(valid());
+    expect(off.ok && off.config.gate.agentCheckPort).toBeUndefined();
+    expect(errorsOf({ ...valid(), gate: { port: 7070, agentCheckPort: 7070 } })).toEqual([
+      "gate.agentCheckPort: port 7070 is already the gate's HTTP port (gate.port); give the agent-check a port of its own (e.g. 7071)",
+    ]);
+    expect(errorsOf({ ...valid(), gate: { port: 7070, agentCheckPort: 8081 } })).toEqual([
+      'gate.agentCheckPort: port 8081 is already the port of service "demo-app"; give the agent-check a port of its own (e.g. 7071)',
+    ]);
+    expect(errorsOf({ ...valid(), gate: { port: 7070, agentCheckPort: '7071' } })).toEqual([
+      'gate.agentCheckPort: expected a TCP port number 1-65535 (e.g. 7071), got "7071"',
+    ]);
+  });
+
   it('lists every problem at once, not just the first', () => {
     const errors = errorsOf({ ...valid(), role: '', gate: { port: 0 }, dataDir: 5 });
     expect(errors.map((e) => e.split(':')[0])).toEqual(['role', 'dataDir', 'gate.port']);

@@ -138,8 +138,10 @@ export const agentConfigSchema = obj(
           .min(1)
           .default('0.0.0.0'),
         port: port(7070),
+        // HAProxy agent-check (see agent-check.ts); off when absent.
+        agentCheckPort: port(7071).optional(),
       },
-      'an object like { "host": "0.0.0.0", "port": 7070 }',
+      'an object like { "host": "0.0.0.0", "port": 7070, "agentCheckPort": 7071 }',
     ),
     services: z
       .array(serviceSchema, { error: expected('a list of services (e.g. [{ "name": "demo-app", ... }])') })
@@ -173,7 +175,22 @@ export const agentConfigSchema = obj(
       .optional(),
   },
   'a JSON object with agentId, cluster, role, coordinator, dataDir, gate and services',
-);
+).superRefine((cfg, ctx) => {
+  // The agent-check listens on its own port: sharing one with the gate or a service cannot bind.
+  const agentCheckPort = cfg.gate.agentCheckPort;
+  if (agentCheckPort === undefined) return;
+  const clash =
+    agentCheckPort === cfg.gate.port
+      ? "the gate's HTTP port (gate.port)"
+      : cfg.services.find((s) => s.port === agentCheckPort)?.name;
+  if (clash !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['gate', 'agentCheckPort'],
+      message: `port ${agentCheckPort} is already ${clash.startsWith('the gate') ? clash : `the port of service "${clash}"`}; give the agent-check a port of its own (e.g. ${cfg.gate.port + 1})`,
+    });
+  }
+});
 
 type RawConfig = z.infer<typeof agentConfigSchema>;
 type RawService = RawConfig['services'][number];

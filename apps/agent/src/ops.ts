@@ -223,8 +223,19 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
 
   async function drain(op: Extract<ActionOp, { op: 'drain' }>, ctx: OpContext): Promise<string> {
     const s = service(op.service);
-    const maxWait = op.maxWaitMs || OP_DEFAULTS.drainMaxWaitMs;
+    const minWait = op.minWaitMs ?? 0;
+    const maxWait = Math.max(op.maxWaitMs || OP_DEFAULTS.drainMaxWaitMs, minWait);
     const started = performance.now();
+    if (minWait > 0) {
+      // The load balancer only learns of the closed gate at its next checks: until then it may
+      // still send new requests, so zero connections now would prove nothing.
+      ctx.log(
+        'info',
+        MSG.draining.code,
+        `${MSG.draining.text} ${s.name}: letting the load balancer notice the closed gate (${secs(minWait)})`,
+      );
+      await sleep(minWait, ctx.signal);
+    }
     let n = await deps.countConnections(s.port);
     ctx.log(
       'info',

@@ -8,7 +8,7 @@ describe('wire ops → domain ops', () => {
   it('maps every oneof arm (proto-loader output: camelCase, string enums)', () => {
     const ops: ActionOp__Output[] = [
       { op: 'gate', gate: { state: 'GATE_STATE_CLOSED' } },
-      { op: 'drain', drain: { service: 'demo-app', maxWaitMs: 30000 } },
+      { op: 'drain', drain: { service: 'demo-app', maxWaitMs: 30000, minWaitMs: 0 } },
       { op: 'stop', stop: { service: 'demo-app', timeoutMs: 10000 } },
       { op: 'install', install: { service: 'demo-app', edition: '2.0', sha256: sha, size: 2133 } },
       { op: 'activate', activate: { service: 'demo-app', edition: '2.0' } },
@@ -33,7 +33,7 @@ describe('wire ops → domain ops', () => {
     if (!r.ok) return;
     expect(r.ops).toEqual([
       { op: 'gate', state: 'closed' },
-      { op: 'drain', service: 'demo-app', maxWaitMs: 30000 },
+      { op: 'drain', service: 'demo-app', maxWaitMs: 30000, minWaitMs: 0 },
       { op: 'stop', service: 'demo-app', timeoutMs: 10000 },
       { op: 'install', service: 'demo-app', edition: '2.0', sha256: sha, size: 2133 },
       { op: 'activate', service: 'demo-app', edition: '2.0' },

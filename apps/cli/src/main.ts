@@ -14,6 +14,7 @@ import { CliError, EXIT, explainError } from './errors';
 import { createOutput } from './output';
 import { auditCommand } from './commands/audit';
 import { editionListCommand, editionUploadCommand } from './commands/editions';
+import { haproxyConfigCommand, lbClearCommand, lbConfigureCommand, lbShowCommand } from './commands/lb';
 import { logsCommand, type LogsFlags } from './commands/logs';
 import { serversCommand } from './commands/servers';
 import { statusCommand } from './commands/status';
@@ -220,6 +221,78 @@ async function main(argv: string[]): Promise<number> {
     .option('--comment <text>', "the customer's words, kept in the audit log")
     .addOption(json())
     .action(act(signOffCommand));
+
+  upgrade
+    .command('skip-drain')
+    .description('end the drain of a server stuck with sessions (audited); the run goes on')
+    .argument('<runId>', 'the run')
+    .requiredOption('--server <id>', 'the server whose drain to end')
+    .addOption(json())
+    .action(
+      act(async (ctx, runId: string, flags: { server: string; json?: boolean }) => {
+        const view = await ctx.client.upgrade.skipDrain.mutate({ runId, serverId: flags.server });
+        if (flags.json) ctx.out.json(view);
+        else
+          ctx.out.print(
+            `Drain of ${flags.server} skipped in run ${runId}; its sessions are cut when it stops.`,
+          );
+        return 0;
+      }),
+    );
+
+  const lb = program.command('lb').description('the load balancer in front of a cluster (HAProxy)');
+  lb.command('configure')
+    .description("tell Rollgate how to reach a cluster's load balancer (checked against it before saving)")
+    .requiredOption('--cluster <cluster>', 'the cluster')
+    .requiredOption('--backend <name>', 'the HAProxy backend that serves the cluster')
+    .addOption(
+      new Option('--mode <mode>', 'haproxy-runtime or gate-only').choices(['haproxy-runtime', 'gate-only']),
+    )
+    .option('--socket <path>', 'HAProxy runtime API unix socket (implies haproxy-runtime)')
+    .option('--address <host:port>', 'HAProxy runtime API over TCP (implies haproxy-runtime)')
+    .option(
+      '--server <agent=haproxy...>',
+      'HAProxy server name of an agent, e.g. admin-1=s1 (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      '--check-interval <ms>',
+      "the LB's health-check interval (default 1000)",
+      wholeNumber(100, 600_000),
+    )
+    .option('--fall <n>', 'failed checks before down (default 2)', wholeNumber(1, 100))
+    .option('--rise <n>', 'passed checks before up (default 2)', wholeNumber(1, 100))
+    .option(
+      '--agent-inter <ms>',
+      'agent-check interval, when HAProxy polls agent-check',
+      wholeNumber(100, 600_000),
+    )
+    .option('--file <path>', 'the configuration as JSON (flags override it)')
+    .addOption(json())
+    .action(act(lbConfigureCommand));
+  lb.command('show')
+    .description("a cluster's load-balancer configuration and what the LB reports now")
+    .requiredOption('--cluster <cluster>', 'the cluster')
+    .addOption(json())
+    .action(act(lbShowCommand));
+  lb.command('clear')
+    .description("forget a cluster's load balancer (the agents' gates alone are used)")
+    .requiredOption('--cluster <cluster>', 'the cluster')
+    .addOption(json())
+    .action(act(lbClearCommand));
+  lb.command('haproxy-config')
+    .description('print a ready HAProxy frontend and backend for a cluster, to paste into haproxy.cfg')
+    .requiredOption('--cluster <cluster>', 'the cluster')
+    .option('--backend <name>', 'backend name (default: the configured one, else the cluster name)')
+    .option('--bind <address>', 'where the frontend listens (default *:80)')
+    .option('--socket <path>', 'runtime API socket path (default /run/haproxy/admin.sock)')
+    .option(
+      '--check-interval <ms>',
+      'health-check interval (default: the configured one, else 1000)',
+      wholeNumber(100, 600_000),
+    )
+    .option('--slowstart <ms>', 'ramp a re-admitted server up over this long', wholeNumber(0, 3_600_000))
+    .action(act(haproxyConfigCommand));
 
   program
     .command('audit')

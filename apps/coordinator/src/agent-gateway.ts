@@ -34,7 +34,13 @@ export interface AgentGatewayOptions {
   store: EngineStore;
   artifacts: ArtifactStore;
   /** Where agents' log lines go (a batching writer); flush() resolves once earlier lines are stored. */
-  logs: { write(record: LogRecord): void; flush(): Promise<void> };
+  logs: {
+    /** false = not accepted (buffer full): the gateway waits (whenWritable, else flush) and retries. */
+    write(record: LogRecord): boolean | void;
+    flush(): Promise<void>;
+    /** Resolves when write() has room again; rejects once the writer is stopped. */
+    whenWritable?(): Promise<void>;
+  };
   log: Logger;
   clock: Clock;
   version: string;
@@ -48,6 +54,9 @@ export interface AgentGatewayOptions {
   logAckMs?: number;
   credentials?: grpc.ServerCredentials;
 }
+
+/** Messages of one stream received but not yet handled before the gateway stops reading it. */
+const MAX_QUEUED = 16;
 
 const helloSchema = z.object({
   agentId: z.string().regex(SAFE_NAME, 'agentId must be a safe name (letters, digits, . _ -)'),
@@ -74,6 +83,7 @@ function inventory(services: ServiceInventory__Output[]) {
     installedEditions: [...s.installedEditions],
     activeEdition: s.activeEdition,
     health: fromWireHealth(s.health),
+    ...(s.port ? { port: s.port } : {}),
   }));
 }
 
@@ -158,6 +168,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
       agentVersion: hello.agentVersion,
       capabilities: [...hello.capabilities],
       gateUrl: hello.gateUrl,
+      ...(hello.agentCheckPort ? { agentCheckPort: hello.agentCheckPort } : {}),
       status: 'connected',
       gateOpen: hello.gate === 'GATE_STATE_OPEN',
       services: inventory(hello.services),
@@ -231,7 +242,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
         const streamId = msg.logs?.streamId ?? '';
         for (const line of msg.logs?.lines ?? []) {
           const ref = parseActionId(line.actionId);
-          opts.logs.write({
+          const record: LogRecord = {
             runId: ref?.runId ?? null,
             actionId: ref ? line.actionId : null,
             serverId: conn.agentId,
@@ -242,7 +253,15 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
             message: line.message.slice(0, 4000),
             source: 'agent',
             ...(streamId && line.seq > 0 ? { streamId: streamId.slice(0, 128), seq: line.seq } : {}),
-          });
+          };
+          // The writer's buffer is full (the database is behind): wait for room, then write again.
+          // Meanwhile this stream is not read (MAX_QUEUED below), so HTTP/2 flow control holds the
+          // agent back, and a line is acknowledged only once the writer has accepted it.
+          while (opts.logs.write(record) === false) {
+            if (stopped) return; // not acknowledged: the agent resends it to the next coordinator
+            const room = opts.logs.whenWritable ? opts.logs.whenWritable() : opts.logs.flush();
+            await room.catch(() => new Promise((r) => setTimeout(r, 1000)));
+          }
           if (streamId && line.seq > (conn.unacked.get(streamId) ?? 0)) conn.unacked.set(streamId, line.seq);
         }
         break;
@@ -256,7 +275,10 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
     Connect(call: Connection['call']) {
       let conn: Connection | null = null;
       let pending: Promise<unknown> = Promise.resolve();
+      let queued = 0;
       call.on('data', (msg: AgentMessage__Output) => {
+        // Back-pressure: stop reading while this stream's messages wait to be handled.
+        if (++queued >= MAX_QUEUED) call.pause();
         // Messages of one stream are handled strictly in order.
         pending = pending.then(async () => {
           try {
@@ -274,6 +296,8 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
             await onMessage(conn, msg);
           } catch (err) {
             log.error({ err, agentId: conn?.agentId }, 'agent message handling failed');
+          } finally {
+            if (--queued < MAX_QUEUED && call.isPaused()) call.resume();
           }
         });
       });
@@ -380,6 +404,12 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
     },
     cancel(serverId, actionId, reason) {
       connections.get(serverId)?.call.write({ cancelAction: { actionId, reason } });
+    },
+    setGate(serverId, open, reason) {
+      const conn = connections.get(serverId);
+      if (!conn || conn.lost) return false;
+      conn.call.write({ setGate: { state: open ? 'GATE_STATE_OPEN' : 'GATE_STATE_CLOSED', reason } });
+      return true;
     },
     isConnected(serverId) {
       const conn = connections.get(serverId);

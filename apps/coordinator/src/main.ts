@@ -6,6 +6,7 @@ import { createEngine, type Clock } from '@rollgate/engine';
 import { createLogger } from '@rollgate/logger';
 import { createAgentGateway } from './agent-gateway';
 import { createArtifactStore } from './artifact-store';
+import { createLbAdapter } from './lb-adapter';
 import { readEnv } from './env';
 import { createHttpServer } from './http-server';
 import { createCoordinatorServices } from './services';
@@ -32,6 +33,7 @@ async function main() {
   const store = createPgStore(db.db);
   const logWriter = createLogWriter({ store });
   const artifacts = createArtifactStore({ dir: join(env.dataDir, 'artifacts') });
+  const lb = createLbAdapter({ store, log });
 
   // The gateway and the engine need each other; the gateway's callbacks only run after start(),
   // by which time `engine` below is initialised.
@@ -60,6 +62,7 @@ async function main() {
     emit: (r) => logWriter.write(r),
     log,
     newRunId: () => newRunId(new Date(clock.now())),
+    lb: lb.port,
   });
   const services = createCoordinatorServices({
     version: COORDINATOR_VERSION,
@@ -67,6 +70,7 @@ async function main() {
     engine,
     artifacts,
     clock,
+    lb,
   });
   const http = createHttpServer({
     host: env.ROLLGATE_HTTP_HOST,

@@ -1,7 +1,9 @@
-import { compileMinorUpgrade, type Plan } from '@rollgate/domain';
+import { compileMinorUpgrade, haproxyServerName, type LbConfig, type Plan } from '@rollgate/domain';
+import { renderHaproxyBackend, type ServerStat } from '@rollgate/lb';
 import { ApiError, MAX_EDITION_BYTES, type ApiServices, type UpgradeInput } from '@rollgate/api';
 import { EngineError, StoreConflictError, type Clock, type Engine, type EngineStore } from '@rollgate/engine';
 import type { ArtifactStore } from './artifact-store';
+import type { LbAdapter } from './lb-adapter';
 
 export interface CoordinatorServicesOptions {
   version: string;
@@ -9,6 +11,17 @@ export interface CoordinatorServicesOptions {
   engine: Engine;
   artifacts: ArtifactStore;
   clock: Clock;
+  lb: LbAdapter;
+}
+
+/** host of a gate URL such as http://10.0.0.5:7070/gate, and its port. */
+function gateAddress(gateUrl: string): { host: string; port: number } | null {
+  try {
+    const u = new URL(gateUrl);
+    return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80) };
+  } catch {
+    return null;
+  }
 }
 
 /** Turns engine refusals into API errors that keep their operator-facing message. */
@@ -91,6 +104,114 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
       abort: (runId, actor, reason) => mapErrors(() => engine.abort(runId, actor, reason)),
       signOff: (runId, decision, comment, actor) =>
         mapErrors(() => engine.signOff(runId, decision, comment, actor)),
+      skipDrain: (runId, serverId, actor) => mapErrors(() => engine.skipDrain(runId, serverId, actor)),
+    },
+    lb: {
+      async configure(cluster, config, actor) {
+        const servers = await store.listServers({ cluster });
+        try {
+          await opts.lb.verify(
+            config,
+            servers.map((s) => s.id),
+          );
+        } catch (err) {
+          throw new ApiError('PRECONDITION_FAILED', `${(err as Error).message} Nothing was saved.`);
+        }
+        await store.setClusterLb(cluster, config);
+        opts.lb.forget(cluster);
+        await store.appendAudit({
+          at: opts.clock.now(),
+          actor,
+          action: 'lb.configure',
+          target: cluster,
+          details: { ...config },
+        });
+        return config;
+      },
+      async clear(cluster, actor) {
+        await store.setClusterLb(cluster, null);
+        opts.lb.forget(cluster);
+        await store.appendAudit({
+          at: opts.clock.now(),
+          actor,
+          action: 'lb.clear',
+          target: cluster,
+          details: {},
+        });
+      },
+      async show(cluster) {
+        const config = await store.getClusterLb(cluster);
+        const servers = await store.listServers({ cluster });
+        let error: string | null = null;
+        let stats = new Map<string, ServerStat>();
+        if (config?.mode === 'haproxy-runtime') {
+          try {
+            stats = await opts.lb.stats(config);
+          } catch (err) {
+            error = (err as Error).message;
+          }
+        }
+        return {
+          cluster,
+          config,
+          error,
+          servers: servers.map((s) => {
+            const name = config ? haproxyServerName(config, s.id) : s.id;
+            const st = stats.get(name);
+            return {
+              serverId: s.id,
+              haproxyServer: name,
+              status: st
+                ? {
+                    up: st.status === 'UP' && st.adminState === 'ready',
+                    sessions: st.scur,
+                    totalSessions: st.stot,
+                    state: st.statusText,
+                  }
+                : null,
+            };
+          }),
+        };
+      },
+      async haproxyConfig(input) {
+        const config: LbConfig | null = await store.getClusterLb(input.cluster);
+        const servers = await store.listServers({ cluster: input.cluster });
+        if (servers.length === 0) {
+          throw new ApiError(
+            'NOT_FOUND',
+            `No server has registered in cluster "${input.cluster}"; start its agents first.`,
+          );
+        }
+        const rows = servers.map((s) => {
+          const gate = gateAddress(s.gateUrl);
+          const port = s.services.find((svc) => svc.port)?.port;
+          if (!gate || !port) {
+            throw new ApiError(
+              'PRECONDITION_FAILED',
+              `Agent ${s.id} has not reported its gate address and service port (gate URL "${s.gateUrl}"); upgrade the agent.`,
+            );
+          }
+          return {
+            name: config ? haproxyServerName(config, s.id) : s.id,
+            address: gate.host,
+            servicePort: port,
+            gatePort: gate.port,
+            ...(s.agentCheckPort ? { agentCheckPort: s.agentCheckPort } : {}),
+          };
+        });
+        return renderHaproxyBackend({
+          cluster: input.cluster,
+          backend: input.backend ?? config?.backend ?? input.cluster,
+          bind: input.bind,
+          runtimeSocketPath: input.socketPath,
+          servers: rows,
+          checkIntervalMs: input.checkIntervalMs ?? config?.checkIntervalMs ?? 1000,
+          fall: config?.fall ?? 2,
+          rise: config?.rise ?? 2,
+          ...(input.slowstartMs !== undefined ? { slowstartMs: input.slowstartMs } : {}),
+          ...(config?.agentInterMs !== undefined ? { agentInterMs: config.agentInterMs } : {}),
+        });
+      },
     },
     editions: {
       async upload(input, actor) {

@@ -8,7 +8,7 @@ export function toWireOp(op: ActionOp): WireOp {
     case 'gate':
       return { gate: { state: op.state === 'open' ? 'GATE_STATE_OPEN' : 'GATE_STATE_CLOSED' } };
     case 'drain':
-      return { drain: { service: op.service, maxWaitMs: op.maxWaitMs } };
+      return { drain: { service: op.service, maxWaitMs: op.maxWaitMs, minWaitMs: op.minWaitMs ?? 0 } };
     case 'stop':
       return { stop: { service: op.service, timeoutMs: op.timeoutMs } };
     case 'install':

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appNameSchema, editionNameSchema, safeName } from '@rollgate/domain';
+import { appNameSchema, editionNameSchema, lbConfigSchema, safeName } from '@rollgate/domain';
 
 const runId = z.string().min(1).max(80);
 
@@ -56,3 +56,25 @@ export const logsInput = z.object({
 export const statusInput = z.object({ runId: runId.optional() });
 export const serversInput = z.object({ cluster: z.string().max(64).optional() }).default({});
 export const editionsListInput = z.object({ app: z.string().max(64).optional() }).default({});
+
+export const skipDrainInput = z.object({ runId, serverId: safeName('server id') });
+
+export const clusterRef = z.object({ cluster: safeName('cluster name') });
+export const lbConfigureInput = z.object({ cluster: safeName('cluster name'), config: lbConfigSchema });
+export const haproxyConfigInput = z.object({
+  cluster: safeName('cluster name'),
+  /** Backend name in the generated config; default: the configured one, else the cluster name. */
+  backend: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,64}$/)
+    .optional(),
+  /** Where the frontend listens, e.g. `*:80`; default `*:80`. */
+  bind: z.string().max(128).default('*:80'),
+  /** Where HAProxy's runtime API socket goes; default /run/haproxy/admin.sock. */
+  socketPath: z.string().max(512).default('/run/haproxy/admin.sock'),
+  /** Health check interval, ms; default: the configured one, else 1000. */
+  checkIntervalMs: z.number().int().min(100).max(600_000).optional(),
+  /** HAProxy slowstart for re-admitted servers, ms; default none. */
+  slowstartMs: z.number().int().min(0).max(3_600_000).optional(),
+});
+export type HaproxyConfigInput = z.infer<typeof haproxyConfigInput>;

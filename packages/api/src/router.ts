@@ -6,6 +6,10 @@ import { ApiError } from './errors';
 import {
   editionUploadInput,
   editionsListInput,
+  clusterRef,
+  haproxyConfigInput,
+  lbConfigureInput,
+  skipDrainInput,
   logsInput,
   runControl,
   runRef,
@@ -179,11 +183,28 @@ export const appRouter = t.router({
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.runs.abort(input.runId, ctx.actor, input.reason)),
       ),
+    skipDrain: procedure.input(skipDrainInput).mutation(async ({ ctx, input }) => {
+      await ctx.services.runs.skipDrain(input.runId, input.serverId, ctx.actor);
+      return runView(ctx, await requireRun(ctx, input.runId));
+    }),
     signOff: procedure
       .input(signOffInput)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.runs.signOff(input.runId, input.decision, input.comment, ctx.actor)),
       ),
+  }),
+
+  lb: t.router({
+    configure: procedure
+      .input(lbConfigureInput)
+      .mutation(({ ctx, input }) => ctx.services.lb.configure(input.cluster, input.config, ctx.actor)),
+    clear: procedure
+      .input(clusterRef)
+      .mutation(({ ctx, input }) => ctx.services.lb.clear(input.cluster, ctx.actor)),
+    show: procedure.input(clusterRef).query(({ ctx, input }) => ctx.services.lb.show(input.cluster)),
+    haproxyConfig: procedure
+      .input(haproxyConfigInput)
+      .query(({ ctx, input }) => ctx.services.lb.haproxyConfig(input)),
   }),
 
   audit: t.router({

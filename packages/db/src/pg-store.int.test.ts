@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeStoreContract } from '@rollgate/engine/testing';
 import { createDb, type RollgateDb } from './create-db';
 import { createPgStore } from './pg-store';
@@ -92,3 +92,50 @@ if (externalUrl)
       };
     });
   });
+
+// appendLogs writes with COPY and falls back to INSERT … ON CONFLICT when a batch repeats a line.
+describe('pg-store appendLogs (COPY fast path)', () => {
+  let db: RollgateDb;
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-db-copy-'));
+    db = createDb({ dataDir });
+    await db.start();
+  });
+  afterAll(async () => {
+    await db?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const line = (seq: number, message: string, streamId = 'st') => ({
+    runId: null,
+    actionId: null,
+    serverId: 'a-1',
+    stepIndex: seq % 3 === 0 ? null : seq,
+    at: 1_700_000_000_000 + seq,
+    level: 'info' as const,
+    code: 'RG0190I',
+    message,
+    source: 'agent' as const,
+    streamId,
+    seq,
+  });
+
+  it('stores text COPY would misread as it was given, and NUL as U+FFFD', async () => {
+    const store = createPgStore(db.db);
+    const messages = ['\\N', 'a\\b', 'tab\there', 'line\nbreak\r\n', '', 'nul\0byte', 'ünï ✓'];
+    await store.appendLogs(messages.map((m, i) => line(i + 1, m, 'esc')));
+    const got = await store.queryLogs({ serverId: 'a-1' });
+    expect(got.map((l) => l.message)).toEqual([...messages.slice(0, 5), 'nul\uFFFDbyte', 'ünï ✓']);
+    expect(got.map((l) => l.stepIndex)).toEqual([1, 2, null, 4, 5, null, 7]);
+    expect(got.every((l, i) => l.at === 1_700_000_000_000 + i + 1 && l.seq === i + 1)).toBe(true);
+  });
+
+  it('a batch repeating stored lines keeps the new ones, once, in order', async () => {
+    const store = createPgStore(db.db);
+    await store.appendLogs([1, 2, 3].map((i) => line(i, `m${i}`, 'dup')));
+    await store.appendLogs([2, 3, 4, 5].map((i) => line(i, `m${i}`, 'dup')));
+    const got = (await store.queryLogs({ limit: 100 })).filter((l) => l.streamId === 'dup');
+    expect(got.map((l) => l.message)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+    expect(got.map((l) => l.id)).toEqual([...got.map((l) => l.id)].sort((a, b) => a - b));
+  });
+});

@@ -1,4 +1,4 @@
-import type { ActionOp, ActionStatus, Plan, RunStatus, StepStatus } from '@rollgate/domain';
+import type { ActionOp, ActionStatus, LbConfig, Plan, RunStatus, StepStatus } from '@rollgate/domain';
 import type { AgentStatus, LogLevel, LogRecord, RunKind, ServerInventoryService } from '@rollgate/engine';
 import {
   bigint,
@@ -30,6 +30,8 @@ export const epochMs = customType<{ data: number; driverData: string | Date }>({
 export const clusters = pgTable('clusters', {
   name: text('name').primaryKey(),
   createdAt: epochMs('created_at').notNull(),
+  /** How the cluster's load balancer is reached (LbConfig), or null: the agents' gates alone. */
+  lb: jsonb('lb').$type<LbConfig>(),
 });
 
 export const servers = pgTable(
@@ -44,6 +46,7 @@ export const servers = pgTable(
     agentVersion: text('agent_version').notNull(),
     capabilities: jsonb('capabilities').$type<string[]>().notNull(),
     gateUrl: text('gate_url').notNull(),
+    agentCheckPort: integer('agent_check_port'),
     status: text('status').$type<AgentStatus>().notNull(),
     gateOpen: boolean('gate_open').notNull(),
     services: jsonb('services').$type<ServerInventoryService[]>().notNull(),

@@ -5,3 +5,4 @@ export * from './messages';
 export * from './groups';
 export * from './compile-minor';
 export * from './run-state';
+export * from './lb-config';

@@ -14,7 +14,7 @@ const ms = z
 
 export const actionOpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('gate'), state: z.enum(['open', 'closed']) }),
-  z.object({ op: z.literal('drain'), service, maxWaitMs: ms }),
+  z.object({ op: z.literal('drain'), service, maxWaitMs: ms, minWaitMs: ms.optional() }),
   z.object({ op: z.literal('stop'), service, timeoutMs: ms }),
   z.object({
     op: z.literal('install'),

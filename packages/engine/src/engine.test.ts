@@ -2,17 +2,24 @@ import { describe, expect, it } from 'vitest';
 import { compileMinorUpgrade, type Plan } from '@rollgate/domain';
 import { createEngine, type Engine } from './engine';
 import { createMemoryStore } from './memory-store';
-import type { AgentBus, DispatchAction, EngineStore, LogRecord } from './ports';
+import type {
+  AgentBus,
+  DispatchAction,
+  EngineStore,
+  LbServerStatus,
+  LoadBalancerPort,
+  LogRecord,
+} from './ports';
 
 const silent = { info() {}, warn() {}, error() {} };
 
-function plan(servers = ['admin-1', 'admin-2', 'stream-1', 'stream-2']): Plan {
+function plan(servers = ['admin-1', 'admin-2', 'stream-1', 'stream-2'], drainMs = 0): Plan {
   return compileMinorUpgrade({
     cluster: 'demo',
     service: 'demo-app',
     servers: servers.map((id) => ({ id, cluster: 'demo', role: id.split('-')[0]! })),
     toEdition: { app: 'demo-app', name: '2.0', sha256: 'a'.repeat(64), size: 1 },
-    drainMs: 0,
+    drainMs,
   });
 }
 
@@ -30,6 +37,7 @@ function fakeFleet(store: EngineStore, ids: string[]) {
   let engine: Engine | undefined;
   const failOn = new Set<string>(); // `${serverId}:${stepIndex}` fails on the first attempt
   const sent: DispatchAction[] = [];
+  const gateWishes: { serverId: string; open: boolean }[] = [];
   let cutAtStep = Infinity; // from this step on the fleet is unreachable (a partition or a crash)
 
   const bus: AgentBus = {
@@ -41,6 +49,10 @@ function fakeFleet(store: EngineStore, ids: string[]) {
       return true;
     },
     cancel() {},
+    setGate(serverId, open) {
+      gateWishes.push({ serverId, open });
+      return connected.has(serverId);
+    },
     isConnected: (id) => connected.has(id),
   };
 
@@ -77,6 +89,7 @@ function fakeFleet(store: EngineStore, ids: string[]) {
     connected,
     failOn,
     sent,
+    gateWishes,
     get maxOut() {
       return maxOut;
     },
@@ -89,7 +102,7 @@ function fakeFleet(store: EngineStore, ids: string[]) {
   };
 }
 
-async function setup(store: EngineStore = createMemoryStore()) {
+async function setup(store: EngineStore = createMemoryStore(), lb?: LoadBalancerPort) {
   const ids = ['admin-1', 'admin-2', 'stream-1', 'stream-2'];
   for (const id of ids) {
     await store.upsertServer({
@@ -118,6 +131,7 @@ async function setup(store: EngineStore = createMemoryStore()) {
     log: silent,
     newRunId: () => `r-test-${++n}`,
     tickMs: 20,
+    ...(lb ? { lb } : {}),
   });
   fleet.attach(engine);
   await engine.start();
@@ -252,6 +266,143 @@ describe('engine', () => {
     const leftOut = logs.filter((l) => l.code === 'RG0062E').at(-1);
     expect(leftOut?.message).toContain('admin-1');
     await expect(engine.resume(run.id, 'operator')).rejects.toThrow(/not paused/);
+    await engine.stop();
+  });
+
+  it('runtime LB: drains at the load balancer, dispatches the stop only at 0 sessions, re-admits after a served request', async () => {
+    const calls: string[] = [];
+    const lbState = new Map<string, LbServerStatus & { draining: boolean }>();
+    for (const id of ['admin-1', 'admin-2', 'stream-1', 'stream-2'])
+      lbState.set(id, { up: true, sessions: 3, totalSessions: 100, draining: false });
+    const lb: LoadBalancerPort = {
+      mode: async () => ({ mode: 'runtime', readmitTimeoutMs: 5000 }),
+      async leave(_c, ids) {
+        calls.push(`leave ${ids.join(',')}`);
+        for (const id of ids) lbState.get(id)!.draining = true;
+      },
+      async rejoin(_c, ids) {
+        calls.push(`rejoin ${ids.join(',')}`);
+        for (const id of ids) lbState.get(id)!.draining = false;
+      },
+      async status(_c, ids) {
+        const out = new Map<string, LbServerStatus>();
+        for (const id of ids) {
+          const st = lbState.get(id)!;
+          // Sessions end one by one while draining; a ready server serves requests.
+          if (st.draining) st.sessions = Math.max(0, st.sessions - 1);
+          else st.totalSessions += 1;
+          out.set(id, { up: st.up, sessions: st.sessions, totalSessions: st.totalSessions });
+        }
+        return out;
+      },
+    };
+    const { store, engine, fleet, logs } = await setup(createMemoryStore(), lb);
+    const p = plan(undefined, 10_000);
+    const run = await engine.createRun(p, 'tester');
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'waiting-approval',
+    );
+    const stop = p.steps.find((x) => x.key === 'g1.stop')!;
+    const stopAction = fleet.sent.find((a) => a.stepIndex === stop.index)!;
+    // The agent is not asked to drain again: the engine already waited for the LB's sessions.
+    expect(stopAction.ops.map((o) => o.op)).toEqual(['gate', 'stop']);
+    expect(calls[0]).toBe('leave admin-1,stream-1');
+    expect(calls).toContain('rejoin admin-1,stream-1');
+    expect(calls).toContain('leave admin-2,stream-2');
+    const drained = logs.filter((l) => l.code === 'RG0111I' && /drained in/.test(l.message));
+    expect(drained.length).toBeGreaterThanOrEqual(4);
+    expect(drained.every((l) => /no sessions left/.test(l.message))).toBe(true);
+    // Group 2 left only after group 1 was back at the LB.
+    expect(calls.indexOf('rejoin admin-1,stream-1')).toBeLessThan(calls.indexOf('leave admin-2,stream-2'));
+    await engine.stop();
+  });
+
+  it('gate-only LB: the agent drain first waits for the LB to notice the closed gate', async () => {
+    const lb: LoadBalancerPort = {
+      mode: async () => ({ mode: 'gate-only', detectMs: 3000, readmitMs: 10 }),
+      leave: async () => {},
+      rejoin: async () => {},
+      status: async () => new Map(),
+    };
+    const { store, engine, fleet } = await setup(createMemoryStore(), lb);
+    const p = plan();
+    const run = await engine.createRun(p, 'tester');
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'waiting-approval',
+    );
+    const stop = p.steps.find((x) => x.key === 'g1.stop')!;
+    const drain = fleet.sent.find((a) => a.stepIndex === stop.index)!.ops.find((o) => o.op === 'drain');
+    expect(drain).toMatchObject({ op: 'drain', minWaitMs: 3000 });
+    await engine.stop();
+  });
+
+  it('an abort puts healthy servers back in rotation and reports the others as left out', async () => {
+    const { store, engine, fleet, logs } = await setup();
+    const p = plan();
+    fleet.failOn.add(`admin-1:${p.steps.find((s) => s.key === 'g1.upgrade')!.index}`);
+    // stream-1's service is still healthy (say its stop had not happened); admin-1's is stopped.
+    await store.touchServers([
+      {
+        id: 'stream-1',
+        lastHeartbeatAt: 0,
+        services: [{ name: 'demo-app', installedEditions: [], activeEdition: '1.0', health: 'healthy' }],
+      },
+      {
+        id: 'admin-1',
+        lastHeartbeatAt: 0,
+        services: [{ name: 'demo-app', installedEditions: [], activeEdition: '1.0', health: 'stopped' }],
+      },
+    ]);
+    const run = await engine.createRun(p, 'tester');
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'paused',
+    );
+    await engine.abort(run.id, 'operator');
+    expect(fleet.gateWishes).toEqual([{ serverId: 'stream-1', open: true }]);
+    expect((await store.openLedger(run.id)).map((l) => l.serverId)).toEqual(['admin-1']);
+    const report = logs.filter((l) => l.code === 'RG0062E').at(-1)!;
+    expect(report.message).toMatch(/admin-1 \(demo-app not healthy\)/);
+    await engine.stop();
+  });
+
+  it('an operator can skip the drain of a server stuck with sessions; it is audited and the run goes on', async () => {
+    const lb: LoadBalancerPort = {
+      mode: async () => ({ mode: 'runtime', readmitTimeoutMs: 0 }),
+      leave: async () => {},
+      rejoin: async () => {},
+      // admin-1 never finishes its sessions; the others have none.
+      status: async (_c, ids) =>
+        new Map(ids.map((id) => [id, { up: true, sessions: id === 'admin-1' ? 7 : 0, totalSessions: 1 }])),
+    };
+    const { store, engine, fleet, logs } = await setup(createMemoryStore(), lb);
+    const p = plan(undefined, 60_000);
+    const run = await engine.createRun(p, 'tester');
+    await until(
+      async () => logs.filter((l) => l.code === 'RG0110I').length,
+      (n) => n > 0,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    // Still draining: nothing was stopped.
+    expect(fleet.sent).toHaveLength(0);
+    await expect(engine.skipDrain(run.id, 'admin-2', 'operator')).rejects.toThrow(/not draining/);
+    await engine.skipDrain(run.id, 'admin-1', 'operator');
+    await until(
+      async () => fleet.sent.length,
+      (n) => n >= 2,
+    );
+    const drained = logs.find(
+      (l) => l.code === 'RG0111I' && l.serverId === 'admin-1' && /drained in/.test(l.message),
+    );
+    expect(drained?.message).toMatch(/drain skipped by an operator with 7 sessions/);
+    expect(
+      (await store.listAudit()).some(
+        (a) => a.action === 'run.skip-drain' && a.details.serverId === 'admin-1',
+      ),
+    ).toBe(true);
+    await engine.abort(run.id, 'tester');
     await engine.stop();
   });
 });

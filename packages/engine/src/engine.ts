@@ -9,11 +9,14 @@ import {
   type PlanStep,
   type RunStatus,
 } from '@rollgate/domain';
+import type { ActionOp } from '@rollgate/domain';
 import type {
   ActionRecord,
   AgentBus,
   Clock,
   EngineStore,
+  LbMode,
+  LoadBalancerPort,
   LogLevel,
   LogRecord,
   RunRecord,
@@ -36,7 +39,9 @@ export interface EngineOptions {
   log: EngineLogger;
   /** Makes a new run id; injected so the engine stays free of randomness. */
   newRunId: () => string;
-  /** How often every active run is re-evaluated, in ms; default 1000. */
+  /** The load balancer in front of the clusters; default none (the agents' gates alone). */
+  lb?: LoadBalancerPort;
+  /** How often every active run is re-evaluated, in ms; default 250 (drains are timed by it). */
   tickMs?: number;
   /** How long a step may be held by the capacity floor before the run pauses, in ms; default 120000. */
   capacityHoldMs?: number;
@@ -71,6 +76,8 @@ export interface Engine {
   onActionUpdate(update: ActionUpdateInput): Promise<void>;
   onAgentConnected(serverId: string): Promise<void>;
   onAgentLost(serverId: string): Promise<void>;
+  /** Ends the drain of a server that is stuck with sessions (the operator's call; audited). */
+  skipDrain(runId: string, serverId: string, actor: string): Promise<void>;
   /** Re-evaluates a run now (and serially with every other change to it). */
   kick(runId: string): Promise<void>;
 }
@@ -84,12 +91,25 @@ const ACTIVE: RunStatus[] = ['running', 'waiting-approval', 'paused'];
  */
 export function createEngine(opts: EngineOptions): Engine {
   const { store, bus, clock, log } = opts;
-  const tickMs = opts.tickMs ?? 1000;
+  const tickMs = opts.tickMs ?? 250;
+  const lb = opts.lb;
+  /** Drains whose servers this process has already set to drain at the LB (idempotent anyway). */
+  const leftAtLb = new Set<string>();
+  const drainReported = new Map<string, number>();
+  const skipDrainFor = new Set<string>();
+  /** Re-admissions in progress: when the LB was told, and each server's session count then. */
+  const rejoining = new Map<string, { at: number; baseline: Map<string, number> }>();
   const capacityHoldMs = opts.capacityHoldMs ?? 120_000;
   const queues = new Map<string, Promise<unknown>>();
   const heldSince = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+
+  /** Waiting on the load balancer: look again soon rather than at the next tick. */
+  function recheckSoon(runId: string, ms = 50) {
+    if (stopped) return;
+    setTimeout(() => void kick(runId), ms).unref();
+  }
 
   function emit(
     run: string | null,
@@ -186,6 +206,49 @@ export function createEngine(opts: EngineOptions): Engine {
     return null;
   }
 
+  /**
+   * After an abort: every server this run took out of rotation goes back if its service is
+   * healthy (gate opened, LB set ready); the others are reported as left out, loudly.
+   */
+  async function putBackOrReport(run: RunRecord) {
+    const out = await store.openLedger(run.id);
+    if (out.length === 0) return;
+    const servers = new Map((await store.listServers({ cluster: run.plan.cluster })).map((s) => [s.id, s]));
+    const back: string[] = [];
+    const left: string[] = [];
+    for (const entry of out) {
+      const srv = servers.get(entry.serverId);
+      const healthy =
+        srv?.status === 'connected' &&
+        srv.services.some((s) => s.name === run.plan.service && s.health === 'healthy');
+      if (healthy && bus.setGate(entry.serverId, true, `run ${run.id} aborted: back in rotation`)) {
+        back.push(entry.serverId);
+      } else {
+        const why =
+          srv?.status !== 'connected'
+            ? `agent ${srv?.status ?? 'unknown'}`
+            : `${run.plan.service} not healthy`;
+        left.push(`${entry.serverId} (${why})`);
+      }
+    }
+    if (back.length > 0) {
+      const mode = lb ? await lb.mode(run.plan.cluster) : null;
+      if (mode?.mode === 'runtime') await lb!.rejoin(run.plan.cluster, back);
+      const at = clock.now();
+      for (const id of back) {
+        await store.reopenLedger(run.id, id, at);
+        emit(run.id, 'gateOpened', `${id}: put back in rotation after the abort`, { serverId: id });
+      }
+    }
+    if (left.length > 0) {
+      emit(
+        run.id,
+        'gateLeftClosed',
+        `${left.join(', ')}: left out of rotation by this run; start the service and rejoin it, or run the upgrade again`,
+      );
+    }
+  }
+
   async function pauseOnFailure(
     run: RunRecord,
     step: StepRecord,
@@ -201,6 +264,156 @@ export function createEngine(opts: EngineOptions): Engine {
     if (out.length > 0) {
       emit(run.id, 'gateLeftClosed', out.map((l) => l.serverId).join(', '), { level: 'warn' });
     }
+  }
+
+  async function modeFor(run: RunRecord, step: PlanStep): Promise<LbMode | null> {
+    if (!lb || (step.leavesRotation.length === 0 && step.rejoinsRotation.length === 0)) return null;
+    return lb.mode(run.plan.cluster);
+  }
+
+  /**
+   * The ops an action carries, by how the LB is reached: with the runtime API the engine drains at
+   * the LB itself (sessions read from the LB), so the agent does not wait again; with gate-only
+   * health checks the agent's drain first waits for the LB to notice the closed gate.
+   */
+  function opsFor(ops: ActionOp[], mode: LbMode | null): ActionOp[] {
+    if (mode?.mode === 'runtime') return ops.filter((op) => op.op !== 'drain');
+    if (mode?.mode === 'gate-only') {
+      return ops.map((op) => (op.op === 'drain' ? { ...op, minWaitMs: mode.detectMs } : op));
+    }
+    return ops;
+  }
+
+  const drainMsOf = (step: PlanStep) => step.ops.find((op) => op.op === 'drain')?.maxWaitMs ?? 0;
+
+  async function leaveAtLb(run: RunRecord, step: StepRecord, planStep: PlanStep) {
+    const key = `${run.id}:${step.index}:${step.attempt}`;
+    // Close the gates first: an HAProxy agent-check answering "ready" would otherwise undo the drain.
+    for (const id of planStep.leavesRotation) {
+      if (!bus.setGate(id, false, `run ${run.id}: leaving rotation`)) {
+        log.warn(
+          { runId: run.id, serverId: id },
+          'agent not connected: its gate closes when the action reaches it',
+        );
+      }
+    }
+    await lb!.leave(run.plan.cluster, planStep.leavesRotation);
+    if (!leftAtLb.has(key)) {
+      leftAtLb.add(key);
+      emit(
+        run.id,
+        'quiescing',
+        `${planStep.leavesRotation.join(', ')} set to drain at the load balancer; waiting up to ${Math.round(drainMsOf(planStep) / 1000)} s for their sessions to end`,
+        { stepIndex: step.index },
+      );
+    }
+  }
+
+  /** Runtime mode: true once every leaving server has no sessions, its drain was skipped, or time is up. */
+  async function drainedAtLb(run: RunRecord, step: StepRecord, planStep: PlanStep): Promise<boolean> {
+    const key = `${run.id}:${step.index}:${step.attempt}`;
+    if (!leftAtLb.has(key)) await leaveAtLb(run, step, planStep); // after a restart: idempotent
+    const stats = await lb!.status(run.plan.cluster, planStep.leavesRotation);
+    const now = clock.now();
+    const started = step.startedAt ?? now;
+    const elapsed = now - started;
+    const busy = planStep.leavesRotation.filter(
+      (id) => (stats.get(id)?.sessions ?? 0) > 0 && !skipDrainFor.has(`${run.id}:${id}`),
+    );
+    if (busy.length > 0 && elapsed < drainMsOf(planStep)) {
+      recheckSoon(run.id, 100);
+      const last = drainReported.get(key) ?? started;
+      if (now - last >= 5000) {
+        drainReported.set(key, now);
+        emit(
+          run.id,
+          'draining',
+          `${busy.map((id) => `${id} (${stats.get(id)?.sessions ?? 0} sessions)`).join(', ')} after ${Math.round(elapsed / 1000)} s`,
+          { stepIndex: step.index },
+        );
+      }
+      return false;
+    }
+    drainReported.delete(key);
+    for (const id of planStep.leavesRotation) {
+      const left = stats.get(id)?.sessions ?? 0;
+      const how = skipDrainFor.delete(`${run.id}:${id}`)
+        ? `drain skipped by an operator with ${left} sessions`
+        : left > 0
+          ? `drainage interval ended with ${left} sessions still open`
+          : 'no sessions left';
+      emit(run.id, 'draining', `${id} drained in ${(elapsed / 1000).toFixed(1)} s (${how})`, {
+        serverId: id,
+        stepIndex: step.index,
+        level: left > 0 ? 'warn' : 'info',
+      });
+    }
+    return true;
+  }
+
+  /**
+   * A server counts as back only when the load balancer has it up and it has served a request
+   * (runtime), or when the LB has had time to see its open gate (gate-only).
+   */
+  async function readmitted(
+    run: RunRecord,
+    step: StepRecord,
+    planStep: PlanStep,
+    actions: ActionRecord[],
+    mode: LbMode,
+  ): Promise<boolean> {
+    const now = clock.now();
+    const ids = planStep.rejoinsRotation;
+    if (mode.mode === 'gate-only') {
+      const done = Math.max(...actions.map((a) => a.finishedAt ?? now));
+      return now >= done + mode.readmitMs;
+    }
+    const key = `${run.id}:${step.index}`;
+    let state = rejoining.get(key);
+    if (!state) {
+      const before = await lb!.status(run.plan.cluster, ids);
+      // Health was verified by the action (waitHealthy) before the LB is told to send traffic.
+      await lb!.rejoin(run.plan.cluster, ids);
+      state = { at: now, baseline: new Map(ids.map((id) => [id, before.get(id)?.totalSessions ?? 0])) };
+      rejoining.set(key, state);
+      recheckSoon(run.id);
+      emit(
+        run.id,
+        'gateOpened',
+        `${ids.join(', ')} set ready at the load balancer; waiting for each to serve a request`,
+        { stepIndex: step.index },
+      );
+      return false;
+    }
+    const baseline = state.baseline;
+    const stats = await lb!.status(run.plan.cluster, ids);
+    const waiting = ids.filter((id) => {
+      const st = stats.get(id);
+      return !st || !st.up || st.totalSessions <= (baseline.get(id) ?? 0);
+    });
+    if (waiting.length === 0) return true;
+    if (now - state.at < mode.readmitTimeoutMs) {
+      recheckSoon(run.id);
+      return false;
+    }
+    const down = waiting.filter((id) => !stats.get(id)?.up);
+    if (down.length > 0) {
+      rejoining.delete(key);
+      await pauseOnFailure(
+        run,
+        step,
+        planStep,
+        `the load balancer does not report ${down.join(', ')} up ${Math.round((now - state.at) / 1000)} s after re-admission`,
+      );
+      return false;
+    }
+    emit(
+      run.id,
+      'gateOpened',
+      `${waiting.join(', ')} up at the load balancer but served no request within ${Math.round(mode.readmitTimeoutMs / 1000)} s (no traffic?); continuing`,
+      { stepIndex: step.index, level: 'warn' },
+    );
+    return true;
   }
 
   async function evaluate(runId: string): Promise<void> {
@@ -255,13 +468,15 @@ export function createEngine(opts: EngineOptions): Engine {
         heldSince.delete(`${run.id}:${step.index}`);
         const attempt = step.attempt + 1;
         const now = clock.now();
+        const lbMode = await modeFor(run, planStep);
+        const ops = opsFor(planStep.ops, lbMode);
         const actions: ActionRecord[] = planStep.servers.map((serverId) => ({
           id: makeActionId(run.id, step.index, serverId, attempt),
           runId: run.id,
           stepIndex: step.index,
           serverId,
           attempt,
-          ops: planStep.ops,
+          ops,
           status: 'pending',
           error: null,
           createdAt: now,
@@ -283,6 +498,11 @@ export function createEngine(opts: EngineOptions): Engine {
         for (const serverId of planStep.leavesRotation) {
           emit(run.id, 'gateClosed', serverId, { serverId, stepIndex: step.index });
         }
+        if (lbMode?.mode === 'runtime' && planStep.leavesRotation.length > 0) {
+          // The engine drains at the load balancer first; the actions go out once sessions are 0.
+          await leaveAtLb(run, { ...step, attempt, startedAt: now }, planStep);
+          continue;
+        }
         for (const a of actions) await dispatch(run, a);
         if (actions.length > 0) return;
         continue; // a step without agent work (none today) completes at once
@@ -294,9 +514,33 @@ export function createEngine(opts: EngineOptions): Engine {
         await pauseOnFailure(run, step, planStep, `${failed.serverId}: ${failed.error ?? failed.status}`);
         return;
       }
+      const lbMode = await modeFor(run, planStep);
+      if (
+        lbMode?.mode === 'runtime' &&
+        planStep.leavesRotation.length > 0 &&
+        actions.some((a) => a.status === 'pending')
+      ) {
+        if (!(await drainedAtLb(run, step, planStep))) return;
+        for (const a of actions) if (a.status === 'pending') await dispatch(run, a);
+        return;
+      }
       if (actions.length > 0 && actions.every((a) => a.status === 'succeeded')) {
+        if (
+          planStep.rejoinsRotation.length > 0 &&
+          lbMode &&
+          !(await readmitted(run, step, planStep, actions, lbMode))
+        ) {
+          return;
+        }
+        rejoining.delete(`${run.id}:${step.index}`);
         const now = clock.now();
+        // A server back in rotation closes every open entry about it, also those an earlier
+        // (aborted) run left, so the capacity floor counts it as serving again.
+        const stillOut = await store.openLedger();
         for (const serverId of planStep.rejoinsRotation) {
+          for (const e of stillOut)
+            if (e.serverId === serverId && e.runId !== run.id)
+              await store.reopenLedger(e.runId, serverId, now);
           await store.reopenLedger(run.id, serverId, now);
           emit(run.id, 'gateOpened', serverId, { serverId, stepIndex: step.index });
         }
@@ -329,6 +573,21 @@ export function createEngine(opts: EngineOptions): Engine {
   return {
     async start() {
       stopped = false;
+      for (const entry of await store.openLedger()) {
+        const owner = await store.getRun(entry.runId);
+        if (owner && isTerminalRun(owner.status)) {
+          emit(
+            entry.runId,
+            'gateLeftClosed',
+            `${entry.serverId}: still out of rotation since run ${entry.runId} ended (${owner.status})`,
+            { serverId: entry.serverId },
+          );
+          log.warn(
+            { runId: entry.runId, serverId: entry.serverId },
+            'server left out of rotation by an ended run',
+          );
+        }
+      }
       const runs = await store.listRuns({ statuses: ACTIVE });
       for (const r of runs) {
         if (r.status === 'running') {
@@ -447,14 +706,7 @@ export function createEngine(opts: EngineOptions): Engine {
         }
         await audit(actor, 'run.abort', runId, { reason: reason ?? '' });
         emit(runId, 'runAborted', `by ${actor}${reason ? `: ${reason}` : ''}`);
-        const out = await store.openLedger(runId);
-        if (out.length > 0) {
-          emit(
-            runId,
-            'gateLeftClosed',
-            `${out.map((l) => l.serverId).join(', ')} (closed by this run; put back with the load balancer or a new run)`,
-          );
-        }
+        await putBackOrReport(updated);
         return updated;
       });
     },
@@ -558,6 +810,28 @@ export function createEngine(opts: EngineOptions): Engine {
           },
         );
       }
+    },
+
+    async skipDrain(runId, serverId, actor) {
+      const run = await mustGetRun(runId);
+      const step = run.plan.steps[run.currentStep];
+      if (run.status !== 'running' || !step?.leavesRotation.includes(serverId)) {
+        throw new EngineError(
+          'PRECONDITION_FAILED',
+          `${serverId} is not draining in run ${runId} (current step: ${step ? `${run.currentStep + 1} ${step.title}` : 'none'}, run ${run.status}).`,
+        );
+      }
+      const mode = await modeFor(run, step);
+      if (mode?.mode !== 'runtime') {
+        throw new EngineError(
+          'PRECONDITION_FAILED',
+          `Skipping a drain needs the load balancer's runtime API (rollgate lb configure --socket …); here ${serverId}'s own agent drains it and stops waiting after the drainage interval (${Math.round(drainMsOf(step) / 1000)} s).`,
+        );
+      }
+      skipDrainFor.add(`${runId}:${serverId}`);
+      await audit(actor, 'run.skip-drain', runId, { serverId });
+      emit(runId, 'draining', `${serverId}: drain skipped by ${actor}`, { serverId, level: 'warn' });
+      await kick(runId);
     },
 
     kick,

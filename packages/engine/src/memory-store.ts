@@ -1,4 +1,4 @@
-import { isTerminalRun, TERMINAL_ACTION } from '@rollgate/domain';
+import { isTerminalRun, TERMINAL_ACTION, type LbConfig } from '@rollgate/domain';
 import {
   StoreConflictError,
   type ActionRecord,
@@ -28,6 +28,7 @@ export function createMemoryStore(): EngineStore {
   const servers = new Map<string, ServerRecord>();
   const editions = new Map<string, EditionRecord>();
   const audit: AuditEvent[] = [];
+  const clusterLb = new Map<string, LbConfig>();
 
   return {
     async createRun(run, s) {
@@ -162,6 +163,14 @@ export function createMemoryStore(): EngineStore {
     async getServer(id) {
       const s = servers.get(id);
       return s ? clone(s) : null;
+    },
+    async getClusterLb(cluster) {
+      const c = clusterLb.get(cluster);
+      return c ? clone(c) : null;
+    },
+    async setClusterLb(cluster, lb) {
+      if (lb) clusterLb.set(cluster, clone(lb));
+      else clusterLb.delete(cluster);
     },
     async insertEdition(e) {
       const key = `${e.app}\u0000${e.name}`;

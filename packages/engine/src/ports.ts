@@ -1,4 +1,12 @@
-import type { ActionOp, ActionStatus, Edition, Plan, RunStatus, StepStatus } from '@rollgate/domain';
+import type {
+  ActionOp,
+  ActionStatus,
+  Edition,
+  LbConfig,
+  Plan,
+  RunStatus,
+  StepStatus,
+} from '@rollgate/domain';
 
 /** Milliseconds since the epoch; the engine never reads the clock itself. */
 export interface Clock {
@@ -96,6 +104,8 @@ export type AgentStatus = 'connected' | 'lost' | 'disconnected';
 
 export interface ServerInventoryService {
   name: string;
+  /** The port the service listens on (0 when the agent did not say). */
+  port?: number;
   installedEditions: string[];
   activeEdition: string;
   health: 'healthy' | 'unhealthy' | 'stopped' | 'unknown';
@@ -109,6 +119,8 @@ export interface ServerRecord {
   agentVersion: string;
   capabilities: string[];
   gateUrl: string;
+  /** The HAProxy agent-check port the agent serves (0: none). */
+  agentCheckPort?: number;
   status: AgentStatus;
   /** What the agent last reported of its gate (wish AND health). */
   gateOpen: boolean;
@@ -210,6 +222,12 @@ export interface EngineStore {
   listServers(opts?: { cluster?: string }): Promise<ServerRecord[]>;
   getServer(id: string): Promise<ServerRecord | null>;
 
+  // clusters
+  /** The load-balancer configuration of a cluster, or null when none is set (or no such cluster). */
+  getClusterLb(cluster: string): Promise<LbConfig | null>;
+  /** Sets (or with null clears) a cluster's load-balancer configuration; creates the cluster if needed. */
+  setClusterLb(cluster: string, lb: LbConfig | null): Promise<void>;
+
   // editions
   insertEdition(edition: EditionRecord): Promise<void>;
   getEdition(app: string, name: string): Promise<EditionRecord | null>;
@@ -237,6 +255,8 @@ export interface AgentBus {
   dispatch(serverId: string, action: DispatchAction): boolean;
   /** Asks the agent to stop a running action at its next op boundary (best effort). */
   cancel(serverId: string, actionId: string, reason: string): void;
+  /** Sets the coordinator's wish for a server's gate (the agent journals it); false if not connected. */
+  setGate(serverId: string, open: boolean, reason: string): boolean;
   isConnected(serverId: string): boolean;
 }
 
@@ -246,4 +266,44 @@ export class StoreConflictError extends Error {
     super(message);
     this.name = 'StoreConflictError';
   }
+}
+
+/** What the load balancer in front of a cluster reports for one server. */
+export interface LbServerStatus {
+  /** The load balancer would send it traffic (operationally up and administratively ready). */
+  up: boolean;
+  /** Sessions in progress now. */
+  sessions: number;
+  /** Sessions ever served (grows when it serves a request). */
+  totalSessions: number;
+}
+
+/** How the engine can work with a cluster's load balancer. */
+export type LbMode =
+  | {
+      mode: 'runtime';
+      /** How long a re-admitted server may take to serve a request before the run warns. */
+      readmitTimeoutMs: number;
+    }
+  | {
+      mode: 'gate-only';
+      /** How long the LB may keep sending new requests after a gate closed. */
+      detectMs: number;
+      /** How long the LB takes to mark a server up after its gate opened. */
+      readmitMs: number;
+    };
+
+/**
+ * The load balancer in front of the fleet (HAProxy's runtime API in the coordinator). Every call
+ * is idempotent, so the engine may repeat one after a restart.
+ */
+export interface LoadBalancerPort {
+  /** How the cluster's LB is reached; null when none is configured (the gates alone are used). */
+  mode(cluster: string): Promise<LbMode | null>;
+  /** Runtime mode: stop sending new requests to these servers now (HAProxy `state drain`). */
+  leave(cluster: string, serverIds: string[]): Promise<void>;
+  /** Runtime mode: send them traffic again (HAProxy `state ready`); called only after health was verified. */
+  rejoin(cluster: string, serverIds: string[]): Promise<void>;
+  /** Runtime mode: what the LB reports now for these servers. */
+  status(cluster: string, serverIds: string[]): Promise<Map<string, LbServerStatus>>;
 }

@@ -208,6 +208,8 @@ export async function startFakeApi(): Promise<FakeApi> {
 
   const store: Store = {
     createRun: unused('createRun'),
+    getClusterLb: unused('getClusterLb'),
+    setClusterLb: unused('setClusterLb'),
     async getRun(id) {
       touchLive(id);
       return runs.get(id) ?? null;
@@ -305,6 +307,13 @@ export async function startFakeApi(): Promise<FakeApi> {
           `signoff:${decision}`,
           comment,
         ),
+      skipDrain: unused('runs.skipDrain'),
+    },
+    lb: {
+      configure: unused('lb.configure'),
+      clear: unused('lb.clear'),
+      show: unused('lb.show'),
+      haproxyConfig: unused('lb.haproxyConfig'),
     },
     editions: {
       async upload(input, actor) {

@@ -487,6 +487,30 @@ export function describeStoreContract(
       });
     });
 
+    describe('clusters', () => {
+      it('keeps a cluster load-balancer configuration, replaces it and clears it', async () => {
+        expect(await store.getClusterLb('demo')).toBeNull();
+        const runtime = {
+          mode: 'haproxy-runtime' as const,
+          runtime: { socketPath: '/run/haproxy/admin.sock' },
+          backend: 'demo',
+          servers: { 'admin-1': 's1' },
+          checkIntervalMs: 1000,
+          fall: 2,
+          rise: 2,
+          readmitTimeoutMs: 30_000,
+        };
+        await store.setClusterLb('demo', runtime);
+        expect(await store.getClusterLb('demo')).toEqual(runtime);
+        const gateOnly = { ...runtime, mode: 'gate-only' as const, servers: {} };
+        await store.setClusterLb('demo', gateOnly);
+        expect(await store.getClusterLb('demo')).toEqual(gateOnly);
+        expect(await store.getClusterLb('other')).toBeNull();
+        await store.setClusterLb('demo', null);
+        expect(await store.getClusterLb('demo')).toBeNull();
+      });
+    });
+
     describe('editions', () => {
       it('stores editions and reads them back, optional fields absent or present', async () => {
         const plain = edition('app', '1.0');

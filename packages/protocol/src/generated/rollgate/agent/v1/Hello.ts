@@ -31,6 +31,10 @@ export interface Hello {
    * lost track can settle them without resending.
    */
   journaled?: _rollgate_agent_v1_ActionUpdate[];
+  /**
+   * TCP port of the HAProxy agent-check listener; 0 when the agent serves none.
+   */
+  agentCheckPort?: number;
 }
 
 export interface Hello__Output {
@@ -51,4 +55,8 @@ export interface Hello__Output {
    * lost track can settle them without resending.
    */
   journaled: _rollgate_agent_v1_ActionUpdate__Output[];
+  /**
+   * TCP port of the HAProxy agent-check listener; 0 when the agent serves none.
+   */
+  agentCheckPort: number;
 }

@@ -11,6 +11,10 @@ export interface ServiceInventory {
   activeEdition?: string;
   health?: _rollgate_agent_v1_ServiceHealth;
   activeConnections?: number;
+  /**
+   * The TCP port the service listens on (where the load balancer sends traffic).
+   */
+  port?: number;
 }
 
 export interface ServiceInventory__Output {
@@ -19,4 +23,8 @@ export interface ServiceInventory__Output {
   activeEdition: string;
   health: _rollgate_agent_v1_ServiceHealth__Output;
   activeConnections: number;
+  /**
+   * The TCP port the service listens on (where the load balancer sends traffic).
+   */
+  port: number;
 }

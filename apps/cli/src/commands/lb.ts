@@ -1,0 +1,153 @@
+import { readFile } from 'node:fs/promises';
+import type { CommandContext, JsonFlag } from '../context';
+import { CliError } from '../errors';
+import { renderTable } from '../format';
+
+export interface LbConfigureFlags extends JsonFlag {
+  cluster: string;
+  /** haproxy-runtime (default when a socket or address is given) or gate-only. */
+  mode?: 'haproxy-runtime' | 'gate-only';
+  /** HAProxy runtime API unix socket. */
+  socket?: string;
+  /** HAProxy runtime API as host:port. */
+  address?: string;
+  backend: string;
+  /** `agentId=haproxyServer` pairs; an agent not listed is named by its id. */
+  server?: string[];
+  checkInterval?: number;
+  fall?: number;
+  rise?: number;
+  agentInter?: number;
+  /** Or the whole configuration as a JSON file (flags given as well override it). */
+  file?: string;
+}
+
+function parseServers(pairs: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const m = /^([^=\s]+)=([^=\s]+)$/.exec(p);
+    if (!m) throw new CliError(`--server ${p}: expected agentId=haproxyServer, e.g. admin-1=s1.`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+export async function lbConfigureCommand(ctx: CommandContext, flags: LbConfigureFlags): Promise<number> {
+  let base: Record<string, unknown> = {};
+  if (flags.file) {
+    try {
+      base = JSON.parse(await readFile(flags.file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new CliError(
+        `--file ${flags.file}: ${(err as Error).message}. Give a JSON file with the LB configuration.`,
+      );
+    }
+  }
+  let runtime: Record<string, unknown> | undefined;
+  if (flags.socket) runtime = { socketPath: flags.socket };
+  if (flags.address) {
+    const m = /^(.+):(\d{1,5})$/.exec(flags.address);
+    if (!m) throw new CliError(`--address ${flags.address}: expected host:port, e.g. 127.0.0.1:9999.`);
+    runtime = { host: m[1], port: Number(m[2]) };
+  }
+  const mode =
+    flags.mode ?? (runtime ? 'haproxy-runtime' : ((base.mode as string | undefined) ?? 'gate-only'));
+  const config = {
+    ...base,
+    mode,
+    backend: flags.backend,
+    ...(runtime ? { runtime } : {}),
+    ...(flags.server ? { servers: parseServers(flags.server) } : {}),
+    ...(flags.checkInterval !== undefined ? { checkIntervalMs: flags.checkInterval } : {}),
+    ...(flags.fall !== undefined ? { fall: flags.fall } : {}),
+    ...(flags.rise !== undefined ? { rise: flags.rise } : {}),
+    ...(flags.agentInter !== undefined ? { agentInterMs: flags.agentInter } : {}),
+  };
+  const saved = await ctx.client.lb.configure.mutate({
+    cluster: flags.cluster,
+    config: config as Parameters<typeof ctx.client.lb.configure.mutate>[0]['config'],
+  });
+  if (flags.json) ctx.out.json(saved);
+  else
+    ctx.out.print(
+      `Load balancer of cluster ${flags.cluster}: ${saved.mode}, backend ${saved.backend} (checked against the live load balancer).`,
+    );
+  return 0;
+}
+
+export async function lbShowCommand(
+  ctx: CommandContext,
+  flags: JsonFlag & { cluster: string },
+): Promise<number> {
+  const view = await ctx.client.lb.show.query({ cluster: flags.cluster });
+  if (flags.json) {
+    ctx.out.json(view);
+    return 0;
+  }
+  if (!view.config) {
+    ctx.out.print(
+      `Cluster ${flags.cluster} has no load balancer configured: the engine relies on the agents' gates alone.`,
+    );
+    ctx.out.print(
+      `Configure one with: rollgate lb configure --cluster ${flags.cluster} --backend <name> --socket <path>`,
+    );
+    return 0;
+  }
+  ctx.out.print(`Cluster ${flags.cluster}: ${view.config.mode}, backend ${view.config.backend}`);
+  if (view.error) ctx.out.print(`Live status unavailable: ${view.error}`);
+  ctx.out.print(
+    renderTable(
+      [
+        { header: 'SERVER' },
+        { header: 'HAPROXY' },
+        { header: 'STATE' },
+        { header: 'SESSIONS', align: 'right' },
+        { header: 'TOTAL', align: 'right' },
+      ],
+      view.servers.map((s) => [
+        s.serverId,
+        s.haproxyServer,
+        s.status?.state ?? '-',
+        s.status ? String(s.status.sessions) : '-',
+        s.status ? String(s.status.totalSessions) : '-',
+      ]),
+    ),
+  );
+  return 0;
+}
+
+export async function lbClearCommand(
+  ctx: CommandContext,
+  flags: JsonFlag & { cluster: string },
+): Promise<number> {
+  await ctx.client.lb.clear.mutate({ cluster: flags.cluster });
+  if (flags.json) ctx.out.json({ cluster: flags.cluster, config: null });
+  else
+    ctx.out.print(
+      `Cluster ${flags.cluster}: load balancer configuration removed; the agents' gates alone are used.`,
+    );
+  return 0;
+}
+
+export interface HaproxyConfigFlags {
+  json?: boolean;
+  cluster: string;
+  backend?: string;
+  bind?: string;
+  socket?: string;
+  checkInterval?: number;
+  slowstart?: number;
+}
+
+export async function haproxyConfigCommand(ctx: CommandContext, flags: HaproxyConfigFlags): Promise<number> {
+  const text = await ctx.client.lb.haproxyConfig.query({
+    cluster: flags.cluster,
+    ...(flags.backend ? { backend: flags.backend } : {}),
+    ...(flags.bind ? { bind: flags.bind } : {}),
+    ...(flags.socket ? { socketPath: flags.socket } : {}),
+    ...(flags.checkInterval !== undefined ? { checkIntervalMs: flags.checkInterval } : {}),
+    ...(flags.slowstart !== undefined ? { slowstartMs: flags.slowstart } : {}),
+  });
+  ctx.out.print(text);
+  return 0;
+}
