@@ -555,10 +555,21 @@ export function createEngine(opts: EngineOptions): Engine {
     }
   }
 
+  /** Evaluations already queued per run: a burst of agent updates needs only one of them. */
+  const queuedKicks = new Map<string, Promise<void>>();
+
   function kick(runId: string): Promise<void> {
-    return serial(runId, () => evaluate(runId)).catch((err: unknown) => {
+    const queued = queuedKicks.get(runId);
+    if (queued) return queued;
+    const next = serial(runId, () => {
+      // From here on a new update needs a new evaluation: this one may have read before it.
+      queuedKicks.delete(runId);
+      return evaluate(runId);
+    }).catch((err: unknown) => {
       log.error({ err, runId }, 'run evaluation failed');
     });
+    queuedKicks.set(runId, next);
+    return next;
   }
 
   async function tick(): Promise<void> {
