@@ -267,6 +267,11 @@ async function main(argv: string[]): Promise<number> {
       'agent-check interval, when HAProxy polls agent-check',
       wholeNumber(100, 600_000),
     )
+    .option(
+      '--drainage-interval <seconds>',
+      "the cluster's default drainage interval (runs may override; default 30)",
+      wholeNumber(0, 3600),
+    )
     .option('--file <path>', 'the configuration as JSON (flags override it)')
     .addOption(json())
     .action(act(lbConfigureCommand));

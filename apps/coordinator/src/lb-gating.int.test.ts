@@ -45,6 +45,7 @@ describe('no request lost through a real HAProxy', () => {
         fall: 2,
         rise: 2,
         agentInterMs: 500,
+        drainageIntervalSec: 7,
       },
     });
   }
@@ -139,6 +140,18 @@ describe('no request lost through a real HAProxy', () => {
 
   it('runtime API, keep-alive: a minor rolling upgrade 1.0 → 2.0 under load loses no request', async () => {
     await useLb('haproxy-runtime');
+    // The drainage interval: the run's own, else the cluster's.
+    const drainOf = async (drainageIntervalSec?: number) => {
+      const plan = await fleet.api.upgrade.plan.query({
+        cluster: 'demo',
+        app: 'demo-app',
+        edition: '2.0',
+        ...(drainageIntervalSec !== undefined ? { drainageIntervalSec } : {}),
+      });
+      return plan.steps[0]!.ops.find((op) => op.op === 'drain');
+    };
+    expect(await drainOf()).toMatchObject({ maxWaitMs: 7000 });
+    expect(await drainOf(3)).toMatchObject({ maxWaitMs: 3000 });
     const report = await rollUnderLoad('2.0', true);
     expectNothingLost(report, '1.0', '2.0');
     expect(await editionsServedNow()).toEqual(new Set(['2.0']));

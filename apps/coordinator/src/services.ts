@@ -66,7 +66,10 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
       service: input.app,
       servers: servers.map((s) => ({ id: s.id, cluster: s.cluster, role: s.role, hostname: s.hostname })),
       toEdition: edition,
-      drainMs: input.drainageIntervalSec * 1000,
+      // The run's own interval, else the cluster's, else 30 s (the seed's edition manager default).
+      drainMs:
+        (input.drainageIntervalSec ?? (await store.getClusterLb(input.cluster))?.drainageIntervalSec ?? 30) *
+        1000,
       healthTimeoutMs: input.healthTimeoutSec * 1000,
       signOff: input.signOff,
       probe: { path: input.probePath, expectStatus: 200, expectBodyContains: '' },

@@ -9,8 +9,11 @@ export const upgradeInput = z.object({
   /** The edition to upgrade to; it must have been uploaded. */
   edition: editionNameSchema,
   procedure: z.literal('minor').default('minor'),
-  /** How long a server may finish in-flight work after leaving rotation; default 30 s. */
-  drainageIntervalSec: z.number().int().min(0).max(3600).default(30),
+  /**
+   * How long a server may finish in-flight work after leaving rotation; default: the cluster's
+   * (rollgate lb configure --drainage-interval), else 30 s.
+   */
+  drainageIntervalSec: z.number().int().min(0).max(3600).optional(),
   /** How long a started service may take to become healthy; default 120 s. */
   healthTimeoutSec: z.number().int().min(1).max(3600).default(120),
   /** End with the customer's verification and sign-off; default true. */

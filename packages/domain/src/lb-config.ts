@@ -42,6 +42,8 @@ export const lbConfigSchema = z
     rise: z.number().int().min(1).max(100).default(2),
     /** agent-check interval, ms, when HAProxy polls the agents' agent-check port; default none. */
     agentInterMs: z.number().int().min(100).max(600_000).optional(),
+    /** The cluster's default drainage interval, s, for runs that do not set one; default 30. */
+    drainageIntervalSec: z.number().int().min(0).max(3600).optional(),
     /** How long a re-admitted server may take to serve its first request before the run warns; default 30 s. */
     readmitTimeoutMs: z.number().int().min(0).max(3_600_000).default(30_000),
   })

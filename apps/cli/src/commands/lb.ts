@@ -18,6 +18,8 @@ export interface LbConfigureFlags extends JsonFlag {
   fall?: number;
   rise?: number;
   agentInter?: number;
+  /** The cluster's default drainage interval, s. */
+  drainageInterval?: number;
   /** Or the whole configuration as a JSON file (flags given as well override it). */
   file?: string;
 }
@@ -62,6 +64,7 @@ export async function lbConfigureCommand(ctx: CommandContext, flags: LbConfigure
     ...(flags.fall !== undefined ? { fall: flags.fall } : {}),
     ...(flags.rise !== undefined ? { rise: flags.rise } : {}),
     ...(flags.agentInter !== undefined ? { agentInterMs: flags.agentInter } : {}),
+    ...(flags.drainageInterval !== undefined ? { drainageIntervalSec: flags.drainageInterval } : {}),
   };
   const saved = await ctx.client.lb.configure.mutate({
     cluster: flags.cluster,
