@@ -142,11 +142,14 @@ describe('a minor rolling upgrade of the demo fleet', () => {
     }
 
     // Every action's log is stored and readable with `rollgate upgrade logs`.
-    const logs = JSON.parse(await rollgate(fleet, 'upgrade', 'logs', runId, '--json', '--limit', '5000')) as {
-      actionId: string | null;
-      code: string;
-      source: string;
-    }[];
+    type Line = { actionId: string | null; code: string; source: string };
+    // Log lines are written in batches: the completion line may land a moment after the status.
+    const logs = await waitFor('the run log to end with its completion', async () => {
+      const lines = JSON.parse(
+        await rollgate(fleet, 'upgrade', 'logs', runId, '--json', '--limit', '5000'),
+      ) as Line[];
+      return lines.at(-1)?.code === 'RG0011I' ? lines : null;
+    });
     const agentLogged = new Set(
       logs.filter((l) => l.source === 'agent' && l.actionId).map((l) => l.actionId),
     );
