@@ -5,12 +5,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '@rollgate/api';
 import { buildDemoEditions, type DemoEdition } from '@rollgate/demo-app';
+import { freePort } from '@rollgate/lb/testing';
+
+/** A TCP port free on loopback right now. */
+export { freePort };
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -56,17 +59,6 @@ export const DEFAULT_AGENTS: FleetAgentSpec[] = [
   { id: 'stream-1', role: 'stream' },
   { id: 'stream-2', role: 'stream' },
 ];
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const addr = srv.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 
 /** Thrown inside a waitFor probe to stop waiting at once (e.g. the process being waited on died). */
 export class FatalWait extends Error {}

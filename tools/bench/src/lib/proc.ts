@@ -2,7 +2,6 @@
 // is registered here and torn down on normal exit, on error and on Ctrl-C (see installCleanup).
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,18 +60,8 @@ export function tempDir(prefix: string): { path: string; remove: () => Promise<v
   return { path, remove };
 }
 
-/** A TCP port free on loopback right now. */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
+/** A TCP port free on loopback right now (one implementation, shared with the tests). */
+export { freePort } from '@rollgate/lb/testing';
 
 /** Polls `fn` until it returns a value other than undefined, or throws after `timeoutMs`. */
 export async function waitFor<T>(
