@@ -1,15 +1,21 @@
 // A local fleet of real processes: one coordinator and N agents, each agent managing a demo-app
 // instance. Used by `npm start` (the demo) and by the integration tests, so both exercise exactly
 // what an operator runs. Everything listens on loopback.
+//
+// Options for the seed's major upgrade: `appDatabaseUrl` gives every demo-app a database (a Debian
+// PostgreSQL from @rollgate/app-db; seeded with the 1.0 schema here) and makes edition 2.0 declare
+// its `db-upgrade` command; `testMachine` adds the test machine agent the functionality tests run
+// from; `failEdition` injects a start failure into chosen servers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '@rollgate/api';
-import { buildDemoEditions, type DemoEdition } from '@rollgate/demo-app';
+import { findPgBinDir } from '@rollgate/app-db';
+import { buildDemoEditions, demoHookPath, type DemoEdition } from '@rollgate/demo-app';
 import { freePort } from '@rollgate/lb/testing';
 
 /** A TCP port free on loopback right now. */
@@ -41,9 +47,39 @@ export interface FleetOptions {
   editions?: string[];
   /** Ports reused across restarts of the demo (kept in dir/ports.json); default false. */
   stablePorts?: boolean;
+  /**
+   * The demo application's database (e.g. `startAppPostgres(...).url`). When set, every demo-app
+   * gets DATABASE_URL, an agent config `database`, the commands db-init and db-upgrade; the fleet
+   * runs db-init once (schema 1.0 + seed rows, idempotent) and uploads 2.0 with dbUpgradeCommand.
+   */
+  appDatabaseUrl?: string;
+  /** Directory of psql/pg_dump for the agents and the demo-app; default Debian's highest. */
+  appDatabaseBinDir?: string;
+  /** Start the test machine agent too (`tester-1`, cluster demo-tests, role tester); default false. */
+  testMachine?: boolean;
+  /** Failure injection: agent id → edition name that must fail at start there (DEMO_FAIL_EDITION). */
+  failEdition?: Record<string, string>;
 }
 
+/** The test machine's agent id, cluster and role (see FleetOptions.testMachine). */
+export const TEST_MACHINE = { id: 'tester-1', cluster: 'demo-tests', role: 'tester' } as const;
+/** The account the demo-app accepts and the test machine's config names `demo`. */
+export const DEMO_TEST_ACCOUNT = { username: 'demo', password: 'demo-password' } as const;
+/**
+ * The agent config requires at least one service (config.ts: services .min(1)), so the test
+ * machine runs a placeholder service: the demo-app 1.0 under this name, outside the demo cluster.
+ */
+export const TEST_MACHINE_SERVICE = 'test-runner';
+/** Published application files the repository-check hook expects (the seed's "repository"). */
+export const DEMO_REPOSITORY_FILES = ['calculator.stp', 'spreadsheet.stp', 'paint.stp', 'text-editor.stp'];
+
 export interface FleetAgent extends FleetAgentSpec {
+  /** 'demo' for the demo-app servers, 'demo-tests' for the test machine. */
+  cluster: string;
+  /** The service this agent manages: 'demo-app' (test machine: TEST_MACHINE_SERVICE). */
+  service: string;
+  /** Directory backed up by the backupFiles op (also the service's configDir). */
+  configDir: string;
   gatePort: number;
   /** HAProxy agent-check port served by the agent. */
   agentCheckPort: number;
@@ -147,19 +183,50 @@ export async function startFleet(opts: FleetOptions) {
   );
   const base = editions[0]!;
 
+  const makeAgent = async (spec: FleetAgentSpec, cluster: string, service: string): Promise<FleetAgent> => ({
+    ...spec,
+    cluster,
+    service,
+    configDir: join(dir, 'agents', `${spec.id}-config`),
+    gatePort: await pick(`${spec.id}.gate`),
+    agentCheckPort: await pick(`${spec.id}.agent-check`),
+    servicePort: await pick(`${spec.id}.service`),
+    dataDir: join(dir, 'agents', spec.id),
+    configPath: join(dir, 'agents', `${spec.id}.json`),
+    proc: null,
+  });
   const agents: FleetAgent[] = [];
-  for (const spec of specs) {
-    agents.push({
-      ...spec,
-      gatePort: await pick(`${spec.id}.gate`),
-      agentCheckPort: await pick(`${spec.id}.agent-check`),
-      servicePort: await pick(`${spec.id}.service`),
-      dataDir: join(dir, 'agents', spec.id),
-      configPath: join(dir, 'agents', `${spec.id}.json`),
-      proc: null,
-    });
-  }
+  for (const spec of specs) agents.push(await makeAgent(spec, 'demo', 'demo-app'));
+  const tester = opts.testMachine
+    ? await makeAgent(
+        { id: TEST_MACHINE.id, role: TEST_MACHINE.role },
+        TEST_MACHINE.cluster,
+        TEST_MACHINE_SERVICE,
+      )
+    : null;
   if (opts.stablePorts) await writeFile(portsFile, JSON.stringify(saved, null, 2));
+
+  const appDatabaseUrl = opts.appDatabaseUrl;
+  const pgBinDir = appDatabaseUrl ? (opts.appDatabaseBinDir ?? findPgBinDir()?.binDir) : undefined;
+  if (appDatabaseUrl && !pgBinDir) {
+    throw new Error(
+      'appDatabaseUrl needs psql/pg_dump: install postgresql-client-15 (tools/scripts/ensure-system-deps.sh) or pass appDatabaseBinDir',
+    );
+  }
+  const snapshotsDir = join(dir, 'snapshots');
+  const repositoryDir = join(dir, 'repository');
+  const repositoryManifest = join(repositoryDir, 'manifest.txt');
+  await mkdir(repositoryDir, { recursive: true });
+  if (!existsSync(repositoryManifest)) {
+    for (const f of DEMO_REPOSITORY_FILES) await writeFile(join(repositoryDir, f), `demo package ${f}\n`);
+    await writeFile(
+      repositoryManifest,
+      `# Applications published in the demo (checked by the repository-check command)\n${DEMO_REPOSITORY_FILES.join('\n')}\n`,
+    );
+  }
+  const dbEnv: Record<string, string> =
+    appDatabaseUrl && pgBinDir ? { DATABASE_URL: appDatabaseUrl, PG_BIN_DIR: pgBinDir } : {};
+  if (appDatabaseUrl) await runDbInit(dbEnv);
 
   const coordinatorEnv = {
     ROLLGATE_DATA_DIR: join(dir, 'coordinator'),
@@ -193,27 +260,85 @@ export async function startFleet(opts: FleetOptions) {
     );
   }
 
-  async function startAgent(a: FleetAgent) {
-    await mkdir(a.dataDir, { recursive: true });
-    const config = {
+  /** The agent config the fleet writes for a server (exported shape: see agentConfig). */
+  function configFor(a: FleetAgent): Record<string, unknown> {
+    const node = (script: string, ...args: string[]) => ({
+      command: process.execPath,
+      args: [script, ...args],
+    });
+    const common = {
       agentId: a.id,
-      cluster: 'demo',
+      cluster: a.cluster,
       role: a.role,
       coordinator: { address: `127.0.0.1:${grpcPort}` },
       dataDir: a.dataDir,
       gate: { host: '127.0.0.1', port: a.gatePort, agentCheckPort: a.agentCheckPort },
+    };
+    const baseService = {
+      port: a.servicePort,
+      start: { command: process.execPath, args: ['server.mjs'] },
+      healthUrl: `http://127.0.0.1:${a.servicePort}/health`,
+      initialEdition: { name: base.name, archive: base.path },
+    };
+    if (a === tester) {
+      return {
+        ...common,
+        services: [
+          {
+            name: TEST_MACHINE_SERVICE,
+            ...baseService,
+            env: { PORT: String(a.servicePort), SERVER_NAME: a.id },
+          },
+        ],
+        testAccounts: { demo: { ...DEMO_TEST_ACCOUNT } },
+      };
+    }
+    const fail = opts.failEdition?.[a.id];
+    return {
+      ...common,
       services: [
         {
           name: 'demo-app',
-          port: a.servicePort,
-          start: { command: process.execPath, args: ['server.mjs'] },
-          healthUrl: `http://127.0.0.1:${a.servicePort}/health`,
-          env: { PORT: String(a.servicePort), SERVER_NAME: a.id },
-          initialEdition: { name: base.name, archive: base.path },
+          ...baseService,
+          env: {
+            PORT: String(a.servicePort),
+            SERVER_NAME: a.id,
+            DEMO_TEST_USER: DEMO_TEST_ACCOUNT.username,
+            DEMO_TEST_PASSWORD: DEMO_TEST_ACCOUNT.password,
+            DEMO_SNAPSHOT_DIR: snapshotsDir,
+            // The agent's edition store for this service (every edition + the `current` link).
+            DEMO_SNAPSHOT_SOURCE: join(a.dataDir, 'editions', 'demo-app'),
+            DEMO_REPOSITORY_MANIFEST: repositoryManifest,
+            ...dbEnv,
+            ...(fail ? { DEMO_FAIL_EDITION: fail } : {}),
+          },
+          configDir: a.configDir,
+          commands: {
+            snapshot: node(demoHookPath('snapshot')),
+            'restore-snapshot': node(demoHookPath('restore-snapshot')),
+            'repository-check': node(demoHookPath('repository-check')),
+            ...(appDatabaseUrl
+              ? {
+                  'db-init': node(demoHookPath('db-init')),
+                  // Relative: commands run in the ACTIVE edition's directory (apps/agent ops.ts), and
+                  // migrate.mjs ships in the 2.0 archive; db-upgrade runs after 2.0 is activated.
+                  'db-upgrade': node('migrate.mjs'),
+                }
+              : {}),
+          },
+          backup: { directories: [a.configDir] },
+          ...(appDatabaseUrl ? { database: { url: appDatabaseUrl, pgBinDir } } : {}),
         },
       ],
     };
-    await writeFile(a.configPath, JSON.stringify(config, null, 2));
+  }
+
+  async function startAgent(a: FleetAgent) {
+    await mkdir(a.dataDir, { recursive: true });
+    await mkdir(a.configDir, { recursive: true });
+    const settings = join(a.configDir, 'demo-app.conf');
+    if (!existsSync(settings)) await writeFile(settings, `# demo-app settings of ${a.id}\nserver=${a.id}\n`);
+    await writeFile(a.configPath, JSON.stringify(configFor(a), null, 2));
     a.proc = spawnTs(
       'apps/agent/src/main.ts',
       ['--config', a.configPath],
@@ -230,6 +355,8 @@ export async function startFleet(opts: FleetOptions) {
           app: 'demo-app',
           name: e.name,
           description: `demo-app edition ${e.name}`,
+          // Only with a database: without one, db-upgrade has nothing to migrate (minor upgrades).
+          ...(appDatabaseUrl && e.dbUpgradeCommand ? { dbUpgradeCommand: e.dbUpgradeCommand } : {}),
           contentBase64: content.toString('base64'),
         });
       } catch (err) {
@@ -239,7 +366,9 @@ export async function startFleet(opts: FleetOptions) {
     }
   }
 
-  async function waitConnected(ids = agents.map((a) => a.id)) {
+  const everyAgent = () => (tester ? [...agents, tester] : agents);
+
+  async function waitConnected(ids = everyAgent().map((a) => a.id)) {
     await waitFor(
       `agents ${ids.join(', ')} to connect with a healthy demo-app`,
       async () => {
@@ -259,10 +388,21 @@ export async function startFleet(opts: FleetOptions) {
     );
   }
 
-  await startCoordinator();
-  await Promise.all(agents.map(startAgent));
-  await waitConnected();
-  await uploadEditions();
+  const stopAll = async () => {
+    await Promise.all(everyAgent().map((a) => kill(a.proc)));
+    await stopDemoApps(everyAgent());
+    await kill(coordinator);
+  };
+  try {
+    await startCoordinator();
+    await Promise.all(everyAgent().map(startAgent));
+    await waitConnected();
+    await uploadEditions();
+  } catch (err) {
+    // Leave nothing running behind a failed start (the caller has no handle to stop it).
+    await stopAll();
+    throw err;
+  }
 
   return {
     dir,
@@ -270,6 +410,19 @@ export async function startFleet(opts: FleetOptions) {
     grpcAddress: `127.0.0.1:${grpcPort}`,
     api,
     agents,
+    /** The test machine agent (FleetOptions.testMachine), else null. */
+    tester,
+    /** 'tester-1' when the fleet has a test machine, else null. */
+    testMachineId: tester ? tester.id : null,
+    /** The demo application's database URL (FleetOptions.appDatabaseUrl), else null. */
+    appDatabaseUrl: appDatabaseUrl ?? null,
+    /** Where psql/pg_dump are (with a database), else null. */
+    pgBinDir: pgBinDir ?? null,
+    /** Where the snapshot command keeps its copies: <snapshotsDir>/<agent id>/<name>. */
+    snapshotsDir,
+    /** The published application files the repository-check command verifies, and its manifest. */
+    repositoryDir,
+    repositoryManifest,
     editions,
     get coordinator() {
       return coordinator;
@@ -289,11 +442,7 @@ export async function startFleet(opts: FleetOptions) {
         .map((l) => JSON.parse(l) as Record<string, unknown>);
     },
     /** Stops agents, their demo-apps and the coordinator. */
-    async stop() {
-      await Promise.all(agents.map((a) => kill(a.proc)));
-      await stopDemoApps(agents);
-      await kill(coordinator);
-    },
+    stop: stopAll,
   };
 }
 
@@ -301,7 +450,7 @@ export async function startFleet(opts: FleetOptions) {
 async function stopDemoApps(agents: FleetAgent[]) {
   for (const a of agents) {
     // The agent records each supervised service in <dataDir>/run/<service>.json ({ pid, startTime }).
-    const text = await readFile(join(a.dataDir, 'run', 'demo-app.json'), 'utf8').catch(() => '');
+    const text = await readFile(join(a.dataDir, 'run', `${a.service}.json`), 'utf8').catch(() => '');
     const pid = text ? Number((JSON.parse(text) as { pid?: number }).pid) : 0;
     if (pid > 0) {
       for (const target of [-pid, pid]) {
@@ -314,6 +463,20 @@ async function stopDemoApps(agents: FleetAgent[]) {
       }
     }
   }
+}
+
+/** Runs the db-init hook (schema 1.0 + seed rows; idempotent) against the app database. */
+async function runDbInit(env: Record<string, string>): Promise<void> {
+  const proc = spawn(process.execPath, [demoHookPath('db-init')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const [code] = (await once(proc, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`the demo database could not be initialised: ${out.trim()}`);
 }
 
 export type Fleet = Awaited<ReturnType<typeof startFleet>>;

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { appPostgresUnavailableReason, startAppPostgres, type AppPostgres } from '@rollgate/app-db';
 import { z } from 'zod';
 import { ROOT, startFleet, waitFor } from './fleet';
 
@@ -26,12 +27,33 @@ function runNext(args: string[], extraEnv: Record<string, string>): ChildProcess
 
 async function main() {
   const dir = join(env.ROLLGATE_DATA_DIR, 'demo');
+  // The demo application's database (Debian PostgreSQL 15, see tools/app-db): optional, so that
+  // `npm start` still works on a machine with only Node and npm.
+  let appDb: AppPostgres | null = null;
+  const unavailable = appPostgresUnavailableReason();
+  if (unavailable) {
+    console.log(
+      `rollgate: no demo application database, so major upgrades are not available: ${unavailable}`,
+    );
+  } else {
+    try {
+      appDb = await startAppPostgres({ dir: join(dir, 'app-db') });
+    } catch (err) {
+      console.log(
+        `rollgate: the demo application database did not start, so major upgrades are not available: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
   console.log(`rollgate: starting the coordinator and a demo fleet of 4 agents (data: ${dir}) …`);
   const fleet = await startFleet({
     dir,
     httpPort: env.ROLLGATE_HTTP_PORT,
     grpcPort: env.ROLLGATE_GRPC_PORT,
     stablePorts: true,
+    ...(appDb ? { appDatabaseUrl: appDb.url, appDatabaseBinDir: appDb.binDir, testMachine: true } : {}),
+  }).catch(async (err: unknown) => {
+    await appDb?.stop();
+    throw err;
   });
 
   if (!existsSync(join(ROOT, 'apps/web/.next/BUILD_ID'))) {
@@ -52,7 +74,13 @@ async function main() {
     API (tRPC)   ${fleet.url}/trpc
     agents gRPC  ${fleet.grpcAddress}
     demo fleet   ${fleet.agents.map((a) => `${a.id} (demo-app on :${a.servicePort}, gate :${a.gatePort})`).join(', ')}
-    logs         ${join(dir, 'logs')}
+    logs         ${join(dir, 'logs')}${
+      appDb
+        ? `
+    app database PostgreSQL ${appDb.major} on 127.0.0.1:${appDb.port} (database ${appDb.database}); test machine ${fleet.testMachineId}
+                 major upgrades are possible: edition 2.0 migrates the schema (db-upgrade)`
+        : ''
+    }
 
   Try, in another terminal:
     npx rollgate servers
@@ -72,6 +100,7 @@ async function main() {
     console.log('\nrollgate: stopping …');
     web.kill('SIGTERM');
     await fleet.stop();
+    await appDb?.stop();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());

@@ -4,19 +4,40 @@
 # Usage: ensure-system-deps.sh [package-or-command ...]   (default: what the suite needs today)
 set -euo pipefail
 
-# command:package pairs the suite uses. Add a pair when a test starts needing a program.
+# command:package pairs the suite uses. Add a pair when a test starts needing a program. The
+# command is a name looked up on PATH (and in the sbin directories), or an absolute path that must
+# be an executable file (for programs that are not on PATH, such as Debian's PostgreSQL server).
 wanted=("${@:-}")
 if [ -z "${wanted[*]}" ]; then
   # haproxy: the load-balancer integration tests start a real one (packages/lb, apps/agent).
-  wanted=(useradd:passwd haproxy:haproxy)
+  # postgresql-15 / postgresql-client-15: the demo APPLICATION's database (tools/app-db) is a Debian
+  # PostgreSQL 15, because the agent backs it up with Debian's pg_dump 15, which refuses to dump a
+  # newer server (Rollgate's own database stays the embedded PostgreSQL 18 from npm). The client
+  # package brings pg_dump, pg_restore, psql and createdb. Debian's postinst may create and start a
+  # default cluster on port 5432: harmless, nothing of ours uses it (tools/app-db runs its own
+  # cluster in its own directory on a free port).
+  wanted=(
+    useradd:passwd
+    haproxy:haproxy
+    /usr/lib/postgresql/15/bin/postgres:postgresql-15
+    /usr/lib/postgresql/15/bin/pg_dump:postgresql-client-15
+    /usr/lib/postgresql/15/bin/pg_restore:postgresql-client-15
+    /usr/lib/postgresql/15/bin/psql:postgresql-client-15
+  )
 fi
 
 missing=()
 for pair in "${wanted[@]}"; do
   cmd="${pair%%:*}"
   pkg="${pair##*:}"
-  # sbin programs (haproxy, useradd) are not on a non-root PATH: look there too.
-  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/sbin/$cmd" ] || missing+=("$pkg")
+  if [[ "$cmd" == /* ]]; then
+    [ -f "$cmd" ] && [ -x "$cmd" ] && continue
+  else
+    # sbin programs (haproxy, useradd) are not on a non-root PATH: look there too.
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/sbin/$cmd" ] && continue
+  fi
+  # One package may provide several of the programs checked: list it once.
+  [[ " ${missing[*]:-} " == *" $pkg "* ]] || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && { echo "system packages: all present"; exit 0; }
 

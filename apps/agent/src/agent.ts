@@ -33,7 +33,8 @@ import {
 import { createHealthMonitor, type HealthMonitor } from './health-monitor';
 import { openJournal, type Journal } from './journal';
 import { createLogShipper, type LogShipper, type ShipLevel } from './log-shipper';
-import { createOpRunner } from './ops';
+import { configSecrets, createOpRunner } from './ops';
+import { createRedactor } from './redact';
 import { openStateStore, type GateWish, type StateStore } from './state-store';
 import { createSupervisor, type Supervisor } from './supervisor';
 import { createConnectionCounter, createListenCheck } from './tcp-connections';
@@ -110,6 +111,8 @@ export function createAgent(opts: AgentOptions): Agent {
   const inventoryCache = new Map<string, { installed: string[]; active: string | null }>();
   const lastOutput = new Map<string, string>();
   const pendingUpdates = new Map<string, ActionUpdate>();
+  // Database and test-account passwords never reach a log line, the wire or the journal.
+  const redact = createRedactor(configSecrets(config, baseEnv));
 
   let journal: Journal | undefined;
   let state: StateStore | undefined;
@@ -122,7 +125,8 @@ export function createAgent(opts: AgentOptions): Agent {
   let shipper: LogShipper | undefined;
   let lastReported = '';
 
-  function ship(level: ShipLevel, code: string, message: string, actionId = '') {
+  function ship(level: ShipLevel, code: string, rawMessage: string, actionId = '') {
+    const message = redact(rawMessage);
     shipper?.push(level, code, message, actionId);
     // The same line in the agent's own log, so a server can be debugged without the coordinator.
     if (code !== MSG.serviceOutput.code) log[level]({ actionId: actionId || undefined, code }, message);
@@ -274,11 +278,12 @@ export function createAgent(opts: AgentOptions): Agent {
         baseEnv,
         log,
         onOutput: (service, line) => {
-          lastOutput.set(service, line.slice(0, 300));
+          const safe = redact(line);
+          lastOutput.set(service, safe.slice(0, 300));
           shipper?.push(
             'info',
             MSG.serviceOutput.code,
-            `${service}: ${line}`,
+            `${service}: ${safe}`,
             executor?.current()?.actionId ?? '',
           );
         },
@@ -298,6 +303,10 @@ export function createAgent(opts: AgentOptions): Agent {
       const runOp = createOpRunner({
         dataDir,
         services: config.services,
+        backupsDir: config.backupsDir,
+        testAccounts: config.testAccounts,
+        testCommands: config.testCommands,
+        redact,
         baseEnv,
         editions,
         supervisor: sup,

@@ -133,3 +133,71 @@ describe('agent config', () => {
     expect(errors.map((e) => e.split(':')[0])).toEqual(['role', 'dataDir', 'gate.port']);
   });
 });
+
+describe('agent config: backups, database, test machine', () => {
+  const withService = (extra: Record<string, unknown>, top: Record<string, unknown> = {}) => {
+    const v = valid();
+    return { ...v, ...top, services: [{ ...v.services[0]!, ...extra }] };
+  };
+
+  it('accepts backup directories, a database and test accounts/commands; resolves paths; backupsDir defaults', () => {
+    const r = parseConfig(
+      withService(
+        {
+          backup: { directories: ['conf', '/var/lib/demo-app'] },
+          database: { urlEnv: 'DEMO_APP_DATABASE_URL', pgBinDir: 'pg/bin', backupCommand: 'db-upgrade' },
+        },
+        {
+          testAccounts: { student: { username: 'student1', password: 'pw-123' } },
+          testCommands: { 'launch-app': { command: '/opt/test/launch.sh' } },
+        },
+      ),
+      '/etc/rollgate',
+    );
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.backupsDir).toBe('/var/lib/rollgate-agent/backups');
+    const s = r.config.services[0]!;
+    expect(s.backup?.directories).toEqual(['/etc/rollgate/conf', '/var/lib/demo-app']);
+    expect(s.database).toMatchObject({ urlEnv: 'DEMO_APP_DATABASE_URL', pgBinDir: '/etc/rollgate/pg/bin' });
+    expect(r.config.testCommands['launch-app']).toEqual({ command: '/opt/test/launch.sh', args: [] });
+    const b = parseConfig({ ...valid(), backupsDir: 'backups' }, '/etc/rollgate');
+    expect(b.ok && b.config.backupsDir).toBe('/etc/rollgate/backups');
+    const none = parseConfig(valid());
+    expect(none.ok && none.config.testAccounts).toEqual({});
+  });
+
+  it('names the field for database mistakes, and never echoes a URL or a password', () => {
+    expect(errorsOf(withService({ database: {} }))).toEqual([
+      expect.stringMatching(/^services\[0\]\.database: give exactly one of "url" .* or "urlEnv"/),
+    ]);
+    const both = errorsOf(withService({ database: { url: 'postgres://a@h/db', urlEnv: 'X' } }));
+    expect(both[0]).toMatch(/exactly one/);
+    const bad = errorsOf(withService({ database: { url: 'mysql://app:hunter22@h/db' } }));
+    expect(bad[0]).toMatch(/^services\[0\]\.database\.url: expected a postgres:\/\/ URL .* not shown/);
+    expect(bad.join()).not.toContain('hunter22');
+    const noDb = errorsOf(withService({ database: { url: 'postgres://app:hunter22@h' } }));
+    expect(noDb.join()).not.toContain('hunter22');
+    expect(errorsOf(withService({ database: { urlEnv: 'lower-case!' } }))[0]).toMatch(
+      /^services\[0\]\.database\.urlEnv: expected an environment variable name/,
+    );
+    expect(errorsOf(withService({ database: { urlEnv: 'X', restoreCommand: 'nope' } }))[0]).toMatch(
+      /^services\[0\]\.database\.restoreCommand: names command "nope", which is not in this service's commands \(configured: db-upgrade\)/,
+    );
+    expect(errorsOf(withService({ database: { urlEnv: 'X', typo: 1 } }))[0]).toMatch(
+      /^services\[0\]\.database: unknown key "typo"/,
+    );
+    const pw = errorsOf({ ...valid(), testAccounts: { student: { username: 'u', password: 123456789 } } });
+    expect(pw[0]).toMatch(/^testAccounts\.student\.password: expected the test user's password as a string/);
+    expect(pw.join()).not.toContain('123456789');
+  });
+
+  it('backup directories must be a non-empty list of paths', () => {
+    expect(errorsOf(withService({ backup: { directories: [] } }))[0]).toMatch(
+      /^services\[0\]\.backup\.directories: list at least one directory/,
+    );
+    expect(errorsOf(withService({ backup: { dirs: ['/etc'] } }))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^services\[0\]\.backup: unknown key "dirs"/)]),
+    );
+  });
+});

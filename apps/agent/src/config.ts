@@ -2,7 +2,7 @@
 // `services[0].port`), says what was expected with an example, and what was found, so an operator
 // can fix the file without reading code. Relative paths are resolved against the file's directory.
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { SAFE_NAME } from '@rollgate/domain';
 import { z } from 'zod';
 
@@ -78,6 +78,55 @@ const envSchema = z.record(
   { error: expected('an object of strings (e.g. { "PORT": "8081" })') },
 );
 
+/** A database URL: never echoed in an error (it may hold a password). */
+const PG_URL_DESC = 'a postgres:// URL (e.g. "postgres://app@db.internal:5432/appdb")';
+const pgUrl = z
+  .string({
+    error: (iss: Issue) =>
+      iss.input === undefined
+        ? `missing; expected ${PG_URL_DESC}`
+        : `expected ${PG_URL_DESC}, got ${typeof iss.input === 'object' ? show(iss.input) : `a ${typeof iss.input}`}`,
+  })
+  .refine((u) => /^postgres(ql)?:\/\/\S+$/.test(u) && URL.canParse(u) && new URL(u).pathname.length > 1, {
+    error: `expected ${PG_URL_DESC} naming a database; the value is not shown (it may hold a password)`,
+  });
+
+const envName = (example: string) =>
+  z
+    .string({ error: expected(`an environment variable name (e.g. "${example}")`) })
+    .regex(ENV_NAME, { error: expected(`an environment variable name (e.g. "${example}")`) });
+
+const databaseSchema = obj(
+  {
+    url: pgUrl.optional(),
+    urlEnv: envName('DEMO_APP_DATABASE_URL').optional(),
+    pgBinDir: pathString(
+      'the directory of pg_dump, pg_restore and psql',
+      '/usr/lib/postgresql/15/bin',
+    ).optional(),
+    backupCommand: z
+      .string({ error: expected('the name of a command in services[].commands (e.g. "db-dump")') })
+      .regex(SAFE_NAME, { error: expected('the name of a command in services[].commands (e.g. "db-dump")') })
+      .optional(),
+    restoreCommand: z
+      .string({ error: expected('the name of a command in services[].commands (e.g. "db-restore")') })
+      .regex(SAFE_NAME, {
+        error: expected('the name of a command in services[].commands (e.g. "db-restore")'),
+      })
+      .optional(),
+  },
+  'an object like { "urlEnv": "DEMO_APP_DATABASE_URL" } or { "url": "postgres://app@127.0.0.1:5432/appdb" }',
+).superRefine((d, ctx) => {
+  if ((d.url === undefined) === (d.urlEnv === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [],
+      message:
+        'give exactly one of "url" (e.g. "postgres://app@127.0.0.1:5432/appdb") or "urlEnv" (the name of an environment variable of the agent holding the URL, e.g. "DEMO_APP_DATABASE_URL")',
+    });
+  }
+});
+
 const serviceSchema = obj(
   {
     name: safeName('service name', 'demo-app'),
@@ -111,8 +160,50 @@ const serviceSchema = obj(
       },
       'an object like { "name": "1.0", "archive": "/opt/rollgate/demo-app-1.0.tgz" }',
     ).optional(),
+    // The directories the backupFiles op archives (the seed's "file structure" backup).
+    backup: obj(
+      {
+        directories: z
+          .array(pathString('a directory to back up', '/etc/demo-app'), {
+            error: expected('a list of directories (e.g. ["/etc/demo-app", "/var/lib/demo-app"])'),
+          })
+          .min(1, { error: 'list at least one directory (e.g. ["/etc/demo-app"])' }),
+      },
+      'an object like { "directories": ["/etc/demo-app"] }',
+    ).optional(),
+    // The service's database, for dbBackup / dbRestore.
+    database: databaseSchema.optional(),
   },
   'a service object with name, port and start (see the example in apps/agent/README.md)',
+).superRefine((s, ctx) => {
+  for (const key of ['backupCommand', 'restoreCommand'] as const) {
+    const name = s.database?.[key];
+    if (name !== undefined && !(name in s.commands)) {
+      const known = Object.keys(s.commands);
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', key],
+        message: `names command "${name}", which is not in this service's commands (configured: ${known.length > 0 ? known.join(', ') : 'none'}); add it under services[].commands`,
+      });
+    }
+  }
+});
+
+const testAccountSchema = obj(
+  {
+    username: z
+      .string({ error: expected('the test user name (e.g. "rollgate-test")') })
+      .min(1, { error: expected('a non-empty test user name (e.g. "rollgate-test")') }),
+    password: z
+      .string({
+        error: (iss: Issue) =>
+          iss.input === undefined
+            ? "missing; expected the test user's password as a string"
+            : "expected the test user's password as a string (the value is not shown)",
+      })
+      .min(1, { error: 'expected a non-empty password' }),
+  },
+  'an object like { "username": "rollgate-test", "password": "…" }',
 );
 
 export const agentConfigSchema = obj(
@@ -168,6 +259,32 @@ export const agentConfigSchema = obj(
           seenPorts.add(s.port);
         });
       }),
+    // Where backupFiles and dbBackup keep their files; default <dataDir>/backups.
+    backupsDir: pathString('the directory for backups', '/var/backups/rollgate').optional(),
+    // On the test machine: accounts the login probes use, by name (the password never travels).
+    testAccounts: z
+      .record(
+        z.string().regex(SAFE_NAME, { error: expected('account names like "student"') }),
+        testAccountSchema,
+        {
+          error: expected(
+            'an object of named accounts (e.g. { "student": { "username": "u", "password": "p" } })',
+          ),
+        },
+      )
+      .default({}),
+    // On the test machine: commands the launch probes run, by name.
+    testCommands: z
+      .record(
+        z.string().regex(SAFE_NAME, { error: expected('command names like "launch-app"') }),
+        commandSchema('/opt/test/launch.sh'),
+        {
+          error: expected(
+            'an object of named commands (e.g. { "launch-app": { "command": "/opt/test/launch.sh", "args": [] } })',
+          ),
+        },
+      )
+      .default({}),
     logLevel: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
         error: expected('one of trace, debug, info, warn, error, fatal, silent'),
@@ -201,8 +318,10 @@ export interface ServiceConfig extends Omit<RawService, 'healthUrl'> {
 }
 
 /** The validated config: every path absolute, every default applied. */
-export interface AgentConfig extends Omit<RawConfig, 'services'> {
+export interface AgentConfig extends Omit<RawConfig, 'services' | 'backupsDir'> {
   services: ServiceConfig[];
+  /** Absolute; default <dataDir>/backups. */
+  backupsDir: string;
 }
 
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; errors: string[] };
@@ -225,16 +344,23 @@ export function parseConfig(input: unknown, baseDir: string = process.cwd()): Co
   }
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const raw = parsed.data;
+  const dataDir = abs(raw.dataDir);
   return {
     ok: true,
     config: {
       ...raw,
-      dataDir: abs(raw.dataDir),
+      dataDir,
+      backupsDir: raw.backupsDir === undefined ? join(dataDir, 'backups') : abs(raw.backupsDir),
       services: raw.services.map((s) => ({
         ...s,
         healthUrl: s.healthUrl ?? `http://127.0.0.1:${s.port}/health`,
         configDir: s.configDir === undefined ? undefined : abs(s.configDir),
         initialEdition: s.initialEdition && { ...s.initialEdition, archive: abs(s.initialEdition.archive) },
+        backup: s.backup && { directories: s.backup.directories.map(abs) },
+        database: s.database && {
+          ...s.database,
+          pgBinDir: s.database.pgBinDir === undefined ? undefined : abs(s.database.pgBinDir),
+        },
       })),
     },
   };

@@ -71,6 +71,11 @@ export interface EditionStore {
   ): Promise<{ files: number }>;
   /** Points `current` at an installed edition (temp symlink + rename: never a moment without one). */
   activate(service: string, edition: string): Promise<{ previous: string | undefined }>;
+  /**
+   * Removes every installed edition of the service, its `current` link and leftovers (rebuild):
+   * the directory is renamed away first, so no half-removed edition is ever listed.
+   */
+  uninstall(service: string): Promise<{ editions: string[]; active: string | undefined }>;
   /** Copies configDir to <edition>/config/ and writes <edition>/rollgate.env.json. */
   configure(
     service: string,
@@ -172,6 +177,24 @@ export function createEditionStore(opts: EditionStoreOptions): EditionStore {
       }
       await fsyncDir(dir);
       return { previous };
+    },
+    async uninstall(service) {
+      if (!SAFE_NAME.test(service) || service.includes('..')) {
+        throw new Error(`service name ${JSON.stringify(service)} is not allowed`);
+      }
+      const editions = await this.listInstalled(service);
+      const active = await this.activeEdition(service);
+      const dir = serviceDir(service);
+      const trash = join(root, tmpName(`uninstall-${service}`));
+      try {
+        await rename(dir, trash);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { editions: [], active: undefined };
+        throw err;
+      }
+      await fsyncDir(root);
+      await rm(trash, { recursive: true, force: true });
+      return { editions, active };
     },
     async configure(service, edition, configDir, env) {
       await requireInstalled(service, edition);

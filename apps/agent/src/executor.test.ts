@@ -195,3 +195,54 @@ describe('executor: exactly once', () => {
     });
   });
 });
+
+describe('executor: results', () => {
+  it('journals the result with the finished record and sends it as result_json, also when answered from the journal', async () => {
+    const { OpError } = await import('./op-result');
+    const result = {
+      kind: 'command' as const,
+      command: 'db-upgrade',
+      exitCode: 0,
+      outputTail: 'ok\n',
+      ms: 5,
+    };
+    const failed = {
+      kind: 'command' as const,
+      command: 'db-upgrade',
+      exitCode: 2,
+      outputTail: 'boom\n',
+      ms: 7,
+    };
+    const { ex, updates, final } = setup(async (op) => {
+      if (op.op === 'stop') throw new OpError('it failed', failed);
+      return { summary: 'ok', result };
+    });
+    await ex.handleRunAction(action('r1', [gateOp('GATE_STATE_CLOSED')]));
+    const ok = await final('r1');
+    expect(JSON.parse(ok.resultJson!)).toEqual(result);
+    await ex.handleRunAction(action('r2', [gateOp('GATE_STATE_CLOSED'), stopOp('demo-app')]));
+    const bad = await final('r2');
+    expect(bad.status).toBe('ACTION_STATUS_FAILED');
+    // Both ops produced evidence: a list, in op order.
+    expect(JSON.parse(bad.resultJson!)).toEqual([result, failed]);
+    // A plain op produces none.
+    const plain = setup(async () => 'ok');
+    await plain.ex.handleRunAction(action('r3', [gateOp('GATE_STATE_OPEN')]));
+    expect((await plain.final('r3')).resultJson).toBe('');
+
+    // Duplicate RunAction and a reopened journal (Hello.journaled) carry the same result_json.
+    const n = updates.length;
+    await ex.handleRunAction(action('r2', [gateOp('GATE_STATE_CLOSED')]));
+    expect(updates[n]).toMatchObject({
+      actionId: 'r2',
+      status: 'ACTION_STATUS_FAILED',
+      resultJson: bad.resultJson,
+    });
+    await journal.close();
+    journal = await openJournal({ path: join(dir, 'journal.jsonl') });
+    const { finishedToUpdate } = await import('./executor');
+    const again = journal.recentFinished().map(finishedToUpdate);
+    expect(again.find((u) => u.actionId === 'r2')?.resultJson).toBe(bad.resultJson);
+    expect(again.find((u) => u.actionId === 'r1')?.resultJson).toBe(ok.resultJson);
+  });
+});

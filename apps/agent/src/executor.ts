@@ -4,13 +4,13 @@
 //   unknown                 → journal "started" (fsync), reply ACCEPTED, run the ops in order.
 // Actions run one at a time, in arrival order: two actions interleaving stop/start on the same
 // service would leave it in an unknown state.
-import { describeOp, MSG, type ActionOp } from '@rollgate/domain';
+import { describeOp, MSG, type ActionOp, type ActionResult } from '@rollgate/domain';
 import type { Logger } from '@rollgate/logger';
 import type { ActionUpdate, RunAction__Output } from '@rollgate/protocol';
 import { errorMessage } from './fs-util';
 import type { FinalStatus, FinishedRecord, Journal } from './journal';
 import type { ShipLevel } from './log-shipper';
-import type { OpRunner } from './ops';
+import { OpError, type OpRunner } from './op-result';
 import { mapProtoOps } from './proto-ops';
 
 /** Thrown (as an AbortSignal reason) when the coordinator or a shutdown cancels an action. */
@@ -30,8 +30,18 @@ export function toUpdate(
   return { actionId, status: `ACTION_STATUS_${status}`, reason, atMs, opIndex };
 }
 
+/** A terminal update from the journal: the same reason and result_json every time it is sent. */
 export function finishedToUpdate(f: FinishedRecord): ActionUpdate {
-  return toUpdate(f.id, f.status, f.reason, f.at, f.opIndex);
+  return {
+    ...toUpdate(f.id, f.status, f.reason, f.at, f.opIndex),
+    resultJson: f.result === undefined ? '' : JSON.stringify(f.result),
+  };
+}
+
+/** One result travels as itself; several (ops of one action) as a list in op order. */
+function combine(results: ActionResult[]): ActionResult | ActionResult[] | undefined {
+  if (results.length === 0) return undefined;
+  return results.length === 1 ? results[0] : results;
 }
 
 export interface ExecutorOptions {
@@ -72,14 +82,24 @@ export function createExecutor(opts: ExecutorOptions): Executor {
   let running: Running | undefined;
   let chain: Promise<void> = Promise.resolve();
 
-  async function finish(id: string, status: FinalStatus, reason: string, opIndex: number): Promise<void> {
+  async function finish(
+    id: string,
+    status: FinalStatus,
+    reason: string,
+    opIndex: number,
+    results: ActionResult[] = [],
+  ): Promise<void> {
     let rec: FinishedRecord;
+    const result = combine(results);
     try {
-      rec = await journal.appendFinished(id, status, reason, opIndex);
+      rec = await journal.appendFinished(id, status, reason, opIndex, result);
     } catch (err) {
       // The result cannot be made durable; still tell the coordinator what happened.
       log.error({ actionId: id, err: errorMessage(err) }, 'could not journal the action result');
-      opts.sendUpdate(toUpdate(id, status, reason, now(), opIndex));
+      opts.sendUpdate({
+        ...toUpdate(id, status, reason, now(), opIndex),
+        resultJson: result === undefined ? '' : JSON.stringify(result),
+      });
       return;
     }
     log.info({ actionId: id, status, reason, opIndex }, 'action finished');
@@ -96,11 +116,12 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     const controller = new AbortController();
     running = { id, ops, opIndex: 0, controller };
     const ship = (level: ShipLevel, code: string, message: string) => opts.ship(level, code, message, id);
+    const results: ActionResult[] = [];
     try {
       for (const [i, op] of ops.entries()) {
         const label = `op ${i + 1}/${ops.length}: ${describeOp(op)}`;
         if (controller.signal.aborted) {
-          await finish(id, 'CANCELLED', `${cancelReason(controller.signal)} (before ${label})`, i);
+          await finish(id, 'CANCELLED', `${cancelReason(controller.signal)} (before ${label})`, i, results);
           return;
         }
         running.opIndex = i;
@@ -109,26 +130,29 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         ship('info', MSG.opStarted.code, `${MSG.opStarted.text}: ${label}`);
         const started = performance.now();
         try {
-          const summary = await opts.runOp(op, { actionId: id, signal: controller.signal, log: ship });
+          const outcome = await opts.runOp(op, { actionId: id, signal: controller.signal, log: ship });
+          const summary = typeof outcome === 'string' ? outcome : outcome.summary;
+          if (typeof outcome !== 'string' && outcome.result) results.push(outcome.result);
           ship(
             'info',
             MSG.opSucceeded.code,
             `${MSG.opSucceeded.text}: ${label} — ${summary} (${Math.round(performance.now() - started)} ms)`,
           );
         } catch (err) {
+          if (err instanceof OpError && err.result) results.push(err.result);
           if (controller.signal.aborted) {
             const reason = `${cancelReason(controller.signal)} (during ${label})`;
             ship('warn', MSG.opFailed.code, `op cancelled: ${label}`);
-            await finish(id, 'CANCELLED', reason, i);
+            await finish(id, 'CANCELLED', reason, i, results);
             return;
           }
           const reason = `${errorMessage(err)} (${label})`;
           ship('error', MSG.opFailed.code, `${MSG.opFailed.text}: ${reason}`);
-          await finish(id, 'FAILED', reason, i);
+          await finish(id, 'FAILED', reason, i, results);
           return;
         }
       }
-      await finish(id, 'SUCCEEDED', '', ops.length - 1);
+      await finish(id, 'SUCCEEDED', '', ops.length - 1, results);
     } catch (err) {
       // Only journal I/O can land here (op errors are handled above).
       log.error({ actionId: id, err: errorMessage(err) }, 'action aborted by an agent error');
@@ -137,6 +161,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         'FAILED',
         `agent error while running the action: ${errorMessage(err)}; check the agent's disk and log`,
         running?.opIndex ?? 0,
+        results,
       );
     } finally {
       running = undefined;

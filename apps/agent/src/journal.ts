@@ -10,8 +10,11 @@
 //   {"t":"op","id":"<actionId>","index":<0-based op index>,"at":<ms>}
 //       written as each op starts, so a restart can say which op was interrupted.
 //   {"t":"finished","id":"<actionId>","status":"SUCCEEDED"|"FAILED"|"CANCELLED","reason":"<text>",
-//    "at":<ms>,"opIndex":<index of the op that failed / last op run>}
+//    "at":<ms>,"opIndex":<index of the op that failed / last op run>,"result":<ActionResult>?}
 //       the final result; a RunAction with this id is answered from it and never run again.
+//       "result" (optional) is what the action produced (ActionResult in @rollgate/domain, or a
+//       list of them when several ops produced one); it travels as ActionUpdate.result_json, so a
+//       resend after a reconnect carries the same evidence. It never holds a secret.
 //
 // Invariants: at most one "started" and at most one "finished" per id; "finished" follows
 // "started". A "started" without "finished" found at open means the agent died mid-action: open()
@@ -19,7 +22,7 @@
 // re-run") instead of running it again. A torn last line (crash mid-write) is skipped with a warning.
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { describeOp, type ActionOp } from '@rollgate/domain';
+import { describeOp, type ActionOp, type ActionResult } from '@rollgate/domain';
 
 export type FinalStatus = 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
@@ -43,6 +46,8 @@ export interface FinishedRecord {
   reason: string;
   at: number;
   opIndex: number;
+  /** What the action produced (evidence), if anything; sent as ActionUpdate.result_json. */
+  result?: ActionResult | ActionResult[];
 }
 export type JournalRecord = StartedRecord | OpRecord | FinishedRecord;
 
@@ -68,7 +73,13 @@ export interface Journal {
   /** Durable (fsync'd) before it resolves. Throws if the id was already started. */
   appendStarted(id: string, ops: ActionOp[], invalid?: boolean): Promise<StartedRecord>;
   appendOp(id: string, index: number): Promise<void>;
-  appendFinished(id: string, status: FinalStatus, reason: string, opIndex: number): Promise<FinishedRecord>;
+  appendFinished(
+    id: string,
+    status: FinalStatus,
+    reason: string,
+    opIndex: number,
+    result?: ActionResult | ActionResult[],
+  ): Promise<FinishedRecord>;
   /** The newest `limit` finished results, newest last (for Hello.journaled). */
   recentFinished(limit?: number): FinishedRecord[];
   /** Results written at open() for actions a previous agent process left running. */
@@ -151,11 +162,14 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
       if (e) e.lastOpIndex = index;
       await append({ t: 'op', id, index, at: now() });
     },
-    async appendFinished(id, status, reason, opIndex) {
+    async appendFinished(id, status, reason, opIndex, result) {
       const e = entries.get(id);
       if (!e) throw new Error(`action ${id} finished without being started`);
       if (e.finished) return e.finished;
-      const rec: FinishedRecord = { t: 'finished', id, status, reason, at: now(), opIndex };
+      const rec: FinishedRecord =
+        result === undefined
+          ? { t: 'finished', id, status, reason, at: now(), opIndex }
+          : { t: 'finished', id, status, reason, at: now(), opIndex, result };
       e.finished = rec;
       finishedOrder.push(rec);
       await append(rec);

@@ -3,15 +3,18 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MSG, type ActionOp } from '@rollgate/domain';
+import { MSG, type ActionOp, type CommandResult } from '@rollgate/domain';
 import type { ArtifactChunk__Output } from '@rollgate/protocol';
 import { ArchiveRefusedError } from './archive';
-import type { ServiceConfig } from './config';
+import { createBackupOps } from './backup-ops';
+import type { AgentConfig, ServiceConfig } from './config';
 import { ENV_FILE, checkEditionName, type EditionStore } from './edition-store';
 import { errorMessage, sleep } from './fs-util';
+import { createFunctionalTest } from './functional-test';
 import type { HealthMonitor } from './health-monitor';
 import { httpGet } from './http-get';
-import type { ShipLevel } from './log-shipper';
+import { OpError, type OpContext, type OpOutcome, type OpRunner } from './op-result';
+import { createRedactor, redactDeep, type Redactor } from './redact';
 import type { GateWish } from './state-store';
 import type { Supervisor } from './supervisor';
 
@@ -31,16 +34,41 @@ export const OP_DEFAULTS = {
   fetchTimeoutMs: 30 * 60_000,
 } as const;
 
-export interface OpContext {
-  actionId: string;
-  signal: AbortSignal;
-  /** Progress line: shipped to the coordinator and written to the agent's log. */
-  log: (level: ShipLevel, code: string, message: string) => void;
+export type { OpContext, OpOutcome, OpRunner } from './op-result';
+
+/**
+ * Every secret the agent knows from its config and environment: database URLs (and their
+ * passwords) and test account passwords. The redactor masks them in anything an op reports.
+ */
+export function configSecrets(
+  cfg: Pick<AgentConfig, 'services' | 'testAccounts'>,
+  env: Record<string, string>,
+): string[] {
+  const out: string[] = [];
+  for (const s of cfg.services) {
+    const url = s.database?.url ?? (s.database?.urlEnv !== undefined ? env[s.database.urlEnv] : undefined);
+    if (!url) continue;
+    try {
+      const p = new URL(url).password;
+      if (p) out.push(decodeURIComponent(p), p);
+    } catch {
+      // not a URL: config validation already refused it, or the env var is wrong (reported by the op)
+    }
+  }
+  for (const a of Object.values(cfg.testAccounts ?? {})) out.push(a.password);
+  return out;
 }
 
 export interface OpRunnerDeps {
   dataDir: string;
   services: ServiceConfig[];
+  /** Where backups are kept; default <dataDir>/backups. */
+  backupsDir?: string;
+  /** On the test machine: accounts for login probes and commands for launch probes. */
+  testAccounts?: AgentConfig['testAccounts'];
+  testCommands?: AgentConfig['testCommands'];
+  /** Masks secrets in summaries, errors, progress lines and results; default from the config. */
+  redact?: Redactor;
   /** The agent's own environment; children get it plus service env plus rollgate.env.json. */
   baseEnv: Record<string, string>;
   editions: EditionStore;
@@ -62,9 +90,12 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const short = (sha: string) => sha.slice(0, 12);
 const conns = (n: number) => `${n} connection${n === 1 ? '' : 's'}`;
 
-export type OpRunner = (op: ActionOp, ctx: OpContext) => Promise<string>;
-
 export function createOpRunner(deps: OpRunnerDeps): OpRunner {
+  const redact =
+    deps.redact ??
+    createRedactor(
+      configSecrets({ services: deps.services, testAccounts: deps.testAccounts ?? {} }, deps.baseEnv),
+    );
   const pollMs = deps.pollMs ?? 100;
   const byName = new Map(deps.services.map((s) => [s.name, s]));
   const downloads = join(deps.dataDir, 'downloads');
@@ -393,36 +424,105 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     return `probe GET ${op.path} answered ${res.status} in ${res.ms} ms`;
   }
 
-  async function command(op: Extract<ActionOp, { op: 'command' }>, ctx: OpContext): Promise<string> {
-    const s = service(op.service);
-    const spec = s.commands[op.command];
+  function commandSpec(s: ServiceConfig, name: string) {
+    const spec = s.commands[name];
     if (!spec) {
       const known = Object.keys(s.commands);
       throw new Error(
-        `${s.name} has no command "${op.command}" (configured: ${known.length > 0 ? known.join(', ') : 'none'}); add it under services[].commands in the agent config`,
+        `${s.name} has no command "${name}" (configured: ${known.length > 0 ? known.join(', ') : 'none'}); add it under services[].commands in the agent config`,
       );
     }
-    const { dir } = await activeDir(s);
-    const timeout = op.timeoutMs || OP_DEFAULTS.commandTimeoutMs;
+    return spec;
+  }
+
+  /** Runs a named command in the active edition (or the data dir when none is active). */
+  async function runServiceCommand(
+    s: ServiceConfig,
+    name: string,
+    extraEnv: Record<string, string>,
+    timeout: number,
+    ctx: OpContext,
+  ): Promise<CommandResult & { timedOut: boolean; how: string }> {
+    const spec = commandSpec(s, name);
+    const edition = await deps.editions.activeEdition(s.name);
+    const dir = edition ? deps.editions.editionDir(s.name, edition) : deps.dataDir;
     const r = await deps.supervisor.runCommand(
       s.name,
-      { ...spec, cwd: dir, env: await childEnv(s, dir) },
+      { ...spec, cwd: dir, env: { ...(await childEnv(s, dir)), ...extraEnv } },
       timeout,
       ctx.signal,
     );
-    const last = r.lastLine ? `; last output: ${r.lastLine}` : '';
-    if (r.timedOut)
-      throw new Error(
-        `${s.name} command ${op.command} did not finish within ${secs(timeout)} and was stopped${last}`,
-      );
-    if (r.code !== 0) {
-      const how = r.code === null ? `was killed by ${r.signal ?? 'a signal'}` : `exited with code ${r.code}`;
-      throw new Error(`${s.name} command ${op.command} ${how}${last}`);
-    }
-    return `${s.name} command ${op.command} succeeded in ${secs(r.ms)}`;
+    const how = r.timedOut
+      ? `did not finish within ${secs(timeout)} and was stopped`
+      : r.code === null
+        ? `was killed by ${r.signal ?? 'a signal'}`
+        : `exited with code ${r.code}`;
+    return {
+      kind: 'command',
+      command: name,
+      exitCode: r.code ?? -1,
+      outputTail: r.outputTail,
+      ms: r.ms,
+      timedOut: r.timedOut,
+      how,
+    };
   }
 
-  return async (op, ctx) => {
+  async function command(op: Extract<ActionOp, { op: 'command' }>, ctx: OpContext): Promise<OpOutcome> {
+    const s = service(op.service);
+    commandSpec(s, op.command);
+    await activeDir(s);
+    const timeout = op.timeoutMs || OP_DEFAULTS.commandTimeoutMs;
+    const { timedOut, how, ...result } = await runServiceCommand(s, op.command, {}, timeout, ctx);
+    const lastLine = result.outputTail.trimEnd().split('\n').pop() ?? '';
+    const last = lastLine ? `; last output: ${lastLine.slice(0, 500)}` : '';
+    if (timedOut || result.exitCode !== 0) {
+      throw new OpError(`${s.name} command ${op.command} ${how}${last}`, result);
+    }
+    return { summary: `${s.name} command ${op.command} succeeded in ${secs(result.ms)}`, result };
+  }
+
+  async function uninstall(op: Extract<ActionOp, { op: 'uninstall' }>, ctx: OpContext): Promise<string> {
+    const s = service(op.service);
+    const running = deps.supervisor.running(s.name);
+    if (running && (await deps.supervisor.refresh(s.name))) {
+      throw new Error(
+        `${s.name} is running (pid ${running.pid}, edition ${running.edition}); stop it first, then uninstall`,
+      );
+    }
+    if (await deps.isListening(s.port)) {
+      ctx.log(
+        'warn',
+        MSG.stopping.code,
+        `${s.name} is not run by this agent, but something listens on port ${s.port}; it was left alone`,
+      );
+    }
+    const { editions, active } = await deps.editions.uninstall(s.name);
+    // The runtime state: a stale pid file must not be re-adopted after the rebuild.
+    await rm(join(deps.dataDir, 'run', `${s.name}.json`), { force: true });
+    await deps.health.checkNow(s.name);
+    return editions.length === 0
+      ? `${s.name} had no installed edition; nothing to remove`
+      : `uninstalled ${s.name}: removed edition${editions.length === 1 ? '' : 's'} ${editions.join(', ')}${active ? ` (active was ${active})` : ''}; the next install downloads again`;
+  }
+
+  const backups = createBackupOps({
+    backupsDir: deps.backupsDir ?? join(deps.dataDir, 'backups'),
+    baseEnv: deps.baseEnv,
+    runServiceCommand: async (s, name, env, timeout, ctx) => {
+      const { timedOut, how, ...r } = await runServiceCommand(s, name, env, timeout, ctx);
+      if (timedOut) throw new Error(`${s.name} command ${name} ${how}`);
+      return r;
+    },
+  });
+  const functionalTest = createFunctionalTest({
+    testAccounts: deps.testAccounts ?? {},
+    testCommands: deps.testCommands ?? {},
+    baseEnv: deps.baseEnv,
+    cwd: deps.dataDir,
+  });
+
+  const dispatch = async (op: ActionOp, ctx: OpContext): Promise<OpOutcome> => {
     switch (op.op) {
       case 'gate':
         if (op.state === 'closed')
@@ -455,6 +555,36 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
         return probe(op, ctx);
       case 'command':
         return command(op, ctx);
+      case 'backupFiles':
+        return backups.backupFiles(service(op.service), op, ctx);
+      case 'dbBackup':
+        return backups.dbBackup(service(op.service), op, ctx);
+      case 'dbRestore':
+        return backups.dbRestore(service(op.service), op, ctx);
+      case 'functionalTest':
+        return functionalTest(op, ctx);
+      case 'uninstall':
+        return uninstall(op, ctx);
+    }
+  };
+
+  // Nothing an op reports may carry a secret: summaries, errors, progress lines and results are
+  // all passed through the redactor before they reach the executor (and so the journal and wire).
+  return async (op, ctx) => {
+    const safeCtx: OpContext = {
+      ...ctx,
+      log: (level, code, message) => ctx.log(level, code, redact(message)),
+    };
+    try {
+      const out = await dispatch(op, safeCtx);
+      if (typeof out === 'string') return redact(out);
+      return out.result === undefined
+        ? { summary: redact(out.summary) }
+        : { summary: redact(out.summary), result: redactDeep(out.result, redact) };
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      const result = err instanceof OpError && err.result ? redactDeep(err.result, redact) : undefined;
+      throw new OpError(redact(errorMessage(err)), result);
     }
   };
 }

@@ -80,3 +80,88 @@ describe('wire ops → domain ops', () => {
     expect(!none.ok && none.reason).toMatch(/has no known kind/);
   });
 });
+
+describe('wire ops → domain ops: backups, functionality tests, rebuild', () => {
+  it('maps backup_files, db_backup, db_restore, functional_test (probes_json) and uninstall', () => {
+    const probes = [
+      { kind: 'login', name: 'login', path: '/login', account: 'student' },
+      { kind: 'version', name: 'version', path: '/admin/version', expect: ['2.0'], field: 'version' },
+    ];
+    const r = mapProtoOps([
+      { op: 'backupFiles', backupFiles: { service: 'demo-app', label: 'run-1' } },
+      { op: 'dbBackup', dbBackup: { service: 'demo-app', label: 'run-1', verify: true, timeoutMs: 60000 } },
+      { op: 'dbRestore', dbRestore: { service: 'demo-app', label: 'run-1', timeoutMs: 0 } },
+      {
+        op: 'functionalTest',
+        functionalTest: {
+          baseUrl: 'http://lb.example:80',
+          probesJson: JSON.stringify(probes),
+          timeoutMs: 30000,
+        },
+      },
+      { op: 'uninstall', uninstall: { service: 'demo-app' } },
+    ]);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.ops).toEqual([
+      { op: 'backupFiles', service: 'demo-app', label: 'run-1' },
+      { op: 'dbBackup', service: 'demo-app', label: 'run-1', verify: true, timeoutMs: 60000 },
+      { op: 'dbRestore', service: 'demo-app', label: 'run-1', timeoutMs: 0 },
+      {
+        op: 'functionalTest',
+        baseUrl: 'http://lb.example:80',
+        timeoutMs: 30000,
+        probes: [
+          {
+            kind: 'login',
+            name: 'login',
+            path: '/login',
+            account: 'student',
+            format: 'form',
+            usernameField: 'username',
+            passwordField: 'password',
+            expectStatus: 200,
+          },
+          { kind: 'version', name: 'version', path: '/admin/version', expect: ['2.0'], field: 'version' },
+        ],
+      },
+      { op: 'uninstall', service: 'demo-app' },
+    ]);
+  });
+
+  it('bad probes_json is a clear reason, never a crash', () => {
+    const bad = mapProtoOps([
+      { op: 'gate', gate: { state: 'GATE_STATE_CLOSED' } },
+      {
+        op: 'functionalTest',
+        functionalTest: { baseUrl: 'http://lb', probesJson: '[{"kind":', timeoutMs: 0 },
+      },
+    ]);
+    expect(bad).toMatchObject({ ok: false, index: 1 });
+    expect(!bad.ok && bad.reason).toMatch(
+      /^op 2 of 2 \(functionalTest\) is invalid: functionalTest probes_json is not valid JSON/,
+    );
+    const empty = mapProtoOps([
+      { op: 'functionalTest', functionalTest: { baseUrl: 'http://lb', probesJson: '', timeoutMs: 0 } },
+    ]);
+    expect(!empty.ok && empty.reason).toMatch(/no probes/);
+    const wrongKind = mapProtoOps([
+      {
+        op: 'functionalTest',
+        functionalTest: { baseUrl: 'http://lb', probesJson: '[{"kind":"telnet","name":"x"}]', timeoutMs: 0 },
+      },
+    ]);
+    expect(!wrongKind.ok && wrongKind.reason).toMatch(/\(functionalTest\) is invalid: probes\.0\.kind/);
+    const escape = mapProtoOps([
+      { op: 'backupFiles', backupFiles: { service: 'demo-app', label: '../etc' } },
+    ]);
+    expect(!escape.ok && escape.reason).toMatch(/label/);
+  });
+
+  it('the unknown-kind message lists every supported kind', () => {
+    const none = mapProtoOps([{}]);
+    expect(!none.ok && none.reason).toMatch(
+      /supports gate, drain, stop, install, activate, configure, start, waitHealthy, probe, command, backupFiles, dbBackup, dbRestore, functionalTest, uninstall/,
+    );
+  });
+});

@@ -6,6 +6,41 @@ import type { ActionOp__Output } from '@rollgate/protocol';
 
 export type MappedOps = { ok: true; ops: ActionOp[] } | { ok: false; index: number; reason: string };
 
+/** Every op kind this agent runs, for the "unknown kind" message. */
+export const SUPPORTED_OP_KINDS = [
+  'gate',
+  'drain',
+  'stop',
+  'install',
+  'activate',
+  'configure',
+  'start',
+  'waitHealthy',
+  'probe',
+  'command',
+  'backupFiles',
+  'dbBackup',
+  'dbRestore',
+  'functionalTest',
+  'uninstall',
+] as const;
+
+/** A wire op that cannot even be turned into a candidate (e.g. probes_json is not JSON). */
+class CandidateError extends Error {}
+
+function parseProbes(json: string | undefined): unknown {
+  if (json === undefined || json.trim() === '') {
+    throw new CandidateError('functionalTest has no probes (probes_json is empty); list at least one probe');
+  }
+  try {
+    return JSON.parse(json);
+  } catch (err) {
+    throw new CandidateError(
+      `functionalTest probes_json is not valid JSON (${(err as Error).message}); the coordinator must send a JSON list of FunctionalProbe`,
+    );
+  }
+}
+
 function gateState(s: unknown): unknown {
   if (s === 'GATE_STATE_OPEN' || s === 1) return 'open';
   if (s === 'GATE_STATE_CLOSED' || s === 2) return 'closed';
@@ -35,6 +70,21 @@ export function protoOpToCandidate(op: ActionOp__Output): Record<string, unknown
       return { op: 'probe', ...op.probe };
     case 'command':
       return { op: 'command', ...op.command };
+    case 'backupFiles':
+      return { op: 'backupFiles', ...op.backupFiles };
+    case 'dbBackup':
+      return { op: 'dbBackup', ...op.dbBackup };
+    case 'dbRestore':
+      return { op: 'dbRestore', ...op.dbRestore };
+    case 'functionalTest':
+      return {
+        op: 'functionalTest',
+        baseUrl: op.functionalTest?.baseUrl,
+        probes: parseProbes(op.functionalTest?.probesJson),
+        timeoutMs: op.functionalTest?.timeoutMs,
+      };
+    case 'uninstall':
+      return { op: 'uninstall', ...op.uninstall };
     default:
       return undefined;
   }
@@ -45,12 +95,22 @@ export function mapProtoOps(ops: ActionOp__Output[]): MappedOps {
   if (ops.length === 0) return { ok: false, index: 0, reason: 'the action has no ops; nothing to run' };
   const out: ActionOp[] = [];
   for (const [index, op] of ops.entries()) {
-    const candidate = protoOpToCandidate(op);
+    let candidate: Record<string, unknown> | undefined;
+    try {
+      candidate = protoOpToCandidate(op);
+    } catch (err) {
+      if (!(err instanceof CandidateError)) throw err;
+      return {
+        ok: false,
+        index,
+        reason: `op ${index + 1} of ${ops.length} (${op.op}) is invalid: ${err.message}`,
+      };
+    }
     if (!candidate) {
       return {
         ok: false,
         index,
-        reason: `op ${index + 1} of ${ops.length} has no known kind (${JSON.stringify(op.op ?? null)}); this agent supports gate, drain, stop, install, activate, configure, start, waitHealthy, probe, command — upgrade the agent or fix the plan`,
+        reason: `op ${index + 1} of ${ops.length} has no known kind (${JSON.stringify(op.op ?? null)}); this agent supports ${SUPPORTED_OP_KINDS.join(', ')} — upgrade the agent or fix the plan`,
       };
     }
     const parsed = actionOpSchema.safeParse(candidate);

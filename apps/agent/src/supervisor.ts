@@ -12,6 +12,16 @@ import type { Logger } from '@rollgate/logger';
 import { errorMessage, sleep, writeFileAtomic } from './fs-util';
 import { tailFile, type Tail } from './tail-file';
 
+/** The last 4 KiB (bytes, UTF-8) of a text, cut at a character boundary. */
+export function tail4k(text: string): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= 4096) return text;
+  return buf
+    .subarray(buf.length - 4096)
+    .toString('utf8')
+    .replace(/^\uFFFD+/, '');
+}
+
 export interface PidRecord {
   pid: number;
   /** Field 22 of /proc/<pid>/stat: distinguishes our process from a later one with the same pid. */
@@ -87,6 +97,8 @@ export interface CommandResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   lastLine: string;
+  /** The last 4 KiB of its output (stdout and stderr lines, in arrival order). */
+  outputTail: string;
   timedOut: boolean;
   ms: number;
 }
@@ -269,6 +281,7 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let lastLine = '';
+      let outputTail = '';
       let timedOut = false;
       const onData = (partial: { rest: string }) => (chunk: Buffer) => {
         const lines = (partial.rest + chunk.toString('utf8')).split('\n');
@@ -278,6 +291,8 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       const emit = (line: string) => {
         if (line.trim() === '') return;
         lastLine = line.slice(0, 500);
+        outputTail += `${line}\n`;
+        if (outputTail.length > 8192) outputTail = outputTail.slice(-4096);
         opts.onOutput(service, line);
         void appendFile(logFile(service), `${line}\n`).catch(() => {});
       };
@@ -303,7 +318,14 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
         emit(out.rest);
         emit(err.rest);
         if (signal?.aborted) throw signal.reason;
-        return { code, signal: sig, lastLine, timedOut, ms: Math.round(performance.now() - started) };
+        return {
+          code,
+          signal: sig,
+          lastLine,
+          outputTail: tail4k(outputTail),
+          timedOut,
+          ms: Math.round(performance.now() - started),
+        };
       } finally {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);

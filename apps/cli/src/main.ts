@@ -16,6 +16,19 @@ import { auditCommand } from './commands/audit';
 import { editionListCommand, editionUploadCommand } from './commands/editions';
 import { haproxyConfigCommand, lbClearCommand, lbConfigureCommand, lbShowCommand } from './commands/lb';
 import { logsCommand, type LogsFlags } from './commands/logs';
+import {
+  authoriseRollbackCommand,
+  clusterConfigureCommand,
+  clusterSettingsCommand,
+  evidenceCommand,
+  excludeCommand,
+  noticeCommand,
+  rollbackCommand,
+  skipServerCommand,
+  waiveCommand,
+  type DecideFlags,
+  type RollbackFlags,
+} from './commands/procedures';
 import { serversCommand } from './commands/servers';
 import { statusCommand } from './commands/status';
 import {
@@ -158,6 +171,26 @@ async function main(argv: string[]): Promise<number> {
       )
       .option('--no-sign-off', "end without the customer's verification and sign-off")
       .option('--probe-path <path>', 'path probed by the functionality tests (default /health)')
+      .option('--major', 'a major upgrade: runs the schema step once, with announced downtime')
+      .option('--from <edition>', 'the edition the servers run now (default: the one they report)')
+      .option('--at <time>', 'start at this ISO 8601 time, e.g. 2026-11-23T22:00:00Z (default now)')
+      .option(
+        '--window <minutes>',
+        'the agreed upgrade window (default: the announced one)',
+        wholeNumber(1, 10_080),
+      )
+      .addOption(
+        new Option('--on-failure <policy>', 'pause for a decision (default) or roll back').choices([
+          'pause',
+          'rollback',
+        ]),
+      )
+      .option('--contacts <file>', 'JSON with the window contacts: { lead, appAdmin, lbAdmin, onCall? }')
+      .option(
+        '--waive <gate=reason>',
+        'waive a readiness gate with a reason (repeatable, audited)',
+        (v: string, prev: string[] = []) => [...prev, v],
+      )
       .addOption(json());
 
   upgradeFlags(
@@ -239,6 +272,99 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }),
     );
+
+  upgrade
+    .command('skip')
+    .description("skip a failed server in the run's failed step; it stays in later steps")
+    .argument('<runId>', 'the run')
+    .argument('<server>', 'the failed server')
+    .addOption(json())
+    .action(
+      act((ctx, runId: string, server: string, flags: { json?: boolean }) =>
+        skipServerCommand(ctx, runId, server, flags),
+      ),
+    );
+  upgrade
+    .command('exclude')
+    .description('exclude a server from the rest of a paused run (it is left as it is, and reported)')
+    .argument('<runId>', 'the run')
+    .argument('<server>', 'the server')
+    .addOption(json())
+    .action(
+      act((ctx, runId: string, server: string, flags: { json?: boolean }) =>
+        excludeCommand(ctx, runId, server, flags),
+      ),
+    );
+  upgrade
+    .command('rollback')
+    .description('roll a run back to the previous edition (--options lists the methods and estimates)')
+    .argument('<runId>', 'the run to roll back')
+    .addOption(
+      new Option('--method <method>', 'how (default: the recommended one)').choices([
+        'reinstall',
+        'restore-database',
+        'restore-snapshots',
+        'rebuild',
+      ]),
+    )
+    .option('--reason <text>', 'why, for the audit log')
+    .option('--options', 'list the methods that apply, with estimates, and do nothing')
+    .addOption(json())
+    .action(act((ctx, runId: string, flags: RollbackFlags) => rollbackCommand(ctx, runId, flags)));
+  upgrade
+    .command('authorise-rollback')
+    .description('authorise (or --decline) the rollback a run proposes when its window runs out')
+    .argument('<runId>', 'the run')
+    .option('--decline', 'decline it: the run stays paused')
+    .option('--comment <text>', 'kept in the audit log')
+    .addOption(json())
+    .action(act((ctx, runId: string, flags: DecideFlags) => authoriseRollbackCommand(ctx, runId, flags)));
+  upgrade
+    .command('waive')
+    .description(
+      'waive a readiness gate of a run with a reason (audited); a paused preparation step is skipped',
+    )
+    .argument('<runId>', 'the run')
+    .argument('<gate>', 'the gate, e.g. snapshots')
+    .requiredOption('--reason <text>', 'why it may be waived')
+    .addOption(json())
+    .action(
+      act((ctx, runId: string, gate: string, flags: { json?: boolean; reason: string }) =>
+        waiveCommand(ctx, runId, gate, flags),
+      ),
+    );
+  upgrade
+    .command('notice')
+    .description("the text to send to service users about a run's windows")
+    .argument('<runId>', 'the run')
+    .option('--time-zone <zone>', "IANA time zone (default: the cluster's, else UTC)")
+    .addOption(json())
+    .action(
+      act((ctx, runId: string, flags: { json?: boolean; timeZone?: string }) =>
+        noticeCommand(ctx, runId, flags),
+      ),
+    );
+  upgrade
+    .command('evidence')
+    .description('readiness gates and every recorded result (tests, backups, commands) of a run')
+    .argument('<runId>', 'the run')
+    .addOption(json())
+    .action(act((ctx, runId: string, flags: { json?: boolean }) => evidenceCommand(ctx, runId, flags)));
+
+  const cluster = program.command('cluster').description("a cluster's upgrade settings (per customer)");
+  cluster
+    .command('configure')
+    .description('set readiness policy, functionality tests, schedule and preparation from a JSON file')
+    .requiredOption('--cluster <cluster>', 'the cluster')
+    .requiredOption('--file <path>', 'the settings as JSON (see README: cluster settings)')
+    .addOption(json())
+    .action(act(clusterConfigureCommand));
+  cluster
+    .command('settings')
+    .description("print a cluster's settings as JSON")
+    .requiredOption('--cluster <cluster>', 'the cluster')
+    .addOption(json())
+    .action(act(clusterSettingsCommand));
 
   const lb = program.command('lb').description('the load balancer in front of a cluster (HAProxy)');
   lb.command('configure')

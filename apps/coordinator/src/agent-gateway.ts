@@ -18,7 +18,7 @@ import {
 } from '@rollgate/protocol';
 import type { Logger } from '@rollgate/logger';
 import type { ArtifactStore } from './artifact-store';
-import { fromWireHealth, fromWireLevel, fromWireStatus, toWireOp } from './wire';
+import { fromWireHealth, fromWireLevel, fromWireStatus, parseActionResult, toWireOp } from './wire';
 
 export interface AgentGatewayEvents {
   onActionUpdate(update: ActionUpdateInput): Promise<void>;
@@ -201,13 +201,18 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
     status: Parameters<typeof fromWireStatus>[0];
     reason: string;
     atMs: number;
+    resultJson?: string;
   }) {
     const status = fromWireStatus(u.status);
     if (!status || !parseActionId(u.actionId)) return;
     // The action's log lines arrived before its result on this stream: store them before the
     // result is committed, so a crash right after never leaves a finished action without its log.
     if (status === 'succeeded' || status === 'failed' || status === 'cancelled') await opts.logs.flush();
-    await events.onActionUpdate({ actionId: u.actionId, status, reason: u.reason, atMs: u.atMs });
+    const result = u.resultJson ? parseActionResult(u.resultJson) : null;
+    if (u.resultJson && !result) {
+      log.warn({ actionId: u.actionId }, 'action result ignored: not a result this coordinator knows');
+    }
+    await events.onActionUpdate({ actionId: u.actionId, status, reason: u.reason, atMs: u.atMs, result });
   }
 
   async function onMessage(conn: Connection, msg: AgentMessage__Output) {

@@ -148,7 +148,7 @@ describe('no request lost through a real HAProxy', () => {
         edition: '2.0',
         ...(drainageIntervalSec !== undefined ? { drainageIntervalSec } : {}),
       });
-      return plan.steps[0]!.ops.find((op) => op.op === 'drain');
+      return plan.steps.find((s) => s.key === 'g1.stop')!.ops.find((op) => op.op === 'drain');
     };
     expect(await drainOf()).toMatchObject({ maxWaitMs: 7000 });
     expect(await drainOf(3)).toMatchObject({ maxWaitMs: 3000 });

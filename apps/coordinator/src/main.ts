@@ -9,6 +9,7 @@ import { createArtifactStore } from './artifact-store';
 import { createLbAdapter } from './lb-adapter';
 import { readEnv } from './env';
 import { createHttpServer } from './http-server';
+import { createScheduledPrecheck } from './readiness-check';
 import { createCoordinatorServices } from './services';
 
 export const COORDINATOR_VERSION = '0.1.0';
@@ -63,6 +64,7 @@ async function main() {
     log,
     newRunId: () => newRunId(new Date(clock.now())),
     lb: lb.port,
+    precheck: createScheduledPrecheck({ store, now: () => clock.now() }),
   });
   const services = createCoordinatorServices({
     version: COORDINATOR_VERSION,

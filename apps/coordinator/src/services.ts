@@ -1,7 +1,35 @@
-import { compileMinorUpgrade, haproxyServerName, type LbConfig, type Plan } from '@rollgate/domain';
+import {
+  checkSchedule,
+  compileMajorUpgrade,
+  compileMinorUpgrade,
+  haproxyServerName,
+  learnWindow,
+  noticeText,
+  type Edition,
+  type GateRecord,
+  type LbConfig,
+  type Plan,
+  type StepKind,
+  type Phase,
+} from '@rollgate/domain';
 import { renderHaproxyBackend, type ServerStat } from '@rollgate/lb';
-import { ApiError, MAX_EDITION_BYTES, type ApiServices, type UpgradeInput } from '@rollgate/api';
-import { EngineError, StoreConflictError, type Clock, type Engine, type EngineStore } from '@rollgate/engine';
+import {
+  ApiError,
+  MAX_EDITION_BYTES,
+  type ApiServices,
+  type EvidenceView,
+  type PlanPreview,
+  type UpgradeInput,
+} from '@rollgate/api';
+import {
+  EngineError,
+  StoreConflictError,
+  type Clock,
+  type Engine,
+  type EngineStore,
+  type RunRecord,
+} from '@rollgate/engine';
+import { blockingGates, previewReadiness } from './readiness-check';
 import type { ArtifactStore } from './artifact-store';
 import type { LbAdapter } from './lb-adapter';
 
@@ -38,7 +66,39 @@ async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
 export function createCoordinatorServices(opts: CoordinatorServicesOptions): ApiServices {
   const { store, engine } = opts;
 
-  async function plan(input: UpgradeInput): Promise<Plan> {
+  /** Step durations of the cluster's last successful runs, for the learned window. */
+  async function durationSamples(cluster: string) {
+    const past = (await store.listRuns({ statuses: ['succeeded'], limit: 50 }))
+      .filter((r) => r.plan.cluster === cluster && r.plan.procedure !== 'rollback')
+      .slice(0, 10);
+    const samples: { kind: StepKind; phase: Phase; servers: number; durationMs: number }[] = [];
+    for (const r of past) {
+      for (const st of await store.getSteps(r.id)) {
+        const ps = r.plan.steps[st.index];
+        if (!ps || st.status !== 'succeeded' || st.startedAt === null || st.finishedAt === null) continue;
+        if (ps.kind === 'sign-off') continue; // waiting for a person says nothing about the next run
+        samples.push({
+          kind: ps.kind,
+          phase: ps.phase,
+          servers: ps.servers.length,
+          durationMs: st.finishedAt - st.startedAt,
+        });
+      }
+    }
+    return { samples, runs: past.length };
+  }
+
+  /** What the servers run now: the edition every server reports active, if they agree. */
+  function activeEdition(
+    servers: { services: { name: string; activeEdition: string }[] }[],
+    app: string,
+  ): string | undefined {
+    const names = new Set(servers.map((s) => s.services.find((x) => x.name === app)?.activeEdition ?? ''));
+    const [only] = [...names];
+    return names.size === 1 && only ? only : undefined;
+  }
+
+  async function compile(input: UpgradeInput, backupLabel: string) {
     const edition = await store.getEdition(input.app, input.edition);
     if (!edition) {
       const known = (await store.listEditions(input.app)).map((e) => e.name);
@@ -61,11 +121,30 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
         `Servers ${notServing.map((s) => s.id).join(', ')} in cluster "${input.cluster}" do not manage "${input.app}". Add the service to their agent config, or upgrade a cluster whose servers all run it.`,
       );
     }
-    return compileMinorUpgrade({
+    const fromName = input.fromEdition ?? activeEdition(servers, input.app);
+    let fromEdition: Edition | undefined;
+    if (fromName) {
+      fromEdition = (await store.getEdition(input.app, fromName)) ?? undefined;
+      if (!fromEdition && input.fromEdition) {
+        throw new ApiError(
+          'NOT_FOUND',
+          `The previous edition "${input.fromEdition}" of ${input.app} is not in the edition store; a rollback would have nothing to reinstall. Upload it first.`,
+        );
+      }
+    }
+    const settings = await store.getClusterSettings(input.cluster);
+    const prep = settings.preparation ?? {};
+    const major = input.procedure === 'major';
+    const snapshots =
+      prep.snapshots === 'all'
+        ? servers.map((s) => s.id)
+        : (prep.snapshots ?? []).filter((id) => servers.some((s) => s.id === id));
+    const common = {
       cluster: input.cluster,
       service: input.app,
       servers: servers.map((s) => ({ id: s.id, cluster: s.cluster, role: s.role, hostname: s.hostname })),
       toEdition: edition,
+      ...(fromEdition ? { fromEdition } : {}),
       // The run's own interval, else the cluster's, else 30 s (the seed's edition manager default).
       drainMs:
         (input.drainageIntervalSec ?? (await store.getClusterLb(input.cluster))?.drainageIntervalSec ?? 30) *
@@ -73,17 +152,78 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
       healthTimeoutMs: input.healthTimeoutSec * 1000,
       signOff: input.signOff,
       probe: { path: input.probePath, expectStatus: 200, expectBodyContains: '' },
+      ...(settings.minutesPerServer ? { minutesPerServer: settings.minutesPerServer } : {}),
+      ...(settings.designatedServer ? { designatedServer: settings.designatedServer } : {}),
+      ...(settings.tests ? { tests: settings.tests } : {}),
+      preparation: {
+        fileBackup: prep.fileBackup ?? major,
+        snapshots,
+        databaseBackup: major || (prep.databaseBackup ?? false),
+        ...(prep.repositoryCheck ? { repositoryCheck: prep.repositoryCheck } : {}),
+        backupLabel,
+      },
+    };
+    const compiled = major ? compileMajorUpgrade(common) : compileMinorUpgrade(common);
+    const { samples, runs } = await durationSamples(input.cluster);
+    const learned = learnWindow(compiled, samples, runs);
+    const plan: Plan = learned ? { ...compiled, window: { ...compiled.window, learned } } : compiled;
+    return { plan, servers, settings };
+  }
+
+  /** Backup labels name the run's archives on the servers; the time makes them unique and sortable. */
+  function newBackupLabel(): string {
+    const d = new Date(opts.clock.now());
+    const p = (n: number) => String(n).padStart(2, '0');
+    return `rg-${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+  }
+
+  async function preview(input: UpgradeInput, actor: string, backupLabel: string) {
+    const { plan, servers, settings } = await compile(input, backupLabel);
+    const testMachine = settings.tests ? await store.getServer(settings.tests.testMachine) : null;
+    const now = opts.clock.now();
+    const { preview: readiness, records } = previewReadiness({
+      plan,
+      settings,
+      servers,
+      testMachine,
+      coordinatorVersion: opts.version,
+      contacts: input.contacts,
+      waive: input.waive,
+      actor,
+      now,
     });
+    let schedule: PlanPreview['schedule'] = null;
+    let scheduleProblems: { code: string; message: string; hint: string }[] = [];
+    if (input.at) {
+      const startAt = Date.parse(input.at);
+      const window = plan.window.learned?.atRiskMinutes ?? plan.window.atRiskMinutes;
+      const check = checkSchedule(startAt, window * 60_000, settings.schedule ?? {}, now);
+      schedule = { startAt, insideBusinessHours: check.insideBusinessHours };
+      scheduleProblems = check.problems;
+    }
+    return { plan, readiness, records, schedule, scheduleProblems };
+  }
+
+  async function mustRun(runId: string): Promise<RunRecord> {
+    const run = await store.getRun(runId);
+    if (!run) throw new ApiError('NOT_FOUND', `No run "${runId}". List runs with \`rollgate upgrade list\`.`);
+    return run;
   }
 
   return {
     version: opts.version,
     store,
     runs: {
-      plan,
+      async plan(input) {
+        const p = await preview(input, 'preview', newBackupLabel());
+        return { ...p.plan, readiness: p.readiness, schedule: p.schedule };
+      },
       async start(input, actor) {
-        const compiled = await plan(input);
-        const active = await store.listRuns({ statuses: ['running', 'paused', 'waiting-approval'] });
+        const backupLabel = newBackupLabel();
+        const p = await preview(input, actor, backupLabel);
+        const active = await store.listRuns({
+          statuses: ['pending', 'running', 'paused', 'waiting-approval'],
+        });
         const clash = active.find((r) => r.plan.cluster === input.cluster);
         if (clash) {
           throw new ApiError(
@@ -91,16 +231,32 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
             `Run ${clash.id} is still ${clash.status} on cluster "${input.cluster}". Finish it, or abort it with \`rollgate upgrade abort ${clash.id}\`, before starting another.`,
           );
         }
-        const disconnected = (await store.listServers({ cluster: input.cluster })).filter(
-          (s) => s.status !== 'connected',
-        );
-        if (disconnected.length > 0) {
+        const blocking = [...blockingGates(p.readiness), ...p.scheduleProblems];
+        if (blocking.length > 0) {
+          // Nothing is written: the refusal names each gate and how to meet it.
           throw new ApiError(
             'PRECONDITION_FAILED',
-            `Agents ${disconnected.map((s) => `${s.id} (${s.status})`).join(', ')} are not connected. Every server of the cluster must be reachable before an upgrade starts.`,
+            `The run cannot start:\n${blocking.map((b) => `- ${b.message} ${b.hint}`).join('\n')}`,
+            blocking,
           );
         }
-        return mapErrors(() => engine.createRun(compiled, actor));
+        const startAt = p.schedule?.startAt ?? opts.clock.now();
+        const windowMinutes =
+          input.windowMinutes ?? p.plan.window.learned?.atRiskMinutes ?? p.plan.window.atRiskMinutes;
+        const usesBackups = p.plan.steps.some(
+          (s) => s.kind === 'prepare' && s.gate !== 'installation-files' && s.gate !== 'repository',
+        );
+        return mapErrors(() =>
+          engine.createRun(p.plan, actor, {
+            scheduledAt: p.schedule?.startAt ?? null,
+            readiness: p.records,
+            options: {
+              onFailure: input.onFailure,
+              windowEndsAt: startAt + windowMinutes * 60_000,
+              backupLabel: usesBackups ? backupLabel : null,
+            },
+          }),
+        );
       },
       pause: (runId, actor, reason) => mapErrors(() => engine.pause(runId, actor, reason)),
       resume: (runId, actor) => mapErrors(() => engine.resume(runId, actor)),
@@ -108,6 +264,90 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
       signOff: (runId, decision, comment, actor) =>
         mapErrors(() => engine.signOff(runId, decision, comment, actor)),
       skipDrain: (runId, serverId, actor) => mapErrors(() => engine.skipDrain(runId, serverId, actor)),
+      skipServer: (runId, serverId, actor) => mapErrors(() => engine.skipServer(runId, serverId, actor)),
+      exclude: (runId, serverId, actor) => mapErrors(() => engine.exclude(runId, serverId, actor)),
+      rollbackOptions: (runId) => mapErrors(() => engine.rollbackOptions(runId)),
+      rollback: (runId, actor, method, reason) =>
+        mapErrors(async () => {
+          const rb = await engine.rollback(runId, actor, method, reason);
+          return rb;
+        }),
+      decideRollback: (runId, decision, comment, actor) =>
+        mapErrors(() => engine.decideRollback(runId, decision, comment, actor)),
+      async waive(runId, gate, reason, actor) {
+        const run = await mustRun(runId);
+        const prior = run.readiness.find((g) => g.gate === gate);
+        const record: GateRecord = {
+          gate,
+          required: prior?.required ?? false,
+          status: 'waived',
+          evidence: prior?.evidence ?? null,
+          by: actor,
+          at: opts.clock.now(),
+          reason,
+        };
+        return mapErrors(() => engine.recordGate(runId, record, actor));
+      },
+      async notice(runId, timeZone) {
+        const run = await mustRun(runId);
+        const settings = await store.getClusterSettings(run.plan.cluster);
+        const zone = timeZone ?? settings.schedule?.timeZone ?? 'UTC';
+        try {
+          return noticeText(run.plan, {
+            startAt: run.scheduledAt ?? run.startedAt ?? run.createdAt,
+            timeZone: zone,
+          });
+        } catch (err) {
+          throw new ApiError(
+            'BAD_REQUEST',
+            `Cannot write the notice in time zone "${zone}": ${(err as Error).message}`,
+          );
+        }
+      },
+      async evidence(runId): Promise<EvidenceView> {
+        const run = await mustRun(runId);
+        const actions = await store.getActions(runId);
+        return {
+          runId,
+          readiness: run.readiness,
+          steps: run.plan.steps
+            .map((ps) => ({
+              index: ps.index,
+              key: ps.key,
+              title: ps.title,
+              results: actions
+                .filter((a) => a.stepIndex === ps.index && a.result !== null)
+                .map((a) => ({
+                  actionId: a.id,
+                  serverId: a.serverId,
+                  status: a.status,
+                  finishedAt: a.finishedAt,
+                  result: a.result!,
+                })),
+            }))
+            .filter((s) => s.results.length > 0),
+        };
+      },
+    },
+    clusters: {
+      getSettings: (cluster) => store.getClusterSettings(cluster),
+      async setSettings(cluster, settings, actor) {
+        if (settings.tests && !(await store.getServer(settings.tests.testMachine))) {
+          throw new ApiError(
+            'PRECONDITION_FAILED',
+            `The test machine "${settings.tests.testMachine}" has never connected. Start its agent (any cluster) first, then configure the tests. Nothing was saved.`,
+          );
+        }
+        await store.setClusterSettings(cluster, settings);
+        await store.appendAudit({
+          at: opts.clock.now(),
+          actor,
+          action: 'cluster.configure',
+          target: cluster,
+          details: { ...settings },
+        });
+        return settings;
+      },
     },
     lb: {
       async configure(cluster, config, actor) {

@@ -9,6 +9,7 @@ import type { Performer, Phase, RunStatus, RunView, ServerRow, StepStatus, StepV
  * @rollgate/domain, which the web app may not import; the Record type keeps the set in step).
  */
 export const PHASE_LABEL: Record<Phase, string> = {
+  preparation: 'Pre-upgrade requirements',
   'service-at-risk': 'Service at risk / limited capability',
   downtime: 'Service downtime',
   'limited-service-restored': 'Limited service restored',

@@ -1,4 +1,12 @@
 export { appRouter, type AppRouter, type RunView, type StepView } from './router';
 export { ApiError, type ApiErrorCode } from './errors';
-export type { ApiContext, ApiServices, LbView } from './services';
+export type {
+  ApiContext,
+  ApiServices,
+  EvidenceView,
+  GatePreview,
+  LbView,
+  PlanPreview,
+  RollbackOptionView,
+} from './services';
 export * from './inputs';

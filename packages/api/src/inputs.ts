@@ -1,14 +1,54 @@
 import { z } from 'zod';
-import { appNameSchema, editionNameSchema, lbConfigSchema, safeName } from '@rollgate/domain';
+import {
+  appNameSchema,
+  clusterSettingsSchema,
+  contactsSchema,
+  editionNameSchema,
+  lbConfigSchema,
+  safeName,
+} from '@rollgate/domain';
 
 const runId = z.string().min(1).max(80);
+const readinessGate = z.enum([
+  'contacts',
+  'remote-access',
+  'test-machine',
+  'installation-files',
+  'file-backup',
+  'snapshots',
+  'database-backup',
+  'repository',
+]);
 
 export const upgradeInput = z.object({
   cluster: safeName('cluster name'),
   app: appNameSchema,
   /** The edition to upgrade to; it must have been uploaded. */
   edition: editionNameSchema,
-  procedure: z.literal('minor').default('minor'),
+  /** minor: no schema change, no downtime; major: the schema step, with announced downtime. */
+  procedure: z.enum(['minor', 'major']).default('minor'),
+  /** The edition the servers run now (what a rollback returns to); default: the one they report active. */
+  fromEdition: editionNameSchema.optional(),
+  /** Start at this time (ISO 8601) instead of now; checked against the cluster's schedule and freezes. */
+  at: z.iso
+    .datetime({ offset: true, error: 'at is an ISO 8601 time such as 2026-11-23T22:00:00Z' })
+    .optional(),
+  /** The agreed upgrade window, minutes; default the announced "service at risk" window. */
+  windowMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .optional(),
+  /** A failed step pauses for a decision (default) or starts the recommended rollback. */
+  onFailure: z.enum(['pause', 'rollback']).default('pause'),
+  /** The customer contacts for the window (readiness gate "contacts"), confirmed by the caller. */
+  contacts: contactsSchema.optional(),
+  /** Readiness gates waived by the caller, each with its reason (audited). */
+  waive: z
+    .array(z.object({ gate: readinessGate, reason: z.string().min(3).max(2000) }))
+    .max(8)
+    .default([]),
   /**
    * How long a server may finish in-flight work after leaving rotation; default: the cluster's
    * (rollgate lb configure --drainage-interval), else 30 s.
@@ -81,3 +121,26 @@ export const haproxyConfigInput = z.object({
   slowstartMs: z.number().int().min(0).max(3_600_000).optional(),
 });
 export type HaproxyConfigInput = z.infer<typeof haproxyConfigInput>;
+
+export const serverInRun = z.object({ runId, serverId: safeName('server id') });
+export const rollbackInput = z.object({
+  runId,
+  /** Default: the recommended method (see upgrade.rollbackOptions). */
+  method: z.enum(['reinstall', 'restore-database', 'restore-snapshots', 'rebuild']).optional(),
+  reason: z.string().max(2000).optional(),
+});
+export const decideRollbackInput = z.object({
+  runId,
+  decision: z.enum(['authorise', 'decline']),
+  comment: z.string().max(4000).default(''),
+});
+export const waiveInput = z.object({ runId, gate: readinessGate, reason: z.string().min(3).max(2000) });
+export const noticeInput = z.object({
+  runId,
+  /** IANA time zone the notice is written in; default the cluster's schedule time zone, else UTC. */
+  timeZone: z.string().min(1).max(64).optional(),
+});
+export const clusterSettingsInput = z.object({
+  cluster: safeName('cluster name'),
+  settings: clusterSettingsSchema,
+});

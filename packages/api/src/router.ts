@@ -17,6 +17,12 @@ import {
   signOffInput,
   statusInput,
   upgradeInput,
+  clusterSettingsInput,
+  decideRollbackInput,
+  noticeInput,
+  rollbackInput,
+  serverInRun,
+  waiveInput,
 } from './inputs';
 import type { ApiContext } from './services';
 
@@ -59,7 +65,7 @@ export interface StepView extends PlanStep {
   error: string | null;
   actions: Pick<
     ActionRecord,
-    'id' | 'serverId' | 'status' | 'error' | 'attempt' | 'dispatchedAt' | 'finishedAt'
+    'id' | 'serverId' | 'status' | 'error' | 'attempt' | 'dispatchedAt' | 'finishedAt' | 'result'
   >[];
 }
 
@@ -89,7 +95,7 @@ async function runView(ctx: ApiContext, run: RunRecord): Promise<RunView> {
       error: rec?.error ?? null,
       actions: actions
         .filter((a) => a.stepIndex === ps.index)
-        .map(({ id, serverId, status, error, attempt, dispatchedAt, finishedAt }) => ({
+        .map(({ id, serverId, status, error, attempt, dispatchedAt, finishedAt, result }) => ({
           id,
           serverId,
           status,
@@ -97,6 +103,7 @@ async function runView(ctx: ApiContext, run: RunRecord): Promise<RunView> {
           attempt,
           dispatchedAt,
           finishedAt,
+          result,
         })),
     };
   });
@@ -191,6 +198,52 @@ export const appRouter = t.router({
       .input(signOffInput)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.runs.signOff(input.runId, input.decision, input.comment, ctx.actor)),
+      ),
+    skipServer: procedure
+      .input(serverInRun)
+      .mutation(async ({ ctx, input }) =>
+        runView(ctx, await ctx.services.runs.skipServer(input.runId, input.serverId, ctx.actor)),
+      ),
+    exclude: procedure
+      .input(serverInRun)
+      .mutation(async ({ ctx, input }) =>
+        runView(ctx, await ctx.services.runs.exclude(input.runId, input.serverId, ctx.actor)),
+      ),
+    rollbackOptions: procedure
+      .input(runRef)
+      .query(({ ctx, input }) => ctx.services.runs.rollbackOptions(input.runId)),
+    rollback: procedure
+      .input(rollbackInput)
+      .mutation(async ({ ctx, input }) =>
+        runView(ctx, await ctx.services.runs.rollback(input.runId, ctx.actor, input.method, input.reason)),
+      ),
+    decideRollback: procedure
+      .input(decideRollbackInput)
+      .mutation(async ({ ctx, input }) =>
+        runView(
+          ctx,
+          await ctx.services.runs.decideRollback(input.runId, input.decision, input.comment, ctx.actor),
+        ),
+      ),
+    waive: procedure
+      .input(waiveInput)
+      .mutation(async ({ ctx, input }) =>
+        runView(ctx, await ctx.services.runs.waive(input.runId, input.gate, input.reason, ctx.actor)),
+      ),
+    notice: procedure.input(noticeInput).query(async ({ ctx, input }) => ({
+      text: await ctx.services.runs.notice(input.runId, input.timeZone),
+    })),
+    evidence: procedure.input(runRef).query(({ ctx, input }) => ctx.services.runs.evidence(input.runId)),
+  }),
+
+  cluster: t.router({
+    settings: procedure
+      .input(clusterRef)
+      .query(({ ctx, input }) => ctx.services.clusters.getSettings(input.cluster)),
+    configure: procedure
+      .input(clusterSettingsInput)
+      .mutation(({ ctx, input }) =>
+        ctx.services.clusters.setSettings(input.cluster, input.settings, ctx.actor),
       ),
   }),
 

@@ -1,4 +1,12 @@
-import type { LbConfig, Plan } from '@rollgate/domain';
+import type {
+  ActionResult,
+  ClusterSettings,
+  GateRecord,
+  LbConfig,
+  Plan,
+  ReadinessGate,
+  RollbackMethod,
+} from '@rollgate/domain';
 import type { EditionRecord, EngineStore, RunRecord } from '@rollgate/engine';
 import type { EditionUploadInput, HaproxyConfigInput, UpgradeInput } from './inputs';
 
@@ -10,7 +18,8 @@ export interface ApiServices {
   version: string;
   store: EngineStore;
   runs: {
-    plan(input: UpgradeInput): Promise<Plan>;
+    /** The compiled plan with its windows (seed and learned) and the readiness gates as they stand now. */
+    plan(input: UpgradeInput): Promise<PlanPreview>;
     start(input: UpgradeInput, actor: string): Promise<RunRecord>;
     pause(runId: string, actor: string, reason?: string): Promise<RunRecord>;
     resume(runId: string, actor: string): Promise<RunRecord>;
@@ -22,6 +31,25 @@ export interface ApiServices {
       actor: string,
     ): Promise<RunRecord>;
     skipDrain(runId: string, serverId: string, actor: string): Promise<void>;
+    skipServer(runId: string, serverId: string, actor: string): Promise<RunRecord>;
+    exclude(runId: string, serverId: string, actor: string): Promise<RunRecord>;
+    rollbackOptions(runId: string): Promise<RollbackOptionView[]>;
+    rollback(runId: string, actor: string, method?: RollbackMethod, reason?: string): Promise<RunRecord>;
+    decideRollback(
+      runId: string,
+      decision: 'authorise' | 'decline',
+      comment: string,
+      actor: string,
+    ): Promise<RunRecord>;
+    waive(runId: string, gate: ReadinessGate, reason: string, actor: string): Promise<RunRecord>;
+    /** The text to send to service users about the run's windows. */
+    notice(runId: string, timeZone?: string): Promise<string>;
+    /** Readiness gates and every action result of the run: its evidence. */
+    evidence(runId: string): Promise<EvidenceView>;
+  };
+  clusters: {
+    getSettings(cluster: string): Promise<ClusterSettings>;
+    setSettings(cluster: string, settings: ClusterSettings, actor: string): Promise<ClusterSettings>;
   };
   lb: {
     /** Validates the config against the live load balancer before saving it. */
@@ -53,4 +81,45 @@ export interface LbView {
   }[];
   /** Why the live status is missing, if it is. */
   error: string | null;
+}
+
+/** A readiness gate as it stands before a run starts: what blocks the start and how to meet it. */
+export interface GatePreview {
+  gate: ReadinessGate;
+  required: boolean;
+  /** met/waived: done; automatic: a preparation step of the run checks it; unmet: blocks the start. */
+  status: 'met' | 'waived' | 'automatic' | 'unmet';
+  detail: string;
+  howToMeet: string;
+}
+
+export type PlanPreview = Plan & {
+  readiness: GatePreview[];
+  /** When the run would start and whether that is inside business hours (null: now). */
+  schedule: { startAt: number; insideBusinessHours: boolean } | null;
+};
+
+export interface RollbackOptionView {
+  method: RollbackMethod;
+  applicable: boolean;
+  why: string;
+  estimateMinutes: number;
+  recommended: boolean;
+}
+
+export interface EvidenceView {
+  runId: string;
+  readiness: GateRecord[];
+  steps: {
+    index: number;
+    key: string;
+    title: string;
+    results: {
+      actionId: string;
+      serverId: string;
+      status: string;
+      finishedAt: number | null;
+      result: ActionResult;
+    }[];
+  }[];
 }

@@ -64,6 +64,12 @@ const RUN_PATCH_KEYS = [
   'createdAt',
   'startedAt',
   'finishedAt',
+  'scheduledAt',
+  'options',
+  'readiness',
+  'excluded',
+  'proposal',
+  'parentRunId',
 ] as const satisfies readonly (keyof RunRecord)[];
 const STEP_PATCH_KEYS = [
   'status',
@@ -77,6 +83,7 @@ const ACTION_PATCH_KEYS = [
   'error',
   'dispatchedAt',
   'finishedAt',
+  'result',
 ] as const satisfies readonly (keyof ActionRecord)[];
 
 function toEdition(row: typeof editions.$inferSelect): EditionRecord {
@@ -389,6 +396,21 @@ export function createPgStore(db: Db): EngineStore {
         .insert(clusters)
         .values({ name: cluster, createdAt: sql`now()`, lb })
         .onConflictDoUpdate({ target: clusters.name, set: { lb } });
+    },
+
+    async getClusterSettings(cluster) {
+      const [row] = await db
+        .select({ settings: clusters.settings })
+        .from(clusters)
+        .where(eq(clusters.name, cluster));
+      return row?.settings ?? {};
+    },
+
+    async setClusterSettings(cluster, settings) {
+      await db
+        .insert(clusters)
+        .values({ name: cluster, createdAt: sql`now()`, settings })
+        .onConflictDoUpdate({ target: clusters.name, set: { settings } });
     },
 
     async upsertServer(server) {

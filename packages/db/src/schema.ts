@@ -1,5 +1,23 @@
-import type { ActionOp, ActionStatus, LbConfig, Plan, RunStatus, StepStatus } from '@rollgate/domain';
-import type { AgentStatus, LogLevel, LogRecord, RunKind, ServerInventoryService } from '@rollgate/engine';
+import type {
+  ActionOp,
+  ActionResult,
+  ActionStatus,
+  ClusterSettings,
+  GateRecord,
+  LbConfig,
+  Plan,
+  RunStatus,
+  StepStatus,
+} from '@rollgate/domain';
+import type {
+  AgentStatus,
+  LogLevel,
+  LogRecord,
+  RollbackProposal,
+  RunKind,
+  RunOptions,
+  ServerInventoryService,
+} from '@rollgate/engine';
 import {
   bigint,
   bigserial,
@@ -32,6 +50,8 @@ export const clusters = pgTable('clusters', {
   createdAt: epochMs('created_at').notNull(),
   /** How the cluster's load balancer is reached (LbConfig), or null: the agents' gates alone. */
   lb: jsonb('lb').$type<LbConfig>(),
+  /** Readiness policy, tests, schedule and preparation (ClusterSettings); {} when none are set. */
+  settings: jsonb('settings').$type<ClusterSettings>().notNull().default({}),
 });
 
 export const servers = pgTable(
@@ -86,6 +106,16 @@ export const runs = pgTable(
     startedAt: epochMs('started_at'),
     finishedAt: epochMs('finished_at'),
     version: integer('version').notNull(),
+    scheduledAt: epochMs('scheduled_at'),
+    // Defaults fill the rows of runs made before these columns existed.
+    options: jsonb('options')
+      .$type<RunOptions>()
+      .notNull()
+      .default({ onFailure: 'pause', windowEndsAt: null, rollbackAlertMs: 3_600_000, backupLabel: null }),
+    readiness: jsonb('readiness').$type<GateRecord[]>().notNull().default([]),
+    excluded: jsonb('excluded').$type<string[]>().notNull().default([]),
+    proposal: jsonb('proposal').$type<RollbackProposal>(),
+    parentRunId: text('parent_run_id'),
   },
   (t) => [index('runs_status_idx').on(t.status), index('runs_created_at_idx').on(t.createdAt)],
 );
@@ -122,6 +152,8 @@ export const actions = pgTable(
     createdAt: epochMs('created_at').notNull(),
     dispatchedAt: epochMs('dispatched_at'),
     finishedAt: epochMs('finished_at'),
+    /** ActionResult: the evidence the action produced (tests, backups, command output). */
+    result: jsonb('result').$type<ActionResult>(),
   },
   (t) => [
     index('actions_run_step_idx').on(t.runId, t.stepIndex),

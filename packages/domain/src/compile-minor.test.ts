@@ -39,6 +39,8 @@ const input = (servers: ServerRef[], extra: Partial<MinorUpgradeInput> = {}): Mi
   service: 'demo-app',
   servers,
   toEdition: edition(),
+  // The seed's table alone; the preparation steps have tests of their own.
+  preparation: { stage: false },
   ...extra,
 });
 

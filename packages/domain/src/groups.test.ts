@@ -13,6 +13,8 @@ const compiled = (): Plan =>
     service: 'demo-app',
     servers: seedFleet,
     toEdition: { app: 'demo-app', name: '2.0', sha256: 'cd'.repeat(32), size: 1 },
+    // The seed's table alone: preparation steps are covered by the compilers' tests.
+    preparation: { stage: false },
   });
 
 /** The same plan with some steps dropped or changed, re-indexed. */
@@ -83,9 +85,9 @@ describe('simulateRotation', () => {
     expect(roleEmpty?.message).toMatch(/^Step 5 \(g2\.stop\) leaves no "admin" server in rotation/);
   });
 
-  it('lets an announced downtime phase go below the floor, but not test stopped servers', () => {
+  it('lets steps that allow downtime go below the floor, but not test stopped servers', () => {
     const seedLiteral = edit(compiled(), (steps) =>
-      steps.filter((s) => !/^g\d\.start$/.test(s.key)).map((s) => ({ ...s, phase: 'downtime' as const })),
+      steps.filter((s) => !/^g\d\.start$/.test(s.key)).map((s) => ({ ...s, allowsDowntime: true })),
     );
     const codes = new Set(simulateRotation(seedLiteral).issues.map((i) => i.code));
     expect(codes.has('CAPACITY_ROLE_EMPTY')).toBe(false);

@@ -52,6 +52,14 @@ export interface RotationSnapshot {
   groupsOut: number[];
 }
 
+export interface SimulateRotationOptions {
+  /**
+   * Servers already out of rotation when the plan starts (a rollback after a failed upgrade).
+   * Their gates are not closed again, so steps do not declare them in `leavesRotation`. Default [].
+   */
+  initiallyOut?: readonly string[];
+}
+
 export interface RotationSimulation {
   snapshots: RotationSnapshot[];
   /** Empty when the plan respects the capacity floor. */
@@ -79,12 +87,18 @@ const DISRUPTIVE: ReadonlySet<ActionOpKind> = new Set<ActionOpKind>([
  * - `leavesRotation` / `rejoinsRotation` that disagree with the step's gate ops;
  * - a server still out of rotation when the plan ends (nothing may be left drained silently).
  *
- * Steps in the 'downtime' phase are exempt from the group and role floors: that is what an announced
- * downtime is. Servers of a step run in parallel, so the check assumes the worst case: every leave of
- * a step happens before any of its rejoins.
+ * Steps with `allowsDowntime` are exempt from the capacity floors: that is what an announced downtime
+ * is. The one-group-at-a-time rule applies only to plans whose `maxOutOfRotation` is at most one
+ * group (a major upgrade declares the whole fleet: after its downtime, group 1 serves alone while
+ * the others are upgraded). Servers of a step run in parallel, so the check assumes the worst case:
+ * every leave of a step happens before any of its rejoins.
+ *
+ * A server whose only ops in a step are functionality tests may be outside the plan's groups: it is
+ * a test machine, testing through the load balancer, and never leaves or joins rotation.
  */
 export function simulateRotation(
   plan: Pick<Plan, 'groups' | 'steps' | 'maxOutOfRotation'>,
+  options: SimulateRotationOptions = {},
 ): RotationSimulation {
   const groupOf = new Map<string, number>();
   const roleOf = new Map<string, string>();
@@ -97,7 +111,9 @@ export function simulateRotation(
   const roles = [...new Set(roleOf.values())].sort(compareIds);
   const roleSize = new Map<string, number>();
   for (const r of roleOf.values()) roleSize.set(r, (roleSize.get(r) ?? 0) + 1);
-  const out = new Set<string>();
+  const out = new Set<string>(options.initiallyOut ?? []);
+  const largestGroup = Math.max(0, ...plan.groups.map((g) => g.servers.length));
+  const oneGroupAtATime = plan.maxOutOfRotation <= largestGroup;
   const snapshots: RotationSnapshot[] = [];
   const issues: PlanIssue[] = [];
   const issue = (code: string, message: string, hint: string) => issues.push({ code, message, hint });
@@ -121,7 +137,12 @@ export function simulateRotation(
     const at = `Step ${step.index + 1} (${step.key})`;
     // Each unknown id once per step; no per-step set of the known ones (steps can name thousands).
     let unknown: Set<string> | null = null;
-    for (const list of [step.servers, step.leavesRotation, step.rejoinsRotation]) {
+    const opsOf = (id: string) => step.opsByServer?.[id] ?? step.ops;
+    for (const id of step.servers) {
+      if (!groupOf.has(id) && !opsOf(id).every((op) => op.op === 'functionalTest'))
+        (unknown ??= new Set()).add(id);
+    }
+    for (const list of [step.leavesRotation, step.rejoinsRotation]) {
       for (const id of list) if (!groupOf.has(id)) (unknown ??= new Set()).add(id);
     }
     for (const id of unknown ?? []) {
@@ -137,7 +158,7 @@ export function simulateRotation(
     const opens: string[] = [];
     for (const id of step.servers) {
       let serverOut = out.has(id);
-      for (const op of step.ops) {
+      for (const op of opsOf(id)) {
         if (op.op === 'gate') {
           if (op.state === 'closed' && !serverOut) closes.push(id);
           if (op.state === 'open' && serverOut) opens.push(id);
@@ -182,7 +203,7 @@ export function simulateRotation(
       groupsOut: [...groupsOut],
     });
 
-    if (step.phase !== 'downtime') {
+    if (!step.allowsDowntime) {
       if (out.size > plan.maxOutOfRotation) {
         issue(
           'CAPACITY_TOO_MANY_OUT',
@@ -190,7 +211,7 @@ export function simulateRotation(
           'Bring a group back into rotation before taking the next one out.',
         );
       }
-      if (groupsOut.length > 1) {
+      if (oneGroupAtATime && groupsOut.length > 1) {
         issue(
           'CAPACITY_SEVERAL_GROUPS_OUT',
           `${at} has servers of groups ${groupsOut.join(', ')} out of rotation at once.`,

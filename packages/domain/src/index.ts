@@ -3,6 +3,27 @@ export * from './ops';
 export * from './plan';
 export * from './messages';
 export * from './groups';
+export {
+  DB_BACKUP_TIMEOUT_MS,
+  DB_RESTORE_TIMEOUT_MS,
+  HOOK_TIMEOUT_MS,
+  RESTORE_SNAPSHOT_COMMAND,
+  SNAPSHOT_COMMAND,
+  UPGRADE_DEFAULTS,
+  backupLabelSchema,
+  versionExpect,
+  type FunctionalTestOptions,
+  type PreparationOptions,
+  type TestStage,
+  type UpgradeInput,
+} from './compile-common';
 export * from './compile-minor';
+export * from './compile-major';
+export * from './describe-plan';
 export * from './run-state';
 export * from './lb-config';
+export * from './readiness';
+export * from './windows';
+export * from './schedule';
+export * from './rollback';
+export * from './cluster-settings';

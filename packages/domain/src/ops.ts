@@ -12,6 +12,120 @@ const ms = z
   .min(0)
   .max(24 * 3600 * 1000);
 
+const label = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a label is 1-128 letters, digits, ".", "_" or "-"')
+  .refine((s) => !s.includes('..'), 'a label must not contain ".."');
+const commandName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+const urlPath = z.string().startsWith('/').max(2048);
+const probeName = z.string().min(1).max(128);
+
+/**
+ * One functionality test run from the test machine against the service through the load balancer
+ * (the seed's "functionality tests": login, navigation, launching an application, admin version
+ * numbers). Secrets never travel in a probe: a login names an account the test machine's agent
+ * config holds (`testAccounts`), and a launch names a command configured there.
+ */
+export const functionalProbeSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('http'),
+    name: probeName,
+    path: urlPath,
+    method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
+    expectStatus: z.number().int().min(100).max(599).default(200),
+    bodyContains: z.string().max(4096).optional(),
+    header: z.object({ name: z.string().min(1).max(256), contains: z.string().max(4096) }).optional(),
+  }),
+  z.object({
+    kind: z.literal('login'),
+    name: probeName,
+    path: urlPath,
+    format: z.enum(['form', 'json']).default('form'),
+    /** An account from the test machine's agent config (`testAccounts`); never a password. */
+    account: commandName,
+    usernameField: z.string().min(1).max(64).default('username'),
+    passwordField: z.string().min(1).max(64).default('password'),
+    expectStatus: z.number().int().min(100).max(599).default(200),
+    bodyContains: z.string().max(4096).optional(),
+  }),
+  z.object({
+    kind: z.literal('navigate'),
+    name: probeName,
+    pages: z.array(urlPath).min(1).max(100),
+    expectStatus: z.number().int().min(100).max(599).default(200),
+  }),
+  z.object({
+    kind: z.literal('launch'),
+    name: probeName,
+    /** A command configured on the test machine's agent (`testCommands`), run there. */
+    command: commandName,
+    timeoutMs: ms.default(60_000),
+  }),
+  z.object({
+    kind: z.literal('version'),
+    name: probeName,
+    path: urlPath,
+    /** The answer must name one of these editions (a JSON body's `field`, else the whole body). */
+    expect: z.array(z.string().min(1).max(64)).min(1),
+    field: z.string().min(1).max(64).optional(),
+  }),
+]);
+export type FunctionalProbe = z.input<typeof functionalProbeSchema>;
+export type FunctionalProbeResolved = z.output<typeof functionalProbeSchema>;
+
+/** What an agent reports for a functionalTest op (ActionUpdate.result_json). */
+export interface FunctionalTestResult {
+  kind: 'functionalTest';
+  baseUrl: string;
+  probes: { name: string; kind: FunctionalProbe['kind']; ok: boolean; ms: number; detail: string }[];
+  passed: number;
+  failed: number;
+}
+
+/** What an agent reports for a backupFiles op. */
+export interface BackupFilesResult {
+  kind: 'backupFiles';
+  /** Absolute path of the archive on the server, kept by the agent. */
+  archive: string;
+  bytes: number;
+  sha256: string;
+  entries: number;
+  directories: string[];
+}
+
+/** What an agent reports for a dbBackup op. */
+export interface DbBackupResult {
+  kind: 'dbBackup';
+  file: string;
+  bytes: number;
+  sha256: string;
+  /** Rows per table in the source database when the dump was taken. */
+  tables: Record<string, number>;
+  /** Restored into a scratch database and the row counts matched. */
+  verified: boolean;
+  verifyMs: number;
+}
+
+/** What an agent reports for a dbRestore op. */
+export interface DbRestoreResult {
+  kind: 'dbRestore';
+  file: string;
+  tables: Record<string, number>;
+}
+
+/** What an agent reports for a command op (hooks: snapshot, repository check, schema upgrade). */
+export interface CommandResult {
+  kind: 'command';
+  command: string;
+  exitCode: number;
+  /** The last lines of its output (at most 4 KiB). */
+  outputTail: string;
+  ms: number;
+}
+
+export type ActionResult =
+  FunctionalTestResult | BackupFilesResult | DbBackupResult | DbRestoreResult | CommandResult;
+
 export const actionOpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('gate'), state: z.enum(['open', 'closed']) }),
   z.object({ op: z.literal('drain'), service, maxWaitMs: ms, minWaitMs: ms.optional() }),
@@ -41,6 +155,21 @@ export const actionOpSchema = z.discriminatedUnion('op', [
     timeoutMs: ms,
   }),
   z.object({ op: z.literal('command'), service, command: z.string().min(1).max(64), timeoutMs: ms }),
+  /** Archive the service's configured backup directories; the agent keeps the archive. */
+  z.object({ op: z.literal('backupFiles'), service, label }),
+  /** Dump the service's database (pg_dump, or its configured command); with verify, prove it restores. */
+  z.object({ op: z.literal('dbBackup'), service, label, verify: z.boolean(), timeoutMs: ms }),
+  /** Restore the service's database from the backup with this label. */
+  z.object({ op: z.literal('dbRestore'), service, label, timeoutMs: ms }),
+  /** Run functionality tests from this server (the test machine) against baseUrl. */
+  z.object({
+    op: z.literal('functionalTest'),
+    baseUrl: z.string().url().max(2048),
+    probes: z.array(functionalProbeSchema).min(1).max(200),
+    timeoutMs: ms,
+  }),
+  /** Remove every installed edition and the runtime state of a stopped service (rebuild). */
+  z.object({ op: z.literal('uninstall'), service }),
 ]);
 
 export type ActionOp = z.infer<typeof actionOpSchema>;
@@ -74,6 +203,16 @@ export function describeOp(op: ActionOp): string {
       return `probe ${op.service} ${op.path} (expect ${op.expectStatus})`;
     case 'command':
       return `run ${op.service} command ${op.command}`;
+    case 'backupFiles':
+      return `back up ${op.service} files (${op.label})`;
+    case 'dbBackup':
+      return `back up ${op.service} database (${op.label}${op.verify ? ', verified by a test restore' : ''})`;
+    case 'dbRestore':
+      return `restore ${op.service} database from ${op.label}`;
+    case 'functionalTest':
+      return `functionality tests via ${op.baseUrl} (${op.probes.map((p) => p.name).join(', ')})`;
+    case 'uninstall':
+      return `uninstall every edition of ${op.service}`;
   }
 }
 

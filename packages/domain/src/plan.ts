@@ -2,9 +2,15 @@ import type { ActionOp } from './ops';
 import type { Edition, ServerRef } from './fleet';
 
 /** The phases of an upgrade window; every plan step belongs to one, and notices are announced from them. */
-export type Phase = 'service-at-risk' | 'downtime' | 'limited-service-restored' | 'full-service-restored';
+export type Phase =
+  | 'preparation' // the seed's pre-upgrade requirements: checked and recorded before the window
+  | 'service-at-risk'
+  | 'downtime'
+  | 'limited-service-restored'
+  | 'full-service-restored';
 
 export const PHASE_LABEL: Record<Phase, string> = {
+  preparation: 'Pre-upgrade requirements',
   'service-at-risk': 'Service at risk / limited capability',
   downtime: 'Service downtime',
   'limited-service-restored': 'Limited service restored',
@@ -21,7 +27,24 @@ export type StepKind =
   | 'configure' // carry the configuration over to the new edition
   | 'db-upgrade' // the database upgrade command, once, on one designated server
   | 'start' // start, wait until healthy, rejoin rotation
-  | 'sign-off'; // customer verification: waits for a decision through the API
+  | 'sign-off' // customer verification: waits for a decision through the API
+  | 'prepare' // a readiness gate Rollgate checks itself (staging, backups, snapshots, repository)
+  | 'db-restore' // rollback: restore the database from the run's verified backup
+  | 'rebuild'; // rollback: uninstall every edition, reinstall, reconnect to the database
+
+/**
+ * The seed's pre-upgrade requirements, as gates a run must pass before its window begins. Some are
+ * confirmed by a person (contacts), the others are checked by Rollgate and carry their evidence.
+ */
+export type ReadinessGate =
+  | 'contacts' // lead customer contact, application and LB administrators reachable; others on call
+  | 'remote-access' // every agent connected, of a compatible version
+  | 'test-machine' // a designated agent runs the functionality tests (before start)
+  | 'installation-files' // the edition staged on every server, checksums verified
+  | 'file-backup' // each server's configured directories archived (kept by the agent)
+  | 'snapshots' // a server snapshot through the configured hook, per server
+  | 'database-backup' // pg_dump (or the configured command), verified restorable
+  | 'repository'; // the configured repository check (e.g. every published package present)
 
 export interface PlanStep {
   index: number;
@@ -42,6 +65,18 @@ export interface PlanStep {
   leavesRotation: string[];
   /** Servers whose gates this step opens (they rejoin rotation). */
   rejoinsRotation: string[];
+  /** For `prepare` steps (and the before-start test): the readiness gate the step checks. */
+  gate?: ReadinessGate;
+  /**
+   * The step may leave a role with no server in rotation: the announced downtime of a major
+   * upgrade (or of a rollback that restores the database). The capacity floor allows it.
+   */
+  allowsDowntime?: boolean;
+  /**
+   * Per-server ops where they differ (e.g. a functionality test run on the test machine, or a
+   * rollback that reinstalls a different edition per server); `ops` is used for the others.
+   */
+  opsByServer?: Record<string, ActionOp[]>;
 }
 
 export interface ServerGroup {
@@ -56,10 +91,20 @@ export interface AnnouncedWindow {
   downtimeMinutes: number;
   /** How the figures were obtained. */
   basis: string;
+  /**
+   * The same windows estimated from the step durations of past runs, when there are any; the
+   * plan shows both (the seed's rule of thumb and what this fleet has taken before).
+   */
+  learned?: { atRiskMinutes: number; downtimeMinutes: number; basis: string; runs: number };
 }
 
+export type Procedure = 'minor' | 'major' | 'rollback';
+
+/** How a rollback restores the last known good state (the seed's rollback and rebuild procedures). */
+export type RollbackMethod = 'reinstall' | 'restore-database' | 'restore-snapshots' | 'rebuild';
+
 export interface Plan {
-  procedure: 'minor' | 'major';
+  procedure: Procedure;
   cluster: string;
   service: string;
   toEdition: Edition;
@@ -68,6 +113,12 @@ export interface Plan {
   /** The most servers that may be out of rotation at once (the largest group). */
   maxOutOfRotation: number;
   window: AnnouncedWindow;
+  /** The edition the servers run before the upgrade (what a rollback returns to), when known. */
+  fromEdition?: Edition;
+  /** The server that runs the database steps (upgrade, backup, restore). */
+  designatedServer?: string;
+  /** For a rollback plan: the run it undoes and the method it uses. */
+  rollback?: { ofRun: string; method: RollbackMethod };
 }
 
 /** One problem that stops a plan from being compiled, with what to do about it. */

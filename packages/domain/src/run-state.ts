@@ -20,10 +20,11 @@ export type ActionStatus =
   | 'running'
   | 'succeeded'
   | 'failed'
-  | 'cancelled';
+  | 'cancelled'
+  | 'skipped'; // failed, then skipped (or its server excluded) by an operator's decision
 
 export const TERMINAL_RUN: readonly RunStatus[] = ['succeeded', 'failed', 'aborted'];
-export const TERMINAL_ACTION: readonly ActionStatus[] = ['succeeded', 'failed', 'cancelled'];
+export const TERMINAL_ACTION: readonly ActionStatus[] = ['succeeded', 'failed', 'cancelled', 'skipped'];
 
 const RUN_TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
   pending: ['running', 'aborted'],
@@ -47,6 +48,7 @@ const ACTION_ORDER: Record<ActionStatus, number> = {
   succeeded: 4,
   failed: 4,
   cancelled: 4,
+  skipped: 5,
 };
 
 /**
@@ -54,6 +56,8 @@ const ACTION_ORDER: Record<ActionStatus, number> = {
  * only moves forward and a terminal state is final.
  */
 export function canTransitionAction(from: ActionStatus, to: ActionStatus): boolean {
+  // An operator may skip a failed (or not yet finished) action; nothing else leaves a terminal state.
+  if (to === 'skipped') return from !== 'succeeded' && from !== 'skipped';
   if (TERMINAL_ACTION.includes(from)) return false;
   return ACTION_ORDER[to] > ACTION_ORDER[from];
 }

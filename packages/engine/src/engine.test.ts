@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileMinorUpgrade, type Plan } from '@rollgate/domain';
-import { createEngine, type Engine } from './engine';
+import { createEngine, type Engine, type EngineOptions } from './engine';
 import { createMemoryStore } from './memory-store';
 import type {
   AgentBus,
@@ -20,6 +20,8 @@ function plan(servers = ['admin-1', 'admin-2', 'stream-1', 'stream-2'], drainMs 
     servers: servers.map((id) => ({ id, cluster: 'demo', role: id.split('-')[0]! })),
     toEdition: { app: 'demo-app', name: '2.0', sha256: 'a'.repeat(64), size: 1 },
     drainMs,
+    // The seed's table alone: these tests are about its steps, not about staging.
+    preparation: { stage: false },
   });
 }
 
@@ -102,8 +104,12 @@ function fakeFleet(store: EngineStore, ids: string[]) {
   };
 }
 
-async function setup(store: EngineStore = createMemoryStore(), lb?: LoadBalancerPort) {
-  const ids = ['admin-1', 'admin-2', 'stream-1', 'stream-2'];
+async function setup(
+  store: EngineStore = createMemoryStore(),
+  lb?: LoadBalancerPort,
+  extra: Pick<EngineOptions, 'precheck'> & { now?: () => number; ids?: string[] } = {},
+) {
+  const ids = extra.ids ?? ['admin-1', 'admin-2', 'stream-1', 'stream-2'];
   for (const id of ids) {
     await store.upsertServer({
       id,
@@ -126,12 +132,13 @@ async function setup(store: EngineStore = createMemoryStore(), lb?: LoadBalancer
   const engine = createEngine({
     store,
     bus: fleet.bus,
-    clock: { now: () => Date.now() },
+    clock: { now: extra.now ?? (() => Date.now()) },
     emit: (r) => logs.push(r),
     log: silent,
     newRunId: () => `r-test-${++n}`,
     tickMs: 20,
     ...(lb ? { lb } : {}),
+    ...(extra.precheck ? { precheck: extra.precheck } : {}),
   });
   fleet.attach(engine);
   await engine.start();
@@ -403,6 +410,206 @@ describe('engine', () => {
       ),
     ).toBe(true);
     await engine.abort(run.id, 'tester');
+    await engine.stop();
+  });
+});
+
+describe('engine: guided failure, readiness evidence, scheduling', () => {
+  it('skip: a failed server is skipped for its step only; it still takes part in later steps', async () => {
+    const { store, fleet, engine, logs } = await setup();
+    const p = plan();
+    const upgrade = p.steps.find((s) => s.key === 'g1.upgrade')!;
+    const configure = p.steps.find((s) => s.key === 'g1.configure')!;
+    fleet.failOn.add(`admin-1:${upgrade.index}`);
+    const run = await engine.createRun(p, 'tester');
+    const paused = await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'paused',
+    );
+    for (const choice of ['resume', 'skip', 'exclude', 'rollback', 'abort']) {
+      expect(paused!.failure).toContain(`rollgate upgrade ${choice} ${run.id}`);
+    }
+    await expect(engine.skipServer(run.id, 'stream-1', 'operator')).rejects.toThrow(/no failed action/);
+    await engine.skipServer(run.id, 'admin-1', 'operator');
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'waiting-approval',
+    );
+    const upgradeActions = await store.getActions(run.id, upgrade.index);
+    expect(upgradeActions.find((a) => a.serverId === 'admin-1')?.status).toBe('skipped');
+    // Skipped for that step only: admin-1 was configured in the next one.
+    expect((await store.getActions(run.id, configure.index)).map((a) => a.serverId)).toContain('admin-1');
+    expect(logs.some((l) => l.code === 'RG0026W' && l.serverId === 'admin-1')).toBe(true);
+    expect((await store.listAudit()).some((a) => a.action === 'run.skip-server')).toBe(true);
+    await engine.stop();
+  });
+
+  it('exclude: the server gets no more actions, stays out of rotation, and the run finishes without it', async () => {
+    const ids = ['admin-1', 'admin-2', 'admin-3', 'stream-1', 'stream-2', 'stream-3'];
+    const { store, fleet, engine, logs } = await setup(createMemoryStore(), undefined, { ids });
+    const p = plan(ids);
+    const upgrade = p.steps.find((s) => s.key === 'g1.upgrade')!;
+    fleet.failOn.add(`stream-1:${upgrade.index}`);
+    const run = await engine.createRun(p, 'tester');
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'paused',
+    );
+    await expect(engine.exclude(run.id, 'nope-9', 'operator')).rejects.toThrow(/not one of/);
+    const excluded = await engine.exclude(run.id, 'stream-1', 'operator');
+    expect(excluded.excluded).toEqual(['stream-1']);
+    expect(logs.find((l) => l.code === 'RG0027W')?.message).toMatch(/stays out of rotation/);
+    await engine.resume(run.id, 'operator');
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'waiting-approval',
+    );
+    const later = (await store.getActions(run.id)).filter((a) => a.stepIndex > upgrade.index);
+    expect(later.some((a) => a.serverId === 'stream-1')).toBe(false);
+    expect((await store.openLedger()).map((l) => l.serverId)).toEqual(['stream-1']);
+    await engine.stop();
+  });
+
+  it('records the evidence of preparation and test steps and meets their readiness gates', async () => {
+    const { store, engine, logs } = await setup();
+    const base = plan();
+    const stage = {
+      ...base.steps.find((s) => s.key === 'g1.upgrade')!,
+      key: 'prep.stage',
+      kind: 'prepare' as const,
+      phase: 'preparation' as const,
+      gate: 'installation-files' as const,
+      servers: ['admin-1', 'admin-2', 'stream-1', 'stream-2'],
+    };
+    const p: Plan = {
+      ...base,
+      steps: [stage, ...base.steps].map((s, index) => ({ ...s, index })),
+    };
+    const run = await engine.createRun(p, 'tester', {
+      readiness: [
+        { gate: 'installation-files', required: true, status: 'unmet', evidence: null, by: null, at: null },
+      ],
+    });
+    const waiting = await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'waiting-approval',
+    );
+    const gate = waiting!.readiness.find((g) => g.gate === 'installation-files')!;
+    expect(gate).toMatchObject({ status: 'met', by: 'rollgate', required: true });
+    expect((gate.evidence as { actions: unknown[] }).actions).toHaveLength(4);
+    const codes = logs.map((l) => l.code);
+    expect(codes).toContain('RG0070I');
+    // Phase banners in order: preparation, then the service-at-risk window.
+    expect(logs.filter((l) => l.code === 'RG0017I').map((l) => l.message)).toEqual([
+      'phase begins: Pre-upgrade requirements',
+      'phase begins: Service at risk / limited capability',
+    ]);
+    await engine.stop();
+  });
+
+  it('a failed preparation step fails its gate; waiving it (audited) skips the step and the run goes on', async () => {
+    const { store, fleet, engine } = await setup();
+    const base = plan();
+    const snap = {
+      ...base.steps.find((s) => s.key === 'g1.upgrade')!,
+      key: 'prep.snapshots',
+      kind: 'prepare' as const,
+      phase: 'preparation' as const,
+      gate: 'snapshots' as const,
+      servers: ['admin-1'],
+    };
+    const p: Plan = { ...base, steps: [snap, ...base.steps].map((s, index) => ({ ...s, index })) };
+    fleet.failOn.add('admin-1:0');
+    const run = await engine.createRun(p, 'tester');
+    const paused = await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'paused',
+    );
+    expect(paused!.readiness.find((g) => g.gate === 'snapshots')?.status).toBe('failed');
+    expect(paused!.failure).toContain(`rollgate upgrade waive ${run.id} snapshots`);
+    // Nothing was touched yet: no server left rotation.
+    expect(await store.openLedger()).toEqual([]);
+    await engine.recordGate(
+      run.id,
+      {
+        gate: 'snapshots',
+        required: true,
+        status: 'waived',
+        evidence: null,
+        by: 'admin',
+        at: Date.now(),
+        reason: 'physical host',
+      },
+      'admin',
+    );
+    const waiting = await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'waiting-approval',
+    );
+    expect((await store.getSteps(run.id))[0]?.status).toBe('skipped');
+    expect(waiting!.readiness.find((g) => g.gate === 'snapshots')).toMatchObject({
+      status: 'waived',
+      reason: 'physical host',
+    });
+    expect((await store.listAudit()).some((a) => a.action === 'run.gate.waived' && a.actor === 'admin')).toBe(
+      true,
+    );
+    await engine.stop();
+  });
+
+  it('a scheduled run waits as pending and starts when due; a precheck (freeze) refuses it', async () => {
+    let refuse: string | null = null;
+    const { store, engine, logs } = await setup(createMemoryStore(), undefined, {
+      precheck: async () => refuse,
+    });
+    const at = Date.now() + 300;
+    const run = await engine.createRun(plan(), 'tester', { scheduledAt: at });
+    expect(run.status).toBe('pending');
+    expect(logs.some((l) => l.code === 'RG0002I')).toBe(true);
+    const started = await until(
+      () => store.getRun(run.id),
+      (r) => r?.status !== 'pending',
+    );
+    expect(started!.status).not.toBe('aborted');
+    expect(started!.startedAt).toBeGreaterThanOrEqual(at);
+    await engine.abort(run.id, 'tester');
+
+    refuse = 'a freeze window (year-end) covers the window';
+    const frozen = await engine.createRun(plan(), 'tester', { scheduledAt: Date.now() + 100 });
+    const ended = await until(
+      () => store.getRun(frozen.id),
+      (r) => r?.status === 'aborted',
+    );
+    expect(ended!.failure).toBe('scheduled start refused: a freeze window (year-end) covers the window');
+    expect(logs.some((l) => l.code === 'RG0003E' && l.runId === frozen.id)).toBe(true);
+    expect(await store.getActions(frozen.id)).toEqual([]);
+    await engine.stop();
+  });
+
+  it('allowsDowntime lets a step empty a role (announced downtime); without it the floor holds', async () => {
+    const { store, engine, logs } = await setup();
+    const base = plan();
+    const stopAll = {
+      ...base.steps.find((s) => s.key === 'g1.stop')!,
+      key: 'stop-all',
+      servers: ['admin-1', 'admin-2', 'stream-1', 'stream-2'],
+      leavesRotation: ['admin-1', 'admin-2', 'stream-1', 'stream-2'],
+    };
+    const p: Plan = { ...base, maxOutOfRotation: 4, steps: [{ ...stopAll, index: 0 }] };
+    const held = await engine.createRun(p, 'tester');
+    await until(
+      async () => logs.filter((l) => l.code === 'RG0030W' && l.runId === held.id).length,
+      (n) => n > 0,
+    );
+    await engine.abort(held.id, 'tester');
+    const down = await engine.createRun(
+      { ...p, steps: [{ ...stopAll, index: 0, allowsDowntime: true }] },
+      'tester',
+    );
+    await until(
+      () => store.getRun(down.id),
+      (r) => r?.status === 'succeeded',
+    );
     await engine.stop();
   });
 });

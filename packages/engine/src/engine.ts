@@ -3,25 +3,33 @@ import {
   canTransitionRun,
   isTerminalRun,
   MSG,
+  PHASE_LABEL,
+  type ActionResult,
   type ActionStatus,
+  type GateRecord,
   type MessageKey,
   type Plan,
   type PlanStep,
+  type RollbackMethod,
   type RunStatus,
 } from '@rollgate/domain';
 import type { ActionOp } from '@rollgate/domain';
-import type {
-  ActionRecord,
-  AgentBus,
-  Clock,
-  EngineStore,
-  LbMode,
-  LoadBalancerPort,
-  LogLevel,
-  LogRecord,
-  RunRecord,
-  StepRecord,
+import {
+  DEFAULT_RUN_OPTIONS,
+  type ActionRecord,
+  type AgentBus,
+  type Clock,
+  type EngineStore,
+  type LbMode,
+  type LoadBalancerPort,
+  type LogLevel,
+  type LogRecord,
+  type RunKind,
+  type RunOptions,
+  type RunRecord,
+  type StepRecord,
 } from './ports';
+import { planRollback, rollbackChoices, RUN_KIND, type RollbackChoice } from './rollback';
 
 /** The structured logger the engine writes its own diagnostics to (pino satisfies it). */
 export interface EngineLogger {
@@ -45,6 +53,23 @@ export interface EngineOptions {
   tickMs?: number;
   /** How long a step may be held by the capacity floor before the run pauses, in ms; default 120000. */
   capacityHoldMs?: number;
+  /**
+   * Checked when a scheduled run is due: returns why it must not start (a freeze window, an unmet
+   * readiness gate), or null. Default: always allowed.
+   */
+  precheck?: (run: RunRecord) => Promise<string | null>;
+}
+
+/** What a new run carries besides its plan; every field has a default. */
+export interface CreateRunOptions {
+  /** Start at this time (ms) instead of now: the run waits as 'pending'. Default now. */
+  scheduledAt?: number | null;
+  /** Default DEFAULT_RUN_OPTIONS (pause on failure, no window, alert at 1 h, no backups). */
+  options?: Partial<RunOptions>;
+  /** The readiness gates as confirmed so far. Default []. */
+  readiness?: GateRecord[];
+  /** For a rollback: the run it undoes. Default null. */
+  parentRunId?: string | null;
 }
 
 /** An engine-level refusal with a message meant for the operator. */
@@ -63,12 +88,31 @@ export interface ActionUpdateInput {
   status: Exclude<ActionStatus, 'pending' | 'dispatched'>;
   reason: string;
   atMs: number;
+  /** Terminal updates: what the action produced (ActionUpdate.result_json), if anything. */
+  result?: ActionResult | null;
 }
 
 export interface Engine {
   start(): Promise<void>;
   stop(): Promise<void>;
-  createRun(plan: Plan, actor: string): Promise<RunRecord>;
+  createRun(plan: Plan, actor: string, opts?: CreateRunOptions): Promise<RunRecord>;
+  /** Skips a failed server's action in the current step (the server stays in later steps). */
+  skipServer(runId: string, serverId: string, actor: string): Promise<RunRecord>;
+  /** Excludes a server from the rest of the run (it is left as it is and reported). */
+  exclude(runId: string, serverId: string, actor: string): Promise<RunRecord>;
+  /** The rollback methods that apply to a run now, with estimates and the recommended one. */
+  rollbackOptions(runId: string): Promise<RollbackChoice[]>;
+  /** Ends the run and starts a rollback run with `method` (default: the recommended one). */
+  rollback(runId: string, actor: string, method?: RollbackMethod, reason?: string): Promise<RunRecord>;
+  /** The decision on a proposed rollback (the customer's or an administrator's authorisation). */
+  decideRollback(
+    runId: string,
+    decision: 'authorise' | 'decline',
+    comment: string,
+    actor: string,
+  ): Promise<RunRecord>;
+  /** Records a readiness gate's new state (confirmed, waived) on a run that has not ended. */
+  recordGate(runId: string, record: GateRecord, actor: string): Promise<RunRecord>;
   pause(runId: string, actor: string, reason?: string): Promise<RunRecord>;
   resume(runId: string, actor: string): Promise<RunRecord>;
   abort(runId: string, actor: string, reason?: string): Promise<RunRecord>;
@@ -98,7 +142,7 @@ export function createEngine(opts: EngineOptions): Engine {
   const drainReported = new Map<string, number>();
   const skipDrainFor = new Set<string>();
   /** Re-admissions in progress: when the LB was told, and each server's session count then. */
-  const rejoining = new Map<string, { at: number; baseline: Map<string, number> }>();
+  const readmitting = new Map<string, { at: number; baseline: Map<string, number> }>();
   const capacityHoldMs = opts.capacityHoldMs ?? 120_000;
   const queues = new Map<string, Promise<unknown>>();
   const heldSince = new Map<string, number>();
@@ -145,6 +189,24 @@ export function createEngine(opts: EngineOptions): Engine {
     return next;
   }
 
+  /** The servers of a list that the run still works on (not excluded by an operator). */
+  function active(run: RunRecord, ids: string[]): string[] {
+    return run.excluded.length === 0 ? ids : ids.filter((id) => !run.excluded.includes(id));
+  }
+
+  /** Persists fields of a run without changing its status (optimistic lock as transition()). */
+  async function patchRun(
+    run: RunRecord,
+    patch: Partial<Omit<RunRecord, 'id' | 'version'>>,
+  ): Promise<RunRecord> {
+    return transition(run, run.status, patch);
+  }
+
+  /** Sets a readiness gate's record on the run (replacing the one for the same gate). */
+  function withGate(run: RunRecord, record: GateRecord): GateRecord[] {
+    return [...run.readiness.filter((g) => g.gate !== record.gate), record];
+  }
+
   async function mustGetRun(runId: string): Promise<RunRecord> {
     const run = await store.getRun(runId);
     if (!run) throw new EngineError('NOT_FOUND', `No run "${runId}".`);
@@ -186,21 +248,25 @@ export function createEngine(opts: EngineOptions): Engine {
 
   /** Checks the capacity floor before a step takes servers out of rotation; returns why not, or null. */
   async function capacityProblem(run: RunRecord, step: PlanStep): Promise<string | null> {
-    if (step.leavesRotation.length === 0) return null;
+    const leaving = active(run, step.leavesRotation);
+    if (leaving.length === 0) return null;
     const open = await store.openLedger();
-    const out = new Set(open.map((l) => l.serverId));
-    for (const s of step.leavesRotation) out.add(s);
+    // Excluded servers are out of this run's pool: they no longer count against its budget.
+    const out = new Set(open.map((l) => l.serverId).filter((id) => !run.excluded.includes(id)));
+    for (const s of leaving) out.add(s);
     if (out.size > run.plan.maxOutOfRotation) {
       return `${out.size} servers would be out of rotation (${[...out].join(', ')}); at most ${run.plan.maxOutOfRotation} may be`;
     }
+    // The announced downtime of a major upgrade (or a database restore) may empty a role.
+    if (step.allowsDowntime) return null;
     const servers = await store.listServers({ cluster: run.plan.cluster });
-    const roles = new Set(servers.filter((s) => step.leavesRotation.includes(s.id)).map((s) => s.role));
+    const roles = new Set(servers.filter((s) => leaving.includes(s.id)).map((s) => s.role));
     for (const role of roles) {
       const serving = servers.filter(
         (s) => s.role === role && !out.has(s.id) && s.status === 'connected' && s.gateOpen,
       );
       if (serving.length === 0) {
-        return `no other healthy "${role}" server is in rotation, so taking ${step.leavesRotation.join(', ')} out would stop the service`;
+        return `no other healthy "${role}" server is in rotation, so taking ${leaving.join(', ')} out would stop the service`;
       }
     }
     return null;
@@ -256,14 +322,150 @@ export function createEngine(opts: EngineOptions): Engine {
     why: string,
   ): Promise<void> {
     await store.updateStep(run.id, step.index, { status: 'failed', finishedAt: clock.now(), error: why });
-    const failure = `Step ${step.index + 1} "${planStep.title}" failed: ${why}. Fix the cause, then \`rollgate upgrade resume ${run.id}\` to retry the step, or \`rollgate upgrade abort ${run.id}\`.`;
-    await transition(run, 'paused', { failure });
+    let latest = run;
+    if (planStep.gate) {
+      const record: GateRecord = {
+        gate: planStep.gate,
+        required: run.readiness.find((g) => g.gate === planStep.gate)?.required ?? true,
+        status: 'failed',
+        evidence: { step: planStep.key, error: why },
+        by: 'rollgate',
+        at: clock.now(),
+      };
+      latest = await patchRun(run, { readiness: withGate(run, record) });
+      emit(run.id, 'gateFailed', `${planStep.gate}: ${why}`, { stepIndex: step.index });
+    }
+    const r = run.id;
+    const choices = [
+      `retry the step (\`rollgate upgrade resume ${r}\`)`,
+      ...(planStep.servers.length > 0
+        ? [
+            `skip the failed server for this step (\`rollgate upgrade skip ${r} <server>\`)`,
+            `exclude it from the rest of the run (\`rollgate upgrade exclude ${r} <server>\`)`,
+          ]
+        : []),
+      ...(planStep.gate
+        ? [
+            `waive the "${planStep.gate}" gate with a reason (\`rollgate upgrade waive ${r} ${planStep.gate} --reason …\`)`,
+          ]
+        : []),
+      ...(run.plan.procedure !== 'rollback' ? [`roll back (\`rollgate upgrade rollback ${r}\`)`] : []),
+      `abort (\`rollgate upgrade abort ${r}\`)`,
+    ];
+    const failure = `Step ${step.index + 1} "${planStep.title}" failed: ${why}. Review the deployment log, correct the cause, then ${choices.join(', ')}.`;
+    const paused = await transition(latest, 'paused', { failure });
     emit(run.id, 'stepFailed', `${planStep.title}: ${why}`, { stepIndex: step.index });
     emit(run.id, 'runFailedPaused', failure, { stepIndex: step.index });
     const out = await store.openLedger(run.id);
     if (out.length > 0) {
       emit(run.id, 'gateLeftClosed', out.map((l) => l.serverId).join(', '), { level: 'warn' });
     }
+    // Preparation has touched nothing yet: there is nothing to roll back before the window begins.
+    const touched = planStep.phase !== 'preparation';
+    if (touched && paused.options.onFailure === 'rollback' && paused.plan.procedure !== 'rollback') {
+      try {
+        await doRollback(paused, 'rollgate (policy: roll back on failure)', undefined, why);
+      } catch (err) {
+        emit(run.id, 'runFailedPaused', `automatic rollback impossible: ${(err as Error).message}`, {
+          stepIndex: step.index,
+        });
+      }
+      return;
+    }
+    if (touched) await maybePropose(paused);
+  }
+
+  /**
+   * The seed's rule: with less than an hour of the agreed window left (or less than the rollback
+   * would take), a paused run proposes the recommended rollback and asks for authorisation.
+   */
+  async function maybePropose(run: RunRecord): Promise<void> {
+    const end = run.options.windowEndsAt;
+    if (run.status !== 'paused' || run.proposal || end === null || run.plan.procedure === 'rollback') return;
+    const now = clock.now();
+    const choice = (await rollbackChoices(store, run)).find((c) => c.recommended && c.applicable);
+    if (!choice) return;
+    const left = end - now;
+    const threshold = Math.max(run.options.rollbackAlertMs, choice.estimateMinutes * 60_000);
+    if (left >= threshold) return;
+    const mins = Math.max(0, Math.floor(left / 60_000));
+    const reason = `${mins} min of the upgrade window left (it ends at ${new Date(end).toISOString()}); rolling back by "${choice.method}" takes about ${choice.estimateMinutes} min`;
+    await patchRun(run, {
+      proposal: {
+        method: choice.method,
+        estimateMinutes: choice.estimateMinutes,
+        reason,
+        proposedAt: now,
+        status: 'awaiting',
+        decidedBy: null,
+        decidedAt: null,
+        comment: '',
+        rollbackRunId: null,
+      },
+    });
+    emit(run.id, 'windowLow', reason);
+    emit(
+      run.id,
+      'rollbackProposed',
+      `${choice.method} (~${choice.estimateMinutes} min): ${choice.why}. Authorise it with \`rollgate upgrade authorise-rollback ${run.id}\` or in the customer portal, or decline it to keep investigating`,
+    );
+  }
+
+  /** Ends `run` (its servers stay where they are) and starts the rollback run that takes them over. */
+  async function doRollback(
+    run: RunRecord,
+    actor: string,
+    method: RollbackMethod | undefined,
+    reason: string | undefined,
+  ): Promise<RunRecord> {
+    if (run.status === 'pending') {
+      throw new EngineError('PRECONDITION_FAILED', `Run ${run.id} has not started; abort it instead.`);
+    }
+    const existing = (await store.listRuns({})).find((r) => r.parentRunId === run.id);
+    if (existing) {
+      throw new EngineError(
+        'CONFLICT',
+        `Run ${run.id} is already being rolled back by run ${existing.id} (${existing.status}).`,
+      );
+    }
+    let planned: Awaited<ReturnType<typeof planRollback>>;
+    try {
+      planned = await planRollback(store, run, method);
+    } catch (err) {
+      throw new EngineError('PRECONDITION_FAILED', (err as Error).message);
+    }
+    const { plan, choice } = planned;
+    for (const a of await store.getActions(run.id)) {
+      if (a.status === 'pending') {
+        await store.updateAction(a.id, ['pending'], { status: 'cancelled', finishedAt: clock.now() });
+      } else if (a.status === 'dispatched' || a.status === 'accepted' || a.status === 'running') {
+        bus.cancel(a.serverId, a.id, `run rolled back by ${actor}`);
+      }
+    }
+    const why = `rolled back by ${actor} (${choice.method})${reason ? `: ${reason}` : ''}`;
+    const ended = isTerminalRun(run.status)
+      ? run
+      : await transition(run, 'aborted', { finishedAt: clock.now(), failure: why });
+    const rb = await newRun(plan, actor, {
+      parentRunId: run.id,
+      options: { backupLabel: run.options.backupLabel, windowEndsAt: run.options.windowEndsAt },
+    });
+    if (ended.proposal) {
+      await patchRun(ended, { proposal: { ...ended.proposal, rollbackRunId: rb.id } }).catch(() => undefined);
+    }
+    await audit(actor, 'run.rollback', run.id, {
+      method: choice.method,
+      rollbackRun: rb.id,
+      estimateMinutes: choice.estimateMinutes,
+      reason: reason ?? '',
+    });
+    emit(
+      run.id,
+      'rollbackStarted',
+      `${why}; run ${rb.id} restores ${plan.toEdition.name} (~${choice.estimateMinutes} min estimated)`,
+    );
+    void kick(rb.id);
+    return rb;
   }
 
   async function modeFor(run: RunRecord, step: PlanStep): Promise<LbMode | null> {
@@ -289,7 +491,7 @@ export function createEngine(opts: EngineOptions): Engine {
   async function leaveAtLb(run: RunRecord, step: StepRecord, planStep: PlanStep) {
     const key = `${run.id}:${step.index}:${step.attempt}`;
     // Close the gates first: an HAProxy agent-check answering "ready" would otherwise undo the drain.
-    for (const id of planStep.leavesRotation) {
+    for (const id of active(run, planStep.leavesRotation)) {
       if (!bus.setGate(id, false, `run ${run.id}: leaving rotation`)) {
         log.warn(
           { runId: run.id, serverId: id },
@@ -297,13 +499,13 @@ export function createEngine(opts: EngineOptions): Engine {
         );
       }
     }
-    await lb!.leave(run.plan.cluster, planStep.leavesRotation);
+    await lb!.leave(run.plan.cluster, active(run, planStep.leavesRotation));
     if (!leftAtLb.has(key)) {
       leftAtLb.add(key);
       emit(
         run.id,
         'quiescing',
-        `${planStep.leavesRotation.join(', ')} set to drain at the load balancer; waiting up to ${Math.round(drainMsOf(planStep) / 1000)} s for their sessions to end`,
+        `${active(run, planStep.leavesRotation).join(', ')} set to drain at the load balancer; waiting up to ${Math.round(drainMsOf(planStep) / 1000)} s for their sessions to end`,
         { stepIndex: step.index },
       );
     }
@@ -313,11 +515,11 @@ export function createEngine(opts: EngineOptions): Engine {
   async function drainedAtLb(run: RunRecord, step: StepRecord, planStep: PlanStep): Promise<boolean> {
     const key = `${run.id}:${step.index}:${step.attempt}`;
     if (!leftAtLb.has(key)) await leaveAtLb(run, step, planStep); // after a restart: idempotent
-    const stats = await lb!.status(run.plan.cluster, planStep.leavesRotation);
+    const stats = await lb!.status(run.plan.cluster, active(run, planStep.leavesRotation));
     const now = clock.now();
     const started = step.startedAt ?? now;
     const elapsed = now - started;
-    const busy = planStep.leavesRotation.filter(
+    const busy = active(run, planStep.leavesRotation).filter(
       (id) => (stats.get(id)?.sessions ?? 0) > 0 && !skipDrainFor.has(`${run.id}:${id}`),
     );
     if (busy.length > 0 && elapsed < drainMsOf(planStep)) {
@@ -335,7 +537,7 @@ export function createEngine(opts: EngineOptions): Engine {
       return false;
     }
     drainReported.delete(key);
-    for (const id of planStep.leavesRotation) {
+    for (const id of active(run, planStep.leavesRotation)) {
       const left = stats.get(id)?.sessions ?? 0;
       const how = skipDrainFor.delete(`${run.id}:${id}`)
         ? `drain skipped by an operator with ${left} sessions`
@@ -369,13 +571,13 @@ export function createEngine(opts: EngineOptions): Engine {
       return now >= done + mode.readmitMs;
     }
     const key = `${run.id}:${step.index}`;
-    let state = rejoining.get(key);
+    let state = readmitting.get(key);
     if (!state) {
       const before = await lb!.status(run.plan.cluster, ids);
       // Health was verified by the action (waitHealthy) before the LB is told to send traffic.
       await lb!.rejoin(run.plan.cluster, ids);
       state = { at: now, baseline: new Map(ids.map((id) => [id, before.get(id)?.totalSessions ?? 0])) };
-      rejoining.set(key, state);
+      readmitting.set(key, state);
       recheckSoon(run.id);
       emit(
         run.id,
@@ -398,7 +600,7 @@ export function createEngine(opts: EngineOptions): Engine {
     }
     const down = waiting.filter((id) => !stats.get(id)?.up);
     if (down.length > 0) {
-      rejoining.delete(key);
+      readmitting.delete(key);
       await pauseOnFailure(
         run,
         step,
@@ -416,6 +618,69 @@ export function createEngine(opts: EngineOptions): Engine {
     return true;
   }
 
+  /** Announces a new phase of the window when the next step belongs to another one. */
+  function announcePhase(run: RunRecord, index: number) {
+    const step = run.plan.steps[index];
+    const prev = index > 0 ? run.plan.steps[index - 1] : undefined;
+    if (step && step.phase !== prev?.phase) {
+      emit(run.id, 'phaseBegins', PHASE_LABEL[step.phase], { stepIndex: index });
+    }
+  }
+
+  /** A one-line summary of what a step's actions produced, for the run's log. */
+  function evidenceLine(results: (ActionResult | null)[]): string | null {
+    const parts: string[] = [];
+    for (const r of results) {
+      if (!r) continue;
+      if (r.kind === 'functionalTest') {
+        const ms = r.probes.reduce((t, p) => t + p.ms, 0);
+        parts.push(`${r.passed}/${r.passed + r.failed} probes passed via ${r.baseUrl} in ${ms} ms`);
+      } else if (r.kind === 'backupFiles') {
+        parts.push(`${r.archive} (${r.bytes} bytes, sha256 ${r.sha256.slice(0, 12)}…)`);
+      } else if (r.kind === 'dbBackup') {
+        parts.push(
+          `${r.file} (${r.bytes} bytes, ${Object.keys(r.tables).length} tables, ${r.verified ? `verified by a test restore in ${r.verifyMs} ms` : 'not verified'})`,
+        );
+      } else if (r.kind === 'dbRestore') {
+        parts.push(`restored from ${r.file} (${Object.keys(r.tables).length} tables)`);
+      } else if (r.kind === 'command') {
+        parts.push(`${r.command} exited ${r.exitCode} after ${r.ms} ms`);
+      }
+    }
+    return parts.length > 0 ? parts.join('; ') : null;
+  }
+
+  /** After a step succeeded: its readiness gate is met, its evidence is in the log. */
+  async function recordEvidence(
+    run: RunRecord,
+    planStep: PlanStep,
+    actions: ActionRecord[],
+  ): Promise<RunRecord> {
+    const results = actions.map((a) => a.result);
+    const line = evidenceLine(results);
+    if (planStep.kind === 'test') {
+      emit(run.id, 'testsPassed', `${planStep.title}${line ? `: ${line}` : ''}`, {
+        stepIndex: planStep.index,
+      });
+    } else if (line && (planStep.kind === 'prepare' || planStep.kind === 'db-restore')) {
+      emit(run.id, 'backupRecorded', `${planStep.title}: ${line}`, { stepIndex: planStep.index });
+    }
+    if (!planStep.gate) return run;
+    const record: GateRecord = {
+      gate: planStep.gate,
+      required: run.readiness.find((g) => g.gate === planStep.gate)?.required ?? true,
+      status: 'met',
+      evidence: {
+        step: planStep.key,
+        actions: actions.map((a) => ({ id: a.id, server: a.serverId, status: a.status, result: a.result })),
+      },
+      by: 'rollgate',
+      at: clock.now(),
+    };
+    emit(run.id, 'gateMet', `${planStep.gate}${line ? `: ${line}` : ''}`, { stepIndex: planStep.index });
+    return patchRun(run, { readiness: withGate(run, record) });
+  }
+
   async function evaluate(runId: string): Promise<void> {
     for (let guard = 0; guard < 1000; guard++) {
       const run = await store.getRun(runId);
@@ -425,11 +690,20 @@ export function createEngine(opts: EngineOptions): Engine {
       const planStep = run.plan.steps[run.currentStep];
       if (!step || !planStep) {
         await transition(run, 'succeeded', { finishedAt: clock.now(), failure: null });
-        emit(
-          run.id,
-          'runCompleted',
-          `${run.plan.service} ${run.plan.toEdition.name} on cluster ${run.plan.cluster}`,
-        );
+        if (run.plan.procedure === 'rollback') {
+          emit(
+            run.id,
+            'runCompleted',
+            `rollback of run ${run.parentRunId ?? '?'}: ${run.plan.service} back on ${run.plan.toEdition.name} on cluster ${run.plan.cluster}`,
+          );
+        } else {
+          emit(run.id, 'phaseBegins', PHASE_LABEL['full-service-restored']);
+          emit(
+            run.id,
+            'runCompleted',
+            `${run.plan.service} ${run.plan.toEdition.name} on cluster ${run.plan.cluster}`,
+          );
+        }
         return;
       }
       if (step.status === 'succeeded' || step.status === 'skipped') {
@@ -441,6 +715,7 @@ export function createEngine(opts: EngineOptions): Engine {
         return;
       }
       if (step.status === 'pending') {
+        if (step.attempt === 0) announcePhase(run, step.index);
         if (planStep.kind === 'sign-off') {
           await store.updateStep(run.id, step.index, { status: 'running', startedAt: clock.now() });
           await transition(run, 'waiting-approval');
@@ -469,21 +744,22 @@ export function createEngine(opts: EngineOptions): Engine {
         const attempt = step.attempt + 1;
         const now = clock.now();
         const lbMode = await modeFor(run, planStep);
-        const ops = opsFor(planStep.ops, lbMode);
-        const actions: ActionRecord[] = planStep.servers.map((serverId) => ({
+        const actions: ActionRecord[] = active(run, planStep.servers).map((serverId) => ({
           id: makeActionId(run.id, step.index, serverId, attempt),
           runId: run.id,
           stepIndex: step.index,
           serverId,
           attempt,
-          ops,
+          ops: opsFor(planStep.opsByServer?.[serverId] ?? planStep.ops, lbMode),
           status: 'pending',
           error: null,
           createdAt: now,
           dispatchedAt: null,
           finishedAt: null,
+          result: null,
         }));
-        const ledger = planStep.leavesRotation.map((serverId) => ({
+        const leaving = active(run, planStep.leavesRotation);
+        const ledger = leaving.map((serverId) => ({
           runId: run.id,
           serverId,
           stepIndex: step.index,
@@ -495,49 +771,59 @@ export function createEngine(opts: EngineOptions): Engine {
         emit(run.id, 'stepStarted', `${step.index + 1}/${run.plan.steps.length} ${planStep.title}`, {
           stepIndex: step.index,
         });
-        for (const serverId of planStep.leavesRotation) {
+        for (const serverId of leaving) {
           emit(run.id, 'gateClosed', serverId, { serverId, stepIndex: step.index });
         }
-        if (lbMode?.mode === 'runtime' && planStep.leavesRotation.length > 0) {
+        if (lbMode?.mode === 'runtime' && leaving.length > 0) {
           // The engine drains at the load balancer first; the actions go out once sessions are 0.
           await leaveAtLb(run, { ...step, attempt, startedAt: now }, planStep);
           continue;
         }
         for (const a of actions) await dispatch(run, a);
         if (actions.length > 0) return;
-        continue; // a step without agent work (none today) completes at once
+        continue; // every server of the step was excluded: it completes at once
       }
       // running
       const actions = (await store.getActions(run.id, step.index)).filter((a) => a.attempt === step.attempt);
       const failed = actions.find((a) => a.status === 'failed' || a.status === 'cancelled');
       if (failed) {
+        if (planStep.kind === 'test') {
+          const line = evidenceLine(actions.map((a) => a.result));
+          emit(run.id, 'testsFailed', `${planStep.title}: ${line ?? failed.error ?? 'failed'}`, {
+            stepIndex: step.index,
+          });
+        }
         await pauseOnFailure(run, step, planStep, `${failed.serverId}: ${failed.error ?? failed.status}`);
         return;
       }
       const lbMode = await modeFor(run, planStep);
       if (
         lbMode?.mode === 'runtime' &&
-        planStep.leavesRotation.length > 0 &&
+        active(run, planStep.leavesRotation).length > 0 &&
         actions.some((a) => a.status === 'pending')
       ) {
         if (!(await drainedAtLb(run, step, planStep))) return;
         for (const a of actions) if (a.status === 'pending') await dispatch(run, a);
         return;
       }
-      if (actions.length > 0 && actions.every((a) => a.status === 'succeeded')) {
+      const done = (a: ActionRecord) => a.status === 'succeeded' || a.status === 'skipped';
+      if (actions.every(done)) {
+        const rejoining = active(run, planStep.rejoinsRotation).filter((id) =>
+          actions.some((a) => a.serverId === id && a.status === 'succeeded'),
+        );
         if (
-          planStep.rejoinsRotation.length > 0 &&
+          rejoining.length > 0 &&
           lbMode &&
-          !(await readmitted(run, step, planStep, actions, lbMode))
+          !(await readmitted(run, step, { ...planStep, rejoinsRotation: rejoining }, actions, lbMode))
         ) {
           return;
         }
-        rejoining.delete(`${run.id}:${step.index}`);
+        readmitting.delete(`${run.id}:${step.index}`);
         const now = clock.now();
         // A server back in rotation closes every open entry about it, also those an earlier
         // (aborted) run left, so the capacity floor counts it as serving again.
         const stillOut = await store.openLedger();
-        for (const serverId of planStep.rejoinsRotation) {
+        for (const serverId of rejoining) {
           for (const e of stillOut)
             if (e.serverId === serverId && e.runId !== run.id)
               await store.reopenLedger(e.runId, serverId, now);
@@ -546,7 +832,8 @@ export function createEngine(opts: EngineOptions): Engine {
         }
         await store.updateStep(run.id, step.index, { status: 'succeeded', finishedAt: now, error: null });
         emit(run.id, 'stepSucceeded', planStep.title, { stepIndex: step.index });
-        await transition(run, 'running', { currentStep: run.currentStep + 1 });
+        const latest = await recordEvidence(run, planStep, actions);
+        await transition(latest, 'running', { currentStep: latest.currentStep + 1 });
         continue;
       }
       // Still waiting: make sure nothing persisted is left unsent (e.g. after a restart).
@@ -572,9 +859,106 @@ export function createEngine(opts: EngineOptions): Engine {
     return next;
   }
 
+  /** A scheduled run that is due starts now, unless its precheck (freeze, readiness) refuses. */
+  async function startDue(run: RunRecord): Promise<void> {
+    await serial(run.id, async () => {
+      const current = await store.getRun(run.id);
+      if (!current || current.status !== 'pending' || (current.scheduledAt ?? 0) > clock.now()) return;
+      const refusal = opts.precheck ? await opts.precheck(current) : null;
+      if (refusal) {
+        await transition(current, 'aborted', {
+          finishedAt: clock.now(),
+          failure: `scheduled start refused: ${refusal}`,
+        });
+        emit(run.id, 'scheduledStartRefused', refusal);
+        return;
+      }
+      await transition(current, 'running', { startedAt: clock.now() });
+      emit(run.id, 'runStarted', `scheduled start: ${describeRun(current.plan)}`);
+    });
+    await kick(run.id);
+  }
+
   async function tick(): Promise<void> {
-    const runs = await store.listRuns({ statuses: ['running'] });
-    await Promise.all(runs.map((r) => kick(r.id)));
+    const runs = await store.listRuns({ statuses: ['running', 'pending', 'paused'] });
+    const now = clock.now();
+    await Promise.all(
+      runs.map(async (r) => {
+        if (r.status === 'running') return kick(r.id);
+        if (r.status === 'pending' && r.scheduledAt !== null && r.scheduledAt <= now) return startDue(r);
+        // A paused run's window keeps running out: propose a rollback when it gets short.
+        if (r.status === 'paused' && r.options.windowEndsAt !== null && !r.proposal) {
+          return serial(r.id, async () => {
+            const current = await store.getRun(r.id);
+            if (current) await maybePropose(current);
+          });
+        }
+        return undefined;
+      }),
+    );
+  }
+
+  function describeRun(plan: Plan): string {
+    const what =
+      plan.procedure === 'rollback'
+        ? `rollback (${plan.rollback?.method ?? '?'}) of run ${plan.rollback?.ofRun ?? '?'} to ${plan.service} ${plan.toEdition.name}`
+        : `${plan.procedure} upgrade of ${plan.service} to ${plan.toEdition.name}`;
+    return `${what} on cluster ${plan.cluster}: ${plan.steps.length} steps, ${plan.groups.length} server groups, announced window ${plan.window.atRiskMinutes} min${plan.window.downtimeMinutes > 0 ? ` (downtime ${plan.window.downtimeMinutes} min)` : ''}`;
+  }
+
+  async function newRun(plan: Plan, actor: string, o: CreateRunOptions = {}): Promise<RunRecord> {
+    const now = clock.now();
+    const scheduled = o.scheduledAt != null && o.scheduledAt > now;
+    const run: RunRecord = {
+      id: opts.newRunId(),
+      kind: RUN_KIND[plan.procedure] satisfies RunKind,
+      status: scheduled ? 'pending' : 'running',
+      plan,
+      currentStep: 0,
+      failure: null,
+      createdBy: actor,
+      createdAt: now,
+      startedAt: scheduled ? null : now,
+      finishedAt: null,
+      version: 1,
+      scheduledAt: o.scheduledAt ?? null,
+      options: { ...DEFAULT_RUN_OPTIONS, ...o.options },
+      readiness: o.readiness ?? [],
+      excluded: [],
+      proposal: null,
+      parentRunId: o.parentRunId ?? null,
+    };
+    const steps: StepRecord[] = plan.steps.map((s) => ({
+      runId: run.id,
+      index: s.index,
+      status: 'pending',
+      attempt: 0,
+      startedAt: null,
+      finishedAt: null,
+      error: null,
+    }));
+    await store.createRun(run, steps);
+    await audit(actor, plan.procedure === 'rollback' ? 'run.rollback.start' : 'run.start', run.id, {
+      cluster: plan.cluster,
+      service: plan.service,
+      edition: plan.toEdition.name,
+      procedure: plan.procedure,
+      ...(scheduled ? { scheduledAt: new Date(o.scheduledAt!).toISOString() } : {}),
+      ...(run.parentRunId ? { parentRun: run.parentRunId } : {}),
+    });
+    for (const g of run.readiness.filter((x) => x.status === 'waived')) {
+      emit(run.id, 'gateWaived', `${g.gate} by ${g.by ?? actor}: ${g.reason ?? ''}`);
+    }
+    if (scheduled) {
+      emit(
+        run.id,
+        'runScheduled',
+        `${describeRun(plan)}; starts at ${new Date(o.scheduledAt!).toISOString()}`,
+      );
+    } else {
+      emit(run.id, plan.procedure === 'rollback' ? 'rollbackStarted' : 'runStarted', describeRun(plan));
+    }
+    return run;
   }
 
   async function audit(actor: string, action: string, target: string, details: Record<string, unknown> = {}) {
@@ -623,41 +1007,8 @@ export function createEngine(opts: EngineOptions): Engine {
       await Promise.all([...queues.values()]);
     },
 
-    async createRun(plan, actor) {
-      const now = clock.now();
-      const run: RunRecord = {
-        id: opts.newRunId(),
-        kind: 'minor-upgrade',
-        status: 'running',
-        plan,
-        currentStep: 0,
-        failure: null,
-        createdBy: actor,
-        createdAt: now,
-        startedAt: now,
-        finishedAt: null,
-        version: 1,
-      };
-      const steps: StepRecord[] = plan.steps.map((s) => ({
-        runId: run.id,
-        index: s.index,
-        status: 'pending',
-        attempt: 0,
-        startedAt: null,
-        finishedAt: null,
-        error: null,
-      }));
-      await store.createRun(run, steps);
-      await audit(actor, 'run.start', run.id, {
-        cluster: plan.cluster,
-        service: plan.service,
-        edition: plan.toEdition.name,
-      });
-      emit(
-        run.id,
-        'runStarted',
-        `${plan.procedure} upgrade of ${plan.service} to ${plan.toEdition.name} on cluster ${plan.cluster}: ${plan.steps.length} steps, ${plan.groups.length} server groups, announced window ${plan.window.atRiskMinutes} min`,
-      );
+    async createRun(plan, actor, o) {
+      const run = await newRun(plan, actor, o);
       await kick(run.id);
       return (await store.getRun(run.id)) ?? run;
     },
@@ -722,6 +1073,160 @@ export function createEngine(opts: EngineOptions): Engine {
       });
     },
 
+    async skipServer(runId, serverId, actor) {
+      const updated = await serial(runId, async () => {
+        const run = await mustGetRun(runId);
+        const planStep = run.plan.steps[run.currentStep];
+        if (run.status !== 'paused' || !planStep) {
+          throw new EngineError(
+            'PRECONDITION_FAILED',
+            `Run ${runId} is ${run.status}; a server can be skipped only when the run paused on a failed step.`,
+          );
+        }
+        const step = (await store.getSteps(runId)).find((x) => x.index === run.currentStep);
+        const action = (await store.getActions(runId, run.currentStep)).find(
+          (a) => a.serverId === serverId && a.attempt === step?.attempt,
+        );
+        if (!step || !action || (action.status !== 'failed' && action.status !== 'cancelled')) {
+          throw new EngineError(
+            'PRECONDITION_FAILED',
+            `${serverId} has no failed action in step ${run.currentStep + 1} "${planStep.title}"; nothing to skip. Failed servers are named in the run's failure.`,
+          );
+        }
+        await store.updateAction(action.id, ['failed', 'cancelled'], { status: 'skipped' });
+        await store.updateStep(runId, step.index, { status: 'running', error: null, finishedAt: null });
+        await audit(actor, 'run.skip-server', runId, { serverId, step: step.index });
+        emit(
+          runId,
+          'serverSkipped',
+          `${serverId} in step ${step.index + 1} "${planStep.title}" by ${actor}`,
+          {
+            serverId,
+            stepIndex: step.index,
+          },
+        );
+        return transition(run, 'running', { failure: null });
+      });
+      await kick(runId);
+      return (await store.getRun(runId)) ?? updated;
+    },
+
+    async exclude(runId, serverId, actor) {
+      const updated = await serial(runId, async () => {
+        const run = await mustGetRun(runId);
+        if (run.status !== 'paused') {
+          throw new EngineError(
+            'PRECONDITION_FAILED',
+            `Run ${runId} is ${run.status}; pause it (\`rollgate upgrade pause ${runId}\`) before excluding a server.`,
+          );
+        }
+        const member = run.plan.groups.some((g) => g.servers.some((m) => m.id === serverId));
+        if (!member) {
+          throw new EngineError('NOT_FOUND', `${serverId} is not one of run ${runId}'s servers.`);
+        }
+        if (run.excluded.includes(serverId)) return run;
+        const step = (await store.getSteps(runId)).find((x) => x.index === run.currentStep);
+        if (step) {
+          for (const a of await store.getActions(runId, step.index)) {
+            if (a.serverId === serverId && a.attempt === step.attempt && a.status !== 'succeeded') {
+              await store.updateAction(
+                a.id,
+                ['pending', 'dispatched', 'accepted', 'running', 'failed', 'cancelled'],
+                {
+                  status: 'skipped',
+                },
+              );
+              if (a.status !== 'failed' && a.status !== 'cancelled' && a.status !== 'pending')
+                bus.cancel(serverId, a.id, `${serverId} excluded from run ${runId} by ${actor}`);
+            }
+          }
+          if (step.status === 'failed') {
+            await store.updateStep(runId, step.index, { status: 'running', error: null, finishedAt: null });
+          }
+        }
+        await audit(actor, 'run.exclude', runId, { serverId });
+        const out = (await store.openLedger(runId)).some((l) => l.serverId === serverId);
+        emit(
+          runId,
+          'serverExcluded',
+          `${serverId} by ${actor}; ${out ? 'it stays out of rotation: repair or rebuild it, then rejoin it' : 'it keeps its current edition and stays in rotation'}`,
+          { serverId },
+        );
+        return patchRun(run, { excluded: [...run.excluded, serverId] });
+      });
+      return updated;
+    },
+
+    async rollbackOptions(runId) {
+      return rollbackChoices(store, await mustGetRun(runId));
+    },
+
+    async rollback(runId, actor, method, reason) {
+      return serial(runId, async () => doRollback(await mustGetRun(runId), actor, method, reason));
+    },
+
+    async decideRollback(runId, decision, comment, actor) {
+      return serial(runId, async () => {
+        const run = await mustGetRun(runId);
+        if (!run.proposal || run.proposal.status !== 'awaiting') {
+          throw new EngineError(
+            'PRECONDITION_FAILED',
+            `Run ${runId} has no rollback waiting for authorisation${run.proposal ? ` (it was ${run.proposal.status} by ${run.proposal.decidedBy})` : ''}.`,
+          );
+        }
+        const decided = await patchRun(run, {
+          proposal: {
+            ...run.proposal,
+            status: decision === 'authorise' ? 'authorised' : 'declined',
+            decidedBy: actor,
+            decidedAt: clock.now(),
+            comment,
+          },
+        });
+        await audit(actor, `run.rollback.${decision}`, runId, { method: run.proposal.method, comment });
+        emit(
+          runId,
+          'rollbackDecided',
+          `${decision === 'authorise' ? 'authorised' : 'declined'} by ${actor}${comment ? `: ${comment}` : ''}`,
+        );
+        if (decision === 'decline') return decided;
+        await doRollback(decided, actor, run.proposal.method, `authorised by ${actor}`);
+        return (await store.getRun(runId)) ?? decided;
+      });
+    },
+
+    async recordGate(runId, record, actor) {
+      const updated = await serial(runId, async () => {
+        const run = await mustGetRun(runId);
+        if (isTerminalRun(run.status)) {
+          throw new EngineError('PRECONDITION_FAILED', `Run ${runId} already ended (${run.status}).`);
+        }
+        let next = await patchRun(run, { readiness: withGate(run, record) });
+        await audit(actor, `run.gate.${record.status}`, runId, {
+          gate: record.gate,
+          reason: record.reason ?? '',
+        });
+        emit(
+          runId,
+          record.status === 'waived' ? 'gateWaived' : record.status === 'met' ? 'gateMet' : 'gateFailed',
+          `${record.gate} by ${actor}${record.reason ? `: ${record.reason}` : ''}`,
+        );
+        // Waiving the gate of the failed preparation step it paused on: skip that step and go on.
+        const planStep = run.plan.steps[run.currentStep];
+        if (record.status === 'waived' && run.status === 'paused' && planStep?.gate === record.gate) {
+          await store.updateStep(runId, run.currentStep, {
+            status: 'skipped',
+            error: null,
+            finishedAt: clock.now(),
+          });
+          next = await transition(next, 'running', { failure: null });
+        }
+        return next;
+      });
+      await kick(runId);
+      return (await store.getRun(runId)) ?? updated;
+    },
+
     async signOff(runId, decision, comment, actor) {
       const result = await serial(runId, async () => {
         const run = await mustGetRun(runId);
@@ -776,6 +1281,7 @@ export function createEngine(opts: EngineOptions): Engine {
           status: u.status,
           error: u.reason || null,
           ...(terminal ? { finishedAt: u.atMs || clock.now() } : {}),
+          ...(terminal && u.result ? { result: u.result } : {}),
         });
         if (!updated) return; // a duplicate or late report: the action already moved on
         const ids = { serverId: current.serverId, stepIndex: current.stepIndex, actionId: current.id };

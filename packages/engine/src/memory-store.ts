@@ -1,4 +1,4 @@
-import { isTerminalRun, TERMINAL_ACTION, type LbConfig } from '@rollgate/domain';
+import { isTerminalRun, TERMINAL_ACTION, type ClusterSettings, type LbConfig } from '@rollgate/domain';
 import {
   StoreConflictError,
   type ActionRecord,
@@ -29,6 +29,7 @@ export function createMemoryStore(): EngineStore {
   const editions = new Map<string, EditionRecord>();
   const audit: AuditEvent[] = [];
   const clusterLb = new Map<string, LbConfig>();
+  const clusterSettings = new Map<string, ClusterSettings>();
 
   return {
     async createRun(run, s) {
@@ -171,6 +172,12 @@ export function createMemoryStore(): EngineStore {
     async setClusterLb(cluster, lb) {
       if (lb) clusterLb.set(cluster, clone(lb));
       else clusterLb.delete(cluster);
+    },
+    async getClusterSettings(cluster) {
+      return clone(clusterSettings.get(cluster) ?? {});
+    },
+    async setClusterSettings(cluster, settings) {
+      clusterSettings.set(cluster, clone(settings));
     },
     async insertEdition(e) {
       const key = `${e.app}\u0000${e.name}`;

@@ -1,9 +1,13 @@
 import type {
   ActionOp,
+  ActionResult,
   ActionStatus,
+  ClusterSettings,
   Edition,
+  GateRecord,
   LbConfig,
   Plan,
+  RollbackMethod,
   RunStatus,
   StepStatus,
 } from '@rollgate/domain';
@@ -13,7 +17,43 @@ export interface Clock {
   now(): number;
 }
 
-export type RunKind = 'minor-upgrade';
+export type RunKind = 'minor-upgrade' | 'major-upgrade' | 'rollback';
+
+/** How a run behaves when things go wrong, and what it knows of its window. */
+export interface RunOptions {
+  /** What a failed step does: pause for an operator's decision, or start the recommended rollback. */
+  onFailure: 'pause' | 'rollback';
+  /** When the agreed upgrade window ends (ms since the epoch), or null when none was agreed. */
+  windowEndsAt: number | null;
+  /**
+   * A paused run proposes a rollback when less than this (or less than the rollback's estimate)
+   * is left of the window. The seed's rule: under one hour (3600000 ms).
+   */
+  rollbackAlertMs: number;
+  /** Label under which the agents keep this run's file and database backups; null without backups. */
+  backupLabel: string | null;
+}
+
+export const DEFAULT_RUN_OPTIONS: Readonly<RunOptions> = Object.freeze({
+  onFailure: 'pause',
+  windowEndsAt: null,
+  rollbackAlertMs: 3_600_000,
+  backupLabel: null,
+});
+
+/** A rollback the run proposes (window running out) and who decided on it. */
+export interface RollbackProposal {
+  method: RollbackMethod;
+  estimateMinutes: number;
+  reason: string;
+  proposedAt: number;
+  status: 'awaiting' | 'authorised' | 'declined';
+  decidedBy: string | null;
+  decidedAt: number | null;
+  comment: string;
+  /** The rollback run started once it was authorised. */
+  rollbackRunId: string | null;
+}
 
 export interface RunRecord {
   id: string;
@@ -30,6 +70,16 @@ export interface RunRecord {
   finishedAt: number | null;
   /** Bumped on every persisted transition; writes carry it so a stale writer loses (optimistic lock). */
   version: number;
+  /** A pending run starts at this time (ms since the epoch); null: started by hand or at once. */
+  scheduledAt: number | null;
+  options: RunOptions;
+  /** The readiness gates with their evidence, who confirmed each and when. */
+  readiness: GateRecord[];
+  /** Servers an operator excluded from the rest of the run. */
+  excluded: string[];
+  proposal: RollbackProposal | null;
+  /** For a rollback: the run it undoes. */
+  parentRunId: string | null;
 }
 
 export interface StepRecord {
@@ -55,6 +105,8 @@ export interface ActionRecord {
   createdAt: number;
   dispatchedAt: number | null;
   finishedAt: number | null;
+  /** What the action produced (test results, backups, command output): the run's evidence. */
+  result: ActionResult | null;
 }
 
 /** A server the engine took out of rotation; open until reopenedAt is set. */
@@ -202,7 +254,7 @@ export interface EngineStore {
   updateAction(
     id: string,
     from: ActionStatus[],
-    patch: Partial<Pick<ActionRecord, 'status' | 'error' | 'dispatchedAt' | 'finishedAt'>>,
+    patch: Partial<Pick<ActionRecord, 'status' | 'error' | 'dispatchedAt' | 'finishedAt' | 'result'>>,
   ): Promise<ActionRecord | null>;
 
   // load-balancer ledger
@@ -227,6 +279,10 @@ export interface EngineStore {
   getClusterLb(cluster: string): Promise<LbConfig | null>;
   /** Sets (or with null clears) a cluster's load-balancer configuration; creates the cluster if needed. */
   setClusterLb(cluster: string, lb: LbConfig | null): Promise<void>;
+  /** A cluster's settings (readiness policy, tests, schedule, preparation); {} when none are set. */
+  getClusterSettings(cluster: string): Promise<ClusterSettings>;
+  /** Replaces a cluster's settings; creates the cluster if needed. */
+  setClusterSettings(cluster: string, settings: ClusterSettings): Promise<void>;
 
   // editions
   insertEdition(edition: EditionRecord): Promise<void>;

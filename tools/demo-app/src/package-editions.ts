@@ -1,4 +1,7 @@
-// Builds demo-app edition archives: one gzip tar per edition holding server.mjs and edition.json.
+// Builds demo-app edition archives: one gzip tar per edition holding server.mjs and edition.json
+// ({ name, schema }); editions of schema 2 (major version 2 and later, e.g. "2.0") also carry
+// migrate.mjs and declare the database upgrade command `db-upgrade` (the agent config maps that
+// command to `node migrate.mjs`, run in the active edition's directory).
 //
 // The archives are deterministic (fixed mtime, fixed modes, portable headers and gzip header, sorted
 // entries) so the same source always yields the same sha256: tests and the demo fleet can refer to
@@ -20,7 +23,14 @@ export interface DemoEdition {
   sha256: string;
   /** Size of the .tgz in bytes. */
   size: number;
+  /** Database schema the edition expects: 1 (items(id, name)) or 2 (adds items.note). */
+  schema: 1 | 2;
+  /** Set on schema-2 editions: the command the upgrade runs once (upload it with the edition). */
+  dbUpgradeCommand?: string;
 }
+
+/** The command name a schema-2 edition declares as its database upgrade. */
+export const DB_UPGRADE_COMMAND = 'db-upgrade';
 
 /** Every entry gets this mtime so the archive bytes do not depend on when it was built. */
 const FIXED_MTIME = new Date('2020-01-01T00:00:00Z');
@@ -31,6 +41,22 @@ const EDITION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Absolute path of the demo service source that goes into every archive. */
 export function demoServerPath(): string {
   return fileURLToPath(new URL('./server.mjs', import.meta.url));
+}
+
+/** Absolute path of the schema migration shipped in schema-2 archives. */
+export function demoMigratePath(): string {
+  return fileURLToPath(new URL('./migrate.mjs', import.meta.url));
+}
+
+/** Absolute path of a demo hook script (tools/demo-app/hooks/<name>.mjs). */
+export function demoHookPath(name: 'snapshot' | 'restore-snapshot' | 'repository-check' | 'db-init'): string {
+  return fileURLToPath(new URL(`../hooks/${name}.mjs`, import.meta.url));
+}
+
+/** Schema 2 from major version 2 on ("2.0", "2.1", "3.0"); schema 1 before ("1.0", "1.1"). */
+export function editionSchema(name: string): 1 | 2 {
+  const major = Number.parseInt(name, 10);
+  return Number.isInteger(major) && major >= 2 ? 2 : 1;
 }
 
 /**
@@ -53,9 +79,13 @@ export async function buildDemoEditions(
     }
     const staging = await mkdtemp(join(tmpdir(), 'demo-edition-'));
     try {
-      const entries = ['edition.json', 'server.mjs']; // sorted: archive order is part of the digest
+      const schema = editionSchema(name);
+      // sorted: archive order is part of the digest
+      const entries =
+        schema >= 2 ? ['edition.json', 'migrate.mjs', 'server.mjs'] : ['edition.json', 'server.mjs'];
       await copyFile(demoServerPath(), join(staging, 'server.mjs'));
-      await writeFile(join(staging, 'edition.json'), `${JSON.stringify({ name })}\n`);
+      if (schema >= 2) await copyFile(demoMigratePath(), join(staging, 'migrate.mjs'));
+      await writeFile(join(staging, 'edition.json'), `${JSON.stringify({ name, schema })}\n`);
       for (const entry of entries) {
         // Modes and mtimes come from the file system; pin them so the umask and clock do not leak in.
         await chmod(join(staging, entry), 0o644);
@@ -72,6 +102,8 @@ export async function buildDemoEditions(
         path,
         sha256: createHash('sha256').update(bytes).digest('hex'),
         size: (await stat(path)).size,
+        schema,
+        ...(schema >= 2 ? { dbUpgradeCommand: DB_UPGRADE_COMMAND } : {}),
       });
     } finally {
       await rm(staging, { recursive: true, force: true });

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describePlan } from '@rollgate/domain';
-import type { RunView, UpgradeFlagsInput } from '../api-types';
+import type { PlanOut, RunView, UpgradeFlagsInput } from '../api-types';
 import type { CommandContext, JsonFlag } from '../context';
 import { CliError } from '../errors';
 import { renderRunView, renderRuns } from '../format';
@@ -18,6 +19,65 @@ export interface UpgradeFlags extends JsonFlag {
   signOff?: boolean;
   /** Path probed by the functionality tests. Default (coordinator's): /health. */
   probePath?: string;
+  /** A major upgrade (schema step, announced downtime). Default false: minor. */
+  major?: boolean;
+  /** The edition the servers run now. Default (coordinator's): the one they report active. */
+  from?: string;
+  /** Start at this ISO 8601 time instead of now. */
+  at?: string;
+  /** The agreed window in minutes. Default (coordinator's): the announced at-risk window. */
+  window?: number;
+  /** pause (default) or rollback. */
+  onFailure?: 'pause' | 'rollback';
+  /** A JSON file with the window's contacts: { lead, appAdmin, lbAdmin, onCall? }. */
+  contacts?: string;
+  /** gate=reason, repeatable. */
+  waive?: string[];
+}
+
+const GATES = [
+  'contacts',
+  'remote-access',
+  'test-machine',
+  'installation-files',
+  'file-backup',
+  'snapshots',
+  'database-backup',
+  'repository',
+] as const;
+type Gate = (typeof GATES)[number];
+
+function readContacts(path: string): UpgradeFlagsInput['contacts'] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`--contacts: cannot read ${path}: ${(err as Error).message}.`);
+  }
+  try {
+    return JSON.parse(text) as UpgradeFlagsInput['contacts'];
+  } catch {
+    throw new CliError(
+      `--contacts: ${path} is not JSON. Write { "lead": { "name": "…", "email": "…", "phone": "…" }, "appAdmin": {…}, "lbAdmin": {…} }.`,
+    );
+  }
+}
+
+function parseWaivers(list: string[] | undefined): { gate: Gate; reason: string }[] {
+  return (list ?? []).map((w) => {
+    const eq = w.indexOf('=');
+    const gate = (eq > 0 ? w.slice(0, eq) : w) as Gate;
+    const reason = eq > 0 ? w.slice(eq + 1).trim() : '';
+    if (!GATES.includes(gate)) {
+      throw new CliError(`--waive: unknown gate "${gate}"; gates are ${GATES.join(', ')}.`);
+    }
+    if (reason.length < 3) {
+      throw new CliError(
+        `--waive ${gate}: give the reason, e.g. --waive ${gate}="physical servers, no hypervisor".`,
+      );
+    }
+    return { gate, reason };
+  });
 }
 
 /**
@@ -33,13 +93,42 @@ export function upgradeInputFromFlags(flags: UpgradeFlags): UpgradeFlagsInput {
     ...(flags.healthTimeout !== undefined ? { healthTimeoutSec: flags.healthTimeout } : {}),
     ...(flags.signOff === false ? { signOff: false } : {}),
     ...(flags.probePath !== undefined ? { probePath: flags.probePath } : {}),
+    ...(flags.major ? { procedure: 'major' as const } : {}),
+    ...(flags.from !== undefined ? { fromEdition: flags.from } : {}),
+    ...(flags.at !== undefined ? { at: flags.at } : {}),
+    ...(flags.window !== undefined ? { windowMinutes: flags.window } : {}),
+    ...(flags.onFailure !== undefined ? { onFailure: flags.onFailure } : {}),
+    ...(flags.contacts !== undefined ? { contacts: readContacts(flags.contacts) } : {}),
+    ...(flags.waive?.length ? { waive: parseWaivers(flags.waive) } : {}),
   };
+}
+
+/** The readiness gates as a table an operator can act on. */
+export function renderReadiness(plan: PlanOut): string {
+  const mark = { met: 'met', waived: 'waived', automatic: 'checked by the run', unmet: 'UNMET' } as const;
+  const lines = ['Readiness gates:'];
+  for (const g of plan.readiness) {
+    if (!g.required && g.status === 'unmet') continue;
+    lines.push(`  ${g.required ? '*' : ' '} ${g.gate.padEnd(19)} ${mark[g.status].padEnd(18)} ${g.detail}`);
+    if (g.required && g.status === 'unmet') lines.push(`      → ${g.howToMeet}`);
+  }
+  lines.push('  (* required)');
+  if (plan.schedule) {
+    lines.push(
+      `Scheduled for ${new Date(plan.schedule.startAt).toISOString()} (${plan.schedule.insideBusinessHours ? 'inside' : 'outside'} business hours).`,
+    );
+  }
+  return lines.join('\n');
 }
 
 export async function planCommand(ctx: CommandContext, flags: UpgradeFlags): Promise<number> {
   const plan = await ctx.client.upgrade.plan.query(upgradeInputFromFlags(flags));
   if (flags.json) ctx.out.json(plan);
-  else ctx.out.print(describePlan(plan));
+  else {
+    ctx.out.print(describePlan(plan));
+    ctx.out.print('');
+    ctx.out.print(renderReadiness(plan));
+  }
   return 0;
 }
 
@@ -55,8 +144,11 @@ export async function startCommand(ctx: CommandContext, flags: StartFlags): Prom
     // With --wait the NDJSON stream of views follows; its first line is this one.
     if (!flags.wait) ctx.out.json(view);
   } else {
+    const what = `${view.run.plan.procedure} upgrade of ${view.run.plan.service} to edition ${view.run.plan.toEdition.name} on cluster ${view.run.plan.cluster} (${view.progress.total} steps)`;
     ctx.out.print(
-      `Started run ${id}: ${view.run.plan.procedure} upgrade of ${view.run.plan.service} to edition ${view.run.plan.toEdition.name} on cluster ${view.run.plan.cluster} (${view.progress.total} steps).`,
+      view.run.status === 'pending' && view.run.scheduledAt
+        ? `Scheduled run ${id}: ${what}; it starts at ${new Date(view.run.scheduledAt).toISOString()}.`
+        : `Started run ${id}: ${what}.`,
     );
     if (!flags.wait) {
       ctx.out.print(`Follow it:  rollgate upgrade status ${id} --watch`);

@@ -85,6 +85,7 @@ export async function startFakeApi(): Promise<FakeApi> {
         .map(({ id, cluster: c, role }) => ({ id, cluster: c, role })),
       toEdition: { app, name: edition, sha256: SHA, size: 2048 },
       drainMs: 2000,
+      preparation: { stage: false },
     });
   const plan = planFor('prod', 'demo-app', '2.0');
   const runs = new Map<string, RunRecord>();
@@ -114,6 +115,12 @@ export async function startFakeApi(): Promise<FakeApi> {
       startedAt: createdAt + 1000,
       finishedAt: status === 'succeeded' || status === 'aborted' ? createdAt + 60_000 : null,
       version: 1,
+      scheduledAt: null,
+      options: { onFailure: 'pause', windowEndsAt: null, rollbackAlertMs: 3_600_000, backupLabel: null },
+      readiness: [],
+      excluded: [],
+      proposal: null,
+      parentRunId: null,
     });
     steps.set(
       id,
@@ -210,6 +217,8 @@ export async function startFakeApi(): Promise<FakeApi> {
     createRun: unused('createRun'),
     getClusterLb: unused('getClusterLb'),
     setClusterLb: unused('setClusterLb'),
+    getClusterSettings: unused('getClusterSettings'),
+    setClusterSettings: unused('setClusterSettings'),
     async getRun(id) {
       touchLive(id);
       return runs.get(id) ?? null;
@@ -290,7 +299,7 @@ export async function startFakeApi(): Promise<FakeApi> {
     store,
     runs: {
       async plan(input) {
-        return planFor(input.cluster, input.app, input.edition);
+        return { ...planFor(input.cluster, input.app, input.edition), readiness: [], schedule: null };
       },
       async start(input, actor) {
         actors.push(actor);
@@ -308,6 +317,18 @@ export async function startFakeApi(): Promise<FakeApi> {
           comment,
         ),
       skipDrain: unused('runs.skipDrain'),
+      skipServer: unused('runs.skipServer'),
+      exclude: unused('runs.exclude'),
+      rollbackOptions: unused('runs.rollbackOptions'),
+      rollback: unused('runs.rollback'),
+      decideRollback: unused('runs.decideRollback'),
+      waive: unused('runs.waive'),
+      notice: unused('runs.notice'),
+      evidence: unused('runs.evidence'),
+    },
+    clusters: {
+      getSettings: unused('clusters.getSettings'),
+      setSettings: unused('clusters.setSettings'),
     },
     lb: {
       configure: unused('lb.configure'),

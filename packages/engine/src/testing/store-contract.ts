@@ -1,6 +1,7 @@
-import type { ActionOp, ActionStatus, Plan, RunStatus } from '@rollgate/domain';
+import type { ActionOp, ActionStatus, GateRecord, Plan, RunStatus } from '@rollgate/domain';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  DEFAULT_RUN_OPTIONS,
   StoreConflictError,
   type ActionRecord,
   type AuditEvent,
@@ -130,6 +131,57 @@ export function describeStoreContract(
         expect(updated?.finishedAt).toBeNull();
       });
 
+      it('keeps the readiness evidence, options, schedule, exclusions and rollback proposal of a run', async () => {
+        const readiness: GateRecord[] = [
+          {
+            gate: 'contacts',
+            required: true,
+            status: 'met',
+            evidence: { lead: { name: 'Ann Lee', contact: '+44 20 7946 0000' } },
+            by: 'operator@example.com',
+            at: T0 + 1,
+          },
+          {
+            gate: 'snapshots',
+            required: false,
+            status: 'waived',
+            evidence: null,
+            by: 'admin',
+            at: T0 + 2,
+            reason: 'physical hosts',
+          },
+        ];
+        await store.createRun(
+          run('r1', {
+            scheduledAt: T0 + 3_600_000,
+            options: {
+              onFailure: 'rollback',
+              windowEndsAt: T0 + 7_200_000,
+              rollbackAlertMs: 60_000,
+              backupLabel: 'rg-1',
+            },
+            readiness,
+            parentRunId: 'r0',
+          }),
+          [],
+        );
+        const proposal = {
+          method: 'restore-database' as const,
+          estimateMinutes: 25,
+          reason: '40 min of the window left',
+          proposedAt: T0 + 5,
+          status: 'awaiting' as const,
+          decidedBy: null,
+          decidedAt: null,
+          comment: '',
+          rollbackRunId: null,
+        };
+        const updated = await store.updateRun('r1', 1, { excluded: ['s2'], proposal });
+        expect(updated).toMatchObject({ excluded: ['s2'], proposal, readiness, parentRunId: 'r0' });
+        expect(await store.getRun('r1')).toEqual(updated);
+        expect((await store.updateRun('r1', 2, { proposal: null }))?.proposal).toBeNull();
+      });
+
       it('updateStep patches only the given fields of one step', async () => {
         await store.createRun(run('r1'), [step('r1', 0), step('r1', 1)]);
         await store.updateStep('r1', 1, { status: 'failed', error: 'probe failed', finishedAt: T0 + 50 });
@@ -211,6 +263,29 @@ export function describeStoreContract(
         expect(await store.getActions('r1', 1)).toEqual([b]);
         expect(await store.getAction(c.id)).toEqual(c);
         expect(await store.getAction('nope')).toBeNull();
+      });
+
+      it('keeps what an action produced (its evidence) with its terminal state', async () => {
+        await store.createRun(run('r1'), [step('r1', 0)]);
+        const a = action('r1', 0, 's1');
+        await store.startStep('r1', 0, 1, T0, [a], []);
+        const result = {
+          kind: 'functionalTest' as const,
+          baseUrl: 'http://127.0.0.1:8080',
+          probes: [{ name: 'login', kind: 'login' as const, ok: true, ms: 12, detail: 'status 200' }],
+          passed: 1,
+          failed: 0,
+        };
+        const done = await store.updateAction(a.id, ['pending'], {
+          status: 'succeeded',
+          finishedAt: T0 + 9,
+          result,
+        });
+        expect(done?.result).toEqual(result);
+        expect((await store.getAction(a.id))?.result).toEqual(result);
+        expect((await store.updateAction(a.id, ['succeeded'], { status: 'skipped' }))?.result).toEqual(
+          result,
+        );
       });
 
       it('updateAction moves an action only from one of the given states', async () => {
@@ -488,6 +563,21 @@ export function describeStoreContract(
     });
 
     describe('clusters', () => {
+      it('keeps cluster settings ({} when none), replaces them, beside the LB configuration', async () => {
+        expect(await store.getClusterSettings('demo')).toEqual({});
+        const settings = {
+          readiness: { require: ['contacts' as const], optional: [] },
+          preparation: { fileBackup: true, snapshots: 'all' as const, repositoryCheck: 'repository-check' },
+          designatedServer: 'admin-1',
+        };
+        await store.setClusterSettings('demo', settings);
+        expect(await store.getClusterSettings('demo')).toEqual(settings);
+        await store.setClusterLb('demo', null);
+        expect(await store.getClusterSettings('demo')).toEqual(settings);
+        await store.setClusterSettings('demo', {});
+        expect(await store.getClusterSettings('demo')).toEqual({});
+      });
+
       it('keeps a cluster load-balancer configuration, replaces it and clears it', async () => {
         expect(await store.getClusterLb('demo')).toBeNull();
         const runtime = {
@@ -615,6 +705,12 @@ function run(id: string, over: Partial<RunRecord> = {}): RunRecord {
     startedAt: null,
     finishedAt: null,
     version: 1,
+    scheduledAt: null,
+    options: { ...DEFAULT_RUN_OPTIONS },
+    readiness: [],
+    excluded: [],
+    proposal: null,
+    parentRunId: null,
     ...over,
   };
 }
@@ -651,6 +747,7 @@ function action(
     createdAt: T0 + stepIndex,
     dispatchedAt: null,
     finishedAt: null,
+    result: null,
     ...over,
   };
 }

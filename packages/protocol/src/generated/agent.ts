@@ -26,6 +26,10 @@ import type {
   ArtifactChunk__Output as _rollgate_agent_v1_ArtifactChunk__Output,
 } from './rollgate/agent/v1/ArtifactChunk';
 import type {
+  BackupFilesOp as _rollgate_agent_v1_BackupFilesOp,
+  BackupFilesOp__Output as _rollgate_agent_v1_BackupFilesOp__Output,
+} from './rollgate/agent/v1/BackupFilesOp';
+import type {
   CancelAction as _rollgate_agent_v1_CancelAction,
   CancelAction__Output as _rollgate_agent_v1_CancelAction__Output,
 } from './rollgate/agent/v1/CancelAction';
@@ -38,6 +42,14 @@ import type {
   CoordinatorMessage__Output as _rollgate_agent_v1_CoordinatorMessage__Output,
 } from './rollgate/agent/v1/CoordinatorMessage';
 import type {
+  DbBackupOp as _rollgate_agent_v1_DbBackupOp,
+  DbBackupOp__Output as _rollgate_agent_v1_DbBackupOp__Output,
+} from './rollgate/agent/v1/DbBackupOp';
+import type {
+  DbRestoreOp as _rollgate_agent_v1_DbRestoreOp,
+  DbRestoreOp__Output as _rollgate_agent_v1_DbRestoreOp__Output,
+} from './rollgate/agent/v1/DbRestoreOp';
+import type {
   DrainOp as _rollgate_agent_v1_DrainOp,
   DrainOp__Output as _rollgate_agent_v1_DrainOp__Output,
 } from './rollgate/agent/v1/DrainOp';
@@ -45,6 +57,10 @@ import type {
   FetchArtifactRequest as _rollgate_agent_v1_FetchArtifactRequest,
   FetchArtifactRequest__Output as _rollgate_agent_v1_FetchArtifactRequest__Output,
 } from './rollgate/agent/v1/FetchArtifactRequest';
+import type {
+  FunctionalTestOp as _rollgate_agent_v1_FunctionalTestOp,
+  FunctionalTestOp__Output as _rollgate_agent_v1_FunctionalTestOp__Output,
+} from './rollgate/agent/v1/FunctionalTestOp';
 import type {
   HealthReport as _rollgate_agent_v1_HealthReport,
   HealthReport__Output as _rollgate_agent_v1_HealthReport__Output,
@@ -106,6 +122,10 @@ import type {
   StopServiceOp__Output as _rollgate_agent_v1_StopServiceOp__Output,
 } from './rollgate/agent/v1/StopServiceOp';
 import type {
+  UninstallOp as _rollgate_agent_v1_UninstallOp,
+  UninstallOp__Output as _rollgate_agent_v1_UninstallOp__Output,
+} from './rollgate/agent/v1/UninstallOp';
+import type {
   WaitHealthyOp as _rollgate_agent_v1_WaitHealthyOp,
   WaitHealthyOp__Output as _rollgate_agent_v1_WaitHealthyOp__Output,
 } from './rollgate/agent/v1/WaitHealthyOp';
@@ -143,6 +163,10 @@ export interface ProtoGrpcType {
           _rollgate_agent_v1_ArtifactChunk,
           _rollgate_agent_v1_ArtifactChunk__Output
         >;
+        BackupFilesOp: MessageTypeDefinition<
+          _rollgate_agent_v1_BackupFilesOp,
+          _rollgate_agent_v1_BackupFilesOp__Output
+        >;
         CancelAction: MessageTypeDefinition<
           _rollgate_agent_v1_CancelAction,
           _rollgate_agent_v1_CancelAction__Output
@@ -155,10 +179,22 @@ export interface ProtoGrpcType {
           _rollgate_agent_v1_CoordinatorMessage,
           _rollgate_agent_v1_CoordinatorMessage__Output
         >;
+        DbBackupOp: MessageTypeDefinition<
+          _rollgate_agent_v1_DbBackupOp,
+          _rollgate_agent_v1_DbBackupOp__Output
+        >;
+        DbRestoreOp: MessageTypeDefinition<
+          _rollgate_agent_v1_DbRestoreOp,
+          _rollgate_agent_v1_DbRestoreOp__Output
+        >;
         DrainOp: MessageTypeDefinition<_rollgate_agent_v1_DrainOp, _rollgate_agent_v1_DrainOp__Output>;
         FetchArtifactRequest: MessageTypeDefinition<
           _rollgate_agent_v1_FetchArtifactRequest,
           _rollgate_agent_v1_FetchArtifactRequest__Output
+        >;
+        FunctionalTestOp: MessageTypeDefinition<
+          _rollgate_agent_v1_FunctionalTestOp,
+          _rollgate_agent_v1_FunctionalTestOp__Output
         >;
         GateState: EnumTypeDefinition;
         HealthReport: MessageTypeDefinition<
@@ -195,6 +231,10 @@ export interface ProtoGrpcType {
         StopServiceOp: MessageTypeDefinition<
           _rollgate_agent_v1_StopServiceOp,
           _rollgate_agent_v1_StopServiceOp__Output
+        >;
+        UninstallOp: MessageTypeDefinition<
+          _rollgate_agent_v1_UninstallOp,
+          _rollgate_agent_v1_UninstallOp__Output
         >;
         WaitHealthyOp: MessageTypeDefinition<
           _rollgate_agent_v1_WaitHealthyOp,

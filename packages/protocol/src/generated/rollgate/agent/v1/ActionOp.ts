@@ -40,6 +40,26 @@ import type {
   RunCommandOp as _rollgate_agent_v1_RunCommandOp,
   RunCommandOp__Output as _rollgate_agent_v1_RunCommandOp__Output,
 } from '../../../rollgate/agent/v1/RunCommandOp';
+import type {
+  BackupFilesOp as _rollgate_agent_v1_BackupFilesOp,
+  BackupFilesOp__Output as _rollgate_agent_v1_BackupFilesOp__Output,
+} from '../../../rollgate/agent/v1/BackupFilesOp';
+import type {
+  DbBackupOp as _rollgate_agent_v1_DbBackupOp,
+  DbBackupOp__Output as _rollgate_agent_v1_DbBackupOp__Output,
+} from '../../../rollgate/agent/v1/DbBackupOp';
+import type {
+  DbRestoreOp as _rollgate_agent_v1_DbRestoreOp,
+  DbRestoreOp__Output as _rollgate_agent_v1_DbRestoreOp__Output,
+} from '../../../rollgate/agent/v1/DbRestoreOp';
+import type {
+  FunctionalTestOp as _rollgate_agent_v1_FunctionalTestOp,
+  FunctionalTestOp__Output as _rollgate_agent_v1_FunctionalTestOp__Output,
+} from '../../../rollgate/agent/v1/FunctionalTestOp';
+import type {
+  UninstallOp as _rollgate_agent_v1_UninstallOp,
+  UninstallOp__Output as _rollgate_agent_v1_UninstallOp__Output,
+} from '../../../rollgate/agent/v1/UninstallOp';
 
 export interface ActionOp {
   gate?: _rollgate_agent_v1_SetGateOp | null;
@@ -52,6 +72,11 @@ export interface ActionOp {
   waitHealthy?: _rollgate_agent_v1_WaitHealthyOp | null;
   probe?: _rollgate_agent_v1_ProbeOp | null;
   command?: _rollgate_agent_v1_RunCommandOp | null;
+  backupFiles?: _rollgate_agent_v1_BackupFilesOp | null;
+  dbBackup?: _rollgate_agent_v1_DbBackupOp | null;
+  dbRestore?: _rollgate_agent_v1_DbRestoreOp | null;
+  functionalTest?: _rollgate_agent_v1_FunctionalTestOp | null;
+  uninstall?: _rollgate_agent_v1_UninstallOp | null;
   op?:
     | 'gate'
     | 'drain'
@@ -62,7 +87,12 @@ export interface ActionOp {
     | 'start'
     | 'waitHealthy'
     | 'probe'
-    | 'command';
+    | 'command'
+    | 'backupFiles'
+    | 'dbBackup'
+    | 'dbRestore'
+    | 'functionalTest'
+    | 'uninstall';
 }
 
 export interface ActionOp__Output {
@@ -76,6 +106,11 @@ export interface ActionOp__Output {
   waitHealthy?: _rollgate_agent_v1_WaitHealthyOp__Output | null;
   probe?: _rollgate_agent_v1_ProbeOp__Output | null;
   command?: _rollgate_agent_v1_RunCommandOp__Output | null;
+  backupFiles?: _rollgate_agent_v1_BackupFilesOp__Output | null;
+  dbBackup?: _rollgate_agent_v1_DbBackupOp__Output | null;
+  dbRestore?: _rollgate_agent_v1_DbRestoreOp__Output | null;
+  functionalTest?: _rollgate_agent_v1_FunctionalTestOp__Output | null;
+  uninstall?: _rollgate_agent_v1_UninstallOp__Output | null;
   op?:
     | 'gate'
     | 'drain'
@@ -86,5 +121,10 @@ export interface ActionOp__Output {
     | 'start'
     | 'waitHealthy'
     | 'probe'
-    | 'command';
+    | 'command'
+    | 'backupFiles'
+    | 'dbBackup'
+    | 'dbRestore'
+    | 'functionalTest'
+    | 'uninstall';
 }

@@ -18,6 +18,12 @@ export interface ActionUpdate {
    * Index of the op now running (RUNNING) or that failed (FAILED).
    */
   opIndex?: number;
+  /**
+   * Terminal updates only: what the action produced, as JSON (evidence: test results with timings,
+   * backup archives and their checksums, command output). Empty when it produced nothing.
+   * Shapes: ActionResult in @rollgate/domain (ops.ts). Never holds a secret.
+   */
+  resultJson?: string;
 }
 
 export interface ActionUpdate__Output {
@@ -32,4 +38,10 @@ export interface ActionUpdate__Output {
    * Index of the op now running (RUNNING) or that failed (FAILED).
    */
   opIndex: number;
+  /**
+   * Terminal updates only: what the action produced, as JSON (evidence: test results with timings,
+   * backup archives and their checksums, command output). Empty when it produced nothing.
+   * Shapes: ActionResult in @rollgate/domain (ops.ts). Never holds a secret.
+   */
+  resultJson: string;
 }
