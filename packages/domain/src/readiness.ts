@@ -25,7 +25,7 @@ export const READINESS_GATES: Readonly<Record<ReadinessGate, ReadinessGateInfo>>
     title: 'Remote access',
     checks: 'every server of the cluster has a connected agent of a compatible version',
     howToMeet:
-      'start the agent on every server (and on the test machine) with this coordinator\'s version, and check they are connected with `rollgate servers`',
+      "start the agent on every server (and on the test machine) with this coordinator's version, and check they are connected with `rollgate servers`",
     confirmedBy: 'automatic',
   },
   'test-machine': {
@@ -55,7 +55,7 @@ export const READINESS_GATES: Readonly<Record<ReadinessGate, ReadinessGateInfo>>
     checks:
       'a snapshot of each virtual server is taken through its snapshot hook immediately before the upgrade',
     howToMeet:
-      'configure a `snapshot` command in the agents\' config of the virtual servers and list them in the cluster settings (preparation.snapshots), and let the run\'s prep.snapshots step pass; or, when the hypervisor administrator takes them by hand, waive the gate saying so',
+      "configure a `snapshot` command in the agents' config of the virtual servers and list them in the cluster settings (preparation.snapshots), and let the run's prep.snapshots step pass; or, when the hypervisor administrator takes them by hand, waive the gate saying so",
     confirmedBy: 'automatic',
   },
   'database-backup': {
