@@ -2,13 +2,26 @@
 // PostgreSQL, four agents with demo-apps whose database is a real PostgreSQL 15 (Debian), a test
 // machine agent that runs the functionality tests through a real HAProxy, and the readiness gates,
 // backups, schema step, sign-off, learned windows, freeze windows and rollback with a DB restore.
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { psqlQuery, startAppPostgres, type AppPostgres } from '@rollgate/app-db';
 import { freePort, startHaproxyOnFreePort, type HaproxyProcess } from '@rollgate/lb/testing';
-import { startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
+import { ROOT, startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
+
+/** The real CLI against the fleet's coordinator; resolves with stdout, rejects with stderr. */
+function rollgate(fleet: Fleet, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(
+      process.execPath,
+      [join(ROOT, 'apps/cli/bin/rollgate.mjs'), '--url', fleet.url, ...args],
+      { cwd: ROOT },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+    ),
+  );
+}
 
 const CONTACTS = {
   lead: { name: 'Ann Lee', email: 'ann.lee@customer.example', phone: '+44 20 7946 0001' },
@@ -152,6 +165,9 @@ describe('major upgrade of the demo fleet, with its database, tests, backups and
 
     // Every readiness gate the run checks itself is met, with its evidence.
     const evidence = await fleet.api.upgrade.evidence.query({ runId });
+    const printed = await rollgate(fleet, 'upgrade', 'evidence', runId);
+    expect(printed).toMatch(/database dumped to .*, verified restorable in \d+ ms/);
+    expect(printed).toMatch(/contacts +met +by demo-fleet/);
     const gate = (g: string) => evidence.readiness.find((r) => r.gate === g);
     for (const g of [
       'remote-access',
@@ -305,6 +321,11 @@ describe('a failure in group 2 of a major upgrade, then a rollback that restores
     expect(byMethod['reinstall']?.applicable).toBe(false); // the schema changed: 1.0 cannot run on it
     expect(byMethod['restore-database']).toMatchObject({ applicable: true, recommended: true });
     expect(byMethod['restore-database']!.estimateMinutes).toBeGreaterThan(0);
+
+    // What an operator reads at 2 a.m.: the methods, the recommended one marked, with estimates.
+    const offered = await rollgate(fleet, 'upgrade', 'rollback', runId, '--options');
+    expect(offered).toMatch(/→ restore-database +~\d+ min/);
+    expect(offered).toMatch(/ reinstall +n\/a /);
 
     const rb = await fleet.api.upgrade.rollback.mutate({ runId, reason: 'admin-2 cannot start 2.0' });
     expect(rb.run.plan.rollback).toEqual({ ofRun: runId, method: 'restore-database' });
