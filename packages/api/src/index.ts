@@ -1,4 +1,5 @@
 export { appRouter, type AppRouter, type RunView, type StepView } from './router';
+export type { EditionState, ServersPage } from './console-views';
 export { ApiError, type ApiErrorCode } from './errors';
 export type {
   ApiContext,

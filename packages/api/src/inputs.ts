@@ -144,3 +144,31 @@ export const clusterSettingsInput = z.object({
   cluster: safeName('cluster name'),
   settings: clusterSettingsSchema,
 });
+
+export const serversPageInput = z.object({
+  cluster: z.string().max(64).optional(),
+  role: z.string().max(64).optional(),
+  status: z.enum(['connected', 'lost', 'disconnected']).optional(),
+  gate: z.enum(['open', 'closed']).optional(),
+  /** Matches id, host name, role or an edition name. */
+  q: z.string().max(128).optional(),
+  sort: z.enum(['id', 'cluster', 'role', 'status', 'lastHeartbeatAt']).default('id'),
+  desc: z.boolean().default(false),
+  offset: z.number().int().min(0).default(0),
+  /** At most 500 rows a page: the console draws only what is on screen. */
+  limit: z.number().int().min(1).max(500).default(100),
+});
+export type ServersPageInput = z.infer<typeof serversPageInput>;
+
+export const watchInput = z.object({
+  runId,
+  /** Only log lines after this id (what the client already has). */
+  afterId: z.number().int().min(0).optional(),
+  serverId: z.string().max(64).optional(),
+  stepIndex: z.number().int().min(0).optional(),
+  code: z
+    .string()
+    .regex(/^RG\d{4}[IWE]$/, 'a message code looks like RG0010I')
+    .optional(),
+});
+export type WatchInput = z.infer<typeof watchInput>;

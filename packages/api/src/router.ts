@@ -23,7 +23,10 @@ import {
   rollbackInput,
   serverInRun,
   waiveInput,
+  serversPageInput,
+  watchInput,
 } from './inputs';
+import { editionStates, pageServers, watchRun } from './console-views';
 import type { ApiContext } from './services';
 
 type Issue = { code: string; message: string; hint: string };
@@ -140,6 +143,9 @@ export const appRouter = t.router({
 
   servers: t.router({
     list: procedure.input(serversInput).query(({ ctx, input }) => ctx.services.store.listServers(input)),
+    page: procedure
+      .input(serversPageInput)
+      .query(async ({ ctx, input }) => pageServers(await ctx.services.store.listServers({}), input)),
   }),
 
   editions: t.router({
@@ -149,6 +155,15 @@ export const appRouter = t.router({
     upload: procedure
       .input(editionUploadInput)
       .mutation(({ ctx, input }) => ctx.services.editions.upload(input, ctx.actor)),
+    /** Each edition's state (ACTIVE / INACTIVE) per cluster, with where it is installed. */
+    states: procedure
+      .input(editionsListInput)
+      .query(async ({ ctx, input }) =>
+        editionStates(
+          await ctx.services.store.listEditions(input.app),
+          await ctx.services.store.listServers({}),
+        ),
+      ),
   }),
 
   upgrade: t.router({
@@ -234,6 +249,24 @@ export const appRouter = t.router({
       text: await ctx.services.runs.notice(input.runId, input.timeZone),
     })),
     evidence: procedure.input(runRef).query(({ ctx, input }) => ctx.services.runs.evidence(input.runId)),
+    /** The live view over SSE: the run view when it changes and its new log lines (filtered). */
+    watch: procedure.input(watchInput).subscription(async function* ({ ctx, input, signal }) {
+      await requireRun(ctx, input.runId);
+      yield* watchRun(
+        input,
+        async () => runView(ctx, await requireRun(ctx, input.runId)),
+        (afterId) =>
+          ctx.services.store.queryLogs({
+            runId: input.runId,
+            afterId,
+            ...(input.serverId ? { serverId: input.serverId } : {}),
+            ...(input.stepIndex !== undefined ? { stepIndex: input.stepIndex } : {}),
+            ...(input.code ? { code: input.code } : {}),
+            limit: 1000,
+          }),
+        signal,
+      );
+    }),
   }),
 
   cluster: t.router({

@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import type { ServerRecord, StoredLog } from '@rollgate/engine';
+import { editionStates, pageServers, watchRun } from './console-views';
+import { serversPageInput } from './inputs';
+
+function server(i: number, over: Partial<ServerRecord> = {}): ServerRecord {
+  return {
+    id: `web-${String(i).padStart(5, '0')}`,
+    cluster: i % 2 === 0 ? 'blue' : 'green',
+    role: i % 3 === 0 ? 'admin' : 'stream',
+    hostname: `host-${i}.example`,
+    agentVersion: '0.1.0',
+    capabilities: [],
+    gateUrl: '',
+    status: i % 10 === 0 ? 'lost' : 'connected',
+    gateOpen: i % 7 !== 0,
+    services: [
+      {
+        name: 'demo-app',
+        installedEditions: ['1.0', '2.0'],
+        activeEdition: i < 100 ? '2.0' : '1.0',
+        health: 'healthy',
+      },
+    ],
+    lastHeartbeatAt: 1_000_000 - i,
+    connectedAt: 0,
+    ...over,
+  };
+}
+
+const fleet = Array.from({ length: 10_000 }, (_, i) => server(i));
+
+describe('pageServers', () => {
+  it('pages, filters and counts on the server: one page of 10,000 servers', () => {
+    const page = pageServers(fleet, serversPageInput.parse({ offset: 100, limit: 50 }));
+    expect(page.total).toBe(10_000);
+    expect(page.rows).toHaveLength(50);
+    expect(page.rows[0]!.id).toBe('web-00100');
+    expect(page.summary).toMatchObject({ connected: 9000, lost: 1000 });
+    expect(page.clusters).toEqual(['blue', 'green']);
+
+    const filtered = pageServers(
+      fleet,
+      serversPageInput.parse({ cluster: 'blue', role: 'admin', gate: 'closed' }),
+    );
+    expect(filtered.rows.every((s) => s.cluster === 'blue' && s.role === 'admin' && !s.gateOpen)).toBe(true);
+    expect(filtered.total).toBe(
+      fleet.filter((s) => s.cluster === 'blue' && s.role === 'admin' && !s.gateOpen).length,
+    );
+
+    // Search matches ids, host names and edition names.
+    expect(pageServers(fleet, serversPageInput.parse({ q: 'host-42.' })).rows.map((s) => s.id)).toEqual([
+      'web-00042',
+    ]);
+    expect(pageServers(fleet, serversPageInput.parse({ q: '2.0', limit: 500 })).total).toBe(10_000);
+  });
+
+  it('sorts by a column, either way, ties broken by id', () => {
+    const byBeat = pageServers(fleet, serversPageInput.parse({ sort: 'lastHeartbeatAt', limit: 3 }));
+    expect(byBeat.rows.map((s) => s.id)).toEqual(['web-09999', 'web-09998', 'web-09997']);
+    const desc = pageServers(fleet, serversPageInput.parse({ sort: 'id', desc: true, limit: 1 }));
+    expect(desc.rows[0]!.id).toBe('web-09999');
+  });
+
+  it('refuses a page larger than 500 rows', () => {
+    expect(() => serversPageInput.parse({ limit: 10_000 })).toThrow();
+  });
+});
+
+describe('editionStates', () => {
+  it('is ACTIVE on a cluster where some server runs it, INACTIVE where it is only installed', () => {
+    const servers = [
+      server(1, { cluster: 'blue' }),
+      server(2, { cluster: 'blue' }),
+      server(200, { cluster: 'green' }),
+    ];
+    const e = (name: string) => ({
+      app: 'demo-app',
+      name,
+      sha256: 'a'.repeat(64),
+      size: 1,
+      createdAt: 0,
+      createdBy: 'x',
+    });
+    expect(editionStates([e('1.0'), e('2.0')], servers)).toEqual([
+      {
+        app: 'demo-app',
+        edition: '1.0',
+        cluster: 'blue',
+        state: 'INACTIVE',
+        activeOn: 0,
+        installedOn: 2,
+        servers: 2,
+      },
+      {
+        app: 'demo-app',
+        edition: '1.0',
+        cluster: 'green',
+        state: 'ACTIVE',
+        activeOn: 1,
+        installedOn: 1,
+        servers: 1,
+      },
+      {
+        app: 'demo-app',
+        edition: '2.0',
+        cluster: 'blue',
+        state: 'ACTIVE',
+        activeOn: 2,
+        installedOn: 2,
+        servers: 2,
+      },
+      {
+        app: 'demo-app',
+        edition: '2.0',
+        cluster: 'green',
+        state: 'INACTIVE',
+        activeOn: 0,
+        installedOn: 1,
+        servers: 1,
+      },
+    ]);
+  });
+});
+
+describe('watchRun', () => {
+  it('yields the view when it changes and new lines as they come, and ends after the run ended', async () => {
+    let version = 1;
+    let status: 'running' | 'succeeded' = 'running';
+    const lines: StoredLog[] = [];
+    const line = (id: number) =>
+      ({
+        id,
+        runId: 'r',
+        actionId: null,
+        serverId: null,
+        stepIndex: 0,
+        at: id,
+        level: 'info',
+        code: 'RG0020I',
+        message: `l${id}`,
+        source: 'engine',
+      }) as StoredLog;
+    let ticks = 0;
+    const out: { view: unknown; logs: number[] }[] = [];
+    const sleep = async () => {
+      ticks++;
+      if (ticks === 1) lines.push(line(1), line(2));
+      if (ticks === 3) {
+        version = 2;
+        status = 'succeeded';
+      }
+    };
+    for await (const u of watchRun(
+      { runId: 'r' },
+      async () => ({ run: { status, version }, steps: [] }),
+      async (after) => lines.filter((l) => l.id > after),
+      undefined,
+      sleep,
+    )) {
+      out.push({
+        view: u.view ? (u.view as { run: { version: number } }).run.version : null,
+        logs: u.logs.map((l) => l.id),
+      });
+    }
+    expect(out).toEqual([
+      { view: 1, logs: [] },
+      { view: null, logs: [1, 2] },
+      { view: 2, logs: [] },
+    ]);
+  });
+
+  it('stops when the client goes away', async () => {
+    const ac = new AbortController();
+    const gen = watchRun(
+      { runId: 'r' },
+      async () => ({ run: { status: 'running' as const, version: 1 } }),
+      async () => [],
+      ac.signal,
+      async () => ac.abort(),
+    );
+    expect((await gen.next()).done).toBe(false);
+    expect((await gen.next()).done).toBe(true);
+  });
+});
