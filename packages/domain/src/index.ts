@@ -27,3 +27,4 @@ export * from './windows';
 export * from './schedule';
 export * from './rollback';
 export * from './cluster-settings';
+export * from './routing';

@@ -60,6 +60,14 @@ export interface HaproxyRuntime {
   /** `show servers state <backend>`: operational and admin state of every server. */
   serversState(backend: string): Promise<ServerState[]>;
   /**
+   * Replaces every entry of a map file atomically (HAProxy 2.x `prepare map` / `add map @ver` /
+   * `commit map @ver`): lookups see the old entries until the commit, then all the new ones. No
+   * reload, so no connection is dropped. The file must be named in haproxy.cfg.
+   */
+  replaceMap(file: string, entries: readonly (readonly [string, string])[]): Promise<void>;
+  /** The entries HAProxy holds for a map file now, in order. */
+  showMap(file: string): Promise<[string, string][]>;
+  /**
    * Sends one command line as is and returns HAProxy's answer without its final blank line. Only
    * connection failures throw: HAProxy's own messages are returned for the caller to read.
    */
@@ -84,6 +92,25 @@ export class HaproxyRuntimeError extends Error {
 // else could also smuggle a second command (';') or a new line into the exchange.
 const HAPROXY_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 const STATES: readonly string[] = ['ready', 'drain', 'maint'];
+// Map files are absolute paths; keys and values are single printable words (map files split on
+// whitespace, and ';' would end the command).
+const MAP_FILE = /^\/[A-Za-z0-9._/-]{1,255}$/;
+const MAP_WORD = /^[\x21-\x3a\x3c-\x7e]{1,256}$/;
+
+function checkMap(file: string, entries: readonly (readonly [string, string])[] = []): void {
+  if (typeof file !== 'string' || !MAP_FILE.test(file) || file.includes('..')) {
+    throw new HaproxyRuntimeError(
+      `invalid map file ${JSON.stringify(file)}: give the absolute path exactly as in haproxy.cfg`,
+    );
+  }
+  for (const [k, v] of entries) {
+    if (!MAP_WORD.test(k) || !MAP_WORD.test(v)) {
+      throw new HaproxyRuntimeError(
+        `invalid map entry ${JSON.stringify(k)} → ${JSON.stringify(v)}: keys and values are printable words without spaces or ';'`,
+      );
+    }
+  }
+}
 
 function checkName(what: 'backend' | 'server', name: string): void {
   if (typeof name !== 'string' || !HAPROXY_NAME.test(name)) {
@@ -277,6 +304,50 @@ export function createHaproxyRuntime(opts: HaproxyRuntimeOptions): HaproxyRuntim
       if (!out.startsWith('1\n'))
         throw new HaproxyRuntimeError(explain(out, { backend, command: line }), line, out);
       return parseServersState(out);
+    },
+    async replaceMap(file, entries) {
+      checkMap(file, entries);
+      const prepared = (await exchange(`prepare map ${file}`)).trim();
+      const version = /New version created: (\d+)/.exec(prepared)?.[1];
+      if (!version) {
+        throw new HaproxyRuntimeError(
+          /Unknown map/i.test(prepared)
+            ? `HAProxy has no map "${file}": reference it in haproxy.cfg (rollgate lb haproxy-config prints the lines) and reload once`
+            : explain(prepared, { command: `prepare map ${file}` }),
+          `prepare map ${file}`,
+          prepared,
+        );
+      }
+      // Every add and the commit in one exchange: nothing else runs in between on this connection.
+      const commands = [
+        ...entries.map(([k, v]) => `add map @${version} ${file} ${k} ${v}`),
+        `commit map @${version} ${file}`,
+      ];
+      const line = commands.join(';');
+      const outs = splitResponses(await exchange(line));
+      const problems = outs
+        .map((o, i) => (o.trim() === '' ? null : `${commands[i]}: ${o.trim()}`))
+        .filter(Boolean);
+      if (problems.length > 0) {
+        throw new HaproxyRuntimeError(
+          `map ${file} was not replaced: ${problems.slice(0, 3).join('; ')}`,
+          line,
+        );
+      }
+    },
+    async showMap(file) {
+      checkMap(file);
+      const out = (await exchange(`show map ${file}`)).trim();
+      if (/Unknown map/i.test(out)) {
+        throw new HaproxyRuntimeError(`HAProxy has no map "${file}"`, `show map ${file}`, out);
+      }
+      return out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => {
+          const [, key = '', value = ''] = l.split(' ');
+          return [key, value] as [string, string];
+        });
     },
     async raw(command) {
       const text = await exchange(command);

@@ -34,3 +34,9 @@ export {
   type GateDetectOptions,
   type GateReadmitOptions,
 } from './gate-timing';
+export {
+  renderRoutingFrontend,
+  routingMapFiles,
+  type RenderRoutingFrontendOptions,
+  type RoutingMapFiles,
+} from './haproxy-routing';
