@@ -355,8 +355,9 @@ export function validateServers(
       );
     }
   }
-  // A rollback may have to run on whatever is left of a fleet; an upgrade needs a spare per role.
-  if (procedure === 'rollback') return members;
+  // An upgrade needs a spare per role. A rollback may have to run on whatever is left of a fleet,
+  // and the edition manager's verbs check their own groups (a rollout) or announce downtime.
+  if (procedure !== 'minor' && procedure !== 'major') return members;
   const byRole = new Map<string, string[]>();
   for (const s of members) {
     const ids = byRole.get(s.role);

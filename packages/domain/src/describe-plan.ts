@@ -27,6 +27,15 @@ function title(plan: Plan): string {
       ` back to edition ${e.name}${plan.fromEdition ? ` from ${plan.fromEdition.name}` : ''} ${artifact}`
     );
   }
+  if (plan.procedure === 'rollout' || plan.procedure === 'backout' || plan.procedure === 'activation') {
+    const ro = plan.rollout;
+    const how =
+      plan.procedure === 'activation'
+        ? 'simple activation, WITH DOWNTIME'
+        : `${ro?.strategy ?? 'grouped'}${ro?.strategy === 'grouped' ? `, groups of ${ro.groupSize}` : ''}, ${ro?.reset ?? 'soft'} reset, drainage interval ${ro?.drainageIntervalSec ?? 30} s${ro?.fastPath ? ', fast path: already installed everywhere, nothing downloaded' : ''}`;
+    const verb = { rollout: 'Rollout', backout: 'Back-out', activation: 'Activation' }[plan.procedure];
+    return `${verb} of ${plan.service} edition ${e.name} on cluster "${plan.cluster}"${from} (${how}) ${artifact}`;
+  }
   const kind = plan.procedure === 'minor' ? 'Minor' : 'Major';
   return `${kind} upgrade of ${plan.service} on cluster "${plan.cluster}"${from} to edition ${e.name} ${artifact}`;
 }

@@ -153,10 +153,17 @@ export function simulateRotation(
       );
     }
 
-    // Each server's ops run in order; gate ops are what move it in and out of rotation.
-    const closes: string[] = [];
-    const opens: string[] = [];
-    for (const id of step.servers) {
+    // Each server's ops run in order; gate ops are what move it in and out of rotation. A switch
+    // has no agent ops: the engine moves its servers at the load balancer in one exchange, so the
+    // ones entering are in by the time the ones leaving are out.
+    const switching = step.kind === 'switch';
+    const closes: string[] = switching ? step.leavesRotation.filter((id) => !out.has(id)) : [];
+    const opens: string[] = switching ? step.rejoinsRotation.filter((id) => out.has(id)) : [];
+    if (switching) {
+      for (const id of opens) out.delete(id);
+      if (opens.length > 0) derived = null;
+    }
+    for (const id of switching ? [] : step.servers) {
       let serverOut = out.has(id);
       for (const op of opsOf(id)) {
         if (op.op === 'gate') {
@@ -226,8 +233,10 @@ export function simulateRotation(
         );
       }
     }
-    for (const id of opens) out.delete(id);
-    if (opens.length > 0) derived = null;
+    if (!switching) {
+      for (const id of opens) out.delete(id);
+      if (opens.length > 0) derived = null;
+    }
   }
 
   if (out.size > 0) {

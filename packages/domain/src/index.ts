@@ -28,3 +28,4 @@ export * from './schedule';
 export * from './rollback';
 export * from './cluster-settings';
 export * from './routing';
+export * from './compile-rollout';

@@ -30,7 +30,8 @@ export type StepKind =
   | 'sign-off' // customer verification: waits for a decision through the API
   | 'prepare' // a readiness gate Rollgate checks itself (staging, backups, snapshots, repository)
   | 'db-restore' // rollback: restore the database from the run's verified backup
-  | 'rebuild'; // rollback: uninstall every edition, reinstall, reconnect to the database
+  | 'rebuild' // rollback: uninstall every edition, reinstall, reconnect to the database
+  | 'switch'; // atomic rollout: one load-balancer exchange puts one half in and the other out
 
 /**
  * The seed's pre-upgrade requirements, as gates a run must pass before its window begins. Some are
@@ -98,7 +99,24 @@ export interface AnnouncedWindow {
   learned?: { atRiskMinutes: number; downtimeMinutes: number; basis: string; runs: number };
 }
 
-export type Procedure = 'minor' | 'major' | 'rollback';
+/**
+ * minor/major: the seed's upgrade procedures; rollback: undoing one of them; rollout, activation and
+ * backout: the edition manager's verbs (replace an edition without interruption, simple activation
+ * with downtime, and rolling out the previous edition again).
+ */
+export type Procedure = 'minor' | 'major' | 'rollback' | 'rollout' | 'activation' | 'backout';
+
+/** How an edition replaces another (the seed's rolloutEdition parameters). */
+export interface RolloutOptions {
+  strategy: 'grouped' | 'atomic';
+  /** Servers per group (grouped); default 1. */
+  groupSize: number;
+  /** soft: restart the application; hard: also restart the process or service that hosts it. */
+  reset: 'soft' | 'hard';
+  drainageIntervalSec: number;
+  /** Back-out fast path: the edition is still installed everywhere, so nothing is downloaded. */
+  fastPath: boolean;
+}
 
 /** How a rollback restores the last known good state (the seed's rollback and rebuild procedures). */
 export type RollbackMethod = 'reinstall' | 'restore-database' | 'restore-snapshots' | 'rebuild';
@@ -119,6 +137,8 @@ export interface Plan {
   designatedServer?: string;
   /** For a rollback plan: the run it undoes and the method it uses. */
   rollback?: { ofRun: string; method: RollbackMethod };
+  /** For an edition rollout, activation or back-out: how it replaces the edition. */
+  rollout?: RolloutOptions;
 }
 
 /** One problem that stops a plan from being compiled, with what to do about it. */

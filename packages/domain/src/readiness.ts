@@ -83,6 +83,10 @@ export const DEFAULT_REQUIRED_GATES: Readonly<Record<Procedure, readonly Readine
   major: ['contacts', 'remote-access', 'installation-files', 'file-backup', 'database-backup'],
   // A rollback is authorised in the window it repairs; it only needs the agents.
   rollback: ['remote-access'],
+  // The edition manager's verbs: the agents, and the edition staged before anything moves.
+  rollout: ['remote-access', 'installation-files'],
+  activation: ['remote-access', 'installation-files'],
+  backout: ['remote-access'],
 });
 
 export interface ReadinessPolicy {

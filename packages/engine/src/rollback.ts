@@ -98,4 +98,7 @@ export const RUN_KIND: Record<Plan['procedure'], RunRecord['kind']> = {
   minor: 'minor-upgrade',
   major: 'major-upgrade',
   rollback: 'rollback',
+  rollout: 'rollout',
+  activation: 'activation',
+  backout: 'backout',
 };

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { compileRollout, compileSimpleActivation, type RolloutInput } from './compile-rollout';
+import { PlanValidationError } from './plan';
+
+const sha = (c: string) => c.repeat(64);
+const E1 = { app: 'demo-app', name: '1.0', sha256: sha('b'), size: 10 };
+const E2 = { app: 'demo-app', name: '2.0', sha256: sha('a'), size: 20 };
+
+function input(
+  over: Partial<RolloutInput> = {},
+  ids = ['admin-1', 'admin-2', 'stream-1', 'stream-2'],
+): RolloutInput {
+  return {
+    cluster: 'demo',
+    service: 'demo-app',
+    servers: ids.map((id) => ({ id, cluster: 'demo', role: id.split('-')[0]! })),
+    fromEdition: E1,
+    toEdition: E2,
+    drainageIntervalSec: 5,
+    ...over,
+  };
+}
+
+const issues = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof PlanValidationError) return err.issues;
+    throw err;
+  }
+  throw new Error('no validation error');
+};
+
+describe('compileRollout: grouped', () => {
+  it('groupSize 2 on 4 servers: two groups, each keeping a server of every role in rotation', () => {
+    const plan = compileRollout(input({ groupSize: 2 }));
+    expect(plan.procedure).toBe('rollout');
+    expect(plan.rollout).toEqual({
+      strategy: 'grouped',
+      groupSize: 2,
+      reset: 'soft',
+      drainageIntervalSec: 5,
+      fastPath: false,
+    });
+    expect(plan.steps.map((s) => [s.key, s.servers])).toEqual([
+      ['prep.stage', ['admin-1', 'stream-1', 'admin-2', 'stream-2']],
+      ['g1.rollout', ['admin-1', 'stream-1']],
+      ['g2.rollout', ['admin-2', 'stream-2']],
+    ]);
+    const g1 = plan.steps[1]!;
+    expect(g1.leavesRotation).toEqual(['admin-1', 'stream-1']);
+    expect(g1.rejoinsRotation).toEqual(['admin-1', 'stream-1']);
+    // The seed's sequence on each server: quiesce, drain (N s), stop, synchronize, start.
+    expect(g1.ops.map((o) => o.op)).toEqual([
+      'gate',
+      'drain',
+      'stop',
+      'activate',
+      'configure',
+      'start',
+      'waitHealthy',
+      'gate',
+    ]);
+    expect(g1.ops[1]).toMatchObject({ op: 'drain', maxWaitMs: 5000 });
+    expect(plan.maxOutOfRotation).toBe(2);
+  });
+
+  it('refuses groupSize 5 on 4 servers, and a group that would empty a role, saying what to do', () => {
+    const [tooLarge] = issues(() => compileRollout(input({ groupSize: 5 })));
+    expect(tooLarge).toMatchObject({
+      code: 'GROUP_SIZE_TOO_LARGE',
+      message: 'groupSize 5 exceeds the 4 servers of cluster "demo".',
+    });
+    expect(tooLarge!.hint).toContain('from 1 to 4');
+    const [empties] = issues(() => compileRollout(input({ groupSize: 3 })));
+    expect(empties).toMatchObject({ code: 'GROUP_EMPTIES_ROLE' });
+    expect(empties!.message).toContain('every "admin" server');
+    expect(issues(() => compileRollout(input({ groupSize: 0 })))[0]!.code).toBe('GROUP_SIZE_INVALID');
+    expect(issues(() => compileRollout(input({ toEdition: E1 })))[0]!.code).toBe('SAME_EDITION');
+  });
+
+  it('a hard reset runs the host-restart command between activation and start', () => {
+    const plan = compileRollout(input({ reset: 'hard' }));
+    const ops = plan.steps.find((s) => s.key === 'g1.rollout')!.ops;
+    expect(ops.map((o) => o.op)).toEqual([
+      'gate',
+      'drain',
+      'stop',
+      'activate',
+      'configure',
+      'command',
+      'start',
+      'waitHealthy',
+      'gate',
+    ]);
+    expect(ops[5]).toMatchObject({ command: 'host-restart' });
+  });
+
+  it('takes the fast path (nothing downloaded) when the edition is installed on every server', () => {
+    const everywhere = {
+      'admin-1': ['1.0', '2.0'],
+      'admin-2': ['1.0', '2.0'],
+      'stream-1': ['2.0'],
+      'stream-2': ['2.0', '1.0'],
+    };
+    const fast = compileRollout(input({ installedOn: everywhere }), 'backout');
+    expect(fast.procedure).toBe('backout');
+    expect(fast.rollout?.fastPath).toBe(true);
+    expect(fast.steps.some((s) => s.ops.some((o) => o.op === 'install'))).toBe(false);
+    const missing = compileRollout(input({ installedOn: { ...everywhere, 'stream-2': ['1.0'] } }));
+    expect(missing.rollout?.fastPath).toBe(false);
+    expect(missing.steps[0]!.key).toBe('prep.stage');
+  });
+});
+
+describe('compileRollout: atomic', () => {
+  it('brings half 1 up out of rotation, switches both halves in one step, then updates half 2', () => {
+    const plan = compileRollout(input({ strategy: 'atomic' }));
+    expect(plan.steps.map((s) => s.key)).toEqual(['prep.stage', 'half1.prepare', 'switch', 'half2.update']);
+    const [, prepare, sw, update] = plan.steps;
+    expect(prepare!.leavesRotation).toEqual(['admin-1', 'stream-1']);
+    expect(prepare!.rejoinsRotation).toEqual([]);
+    expect(prepare!.ops.at(-1)).toMatchObject({ op: 'waitHealthy' });
+    expect(sw).toMatchObject({
+      kind: 'switch',
+      servers: [],
+      leavesRotation: ['admin-2', 'stream-2'],
+      rejoinsRotation: ['admin-1', 'stream-1'],
+    });
+    expect(update!.rejoinsRotation).toEqual(['admin-2', 'stream-2']);
+    expect(plan.maxOutOfRotation).toBe(2);
+  });
+
+  it('a single-server target cannot be split in halves: refused with what to do instead', () => {
+    const [issue] = issues(() => compileRollout(input({ strategy: 'atomic' }, ['web-1'])));
+    expect(issue!.code).toBe('GROUP_EMPTIES_ROLE');
+    expect(issue!.hint).toMatch(/single server/);
+  });
+});
+
+describe('compileSimpleActivation', () => {
+  it('stops everything, activates and starts, and announces the downtime', () => {
+    const plan = compileSimpleActivation(input());
+    expect(plan.procedure).toBe('activation');
+    expect(plan.window.downtimeMinutes).toBeGreaterThan(0);
+    const step = plan.steps.find((s) => s.key === 'activate')!;
+    expect(step).toMatchObject({ phase: 'downtime', allowsDowntime: true });
+    expect(step.leavesRotation).toHaveLength(4);
+  });
+});

@@ -1,0 +1,427 @@
+import type { Edition, ServerRef } from './fleet';
+import { compareIds } from './groups';
+import type { ActionOp } from './ops';
+import {
+  PlanValidationError,
+  type Plan,
+  type PlanIssue,
+  type PlanStep,
+  type RolloutOptions,
+  type ServerGroup,
+} from './plan';
+import {
+  assertPlanSound,
+  ENGINEER,
+  issueList,
+  validateEdition,
+  validateName,
+  validateServers,
+  type Issues,
+} from './compile-common';
+
+/**
+ * The edition manager's verbs as plans: `rollout` (grouped or atomic), `activation` (the seed's
+ * simple activation: stop, deactivate, activate, start — with downtime) and `backout` (rolling the
+ * previous edition out again, by the fast path when it is still installed everywhere).
+ */
+
+/** Defaults of {@link RolloutInput}'s optional fields (the seed's rolloutEdition parameters). */
+export const ROLLOUT_DEFAULTS = Object.freeze({
+  strategy: 'grouped' as const,
+  groupSize: 1,
+  reset: 'soft' as const,
+  drainageIntervalSec: 30,
+  stopTimeoutMs: 60_000,
+  healthTimeoutMs: 120_000,
+  /** The command a hard reset runs on each server to restart what hosts the application. */
+  hardResetCommand: 'host-restart',
+  minutesPerServer: 2,
+});
+
+export interface RolloutInput {
+  cluster: string;
+  service: string;
+  servers: ServerRef[];
+  toEdition: Edition;
+  /** What the servers run now (recorded on the plan; a back-out rolls it out again). */
+  fromEdition?: Edition;
+  /** grouped (default) or atomic (half the cluster at a time, switched in one LB exchange). */
+  strategy?: 'grouped' | 'atomic';
+  /** Servers per group for the grouped strategy; default 1; at most the target's size. */
+  groupSize?: number;
+  /** soft (default): restart the application; hard: also run the servers' `host-restart` command. */
+  reset?: 'soft' | 'hard';
+  /** How long a server may finish in-flight requests after it leaves rotation; default 30 s. */
+  drainageIntervalSec?: number;
+  stopTimeoutMs?: number;
+  healthTimeoutMs?: number;
+  /**
+   * Per server, the editions it has installed (from the agents' inventory). When the edition is
+   * installed everywhere the plan takes the fast path: nothing is downloaded or staged.
+   */
+  installedOn?: Record<string, readonly string[]>;
+  /** Environment overrides for the new edition's configuration (the rest is carried over). */
+  env?: Record<string, string>;
+}
+
+type Resolved = Required<Omit<RolloutInput, 'fromEdition' | 'installedOn'>> &
+  Pick<RolloutInput, 'fromEdition' | 'installedOn'>;
+
+function resolve(input: RolloutInput): Resolved {
+  const d = ROLLOUT_DEFAULTS;
+  return {
+    ...input,
+    strategy: input.strategy ?? d.strategy,
+    groupSize: input.groupSize ?? d.groupSize,
+    reset: input.reset ?? d.reset,
+    drainageIntervalSec: input.drainageIntervalSec ?? d.drainageIntervalSec,
+    stopTimeoutMs: input.stopTimeoutMs ?? d.stopTimeoutMs,
+    healthTimeoutMs: input.healthTimeoutMs ?? d.healthTimeoutMs,
+    env: { ...(input.env ?? {}) },
+  };
+}
+
+function validate(
+  input: RolloutInput,
+  r: Resolved,
+  procedure: Plan['procedure'],
+): { issues: Issues; members: ServerRef[] } {
+  const issues = issueList();
+  validateName(issues, input.cluster, input.service);
+  const members = validateServers(issues, input.cluster, input.servers, procedure);
+  validateEdition(issues, input.toEdition, 'EDITION', 'Edition');
+  if (input.fromEdition && input.fromEdition.name === input.toEdition?.name) {
+    issues.add(
+      'SAME_EDITION',
+      `Edition ${input.toEdition.name} is already the active edition of cluster "${input.cluster}".`,
+      'Choose another edition to roll out, or nothing needs doing.',
+    );
+  }
+  if (!Number.isInteger(r.groupSize) || r.groupSize < 1) {
+    issues.add(
+      'GROUP_SIZE_INVALID',
+      `groupSize must be a whole number of at least 1 (got ${input.groupSize}).`,
+      'Leave it out to roll out one server at a time.',
+    );
+  } else if (members.length > 0 && r.groupSize > members.length) {
+    issues.add(
+      'GROUP_SIZE_TOO_LARGE',
+      `groupSize ${r.groupSize} exceeds the ${members.length} servers of cluster "${input.cluster}".`,
+      `Use a groupSize from 1 to ${members.length}; a group is the set of servers taken out of rotation together.`,
+    );
+  }
+  if (!(
+    Number.isInteger(r.drainageIntervalSec) &&
+    r.drainageIntervalSec >= 0 &&
+    r.drainageIntervalSec <= 3600
+  )) {
+    issues.add(
+      'DRAINAGE_INTERVAL_INVALID',
+      `drainageInterval must be 0-3600 seconds (got ${input.drainageIntervalSec}).`,
+      'Leave it out for the default of 30 s.',
+    );
+  }
+  return { issues, members };
+}
+
+/** Servers ordered so that consecutive ones are of different roles: a1, s1, a2, s2, … */
+function interleaveByRole(members: ServerRef[]): ServerRef[] {
+  const byRole = new Map<string, ServerRef[]>();
+  for (const s of [...members].sort((a, b) => compareIds(a.id, b.id))) {
+    const list = byRole.get(s.role);
+    if (list) list.push(s);
+    else byRole.set(s.role, [s]);
+  }
+  const roles = [...byRole.keys()].sort(compareIds);
+  const out: ServerRef[] = [];
+  for (let i = 0; out.length < members.length; i++) {
+    for (const role of roles) {
+      const s = byRole.get(role)![i];
+      if (s) out.push(s);
+    }
+  }
+  return out;
+}
+
+/** A group that takes every server of a role out would stop the service: say which and what to do. */
+function checkGroupsKeepEveryRole(
+  issues: Issues,
+  groups: ServerGroup[],
+  members: ServerRef[],
+  cluster: string,
+): void {
+  const total = new Map<string, number>();
+  for (const s of members) total.set(s.role, (total.get(s.role) ?? 0) + 1);
+  for (const g of groups) {
+    const out = new Map<string, number>();
+    for (const s of g.servers) out.set(s.role, (out.get(s.role) ?? 0) + 1);
+    for (const [role, n] of out) {
+      if (n >= (total.get(role) ?? 0)) {
+        issues.add(
+          'GROUP_EMPTIES_ROLE',
+          `Group ${g.index} (${g.servers.map((s) => s.id).join(', ')}) would take every "${role}" server of cluster "${cluster}" out of rotation at once.`,
+          (total.get(role) ?? 0) === 1
+            ? `Role "${role}" has a single server: roll it out with the atomic strategy's side-by-side switch, or accept downtime with a simple activation.`
+            : 'Use a smaller groupSize.',
+        );
+        return;
+      }
+    }
+  }
+}
+
+function rolloutOps(r: Resolved, stage: boolean, gate: { leave: boolean; rejoin: boolean }): ActionOp[] {
+  const { service, toEdition: e } = r;
+  return [
+    ...(gate.leave ? ([{ op: 'gate', state: 'closed' }] as ActionOp[]) : []),
+    { op: 'drain', service, maxWaitMs: r.drainageIntervalSec * 1000 },
+    { op: 'stop', service, timeoutMs: r.stopTimeoutMs },
+    ...(stage
+      ? ([{ op: 'install', service, edition: e.name, sha256: e.sha256, size: e.size }] as ActionOp[])
+      : []),
+    { op: 'activate', service, edition: e.name },
+    { op: 'configure', service, edition: e.name, env: { ...r.env } },
+    ...(r.reset === 'hard'
+      ? ([
+          { op: 'command', service, command: ROLLOUT_DEFAULTS.hardResetCommand, timeoutMs: r.stopTimeoutMs },
+        ] as ActionOp[])
+      : []),
+    { op: 'start', service },
+    { op: 'waitHealthy', service, timeoutMs: r.healthTimeoutMs },
+    ...(gate.rejoin ? ([{ op: 'gate', state: 'open' }] as ActionOp[]) : []),
+  ];
+}
+
+function base(
+  r: Resolved,
+  procedure: Plan['procedure'],
+  groups: ServerGroup[],
+  steps: PlanStep[],
+  fastPath: boolean,
+  maxOut: number,
+  downtime: boolean,
+): Plan {
+  const servers = groups.reduce((n, g) => n + g.servers.length, 0);
+  const rollout: RolloutOptions = {
+    strategy: r.strategy,
+    groupSize: r.groupSize,
+    reset: r.reset,
+    drainageIntervalSec: r.drainageIntervalSec,
+    fastPath,
+  };
+  const minutes = Math.max(1, Math.ceil(servers * ROLLOUT_DEFAULTS.minutesPerServer));
+  return {
+    procedure,
+    cluster: r.cluster,
+    service: r.service,
+    toEdition: r.toEdition,
+    ...(r.fromEdition ? { fromEdition: r.fromEdition } : {}),
+    groups,
+    steps,
+    maxOutOfRotation: maxOut,
+    window: {
+      atRiskMinutes: minutes,
+      downtimeMinutes: downtime ? minutes : 0,
+      basis: `${servers} servers × ${ROLLOUT_DEFAULTS.minutesPerServer} min (edition rollout)`,
+    },
+    rollout,
+  };
+}
+
+/** The edition is on every server already (side by side): a back-out or a re-rollout needs no download. */
+function installedEverywhere(r: Resolved, members: ServerRef[]): boolean {
+  return !!r.installedOn && members.every((s) => r.installedOn![s.id]?.includes(r.toEdition.name));
+}
+
+/**
+ * Rolls an edition out over a cluster without interruption.
+ *
+ * grouped: groups of `groupSize` servers (roles interleaved, so a group never empties a role), one
+ * after the other; each server leaves rotation, drains, stops, activates the new edition (carrying
+ * its configuration over), restarts (soft or hard), is checked healthy and rejoins.
+ *
+ * atomic: the first half of every role leaves rotation and is brought up on the new edition while
+ * the second half serves the old one; then one load-balancer exchange puts the new half in and the
+ * old half out, so from that instant every new request gets the new edition; then the second half
+ * is updated and rejoins. Needs the load balancer's runtime API and at least two servers per role.
+ */
+export function compileRollout(input: RolloutInput, procedure: 'rollout' | 'backout' = 'rollout'): Plan {
+  const r = resolve(input);
+  const { issues, members } = validate(input, r, procedure);
+  const ordered = interleaveByRole(members);
+  let groups: ServerGroup[] = [];
+  if (issues.length === 0) {
+    if (r.strategy === 'grouped') {
+      for (let i = 0; i < ordered.length; i += r.groupSize) {
+        groups.push({ index: groups.length + 1, servers: ordered.slice(i, i + r.groupSize) });
+      }
+    } else {
+      // Atomic: every role split in halves (the first ceil(n/2) of each role go first).
+      const first: ServerRef[] = [];
+      const second: ServerRef[] = [];
+      const byRole = new Map<string, ServerRef[]>();
+      for (const s of ordered) byRole.set(s.role, [...(byRole.get(s.role) ?? []), s]);
+      for (const list of byRole.values()) {
+        const half = Math.ceil(list.length / 2);
+        first.push(...list.slice(0, half));
+        second.push(...list.slice(half));
+      }
+      groups = [
+        { index: 1, servers: first },
+        { index: 2, servers: second },
+      ];
+    }
+    checkGroupsKeepEveryRole(issues, groups, members, input.cluster);
+  }
+  if (issues.length > 0) throw new PlanValidationError(issues as PlanIssue[]);
+
+  const fastPath = installedEverywhere(r, members);
+  const all = ordered.map((s) => s.id);
+  const steps: Omit<PlanStep, 'index'>[] = [];
+  const e = r.toEdition;
+  if (!fastPath) {
+    steps.push({
+      key: 'prep.stage',
+      kind: 'prepare',
+      gate: 'installation-files',
+      title: `Distribute edition ${e.name} to every server (download, verify the sha256, unpack side by side; not activated)`,
+      seedStep: null,
+      group: null,
+      phase: 'preparation',
+      performedBy: ENGINEER,
+      servers: all,
+      ops: [{ op: 'install', service: r.service, edition: e.name, sha256: e.sha256, size: e.size }],
+      leavesRotation: [],
+      rejoinsRotation: [],
+    });
+  }
+  const ids = (g: ServerGroup) => g.servers.map((s) => s.id);
+  const verb = procedure === 'backout' ? 'Back out to' : 'Roll out';
+  if (r.strategy === 'grouped') {
+    const ops = rolloutOps(r, false, { leave: true, rejoin: true });
+    for (const g of groups) {
+      steps.push({
+        key: `g${g.index}.rollout`,
+        kind: 'upgrade',
+        title: `${verb} edition ${e.name} on group ${g.index} (${ids(g).join(', ')}): quiesce, drain, stop, activate, ${r.reset} reset, start, rejoin`,
+        seedStep: null,
+        group: g.index,
+        phase: 'service-at-risk',
+        performedBy: ENGINEER,
+        servers: ids(g),
+        ops,
+        leavesRotation: ids(g),
+        rejoinsRotation: ids(g),
+      });
+    }
+  } else {
+    const [g1, g2] = groups as [ServerGroup, ServerGroup];
+    steps.push({
+      key: 'half1.prepare',
+      kind: 'upgrade',
+      title: `Bring half 1 (${ids(g1).join(', ')}) up on edition ${e.name} out of rotation, while half 2 serves ${r.fromEdition?.name ?? 'the old edition'}`,
+      seedStep: null,
+      group: 1,
+      phase: 'service-at-risk',
+      performedBy: ENGINEER,
+      servers: ids(g1),
+      ops: rolloutOps(r, false, { leave: true, rejoin: false }),
+      leavesRotation: ids(g1),
+      rejoinsRotation: [],
+    });
+    steps.push({
+      key: 'switch',
+      kind: 'switch',
+      title: `Switch: half 1 in, half 2 out, in one load-balancer exchange (every new request gets ${e.name} from here on)`,
+      seedStep: null,
+      group: null,
+      phase: 'service-at-risk',
+      performedBy: ENGINEER,
+      servers: [],
+      ops: [],
+      leavesRotation: ids(g2),
+      rejoinsRotation: ids(g1),
+    });
+    steps.push({
+      key: 'half2.update',
+      kind: 'upgrade',
+      title: `Update half 2 (${ids(g2).join(', ')}) to edition ${e.name} and put it back in rotation`,
+      seedStep: null,
+      group: 2,
+      phase: 'service-at-risk',
+      performedBy: ENGINEER,
+      servers: ids(g2),
+      // Half 2 already left rotation at the switch: its gate is closed, only the update remains.
+      ops: rolloutOps(r, false, { leave: true, rejoin: true }),
+      leavesRotation: [],
+      rejoinsRotation: ids(g2),
+    });
+  }
+  const maxOut = r.strategy === 'atomic' ? Math.max(...groups.map((g) => g.servers.length)) : r.groupSize;
+  const plan = base(
+    r,
+    procedure,
+    groups,
+    steps.map((s, index) => ({ index, ...s })),
+    fastPath,
+    maxOut,
+    false,
+  );
+  return assertPlanSound(plan);
+}
+
+/**
+ * The seed's simple activation: stop every server, deactivate the current edition, activate the
+ * new one, start — all at once. It has downtime (the plan says so in its window and phases);
+ * use a rollout to avoid it.
+ */
+export function compileSimpleActivation(input: RolloutInput): Plan {
+  const r = resolve({ ...input, strategy: 'grouped' });
+  const { issues, members } = validate(input, { ...r, groupSize: 1 }, 'activation');
+  if (issues.length > 0) throw new PlanValidationError(issues as PlanIssue[]);
+  const all = interleaveByRole(members).map((s) => s.id);
+  const fastPath = installedEverywhere(r, members);
+  const e = r.toEdition;
+  const steps: Omit<PlanStep, 'index'>[] = [];
+  if (!fastPath) {
+    steps.push({
+      key: 'prep.stage',
+      kind: 'prepare',
+      gate: 'installation-files',
+      title: `Distribute edition ${e.name} to every server (not activated)`,
+      seedStep: null,
+      group: null,
+      phase: 'preparation',
+      performedBy: ENGINEER,
+      servers: all,
+      ops: [{ op: 'install', service: r.service, edition: e.name, sha256: e.sha256, size: e.size }],
+      leavesRotation: [],
+      rejoinsRotation: [],
+    });
+  }
+  steps.push({
+    key: 'activate',
+    kind: 'upgrade',
+    title: `Stop every server, deactivate ${r.fromEdition?.name ?? 'the active edition'}, activate ${e.name}, start (SERVICE DOWNTIME)`,
+    seedStep: null,
+    group: null,
+    phase: 'downtime',
+    performedBy: ENGINEER,
+    servers: all,
+    ops: rolloutOps(r, false, { leave: true, rejoin: true }),
+    leavesRotation: all,
+    rejoinsRotation: all,
+    allowsDowntime: true,
+  });
+  const groups: ServerGroup[] = [{ index: 1, servers: interleaveByRole(members) }];
+  const plan = base(
+    r,
+    'activation',
+    groups,
+    steps.map((s, index) => ({ index, ...s })),
+    fastPath,
+    all.length,
+    true,
+  );
+  return assertPlanSound(plan);
+}
