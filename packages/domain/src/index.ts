@@ -29,3 +29,4 @@ export * from './rollback';
 export * from './cluster-settings';
 export * from './routing';
 export * from './compile-rollout';
+export * from './auth';

@@ -8,3 +8,4 @@ export {
   type ActionUpdateInput,
 } from './engine';
 export { createMemoryStore } from './memory-store';
+export { createMemoryAuthStore, type AuthStore } from './auth-ports';
