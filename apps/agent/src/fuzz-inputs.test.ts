@@ -128,7 +128,8 @@ function craft(entries: Entry[], corrupt: 'none' | 'truncate' | 'garbage' | 'bad
   if (corrupt === 'truncate') return gz.subarray(0, Math.max(10, R.int(gz.length)));
   if (corrupt === 'bad-gzip') {
     const copy = Buffer.from(gz);
-    copy[10 + R.int(Math.max(1, copy.length - 10))] ^= 0xff;
+    const at = 10 + R.int(Math.max(1, copy.length - 10));
+    copy[at] = (copy[at] ?? 0) ^ 0xff;
     return copy;
   }
   return gz;

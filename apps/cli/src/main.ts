@@ -14,6 +14,14 @@ import { CliError, EXIT, explainError } from './errors';
 import { createOutput } from './output';
 import { auditCommand } from './commands/audit';
 import { editionListCommand, editionUploadCommand } from './commands/editions';
+import {
+  editionActivateCommand,
+  editionBackoutCommand,
+  editionInstallCommand,
+  editionRolloutCommand,
+  editionStatusCommand,
+  type EditionVerbFlags,
+} from './commands/edition-verbs';
 import { haproxyConfigCommand, lbClearCommand, lbConfigureCommand, lbShowCommand } from './commands/lb';
 import { logsCommand, type LogsFlags } from './commands/logs';
 import {
@@ -152,6 +160,71 @@ async function main(argv: string[]): Promise<number> {
     .option('--app <app>', 'only editions of this application')
     .addOption(json())
     .action(act(editionListCommand));
+
+  const target = (cmd: Command, editionRequired: boolean) => {
+    cmd
+      .requiredOption('--app <app>', 'the application')
+      .requiredOption('--cluster <cluster>', 'the deployment target');
+    if (editionRequired) cmd.requiredOption('--edition <edition>', 'the edition');
+    else cmd.option('--edition <edition>', 'the edition to go back to (default: the previous one)');
+    return cmd;
+  };
+  const rolloutFlags = (cmd: Command) =>
+    cmd
+      .addOption(
+        new Option('--strategy <strategy>', 'grouped (default) or atomic').choices(['grouped', 'atomic']),
+      )
+      .addOption(new Option('--reset <reset>', 'soft (default) or hard').choices(['soft', 'hard']))
+      .option('--group-size <n>', 'servers per group (grouped; default 1)', wholeNumber(1, 100_000))
+      .option(
+        '--drainage-interval <seconds>',
+        'how long a server may finish its requests (default 30)',
+        wholeNumber(0, 3600),
+      )
+      .option('--wait', 'follow the run until it ends')
+      .addOption(json());
+  rolloutFlags(
+    target(edition.command('rollout').description('replace the active edition without interruption'), true),
+  ).action(act((ctx, flags: EditionVerbFlags) => editionRolloutCommand(ctx, flags)));
+  rolloutFlags(
+    target(
+      edition
+        .command('backout')
+        .description('roll the previous edition out again (fast path when still installed)'),
+      false,
+    ),
+  ).action(act((ctx, flags: EditionVerbFlags) => editionBackoutCommand(ctx, flags)));
+  target(
+    edition
+      .command('install')
+      .description('distribute an edition to every server of a target, not activated'),
+    true,
+  )
+    .option('--wait', 'follow the run until it ends')
+    .addOption(json())
+    .action(act((ctx, flags: EditionVerbFlags) => editionInstallCommand(ctx, flags)));
+  target(
+    edition
+      .command('activate')
+      .description('simple activation: stop, deactivate, activate, start (DOWNTIME)'),
+    true,
+  )
+    .option('--accept-downtime', 'go ahead although every server stops at once')
+    .option(
+      '--drainage-interval <seconds>',
+      'how long a server may finish its requests (default 30)',
+      wholeNumber(0, 3600),
+    )
+    .option('--wait', 'follow the run until it ends')
+    .addOption(json())
+    .action(act((ctx, flags: EditionVerbFlags) => editionActivateCommand(ctx, flags)));
+  edition
+    .command('status')
+    .description("each edition's state (ACTIVE/INACTIVE) per target, and which is the base edition")
+    .requiredOption('--app <app>', 'the application')
+    .option('--cluster <cluster>', 'only this target')
+    .addOption(json())
+    .action(act((ctx, flags: EditionVerbFlags) => editionStatusCommand(ctx, flags)));
 
   const upgrade = program.command('upgrade').description('plan, run and follow upgrades');
   const upgradeFlags = (cmd: Command) =>

@@ -262,7 +262,7 @@ describe('bad input at the coordinator: tRPC and gRPC', () => {
             '/rollgate.agent.v1.AgentService/Connect',
             (b: Buffer) => b,
             (b: Buffer) => b,
-          );
+          ) as unknown as grpc.ClientDuplexStream<unknown, unknown>;
           const len = R.pick([1, 7, 64, 4096]);
           call.write(Buffer.from(Array.from({ length: len }, () => R.int(256))));
         } else {

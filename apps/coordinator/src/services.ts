@@ -29,6 +29,7 @@ import {
   type EngineStore,
   type RunRecord,
 } from '@rollgate/engine';
+import { createEditionVerbs } from './edition-verbs';
 import { blockingGates, previewReadiness } from './readiness-check';
 import type { ArtifactStore } from './artifact-store';
 import type { LbAdapter } from './lb-adapter';
@@ -457,6 +458,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
       },
     },
     editions: {
+      ...createEditionVerbs({ store, engine }),
       async upload(input, actor) {
         const content = Buffer.from(input.contentBase64, 'base64');
         if (content.length === 0)

@@ -172,3 +172,50 @@ export const watchInput = z.object({
     .optional(),
 });
 export type WatchInput = z.infer<typeof watchInput>;
+
+/** The target of an edition verb: an application on one cluster. */
+const editionTarget = {
+  app: appNameSchema,
+  cluster: safeName('cluster name'),
+};
+
+export const editionInstallInput = z.object({ ...editionTarget, edition: editionNameSchema });
+
+export const editionActivateInput = z.object({
+  ...editionTarget,
+  edition: editionNameSchema,
+  /** Simple activation stops every server at once: say you accept the downtime. Default false. */
+  acceptDowntime: z.boolean().default(false),
+  drainageIntervalSec: z.number().int().min(0).max(3600).optional(),
+});
+
+const rolloutParams = {
+  /** grouped (default) or atomic (half the cluster at a time, one switch). */
+  strategy: z.enum(['grouped', 'atomic']).default('grouped'),
+  /** Servers per group (grouped); default 1; at most the target's size. */
+  groupSize: z.number().int().min(1).max(100_000).default(1),
+  /** soft (default): restart the application; hard: also restart what hosts it. */
+  reset: z.enum(['soft', 'hard']).default('soft'),
+  /** Default: the cluster's (rollgate lb configure --drainage-interval), else 30 s. */
+  drainageIntervalSec: z.number().int().min(0).max(3600).optional(),
+};
+
+export const editionRolloutInput = z.object({
+  ...editionTarget,
+  edition: editionNameSchema,
+  ...rolloutParams,
+});
+export type EditionRolloutInput = z.infer<typeof editionRolloutInput>;
+
+export const editionBackoutInput = z.object({
+  ...editionTarget,
+  /** The edition to go back to; default the one active before the current one. */
+  edition: editionNameSchema.optional(),
+  ...rolloutParams,
+});
+export type EditionBackoutInput = z.infer<typeof editionBackoutInput>;
+
+export const editionStatusInput = z.object({
+  app: appNameSchema,
+  cluster: safeName('cluster name').optional(),
+});

@@ -25,6 +25,11 @@ import {
   waiveInput,
   serversPageInput,
   watchInput,
+  editionActivateInput,
+  editionBackoutInput,
+  editionInstallInput,
+  editionRolloutInput,
+  editionStatusInput,
 } from './inputs';
 import { editionStates, pageServers, watchRun } from './console-views';
 import type { ApiContext } from './services';
@@ -155,6 +160,53 @@ export const appRouter = t.router({
     upload: procedure
       .input(editionUploadInput)
       .mutation(({ ctx, input }) => ctx.services.editions.upload(input, ctx.actor)),
+    install: procedure
+      .input(editionInstallInput)
+      .mutation(async ({ ctx, input }) =>
+        runView(ctx, await ctx.services.editions.install(input, ctx.actor)),
+      ),
+    activate: procedure
+      .input(editionActivateInput)
+      .mutation(async ({ ctx, input }) =>
+        runView(ctx, await ctx.services.editions.activate(input, ctx.actor)),
+      ),
+    rollout: procedure
+      .input(editionRolloutInput)
+      .mutation(async ({ ctx, input }) =>
+        runView(ctx, await ctx.services.editions.rollout(input, ctx.actor)),
+      ),
+    backout: procedure
+      .input(editionBackoutInput)
+      .mutation(async ({ ctx, input }) =>
+        runView(ctx, await ctx.services.editions.backout(input, ctx.actor)),
+      ),
+    /** The seed's edition metadata: each edition's state per target, which one is the base. */
+    status: procedure.input(editionStatusInput).query(async ({ ctx, input }) => {
+      const editions = await ctx.services.store.listEditions(input.app);
+      const servers = (
+        await ctx.services.store.listServers(input.cluster ? { cluster: input.cluster } : {})
+      ).filter((s) => s.services.some((x) => x.name === input.app));
+      const states = editionStates(editions, servers);
+      return editions.map((e, i) => ({
+        app: e.app,
+        edition: e.name,
+        description: e.description ?? '',
+        sha256: e.sha256,
+        size: e.size,
+        base: i === 0,
+        createdAt: e.createdAt,
+        createdBy: e.createdBy,
+        targets: states
+          .filter((st) => st.edition === e.name)
+          .map(({ cluster, state, activeOn, installedOn, servers: n }) => ({
+            cluster,
+            state,
+            activeOn,
+            installedOn,
+            servers: n,
+          })),
+      }));
+    }),
     /** Each edition's state (ACTIVE / INACTIVE) per cluster, with where it is installed. */
     states: procedure
       .input(editionsListInput)

@@ -8,7 +8,13 @@ import type {
   RollbackMethod,
 } from '@rollgate/domain';
 import type { EditionRecord, EngineStore, RunRecord } from '@rollgate/engine';
-import type { EditionUploadInput, HaproxyConfigInput, UpgradeInput } from './inputs';
+import type {
+  EditionBackoutInput,
+  EditionRolloutInput,
+  EditionUploadInput,
+  HaproxyConfigInput,
+  UpgradeInput,
+} from './inputs';
 
 /**
  * What the coordinator provides to the router. The router validates input and maps errors; the
@@ -60,6 +66,23 @@ export interface ApiServices {
   };
   editions: {
     upload(input: EditionUploadInput, actor: string): Promise<EditionRecord>;
+    /** Distribute (install without activating) an edition on every server of a cluster. */
+    install(input: { app: string; cluster: string; edition: string }, actor: string): Promise<RunRecord>;
+    /** Simple activation: stop, deactivate, activate, start — with downtime, so it must be accepted. */
+    activate(
+      input: {
+        app: string;
+        cluster: string;
+        edition: string;
+        acceptDowntime: boolean;
+        drainageIntervalSec?: number | undefined;
+      },
+      actor: string,
+    ): Promise<RunRecord>;
+    /** Replace the active edition without interruption (grouped or atomic). */
+    rollout(input: EditionRolloutInput, actor: string): Promise<RunRecord>;
+    /** Roll the previous edition out again (fast path when it is still installed everywhere). */
+    backout(input: EditionBackoutInput, actor: string): Promise<RunRecord>;
   };
 }
 

@@ -425,3 +425,45 @@ export function compileSimpleActivation(input: RolloutInput): Plan {
   );
   return assertPlanSound(plan);
 }
+
+/**
+ * Distribution without activation (the seed separates them): the edition is downloaded, checked
+ * against its sha256 and unpacked side by side on every server of the target; nothing stops.
+ */
+export function compileDistribution(input: RolloutInput): Plan {
+  const r = resolve(input);
+  const { issues, members } = validate(input, { ...r, groupSize: 1 }, 'distribute');
+  if (issues.length > 0) throw new PlanValidationError(issues as PlanIssue[]);
+  const ordered = interleaveByRole(members);
+  const e = r.toEdition;
+  const steps: PlanStep[] = [
+    {
+      index: 0,
+      key: 'distribute',
+      kind: 'prepare',
+      gate: 'installation-files',
+      title: `Distribute edition ${e.name} to every server of cluster "${r.cluster}" (download, verify the sha256, unpack side by side; not activated)`,
+      seedStep: null,
+      group: null,
+      phase: 'preparation',
+      performedBy: ENGINEER,
+      servers: ordered.map((s) => s.id),
+      ops: [{ op: 'install', service: r.service, edition: e.name, sha256: e.sha256, size: e.size }],
+      leavesRotation: [],
+      rejoinsRotation: [],
+    },
+  ];
+  const plan = base(
+    r,
+    'distribute',
+    [{ index: 1, servers: ordered }],
+    steps,
+    installedEverywhere(r, members),
+    0,
+    false,
+  );
+  return assertPlanSound({
+    ...plan,
+    window: { atRiskMinutes: 0, downtimeMinutes: 0, basis: 'no service change' },
+  });
+}

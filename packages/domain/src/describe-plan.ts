@@ -27,6 +27,9 @@ function title(plan: Plan): string {
       ` back to edition ${e.name}${plan.fromEdition ? ` from ${plan.fromEdition.name}` : ''} ${artifact}`
     );
   }
+  if (plan.procedure === 'distribute') {
+    return `Distribution of ${plan.service} edition ${e.name} to cluster "${plan.cluster}" (installed side by side, not activated) ${artifact}`;
+  }
   if (plan.procedure === 'rollout' || plan.procedure === 'backout' || plan.procedure === 'activation') {
     const ro = plan.rollout;
     const how =

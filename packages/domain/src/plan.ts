@@ -104,7 +104,7 @@ export interface AnnouncedWindow {
  * backout: the edition manager's verbs (replace an edition without interruption, simple activation
  * with downtime, and rolling out the previous edition again).
  */
-export type Procedure = 'minor' | 'major' | 'rollback' | 'rollout' | 'activation' | 'backout';
+export type Procedure = 'minor' | 'major' | 'rollback' | 'rollout' | 'activation' | 'backout' | 'distribute'; // install an edition on a target without activating it
 
 /** How an edition replaces another (the seed's rolloutEdition parameters). */
 export interface RolloutOptions {

@@ -87,6 +87,7 @@ export const DEFAULT_REQUIRED_GATES: Readonly<Record<Procedure, readonly Readine
   rollout: ['remote-access', 'installation-files'],
   activation: ['remote-access', 'installation-files'],
   backout: ['remote-access'],
+  distribute: ['remote-access'],
 });
 
 export interface ReadinessPolicy {

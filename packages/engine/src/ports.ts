@@ -17,7 +17,8 @@ export interface Clock {
   now(): number;
 }
 
-export type RunKind = 'minor-upgrade' | 'major-upgrade' | 'rollback' | 'rollout' | 'activation' | 'backout';
+export type RunKind =
+  'minor-upgrade' | 'major-upgrade' | 'rollback' | 'rollout' | 'activation' | 'backout' | 'distribute';
 
 /** How a run behaves when things go wrong, and what it knows of its window. */
 export interface RunOptions {

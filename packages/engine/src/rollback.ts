@@ -101,4 +101,5 @@ export const RUN_KIND: Record<Plan['procedure'], RunRecord['kind']> = {
   rollout: 'rollout',
   activation: 'activation',
   backout: 'backout',
+  distribute: 'distribute',
 };

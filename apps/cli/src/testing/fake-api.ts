@@ -337,6 +337,10 @@ export async function startFakeApi(): Promise<FakeApi> {
       haproxyConfig: unused('lb.haproxyConfig'),
     },
     editions: {
+      install: unused('editions.install'),
+      activate: unused('editions.activate'),
+      rollout: unused('editions.rollout'),
+      backout: unused('editions.backout'),
       async upload(input, actor) {
         actors.push(actor);
         const bytes = Buffer.from(input.contentBase64, 'base64');
