@@ -16,9 +16,12 @@ if [ -z "${wanted[*]}" ]; then
   # package brings pg_dump, pg_restore, psql and createdb. Debian's postinst may create and start a
   # default cluster on port 5432: harmless, nothing of ours uses it (tools/app-db runs its own
   # cluster in its own directory on a free port).
+  # chromium: the console's browser tests (apps/web/src/e2e) and the console bench drive Debian's
+  # Chromium through playwright-core (never `npx playwright install`: nothing is downloaded).
   wanted=(
     useradd:passwd
     haproxy:haproxy
+    /usr/lib/chromium/chromium:chromium
     /usr/lib/postgresql/15/bin/postgres:postgresql-15
     /usr/lib/postgresql/15/bin/pg_dump:postgresql-client-15
     /usr/lib/postgresql/15/bin/pg_restore:postgresql-client-15

@@ -1,5 +1,6 @@
 import type { Metadata, Viewport } from 'next';
 import type { ReactNode } from 'react';
+import { Shell } from '../src/console/shell';
 import './globals.css';
 
 export const metadata: Metadata = {
@@ -12,7 +13,9 @@ export const viewport: Viewport = { themeColor: '#f6f7f9' };
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
-      <body>{children}</body>
+      <body>
+        <Shell>{children}</Shell>
+      </body>
     </html>
   );
 }

@@ -1,9 +1,6 @@
-import { Console } from '../src/console/console';
+import { redirect } from 'next/navigation';
 
-/**
- * The operator's console. The page is static; the client component polls live state through
- * /api/trpc, so nothing about the fleet is baked in at build time.
- */
+/** The console opens on the fleet. */
 export default function Page() {
-  return <Console />;
+  redirect('/fleet');
 }

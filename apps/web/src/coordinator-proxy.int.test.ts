@@ -40,6 +40,21 @@ describe('forwardToCoordinator over loopback', () => {
         actor: req.headers['x-rollgate-actor'] as string,
         body: await readBody(req),
       });
+      if (req.url?.startsWith('/trpc/upgrade.watch')) {
+        // An SSE stream that writes an event every 100 ms for longer than the proxy's query timeout.
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        let n = 0;
+        const t = setInterval(() => {
+          n++;
+          res.write(`id: ${n}\ndata: {"n":${n}}\n\n`);
+          if (n === 6) {
+            clearInterval(t);
+            res.end();
+          }
+        }, 100);
+        req.on('close', () => clearInterval(t));
+        return;
+      }
       if (req.url?.startsWith('/trpc/upgrade.status')) {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(
@@ -94,6 +109,34 @@ describe('forwardToCoordinator over loopback', () => {
     const res = await forwardToCoordinator(req, 'upgrade.pause', { coordinatorUrl: base });
     expect(res.status).toBe(200);
     expect(seen.at(-1)).toMatchObject({ method: 'POST', url: '/trpc/upgrade.pause', body: '{"runId":"r1"}' });
+  });
+
+  it('streams SSE through as it is written, past the query timeout', async () => {
+    const started = Date.now();
+    const res = await forwardToCoordinator(
+      new Request('http://console/api/trpc/upgrade.watch?input=%7B%7D', {
+        headers: { accept: 'text/event-stream' },
+      }),
+      'upgrade.watch',
+      { coordinatorUrl: base, timeoutMs: 250 },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    const arrivals: { at: number; text: string }[] = [];
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      arrivals.push({ at: Date.now() - started, text: decoder.decode(value) });
+    }
+    const text = arrivals.map((a) => a.text).join('');
+    // All six events, the last written ~600 ms in: no 250 ms timeout cut the stream.
+    expect(text.match(/^data: /gm)).toHaveLength(6);
+    expect(text).toContain('data: {"n":6}');
+    // Unbuffered: the first event arrived well before the stream ended.
+    expect(arrivals.length).toBeGreaterThan(1);
+    expect(arrivals[0]!.at).toBeLessThan(arrivals.at(-1)!.at - 250);
   });
 
   it('answers 502 with the reason when nothing listens', async () => {

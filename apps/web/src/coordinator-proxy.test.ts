@@ -117,6 +117,91 @@ describe('forwardToCoordinator', () => {
   });
 });
 
+describe('forwardToCoordinator: subscriptions (SSE)', () => {
+  const sseRequest = (signal?: AbortSignal) =>
+    new Request('http://console/api/trpc/upgrade.watch?input=%7B%22runId%22%3A%22r1%22%7D', {
+      headers: { accept: 'text/event-stream', 'last-event-id': '7', cookie: 'secret=1' },
+      signal,
+    });
+
+  it('streams the body through unbuffered, with headers that stop compression and proxy buffering', async () => {
+    let push: (s: string) => void = () => {};
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        push = (s) => controller.enqueue(new TextEncoder().encode(s));
+      },
+    });
+    let init: RequestInit | undefined;
+    const fetchFn = (async (_url: RequestInfo | URL, i?: RequestInit) => {
+      init = i;
+      return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+    }) as typeof fetch;
+    const res = await forwardToCoordinator(sseRequest(), 'upgrade.watch', {
+      coordinatorUrl: BASE,
+      fetch: fetchFn,
+      timeoutMs: 50,
+    });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    expect(res.headers.get('cache-control')).toBe('no-cache, no-transform');
+    expect(res.headers.get('x-accel-buffering')).toBe('no');
+    const headers = new Headers(init?.headers);
+    expect(headers.get('accept')).toBe('text/event-stream');
+    expect(headers.get('last-event-id')).toBe('7');
+    expect(headers.get('cookie')).toBeNull();
+
+    // Each event reaches the reader as the coordinator writes it, long after the query timeout.
+    const reader = res.body!.getReader();
+    push('data: {"id":1}\n\n');
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('data: {"id":1}\n\n');
+    await new Promise((r) => setTimeout(r, 120));
+    expect(init?.signal?.aborted).toBe(false);
+    push('data: {"id":2}\n\n');
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('data: {"id":2}\n\n');
+    await reader.cancel();
+  });
+
+  it('has no deadline, but the browser leaving cancels the upstream call', async () => {
+    let init: RequestInit | undefined;
+    const fetchFn = (async (_url: RequestInfo | URL, i?: RequestInit) => {
+      init = i;
+      return new Response('', { headers: { 'content-type': 'text/event-stream' } });
+    }) as typeof fetch;
+    const browser = new AbortController();
+    await forwardToCoordinator(sseRequest(browser.signal), 'upgrade.watch', {
+      coordinatorUrl: BASE,
+      fetch: fetchFn,
+      timeoutMs: 10,
+    });
+    await new Promise((r) => setTimeout(r, 40));
+    expect(init?.signal?.aborted).toBe(false);
+    browser.abort();
+    expect(init?.signal?.aborted).toBe(true);
+  });
+
+  it('still refuses a path that is not a procedure, and a query keeps its timeout', async () => {
+    const upstream = fakeFetch(() => new Response('no'));
+    const res = await forwardToCoordinator(sseRequest(), '../upgrade.watch', {
+      coordinatorUrl: BASE,
+      fetch: upstream.fn,
+    });
+    expect(res.status).toBe(404);
+    expect(upstream.seen).toHaveLength(0);
+
+    let init: RequestInit | undefined;
+    const fetchFn = (async (_url: RequestInfo | URL, i?: RequestInit) => {
+      init = i;
+      return Response.json({ result: { data: null } });
+    }) as typeof fetch;
+    await forwardToCoordinator(new Request('http://console/api/trpc/health'), 'health', {
+      coordinatorUrl: BASE,
+      fetch: fetchFn,
+      timeoutMs: 10,
+    });
+    await new Promise((r) => setTimeout(r, 40));
+    expect(init?.signal?.aborted).toBe(true);
+  });
+});
+
 describe('parseEnv', () => {
   it('defaults COORDINATOR_URL and strips a trailing slash', () => {
     expect(parseEnv({})).toEqual({ coordinatorUrl: 'http://127.0.0.1:7400' });

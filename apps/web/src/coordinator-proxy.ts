@@ -2,6 +2,8 @@
  * Forwards the console's tRPC calls to the coordinator, so the browser talks to one origin only.
  * Status codes and bodies pass through untouched; when the coordinator cannot be reached the answer
  * is a tRPC-shaped error, so the console's tRPC client shows a clear message instead of a parse error.
+ * Subscriptions (a GET asking for `text/event-stream`) stream through as the coordinator writes
+ * them: no timeout (a live run is watched for as long as it lasts) and nothing that buffers.
  */
 
 /** The actor the coordinator's audit log records for calls from the console (it has no sign-in yet). */
@@ -10,7 +12,10 @@ export const CONSOLE_ACTOR = 'web:console';
 export interface ProxyOptions {
   /** Coordinator base URL, e.g. `http://127.0.0.1:7400`; `/trpc/<procedure>` is appended. */
   coordinatorUrl: string;
-  /** How long the coordinator may take to answer, ms. Default 15000 (the console polls every 2 s). */
+  /**
+   * How long the coordinator may take to answer, ms. Default 15000. Not applied to subscriptions
+   * (SSE), which last as long as the browser watches.
+   */
   timeoutMs?: number;
   /** The fetch to use. Default: the global fetch (tests pass their own). */
   fetch?: typeof fetch;
@@ -21,8 +26,14 @@ export interface ProxyOptions {
 const PROCEDURE_PATH = /^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/;
 
 // Only what tRPC needs goes upstream: cookies and the browser's other headers stay here.
-const FORWARDED_REQUEST_HEADERS = ['content-type', 'accept', 'trpc-accept'];
+// last-event-id: an EventSource that reconnects says where it stopped.
+const FORWARDED_REQUEST_HEADERS = ['content-type', 'accept', 'trpc-accept', 'last-event-id'];
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'vary'];
+
+/** A subscription over Server-Sent Events: what tRPC's httpSubscriptionLink (an EventSource) sends. */
+export function isEventStreamRequest(request: Request): boolean {
+  return request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/event-stream');
+}
 
 type ErrorKey = 'NOT_FOUND' | 'METHOD_NOT_SUPPORTED' | 'BAD_GATEWAY' | 'GATEWAY_TIMEOUT';
 
@@ -79,8 +90,10 @@ export async function forwardToCoordinator(
     if (value !== null) headers.set(name, value);
   }
   const timeoutMs = opts.timeoutMs ?? 15_000;
-  // The browser going away (navigation, closed tab) cancels the upstream call too.
-  const signal = AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)]);
+  const stream = isEventStreamRequest(request);
+  // The browser going away (navigation, closed tab) cancels the upstream call too. A stream has no
+  // deadline: the timeout's signal would also cut its body off mid-run.
+  const signal = stream ? request.signal : AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)]);
   const doFetch = opts.fetch ?? fetch;
 
   let upstream: Response;
@@ -115,6 +128,12 @@ export async function forwardToCoordinator(
   for (const name of FORWARDED_RESPONSE_HEADERS) {
     const value = upstream.headers.get(name);
     if (value !== null) responseHeaders.set(name, value);
+  }
+  if ((upstream.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+    // no-transform: Next's response compression leaves the stream alone (a gzip stream would hold
+    // events back until a block fills); X-Accel-Buffering: no asks a reverse proxy in front not to buffer.
+    responseHeaders.set('cache-control', 'no-cache, no-transform');
+    responseHeaders.set('x-accel-buffering', 'no');
   }
   return new Response(upstream.body, {
     status: upstream.status,

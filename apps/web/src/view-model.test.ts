@@ -89,3 +89,17 @@ describe('run helpers', () => {
     ).toBe('demo-app 2.0');
   });
 });
+
+describe('history and audit helpers', () => {
+  it('formats times, run durations and audit details', async () => {
+    const { formatTime, runDuration, auditDetails } = await import('./view-model');
+    expect(formatTime(Date.UTC(2025, 0, 15, 12, 0, 5))).toBe('2025-01-15 12:00:05Z');
+    expect(formatTime(null)).toBe('—');
+    expect(runDuration({ createdAt: 0, startedAt: null, finishedAt: null }, 10)).toBe('—');
+    expect(runDuration({ createdAt: 0, startedAt: 1000, finishedAt: 66_000 }, 0)).toBe('1m 05s');
+    expect(runDuration({ createdAt: 0, startedAt: 1000, finishedAt: null }, 6000)).toBe('5s');
+    expect(auditDetails({ comment: 'ok', step: 3, empty: '', obj: { a: 1 } })).toBe(
+      'comment=ok · step=3 · obj={"a":1}',
+    );
+  });
+});

@@ -91,15 +91,15 @@ export function activeEditions(server: Pick<ServerRow, 'services'>): string {
   return server.services.map((s) => `${s.name} ${s.activeEdition || '—'}`).join(', ');
 }
 
-export interface PhaseGroup {
+export interface PhaseGroup<S extends { phase: Phase } = StepView> {
   phase: Phase;
   label: string;
-  steps: StepView[];
+  steps: S[];
 }
 
 /** Consecutive steps of the same phase, each run under one banner (a phase may come back later). */
-export function groupByPhase(steps: StepView[]): PhaseGroup[] {
-  const groups: PhaseGroup[] = [];
+export function groupByPhase<S extends { phase: Phase }>(steps: S[]): PhaseGroup<S>[] {
+  const groups: PhaseGroup<S>[] = [];
   for (const step of steps) {
     const last = groups[groups.length - 1];
     if (last && last.phase === step.phase) last.steps.push(step);
@@ -132,4 +132,27 @@ export function stepFacts(step: StepView, now: number): string[] {
   }
   if (step.attempt > 1) facts.push(`attempt ${step.attempt}`);
   return facts;
+}
+
+/** `2025-01-15 12:00:05Z`: absolute times in the tables, in UTC so every operator reads the same. */
+export function formatTime(at: number | null): string {
+  if (at === null) return '—';
+  return `${new Date(at).toISOString().slice(0, 19).replace('T', ' ')}Z`;
+}
+
+/** How long a run took, or has taken so far; `—` before it started. */
+export function runDuration(
+  r: { startedAt: number | null; finishedAt: number | null; createdAt: number },
+  now: number,
+): string {
+  if (r.startedAt === null) return '—';
+  return formatDuration((r.finishedAt ?? now) - r.startedAt);
+}
+
+/** An audit event's details as `key=value` pairs (objects as compact JSON). */
+export function auditDetails(details: Record<string, unknown>): string {
+  return Object.entries(details)
+    .filter(([, v]) => v !== undefined && v !== '' && v !== null)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' · ');
 }

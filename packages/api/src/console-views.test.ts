@@ -38,6 +38,7 @@ describe('pageServers', () => {
     expect(page.rows[0]!.id).toBe('web-00100');
     expect(page.summary).toMatchObject({ connected: 9000, lost: 1000 });
     expect(page.clusters).toEqual(['blue', 'green']);
+    expect(page.roles).toEqual([...new Set(fleet.map((s) => s.role))].sort());
 
     const filtered = pageServers(
       fleet,

@@ -10,6 +10,8 @@ export interface ServersPage {
   /** Counts over the matching servers, for the fleet's health summary. */
   summary: { connected: number; lost: number; disconnected: number; gateClosed: number; unhealthy: number };
   clusters: string[];
+  /** Every role in the fleet (for the console's role filter). */
+  roles: string[];
 }
 
 const health = (s: ServerRecord) =>
@@ -49,6 +51,7 @@ export function pageServers(all: ServerRecord[], input: ServersPageInput): Serve
     total: rows.length,
     summary,
     clusters: [...new Set(all.map((s) => s.cluster))].sort(),
+    roles: [...new Set(all.map((s) => s.role))].sort(),
   };
 }
 

@@ -11,11 +11,11 @@ import { parseArgs } from 'node:util';
 import { printReport, type BenchResult } from './lib/figures';
 import { cleanupAll, installCleanup } from './lib/proc';
 
-const BENCHES = ['plan', 'engine', 'agents', 'fanout', 'logs', 'agent', 'lb'] as const;
+const BENCHES = ['plan', 'engine', 'agents', 'fanout', 'logs', 'agent', 'lb', 'console'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 const USAGE = `usage: npm run bench -- [${BENCHES.join('|')} ...] [options]
-  (no names: all of them, at their default sizes)
+  (no names: all of them but console, at their default sizes)
   --sizes N,N,...        agents and fanout: fleet sizes (default 1000; the issue's set is 1000,5000,10000)
   --rounds N             fanout: dispatch rounds per size (default 5)
   --engine               fanout: also through the engine and PostgreSQL (a run step on every agent)
@@ -25,7 +25,8 @@ const USAGE = `usage: npm run bench -- [${BENCHES.join('|')} ...] [options]
   --log-seconds N        logs: measured streaming time (default 15)
   --idle-seconds N       agent: window for the real agent's idle CPU (default 20)
   --skip-bundle          agent: measure under tsx only (no esbuild bundle)
-  --lb-rate N            lb: background load through HAProxy, req/s (default 400)`;
+  --lb-rate N            lb: background load through HAProxy, req/s (default 400)
+  --console-servers N    console: fleet size shown in the browser (default 10000; needs the console built)`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -39,6 +40,7 @@ const { values, positionals } = parseArgs({
     'idle-seconds': { type: 'string' },
     'skip-bundle': { type: 'boolean' },
     'lb-rate': { type: 'string' },
+    'console-servers': { type: 'string' },
     engine: { type: 'boolean' },
     help: { type: 'boolean' },
   },
@@ -63,7 +65,9 @@ const num = (v: string | undefined, def: number) => {
   return n;
 };
 const sizes = (values.sizes ?? '1000').split(',').map((s) => num(s.trim(), 0));
-const wanted: BenchName[] = positionals.length > 0 ? (positionals as BenchName[]) : [...BENCHES];
+// console needs the built console and a browser: it runs when named (`npm run bench -- console`).
+const DEFAULT_SET = BENCHES.filter((b) => b !== 'console');
+const wanted: BenchName[] = positionals.length > 0 ? (positionals as BenchName[]) : DEFAULT_SET;
 
 installCleanup();
 
@@ -92,6 +96,11 @@ async function run(name: BenchName): Promise<BenchResult> {
       });
     case 'lb':
       return (await import('./benches/lb')).benchLb({ rate: num(values['lb-rate'], 400) });
+    case 'console':
+      return (await import('./benches/console')).benchConsole({
+        servers: num(values['console-servers'], 10_000),
+        rounds: num(values.rounds, 5),
+      });
     case 'agent':
       return (await import('./benches/agent')).benchAgent({
         idleSeconds: num(values['idle-seconds'], 20),

@@ -3,11 +3,11 @@ import {
   currentStep,
   formatAge,
   formatDuration,
+  formatTime,
   progressPercent,
   RUN_STATUS_LABEL,
   runTone,
 } from '../view-model';
-import { StepTimeline } from './step-timeline';
 
 export interface RunPanelProps {
   view: RunView;
@@ -35,6 +35,10 @@ export function RunPanel({ view, now }: RunPanelProps) {
           </div>
           <div className="muted">
             <span className="mono">{run.id}</span> · {timing} · by {run.createdBy}
+            {run.scheduledAt !== null && run.startedAt === null ? (
+              <> · scheduled for {formatTime(run.scheduledAt)}</>
+            ) : null}
+            {run.parentRunId ? <> · rolls back {run.parentRunId}</> : null}
           </div>
         </div>
         <span className={`badge badge-lg tone-${runTone(run.status)}`} data-run-status={run.status}>
@@ -58,7 +62,7 @@ export function RunPanel({ view, now }: RunPanelProps) {
         </span>
       </div>
       {step ? (
-        <p className="current">
+        <p className="current" data-current-step={step.index}>
           Step {step.index + 1}: <strong>{step.title}</strong>
         </p>
       ) : null}
@@ -85,8 +89,6 @@ export function RunPanel({ view, now }: RunPanelProps) {
           ))
         )}
       </div>
-
-      <StepTimeline steps={view.steps} now={now} />
     </div>
   );
 }

@@ -1,5 +1,5 @@
 /** Hand-written API answers for the console's tests (the web app imports no code from the API). */
-import type { RunView, ServerRow, StepView } from '../api-types';
+import type { PlanPreview, RunView, ServerRow, StepView } from '../api-types';
 
 export const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 
@@ -147,5 +147,84 @@ export function pausedRun(): RunView {
       { serverId: 'admin-2', stepIndex: 3, closedAt: NOW - 70_000 },
       { serverId: 'stream-2', stepIndex: 3, closedAt: NOW - 70_000 },
     ],
+  };
+}
+
+/** A compiled minor plan as `upgrade.plan` answers it: windows seed and learned, gates, steps. */
+export function planPreview(): PlanPreview {
+  const steps = pausedRun().steps.map(
+    ({ status: _s, attempt: _a, startedAt: _b, finishedAt: _f, error: _e, actions: _x, ...p }) => p,
+  );
+  return {
+    procedure: 'minor',
+    cluster: 'prod',
+    service: 'demo-app',
+    toEdition: { app: 'demo-app', name: '2.0', sha256: 'a'.repeat(64), size: 2048 },
+    fromEdition: { app: 'demo-app', name: '1.0', sha256: 'b'.repeat(64), size: 2048 },
+    groups: [
+      {
+        index: 1,
+        servers: [
+          { id: 'admin-1', cluster: 'prod', role: 'admin' },
+          { id: 'stream-1', cluster: 'prod', role: 'stream' },
+        ],
+      },
+      {
+        index: 2,
+        servers: [
+          { id: 'admin-2', cluster: 'prod', role: 'admin' },
+          { id: 'stream-2', cluster: 'prod', role: 'stream' },
+        ],
+      },
+    ],
+    maxOutOfRotation: 2,
+    window: {
+      atRiskMinutes: 40,
+      downtimeMinutes: 0,
+      basis: '4 servers × 10 min',
+      learned: { atRiskMinutes: 12, downtimeMinutes: 0, basis: 'learned from 2 past runs', runs: 2 },
+    },
+    steps: [
+      {
+        index: 0,
+        key: 'prep.stage',
+        kind: 'prepare',
+        title: 'Stage the installation files on every server',
+        seedStep: null,
+        group: null,
+        phase: 'preparation',
+        performedBy: ['engineer'],
+        servers: ['admin-1', 'admin-2', 'stream-1', 'stream-2'],
+        ops: [],
+        leavesRotation: [],
+        rejoinsRotation: [],
+        gate: 'installation-files',
+      },
+      ...steps.map((s) => ({ ...s, index: s.index + 1, phase: 'service-at-risk' as const })),
+    ],
+    readiness: [
+      {
+        gate: 'contacts',
+        required: true,
+        status: 'unmet',
+        detail: 'No contacts given.',
+        howToMeet: 'Give the contacts (lead, application admin, LB admin).',
+      },
+      {
+        gate: 'remote-access',
+        required: true,
+        status: 'met',
+        detail: '4 of 4 agents connected.',
+        howToMeet: '',
+      },
+      {
+        gate: 'installation-files',
+        required: true,
+        status: 'automatic',
+        detail: 'Checked by step 1.',
+        howToMeet: '',
+      },
+    ],
+    schedule: null,
   };
 }

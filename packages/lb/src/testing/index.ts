@@ -1,5 +1,5 @@
 // @rollgate/lb/testing: helpers other packages' tests and the bench reuse: a real HAProxy process,
-// an open-loop HTTP load generator, a free loopback port.
+// an open-loop HTTP load generator, a TCP proxy that can blackhole a link, a free loopback port.
 import { createServer } from 'node:net';
 
 export {
@@ -18,6 +18,7 @@ export {
   type LoadReport,
   type LoadResult,
 } from './load-generator';
+export { startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy';
 
 /** A TCP port free on 127.0.0.1 right now (the OS picks it; bind it soon after). */
 export function freePort(): Promise<number> {

@@ -1,7 +1,7 @@
 // A pool of simulated-agent processes (sim/agent-worker.ts), each holding a share of the agents.
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { ConnectResult, Counters, WorkerRequest } from '../sim/agent-worker';
+import type { ConnectResult, Counters, Outage, WorkerRequest } from '../sim/agent-worker';
 import { onCleanup, ROOT, stopProcess } from './proc';
 
 export interface SimPool {
@@ -16,6 +16,8 @@ export interface SimPool {
     role?: (i: number) => string;
     concurrencyPerWorker?: number;
     idPrefix?: string;
+    /** Re-dial lost streams with the real agent's jittered back-off; default false. */
+    reconnect?: boolean;
   }): Promise<ConnectResult & { ms: number }>;
   startLogs(opts: {
     agents: number;
@@ -25,6 +27,8 @@ export interface SimPool {
   }): Promise<number>;
   stopLogs(): Promise<void>;
   counters(): Promise<Counters>;
+  /** Every lost stream so far (reconnect: true), with when it came back. */
+  outages(): Promise<Outage[]>;
   close(): Promise<void>;
 }
 
@@ -74,7 +78,15 @@ export async function startSimPool(workers: number): Promise<SimPool> {
   return {
     workers,
     pids: children.map((c) => c.pid!),
-    async connect({ address, n, cluster = 'bench', role, concurrencyPerWorker = 128, idPrefix = 'sim' }) {
+    async connect({
+      address,
+      n,
+      cluster = 'bench',
+      role,
+      concurrencyPerWorker = 128,
+      idPrefix = 'sim',
+      reconnect = false,
+    }) {
       const shares: { id: string; role: string }[][] = children.map(() => []);
       for (let i = 0; i < n; i++) {
         shares[i % children.length]!.push({
@@ -91,6 +103,7 @@ export async function startSimPool(workers: number): Promise<SimPool> {
             cluster,
             agents: shares[w]!,
             concurrency: concurrencyPerWorker,
+            reconnect,
           }),
         ),
       );
@@ -121,6 +134,9 @@ export async function startSimPool(workers: number): Promise<SimPool> {
         ended: sum('ended'),
         rss: sum('rss'),
       };
+    },
+    async outages() {
+      return (await all<Outage[]>({ t: 'outages' })).flat();
     },
     async close() {
       await Promise.all(children.map((c) => call(c, { t: 'close' }).catch(() => undefined)));

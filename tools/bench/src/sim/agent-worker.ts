@@ -3,10 +3,16 @@
 // heartbeats at the interval the coordinator asks for, RunAction answered ACCEPTED then SUCCEEDED,
 // and, on request, LogBatch streams (50 lines a message) with stream ids and seqs, kept within a
 // window of unacknowledged lines like the real agent's shipper and honouring HTTP/2 back-pressure.
+// With `reconnect`, a lost stream is re-dialled exactly as the real agent does (connection.ts):
+// the agent's own jittered back-off module, the same reset rule and Welcome timeout, the same
+// grpc-js channel back-off; each outage is recorded for the reconnect-storm test.
 //
 // Driven by its parent over IPC (see sim-pool.ts): every request carries an id and gets one reply.
 import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
+// The real agent's back-off, not a copy: a storm measured with another back-off would prove nothing.
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { createBackoff, type Backoff } from '@rollgate/agent/src/backoff';
 import {
   CAPABILITIES,
   loadAgentProtocol,
@@ -24,7 +30,10 @@ export type WorkerRequest =
       agents: { id: string; role: string }[];
       /** Hellos in flight at once in this worker (a reconnect storm, but not a SYN flood). */
       concurrency: number;
+      /** Re-dial a lost stream with the agent's back-off (default false: the benches measure one connect). */
+      reconnect?: boolean;
     }
+  | { t: 'outages' }
   | { t: 'logs'; agents: number; batch: number; window: number; messageBytes: number }
   | { t: 'logs-stop' }
   | { t: 'counters' }
@@ -52,7 +61,23 @@ export interface Counters {
   rss: number;
 }
 
+/** One lost stream of one agent, from the loss to the next Welcome. Times are epoch ms. */
+export interface Outage {
+  id: string;
+  lostAt: number;
+  /** null while it is still reconnecting. */
+  backAt: number | null;
+  /** Connection attempts made (each after one back-off delay). */
+  attempts: number;
+  /** The back-off delays drawn, ms, in order. */
+  delays: number[];
+}
+
 type Call = grpc.ClientDuplexStream<AgentMessage, CoordinatorMessage__Output>;
+
+// The same rules as the real agent's connection (apps/agent/src/connection.ts defaults).
+const RESET_AFTER_MS = 10_000;
+const WELCOME_TIMEOUT_MS = 10_000;
 
 interface SimAgent {
   id: string;
@@ -67,12 +92,17 @@ interface SimAgent {
   ackedSeq: number;
   logging: boolean;
   waiting?: () => void;
+  reconnect: boolean;
+  backoff: Backoff;
+  welcomedAt: number;
+  outage?: Outage;
 }
 
 const protocol = loadAgentProtocol();
 const Client = protocol.rollgate.agent.v1.AgentService;
 const agents: SimAgent[] = [];
 const counters = { acked: 0, sent: 0, actions: 0, drains: 0, ended: 0 };
+const outages: Outage[] = [];
 let closing = false;
 
 function send(a: SimAgent, msg: AgentMessage): boolean {
@@ -105,9 +135,12 @@ function connectOne(a: SimAgent, address: string, cluster: string, t0: number): 
     const call = a.client.Connect(md);
     a.call = call;
     let welcomed = false;
+    const welcomeTimer = setTimeout(() => call.cancel(), WELCOME_TIMEOUT_MS);
     call.on('data', (m: CoordinatorMessage__Output) => {
       if (!welcomed && m.body === 'welcome' && m.welcome) {
         welcomed = true;
+        clearTimeout(welcomeTimer);
+        a.welcomedAt = Date.now();
         const every = m.welcome.heartbeatIntervalMs || 5000;
         // Spread heartbeats over the interval, as independent hosts would be.
         const startIn = Math.floor(Math.random() * every);
@@ -126,9 +159,15 @@ function connectOne(a: SimAgent, address: string, cluster: string, t0: number): 
       if (!welcomed) reject(err);
     });
     call.on('status', () => {
-      if (welcomed && !closing) counters.ended++;
+      clearTimeout(welcomeTimer);
       if (a.heartbeat) clearInterval(a.heartbeat);
-      a.call = undefined;
+      if (a.call === call) a.call = undefined;
+      // A stream that ended cleanly before any Welcome emits no 'error': fail the attempt here.
+      if (!welcomed) reject(new Error('stream ended before Welcome'));
+      else if (!closing) {
+        counters.ended++;
+        if (a.reconnect) lost(a, address, cluster);
+      }
     });
     call.write({
       hello: {
@@ -155,6 +194,31 @@ function connectOne(a: SimAgent, address: string, cluster: string, t0: number): 
   });
 }
 
+function lost(a: SimAgent, address: string, cluster: string): void {
+  const lasted = Date.now() - a.welcomedAt;
+  a.outage = { id: a.id, lostAt: Date.now(), backAt: null, attempts: 0, delays: [] };
+  outages.push(a.outage);
+  if (lasted > RESET_AFTER_MS) a.backoff.reset();
+  retryLater(a, address, cluster);
+}
+
+function retryLater(a: SimAgent, address: string, cluster: string): void {
+  if (closing || !a.outage) return;
+  const delay = a.backoff.next();
+  a.outage.delays.push(delay);
+  setTimeout(() => {
+    if (closing || !a.outage) return;
+    a.outage.attempts++;
+    connectOne(a, address, cluster, performance.now()).then(
+      () => {
+        if (a.outage) a.outage.backAt = Date.now();
+        a.outage = undefined;
+      },
+      () => retryLater(a, address, cluster),
+    );
+  }, delay);
+}
+
 async function connect(req: Extract<WorkerRequest, { t: 'connect' }>): Promise<ConnectResult> {
   const t0 = performance.now();
   const result: ConnectResult = { connected: 0, failed: 0, errors: [], welcomeMs: [] };
@@ -165,12 +229,18 @@ async function connect(req: Extract<WorkerRequest, { t: 'connect' }>): Promise<C
       'grpc.use_local_subchannel_pool': 1,
       'grpc.keepalive_time_ms': 20_000,
       'grpc.keepalive_timeout_ms': 10_000,
+      // As the real agent: grpc-js's own subchannel back-off within the same bounds as ours.
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 10_000,
     }),
     seq: 0,
     streamId: randomBytes(8).toString('hex'),
     logSeq: 0,
     ackedSeq: 0,
     logging: false,
+    reconnect: req.reconnect ?? false,
+    backoff: createBackoff(),
+    welcomedAt: 0,
   }));
   let next = 0;
   const lane = async () => {
@@ -281,6 +351,8 @@ process.on('message', (raw: { id: number; req: WorkerRequest }) => {
         return stopLogs();
       case 'counters':
         return readCounters();
+      case 'outages':
+        return outages;
       case 'close':
         await closeAll();
         setImmediate(() => process.exit(0));

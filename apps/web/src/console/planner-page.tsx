@@ -1,0 +1,291 @@
+'use client';
+
+import { useRouter } from 'next/navigation';
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import type { PlanPreview, ReadinessGate } from '../api-types';
+import {
+  buildUpgradeInput,
+  CONTACT_LABEL,
+  EMPTY_PLANNER_FORM,
+  errorIssues,
+  type ContactRole,
+  type Issue,
+  type PlannerForm,
+} from '../planner-model';
+import { consoleClient } from '../trpc-client';
+import { usePolled } from './hooks';
+import { IssueList } from './issue-list';
+import { PlanView } from './plan-view';
+
+export function PlannerPage() {
+  const router = useRouter();
+  const client = consoleClient();
+  const choices = usePolled(async () => {
+    const [page, editions] = await Promise.all([
+      client.servers.page.query({ limit: 1 }),
+      client.editions.list.query({}),
+    ]);
+    return { clusters: page.clusters, editions };
+  }, 30_000);
+  const [form, setForm] = useState<PlannerForm>(EMPTY_PLANNER_FORM);
+  const [plan, setPlan] = useState<PlanPreview | null>(null);
+  const [planned, setPlanned] = useState<string>('');
+  const [issues, setIssues] = useState<Issue[]>([]);
+  const [issuesTitle, setIssuesTitle] = useState('');
+  const [busy, setBusy] = useState<'plan' | 'start' | null>(null);
+
+  const apps = useMemo(
+    () => [...new Set((choices.data?.editions ?? []).map((e) => e.app))].sort(),
+    [choices.data],
+  );
+  const editions = useMemo(
+    () =>
+      (choices.data?.editions ?? [])
+        .filter((e) => e.app === form.app)
+        .sort((a, b) => b.createdAt - a.createdAt),
+    [choices.data, form.app],
+  );
+
+  // Sensible first choices once the fleet and editions are known.
+  useEffect(() => {
+    if (!choices.data) return;
+    setForm((f) => {
+      const cluster = f.cluster || choices.data!.clusters[0] || '';
+      const app = f.app || apps[0] || '';
+      return cluster === f.cluster && app === f.app ? f : { ...f, cluster, app };
+    });
+  }, [choices.data, apps]);
+
+  const set = (patch: Partial<PlannerForm>) => setForm((f) => ({ ...f, ...patch }));
+  const setContact = (role: ContactRole, patch: Partial<PlannerForm['contacts'][ContactRole]>) =>
+    setForm((f) => ({ ...f, contacts: { ...f.contacts, [role]: { ...f.contacts[role], ...patch } } }));
+  const setWaiver = (gate: ReadinessGate, patch: Partial<{ on: boolean; reason: string }>) =>
+    setForm((f) => ({
+      ...f,
+      waivers: { ...f.waivers, [gate]: { on: false, reason: '', ...f.waivers[gate], ...patch } },
+    }));
+
+  const built = buildUpgradeInput(form);
+  const inputKey = JSON.stringify(built.input);
+  const stale = plan !== null && planned !== inputKey;
+
+  const showPlan = async (ev?: FormEvent) => {
+    ev?.preventDefault();
+    setIssues([]);
+    if (!built.input) {
+      setIssuesTitle('The form is not complete');
+      setIssues(built.errors.map((message) => ({ code: 'FORM', message, hint: '' })));
+      return;
+    }
+    setBusy('plan');
+    try {
+      setPlan(await client.upgrade.plan.query(built.input));
+      setPlanned(inputKey);
+    } catch (err) {
+      setPlan(null);
+      setIssuesTitle('The plan cannot be compiled');
+      setIssues(errorIssues(err));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const start = async () => {
+    setIssues([]);
+    if (!built.input) return;
+    setBusy('start');
+    try {
+      const view = await client.upgrade.start.mutate(built.input);
+      router.push(`/runs/${encodeURIComponent(view.run.id)}`);
+    } catch (err) {
+      setIssuesTitle('The run was refused: nothing was started');
+      setIssues(errorIssues(err));
+      setBusy(null);
+      // The refusal says what to do: bring it into view.
+      requestAnimationFrame(() => document.querySelector('.issues')?.scrollIntoView({ block: 'center' }));
+    }
+  };
+
+  const gates = plan?.readiness ?? [];
+  return (
+    <>
+      <section className="card" aria-labelledby="plan-h">
+        <h2 id="plan-h">Plan an upgrade</h2>
+        <form className="form-grid planner" onSubmit={showPlan}>
+          <label>
+            Cluster
+            <select name="cluster" value={form.cluster} onChange={(e) => set({ cluster: e.target.value })}>
+              {(choices.data?.clusters ?? []).map((c) => (
+                <option key={c}>{c}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Application
+            <select name="app" value={form.app} onChange={(e) => set({ app: e.target.value, edition: '' })}>
+              {apps.map((a) => (
+                <option key={a}>{a}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Edition
+            <select name="edition" value={form.edition} onChange={(e) => set({ edition: e.target.value })}>
+              <option value="">choose…</option>
+              {editions.map((e) => (
+                <option key={e.name} value={e.name}>
+                  {e.name}
+                  {e.description ? ` — ${e.description}` : ''}
+                </option>
+              ))}
+            </select>
+          </label>
+          <fieldset className="radios">
+            <legend>Procedure</legend>
+            <label>
+              <input
+                type="radio"
+                name="procedure"
+                value="minor"
+                checked={form.procedure === 'minor'}
+                onChange={() => set({ procedure: 'minor' })}
+              />
+              minor <span className="muted">(no downtime)</span>
+            </label>
+            <label>
+              <input
+                type="radio"
+                name="procedure"
+                value="major"
+                checked={form.procedure === 'major'}
+                onChange={() => set({ procedure: 'major' })}
+              />
+              major <span className="muted">(schema step, short downtime)</span>
+            </label>
+          </fieldset>
+          <label>
+            Drainage interval (s)
+            <input
+              name="drainageIntervalSec"
+              inputMode="numeric"
+              placeholder="cluster default (30)"
+              value={form.drainageIntervalSec}
+              onChange={(e) => set({ drainageIntervalSec: e.target.value })}
+            />
+          </label>
+          <label>
+            On failure
+            <select
+              name="onFailure"
+              value={form.onFailure}
+              onChange={(e) => set({ onFailure: e.target.value as PlannerForm['onFailure'] })}
+            >
+              <option value="pause">pause for a decision</option>
+              <option value="rollback">roll back automatically</option>
+            </select>
+          </label>
+          <label>
+            Agreed window (min)
+            <input
+              name="windowMinutes"
+              inputMode="numeric"
+              placeholder="the announced window"
+              value={form.windowMinutes}
+              onChange={(e) => set({ windowMinutes: e.target.value })}
+            />
+          </label>
+          <label>
+            Schedule <span className="muted">(empty: start now)</span>
+            <input
+              type="datetime-local"
+              name="at"
+              value={form.at}
+              onChange={(e) => set({ at: e.target.value })}
+            />
+          </label>
+          <div className="span-all actions">
+            <button type="submit" className="btn" disabled={busy !== null}>
+              {busy === 'plan' ? 'Compiling…' : plan ? 'Re-plan' : 'Show plan'}
+            </button>
+            {stale ? (
+              <span className="muted">The form changed since this plan: re-plan before starting.</span>
+            ) : null}
+          </div>
+        </form>
+      </section>
+
+      {plan ? (
+        <section className={`card${stale ? ' stale' : ''}`} aria-labelledby="compiled-h">
+          <h2 id="compiled-h">Compiled plan</h2>
+          <PlanView plan={plan} />
+        </section>
+      ) : null}
+
+      {plan ? (
+        <section className="card" aria-labelledby="confirm-h">
+          <h2 id="confirm-h">Contacts, waivers and start</h2>
+          <div className="contacts">
+            {(Object.keys(CONTACT_LABEL) as ContactRole[]).map((role) => (
+              <fieldset key={role} className="contact" data-contact={role}>
+                <legend>{CONTACT_LABEL[role]}</legend>
+                <input
+                  aria-label={`${CONTACT_LABEL[role]} name`}
+                  name={`${role}-name`}
+                  placeholder="name"
+                  value={form.contacts[role].name}
+                  onChange={(e) => setContact(role, { name: e.target.value })}
+                />
+                <input
+                  aria-label={`${CONTACT_LABEL[role]} phone or email`}
+                  name={`${role}-reach`}
+                  placeholder="phone or email"
+                  value={form.contacts[role].reach}
+                  onChange={(e) => setContact(role, { reach: e.target.value })}
+                />
+              </fieldset>
+            ))}
+          </div>
+          {gates.some((g) => (g.required && g.status === 'unmet') || form.waivers[g.gate]?.on) ? (
+            <div className="waivers">
+              <h3>Waive a gate</h3>
+              {gates
+                .filter((g) => (g.required && g.status === 'unmet') || form.waivers[g.gate]?.on)
+                .map((g) => (
+                  <div key={g.gate} className="waiver" data-waiver={g.gate}>
+                    <label>
+                      <input
+                        type="checkbox"
+                        checked={form.waivers[g.gate]?.on ?? false}
+                        onChange={(e) => setWaiver(g.gate, { on: e.target.checked })}
+                      />{' '}
+                      waive <span className="mono">{g.gate}</span>
+                    </label>
+                    <input
+                      aria-label={`reason for waiving ${g.gate}`}
+                      placeholder="reason (audited)"
+                      value={form.waivers[g.gate]?.reason ?? ''}
+                      disabled={!form.waivers[g.gate]?.on}
+                      onChange={(e) => setWaiver(g.gate, { reason: e.target.value })}
+                    />
+                  </div>
+                ))}
+            </div>
+          ) : null}
+          <div className="actions">
+            <button
+              type="button"
+              className="btn btn-primary"
+              name="start"
+              disabled={busy !== null || stale || !built.input}
+              onClick={() => void start()}
+            >
+              {busy === 'start' ? 'Starting…' : form.at ? 'Schedule upgrade' : 'Start upgrade'}
+            </button>
+            {!built.input ? <span className="bad-text">{built.errors.join(' ')}</span> : null}
+          </div>
+        </section>
+      ) : null}
+      <IssueList issues={issues} title={issuesTitle} />
+    </>
+  );
+}

@@ -1,0 +1,17 @@
+// @rollgate/demo-fleet/faults: what the fault-injection tests share: a seeded PRNG (replayable
+// kill points), the capacity-floor checker and the coordinator's ledger reader.
+export { faultRandom, mulberry32, type SeededRandom } from './seeded-random';
+export {
+  checkCapacityFloor,
+  GATE_CLOSED_CODE,
+  GATE_OPENED_CODE,
+  ledgerEvents,
+  logEvents,
+  type FloorReport,
+  type FloorRules,
+  type FloorViolation,
+  type LedgerRow,
+  type RotationEvent,
+} from './capacity-floor';
+export { readLedger } from './ledger';
+export { checkExactlyOnce, type CoordinatorAction, type JournalLine } from './exactly-once';
