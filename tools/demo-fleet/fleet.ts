@@ -17,6 +17,9 @@ import type { AppRouter } from '@rollgate/api';
 import { findPgBinDir } from '@rollgate/app-db';
 import { buildDemoEditions, demoHookPath, type DemoEdition } from '@rollgate/demo-app';
 import { freePort } from '@rollgate/lb/testing';
+import { createFleetUser, ensureAdmin, type FleetCredentials } from './src/admin';
+
+export { createFleetUser, ensureAdmin, type FleetCredentials } from './src/admin';
 
 /** A TCP port free on loopback right now. */
 export { freePort };
@@ -59,6 +62,32 @@ export interface FleetOptions {
   testMachine?: boolean;
   /** Failure injection: agent id → edition name that must fail at start there (DEMO_FAIL_EDITION). */
   failEdition?: Record<string, string>;
+  /**
+   * Fault injection: agent id → host:port it dials instead of the coordinator's gRPC address
+   * (e.g. a partition proxy from @rollgate/lb/testing in front of `grpcPort`).
+   */
+  coordinatorAddress?: Record<string, string>;
+  /**
+   * Coordinator processes sharing one database; default 1. More than one needs
+   * `coordinatorEnv.DATABASE_URL` (they cannot share an embedded server's data directory). Each
+   * gets its own data directory, ports and ROLLGATE_COORDINATOR_ID (`coordinator-1`, …), and one
+   * shared artifacts directory; agent k lists every coordinator, starting with coordinator k mod N.
+   */
+  coordinators?: number;
+}
+
+/** One coordinator process of the fleet. */
+export interface FleetCoordinator {
+  /** ROLLGATE_COORDINATOR_ID: `coordinator-1`, `coordinator-2`, … */
+  id: string;
+  url: string;
+  grpcAddress: string;
+  api: ReturnType<typeof apiClient>;
+  readonly proc: ChildProcess | null;
+  /** Starts it and waits for /healthz. */
+  start(): Promise<void>;
+  /** SIGKILL to simulate a crash, SIGTERM for a clean stop. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** The test machine's agent id, cluster and role (see FleetOptions.testMachine). */
@@ -124,9 +153,25 @@ export async function waitFor<T>(
   }
 }
 
-export function apiClient(url: string, actor = 'demo-fleet') {
+/**
+ * A tRPC client for a coordinator. `token` is read at every call, so clients made before the
+ * fleet signed in (one per coordinator) use the session once there is one.
+ */
+export function apiClient(
+  url: string,
+  actor = 'demo-fleet',
+  token: () => string | undefined = () => undefined,
+) {
   return createTRPCClient<AppRouter>({
-    links: [httpLink({ url: `${url}/trpc`, headers: { 'x-rollgate-actor': actor } })],
+    links: [
+      httpLink({
+        url: `${url}/trpc`,
+        headers: () => {
+          const t = token();
+          return { 'x-rollgate-actor': actor, ...(t ? { authorization: `Bearer ${t}` } : {}) };
+        },
+      }),
+    ],
   });
 }
 
@@ -175,8 +220,22 @@ export async function startFleet(opts: FleetOptions) {
     saved[key] ??= await freePort();
     return saved[key]!;
   };
+  const coordinatorCount = opts.coordinators ?? 1;
+  if (!Number.isInteger(coordinatorCount) || coordinatorCount < 1) {
+    throw new Error(`coordinators must be a whole number ≥ 1 (got ${coordinatorCount})`);
+  }
+  if (coordinatorCount > 1 && !opts.coordinatorEnv?.DATABASE_URL) {
+    throw new Error(
+      'several coordinators share one PostgreSQL: pass coordinatorEnv.DATABASE_URL (e.g. from createDb(...).url of @rollgate/db)',
+    );
+  }
   const httpPort = await pick('http', opts.httpPort);
   const grpcPort = await pick('grpc', opts.grpcPort);
+  // Coordinators 2…N: their own ports (the first keeps the keys it always had).
+  const extraPorts: { http: number; grpc: number }[] = [];
+  for (let i = 2; i <= coordinatorCount; i++)
+    extraPorts.push({ http: await pick(`http.${i}`), grpc: await pick(`grpc.${i}`) });
+  const grpcAddresses = [grpcPort, ...extraPorts.map((p) => p.grpc)].map((p) => `127.0.0.1:${p}`);
   const editions: DemoEdition[] = await buildDemoEditions(
     join(dir, 'editions'),
     opts.editions ?? ['1.0', '2.0'],
@@ -228,36 +287,66 @@ export async function startFleet(opts: FleetOptions) {
     appDatabaseUrl && pgBinDir ? { DATABASE_URL: appDatabaseUrl, PG_BIN_DIR: pgBinDir } : {};
   if (appDatabaseUrl) await runDbInit(dbEnv);
 
-  const coordinatorEnv = {
-    ROLLGATE_DATA_DIR: join(dir, 'coordinator'),
-    ROLLGATE_HTTP_PORT: String(httpPort),
-    ROLLGATE_GRPC_PORT: String(grpcPort),
-    ROLLGATE_HEARTBEAT_MS: String(opts.heartbeatMs ?? 1000),
-    ...opts.coordinatorEnv,
-  };
-  const url = `http://127.0.0.1:${httpPort}`;
-  const api = apiClient(url);
-  let coordinator: ChildProcess | null = null;
-
-  async function startCoordinator() {
-    coordinator = spawnTs(
-      'apps/coordinator/src/main.ts',
-      [],
-      coordinatorEnv,
-      toFile ? join(logsDir, 'coordinator.log') : null,
-    );
-    const proc = coordinator;
-    await waitFor(
-      'the coordinator to answer /healthz',
-      async () => {
-        if (proc.exitCode !== null)
-          throw new FatalWait(
-            `coordinator exited with code ${proc.exitCode}; see ${join(logsDir, 'coordinator.log')}`,
-          );
-        return (await fetch(`${url}/healthz`)).ok;
+  /** The fleet's administrator, signed in once the first coordinator is up. */
+  let session: FleetCredentials | undefined;
+  const makeCoordinator = (n: number, ports: { http: number; grpc: number }): FleetCoordinator => {
+    const single = coordinatorCount === 1;
+    const env = {
+      ROLLGATE_DATA_DIR: join(dir, n === 1 ? 'coordinator' : `coordinator-${n}`),
+      ROLLGATE_HTTP_PORT: String(ports.http),
+      ROLLGATE_GRPC_PORT: String(ports.grpc),
+      ROLLGATE_HEARTBEAT_MS: String(opts.heartbeatMs ?? 1000),
+      // Agents fetch editions from whichever coordinator they are connected to.
+      ...(single
+        ? {}
+        : { ROLLGATE_COORDINATOR_ID: `coordinator-${n}`, ROLLGATE_ARTIFACTS_DIR: join(dir, 'artifacts') }),
+      ...opts.coordinatorEnv,
+    };
+    const url = `http://127.0.0.1:${ports.http}`;
+    const logFile = join(logsDir, n === 1 ? 'coordinator.log' : `coordinator-${n}.log`);
+    let proc: ChildProcess | null = null;
+    return {
+      id: `coordinator-${n}`,
+      url,
+      grpcAddress: `127.0.0.1:${ports.grpc}`,
+      api: apiClient(url, 'demo-fleet', () => session?.token),
+      get proc() {
+        return proc;
       },
-      60_000,
-    );
+      async start() {
+        const p = spawnTs('apps/coordinator/src/main.ts', [], env, toFile ? logFile : null);
+        proc = p;
+        await waitFor(
+          single ? 'the coordinator to answer /healthz' : `coordinator ${n} to answer /healthz`,
+          async () => {
+            if (p.exitCode !== null)
+              throw new FatalWait(
+                `${single ? 'coordinator' : `coordinator ${n}`} exited with code ${p.exitCode}; see ${logFile}`,
+              );
+            return (await fetch(`${url}/healthz`)).ok;
+          },
+          60_000,
+        );
+      },
+      stop: (signal: NodeJS.Signals = 'SIGTERM') => kill(proc, signal),
+    };
+  };
+  const coordinators = [
+    makeCoordinator(1, { http: httpPort, grpc: grpcPort }),
+    ...extraPorts.map((p, i) => makeCoordinator(i + 2, p)),
+  ];
+  const first = coordinators[0]!;
+  const url = first.url;
+  const api = first.api;
+  const startCoordinator = () => first.start();
+
+  /** Agent k dials every coordinator, starting with coordinator k mod N (one: the original form). */
+  function coordinatorOf(a: FleetAgent): Record<string, unknown> {
+    const fixed = opts.coordinatorAddress?.[a.id];
+    if (fixed) return { address: fixed };
+    if (coordinatorCount === 1) return { address: `127.0.0.1:${grpcPort}` };
+    const k = Math.max(0, everyAgent().indexOf(a));
+    return { addresses: grpcAddresses.map((_, i) => grpcAddresses[(i + k) % grpcAddresses.length]!) };
   }
 
   /** The agent config the fleet writes for a server (exported shape: see agentConfig). */
@@ -270,7 +359,7 @@ export async function startFleet(opts: FleetOptions) {
       agentId: a.id,
       cluster: a.cluster,
       role: a.role,
-      coordinator: { address: `127.0.0.1:${grpcPort}` },
+      coordinator: coordinatorOf(a),
       dataDir: a.dataDir,
       gate: { host: '127.0.0.1', port: a.gatePort, agentCheckPort: a.agentCheckPort },
     };
@@ -391,10 +480,13 @@ export async function startFleet(opts: FleetOptions) {
   const stopAll = async () => {
     await Promise.all(everyAgent().map((a) => kill(a.proc)));
     await stopDemoApps(everyAgent());
-    await kill(coordinator);
+    await Promise.all(coordinators.map((c) => c.stop()));
   };
   try {
-    await startCoordinator();
+    // One after the other: the first applies the migrations the others then find done.
+    for (const c of coordinators) await c.start();
+    // As an operator would on a fresh install: `rollgate admin init`, then sign in.
+    session = await ensureAdmin(url, join(dir, 'admin-password'));
     await Promise.all(everyAgent().map(startAgent));
     await waitConnected();
     await uploadEditions();
@@ -404,11 +496,17 @@ export async function startFleet(opts: FleetOptions) {
     throw err;
   }
 
+  const admin = session!;
   return {
     dir,
     url,
     grpcAddress: `127.0.0.1:${grpcPort}`,
     api,
+    /** The fleet's administrator (user name, password, session token). */
+    admin,
+    /** Creates an account with a role and signs it in: `{ token, api }`. */
+    createUser: (username: string, role: 'admin' | 'operator' | 'viewer', password: string) =>
+      createFleetUser(url, admin.token, username, role, password),
     agents,
     /** The test machine agent (FleetOptions.testMachine), else null. */
     tester,
@@ -424,12 +522,15 @@ export async function startFleet(opts: FleetOptions) {
     repositoryDir,
     repositoryManifest,
     editions,
+    /** The first coordinator's process. */
     get coordinator() {
-      return coordinator;
+      return first.proc;
     },
+    /** Every coordinator (FleetOptions.coordinators); the first is the one above. */
+    coordinators,
     startCoordinator,
-    /** Stops the coordinator: SIGKILL to simulate a crash, SIGTERM for a clean stop. */
-    stopCoordinator: (signal: NodeJS.Signals = 'SIGTERM') => kill(coordinator, signal),
+    /** Stops the first coordinator: SIGKILL to simulate a crash, SIGTERM for a clean stop. */
+    stopCoordinator: (signal: NodeJS.Signals = 'SIGTERM') => first.stop(signal),
     startAgent,
     stopAgent: (a: FleetAgent, signal: NodeJS.Signals = 'SIGTERM') => kill(a.proc, signal),
     waitConnected,

@@ -82,7 +82,10 @@ async function main() {
         : ''
     }
 
+    sign in      user admin, password in ${join(dir, 'admin-password')} (console and CLI)
+
   Try, in another terminal:
+    npx rollgate login --username admin < ${join(dir, 'admin-password')}
     npx rollgate servers
     npx rollgate edition list
     npx rollgate upgrade plan  --cluster demo --app demo-app --edition 2.0

@@ -368,6 +368,7 @@ export function createAgent(opts: AgentOptions): Agent {
           : config.gate.host;
       connection = createConnection({
         address: config.coordinator.address,
+        addresses: config.coordinator.addresses,
         credentials: opts.credentials,
         protocol: opts.protocol,
         agentId: config.agentId,
@@ -417,7 +418,7 @@ export function createAgent(opts: AgentOptions): Agent {
       log.info(
         {
           version: AGENT_VERSION,
-          coordinator: config.coordinator.address,
+          coordinator: config.coordinator.addresses.join(', '),
           gatePort,
           agentCheckPort,
           dataDir,

@@ -93,6 +93,29 @@ describe('agent config', () => {
     ]);
   });
 
+  it('takes a list of coordinators to fail over between; the single address keeps working', () => {
+    const one = parseConfig(valid(), '/etc/rollgate');
+    expect(one.ok && one.config.coordinator).toEqual({
+      address: '127.0.0.1:7443',
+      addresses: ['127.0.0.1:7443'],
+    });
+    const many = parseConfig(
+      { ...valid(), coordinator: { addresses: ['10.0.0.1:7401', '10.0.0.2:7401'] } },
+      '/etc/rollgate',
+    );
+    expect(many.ok && many.config.coordinator).toEqual({
+      address: '10.0.0.1:7401',
+      addresses: ['10.0.0.1:7401', '10.0.0.2:7401'],
+    });
+    expect(errorsOf({ ...valid(), coordinator: {} })[0]).toMatch(/^coordinator: missing; expected "address"/);
+    expect(errorsOf({ ...valid(), coordinator: { addresses: [] } })[0]).toMatch(
+      /coordinator\.addresses: list at least one coordinator address/,
+    );
+    expect(errorsOf({ ...valid(), coordinator: { addresses: ['10.0.0.1'] } })[0]).toMatch(
+      /^coordinator\.addresses\[0\]: expected host:port/,
+    );
+  });
+
   it('checks the coordinator address, service list, duplicates and URLs', () => {
     expect(errorsOf({ ...valid(), coordinator: { address: 'localhost' } })[0]).toMatch(
       /^coordinator\.address: expected host:port .*got "localhost"/,

@@ -206,6 +206,12 @@ const testAccountSchema = obj(
   'an object like { "username": "rollgate-test", "password": "…" }',
 );
 
+const coordinatorAddress = z
+  .string({ error: expected('host:port of the coordinator gRPC endpoint (e.g. "127.0.0.1:7443")') })
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+    error: expected('host:port of the coordinator gRPC endpoint (e.g. "127.0.0.1:7443")'),
+  });
+
 export const agentConfigSchema = obj(
   {
     agentId: safeName('agent id', 'admin-1'),
@@ -213,14 +219,29 @@ export const agentConfigSchema = obj(
     role: safeName('role', 'admin'),
     coordinator: obj(
       {
-        address: z
-          .string({ error: expected('host:port of the coordinator gRPC endpoint (e.g. "127.0.0.1:7443")') })
-          .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
-            error: expected('host:port of the coordinator gRPC endpoint (e.g. "127.0.0.1:7443")'),
-          }),
+        address: coordinatorAddress.optional(),
+        // Several coordinators sharing one database: the agent connects to one and fails over to
+        // the next when its stream ends (README "Running several coordinators").
+        addresses: z
+          .array(coordinatorAddress, {
+            error: expected(
+              'a list of host:port coordinator endpoints (e.g. ["10.0.0.1:7401", "10.0.0.2:7401"])',
+            ),
+          })
+          .min(1, { error: 'list at least one coordinator address' })
+          .max(16, { error: 'list at most 16 coordinator addresses' })
+          .optional(),
       },
       'an object like { "address": "127.0.0.1:7443" }',
-    ),
+    ).superRefine((c, ctx) => {
+      if (c.address === undefined && c.addresses === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'missing; expected "address": "host:port" of the coordinator, or "addresses": ["host:port", …] for several',
+        });
+      }
+    }),
     dataDir: pathString('the agent data directory', '/var/lib/rollgate-agent'),
     gate: obj(
       {
@@ -310,6 +331,12 @@ export const agentConfigSchema = obj(
 });
 
 type RawConfig = z.infer<typeof agentConfigSchema>;
+
+/** Where the agent connects: `addresses` in order of preference, `address` the first of them. */
+export interface CoordinatorConfig {
+  address: string;
+  addresses: string[];
+}
 type RawService = RawConfig['services'][number];
 
 /** One managed service, with paths resolved and defaults filled in. */
@@ -318,7 +345,8 @@ export interface ServiceConfig extends Omit<RawService, 'healthUrl'> {
 }
 
 /** The validated config: every path absolute, every default applied. */
-export interface AgentConfig extends Omit<RawConfig, 'services' | 'backupsDir'> {
+export interface AgentConfig extends Omit<RawConfig, 'services' | 'backupsDir' | 'coordinator'> {
+  coordinator: CoordinatorConfig;
   services: ServiceConfig[];
   /** Absolute; default <dataDir>/backups. */
   backupsDir: string;
@@ -345,10 +373,18 @@ export function parseConfig(input: unknown, baseDir: string = process.cwd()): Co
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const raw = parsed.data;
   const dataDir = abs(raw.dataDir);
+  // `address` alone (the original form) is a list of one; with both, `address` is tried first.
+  const addresses = [
+    ...new Set([
+      ...(raw.coordinator.address ? [raw.coordinator.address] : []),
+      ...(raw.coordinator.addresses ?? []),
+    ]),
+  ];
   return {
     ok: true,
     config: {
       ...raw,
+      coordinator: { address: addresses[0]!, addresses },
       dataDir,
       backupsDir: raw.backupsDir === undefined ? join(dataDir, 'backups') : abs(raw.backupsDir),
       services: raw.services.map((s) => ({

@@ -22,6 +22,12 @@ export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'waiting' | 
 export interface ConnectionOptions {
   /** host:port of the coordinator. */
   address: string;
+  /**
+   * Several coordinators sharing one database, in order of preference: each attempt after a
+   * stream ended goes to the next one, so a dead coordinator costs one back-off, not a hang.
+   * Default: [address].
+   */
+  addresses?: string[];
   /** Channel credentials; default plaintext (grpc.credentials.createInsecure()) until TLS lands. */
   credentials?: grpc.ChannelCredentials;
   /** Loaded protocol; default loadAgentProtocol(). */
@@ -65,10 +71,19 @@ export function createConnection(opts: ConnectionOptions): Connection {
   const log = opts.log;
   const protocol = opts.protocol ?? loadAgentProtocol();
   const Client = protocol.rollgate.agent.v1.AgentService;
-  const client: AgentServiceClient = new Client(
-    opts.address,
-    opts.credentials ?? grpc.credentials.createInsecure(),
-    {
+  const addresses = opts.addresses && opts.addresses.length > 0 ? opts.addresses : [opts.address];
+  let current = 0;
+  const clients = new Map<string, AgentServiceClient>();
+  const clientFor = (address: string): AgentServiceClient => {
+    let c = clients.get(address);
+    if (!c) {
+      c = newClient(address);
+      clients.set(address, c);
+    }
+    return c;
+  };
+  const newClient = (address: string): AgentServiceClient =>
+    new Client(address, opts.credentials ?? grpc.credentials.createInsecure(), {
       // Each agent gets its own HTTP/2 connection rather than sharing grpc-js's global subchannel pool.
       'grpc.use_local_subchannel_pool': 1,
       // Notice a dead coordinator (half-open TCP) without waiting for the OS: ping every 20 s.
@@ -79,8 +94,8 @@ export function createConnection(opts: ConnectionOptions): Connection {
       // at once, which would override our 10 s cap. Keep it within the same bounds as ours.
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 10_000,
-    },
-  );
+    });
+  let client = clientFor(addresses[0]!);
   const backoff = createBackoff(opts.backoff);
   const resetAfterMs = opts.resetAfterMs ?? 10_000;
   const welcomeTimeoutMs = opts.welcomeTimeoutMs ?? 10_000;
@@ -99,10 +114,10 @@ export function createConnection(opts: ConnectionOptions): Connection {
     if (state === next) return;
     const prev = state;
     state = next;
-    if (next === 'connected') log.info({ address: opts.address, ...details }, 'connected to coordinator');
-    else if (next === 'stopped') log.info({ address: opts.address }, 'closing the coordinator connection');
-    else if (prev === 'connected')
-      log.info({ address: opts.address, ...details }, 'connection to coordinator lost');
+    const address = addresses[current];
+    if (next === 'connected') log.info({ address, ...details }, 'connected to coordinator');
+    else if (next === 'stopped') log.info({ address }, 'closing the coordinator connection');
+    else if (prev === 'connected') log.info({ address, ...details }, 'connection to coordinator lost');
   }
 
   function clearTimers() {
@@ -139,6 +154,8 @@ export function createConnection(opts: ConnectionOptions): Connection {
     welcomedAt = 0;
     if (state === 'stopped') return;
     if (lasted > resetAfterMs) backoff.reset();
+    // Fail over: the next attempt goes to the next coordinator of the list.
+    if (addresses.length > 1) current = (current + 1) % addresses.length;
     const delay = backoff.next();
     setState('waiting', { reason: why, retryInMs: delay });
     log.debug(
@@ -153,7 +170,9 @@ export function createConnection(opts: ConnectionOptions): Connection {
     if (state === 'stopped') return;
     attempt += 1;
     setState('connecting');
-    log.debug({ address: opts.address, attempt }, 'connecting to coordinator');
+    const address = addresses[current]!;
+    client = clientFor(address);
+    log.debug({ address, attempt }, 'connecting to coordinator');
     const md = new grpc.Metadata();
     md.set('x-rollgate-agent-id', opts.agentId);
     const c = client.Connect(md);
@@ -253,7 +272,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
         });
       }
       call = undefined;
-      client.close();
+      for (const c of clients.values()) c.close();
     },
     send: write,
     sendHealthReport,

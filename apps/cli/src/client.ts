@@ -10,6 +10,8 @@ export interface ClientOptions {
   url: string;
   /** Who is calling, sent as `x-rollgate-actor` (e.g. `cli:alice@build-7`). */
   actor: string;
+  /** The session token (`rollgate login`, or ROLLGATE_TOKEN), sent as a bearer token. Default none. */
+  token?: string | undefined;
   /**
    * How long one request may take before it is given up, in ms, unless the call passes its own
    * `signal`. Default 30000: without it a coordinator that accepts the connection but never answers
@@ -34,7 +36,10 @@ export function createClient(opts: ClientOptions): RollgateClient {
       // httpLink, not httpBatchLink: the coordinator does not accept batched calls.
       httpLink({
         url: trpcEndpoint(opts.url),
-        headers: { [ACTOR_HEADER]: opts.actor },
+        headers: {
+          [ACTOR_HEADER]: opts.actor,
+          ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+        },
         fetch: (input, init) => {
           const timeout = AbortSignal.timeout(timeoutMs);
           const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;

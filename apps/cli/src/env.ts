@@ -27,6 +27,12 @@ const envSchema = z.object({
   // Fallbacks for the default actor when the OS cannot tell who we are (e.g. an unknown uid in a container).
   USER: optional(z.string()),
   LOGNAME: optional(z.string()),
+  // A session token for scripts (CI): used instead of the one `rollgate login` saved. Never logged.
+  ROLLGATE_TOKEN: optional(
+    z.string().regex(/^[A-Za-z0-9_-]{20,200}$/, 'must be a token printed by `rollgate login --print-token`'),
+  ),
+  XDG_CONFIG_HOME: optional(z.string()),
+  HOME: optional(z.string()),
 });
 
 export interface CliEnv {
@@ -36,6 +42,10 @@ export interface CliEnv {
   noColor: boolean;
   /** USER or LOGNAME, for the default actor; undefined when neither is set. */
   user: string | undefined;
+  /** ROLLGATE_TOKEN; undefined when unset. */
+  token: string | undefined;
+  /** Where `rollgate login` keeps its sessions: $XDG_CONFIG_HOME/rollgate, else ~/.config/rollgate. */
+  configDir: string | undefined;
 }
 
 export class EnvError extends Error {
@@ -56,5 +66,12 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): CliEnv {
     throw new EnvError(`invalid environment:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
-  return { coordinatorUrl: e.ROLLGATE_URL, noColor: e.NO_COLOR !== undefined, user: e.USER ?? e.LOGNAME };
+  const base = e.XDG_CONFIG_HOME ?? (e.HOME ? `${e.HOME}/.config` : undefined);
+  return {
+    coordinatorUrl: e.ROLLGATE_URL,
+    noColor: e.NO_COLOR !== undefined,
+    user: e.USER ?? e.LOGNAME,
+    token: e.ROLLGATE_TOKEN,
+    configDir: base ? `${base}/rollgate` : undefined,
+  };
 }

@@ -205,6 +205,13 @@ export function explainError(err: unknown, url: string): Explained {
           };
         }
         return { message: err.message, exitCode: EXIT.usage };
+      case 'UNAUTHORIZED':
+        return {
+          message: `${err.message}${/rollgate login/.test(err.message) ? '' : ' Sign in with `rollgate login --username <you>`.'}`,
+          exitCode: EXIT.usage,
+        };
+      case 'TOO_MANY_REQUESTS':
+        return { message: err.message, exitCode: EXIT.usage };
       case 'CONFLICT':
       case 'PRECONDITION_FAILED':
       case 'FORBIDDEN': {

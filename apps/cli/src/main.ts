@@ -8,7 +8,19 @@ import os from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createClient } from './client';
-import type { CommandContext } from './context';
+import {
+  adminInitCommand,
+  loginCommand,
+  logoutCommand,
+  usersCreateCommand,
+  usersDisableCommand,
+  usersListCommand,
+  usersSetRoleCommand,
+  whoamiCommand,
+  type AuthContext,
+} from './commands/auth';
+import { loadSession } from './credentials';
+import { readPassword } from './read-password';
 import { DEFAULT_COORDINATOR_URL, EnvError, coordinatorUrlSchema, loadEnv, type CliEnv } from './env';
 import { CliError, EXIT, explainError } from './errors';
 import { createOutput } from './output';
@@ -75,6 +87,7 @@ const wholeNumber = (min: number, max: number) => (value: string) => {
 interface GlobalFlags {
   url: string;
   actor?: string;
+  token?: string;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -90,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
   let url = env.coordinatorUrl ?? DEFAULT_COORDINATOR_URL;
   let exitCode: number = EXIT.ok;
 
-  const contextFor = (cmd: Command, json: boolean | undefined): CommandContext => {
+  const contextFor = async (cmd: Command, json: boolean | undefined): Promise<AuthContext> => {
     const global = cmd.optsWithGlobals<GlobalFlags>();
     const parsedUrl = coordinatorUrlSchema.safeParse(global.url);
     if (!parsedUrl.success)
@@ -101,8 +114,15 @@ async function main(argv: string[]): Promise<number> {
     if (!/^[\x20-\x7e]{1,200}$/.test(actor)) {
       throw new CliError('--actor must be 1-200 printable ASCII characters, e.g. cli:alice@build-7.');
     }
+    // A token: --token, else ROLLGATE_TOKEN, else the session `rollgate login` saved for this URL.
+    const token = global.token ?? env.token ?? (await loadSession(env.configDir, url, Date.now()))?.token;
+    if (global.token !== undefined && !/^[A-Za-z0-9_-]{20,200}$/.test(global.token)) {
+      throw new CliError('--token must be a token printed by `rollgate login --print-token`.');
+    }
     return {
-      client: createClient({ url, actor }),
+      client: createClient({ url, actor, token }),
+      configDir: env.configDir,
+      readPassword,
       url,
       out: createOutput({ noColor: env.noColor, json: json === true }),
       now: () => Date.now(),
@@ -113,26 +133,84 @@ async function main(argv: string[]): Promise<number> {
   /** Wraps a command: builds its context from the parsed flags and keeps its exit code. */
   const act =
     <A extends unknown[], F extends { json?: boolean }>(
-      fn: (ctx: CommandContext, ...args: [...A, F]) => Promise<number>,
+      fn: (ctx: AuthContext, ...args: [...A, F]) => Promise<number>,
     ) =>
     async (...args: [...A, F, Command]) => {
       const cmd = args[args.length - 1] as Command;
       const flags = args[args.length - 2] as F;
       const rest = args.slice(0, -1) as [...A, F];
-      exitCode = await fn(contextFor(cmd, flags.json), ...rest);
+      exitCode = await fn(await contextFor(cmd, flags.json), ...rest);
     };
 
   const program = new Command('rollgate')
     .description('Upgrade fleets of servers behind load balancers with no request lost.')
     .version(VERSION, '-V, --version')
     .option('--url <url>', 'coordinator base URL (env ROLLGATE_URL)', url)
-    .option('--actor <who>', 'who you are, for the audit log (default: cli:<user>@<host>)')
+    .option('--actor <who>', 'the client, for the coordinator log (default: cli:<user>@<host>)')
+    .option(
+      '--token <token>',
+      'a session token (default: ROLLGATE_TOKEN, else the session of `rollgate login`)',
+    )
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
 
   // A fresh Option per command: commander keeps per-command state on it.
   const json = () => new Option('--json', 'print JSON only, for scripts');
+
+  program
+    .command('login')
+    .description('sign in to the coordinator; the session is saved for this URL (0600)')
+    .requiredOption('--username <name>', 'your user name')
+    .option('--print-token', 'print the session token instead of saving it (for ROLLGATE_TOKEN in scripts)')
+    .addOption(json())
+    .action(act(loginCommand));
+  program.command('logout').description('end the saved session').addOption(json()).action(act(logoutCommand));
+  program
+    .command('whoami')
+    .description('who you are signed in as')
+    .addOption(json())
+    .action(act(whoamiCommand));
+  program
+    .command('admin')
+    .description('first-run setup')
+    .command('init')
+    .description(
+      "create the first administrator (only while no account exists; on the coordinator's machine)",
+    )
+    .requiredOption('--username <name>', "the administrator's user name")
+    .addOption(json())
+    .action(act(adminInitCommand));
+  const users = program.command('users').description('operator accounts (administrators only)');
+  const roleOption = () =>
+    new Option('--role <role>', 'admin, operator or viewer')
+      .choices(['admin', 'operator', 'viewer'])
+      .makeOptionMandatory();
+  users
+    .command('list')
+    .description('every account and its role')
+    .addOption(json())
+    .action(act(usersListCommand));
+  users
+    .command('create')
+    .description('create an account (the password is asked for, or read from standard input)')
+    .requiredOption('--username <name>', 'the user name')
+    .addOption(roleOption())
+    .addOption(json())
+    .action(act(usersCreateCommand));
+  users
+    .command('set-role')
+    .description("change an account's role")
+    .requiredOption('--username <name>', 'the user name')
+    .addOption(roleOption())
+    .addOption(json())
+    .action(act(usersSetRoleCommand));
+  users
+    .command('disable')
+    .description('disable an account; its sessions end')
+    .requiredOption('--username <name>', 'the user name')
+    .addOption(json())
+    .action(act(usersDisableCommand));
 
   program
     .command('servers')

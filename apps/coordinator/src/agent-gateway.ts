@@ -46,13 +46,21 @@ export interface AgentGatewayOptions {
   version: string;
   /** Heartbeat interval told to agents in Welcome; default 5000 ms. */
   heartbeatIntervalMs?: number;
-  /** An agent silent for longer is marked lost; default 3 × heartbeatIntervalMs. */
+  /**
+   * An agent silent for longer is marked lost; default 1.5 × heartbeatIntervalMs, so that with the
+   * sweep (every quarter interval, at most 1 s) a silent agent is noticed within two intervals.
+   */
   lostAfterMs?: number;
   /** How often heartbeats are written to the store, in one batch; default 1000 ms. */
   touchFlushMs?: number;
   /** How often stored log lines are acknowledged to agents; default 250 ms. */
   logAckMs?: number;
   credentials?: grpc.ServerCredentials;
+  /**
+   * This coordinator's id, recorded on the servers whose streams it holds (so a peer leading a
+   * run publishes their commands here) and guarding its status writes. Default: none recorded.
+   */
+  coordinatorId?: string;
 }
 
 /** Messages of one stream received but not yet handled before the gateway stops reading it. */
@@ -95,7 +103,7 @@ function inventory(services: ServiceInventory__Output[]) {
 export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatewayEvents) {
   const { store, log, clock } = opts;
   const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 5000;
-  const lostAfterMs = opts.lostAfterMs ?? 3 * heartbeatIntervalMs;
+  const lostAfterMs = opts.lostAfterMs ?? 1.5 * heartbeatIntervalMs;
   const proto = loadAgentProtocol();
   const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1 });
   const connections = new Map<string, Connection>();
@@ -105,7 +113,9 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
   let stopped = false;
   let boundPort = 0;
 
-  const touch = (t: ServerTouch) => touches.set(t.id, { ...touches.get(t.id), ...t });
+  const coordinatorId = opts.coordinatorId;
+  const touch = (t: ServerTouch) =>
+    touches.set(t.id, { ...touches.get(t.id), ...t, ...(coordinatorId ? { coordinatorId } : {}) });
 
   async function flushTouches() {
     if (touches.size === 0) return;
@@ -174,6 +184,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
       services: inventory(hello.services),
       lastHeartbeatAt: now,
       connectedAt: now,
+      ...(coordinatorId ? { coordinatorId } : {}),
     });
     call.write({
       welcome: {
@@ -426,7 +437,22 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
     bus,
     connectedCount: () => connections.size,
     port: () => boundPort,
-    start(): Promise<number> {
+    async start(): Promise<number> {
+      // Agents this coordinator held before it stopped (or crashed) are not connected to it now:
+      // until each says Hello again it must not count as serving (the capacity floor reads this).
+      const held = (await store.listServers()).filter(
+        (s) => s.status === 'connected' && (coordinatorId ? s.coordinatorId === coordinatorId : true),
+      );
+      if (held.length > 0) {
+        await store.touchServers(
+          held.map((s) => ({
+            id: s.id,
+            lastHeartbeatAt: s.lastHeartbeatAt ?? clock.now(),
+            status: 'lost' as const,
+          })),
+        );
+        log.info({ agents: held.length }, 'agents held before the restart marked lost until they reconnect');
+      }
       server.addService(
         proto.rollgate.agent.v1.AgentService.service,
         handlers as grpc.UntypedServiceImplementation,
@@ -450,7 +476,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
                     .catch((e: unknown) => log.error({ err: e }, 'agent sweep failed'))
                     .finally(loop);
                 },
-                Math.min(1000, opts.touchFlushMs ?? 1000),
+                Math.min(1000, opts.touchFlushMs ?? 1000, heartbeatIntervalMs / 4),
               );
             };
             loop();

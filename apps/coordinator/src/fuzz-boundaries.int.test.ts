@@ -171,22 +171,27 @@ describe('bad input at the coordinator: tRPC and gRPC', () => {
     for (let i = 0; i < N; i++) {
       const { path, type, inputs } = R.pick(procedures);
       const input = invalidFor(inputs);
+      // Signed in as the administrator (so the inputs themselves are checked), now and then with a
+      // wrong or no token (refused before anything else).
+      const auth = R.pick([fleet.admin.token, fleet.admin.token, fleet.admin.token, 'x'.repeat(43), '']);
+      const headers: Record<string, string> = auth ? { authorization: `Bearer ${auth}` } : {};
       let res: Response;
       if (R.int(10) === 0) {
         // Not even JSON, or JSON of the wrong envelope.
         res = await fetch(`${fleet.url}/trpc/${path}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { ...headers, 'content-type': 'application/json' },
           body: R.pick(['{', 'null', '[1,2', '\u0000\u0001', '"x"'.repeat(1000)]),
         });
       } else if (type === 'query') {
         res = await fetch(
           `${fleet.url}/trpc/${path}?input=${encodeURIComponent(JSON.stringify(input) ?? '')}`,
+          { headers },
         );
       } else {
         res = await fetch(`${fleet.url}/trpc/${path}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { ...headers, 'content-type': 'application/json' },
           body: JSON.stringify(input) ?? '',
         });
       }

@@ -1,10 +1,10 @@
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createServer, type Server } from 'node:http';
-import { appRouter, type ApiServices } from '@rollgate/api';
+import { appRouter, type ApiContext, type ApiServices, type Principal } from '@rollgate/api';
 import type { Logger } from '@rollgate/logger';
 
 export interface HttpServerOptions {
-  /** Default 127.0.0.1: the API has no authentication yet, so it stays on loopback unless told. */
+  /** Default 127.0.0.1: listen elsewhere only behind TLS termination (see README). */
   host?: string;
   /** Default 7400; 0 picks a free port. */
   port?: number;
@@ -12,7 +12,9 @@ export interface HttpServerOptions {
   log: Logger;
 }
 
-const ACTOR = /^[\w.@:+-]{1,128}$/;
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+/** An IPv4 or IPv6 address as a proxy would put it in X-Forwarded-For. */
+const FORWARDED = /^[0-9A-Fa-f:.]{2,45}$/;
 
 /** tRPC over HTTP at /trpc for the console and the CLI, plus /healthz. */
 export function createHttpServer(opts: HttpServerOptions) {
@@ -21,10 +23,26 @@ export function createHttpServer(opts: HttpServerOptions) {
     basePath: '/trpc/',
     // An edition upload is a base64 archive of up to 64 MiB; anything larger is refused unread.
     maxBodySize: 90 * 1024 * 1024,
-    createContext: ({ req }) => {
-      const header = req.headers['x-rollgate-actor'];
-      const actor = typeof header === 'string' && ACTOR.test(header) ? header : 'anonymous';
-      return { actor, services: opts.services };
+    createContext: async ({ req }): Promise<ApiContext> => {
+      const peer = req.socket.remoteAddress ?? 'unknown';
+      // Only a proxy on this machine (the console) may say whose request it forwards.
+      const forwarded = req.headers['x-forwarded-for'];
+      const from =
+        LOOPBACK.has(peer) && typeof forwarded === 'string' && FORWARDED.test(forwarded.split(',')[0]!.trim())
+          ? forwarded.split(',')[0]!.trim()
+          : peer;
+      const header = req.headers.authorization;
+      const token =
+        typeof header === 'string' && /^Bearer [A-Za-z0-9_-]{20,200}$/.test(header) ? header.slice(7) : null;
+      const user = token ? await opts.services.auth.authenticate(token) : null;
+      const principal: Principal = user ?? { kind: 'anonymous' };
+      return {
+        actor: user ? user.user.username : 'anonymous',
+        principal,
+        from,
+        token,
+        services: opts.services,
+      };
     },
     onError: ({ error, path }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') opts.log.error({ err: error, path }, 'api error');

@@ -172,11 +172,13 @@ describe('no request lost through a real HAProxy', () => {
     await waitFor('all servers up again', allUp, 10_000, 200);
   });
 
-  it('a drain waits for in-flight slow requests (3 s) to finish before the service is stopped', async () => {
+  it('a drain waits for in-flight slow requests (6 s) to finish before the service is stopped', async () => {
     await useLb('haproxy-runtime');
     // Two slow requests per server, through the load balancer, already running when the run starts.
+    // 6 s: the preparation steps (staging the edition) come before group 1 leaves rotation, and
+    // the requests must still be running then.
     const slow = Array.from({ length: 8 }, () =>
-      fetch(`${front}/slow?ms=3000`).then(
+      fetch(`${front}/slow?ms=6000`).then(
         async (r) => ({ status: r.status, body: await r.text() }),
         (e: Error) => ({ status: 0, body: e.message }),
       ),
@@ -193,8 +195,10 @@ describe('no request lost through a real HAProxy', () => {
     const drains = (await fleet.api.upgrade.logs.query({ runId, code: 'RG0111I' })).filter((l) =>
       /drained in/.test(l.message),
     );
-    // Group 1's first stop (step 1) is the one the slow requests were running into.
-    const g1 = drains.filter((l) => l.stepIndex === 0);
+    // Group 1's first stop (the first step that drains; preparation steps come before it) is the
+    // one the slow requests were running into.
+    const first = Math.min(...drains.map((l) => l.stepIndex ?? Infinity));
+    const g1 = drains.filter((l) => l.stepIndex === first);
     expect(g1.map((l) => l.serverId).sort()).toEqual(['admin-1', 'stream-1']);
     expect(g1).toHaveLength(2);
     for (const l of g1) {

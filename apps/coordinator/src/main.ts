@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { createDb, createLogWriter, createPgStore } from '@rollgate/db';
+import { createDb, createLogWriter, createPgAuthStore, createPgNotifier, createPgStore } from '@rollgate/db';
 import { createEngine, type Clock } from '@rollgate/engine';
 import { createLogger } from '@rollgate/logger';
 import { createAgentGateway } from './agent-gateway';
 import { createArtifactStore } from './artifact-store';
 import { createLbAdapter } from './lb-adapter';
+import { AGENT_CHANNEL, createPeerBus, RUN_CHANNEL } from './peer-bus';
 import { readEnv } from './env';
 import { createHttpServer } from './http-server';
 import { createScheduledPrecheck } from './readiness-check';
+import { createAuthService } from './auth-service';
 import { createCoordinatorServices } from './services';
 
 export const COORDINATOR_VERSION = '0.1.0';
@@ -33,7 +34,7 @@ async function main() {
   await db.start();
   const store = createPgStore(db.db);
   const logWriter = createLogWriter({ store });
-  const artifacts = createArtifactStore({ dir: join(env.dataDir, 'artifacts') });
+  const artifacts = createArtifactStore({ dir: env.artifactsDir });
   const lb = createLbAdapter({ store, log });
 
   // The gateway and the engine need each other; the gateway's callbacks only run after start(),
@@ -49,6 +50,7 @@ async function main() {
       clock,
       version: COORDINATOR_VERSION,
       heartbeatIntervalMs: env.ROLLGATE_HEARTBEAT_MS,
+      coordinatorId: env.coordinatorId,
     },
     {
       onActionUpdate: (u) => engine.onActionUpdate(u),
@@ -56,9 +58,42 @@ async function main() {
       onAgentLost: (id) => engine.onAgentLost(id),
     },
   );
+  // Several coordinators may share the database: each listens for its peers' commands to agents
+  // whose streams it holds, and for "re-evaluate this run" addressed to the run's leader.
+  const publish = (channel: string, payload: string) => notifier.notify(db.pool, channel, payload);
+  const peers = createPeerBus({
+    local: gateway.bus,
+    store,
+    coordinatorId: env.coordinatorId,
+    publish,
+    log,
+  });
+  const notifier = createPgNotifier({
+    url: db.url,
+    channels: [AGENT_CHANNEL, RUN_CHANNEL],
+    logger: log,
+    onNotification: (channel, payload) => {
+      if (channel === AGENT_CHANNEL) {
+        peers
+          .onAgentNotification(payload)
+          .catch((err: unknown) => log.error({ err }, 'forwarding a peer command failed'));
+      } else if (channel === RUN_CHANNEL && engine.leads(payload)) {
+        void engine.kick(payload);
+      }
+    },
+  });
   const engine = createEngine({
     store,
-    bus: gateway.bus,
+    bus: peers.bus,
+    leases: store,
+    holder: env.coordinatorId,
+    leaseTtlMs: env.ROLLGATE_LEASE_TTL_MS,
+    leaseRenewMs: env.ROLLGATE_LEASE_RENEW_MS,
+    notifyLeader: (runId) => {
+      publish(RUN_CHANNEL, runId).catch((err: unknown) =>
+        log.warn({ err, runId }, 'could not tell the run leader to re-evaluate; its next tick will'),
+      );
+    },
     clock,
     emit: (r) => logWriter.write(r),
     log,
@@ -68,6 +103,7 @@ async function main() {
   });
   const services = createCoordinatorServices({
     version: COORDINATOR_VERSION,
+    auth: createAuthService({ store: createPgAuthStore(db.db), clock }),
     store,
     engine,
     artifacts,
@@ -81,6 +117,7 @@ async function main() {
     log,
   });
 
+  await notifier.start();
   await engine.start();
   const grpcPort = await gateway.start();
   const httpPort = await http.start();
@@ -90,6 +127,7 @@ async function main() {
       api: `http://${env.ROLLGATE_HTTP_HOST}:${httpPort}/trpc`,
       dataDir: env.dataDir,
       database: env.DATABASE_URL ? 'external' : 'embedded',
+      coordinatorId: env.coordinatorId,
     },
     'coordinator ready',
   );
@@ -102,6 +140,7 @@ async function main() {
     await http.stop();
     await gateway.stop();
     await engine.stop();
+    await notifier.stop();
     await logWriter.stop();
     await db.stop();
     log.info({}, 'coordinator stopped');

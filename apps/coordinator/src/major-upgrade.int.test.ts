@@ -71,6 +71,8 @@ describe('major upgrade of the demo fleet, with its database, tests, backups and
       testMachine: true,
       editions: ['1.0', '2.0', '2.1'],
     });
+    // The real CLI run by these tests signs in with the fleet administrator's session.
+    process.env.ROLLGATE_TOKEN = fleet.admin.token;
     // The LB admin's HAProxy: health checks on each agent's gate and agent-check, no runtime API.
     await fleet.api.lb.configure.mutate({
       cluster: 'demo',
@@ -157,7 +159,7 @@ describe('major upgrade of the demo fleet, with its database, tests, backups and
     const started = await fleet.api.upgrade.start.mutate({ ...input, contacts: CONTACTS });
     const runId = started.run.id;
     const contacts = started.run.readiness.find((g) => g.gate === 'contacts');
-    expect(contacts).toMatchObject({ status: 'met', by: 'demo-fleet' });
+    expect(contacts).toMatchObject({ status: 'met', by: 'admin' });
     expect(contacts?.at).toBeGreaterThan(0);
 
     const waiting = await waitForStatus(fleet.api, runId, ['waiting-approval']);
@@ -167,7 +169,7 @@ describe('major upgrade of the demo fleet, with its database, tests, backups and
     const evidence = await fleet.api.upgrade.evidence.query({ runId });
     const printed = await rollgate(fleet, 'upgrade', 'evidence', runId);
     expect(printed).toMatch(/database dumped to .*, verified restorable in \d+ ms/);
-    expect(printed).toMatch(/contacts +met +by demo-fleet/);
+    expect(printed).toMatch(/contacts +met +by admin/);
     const gate = (g: string) => evidence.readiness.find((r) => r.gate === g);
     for (const g of [
       'remote-access',
@@ -289,6 +291,8 @@ describe('a failure in group 2 of a major upgrade, then a rollback that restores
       appDatabaseUrl: appDb.url,
       failEdition: { 'admin-2': '2.0' },
     });
+    // The real CLI run by these tests signs in with the fleet administrator's session.
+    process.env.ROLLGATE_TOKEN = fleet.admin.token;
   });
 
   afterAll(async () => {

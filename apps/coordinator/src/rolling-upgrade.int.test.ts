@@ -65,6 +65,8 @@ describe('a minor rolling upgrade of the demo fleet', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rollgate-int-'));
     fleet = await startFleet({ dir, heartbeatMs: 500 });
+    // The real CLI run by these tests signs in with the fleet administrator's session.
+    process.env.ROLLGATE_TOKEN = fleet.admin.token;
   });
 
   afterAll(async () => {
@@ -183,9 +185,18 @@ describe('a minor rolling upgrade of the demo fleet', () => {
       expect(lost.message).toMatch(/admin-1/);
       const servers = await fleet.api.servers.list.query({});
       expect(servers.find((s) => s.id === 'admin-1')!.status).toBe('lost');
-      // The run does not go on blindly without it.
-      const s = await fleet.api.upgrade.status.query({ runId });
-      expect(s.run.currentStep).toBe(0);
+      // The run does not go on blindly without it: it holds on a step that needs admin-1.
+      const held = await waitFor('the run to hold on admin-1', async () => {
+        const a = await fleet.api.upgrade.status.query({ runId });
+        await new Promise((r) => setTimeout(r, 1000));
+        const b = await fleet.api.upgrade.status.query({ runId });
+        return a.run.currentStep === b.run.currentStep ? b : null;
+      });
+      expect(
+        held.steps[held.run.currentStep]!.actions.some(
+          (x) => x.serverId === 'admin-1' && x.status !== 'succeeded',
+        ),
+      ).toBe(true);
     } finally {
       admin1.proc!.kill('SIGCONT');
     }
@@ -234,7 +245,8 @@ describe('a minor rolling upgrade of the demo fleet', () => {
     );
     expect(paused.run.failure).toMatch(/checksum mismatch/i);
     const failedStep = paused.steps.find((s) => s.status === 'failed')!;
-    expect(failedStep.kind).toBe('upgrade');
+    // Staging (a preparation step, before the window) downloads and verifies the archive first.
+    expect(failedStep.kind).toBe('prepare');
     expect(failedStep.error).toMatch(/checksum mismatch/i);
     // Nothing was installed on any server of group 1.
     for (const a of fleet.agents) {

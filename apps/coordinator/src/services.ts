@@ -29,6 +29,7 @@ import {
   type EngineStore,
   type RunRecord,
 } from '@rollgate/engine';
+import { AuthError, type AuthService } from './auth-service';
 import { createEditionVerbs } from './edition-verbs';
 import { blockingGates, previewReadiness } from './readiness-check';
 import type { ArtifactStore } from './artifact-store';
@@ -36,6 +37,8 @@ import type { LbAdapter } from './lb-adapter';
 
 export interface CoordinatorServicesOptions {
   version: string;
+  /** Accounts, sessions and portal links. */
+  auth: AuthService;
   store: EngineStore;
   engine: Engine;
   artifacts: ArtifactStore;
@@ -51,6 +54,32 @@ function gateAddress(gateUrl: string): { host: string; port: number } | null {
   } catch {
     return null;
   }
+}
+
+/** The auth service with its refusals as API errors (same words, tRPC codes). */
+function authServices(auth: AuthService): ApiServices['auth'] {
+  const wrap =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        if (err instanceof AuthError) throw new ApiError(err.code, err.message);
+        throw err;
+      }
+    };
+  return {
+    bootstrap: wrap(auth.bootstrap),
+    login: wrap(auth.login),
+    logout: wrap(auth.logout),
+    authenticate: auth.authenticate,
+    createUser: wrap(auth.createUser),
+    listUsers: wrap(auth.listUsers),
+    setRole: wrap(auth.setRole),
+    disable: wrap(auth.disable),
+    createPortalToken: wrap(auth.createPortalToken),
+    resolvePortal: auth.resolvePortal,
+  };
 }
 
 /** Turns engine refusals into API errors that keep their operator-facing message. */
@@ -214,6 +243,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
   return {
     version: opts.version,
     store,
+    auth: authServices(opts.auth),
     runs: {
       async plan(input) {
         const p = await preview(input, 'preview', newBackupLabel());

@@ -1,6 +1,5 @@
 import type { Metadata, Viewport } from 'next';
 import type { ReactNode } from 'react';
-import { Shell } from '../src/console/shell';
 import './globals.css';
 
 export const metadata: Metadata = {
@@ -10,12 +9,11 @@ export const metadata: Metadata = {
 
 export const viewport: Viewport = { themeColor: '#f6f7f9' };
 
+/** The document only: the console, the sign-in page and the customer portal each bring their own frame. */
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
-      <body>
-        <Shell>{children}</Shell>
-      </body>
+      <body>{children}</body>
     </html>
   );
 }

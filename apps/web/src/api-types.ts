@@ -42,3 +42,7 @@ export interface WatchEvent {
   /** New log lines (after the filters), oldest first. */
   logs: LogLine[];
 }
+
+/** What the customer's portal shows (`portal.view`). */
+export type PortalView = Out<ConsoleClient['portal']['view']['query']>;
+export type PortalTest = PortalView['tests'][number];

@@ -4,10 +4,25 @@
  * is a tRPC-shaped error, so the console's tRPC client shows a clear message instead of a parse error.
  * Subscriptions (a GET asking for `text/event-stream`) stream through as the coordinator writes
  * them: no timeout (a live run is watched for as long as it lasts) and nothing that buffers.
+ *
+ * Credentials: the session cookie (HttpOnly, set by app/api/session) becomes `Authorization: Bearer`
+ * upstream; no cookie is ever forwarded, and no token is ever put in a response. The customer portal's
+ * procedures (`portal.*`) carry their link's token in the input and nothing else: a session is never
+ * attached to them. Sign-in and bootstrap are not reachable here (their answer holds a token the page
+ * must not see): the console signs in through app/api/session.
  */
+import { clearSessionCookie, clientAddress, isHttps, sessionToken } from './session';
 
-/** The actor the coordinator's audit log records for calls from the console (it has no sign-in yet). */
+/** The client the coordinator's audit log records for calls from the console (beside the user). */
 export const CONSOLE_ACTOR = 'web:console';
+
+/** Procedures the browser may not call through the proxy: their answers carry bearer tokens. */
+const BLOCKED = new Set(['auth.login', 'auth.bootstrap']);
+
+/** The portal's procedures: their only credential is the token in their input. */
+export function isPortalProcedure(procedure: string): boolean {
+  return procedure.startsWith('portal.');
+}
 
 export interface ProxyOptions {
   /** Coordinator base URL, e.g. `http://127.0.0.1:7400`; `/trpc/<procedure>` is appended. */
@@ -35,7 +50,7 @@ export function isEventStreamRequest(request: Request): boolean {
   return request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/event-stream');
 }
 
-type ErrorKey = 'NOT_FOUND' | 'METHOD_NOT_SUPPORTED' | 'BAD_GATEWAY' | 'GATEWAY_TIMEOUT';
+type ErrorKey = 'NOT_FOUND' | 'METHOD_NOT_SUPPORTED' | 'BAD_GATEWAY' | 'GATEWAY_TIMEOUT' | 'FORBIDDEN';
 
 /** The error body tRPC's client understands (`{ error: { message, code, data } }`). */
 function trpcError(status: number, code: ErrorKey, message: string, path: string): Response {
@@ -43,6 +58,7 @@ function trpcError(status: number, code: ErrorKey, message: string, path: string
   const jsonRpc = {
     NOT_FOUND: -32004,
     METHOD_NOT_SUPPORTED: -32005,
+    FORBIDDEN: -32003,
     BAD_GATEWAY: -32603,
     GATEWAY_TIMEOUT: -32603,
   }[code];
@@ -82,6 +98,14 @@ export async function forwardToCoordinator(
       procedure,
     );
   }
+  if (BLOCKED.has(procedure)) {
+    return trpcError(
+      403,
+      'FORBIDDEN',
+      `"${procedure}" is not available through the console's API proxy; sign in on the /login page.`,
+      procedure,
+    );
+  }
   const base = opts.coordinatorUrl.replace(/\/+$/, '');
   const target = `${base}/trpc/${procedure}${new URL(request.url).search}`;
   const headers = new Headers({ 'x-rollgate-actor': CONSOLE_ACTOR });
@@ -89,6 +113,11 @@ export async function forwardToCoordinator(
     const value = request.headers.get(name);
     if (value !== null) headers.set(name, value);
   }
+  const portal = isPortalProcedure(procedure);
+  const token = portal ? null : sessionToken(request);
+  if (token) headers.set('authorization', `Bearer ${token}`);
+  const from = clientAddress(request);
+  if (from) headers.set('x-forwarded-for', from);
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const stream = isEventStreamRequest(request);
   // The browser going away (navigation, closed tab) cancels the upstream call too. A stream has no
@@ -134,6 +163,11 @@ export async function forwardToCoordinator(
     // events back until a block fills); X-Accel-Buffering: no asks a reverse proxy in front not to buffer.
     responseHeaders.set('cache-control', 'no-cache, no-transform');
     responseHeaders.set('x-accel-buffering', 'no');
+  }
+  // The coordinator no longer knows this session (expired, signed out elsewhere, or not a session
+  // at all): drop the cookie, so the sign-in page starts clean.
+  if (token && upstream.status === 401) {
+    responseHeaders.append('set-cookie', clearSessionCookie({ secure: isHttps(request) }));
   }
   return new Response(upstream.body, {
     status: upstream.status,

@@ -1,5 +1,12 @@
 /** Error codes the services raise; the router maps them onto tRPC codes. */
-export type ApiErrorCode = 'BAD_REQUEST' | 'NOT_FOUND' | 'CONFLICT' | 'PRECONDITION_FAILED' | 'FORBIDDEN';
+export type ApiErrorCode =
+  | 'BAD_REQUEST'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'PRECONDITION_FAILED'
+  | 'FORBIDDEN'
+  | 'UNAUTHORIZED'
+  | 'TOO_MANY_REQUESTS';
 
 /**
  * An error whose message is meant for the operator: it says what is wrong and what to do.

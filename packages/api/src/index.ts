@@ -4,6 +4,8 @@ export { ApiError, type ApiErrorCode } from './errors';
 export type {
   ApiContext,
   ApiServices,
+  AuthServices,
+  Principal,
   EvidenceView,
   GatePreview,
   LbView,
@@ -11,3 +13,4 @@ export type {
   RollbackOptionView,
 } from './services';
 export * from './inputs';
+export type { PortalView } from './portal-view';

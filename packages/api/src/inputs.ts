@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import {
+  passwordSchema,
+  roleSchema,
+  usernameSchema,
   appNameSchema,
   clusterSettingsSchema,
   contactsSchema,
@@ -218,4 +221,42 @@ export type EditionBackoutInput = z.infer<typeof editionBackoutInput>;
 export const editionStatusInput = z.object({
   app: appNameSchema,
   cluster: safeName('cluster name').optional(),
+});
+
+export const credentialsInput = z.object({
+  username: z.string().min(1).max(64),
+  // Not the password policy: a sign-in with a short password must fail like a wrong one.
+  password: z.string().min(1).max(256),
+});
+export const userCreateInput = z.object({
+  username: usernameSchema,
+  role: roleSchema,
+  password: passwordSchema,
+});
+export const userRoleInput = z.object({ username: usernameSchema, role: roleSchema });
+export const userRef = z.object({ username: usernameSchema });
+
+const portalToken = z.string().min(20).max(200);
+export const portalRef = z.object({ token: portalToken });
+export const portalSignOffInput = z.object({
+  token: portalToken,
+  decision: z.enum(['approve', 'reject']),
+  comment: z.string().max(4000).default(''),
+});
+export const portalDecideInput = z.object({
+  token: portalToken,
+  decision: z.enum(['authorise', 'decline']),
+  comment: z.string().max(4000).default(''),
+});
+export const portalLinkInput = z.object({
+  runId,
+  /** Who the link is for (the lead customer contact), for the audit log and the portal's greeting. */
+  recipient: z.string().min(1).max(200),
+  /** How long the link works; default 72 h. */
+  ttlHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30)
+    .default(72),
 });

@@ -1,5 +1,5 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import { PlanValidationError } from '@rollgate/domain';
+import { PlanValidationError, roleAllows, type Role } from '@rollgate/domain';
 import { StoreConflictError, type ActionRecord, type RunRecord, type StepRecord } from '@rollgate/engine';
 import type { PlanStep } from '@rollgate/domain';
 import { ApiError } from './errors';
@@ -30,7 +30,16 @@ import {
   editionInstallInput,
   editionRolloutInput,
   editionStatusInput,
+  credentialsInput,
+  portalDecideInput,
+  portalLinkInput,
+  portalRef,
+  portalSignOffInput,
+  userCreateInput,
+  userRef,
+  userRoleInput,
 } from './inputs';
+import { portalView } from './portal-view';
 import { editionStates, pageServers, watchRun } from './console-views';
 import type { ApiContext } from './services';
 
@@ -64,6 +73,60 @@ const errorMapping = t.middleware(async ({ next }) => {
 });
 
 const procedure = t.procedure.use(errorMapping);
+
+const NEEDS: Record<Role, string> = {
+  viewer: 'a signed-in account',
+  operator: 'the operator role',
+  admin: 'the administrator role',
+};
+
+/**
+ * Who may call: every procedure names the least role it needs, enforced here (the console only
+ * hides what a role cannot do). A portal link is not an account: it opens its own run's portal
+ * procedures and nothing else.
+ */
+function requireRole(need: Role) {
+  return t.middleware(({ ctx, next, path }) => {
+    const p = ctx.principal;
+    if (p.kind === 'portal') {
+      throw new TRPCError({
+        code: 'FORBIDDEN',
+        message: `A customer portal link opens only the portal of its run; "${path}" needs ${NEEDS[need]}.`,
+      });
+    }
+    if (p.kind !== 'user') {
+      throw new TRPCError({
+        code: 'UNAUTHORIZED',
+        message:
+          "Sign in first: `rollgate login` (or the console's sign-in page), or pass a token (ROLLGATE_TOKEN).",
+      });
+    }
+    if (!roleAllows(p.user.role, need)) {
+      throw new TRPCError({
+        code: 'FORBIDDEN',
+        message: `${p.user.username} is ${p.user.role === 'admin' ? 'an' : 'a'} ${p.user.role}; "${path}" needs ${NEEDS[need]}. Ask an administrator.`,
+      });
+    }
+    return next({ ctx: { ...ctx, user: p.user } });
+  });
+}
+
+const viewer = procedure.use(requireRole('viewer'));
+const operator = procedure.use(requireRole('operator'));
+const admin = procedure.use(requireRole('admin'));
+
+/** The run a portal token opens; refused like a wrong password when unknown or expired. */
+async function portalRun(ctx: ApiContext, token: string): Promise<{ run: RunRecord; recipient: string }> {
+  const opened = await ctx.services.auth.resolvePortal(token);
+  const run = opened ? await ctx.services.store.getRun(opened.runId) : null;
+  if (!opened || !run) {
+    throw new ApiError(
+      'UNAUTHORIZED',
+      'This portal link is not valid or has expired; ask your contact for a new one.',
+    );
+  }
+  return { run, recipient: opened.recipient };
+}
 
 export interface StepView extends PlanStep {
   status: StepRecord['status'];
@@ -147,41 +210,41 @@ export const appRouter = t.router({
   health: procedure.query(({ ctx }) => ({ ok: true as const, version: ctx.services.version })),
 
   servers: t.router({
-    list: procedure.input(serversInput).query(({ ctx, input }) => ctx.services.store.listServers(input)),
-    page: procedure
+    list: viewer.input(serversInput).query(({ ctx, input }) => ctx.services.store.listServers(input)),
+    page: viewer
       .input(serversPageInput)
       .query(async ({ ctx, input }) => pageServers(await ctx.services.store.listServers({}), input)),
   }),
 
   editions: t.router({
-    list: procedure
+    list: viewer
       .input(editionsListInput)
       .query(({ ctx, input }) => ctx.services.store.listEditions(input.app)),
-    upload: procedure
+    upload: operator
       .input(editionUploadInput)
       .mutation(({ ctx, input }) => ctx.services.editions.upload(input, ctx.actor)),
-    install: procedure
+    install: operator
       .input(editionInstallInput)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.editions.install(input, ctx.actor)),
       ),
-    activate: procedure
+    activate: operator
       .input(editionActivateInput)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.editions.activate(input, ctx.actor)),
       ),
-    rollout: procedure
+    rollout: operator
       .input(editionRolloutInput)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.editions.rollout(input, ctx.actor)),
       ),
-    backout: procedure
+    backout: operator
       .input(editionBackoutInput)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.editions.backout(input, ctx.actor)),
       ),
     /** The seed's edition metadata: each edition's state per target, which one is the base. */
-    status: procedure.input(editionStatusInput).query(async ({ ctx, input }) => {
+    status: viewer.input(editionStatusInput).query(async ({ ctx, input }) => {
       const editions = await ctx.services.store.listEditions(input.app);
       const servers = (
         await ctx.services.store.listServers(input.cluster ? { cluster: input.cluster } : {})
@@ -208,7 +271,7 @@ export const appRouter = t.router({
       }));
     }),
     /** Each edition's state (ACTIVE / INACTIVE) per cluster, with where it is installed. */
-    states: procedure
+    states: viewer
       .input(editionsListInput)
       .query(async ({ ctx, input }) =>
         editionStates(
@@ -219,12 +282,18 @@ export const appRouter = t.router({
   }),
 
   upgrade: t.router({
-    plan: procedure.input(upgradeInput).query(({ ctx, input }) => ctx.services.runs.plan(input)),
-    start: procedure.input(upgradeInput).mutation(async ({ ctx, input }) => {
+    plan: viewer.input(upgradeInput).query(({ ctx, input }) => ctx.services.runs.plan(input)),
+    start: operator.input(upgradeInput).mutation(async ({ ctx, input }) => {
+      if (input.waive.length > 0 && !roleAllows(ctx.user.role, 'admin')) {
+        throw new ApiError(
+          'FORBIDDEN',
+          `Only an administrator may waive a readiness gate (${input.waive.map((w) => w.gate).join(', ')}); ${ctx.user.username} is ${ctx.user.role === 'operator' ? 'an' : 'a'} ${ctx.user.role}.`,
+        );
+      }
       const run = await ctx.services.runs.start(input, ctx.actor);
       return runView(ctx, run);
     }),
-    list: procedure.query(async ({ ctx }) => {
+    list: viewer.query(async ({ ctx }) => {
       const runs = await ctx.services.store.listRuns({ limit: 100 });
       return runs.map(({ plan, ...r }) => ({
         ...r,
@@ -235,56 +304,56 @@ export const appRouter = t.router({
         steps: plan.steps.length,
       }));
     }),
-    status: procedure
+    status: viewer
       .input(statusInput)
       .query(async ({ ctx, input }) => runView(ctx, await requireRun(ctx, input.runId))),
-    logs: procedure.input(logsInput).query(async ({ ctx, input }) => {
+    logs: viewer.input(logsInput).query(async ({ ctx, input }) => {
       await requireRun(ctx, input.runId);
       return ctx.services.store.queryLogs(input);
     }),
-    pause: procedure
+    pause: operator
       .input(runControl)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.runs.pause(input.runId, ctx.actor, input.reason)),
       ),
-    resume: procedure
+    resume: operator
       .input(runRef)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.runs.resume(input.runId, ctx.actor)),
       ),
-    abort: procedure
+    abort: operator
       .input(runControl)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.runs.abort(input.runId, ctx.actor, input.reason)),
       ),
-    skipDrain: procedure.input(skipDrainInput).mutation(async ({ ctx, input }) => {
+    skipDrain: operator.input(skipDrainInput).mutation(async ({ ctx, input }) => {
       await ctx.services.runs.skipDrain(input.runId, input.serverId, ctx.actor);
       return runView(ctx, await requireRun(ctx, input.runId));
     }),
-    signOff: procedure
+    signOff: operator
       .input(signOffInput)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.runs.signOff(input.runId, input.decision, input.comment, ctx.actor)),
       ),
-    skipServer: procedure
+    skipServer: operator
       .input(serverInRun)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.runs.skipServer(input.runId, input.serverId, ctx.actor)),
       ),
-    exclude: procedure
+    exclude: operator
       .input(serverInRun)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.runs.exclude(input.runId, input.serverId, ctx.actor)),
       ),
-    rollbackOptions: procedure
+    rollbackOptions: viewer
       .input(runRef)
       .query(({ ctx, input }) => ctx.services.runs.rollbackOptions(input.runId)),
-    rollback: procedure
+    rollback: operator
       .input(rollbackInput)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.runs.rollback(input.runId, ctx.actor, input.method, input.reason)),
       ),
-    decideRollback: procedure
+    decideRollback: operator
       .input(decideRollbackInput)
       .mutation(async ({ ctx, input }) =>
         runView(
@@ -292,17 +361,35 @@ export const appRouter = t.router({
           await ctx.services.runs.decideRollback(input.runId, input.decision, input.comment, ctx.actor),
         ),
       ),
-    waive: procedure
+    waive: admin
       .input(waiveInput)
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.runs.waive(input.runId, input.gate, input.reason, ctx.actor)),
       ),
-    notice: procedure.input(noticeInput).query(async ({ ctx, input }) => ({
+    notice: viewer.input(noticeInput).query(async ({ ctx, input }) => ({
       text: await ctx.services.runs.notice(input.runId, input.timeZone),
     })),
-    evidence: procedure.input(runRef).query(({ ctx, input }) => ctx.services.runs.evidence(input.runId)),
+    evidence: viewer.input(runRef).query(({ ctx, input }) => ctx.services.runs.evidence(input.runId)),
+    /** A link for the customer's portal of this run (sign-off, rollback authorisation), expiring. */
+    portalLink: operator.input(portalLinkInput).mutation(async ({ ctx, input }) => {
+      const run = await requireRun(ctx, input.runId);
+      const { token, expiresAt } = await ctx.services.auth.createPortalToken(
+        run.id,
+        input.recipient,
+        input.ttlHours * 3600_000,
+        ctx.actor,
+      );
+      await ctx.services.store.appendAudit({
+        at: Date.now(),
+        actor: ctx.actor,
+        action: 'run.portal-link',
+        target: run.id,
+        details: { recipient: input.recipient, expiresAt: new Date(expiresAt).toISOString() },
+      });
+      return { token, path: `/portal/${token}`, expiresAt };
+    }),
     /** The live view over SSE: the run view when it changes and its new log lines (filtered). */
-    watch: procedure.input(watchInput).subscription(async function* ({ ctx, input, signal }) {
+    watch: viewer.input(watchInput).subscription(async function* ({ ctx, input, signal }) {
       await requireRun(ctx, input.runId);
       yield* watchRun(
         input,
@@ -322,10 +409,10 @@ export const appRouter = t.router({
   }),
 
   cluster: t.router({
-    settings: procedure
+    settings: viewer
       .input(clusterRef)
       .query(({ ctx, input }) => ctx.services.clusters.getSettings(input.cluster)),
-    configure: procedure
+    configure: admin
       .input(clusterSettingsInput)
       .mutation(({ ctx, input }) =>
         ctx.services.clusters.setSettings(input.cluster, input.settings, ctx.actor),
@@ -333,20 +420,81 @@ export const appRouter = t.router({
   }),
 
   lb: t.router({
-    configure: procedure
+    configure: admin
       .input(lbConfigureInput)
       .mutation(({ ctx, input }) => ctx.services.lb.configure(input.cluster, input.config, ctx.actor)),
-    clear: procedure
+    clear: admin
       .input(clusterRef)
       .mutation(({ ctx, input }) => ctx.services.lb.clear(input.cluster, ctx.actor)),
-    show: procedure.input(clusterRef).query(({ ctx, input }) => ctx.services.lb.show(input.cluster)),
-    haproxyConfig: procedure
+    show: viewer.input(clusterRef).query(({ ctx, input }) => ctx.services.lb.show(input.cluster)),
+    haproxyConfig: viewer
       .input(haproxyConfigInput)
       .query(({ ctx, input }) => ctx.services.lb.haproxyConfig(input)),
   }),
 
+  auth: t.router({
+    /** The first administrator: only while no account exists, and only from the coordinator's machine. */
+    bootstrap: procedure
+      .input(credentialsInput)
+      .mutation(({ ctx, input }) => ctx.services.auth.bootstrap(input.username, input.password, ctx.from)),
+    login: procedure
+      .input(credentialsInput)
+      .mutation(({ ctx, input }) => ctx.services.auth.login(input.username, input.password, ctx.from)),
+    logout: viewer.mutation(async ({ ctx }) => {
+      if (ctx.token) await ctx.services.auth.logout(ctx.token);
+      return { ok: true as const };
+    }),
+    whoami: viewer.query(({ ctx }) => ctx.user),
+  }),
+
+  users: t.router({
+    list: admin.query(({ ctx }) => ctx.services.auth.listUsers()),
+    create: admin
+      .input(userCreateInput)
+      .mutation(({ ctx, input }) =>
+        ctx.services.auth.createUser(ctx.user, input.username, input.role, input.password),
+      ),
+    setRole: admin
+      .input(userRoleInput)
+      .mutation(({ ctx, input }) => ctx.services.auth.setRole(ctx.user, input.username, input.role)),
+    disable: admin
+      .input(userRef)
+      .mutation(({ ctx, input }) => ctx.services.auth.disable(ctx.user, input.username)),
+  }),
+
+  /**
+   * The customer's portal: every procedure takes the link's token and reaches that run only. The
+   * token is the only credential; it opens nothing else (operator procedures refuse it).
+   */
+  portal: t.router({
+    view: procedure.input(portalRef).query(async ({ ctx, input }) => {
+      const { run, recipient } = await portalRun(ctx, input.token);
+      return portalView(ctx, run, recipient);
+    }),
+    signOff: procedure.input(portalSignOffInput).mutation(async ({ ctx, input }) => {
+      const { run, recipient } = await portalRun(ctx, input.token);
+      const done = await ctx.services.runs.signOff(
+        run.id,
+        input.decision,
+        input.comment,
+        `customer:${recipient}`,
+      );
+      return portalView(ctx, done, recipient);
+    }),
+    decideRollback: procedure.input(portalDecideInput).mutation(async ({ ctx, input }) => {
+      const { run, recipient } = await portalRun(ctx, input.token);
+      const done = await ctx.services.runs.decideRollback(
+        run.id,
+        input.decision,
+        input.comment,
+        `customer:${recipient}`,
+      );
+      return portalView(ctx, done, recipient);
+    }),
+  }),
+
   audit: t.router({
-    list: procedure.query(({ ctx }) => ctx.services.store.listAudit({ limit: 200 })),
+    list: viewer.query(({ ctx }) => ctx.services.store.listAudit({ limit: 200 })),
   }),
 });
 

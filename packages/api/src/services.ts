@@ -5,7 +5,9 @@ import type {
   LbConfig,
   Plan,
   ReadinessGate,
+  Role,
   RollbackMethod,
+  UserView,
 } from '@rollgate/domain';
 import type { EditionRecord, EngineStore, RunRecord } from '@rollgate/engine';
 import type {
@@ -23,6 +25,7 @@ import type {
 export interface ApiServices {
   version: string;
   store: EngineStore;
+  auth: AuthServices;
   runs: {
     /** The compiled plan with its windows (seed and learned) and the readiness gates as they stand now. */
     plan(input: UpgradeInput): Promise<PlanPreview>;
@@ -86,10 +89,44 @@ export interface ApiServices {
   };
 }
 
+/** Who is calling: a signed-in account, a customer's portal link, or nobody yet. */
+export type Principal =
+  | { kind: 'user'; user: UserView }
+  | { kind: 'portal'; runId: string; recipient: string }
+  | { kind: 'anonymous' };
+
 export interface ApiContext {
-  /** Who is calling, for the audit log (e.g. `cli@host` or `web`). */
+  /** Who is calling, for the audit log: the user name (and client), or `customer:<name>`. */
   actor: string;
+  principal: Principal;
+  /** The caller's address (the console's proxy passes the browser's on), for rate limits and audit. */
+  from: string;
+  /** The bearer token of the request, when there is one (for logout). */
+  token: string | null;
   services: ApiServices;
+}
+
+/** Accounts, sessions and portal links (the coordinator's auth service). */
+export interface AuthServices {
+  bootstrap(username: string, password: string, from: string): Promise<UserView>;
+  login(
+    username: string,
+    password: string,
+    from: string,
+  ): Promise<{ token: string; user: UserView; expiresAt: number }>;
+  logout(token: string): Promise<void>;
+  authenticate(token: string): Promise<{ kind: 'user'; user: UserView } | null>;
+  createUser(actor: UserView, username: string, role: Role, password: string): Promise<UserView>;
+  listUsers(): Promise<UserView[]>;
+  setRole(actor: UserView, username: string, role: Role): Promise<UserView>;
+  disable(actor: UserView, username: string): Promise<UserView>;
+  createPortalToken(
+    runId: string,
+    recipient: string,
+    ttlMs: number,
+    actor: string,
+  ): Promise<{ token: string; expiresAt: number }>;
+  resolvePortal(token: string): Promise<{ runId: string; recipient: string } | null>;
 }
 
 /** A cluster's load balancer as configured and, in runtime mode, as it reports now. */

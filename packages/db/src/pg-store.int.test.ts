@@ -10,6 +10,7 @@ import { createPgStore } from './pg-store';
 
 const TABLES = [
   'log_lines',
+  'run_leases',
   'audit_events',
   'lb_ledger',
   'actions',

@@ -1,11 +1,14 @@
 import type { ActionStatus, RunStatus } from '@rollgate/domain';
 import {
+  StaleLeaseError,
   StoreConflictError,
   type ActionRecord,
   type AuditEvent,
   type EditionRecord,
   type EngineStore,
+  type Fence,
   type LogRecord,
+  type RunLeases,
   type RunRecord,
   type ServerRecord,
   type ServerTouch,
@@ -27,7 +30,18 @@ import {
 } from 'drizzle-orm';
 import type pg from 'pg';
 import type { Db } from './create-db';
-import { actions, auditEvents, clusters, editions, lbLedger, logLines, runs, servers, steps } from './schema';
+import {
+  actions,
+  auditEvents,
+  clusters,
+  editions,
+  lbLedger,
+  logLines,
+  runLeases,
+  runs,
+  servers,
+  steps,
+} from './schema';
 
 /**
  * Lines per INSERT statement. The statement has 9 bind parameters whatever the row count (one
@@ -124,9 +138,26 @@ function insertLogs(lines: LogRecord[]): SQL {
 }
 
 /** Optional columns are absent from the record, not null, as the port declares them. */
-function serverFromRow({ agentCheckPort, ...row }: typeof servers.$inferSelect): ServerRecord {
-  return agentCheckPort !== null ? { ...row, agentCheckPort } : row;
+function serverFromRow({ agentCheckPort, coordinatorId, ...row }: typeof servers.$inferSelect): ServerRecord {
+  return {
+    ...row,
+    ...(agentCheckPort !== null ? { agentCheckPort } : {}),
+    ...(coordinatorId !== null ? { coordinatorId } : {}),
+  };
 }
+
+/**
+ * The fencing condition of a leader's write, evaluated in the write's own statement: the run's
+ * lease still carries the writer's token. FOR SHARE locks that lease row until the write commits,
+ * so a takeover (which updates the row) waits for it: a write either commits before the takeover
+ * or sees the new token and changes nothing. Without a fence: no condition.
+ */
+function fenced(fence: Fence | undefined): SQL | undefined {
+  if (!fence) return undefined;
+  return sql`EXISTS (SELECT 1 FROM ${runLeases} WHERE ${runLeases.runId} = ${fence.runId} AND ${runLeases.token} = ${fence.token} FOR SHARE)`;
+}
+
+const ttl = (ms: number) => sql`now() + ${Math.max(0, Math.round(ms))} * interval '1 millisecond'`;
 
 /** COPY's text format: `\N` is NULL; backslash, tab, newline and CR are escaped. */
 const COPY_SPECIAL = /[\\\t\n\r\0]/;
@@ -198,7 +229,20 @@ function copyFrom(client: pg.ClientBase, statement: string, data: Buffer): Promi
  * then id; getOutstandingActions oldest first; queryLogs ascending id (append order); listAudit
  * newest first; listServers and listEditions by key.
  */
-export function createPgStore(db: Db): EngineStore {
+export function createPgStore(db: Db): EngineStore & RunLeases {
+  /**
+   * A fenced write changed nothing: tells a stale token (StaleLeaseError) from an ordinary miss
+   * (a version or status that moved on), which the caller answers with null as before.
+   */
+  async function assertFence(fence: Fence | undefined): Promise<void> {
+    if (!fence) return;
+    const [row] = await db
+      .select({ token: runLeases.token })
+      .from(runLeases)
+      .where(eq(runLeases.runId, fence.runId));
+    if (row?.token !== fence.token) throw new StaleLeaseError(fence.runId, fence.token);
+  }
+
   return {
     async createRun(run, stepRows) {
       try {
@@ -227,13 +271,14 @@ export function createPgStore(db: Db): EngineStore {
       return opts.limit !== undefined ? q.limit(opts.limit) : q;
     },
 
-    async updateRun(id, expectedVersion, patch) {
+    async updateRun(id, expectedVersion, patch, fence) {
       // Optimistic lock: the WHERE on version makes a stale writer update nothing.
       const [row] = await db
         .update(runs)
         .set({ ...pick(patch, RUN_PATCH_KEYS), version: sql`${runs.version} + 1` })
-        .where(and(eq(runs.id, id), eq(runs.version, expectedVersion)))
+        .where(and(eq(runs.id, id), eq(runs.version, expectedVersion), fenced(fence)))
         .returning();
+      if (!row) await assertFence(fence);
       return row ?? null;
     },
 
@@ -241,18 +286,29 @@ export function createPgStore(db: Db): EngineStore {
       return db.select().from(steps).where(eq(steps.runId, runId)).orderBy(asc(steps.index));
     },
 
-    async updateStep(runId, index, patch) {
+    async updateStep(runId, index, patch, fence) {
       const set = pick(patch, STEP_PATCH_KEYS);
       if (Object.keys(set).length === 0) return;
-      await db
+      const rows = await db
         .update(steps)
         .set(set)
-        .where(and(eq(steps.runId, runId), eq(steps.index, index)));
+        .where(and(eq(steps.runId, runId), eq(steps.index, index), fenced(fence)))
+        .returning({ index: steps.index });
+      if (rows.length === 0) await assertFence(fence);
     },
 
-    async startStep(runId, index, attempt, startedAt, actionRows, ledger) {
+    async startStep(runId, index, attempt, startedAt, actionRows, ledger, fence) {
       // Durable before effect: all of it commits, or none of it, before anything is dispatched.
       await db.transaction(async (tx) => {
+        if (fence) {
+          // First, and held to the commit: a takeover waits for this step start or refuses it.
+          const [lease] = await tx
+            .select({ token: runLeases.token })
+            .from(runLeases)
+            .where(eq(runLeases.runId, fence.runId))
+            .for('share');
+          if (lease?.token !== fence.token) throw new StaleLeaseError(fence.runId, fence.token);
+        }
         await tx
           .update(steps)
           .set({ status: 'running', attempt, startedAt, finishedAt: null, error: null })
@@ -304,7 +360,7 @@ export function createPgStore(db: Db): EngineStore {
         .orderBy(asc(actions.createdAt), asc(actions.id));
     },
 
-    async updateAction(id, from, patch) {
+    async updateAction(id, from, patch, fence) {
       if (from.length === 0) return null;
       const set = pick(patch, ACTION_PATCH_KEYS);
       // Conditional update: the status check and the write are one statement, so two reporters
@@ -312,9 +368,28 @@ export function createPgStore(db: Db): EngineStore {
       const [row] = await db
         .update(actions)
         .set(Object.keys(set).length > 0 ? set : { status: sql`${actions.status}` })
-        .where(and(eq(actions.id, id), inArray(actions.status, from)))
+        .where(and(eq(actions.id, id), inArray(actions.status, from), fenced(fence)))
         .returning();
+      if (!row) await assertFence(fence);
       return row ?? null;
+    },
+
+    async markDispatched(ids, at, fence) {
+      if (ids.length === 0) return [];
+      // One statement for a step's whole fan-out; the ids travel as one array parameter.
+      const rows = await db
+        .update(actions)
+        .set({ status: 'dispatched', dispatchedAt: at })
+        .where(
+          and(
+            sql`${actions.id} = ANY(${sql.param(ids)}::text[])`,
+            eq(actions.status, 'pending'),
+            fenced(fence),
+          ),
+        )
+        .returning({ id: actions.id });
+      if (rows.length === 0) await assertFence(fence);
+      return rows.map((r) => r.id);
     },
 
     async openLedger(runId) {
@@ -330,11 +405,20 @@ export function createPgStore(db: Db): EngineStore {
         );
     },
 
-    async reopenLedger(runId, serverId, at) {
-      await db
+    async reopenLedger(runId, serverId, at, fence) {
+      const rows = await db
         .update(lbLedger)
         .set({ reopenedAt: at })
-        .where(and(eq(lbLedger.runId, runId), eq(lbLedger.serverId, serverId), isNull(lbLedger.reopenedAt)));
+        .where(
+          and(
+            eq(lbLedger.runId, runId),
+            eq(lbLedger.serverId, serverId),
+            isNull(lbLedger.reopenedAt),
+            fenced(fence),
+          ),
+        )
+        .returning({ serverId: lbLedger.serverId });
+      if (rows.length === 0) await assertFence(fence);
     },
 
     async appendLogs(lines: LogRecord[]) {
@@ -444,6 +528,7 @@ export function createPgStore(db: Db): EngineStore {
         status: t.status ?? null,
         gate_open: t.gateOpen ?? null,
         services: t.services ?? null,
+        coord: t.coordinatorId ?? null,
       }));
       // One statement, one bind parameter, however many servers: the rows travel as one JSON
       // document and are unpacked server-side. Absent fields (null) keep the stored value.
@@ -454,8 +539,9 @@ export function createPgStore(db: Db): EngineStore {
           gate_open = COALESCE(v.gate_open, s.gate_open),
           services = COALESCE(v.services, s.services)
         FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-          AS v(id text, hb timestamptz, status text, gate_open boolean, services jsonb)
-        WHERE s.id = v.id`);
+          AS v(id text, hb timestamptz, status text, gate_open boolean, services jsonb, coord text)
+        WHERE s.id = v.id
+          AND (v.coord IS NULL OR s.coordinator_id IS NULL OR s.coordinator_id = v.coord)`);
     },
 
     async listServers(opts = {}) {
@@ -515,6 +601,58 @@ export function createPgStore(db: Db): EngineStore {
       await db.insert(auditEvents).values(event);
     },
 
+    async acquireLease(runId, holder, ttlMs, force = false) {
+      // One statement: a new row (token 1), or the next token when the lease is free to take.
+      // Expiry is the database's now(), so coordinators' clocks never decide who leads.
+      const r = await db.execute<{ token: string | number }>(sql`
+        INSERT INTO ${runLeases} (run_id, holder, token, acquired_at, expires_at)
+        VALUES (${runId}, ${holder}, 1, now(), ${ttl(ttlMs)})
+        ON CONFLICT (run_id) DO UPDATE SET
+          holder = EXCLUDED.holder,
+          token = ${runLeases.token} + 1,
+          acquired_at = now(),
+          expires_at = EXCLUDED.expires_at
+        WHERE ${force}::boolean OR ${runLeases.holder} = EXCLUDED.holder OR ${runLeases.expiresAt} <= now()
+        RETURNING token`);
+      const row = r.rows[0];
+      return row ? { runId, holder, token: Number(row.token) } : null;
+    },
+
+    async renewLease(lease, ttlMs) {
+      const rows = await db
+        .update(runLeases)
+        .set({ expiresAt: sql`${ttl(ttlMs)}` })
+        .where(
+          and(
+            eq(runLeases.runId, lease.runId),
+            eq(runLeases.token, lease.token),
+            eq(runLeases.holder, lease.holder),
+          ),
+        )
+        .returning({ token: runLeases.token });
+      return rows.length > 0;
+    },
+
+    async releaseLease(lease) {
+      await db
+        .update(runLeases)
+        .set({ expiresAt: sql`now()` })
+        .where(and(eq(runLeases.runId, lease.runId), eq(runLeases.token, lease.token)));
+    },
+
+    async getLease(runId) {
+      const [row] = await db
+        .select({
+          runId: runLeases.runId,
+          holder: runLeases.holder,
+          token: runLeases.token,
+          expiresAt: runLeases.expiresAt,
+        })
+        .from(runLeases)
+        .where(eq(runLeases.runId, runId));
+      return row ?? null;
+    },
+
     async listAudit(opts = {}) {
       const q = db
         .select({
@@ -528,5 +666,5 @@ export function createPgStore(db: Db): EngineStore {
         .orderBy(desc(auditEvents.at), desc(auditEvents.id));
       return opts.limit !== undefined ? q.limit(opts.limit) : q;
     },
-  } satisfies EngineStore;
+  } satisfies EngineStore & RunLeases;
 }

@@ -1,4 +1,5 @@
 import type {
+  Role,
   ActionOp,
   ActionResult,
   ActionStatus,
@@ -72,6 +73,8 @@ export const servers = pgTable(
     services: jsonb('services').$type<ServerInventoryService[]>().notNull(),
     lastHeartbeatAt: epochMs('last_heartbeat_at'),
     connectedAt: epochMs('connected_at'),
+    /** The coordinator (ROLLGATE_COORDINATOR_ID) holding the agent's stream; null when unknown. */
+    coordinatorId: text('coordinator_id'),
   },
   (t) => [index('servers_cluster_idx').on(t.cluster)],
 );
@@ -162,6 +165,19 @@ export const actions = pgTable(
   ],
 );
 
+/**
+ * Which coordinator leads each run. `token` grows on every acquisition and fences the leader's
+ * writes (see pg-store.ts); `expires_at` is compared with the database's now(), never a
+ * coordinator's clock. No foreign key: a lease outlives nothing and blocks no run's deletion.
+ */
+export const runLeases = pgTable('run_leases', {
+  runId: text('run_id').primaryKey(),
+  holder: text('holder').notNull(),
+  token: bigint('token', { mode: 'number' }).notNull(),
+  acquiredAt: epochMs('acquired_at').notNull(),
+  expiresAt: epochMs('expires_at').notNull(),
+});
+
 /** Every gate the engine closed, so none is left drained silently. */
 export const lbLedger = pgTable(
   'lb_ledger',
@@ -214,3 +230,44 @@ export const auditEvents = pgTable('audit_events', {
   target: text('target').notNull(),
   details: jsonb('details').$type<Record<string, unknown>>().notNull(),
 });
+
+/** Operator accounts. The password is kept as an scrypt hash only. */
+export const users = pgTable('users', {
+  id: text('id').primaryKey(),
+  username: text('username').notNull().unique(),
+  role: text('role').$type<Role>().notNull(),
+  passwordHash: text('password_hash').notNull(),
+  createdAt: epochMs('created_at').notNull(),
+  createdBy: text('created_by').notNull(),
+  disabledAt: epochMs('disabled_at'),
+});
+
+/** Sign-in sessions, keyed by the sha256 of the bearer token (never the token). */
+export const sessions = pgTable(
+  'sessions',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: epochMs('created_at').notNull(),
+    expiresAt: epochMs('expires_at').notNull(),
+    from: text('from_address').notNull(),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId), index('sessions_expires_idx').on(t.expiresAt)],
+);
+
+/** Customers' portal links, one run each, keyed by the sha256 of the token. */
+export const portalTokens = pgTable(
+  'portal_tokens',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    runId: text('run_id').notNull(),
+    recipient: text('recipient').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: epochMs('created_at').notNull(),
+    expiresAt: epochMs('expires_at').notNull(),
+    revokedAt: epochMs('revoked_at'),
+  },
+  (t) => [index('portal_tokens_run_idx').on(t.runId)],
+);

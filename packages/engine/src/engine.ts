@@ -20,7 +20,11 @@ import {
   type AgentBus,
   type Clock,
   type EngineStore,
+  type Fence,
   type LbMode,
+  type Lease,
+  StaleLeaseError,
+  type RunLeases,
   type LoadBalancerPort,
   type LogLevel,
   type LogRecord,
@@ -54,10 +58,33 @@ export interface EngineOptions {
   /** How long a step may be held by the capacity floor before the run pauses, in ms; default 120000. */
   capacityHoldMs?: number;
   /**
+   * How long an agent may stay lost while it has an action of a running step before that action
+   * counts as failed (the step's policy then applies: pause, or roll back), in ms; default 60000.
+   * The agent's journal still settles what really happened when it comes back.
+   */
+  agentLostTimeoutMs?: number;
+  /**
    * Checked when a scheduled run is due: returns why it must not start (a freeze window, an unmet
    * readiness gate), or null. Default: always allowed.
    */
   precheck?: (run: RunRecord) => Promise<string | null>;
+  /**
+   * Leadership of runs among coordinators sharing one store. With it, the engine evaluates only
+   * runs whose lease it holds, and every write it makes for a run carries the run's fencing token.
+   * Default none: this engine is the only one and leads every run (no fences).
+   */
+  leases?: RunLeases;
+  /** This engine's name as a lease holder (unique per coordinator); default 'local'. */
+  holder?: string;
+  /** How long a lease lasts without renewal, in ms (by the store's clock); default 3000. */
+  leaseTtlMs?: number;
+  /** How often held leases are renewed, in ms; default 1000 (well under leaseTtlMs). */
+  leaseRenewMs?: number;
+  /**
+   * Tells the coordinator that leads a run to evaluate it now (e.g. an agent's result arrived at
+   * a coordinator that does not lead it). Default: nothing (a single engine leads every run).
+   */
+  notifyLeader?: (runId: string) => void;
 }
 
 /** What a new run carries besides its plan; every field has a default. */
@@ -124,6 +151,8 @@ export interface Engine {
   skipDrain(runId: string, serverId: string, actor: string): Promise<void>;
   /** Re-evaluates a run now (and serially with every other change to it). */
   kick(runId: string): Promise<void>;
+  /** Whether this engine holds the run's lease now (always true without leases). */
+  leads(runId: string): boolean;
 }
 
 const ACTIVE: RunStatus[] = ['running', 'waiting-approval', 'paused'];
@@ -148,6 +177,135 @@ export function createEngine(opts: EngineOptions): Engine {
   const heldSince = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  const leases = opts.leases;
+  const holder = opts.holder ?? 'local';
+  const leaseTtlMs = opts.leaseTtlMs ?? 3000;
+  const leaseRenewMs = opts.leaseRenewMs ?? 1000;
+  /** Leases this engine holds, each valid locally until the last renewal's send time plus the TTL. */
+  const held = new Map<string, { lease: Lease; validUntil: number }>();
+  let renewTimer: NodeJS.Timeout | undefined;
+
+  function leadsNow(runId: string): boolean {
+    if (!leases) return true;
+    const h = held.get(runId);
+    // Measured from when the renewal was sent, so it lapses here no later than in the store.
+    return h !== undefined && h.validUntil > clock.now();
+  }
+
+  /**
+   * Makes sure this engine leads the run: 'held' (already), 'acquired' (just now, with a new
+   * token) or null (another coordinator leads it). `force` takes it over whatever its state.
+   */
+  async function lead(runId: string, force = false): Promise<'held' | Lease | null> {
+    if (!leases || leadsNow(runId)) return 'held';
+    held.delete(runId);
+    const sentAt = clock.now();
+    const lease = await leases.acquireLease(runId, holder, leaseTtlMs, force);
+    if (!lease) return null;
+    held.set(runId, { lease, validUntil: sentAt + leaseTtlMs });
+    log.info({ runId, holder, token: lease.token, force }, 'run lease acquired');
+    return lease;
+  }
+
+  /** The fence of a write for `runId`: refused (StaleLeaseError) when this engine does not lead it. */
+  function fenceOf(runId: string): Fence | undefined {
+    if (!leases) return undefined;
+    const h = held.get(runId);
+    if (!h || h.validUntil <= clock.now()) throw new StaleLeaseError(runId, h?.lease.token ?? 0);
+    return { runId, token: h.lease.token };
+  }
+
+  /**
+   * Forgets a lease that the store refused or that lapsed: this engine stops evaluating the run.
+   * A refusal of an older token than the one held now (a write that raced a re-acquisition) is not
+   * a loss.
+   */
+  function lost(runId: string, why: string, token?: number) {
+    const h = held.get(runId);
+    if (!h || (token !== undefined && token !== 0 && h.lease.token !== token)) return;
+    held.delete(runId);
+    log.warn({ runId, holder, why }, 'run lease lost: another coordinator leads the run now');
+  }
+
+  async function renewLeases(): Promise<void> {
+    if (!leases) return;
+    for (const [runId, h] of [...held]) {
+      const sentAt = clock.now();
+      try {
+        const run = await store.getRun(runId);
+        if (!run || isTerminalRun(run.status)) {
+          // Ended: let another coordinator take it at once should an operator act on it again.
+          if (queues.has(runId)) continue;
+          held.delete(runId);
+          await leases.releaseLease(h.lease);
+          continue;
+        }
+        if (await leases.renewLease(h.lease, leaseTtlMs)) {
+          if (held.get(runId) === h) h.validUntil = sentAt + leaseTtlMs;
+        } else lost(runId, 'renewal refused', h.lease.token);
+      } catch (err) {
+        // The store is unreachable: keep the lease until it lapses locally, then stop.
+        log.warn({ err, runId }, 'run lease renewal failed');
+      }
+    }
+  }
+
+  /** The engine's writes for a run, each carrying the run's fence. */
+  const w = {
+    updateRun: (id: string, version: number, patch: Partial<Omit<RunRecord, 'id' | 'version'>>) =>
+      store.updateRun(id, version, patch, fenceOf(id)),
+    updateStep: (runId: string, index: number, patch: Partial<Omit<StepRecord, 'runId' | 'index'>>) =>
+      store.updateStep(runId, index, patch, fenceOf(runId)),
+    updateAction: (
+      runId: string,
+      id: string,
+      from: ActionStatus[],
+      patch: Parameters<EngineStore['updateAction']>[2],
+    ) => store.updateAction(id, from, patch, fenceOf(runId)),
+    /** `runId` is the run doing the write (whose lease fences it); `of` the run of the entry. */
+    reopenLedger: (runId: string, of: string, serverId: string, at: number) =>
+      store.reopenLedger(of, serverId, at, fenceOf(runId)),
+  };
+
+  const agentLostTimeoutMs = opts.agentLostTimeoutMs ?? 60_000;
+
+  /**
+   * An agent that went silent with an action of this step in hand (SIGKILL, a dead host, a long
+   * partition) does not hold the run forever: once it has been lost for agentLostTimeoutMs the
+   * action counts as failed, so the step's policy applies. Returns true when it failed one.
+   */
+  async function failLostActions(run: RunRecord, actions: ActionRecord[]): Promise<boolean> {
+    const open = actions.filter((a) => ['dispatched', 'accepted', 'running'].includes(a.status));
+    if (open.length === 0) return false;
+    const now = clock.now();
+    let failedOne = false;
+    for (const a of open) {
+      if (bus.isConnected(a.serverId)) continue;
+      const server = await store.getServer(a.serverId);
+      if (!server || server.status === 'connected') continue;
+      const since = server.lastHeartbeatAt ?? a.dispatchedAt ?? a.createdAt;
+      if (now - since < agentLostTimeoutMs) {
+        recheckSoon(run.id, Math.min(5000, agentLostTimeoutMs - (now - since) + 50));
+        continue;
+      }
+      const why = `agent ${a.serverId} has been ${server.status} for ${Math.round((now - since) / 1000)} s while running this action; its journal will tell what happened when it is back`;
+      if (
+        await w.updateAction(run.id, a.id, ['dispatched', 'accepted', 'running'], {
+          status: 'failed',
+          error: why,
+          finishedAt: now,
+        })
+      ) {
+        emit(run.id, 'actionFailed', `${a.serverId}: ${why}`, {
+          serverId: a.serverId,
+          stepIndex: a.stepIndex,
+          actionId: a.id,
+        });
+        failedOne = true;
+      }
+    }
+    return failedOne;
+  }
 
   /** Waiting on the load balancer: look again soon rather than at the next tick. */
   function recheckSoon(runId: string, ms = 50) {
@@ -189,6 +347,30 @@ export function createEngine(opts: EngineOptions): Engine {
     return next;
   }
 
+  /**
+   * An operator's command on a run: it runs where it was received, so that coordinator takes the
+   * run's lease over first (the previous leader's writes are refused from then on).
+   */
+  function command<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+    return serial(runId, async () => {
+      // An unknown run is refused as before, and leaves no lease behind.
+      await mustGetRun(runId);
+      await lead(runId, true);
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof StaleLeaseError) {
+          lost(runId, err.message, err.token);
+          throw new EngineError(
+            'CONFLICT',
+            `Run ${runId} was taken over by another coordinator while this command ran; try again.`,
+          );
+        }
+        throw err;
+      }
+    });
+  }
+
   /** The servers of a list that the run still works on (not excluded by an operator). */
   function active(run: RunRecord, ids: string[]): string[] {
     return run.excluded.length === 0 ? ids : ids.filter((id) => !run.excluded.includes(id));
@@ -221,27 +403,51 @@ export function createEngine(opts: EngineOptions): Engine {
     if (run.status !== to && !canTransitionRun(run.status, to)) {
       throw new EngineError('PRECONDITION_FAILED', `Run ${run.id} is ${run.status}; it cannot become ${to}.`);
     }
-    const updated = await store.updateRun(run.id, run.version, { ...patch, status: to });
+    const updated = await w.updateRun(run.id, run.version, { ...patch, status: to });
     if (!updated) {
       throw new EngineError('CONFLICT', `Run ${run.id} changed while this request was handled; try again.`);
     }
     return updated;
   }
 
-  async function dispatch(run: RunRecord, action: ActionRecord): Promise<void> {
-    const sent = bus.dispatch(action.serverId, {
-      actionId: action.id,
-      runId: action.runId,
-      stepIndex: action.stepIndex,
-      attempt: action.attempt,
-      ops: action.ops,
-    });
-    if (sent && action.status === 'pending') {
-      await store.updateAction(action.id, ['pending'], { status: 'dispatched', dispatchedAt: clock.now() });
-      emit(run.id, 'actionDispatched', action.id, {
-        serverId: action.serverId,
-        stepIndex: action.stepIndex,
-        actionId: action.id,
+  const toWire = (a: ActionRecord) => ({
+    actionId: a.id,
+    runId: a.runId,
+    stepIndex: a.stepIndex,
+    attempt: a.attempt,
+    ops: a.ops,
+  });
+
+  /**
+   * Sends actions to their agents, then records the pending ones that went out as dispatched in
+   * one statement for the whole batch (a step's fan-out is one write, not one per server).
+   */
+  async function dispatch(run: RunRecord, list: ActionRecord[]): Promise<void> {
+    const sent: ActionRecord[] = [];
+    for (const a of list)
+      if ((await bus.dispatch(a.serverId, toWire(a))) && a.status === 'pending') sent.push(a);
+    if (sent.length === 0) return;
+    const at = clock.now();
+    const fence = fenceOf(run.id);
+    const moved = new Set<string>();
+    if (store.markDispatched) {
+      for (const id of await store.markDispatched(
+        sent.map((a) => a.id),
+        at,
+        fence,
+      ))
+        moved.add(id);
+    } else {
+      for (const a of sent)
+        if (await store.updateAction(a.id, ['pending'], { status: 'dispatched', dispatchedAt: at }, fence))
+          moved.add(a.id);
+    }
+    for (const a of sent) {
+      if (!moved.has(a.id)) continue;
+      emit(run.id, 'actionDispatched', a.id, {
+        serverId: a.serverId,
+        stepIndex: a.stepIndex,
+        actionId: a.id,
       });
     }
   }
@@ -287,7 +493,7 @@ export function createEngine(opts: EngineOptions): Engine {
       const healthy =
         srv?.status === 'connected' &&
         srv.services.some((s) => s.name === run.plan.service && s.health === 'healthy');
-      if (healthy && bus.setGate(entry.serverId, true, `run ${run.id} aborted: back in rotation`)) {
+      if (healthy && (await bus.setGate(entry.serverId, true, `run ${run.id} aborted: back in rotation`))) {
         back.push(entry.serverId);
       } else {
         const why =
@@ -302,7 +508,7 @@ export function createEngine(opts: EngineOptions): Engine {
       if (mode?.mode === 'runtime') await lb!.rejoin(run.plan.cluster, back);
       const at = clock.now();
       for (const id of back) {
-        await store.reopenLedger(run.id, id, at);
+        await w.reopenLedger(run.id, run.id, id, at);
         emit(run.id, 'gateOpened', `${id}: put back in rotation after the abort`, { serverId: id });
       }
     }
@@ -321,7 +527,7 @@ export function createEngine(opts: EngineOptions): Engine {
     planStep: PlanStep,
     why: string,
   ): Promise<void> {
-    await store.updateStep(run.id, step.index, { status: 'failed', finishedAt: clock.now(), error: why });
+    await w.updateStep(run.id, step.index, { status: 'failed', finishedAt: clock.now(), error: why });
     let latest = run;
     if (planStep.gate) {
       const record: GateRecord = {
@@ -437,7 +643,7 @@ export function createEngine(opts: EngineOptions): Engine {
     const { plan, choice } = planned;
     for (const a of await store.getActions(run.id)) {
       if (a.status === 'pending') {
-        await store.updateAction(a.id, ['pending'], { status: 'cancelled', finishedAt: clock.now() });
+        await w.updateAction(run.id, a.id, ['pending'], { status: 'cancelled', finishedAt: clock.now() });
       } else if (a.status === 'dispatched' || a.status === 'accepted' || a.status === 'running') {
         bus.cancel(a.serverId, a.id, `run rolled back by ${actor}`);
       }
@@ -492,7 +698,7 @@ export function createEngine(opts: EngineOptions): Engine {
     const key = `${run.id}:${step.index}:${step.attempt}`;
     // Close the gates first: an HAProxy agent-check answering "ready" would otherwise undo the drain.
     for (const id of active(run, planStep.leavesRotation)) {
-      if (!bus.setGate(id, false, `run ${run.id}: leaving rotation`)) {
+      if (!(await bus.setGate(id, false, `run ${run.id}: leaving rotation`))) {
         log.warn(
           { runId: run.id, serverId: id },
           'agent not connected: its gate closes when the action reaches it',
@@ -717,7 +923,7 @@ export function createEngine(opts: EngineOptions): Engine {
       if (step.status === 'pending') {
         if (step.attempt === 0) announcePhase(run, step.index);
         if (planStep.kind === 'sign-off') {
-          await store.updateStep(run.id, step.index, { status: 'running', startedAt: clock.now() });
+          await w.updateStep(run.id, step.index, { status: 'running', startedAt: clock.now() });
           await transition(run, 'waiting-approval');
           emit(run.id, 'stepWaitingSignOff', planStep.title, { stepIndex: step.index });
           return;
@@ -767,7 +973,7 @@ export function createEngine(opts: EngineOptions): Engine {
           reopenedAt: null,
         }));
         // Durable before effect: the step, its actions and the ledger are committed first.
-        await store.startStep(run.id, step.index, attempt, now, actions, ledger);
+        await store.startStep(run.id, step.index, attempt, now, actions, ledger, fenceOf(run.id));
         emit(run.id, 'stepStarted', `${step.index + 1}/${run.plan.steps.length} ${planStep.title}`, {
           stepIndex: step.index,
         });
@@ -779,12 +985,13 @@ export function createEngine(opts: EngineOptions): Engine {
           await leaveAtLb(run, { ...step, attempt, startedAt: now }, planStep);
           continue;
         }
-        for (const a of actions) await dispatch(run, a);
+        await dispatch(run, actions);
         if (actions.length > 0) return;
         continue; // every server of the step was excluded: it completes at once
       }
       // running
       const actions = (await store.getActions(run.id, step.index)).filter((a) => a.attempt === step.attempt);
+      if (await failLostActions(run, actions)) continue;
       const failed = actions.find((a) => a.status === 'failed' || a.status === 'cancelled');
       if (failed) {
         if (planStep.kind === 'test') {
@@ -803,7 +1010,10 @@ export function createEngine(opts: EngineOptions): Engine {
         actions.some((a) => a.status === 'pending')
       ) {
         if (!(await drainedAtLb(run, step, planStep))) return;
-        for (const a of actions) if (a.status === 'pending') await dispatch(run, a);
+        await dispatch(
+          run,
+          actions.filter((a) => a.status === 'pending'),
+        );
         return;
       }
       const done = (a: ActionRecord) => a.status === 'succeeded' || a.status === 'skipped';
@@ -826,18 +1036,21 @@ export function createEngine(opts: EngineOptions): Engine {
         for (const serverId of rejoining) {
           for (const e of stillOut)
             if (e.serverId === serverId && e.runId !== run.id)
-              await store.reopenLedger(e.runId, serverId, now);
-          await store.reopenLedger(run.id, serverId, now);
+              await w.reopenLedger(run.id, e.runId, serverId, now);
+          await w.reopenLedger(run.id, run.id, serverId, now);
           emit(run.id, 'gateOpened', serverId, { serverId, stepIndex: step.index });
         }
-        await store.updateStep(run.id, step.index, { status: 'succeeded', finishedAt: now, error: null });
+        await w.updateStep(run.id, step.index, { status: 'succeeded', finishedAt: now, error: null });
         emit(run.id, 'stepSucceeded', planStep.title, { stepIndex: step.index });
         const latest = await recordEvidence(run, planStep, actions);
         await transition(latest, 'running', { currentStep: latest.currentStep + 1 });
         continue;
       }
       // Still waiting: make sure nothing persisted is left unsent (e.g. after a restart).
-      for (const a of actions) if (a.status === 'pending') await dispatch(run, a);
+      await dispatch(
+        run,
+        actions.filter((a) => a.status === 'pending'),
+      );
       return;
     }
   }
@@ -848,12 +1061,27 @@ export function createEngine(opts: EngineOptions): Engine {
   function kick(runId: string): Promise<void> {
     const queued = queuedKicks.get(runId);
     if (queued) return queued;
-    const next = serial(runId, () => {
+    const next = serial(runId, async () => {
       // From here on a new update needs a new evaluation: this one may have read before it.
       queuedKicks.delete(runId);
+      if (leases && !leadsNow(runId)) {
+        // Only running runs are worth a lease attempt (a round trip); others need no evaluation.
+        const run = await store.getRun(runId);
+        if (run?.status !== 'running') return;
+        const got = await lead(runId);
+        if (!got) return;
+        if (got !== 'held' && got.token > 1) {
+          emit(
+            runId,
+            'runRecovered',
+            `at step ${run.currentStep + 1}/${run.plan.steps.length} by coordinator ${holder} (lease token ${got.token})`,
+          );
+        }
+      }
       return evaluate(runId);
     }).catch((err: unknown) => {
-      log.error({ err, runId }, 'run evaluation failed');
+      if (err instanceof StaleLeaseError) lost(runId, err.message, err.token);
+      else log.error({ err, runId }, 'run evaluation failed');
     });
     queuedKicks.set(runId, next);
     return next;
@@ -864,6 +1092,7 @@ export function createEngine(opts: EngineOptions): Engine {
     await serial(run.id, async () => {
       const current = await store.getRun(run.id);
       if (!current || current.status !== 'pending' || (current.scheduledAt ?? 0) > clock.now()) return;
+      if (!(await lead(run.id))) return;
       const refusal = opts.precheck ? await opts.precheck(current) : null;
       if (refusal) {
         await transition(current, 'aborted', {
@@ -889,6 +1118,7 @@ export function createEngine(opts: EngineOptions): Engine {
         // A paused run's window keeps running out: propose a rollback when it gets short.
         if (r.status === 'paused' && r.options.windowEndsAt !== null && !r.proposal) {
           return serial(r.id, async () => {
+            if (!(await lead(r.id))) return;
             const current = await store.getRun(r.id);
             if (current) await maybePropose(current);
           });
@@ -986,10 +1216,20 @@ export function createEngine(opts: EngineOptions): Engine {
       const runs = await store.listRuns({ statuses: ACTIVE });
       for (const r of runs) {
         if (r.status === 'running') {
-          emit(r.id, 'runRecovered', `at step ${r.currentStep + 1}/${r.plan.steps.length}`);
+          // With leases, the coordinator that takes the run over says so (see kick).
+          if (!leases) emit(r.id, 'runRecovered', `at step ${r.currentStep + 1}/${r.plan.steps.length}`);
           void kick(r.id);
         }
       }
+      const renewLoop = () => {
+        if (stopped || !leases) return;
+        renewTimer = setTimeout(() => {
+          renewLeases()
+            .catch((err: unknown) => log.error({ err }, 'run lease renewal failed'))
+            .finally(renewLoop);
+        }, leaseRenewMs);
+      };
+      renewLoop();
       const loop = () => {
         if (stopped) return;
         timer = setTimeout(() => {
@@ -1004,8 +1244,16 @@ export function createEngine(opts: EngineOptions): Engine {
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      if (renewTimer) clearTimeout(renewTimer);
       await Promise.all([...queues.values()]);
+      // A clean stop hands the runs over at once instead of after the lease's TTL.
+      if (leases) {
+        await Promise.all([...held.values()].map((h) => leases.releaseLease(h.lease).catch(() => undefined)));
+        held.clear();
+      }
     },
+
+    leads: leadsNow,
 
     async createRun(plan, actor, o) {
       const run = await newRun(plan, actor, o);
@@ -1014,7 +1262,7 @@ export function createEngine(opts: EngineOptions): Engine {
     },
 
     pause(runId, actor, reason) {
-      return serial(runId, async () => {
+      return command(runId, async () => {
         const run = await mustGetRun(runId);
         if (run.status === 'paused') return run;
         const updated = await transition(run, 'paused', {
@@ -1027,7 +1275,7 @@ export function createEngine(opts: EngineOptions): Engine {
     },
 
     async resume(runId, actor) {
-      const updated = await serial(runId, async () => {
+      const updated = await command(runId, async () => {
         const run = await mustGetRun(runId);
         if (run.status !== 'paused') {
           throw new EngineError(
@@ -1038,7 +1286,7 @@ export function createEngine(opts: EngineOptions): Engine {
         const step = (await store.getSteps(runId)).find((s) => s.index === run.currentStep);
         if (step?.status === 'failed') {
           // Retry: the step starts again with the next attempt number, so new action ids.
-          await store.updateStep(runId, step.index, { status: 'pending', error: null, finishedAt: null });
+          await w.updateStep(runId, step.index, { status: 'pending', error: null, finishedAt: null });
         }
         const next = await transition(run, 'running', { failure: null });
         await audit(actor, 'run.resume', runId);
@@ -1050,7 +1298,7 @@ export function createEngine(opts: EngineOptions): Engine {
     },
 
     abort(runId, actor, reason) {
-      return serial(runId, async () => {
+      return command(runId, async () => {
         const run = await mustGetRun(runId);
         if (isTerminalRun(run.status)) {
           throw new EngineError('PRECONDITION_FAILED', `Run ${runId} already ended (${run.status}).`);
@@ -1061,7 +1309,7 @@ export function createEngine(opts: EngineOptions): Engine {
         });
         for (const a of await store.getActions(runId)) {
           if (a.status === 'pending') {
-            await store.updateAction(a.id, ['pending'], { status: 'cancelled', finishedAt: clock.now() });
+            await w.updateAction(runId, a.id, ['pending'], { status: 'cancelled', finishedAt: clock.now() });
           } else if (a.status === 'dispatched' || a.status === 'accepted' || a.status === 'running') {
             bus.cancel(a.serverId, a.id, `run aborted by ${actor}`);
           }
@@ -1074,7 +1322,7 @@ export function createEngine(opts: EngineOptions): Engine {
     },
 
     async skipServer(runId, serverId, actor) {
-      const updated = await serial(runId, async () => {
+      const updated = await command(runId, async () => {
         const run = await mustGetRun(runId);
         const planStep = run.plan.steps[run.currentStep];
         if (run.status !== 'paused' || !planStep) {
@@ -1093,8 +1341,8 @@ export function createEngine(opts: EngineOptions): Engine {
             `${serverId} has no failed action in step ${run.currentStep + 1} "${planStep.title}"; nothing to skip. Failed servers are named in the run's failure.`,
           );
         }
-        await store.updateAction(action.id, ['failed', 'cancelled'], { status: 'skipped' });
-        await store.updateStep(runId, step.index, { status: 'running', error: null, finishedAt: null });
+        await w.updateAction(runId, action.id, ['failed', 'cancelled'], { status: 'skipped' });
+        await w.updateStep(runId, step.index, { status: 'running', error: null, finishedAt: null });
         await audit(actor, 'run.skip-server', runId, { serverId, step: step.index });
         emit(
           runId,
@@ -1112,7 +1360,7 @@ export function createEngine(opts: EngineOptions): Engine {
     },
 
     async exclude(runId, serverId, actor) {
-      const updated = await serial(runId, async () => {
+      const updated = await command(runId, async () => {
         const run = await mustGetRun(runId);
         if (run.status !== 'paused') {
           throw new EngineError(
@@ -1129,7 +1377,8 @@ export function createEngine(opts: EngineOptions): Engine {
         if (step) {
           for (const a of await store.getActions(runId, step.index)) {
             if (a.serverId === serverId && a.attempt === step.attempt && a.status !== 'succeeded') {
-              await store.updateAction(
+              await w.updateAction(
+                runId,
                 a.id,
                 ['pending', 'dispatched', 'accepted', 'running', 'failed', 'cancelled'],
                 {
@@ -1141,7 +1390,7 @@ export function createEngine(opts: EngineOptions): Engine {
             }
           }
           if (step.status === 'failed') {
-            await store.updateStep(runId, step.index, { status: 'running', error: null, finishedAt: null });
+            await w.updateStep(runId, step.index, { status: 'running', error: null, finishedAt: null });
           }
         }
         await audit(actor, 'run.exclude', runId, { serverId });
@@ -1162,11 +1411,11 @@ export function createEngine(opts: EngineOptions): Engine {
     },
 
     async rollback(runId, actor, method, reason) {
-      return serial(runId, async () => doRollback(await mustGetRun(runId), actor, method, reason));
+      return command(runId, async () => doRollback(await mustGetRun(runId), actor, method, reason));
     },
 
     async decideRollback(runId, decision, comment, actor) {
-      return serial(runId, async () => {
+      return command(runId, async () => {
         const run = await mustGetRun(runId);
         if (!run.proposal || run.proposal.status !== 'awaiting') {
           throw new EngineError(
@@ -1196,7 +1445,7 @@ export function createEngine(opts: EngineOptions): Engine {
     },
 
     async recordGate(runId, record, actor) {
-      const updated = await serial(runId, async () => {
+      const updated = await command(runId, async () => {
         const run = await mustGetRun(runId);
         if (isTerminalRun(run.status)) {
           throw new EngineError('PRECONDITION_FAILED', `Run ${runId} already ended (${run.status}).`);
@@ -1214,7 +1463,7 @@ export function createEngine(opts: EngineOptions): Engine {
         // Waiving the gate of the failed preparation step it paused on: skip that step and go on.
         const planStep = run.plan.steps[run.currentStep];
         if (record.status === 'waived' && run.status === 'paused' && planStep?.gate === record.gate) {
-          await store.updateStep(runId, run.currentStep, {
+          await w.updateStep(runId, run.currentStep, {
             status: 'skipped',
             error: null,
             finishedAt: clock.now(),
@@ -1228,7 +1477,7 @@ export function createEngine(opts: EngineOptions): Engine {
     },
 
     async signOff(runId, decision, comment, actor) {
-      const result = await serial(runId, async () => {
+      const result = await command(runId, async () => {
         const run = await mustGetRun(runId);
         const planStep = run.plan.steps[run.currentStep];
         if (run.status !== 'waiting-approval' || planStep?.kind !== 'sign-off') {
@@ -1240,7 +1489,7 @@ export function createEngine(opts: EngineOptions): Engine {
         const now = clock.now();
         await audit(actor, `run.sign-off.${decision}`, runId, { comment });
         if (decision === 'approve') {
-          await store.updateStep(runId, run.currentStep, {
+          await w.updateStep(runId, run.currentStep, {
             status: 'succeeded',
             finishedAt: now,
             error: null,
@@ -1251,7 +1500,7 @@ export function createEngine(opts: EngineOptions): Engine {
           return transition(run, 'running', { currentStep: run.currentStep + 1 });
         }
         const why = `customer rejected the upgrade${comment ? `: ${comment}` : ''}`;
-        await store.updateStep(runId, run.currentStep, { status: 'failed', finishedAt: now, error: why });
+        await w.updateStep(runId, run.currentStep, { status: 'failed', finishedAt: now, error: why });
         emit(runId, 'signOffRejected', `by ${actor}${comment ? `: ${comment}` : ''}`, {
           stepIndex: run.currentStep,
         });
@@ -1291,7 +1540,9 @@ export function createEngine(opts: EngineOptions): Engine {
         else if (u.status === 'accepted')
           emit(current.runId, 'actionAccepted', current.id, { ...ids, level: 'debug' });
       });
-      await kick(action.runId);
+      // The agent's report is a fact whoever leads (stored unfenced above); the leader decides on it.
+      if (leadsNow(action.runId)) await kick(action.runId);
+      else opts.notifyLeader?.(action.runId);
     },
 
     async onAgentConnected(serverId) {
@@ -1310,7 +1561,18 @@ export function createEngine(opts: EngineOptions): Engine {
         await serial(a.runId, async () => {
           const run = await store.getRun(a.runId);
           if (!run || isTerminalRun(run.status)) return;
-          await dispatch(run, a);
+          if (await lead(a.runId)) {
+            await dispatch(run, [a]);
+          } else if (a.status !== 'pending') {
+            // Led elsewhere: resend what its leader already released (the agent's journal answers
+            // a repeat); a pending action is the leader's to release (e.g. after a drain).
+            await bus.dispatch(a.serverId, toWire(a));
+          } else {
+            opts.notifyLeader?.(a.runId);
+          }
+        }).catch((err: unknown) => {
+          if (err instanceof StaleLeaseError) lost(a.runId, err.message, err.token);
+          else throw err;
         });
       }
     },
@@ -1345,6 +1607,8 @@ export function createEngine(opts: EngineOptions): Engine {
           `Skipping a drain needs the load balancer's runtime API (rollgate lb configure --socket …); here ${serverId}'s own agent drains it and stops waiting after the drainage interval (${Math.round(drainMsOf(step) / 1000)} s).`,
         );
       }
+      // The drain is watched by the run's leader (in its memory): this coordinator becomes it.
+      await command(runId, async () => undefined);
       skipDrainFor.add(`${runId}:${serverId}`);
       await audit(actor, 'run.skip-drain', runId, { serverId });
       emit(runId, 'draining', `${serverId}: drain skipped by ${actor}`, { serverId, level: 'warn' });

@@ -1,7 +1,11 @@
 import { isTerminalRun, TERMINAL_ACTION, type ClusterSettings, type LbConfig } from '@rollgate/domain';
 import {
+  StaleLeaseError,
   StoreConflictError,
   type ActionRecord,
+  type Fence,
+  type Lease,
+  type RunLeases,
   type AuditEvent,
   type EditionRecord,
   type EngineStore,
@@ -14,11 +18,24 @@ import {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
+export interface MemoryStoreOptions {
+  /** The store's clock for lease expiry (PostgreSQL's now() in the real store); default Date.now. */
+  now?: () => number;
+}
+
 /**
- * An in-memory EngineStore for unit tests of the engine and the API. It follows the same contract
- * as the PostgreSQL store (see testing/store-contract.ts) but keeps nothing across restarts.
+ * An in-memory EngineStore (and RunLeases) for unit tests of the engine and the API. It follows
+ * the same contract as the PostgreSQL store (see testing/store-contract.ts) but keeps nothing
+ * across restarts. Several engines sharing one instance behave as coordinators sharing a database.
  */
-export function createMemoryStore(): EngineStore {
+export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore & RunLeases {
+  const now = opts.now ?? Date.now;
+  const leases = new Map<string, Lease & { expiresAt: number }>();
+  /** The same check as the PostgreSQL store's: the fence's token must still be the run's. */
+  const check = (fence: Fence | undefined) => {
+    if (fence && leases.get(fence.runId)?.token !== fence.token)
+      throw new StaleLeaseError(fence.runId, fence.token);
+  };
   const runs = new Map<string, RunRecord>();
   const steps = new Map<string, StepRecord[]>();
   const actions = new Map<string, ActionRecord>();
@@ -47,7 +64,8 @@ export function createMemoryStore(): EngineStore {
       all.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
       return clone(all.slice(0, opts.limit ?? all.length));
     },
-    async updateRun(id, expectedVersion, patch) {
+    async updateRun(id, expectedVersion, patch, fence) {
+      check(fence);
       const r = runs.get(id);
       if (!r || r.version !== expectedVersion) return null;
       const next = { ...r, ...clone(patch), version: r.version + 1 };
@@ -57,11 +75,13 @@ export function createMemoryStore(): EngineStore {
     async getSteps(runId) {
       return clone([...(steps.get(runId) ?? [])].sort((a, b) => a.index - b.index));
     },
-    async updateStep(runId, index, patch) {
+    async updateStep(runId, index, patch, fence) {
+      check(fence);
       const s = steps.get(runId)?.find((x) => x.index === index);
       if (s) Object.assign(s, clone(patch));
     },
-    async startStep(runId, index, attempt, startedAt, newActions, entries) {
+    async startStep(runId, index, attempt, startedAt, newActions, entries, fence) {
+      check(fence);
       const s = steps.get(runId)?.find((x) => x.index === index);
       if (!s) throw new Error(`no step ${index} in run ${runId}`);
       Object.assign(s, { status: 'running', attempt, startedAt, finishedAt: null, error: null });
@@ -104,16 +124,29 @@ export function createMemoryStore(): EngineStore {
         }),
       );
     },
-    async updateAction(id, from, patch) {
+    async updateAction(id, from, patch, fence) {
+      check(fence);
       const a = actions.get(id);
       if (!a || !from.includes(a.status)) return null;
       Object.assign(a, clone(patch));
       return clone(a);
     },
+    async markDispatched(ids, at, fence) {
+      check(fence);
+      const moved: string[] = [];
+      for (const id of ids) {
+        const a = actions.get(id);
+        if (a?.status !== 'pending') continue;
+        Object.assign(a, { status: 'dispatched', dispatchedAt: at });
+        moved.push(id);
+      }
+      return moved;
+    },
     async openLedger(runId) {
       return clone(ledger.filter((l) => l.reopenedAt === null && (runId === undefined || l.runId === runId)));
     },
-    async reopenLedger(runId, serverId, at) {
+    async reopenLedger(runId, serverId, at, fence) {
+      check(fence);
       for (const l of ledger)
         if (l.runId === runId && l.serverId === serverId && l.reopenedAt === null) l.reopenedAt = at;
     },
@@ -148,6 +181,7 @@ export function createMemoryStore(): EngineStore {
       for (const t of touches) {
         const s = servers.get(t.id);
         if (!s) continue;
+        if (t.coordinatorId && s.coordinatorId && s.coordinatorId !== t.coordinatorId) continue;
         s.lastHeartbeatAt = t.lastHeartbeatAt;
         if (t.status !== undefined) s.status = t.status;
         if (t.gateOpen !== undefined) s.gateOpen = t.gateOpen;
@@ -200,6 +234,28 @@ export function createMemoryStore(): EngineStore {
     },
     async listAudit(opts = {}) {
       return clone([...audit].reverse().slice(0, opts.limit ?? audit.length));
+    },
+    async acquireLease(runId, holder, ttlMs, force = false) {
+      const t = now();
+      const current = leases.get(runId);
+      if (current && !force && current.holder !== holder && current.expiresAt > t) return null;
+      const next = { runId, holder, token: (current?.token ?? 0) + 1, expiresAt: t + ttlMs };
+      leases.set(runId, next);
+      return { runId, holder, token: next.token };
+    },
+    async renewLease(lease, ttlMs) {
+      const current = leases.get(lease.runId);
+      if (current?.token !== lease.token || current.holder !== lease.holder) return false;
+      current.expiresAt = now() + ttlMs;
+      return true;
+    },
+    async releaseLease(lease) {
+      const current = leases.get(lease.runId);
+      if (current?.token === lease.token) current.expiresAt = now();
+    },
+    async getLease(runId) {
+      const l = leases.get(runId);
+      return l ? { ...l } : null;
     },
   };
 }

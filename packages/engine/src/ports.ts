@@ -180,6 +180,12 @@ export interface ServerRecord {
   services: ServerInventoryService[];
   lastHeartbeatAt: number | null;
   connectedAt: number | null;
+  /**
+   * The coordinator the agent's stream is connected to (its ROLLGATE_COORDINATOR_ID), so a
+   * coordinator that leads a run knows whether to send a command itself or publish it to a peer.
+   * Absent: unknown (records written before several coordinators existed).
+   */
+  coordinatorId?: string | null;
 }
 
 export interface ServerTouch {
@@ -188,6 +194,12 @@ export interface ServerTouch {
   status?: AgentStatus;
   gateOpen?: boolean;
   services?: ServerInventoryService[];
+  /**
+   * The coordinator sending the touch: it applies only while the server's stream is recorded as
+   * that coordinator's (or none is recorded), so a coordinator whose agent moved to a peer cannot
+   * mark it disconnected there. Absent: always applies.
+   */
+  coordinatorId?: string;
 }
 
 export interface AuditEvent {
@@ -222,12 +234,14 @@ export interface EngineStore {
     id: string,
     expectedVersion: number,
     patch: Partial<Omit<RunRecord, 'id' | 'version'>>,
+    fence?: Fence,
   ): Promise<RunRecord | null>;
   getSteps(runId: string): Promise<StepRecord[]>;
   updateStep(
     runId: string,
     index: number,
     patch: Partial<Omit<StepRecord, 'runId' | 'index'>>,
+    fence?: Fence,
   ): Promise<void>;
   /**
    * One transaction: marks the step running with `attempt`, inserts its actions (an action id that
@@ -241,6 +255,7 @@ export interface EngineStore {
     startedAt: number,
     actions: ActionRecord[],
     ledger: LedgerEntry[],
+    fence?: Fence,
   ): Promise<void>;
 
   // actions
@@ -256,11 +271,19 @@ export interface EngineStore {
     id: string,
     from: ActionStatus[],
     patch: Partial<Pick<ActionRecord, 'status' | 'error' | 'dispatchedAt' | 'finishedAt' | 'result'>>,
+    fence?: Fence,
   ): Promise<ActionRecord | null>;
+  /**
+   * One statement for a whole step's dispatch bookkeeping: every listed action still `pending`
+   * becomes `dispatched` at `at`. Returns the ids it moved (the others had moved on already).
+   * Optional so that partial fakes keep compiling; without it the engine makes one updateAction
+   * per action. Both real stores implement it (and the contract tests require it).
+   */
+  markDispatched?(ids: string[], at: number, fence?: Fence): Promise<string[]>;
 
   // load-balancer ledger
   openLedger(runId?: string): Promise<LedgerEntry[]>;
-  reopenLedger(runId: string, serverId: string, at: number): Promise<void>;
+  reopenLedger(runId: string, serverId: string, at: number, fence?: Fence): Promise<void>;
 
   // logs (batched by the caller: one call per batch, never one per line)
   appendLogs(lines: LogRecord[]): Promise<void>;
@@ -297,6 +320,64 @@ export interface EngineStore {
   listAudit(opts?: { limit?: number }): Promise<AuditEvent[]>;
 }
 
+/**
+ * Proof that a write comes from the current leader of a run: the run's lease token when the
+ * writer acquired it. A store given a fence checks it in the same statement (or transaction) as
+ * the write and refuses the write with StaleLeaseError when the run's lease has a newer token, so
+ * a coordinator that lost its lease (paused, partitioned, slow) cannot change the run any more.
+ * Writes without a fence are not checked: a single coordinator without leases, and the facts an
+ * agent reports about its own actions (ActionUpdate), which are true whoever leads.
+ */
+export interface Fence {
+  runId: string;
+  token: number;
+}
+
+/** A run's lease as one coordinator holds it. */
+export interface Lease {
+  runId: string;
+  /** The coordinator holding it (ROLLGATE_COORDINATOR_ID). */
+  holder: string;
+  /** Grows by one on every acquisition: the fencing token. */
+  token: number;
+}
+
+/**
+ * Leadership of runs among coordinators sharing one database: at most one coordinator evaluates a
+ * run at a time. Expiry is measured by the store's clock (PostgreSQL's now()), never a caller's.
+ * Implemented by the PostgreSQL store (a `run_leases` row per run) and by the memory store; the
+ * same contract tests cover both.
+ */
+export interface RunLeases {
+  /**
+   * Takes the run's lease for `holder` for `ttlMs`, with a new token (the previous one plus one),
+   * when it is free, expired or already `holder`'s (a restarted coordinator with the same id).
+   * `force` takes it whatever its state: an operator's command moves the run to the coordinator
+   * that received it, and the previous holder's writes are refused from then on.
+   * Returns null when another holder's lease has not expired.
+   */
+  acquireLease(runId: string, holder: string, ttlMs: number, force?: boolean): Promise<Lease | null>;
+  /** Extends a held lease by `ttlMs` from now; false when its token is no longer the run's (lost). */
+  renewLease(lease: Lease, ttlMs: number): Promise<boolean>;
+  /** Lets the lease expire now (another coordinator may take the run at once); no-op when lost. */
+  releaseLease(lease: Lease): Promise<void>;
+  /** The run's lease as stored, or null when no coordinator ever led it. */
+  getLease(runId: string): Promise<(Lease & { expiresAt: number }) | null>;
+}
+
+/** Thrown by a store when a fenced write carries a token that is no longer the run's. */
+export class StaleLeaseError extends Error {
+  constructor(
+    readonly runId: string,
+    readonly token: number,
+  ) {
+    super(
+      `Run ${runId}'s lease moved to another coordinator (this writer held token ${token}); the write was refused. The run's current leader carries on; nothing to do here.`,
+    );
+    this.name = 'StaleLeaseError';
+  }
+}
+
 /** What the engine sends to an agent. */
 export interface DispatchAction {
   actionId: string;
@@ -308,12 +389,15 @@ export interface DispatchAction {
 
 /** The transport to agents (gRPC in the coordinator; a fake in unit tests). */
 export interface AgentBus {
-  /** Sends the action if the agent is connected; returns false if it is not (it is resent on reconnect). */
-  dispatch(serverId: string, action: DispatchAction): boolean;
+  /**
+   * Sends the action if the agent is connected, here or (several coordinators) to a peer
+   * coordinator; returns false if it is not (it is resent on reconnect).
+   */
+  dispatch(serverId: string, action: DispatchAction): boolean | Promise<boolean>;
   /** Asks the agent to stop a running action at its next op boundary (best effort). */
   cancel(serverId: string, actionId: string, reason: string): void;
   /** Sets the coordinator's wish for a server's gate (the agent journals it); false if not connected. */
-  setGate(serverId: string, open: boolean, reason: string): boolean;
+  setGate(serverId: string, open: boolean, reason: string): boolean | Promise<boolean>;
   isConnected(serverId: string): boolean;
 }
 

@@ -131,3 +131,32 @@ describe('engine: rollback proposals, authorisation and the roll-back-on-failure
     await engine.stop();
   });
 });
+
+describe('engine: an agent lost with an action in hand', () => {
+  it('fails the action once the agent has been lost for agentLostTimeoutMs, so the policy applies', async () => {
+    const { store, fleet, engine, logs } = await setup(createMemoryStore(), undefined, {
+      agentLostTimeoutMs: 300,
+    });
+    const p = upgradePlan();
+    const upgrade = p.steps.find((s) => s.key === 'g1.upgrade')!;
+    fleet.dieOn.add(`admin-1:${upgrade.index}`);
+    const run = await engine.createRun(p, 'operator', { options: { onFailure: 'pause' } });
+    await until(
+      async () => fleet.sent.some((a) => a.actionId.includes('.admin-1.') && a.stepIndex === upgrade.index),
+      (v) => v,
+    );
+    // What the gateway records when the heartbeats stop.
+    await store.touchServers([{ id: 'admin-1', lastHeartbeatAt: Date.now(), status: 'lost' }]);
+    const paused = await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'paused',
+    );
+    expect(paused!.failure).toMatch(
+      /admin-1: agent admin-1 has been lost for \d+ s while running this action/,
+    );
+    const action = (await store.getActions(run.id, upgrade.index)).find((a) => a.serverId === 'admin-1');
+    expect(action?.status).toBe('failed');
+    expect(logs.some((l) => l.code === 'RG0043E' && l.serverId === 'admin-1')).toBe(true);
+    await engine.stop();
+  });
+});

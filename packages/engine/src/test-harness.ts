@@ -33,6 +33,7 @@ export function fakeFleet(store: EngineStore, ids: string[]) {
   let maxOut = 0;
   let engine: Engine | undefined;
   const failOn = new Set<string>(); // `${serverId}:${stepIndex}` fails on the first attempt
+  const dieOn = new Set<string>(); // `${serverId}:${stepIndex}`: the agent dies holding the action
   const sent: DispatchAction[] = [];
   const gateWishes: { serverId: string; open: boolean }[] = [];
   let cutAtStep = Infinity; // from this step on the fleet is unreachable (a partition or a crash)
@@ -41,6 +42,12 @@ export function fakeFleet(store: EngineStore, ids: string[]) {
     dispatch(serverId, action) {
       if (action.stepIndex >= cutAtStep) connected.clear();
       if (!connected.has(serverId)) return false;
+      if (dieOn.has(`${serverId}:${action.stepIndex}`)) {
+        // The agent takes the action and dies with it: no answer, no more heartbeats.
+        sent.push(action);
+        connected.delete(serverId);
+        return true;
+      }
       sent.push(action);
       setImmediate(() => void run(serverId, action));
       return true;
@@ -85,6 +92,7 @@ export function fakeFleet(store: EngineStore, ids: string[]) {
     gates,
     connected,
     failOn,
+    dieOn,
     sent,
     gateWishes,
     get maxOut() {
@@ -102,7 +110,7 @@ export function fakeFleet(store: EngineStore, ids: string[]) {
 export async function setup(
   store: EngineStore = createMemoryStore(),
   lb?: LoadBalancerPort,
-  extra: Pick<EngineOptions, 'precheck'> & { now?: () => number; ids?: string[] } = {},
+  extra: Pick<EngineOptions, 'precheck' | 'agentLostTimeoutMs'> & { now?: () => number; ids?: string[] } = {},
 ) {
   const ids = extra.ids ?? ['admin-1', 'admin-2', 'stream-1', 'stream-2'];
   for (const id of ids) {
@@ -134,6 +142,7 @@ export async function setup(
     tickMs: 20,
     ...(lb ? { lb } : {}),
     ...(extra.precheck ? { precheck: extra.precheck } : {}),
+    ...(extra.agentLostTimeoutMs !== undefined ? { agentLostTimeoutMs: extra.agentLostTimeoutMs } : {}),
   });
   fleet.attach(engine);
   await engine.start();

@@ -297,6 +297,18 @@ export async function startFakeApi(): Promise<FakeApi> {
   const services: ApiServices = {
     version: '9.9.9-fake',
     store,
+    auth: {
+      bootstrap: unused('auth.bootstrap'),
+      login: unused('auth.login'),
+      logout: unused('auth.logout'),
+      authenticate: unused('auth.authenticate'),
+      createUser: unused('auth.createUser'),
+      listUsers: unused('auth.listUsers'),
+      setRole: unused('auth.setRole'),
+      disable: unused('auth.disable'),
+      createPortalToken: unused('auth.createPortalToken'),
+      resolvePortal: unused('auth.resolvePortal'),
+    },
     runs: {
       async plan(input) {
         return { ...planFor(input.cluster, input.app, input.edition), readiness: [], schedule: null };
@@ -363,7 +375,28 @@ export async function startFakeApi(): Promise<FakeApi> {
   const http = createHTTPServer({
     basePath: '/trpc/',
     router: appRouter,
-    createContext: ({ req }) => ({ actor: String(req.headers['x-rollgate-actor'] ?? 'unknown'), services }),
+    // The fake trusts the caller as an administrator named by its client header: these tests are
+    // about the CLI's rendering and exit codes (sign-in is tested against the real coordinator).
+    createContext: ({ req }) => {
+      const actor = String(req.headers['x-rollgate-actor'] ?? 'unknown');
+      return {
+        actor,
+        principal: {
+          kind: 'user' as const,
+          user: {
+            id: 'u-test',
+            username: actor,
+            role: 'admin' as const,
+            createdAt: 0,
+            createdBy: 'test',
+            disabledAt: null,
+          },
+        },
+        from: '127.0.0.1',
+        token: null,
+        services,
+      };
+    },
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address() as AddressInfo;

@@ -8,9 +8,11 @@ import { consoleClient } from '../trpc-client';
 import { formatTime } from '../view-model';
 import { usePolled } from './hooks';
 import { IssueList } from './issue-list';
+import { NeedsRole, useCan } from './session-context';
 
 export function EditionsPage() {
   const client = consoleClient();
+  const canUpload = useCan('operator');
   const data = usePolled(async () => {
     const [editions, states] = await Promise.all([
       client.editions.list.query({}),
@@ -44,7 +46,14 @@ export function EditionsPage() {
           apps.map((a) => <AppTable key={a.app} app={a} />)
         )}
       </section>
-      <UploadForm apps={apps?.map((a) => a.app) ?? []} onUploaded={data.refresh} />
+      {canUpload ? (
+        <UploadForm apps={apps?.map((a) => a.app) ?? []} onUploaded={data.refresh} />
+      ) : (
+        <section className="card" aria-labelledby="upload-h">
+          <h2 id="upload-h">Upload an edition</h2>
+          <NeedsRole role="operator" what="Uploading an edition" />
+        </section>
+      )}
     </>
   );
 }

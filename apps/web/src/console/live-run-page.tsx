@@ -22,6 +22,8 @@ import { IssueList } from './issue-list';
 import { RunChart } from './run-chart';
 import { RunPanel } from './run-panel';
 import { StepTimeline } from './step-timeline';
+import { PortalLinkCard } from './portal-link-card';
+import { NeedsRole, useCan } from './session-context';
 
 const RECORD_TONE = { met: 'ok', waived: 'warn', failed: 'bad', unmet: 'idle' } as const;
 
@@ -30,6 +32,7 @@ type Live = 'connecting' | 'live' | 'ended' | 'error';
 export function LiveRunPage({ runId }: { runId: string }) {
   const client = consoleClient();
   const now = useNow();
+  const canOperate = useCan('operator');
   const [state, setState] = useState<{ view: RunView | null; logs: LogLine[] }>({ view: null, logs: [] });
   const [filters, setFilters] = useState<LogFilters>(NO_LOG_FILTERS);
   const [live, setLive] = useState<Live>('connecting');
@@ -107,11 +110,17 @@ export function LiveRunPage({ runId }: { runId: string }) {
           </span>
         </div>
         <RunPanel view={view} now={now} />
-        <ProposalBanner view={view} onView={onView} />
-        <Controls view={view} onView={onView} />
+        <ProposalBanner view={view} onView={onView} canDecide={canOperate} />
+        {canOperate ? (
+          <Controls view={view} onView={onView} />
+        ) : (
+          <NeedsRole role="operator" what="Pausing, resuming, signing off or rolling back" />
+        )}
         <h3>Timeline</h3>
         <RunChart steps={view.steps} currentIndex={cur ? cur.index : null} />
       </section>
+
+      {canOperate ? <PortalLinkCard runId={view.run.id} /> : null}
 
       <div className="two-col">
         <LogsPanel view={view} logs={state.logs} filters={filters} onFilters={setFilters} />
@@ -207,7 +216,15 @@ function useAction(onView: (v: RunView) => void) {
   return { busy, issues, run };
 }
 
-function ProposalBanner({ view, onView }: { view: RunView; onView: (v: RunView) => void }) {
+function ProposalBanner({
+  view,
+  onView,
+  canDecide,
+}: {
+  view: RunView;
+  onView: (v: RunView) => void;
+  canDecide: boolean;
+}) {
   const p = view.run.proposal;
   const { busy, issues, run } = useAction(onView);
   const [comment, setComment] = useState('');
@@ -219,7 +236,8 @@ function ProposalBanner({ view, onView }: { view: RunView; onView: (v: RunView) 
   return (
     <div className="alert alert-warn proposal" role="alert" data-proposal={p.method}>
       <strong>Rollback proposed:</strong> {p.method}, about {p.estimateMinutes} min. {p.reason}
-      <div className="actions">
+      {canDecide ? null : <NeedsRole role="operator" what="Authorising or declining it" />}
+      <div className="actions" hidden={!canDecide}>
         <input
           placeholder="comment (optional)"
           value={comment}

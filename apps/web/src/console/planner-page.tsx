@@ -16,10 +16,13 @@ import { consoleClient } from '../trpc-client';
 import { usePolled } from './hooks';
 import { IssueList } from './issue-list';
 import { PlanView } from './plan-view';
+import { NeedsRole, useCan } from './session-context';
 
 export function PlannerPage() {
   const router = useRouter();
   const client = consoleClient();
+  const canStart = useCan('operator');
+  const canWaive = useCan('admin');
   const choices = usePolled(async () => {
     const [page, editions] = await Promise.all([
       client.servers.page.query({ limit: 1 }),
@@ -223,8 +226,8 @@ export function PlannerPage() {
 
       {plan ? (
         <section className="card" aria-labelledby="confirm-h">
-          <h2 id="confirm-h">Contacts, waivers and start</h2>
-          <div className="contacts">
+          <h2 id="confirm-h">{canStart ? 'Contacts, waivers and start' : 'Start'}</h2>
+          <div className="contacts" hidden={!canStart}>
             {(Object.keys(CONTACT_LABEL) as ContactRole[]).map((role) => (
               <fieldset key={role} className="contact" data-contact={role}>
                 <legend>{CONTACT_LABEL[role]}</legend>
@@ -245,7 +248,10 @@ export function PlannerPage() {
               </fieldset>
             ))}
           </div>
-          {gates.some((g) => (g.required && g.status === 'unmet') || form.waivers[g.gate]?.on) ? (
+          {!canWaive && canStart && gates.some((g) => g.required && g.status === 'unmet') ? (
+            <NeedsRole role="admin" what="Waiving a readiness gate" />
+          ) : null}
+          {canWaive && gates.some((g) => (g.required && g.status === 'unmet') || form.waivers[g.gate]?.on) ? (
             <div className="waivers">
               <h3>Waive a gate</h3>
               {gates
@@ -271,18 +277,22 @@ export function PlannerPage() {
                 ))}
             </div>
           ) : null}
-          <div className="actions">
-            <button
-              type="button"
-              className="btn btn-primary"
-              name="start"
-              disabled={busy !== null || stale || !built.input}
-              onClick={() => void start()}
-            >
-              {busy === 'start' ? 'Starting…' : form.at ? 'Schedule upgrade' : 'Start upgrade'}
-            </button>
-            {!built.input ? <span className="bad-text">{built.errors.join(' ')}</span> : null}
-          </div>
+          {canStart ? (
+            <div className="actions">
+              <button
+                type="button"
+                className="btn btn-primary"
+                name="start"
+                disabled={busy !== null || stale || !built.input}
+                onClick={() => void start()}
+              >
+                {busy === 'start' ? 'Starting…' : form.at ? 'Schedule upgrade' : 'Start upgrade'}
+              </button>
+              {!built.input ? <span className="bad-text">{built.errors.join(' ')}</span> : null}
+            </div>
+          ) : (
+            <NeedsRole role="operator" what="Starting or scheduling an upgrade" />
+          )}
         </section>
       ) : null}
       <IssueList issues={issues} title={issuesTitle} />

@@ -1,23 +1,51 @@
 /**
- * The operator console in a real browser (Debian's Chromium through playwright-core) against the
- * BUILT console (`next start`) and a real demo fleet: coordinator, 4 agents, 4 demo-apps.
+ * The operator console and the customer portal in a real browser (Debian's Chromium through
+ * playwright-core) against the BUILT console (`next start`) and a real demo fleet: coordinator,
+ * 4 agents, 4 demo-apps, and the fleet's bootstrapped administrator.
  *
- * An operator looks at the fleet and the editions, plans a minor upgrade to 2.0, starts it, watches
- * the live run update over SSE without a reload, approves the sign-off and finds the run in the
- * history and the audit log. Every page is saved to test-results/screenshots/.
+ * The administrator signs in through /login (the session cookie is HttpOnly and SameSite=Strict),
+ * looks at the fleet and the editions, plans a minor upgrade to 2.0, starts it, watches the live run
+ * update over SSE without a reload, and creates a portal link; the customer (a browser context
+ * without cookies) opens it and signs off; the run completes and the audit log records the sign-off
+ * as `customer:<recipient>`. A viewer sees no start button, and the API refuses the viewer's start;
+ * the portal token opens nothing but the portal. Every page is saved to test-results/screenshots/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, ROOT, startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
 
 const WEB = join(ROOT, 'apps/web');
 const SHOTS = join(ROOT, 'test-results/screenshots');
 const CHROMIUM = '/usr/lib/chromium/chromium';
+const VIEWER = { username: 'vic-viewer', password: 'viewer-password-for-e2e' };
+const RECIPIENT = 'Ann Lead';
+
+/** A raw tRPC call to the coordinator, to assert its very answer (status, code, message). */
+async function coordinatorCall(
+  url: string,
+  kind: 'query' | 'mutation',
+  procedure: string,
+  input: unknown,
+  token?: string,
+): Promise<{
+  status: number;
+  body: { result?: { data: unknown }; error?: { message: string; data: { code: string } } };
+}> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res =
+    kind === 'query'
+      ? await fetch(`${url}/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`, {
+          headers,
+        })
+      : await fetch(`${url}/trpc/${procedure}`, { method: 'POST', headers, body: JSON.stringify(input) });
+  return { status: res.status, body: (await res.json()) as never };
+}
 
 async function stop(proc: ChildProcess | null) {
   if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
@@ -35,11 +63,25 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
   let next: ChildProcess | null = null;
   let nextLog = '';
   let browser: Browser;
+  let context: BrowserContext;
   let page: Page;
   let base: string;
   let runId = '';
+  let portalLink = '';
+  let viewerContext: BrowserContext | undefined;
+  let viewerPage: Page;
 
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const shotOf = (p: Page, name: string) =>
+    p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = (name: string) => shotOf(page, name);
+  const portalToken = () => decodeURIComponent(new URL(portalLink).pathname.split('/').pop()!);
+
+  /** Signs in through the /login form in this page (which must show it). */
+  async function signIn(p: Page, username: string, password: string) {
+    await p.fill('input[name="username"]', username);
+    await p.fill('input[name="password"]', password);
+    await p.click('form.login-form button[type="submit"]');
+  }
 
   beforeAll(async () => {
     if (!existsSync(join(WEB, '.next/BUILD_ID'))) {
@@ -95,11 +137,13 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
         '--no-first-run',
       ],
     });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    page = await context.newPage();
     page.setDefaultTimeout(20_000);
   }, 120_000);
 
   afterAll(async () => {
+    await viewerContext?.close();
     await browser?.close();
     await stop(next);
     await fleet?.stop();
@@ -107,6 +151,33 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
   }, 60_000);
 
   const rows = () => page.locator('.vt-space [data-server]');
+
+  it('without a session every console page goes to /login; the admin signs in there', async () => {
+    await page.goto(`${base}/fleet`);
+    await page.waitForURL(`${base}/login?next=%2Ffleet`);
+    await page.locator('form.login-form').waitFor();
+    await shot('login');
+
+    // A wrong password says so, and sets no cookie.
+    await signIn(page, fleet.admin.username, 'not-the-password-at-all');
+    await page.locator('[data-login-error="credentials"]').waitFor();
+    expect(await page.locator('[data-login-error]').innerText()).toMatch(/wrong user name or password/i);
+    expect((await context.cookies()).find((c) => c.name === 'rollgate_session')).toBeUndefined();
+    await shot('login-wrong-password');
+
+    await signIn(page, fleet.admin.username, fleet.admin.password);
+    await page.waitForURL(`${base}/fleet`);
+    const session = (await context.cookies()).find((c) => c.name === 'rollgate_session');
+    expect(session).toBeDefined();
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/', secure: false });
+    // The session lasts as long as the coordinator's, not for the browser's lifetime only.
+    expect(session!.expires).toBeGreaterThan(Date.now() / 1000 + 60);
+    // Page JavaScript cannot see it.
+    expect(await page.evaluate(() => document.cookie)).not.toContain('rollgate_session');
+    const who = page.locator('.whoami');
+    expect(await who.getAttribute('data-user')).toBe(fleet.admin.username);
+    expect(await who.getAttribute('data-role')).toBe('admin');
+  });
 
   it('the fleet page lists the 4 servers with their health and filters by role', async () => {
     await page.goto(`${base}/`);
@@ -148,7 +219,46 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
     await shot('editions');
   });
 
-  it('plans and starts a minor upgrade to 2.0, watches it live, approves the sign-off', async () => {
+  it('a viewer sees every page but no start button, and the API refuses the viewer a start', async () => {
+    const viewer = await fleet.createUser(VIEWER.username, 'viewer', VIEWER.password);
+    viewerContext = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const vp = await viewerContext.newPage();
+    viewerPage = vp;
+    vp.setDefaultTimeout(20_000);
+    await vp.goto(`${base}/plan`);
+    await vp.waitForURL(`${base}/login?next=%2Fplan`);
+    await signIn(vp, VIEWER.username, VIEWER.password);
+    await vp.waitForURL(`${base}/plan`);
+    expect(await vp.locator('.whoami').getAttribute('data-role')).toBe('viewer');
+    // Planning is reading: allowed.
+    await vp.locator('select[name="edition"] option[value="2.0"]').waitFor({ state: 'attached' });
+    await vp.selectOption('select[name="edition"]', '2.0');
+    await vp.click('form.planner button[type="submit"]');
+    await vp.locator('[data-plan-steps]').waitFor();
+    expect(await vp.locator('button[name="start"]').count()).toBe(0);
+    expect(await vp.locator('[data-needs-role="operator"]').innerText()).toContain('needs the operator role');
+    // No waiver fields either (an administrator's).
+    expect(await vp.locator('[data-waiver]').count()).toBe(0);
+    await shotOf(vp, 'planner-viewer');
+    // The editions page: no upload form.
+    await vp.goto(`${base}/editions`);
+    await vp.locator('[data-needs-role="operator"]').waitFor();
+    expect(await vp.locator('input[type="file"]').count()).toBe(0);
+
+    // The API is what enforces it.
+    const refused = await coordinatorCall(
+      fleet.url,
+      'mutation',
+      'upgrade.start',
+      { cluster: 'demo', app: 'demo-app', edition: '2.0', procedure: 'minor' },
+      viewer.token,
+    );
+    expect(refused.status).toBe(403);
+    expect(refused.body.error?.data.code).toBe('FORBIDDEN');
+    expect(refused.body.error?.message).toContain('needs the operator role');
+  });
+
+  it('plans and starts a minor upgrade to 2.0, watches it live; the customer signs off in the portal', async () => {
     // The customer's policy asks for the contacts even for a minor upgrade: the first start is refused.
     await fleet.api.cluster.configure.mutate({
       cluster: 'demo',
@@ -220,12 +330,63 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
     expect(await page.locator('[role="progressbar"]').getAttribute('aria-valuenow')).not.toBe('0');
     await shot('live-run-mid');
 
-    await page.locator('[data-signoff="waiting"]').waitFor({ timeout: 120_000 });
-    expect(await page.locator('[data-run-status]').first().getAttribute('data-run-status')).toBe(
-      'waiting-approval',
-    );
-    await page.fill('textarea[name="signoff-comment"]', 'verified by the e2e operator');
-    await page.click('button[name="approve"]');
+    // The operator creates the customer's portal link, valid for a day, and copies it.
+    await page.fill('input[name="portal-recipient"]', RECIPIENT);
+    await page.selectOption('select[name="portal-ttl"]', '24');
+    await page.click('button[name="portal-create"]');
+    const urlBox = page.locator('input[name="portal-url"]');
+    await urlBox.waitFor();
+    portalLink = await urlBox.inputValue();
+    expect(portalLink).toMatch(new RegExp(`^${base.replace(/[.]/g, '\\.')}/portal/[A-Za-z0-9_-]{20,}$`));
+    await page.click('button[name="portal-copy"]');
+    await page.locator('.portal-created [role="status"]').filter({ hasText: 'For Ann Lead' }).waitFor();
+    await shot('live-run-portal-link');
+
+    // The customer: a fresh browser context, no cookies, nothing but the link.
+    const customer = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    try {
+      expect(await customer.cookies()).toEqual([]);
+      const cp = await customer.newPage();
+      cp.setDefaultTimeout(20_000);
+      await cp.goto(portalLink);
+      await cp.locator('[data-portal="ready"]').waitFor();
+      // Its own frame: no console navigation, no link anywhere.
+      expect(await cp.locator('nav').count()).toBe(0);
+      expect(await cp.locator('a[href]').count()).toBe(0);
+      expect(await cp.locator('.portal-overview').innerText()).toContain(`For ${RECIPIENT}`);
+      await shotOf(cp, 'portal-running');
+      await cp.locator('[data-asks="sign-off"]').waitFor({ timeout: 120_000 });
+      expect(await cp.locator('[data-phase]').innerText()).toMatch(/restored|at risk/i);
+      // The evidence: the functionality tests with their probes, and 2.0 on every server.
+      expect(await cp.locator('[data-test-status="succeeded"]').count()).toBeGreaterThan(0);
+      await expect.poll(() => cp.locator('tr[data-server][data-edition="2.0"]').count()).toBe(4);
+      expect(await cp.locator('[data-notice]').innerText()).not.toBe('');
+      await shotOf(cp, 'portal-waiting-for-signoff');
+      // The operator's page shows the run waiting on the customer.
+      await page.locator('[data-signoff="waiting"]').waitFor({ timeout: 30_000 });
+      expect(await page.locator('[data-run-status]').first().getAttribute('data-run-status')).toBe(
+        'waiting-approval',
+      );
+
+      await cp.fill('textarea[name="portal-comment"]', 'verified by the e2e customer');
+      await cp.click('button[name="portal-approve"]');
+      await cp.locator('[data-portal="ready"][data-run-status="succeeded"]').waitFor({ timeout: 30_000 });
+      expect(await cp.locator('[data-asks]').getAttribute('data-asks')).toBe('');
+      expect(await cp.locator('[data-phase]').getAttribute('data-phase')).toBe('full-service-restored');
+      await cp.waitForTimeout(600); // the progress bar's width transition (0.4 s)
+      await shotOf(cp, 'portal-signed-off');
+      // Still no cookie in the customer's browser.
+      expect(await customer.cookies()).toEqual([]);
+
+      // An invalid link says so clearly.
+      await cp.goto(`${base}/portal/not-a-real-portal-token-0000000000`);
+      await cp.locator('[data-portal="invalid"]').waitFor();
+      expect(await cp.locator('[data-portal="invalid"]').innerText()).toMatch(/not valid or has expired/i);
+      await shotOf(cp, 'portal-invalid-link');
+    } finally {
+      await customer.close();
+    }
+
     await page.locator('[data-run-status="succeeded"]').waitFor({ timeout: 30_000 });
     await expect.poll(statuses, { timeout: 15_000 }).not.toMatch(/pending|running|failed/);
     expect(
@@ -255,19 +416,72 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
     const text = await row.innerText();
     expect(text).toContain('minor');
     expect(text).toContain('2.0');
-    expect(text).toContain('web:console');
+    expect(text).toContain(fleet.admin.username);
     await shot('history');
   });
 
-  it('the audit log shows the start and the sign-off, by the console', async () => {
+  it('the audit log shows the start by the admin, the portal link, and the sign-off by the customer', async () => {
     await page.click('nav >> text=Audit');
     await page.waitForURL(`${base}/audit`);
     const start = page.locator('tr[data-action="run.start"]').filter({ hasText: runId });
+    const link = page.locator('tr[data-action="run.portal-link"]').filter({ hasText: runId });
     const signOff = page.locator('tr[data-action="run.sign-off.approve"]').filter({ hasText: runId });
     await start.waitFor();
+    await link.waitFor();
     await signOff.waitFor();
-    expect(await start.innerText()).toContain('web:console');
-    expect(await signOff.innerText()).toContain('verified by the e2e operator');
+    expect(await start.locator('td').nth(1).innerText()).toBe(fleet.admin.username);
+    expect(await link.innerText()).toContain(RECIPIENT);
+    expect(await signOff.locator('td').nth(1).innerText()).toBe(`customer:${RECIPIENT}`);
+    expect(await signOff.innerText()).toContain('verified by the e2e customer');
     await shot('audit');
+  });
+
+  it('the viewer sees the run but none of its controls, and no portal link', async () => {
+    await viewerPage.goto(`${base}/runs/${encodeURIComponent(runId)}`);
+    await viewerPage.locator('.run-chart g.cell').first().waitFor();
+    await viewerPage.locator('[data-needs-role="operator"]').waitFor();
+    expect(await viewerPage.locator('button[name="portal-create"]').count()).toBe(0);
+    expect(await viewerPage.locator('[aria-label="run controls"]').count()).toBe(0);
+    await shotOf(viewerPage, 'live-run-viewer');
+  });
+
+  it('the portal token is no credential for anything else: not the API, not the console', async () => {
+    const token = portalToken();
+    for (const [kind, proc, input] of [
+      ['query', 'servers.list', {}],
+      ['mutation', 'upgrade.start', { cluster: 'demo', app: 'demo-app', edition: '2.0', procedure: 'minor' }],
+    ] as const) {
+      const answer = await coordinatorCall(fleet.url, kind, proc, input, token);
+      expect([401, 403]).toContain(answer.status);
+      expect(['UNAUTHORIZED', 'FORBIDDEN']).toContain(answer.body.error?.data.code);
+    }
+    // Through the console's proxy, as if it were a session cookie: refused too.
+    const proxied = await fetch(`${base}/api/trpc/servers.list?input=%7B%7D`, {
+      headers: { cookie: `rollgate_session=${token}` },
+    });
+    expect([401, 403]).toContain(proxied.status);
+    // And the console's pages send it to the sign-in page.
+    const intruder = await browser.newContext();
+    try {
+      await intruder.addCookies([
+        { name: 'rollgate_session', value: token, url: base, httpOnly: true, sameSite: 'Strict' },
+      ]);
+      const ip = await intruder.newPage();
+      await ip.goto(`${base}/fleet`);
+      await ip.waitForURL(/\/login(\?|$)/);
+      await ip.locator('form.login-form').waitFor();
+      expect(await ip.locator('[data-server]').count()).toBe(0);
+    } finally {
+      await intruder.close();
+    }
+  });
+
+  it('signing out ends the session: the console goes back to /login', async () => {
+    await page.goto(`${base}/fleet`);
+    await page.click('button[name="sign-out"]');
+    await page.waitForURL(`${base}/login?signed-out=1`);
+    expect((await context.cookies()).find((c) => c.name === 'rollgate_session')).toBeUndefined();
+    await page.goto(`${base}/runs`);
+    await page.waitForURL(/\/login\?next=%2Fruns$/);
   });
 });

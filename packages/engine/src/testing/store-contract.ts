@@ -2,6 +2,7 @@ import type { ActionOp, ActionStatus, GateRecord, Plan, RunStatus } from '@rollg
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DEFAULT_RUN_OPTIONS,
+  StaleLeaseError,
   StoreConflictError,
   type ActionRecord,
   type AuditEvent,
@@ -9,6 +10,7 @@ import {
   type EngineStore,
   type LedgerEntry,
   type LogRecord,
+  type RunLeases,
   type RunRecord,
   type ServerRecord,
   type StepRecord,
@@ -32,10 +34,10 @@ import {
  */
 export function describeStoreContract(
   name: string,
-  makeStore: () => Promise<{ store: EngineStore; cleanup(): Promise<void> }>,
+  makeStore: () => Promise<{ store: EngineStore & RunLeases; cleanup(): Promise<void> }>,
 ): void {
   describe(`EngineStore contract: ${name}`, () => {
-    let store: EngineStore;
+    let store: EngineStore & RunLeases;
     let cleanup: (() => Promise<void>) | null = null;
 
     beforeEach(async () => {
@@ -509,6 +511,18 @@ export function describeStoreContract(
         expect(await store.getServer('s1')).toEqual(changed);
         expect(await store.listServers()).toHaveLength(1);
         expect(await store.getServer('nope')).toBeNull();
+        // Which coordinator the agent is connected to (several coordinators share the store).
+        await store.upsertServer({ ...changed, coordinatorId: 'coord-b' });
+        expect((await store.getServer('s1'))?.coordinatorId).toBe('coord-b');
+        // A touch from the coordinator the agent left is ignored; its current one's applies.
+        await store.touchServers([
+          { id: 's1', lastHeartbeatAt: T0 + 5, status: 'disconnected', coordinatorId: 'coord-a' },
+        ]);
+        expect((await store.getServer('s1'))?.status).toBe('lost');
+        await store.touchServers([
+          { id: 's1', lastHeartbeatAt: T0 + 6, status: 'connected', coordinatorId: 'coord-b' },
+        ]);
+        expect((await store.getServer('s1'))?.status).toBe('connected');
       });
 
       it('lists servers, optionally of one cluster', async () => {
@@ -559,6 +573,119 @@ export function describeStoreContract(
           status: 'connected',
           gateOpen: false,
         });
+      });
+    });
+
+    describe('markDispatched', () => {
+      it('moves every listed pending action to dispatched in one call and returns the ids it moved', async () => {
+        await store.createRun(run('r1'), [step('r1', 0)]);
+        const acts = ['s1', 's2', 's3'].map((s) => action('r1', 0, s));
+        await store.startStep('r1', 0, 1, T0, acts, []);
+        await store.updateAction(acts[2]!.id, ['pending'], { status: 'accepted' });
+        const moved = await store.markDispatched!(
+          acts.map((a) => a.id),
+          T0 + 7,
+        );
+        expect(moved.sort()).toEqual([acts[0]!.id, acts[1]!.id].sort());
+        const got = byId(await store.getActions('r1', 0));
+        expect(got.map((a) => [a.status, a.dispatchedAt])).toEqual([
+          ['dispatched', T0 + 7],
+          ['dispatched', T0 + 7],
+          ['accepted', null],
+        ]);
+        expect(await store.markDispatched!([], T0)).toEqual([]);
+      });
+    });
+
+    describe('run leases and fencing', () => {
+      it('grants a free lease with token 1, refuses another holder while it lasts, renews for its holder', async () => {
+        const a = await store.acquireLease('r1', 'coord-a', 60_000);
+        expect(a).toEqual({ runId: 'r1', holder: 'coord-a', token: 1 });
+        expect(await store.acquireLease('r1', 'coord-b', 60_000)).toBeNull();
+        expect(await store.renewLease(a!, 60_000)).toBe(true);
+        const stored = await store.getLease('r1');
+        expect(stored).toMatchObject({ runId: 'r1', holder: 'coord-a', token: 1 });
+        expect(stored!.expiresAt).toBeGreaterThan(Date.now() + 30_000);
+        expect(await store.getLease('nope')).toBeNull();
+      });
+
+      it('an expired lease is taken over with the next token; the old holder can no longer renew it', async () => {
+        const a = await store.acquireLease('r1', 'coord-a', 30);
+        await new Promise((r) => setTimeout(r, 80));
+        const b = await store.acquireLease('r1', 'coord-b', 60_000);
+        expect(b).toEqual({ runId: 'r1', holder: 'coord-b', token: 2 });
+        expect(await store.renewLease(a!, 60_000)).toBe(false);
+        expect(await store.getLease('r1')).toMatchObject({ holder: 'coord-b', token: 2 });
+      });
+
+      it('the same holder re-acquires at once (a restarted coordinator) with a new token; force takes any lease', async () => {
+        await store.acquireLease('r1', 'coord-a', 60_000);
+        expect((await store.acquireLease('r1', 'coord-a', 60_000))?.token).toBe(2);
+        expect(await store.acquireLease('r1', 'coord-b', 60_000)).toBeNull();
+        expect(await store.acquireLease('r1', 'coord-b', 60_000, true)).toEqual({
+          runId: 'r1',
+          holder: 'coord-b',
+          token: 3,
+        });
+      });
+
+      it('a released lease can be taken by another holder at once', async () => {
+        const a = await store.acquireLease('r1', 'coord-a', 60_000);
+        await store.releaseLease(a!);
+        expect((await store.acquireLease('r1', 'coord-b', 60_000))?.token).toBe(2);
+        // Releasing a lease that was lost changes nothing.
+        await store.releaseLease(a!);
+        expect(await store.acquireLease('r1', 'coord-c', 60_000)).toBeNull();
+      });
+
+      it("refuses a stale token's updateRun, updateStep, startStep, updateAction, markDispatched and reopenLedger", async () => {
+        await store.createRun(run('r1'), [step('r1', 0), step('r1', 1)]);
+        const old = await store.acquireLease('r1', 'coord-a', 60_000);
+        const stale = { runId: 'r1', token: old!.token };
+        const a0 = action('r1', 0, 's1');
+        await store.startStep('r1', 0, 1, T0, [a0], [closed('r1', 's1', 0)], stale);
+        // Another coordinator takes the run over: every write with the old token is refused.
+        const now = await store.acquireLease('r1', 'coord-b', 60_000, true);
+        const fresh = { runId: 'r1', token: now!.token };
+        await expect(store.updateRun('r1', 1, { status: 'paused' }, stale)).rejects.toBeInstanceOf(
+          StaleLeaseError,
+        );
+        await expect(store.updateStep('r1', 0, { status: 'failed' }, stale)).rejects.toBeInstanceOf(
+          StaleLeaseError,
+        );
+        await expect(
+          store.startStep('r1', 1, 1, T0, [action('r1', 1, 's1')], [closed('r1', 's1', 1)], stale),
+        ).rejects.toBeInstanceOf(StaleLeaseError);
+        await expect(
+          store.updateAction(a0.id, ['pending'], { status: 'cancelled' }, stale),
+        ).rejects.toBeInstanceOf(StaleLeaseError);
+        await expect(store.markDispatched!([a0.id], T0 + 1, stale)).rejects.toBeInstanceOf(StaleLeaseError);
+        await expect(store.reopenLedger('r1', 's1', T0 + 2, stale)).rejects.toBeInstanceOf(StaleLeaseError);
+        // Nothing of it was written.
+        expect(await store.getRun('r1')).toMatchObject({ status: 'pending', version: 1 });
+        const [s0, s1] = await store.getSteps('r1');
+        expect(s0).toMatchObject({ status: 'running', attempt: 1 });
+        expect(s1).toEqual(step('r1', 1));
+        expect(await store.getActions('r1', 1)).toEqual([]);
+        expect(await store.getAction(a0.id)).toMatchObject({ status: 'pending', dispatchedAt: null });
+        expect(await store.openLedger('r1')).toHaveLength(1);
+        // The current token's writes go through, and unfenced writes (an agent's report) too.
+        expect(await store.updateRun('r1', 1, { status: 'running' }, fresh)).toMatchObject({ version: 2 });
+        expect(await store.markDispatched!([a0.id], T0 + 3, fresh)).toEqual([a0.id]);
+        expect(await store.updateAction(a0.id, ['dispatched'], { status: 'accepted' })).toMatchObject({
+          status: 'accepted',
+        });
+        await store.reopenLedger('r1', 's1', T0 + 4, fresh);
+        expect(await store.openLedger('r1')).toEqual([]);
+        // A version conflict under a valid fence is still a plain null, not a lease error.
+        expect(await store.updateRun('r1', 1, { status: 'paused' }, fresh)).toBeNull();
+      });
+
+      it('refuses a fenced write for a run that no coordinator leads', async () => {
+        await store.createRun(run('r2'), [step('r2', 0)]);
+        await expect(
+          store.updateRun('r2', 1, { status: 'running' }, { runId: 'r2', token: 1 }),
+        ).rejects.toBeInstanceOf(StaleLeaseError);
       });
     });
 
@@ -817,3 +944,4 @@ function sortLedger(xs: LedgerEntry[]): LedgerEntry[] {
 function isIncreasing(xs: number[]): boolean {
   return xs.every((x, i) => i === 0 || x > xs[i - 1]!);
 }
+export { describeAuthStoreContract } from './auth-store-contract';

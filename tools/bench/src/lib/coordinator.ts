@@ -3,6 +3,7 @@ import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync } 
 import { join } from 'node:path';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { AppRouter } from '@rollgate/api';
+import { ensureAdmin } from '@rollgate/demo-fleet';
 import {
   descendants,
   freePort,
@@ -19,9 +20,18 @@ import {
 
 export type Api = ReturnType<typeof apiClient>;
 
-export function apiClient(url: string) {
+/** A client that signs its calls with the session `token()` returns (read at every call). */
+export function apiClient(url: string, token: () => string | undefined = () => undefined) {
   return createTRPCClient<AppRouter>({
-    links: [httpLink({ url: `${url}/trpc`, headers: { 'x-rollgate-actor': 'bench' } })],
+    links: [
+      httpLink({
+        url: `${url}/trpc`,
+        headers: () => {
+          const t = token();
+          return { 'x-rollgate-actor': 'bench', ...(t ? { authorization: `Bearer ${t}` } : {}) };
+        },
+      }),
+    ],
   });
 }
 
@@ -94,7 +104,8 @@ export async function startCoordinator(opts: StartCoordinatorOptions = {}): Prom
     );
   });
   const url = `http://127.0.0.1:${httpPort}`;
-  const api = apiClient(url);
+  const session: { token?: string } = {};
+  const api = apiClient(url, () => session.token);
   let exited = false;
   child.once('exit', () => (exited = true));
   await waitFor(
@@ -118,6 +129,8 @@ export async function startCoordinator(opts: StartCoordinatorOptions = {}): Prom
       );
     throw err;
   });
+  // The API wants a session: the bench is this fresh coordinator's first administrator.
+  session.token = (await ensureAdmin(url, join(dir.path, 'admin-password'))).token;
   const pid = child.pid!;
   return {
     pid,

@@ -1,5 +1,5 @@
 import type { Metadata } from 'next';
-import { FleetPage } from '../../src/console/fleet-page';
+import { FleetPage } from '../../../src/console/fleet-page';
 
 export const metadata: Metadata = { title: 'Fleet · Rollgate' };
 

@@ -1,5 +1,5 @@
 import type { Metadata } from 'next';
-import { PlannerPage } from '../../src/console/planner-page';
+import { PlannerPage } from '../../../src/console/planner-page';
 
 export const metadata: Metadata = { title: 'Plan an upgrade · Rollgate' };
 

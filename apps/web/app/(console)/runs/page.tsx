@@ -1,5 +1,5 @@
 import type { Metadata } from 'next';
-import { RunsPage } from '../../src/console/runs-page';
+import { RunsPage } from '../../../src/console/runs-page';
 
 export const metadata: Metadata = { title: 'Runs · Rollgate' };
 

@@ -1,5 +1,5 @@
 import type { Metadata } from 'next';
-import { AuditPage } from '../../src/console/audit-page';
+import { AuditPage } from '../../../src/console/audit-page';
 
 export const metadata: Metadata = { title: 'Audit · Rollgate' };
 

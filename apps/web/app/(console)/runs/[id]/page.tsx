@@ -1,5 +1,5 @@
 import type { Metadata } from 'next';
-import { LiveRunPage } from '../../../src/console/live-run-page';
+import { LiveRunPage } from '../../../../src/console/live-run-page';
 
 export const metadata: Metadata = { title: 'Run · Rollgate' };
 

@@ -1,5 +1,5 @@
 import type { Metadata } from 'next';
-import { EditionsPage } from '../../src/console/editions-page';
+import { EditionsPage } from '../../../src/console/editions-page';
 
 export const metadata: Metadata = { title: 'Editions · Rollgate' };
 

@@ -1,0 +1,114 @@
+// Signing in and out, the first administrator, and user management. Passwords are read without
+// echo from the terminal, or from standard input when it is not one (scripts: `… < password-file`);
+// they never travel in a flag, where `ps` and shell history would show them.
+import type { CommandContext, JsonFlag } from '../context';
+import { forgetSession, saveSession } from '../credentials';
+import { CliError } from '../errors';
+
+/** What the auth commands need besides the usual context: where sessions are saved. */
+export interface AuthContext extends CommandContext {
+  configDir: string | undefined;
+  readPassword(prompt: string): Promise<string>;
+}
+
+export async function loginCommand(
+  ctx: AuthContext,
+  flags: JsonFlag & { username: string; printToken?: boolean },
+): Promise<number> {
+  const password = await ctx.readPassword(`Password for ${flags.username} at ${ctx.url}: `);
+  const { token, user, expiresAt } = await ctx.client.auth.login.mutate({
+    username: flags.username,
+    password,
+  });
+  if (flags.printToken) {
+    // For scripts: ROLLGATE_TOKEN=$(rollgate login --username ci --print-token < pw)
+    process.stdout.write(`${token}\n`);
+    return 0;
+  }
+  if (!ctx.configDir) {
+    throw new CliError(
+      'cannot save the session: neither XDG_CONFIG_HOME nor HOME is set. Use --print-token and ROLLGATE_TOKEN instead.',
+    );
+  }
+  await saveSession(ctx.configDir, ctx.url, { token, username: user.username, expiresAt });
+  if (flags.json) ctx.out.json({ user, expiresAt });
+  else
+    ctx.out.print(
+      `Signed in to ${ctx.url} as ${user.username} (${user.role}) until ${new Date(expiresAt).toISOString()}.`,
+    );
+  return 0;
+}
+
+export async function logoutCommand(ctx: AuthContext, flags: JsonFlag): Promise<number> {
+  await ctx.client.auth.logout.mutate().catch(() => undefined);
+  if (ctx.configDir) await forgetSession(ctx.configDir, ctx.url);
+  if (!flags.json) ctx.out.print(`Signed out of ${ctx.url}.`);
+  return 0;
+}
+
+export async function whoamiCommand(ctx: CommandContext, flags: JsonFlag): Promise<number> {
+  const user = await ctx.client.auth.whoami.query();
+  if (flags.json) ctx.out.json(user);
+  else ctx.out.print(`${user.username} (${user.role}) at ${ctx.url}`);
+  return 0;
+}
+
+export async function adminInitCommand(
+  ctx: AuthContext,
+  flags: JsonFlag & { username: string },
+): Promise<number> {
+  const password = await ctx.readPassword(`New password for ${flags.username} (12 characters or more): `);
+  const user = await ctx.client.auth.bootstrap.mutate({ username: flags.username, password });
+  if (flags.json) ctx.out.json(user);
+  else
+    ctx.out.print(
+      `Created the first administrator, ${user.username}. Sign in with: rollgate login --username ${user.username}`,
+    );
+  return 0;
+}
+
+export async function usersListCommand(ctx: CommandContext, flags: JsonFlag): Promise<number> {
+  const users = await ctx.client.users.list.query();
+  if (flags.json) {
+    ctx.out.json(users);
+    return 0;
+  }
+  ctx.out.print(`${'USER'.padEnd(24)} ${'ROLE'.padEnd(9)} ${'CREATED BY'.padEnd(20)} STATE`);
+  for (const u of users) {
+    ctx.out.print(
+      `${u.username.padEnd(24)} ${u.role.padEnd(9)} ${u.createdBy.padEnd(20)} ${u.disabledAt ? 'disabled' : 'active'}`,
+    );
+  }
+  return 0;
+}
+
+export async function usersCreateCommand(
+  ctx: AuthContext,
+  flags: JsonFlag & { username: string; role: 'admin' | 'operator' | 'viewer' },
+): Promise<number> {
+  const password = await ctx.readPassword(`Password for the new user ${flags.username}: `);
+  const user = await ctx.client.users.create.mutate({ username: flags.username, role: flags.role, password });
+  if (flags.json) ctx.out.json(user);
+  else ctx.out.print(`Created ${user.username} (${user.role}).`);
+  return 0;
+}
+
+export async function usersSetRoleCommand(
+  ctx: CommandContext,
+  flags: JsonFlag & { username: string; role: 'admin' | 'operator' | 'viewer' },
+): Promise<number> {
+  const user = await ctx.client.users.setRole.mutate({ username: flags.username, role: flags.role });
+  if (flags.json) ctx.out.json(user);
+  else ctx.out.print(`${user.username} is now ${user.role}.`);
+  return 0;
+}
+
+export async function usersDisableCommand(
+  ctx: CommandContext,
+  flags: JsonFlag & { username: string },
+): Promise<number> {
+  const user = await ctx.client.users.disable.mutate({ username: flags.username });
+  if (flags.json) ctx.out.json(user);
+  else ctx.out.print(`${user.username} is disabled; their sessions ended.`);
+  return 0;
+}
