@@ -59,8 +59,9 @@ export interface EngineOptions {
   capacityHoldMs?: number;
   /**
    * How long an agent may stay lost while it has an action of a running step before that action
-   * counts as failed (the step's policy then applies: pause, or roll back), in ms; default 60000.
-   * The agent's journal still settles what really happened when it comes back.
+   * counts as failed (the step's policy then applies: pause, or roll back), in ms; default 300000.
+   * Shorter outages (a restart, a partition) are waited out: the agent's journal reports the
+   * action's real result when it is back, and the run holds meanwhile.
    */
   agentLostTimeoutMs?: number;
   /**
@@ -267,7 +268,7 @@ export function createEngine(opts: EngineOptions): Engine {
       store.reopenLedger(of, serverId, at, fenceOf(runId)),
   };
 
-  const agentLostTimeoutMs = opts.agentLostTimeoutMs ?? 60_000;
+  const agentLostTimeoutMs = opts.agentLostTimeoutMs ?? 300_000;
 
   /**
    * An agent that went silent with an action of this step in hand (SIGKILL, a dead host, a long
