@@ -122,6 +122,14 @@ describe('edition verbs: install, grouped rollout under load, back-out fast path
     await expect(
       fleet.api.editions.activate.mutate({ app: 'demo-app', cluster: 'demo', edition: '2.0' }),
     ).rejects.toThrow(/stops all 4 servers .* --accept-downtime/);
+    await expect(
+      fleet.api.editions.rollout.mutate({
+        app: 'demo-app',
+        cluster: 'demo',
+        edition: '2.0',
+        strategy: 'atomic',
+      }),
+    ).rejects.toThrow(/atomic strategy is not available yet/);
     // Nothing was started.
     expect((await fleet.api.upgrade.list.query()).filter((r) => r.status !== 'succeeded')).toEqual([]);
   });

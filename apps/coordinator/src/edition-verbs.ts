@@ -25,6 +25,19 @@ export interface EditionVerbsOptions {
 
 type Verbs = Omit<ApiServices['editions'], 'upload'>;
 
+/**
+ * The atomic plan compiles (see compileRollout), but the engine cannot yet make its switch step's
+ * single load-balancer exchange: refuse rather than run half of it.
+ */
+function refuseAtomic(strategy: 'grouped' | 'atomic'): void {
+  if (strategy === 'atomic') {
+    throw new ApiError(
+      'PRECONDITION_FAILED',
+      'The atomic strategy is not available yet (its one-exchange switch is still being built). Use the grouped strategy: `--strategy grouped --group-size N`.',
+    );
+  }
+}
+
 export function createEditionVerbs({ store, engine }: EditionVerbsOptions): Verbs {
   async function mustEdition(app: string, name: string): Promise<Edition> {
     const e = await store.getEdition(app, name);
@@ -152,15 +165,7 @@ export function createEditionVerbs({ store, engine }: EditionVerbsOptions): Verb
 
     async rollout(input, actor) {
       const { input: ri } = await common(input.app, input.cluster, input.edition, input.drainageIntervalSec);
-      if (input.strategy === 'atomic') {
-        const lb = await store.getClusterLb(input.cluster);
-        if (lb?.mode !== 'haproxy-runtime') {
-          throw new ApiError(
-            'PRECONDITION_FAILED',
-            `The atomic strategy switches both halves of cluster "${input.cluster}" in one exchange with the load balancer's runtime API, which is not configured. Configure it (\`rollgate lb configure --cluster ${input.cluster} --socket …\`) or use the grouped strategy.`,
-          );
-        }
-      }
+      refuseAtomic(input.strategy);
       return start(
         compileRollout(
           { ...ri, strategy: input.strategy, groupSize: input.groupSize, reset: input.reset },
@@ -171,6 +176,7 @@ export function createEditionVerbs({ store, engine }: EditionVerbsOptions): Verb
     },
 
     async backout(input, actor) {
+      refuseAtomic(input.strategy);
       const servers = await target(input.app, input.cluster);
       const current = activeOf(servers, input.app);
       const back = input.edition ?? (await previousEdition(input.app, input.cluster, current));
