@@ -9,24 +9,12 @@ import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArchiveRefusedError, extractArchiveSafely } from './archive';
+import { faultRandom } from '@rollgate/demo-fleet/faults';
 import { parseConfig } from './config';
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  return { next, int, pick };
-}
-
-const SEED = Number(process.env.ROLLGATE_FUZZ_SEED ?? Date.now() % 1_000_000);
-const R = rng(SEED);
+// Seeded like the fault tests: the seed is printed, ROLLGATE_FUZZ_SEED=<seed> replays a failure.
+const R = faultRandom(process.env.ROLLGATE_FUZZ_SEED, Math.random, 'ROLLGATE_FUZZ_SEED');
+const SEED = R.seed;
 const SECRET = 'S3cr3t-fuzz-password';
 
 const VALID = {
@@ -74,23 +62,23 @@ const NASTY: unknown[] = [
 
 /** A deep copy of the valid config with 1-3 random leaves or keys broken. */
 function mutatedConfig(): unknown {
-  if (R.int(20) === 0) return R.pick(NASTY);
+  if (R.below(20) === 0) return R.pick(NASTY);
   const cfg = structuredClone(VALID) as Record<string, unknown>;
-  for (let n = 1 + R.int(3); n > 0; n--) {
+  for (let n = 1 + R.below(3); n > 0; n--) {
     // Walk to a random object inside the config.
     let node: Record<string, unknown> | unknown[] = cfg;
     for (let depth = 0; depth < 4; depth++) {
       const keys = Object.keys(node);
       const k = R.pick(keys) as keyof typeof node;
       const child = node[k] as unknown;
-      if (child && typeof child === 'object' && R.int(3) !== 0) node = child as typeof node;
+      if (child && typeof child === 'object' && R.below(3) !== 0) node = child as typeof node;
       else break;
     }
     const keys = Object.keys(node);
     const k = R.pick(keys) as keyof typeof node;
-    const what = R.int(3);
+    const what = R.below(3);
     if (what === 0) delete node[k];
-    else if (what === 1) (node as Record<string, unknown>)[`typo_${R.int(9)}`] = R.pick(NASTY);
+    else if (what === 1) (node as Record<string, unknown>)[`typo_${R.below(9)}`] = R.pick(NASTY);
     else (node as Record<string, unknown>)[k as string] = R.pick(NASTY);
   }
   return cfg;
@@ -100,7 +88,8 @@ type Entry = { path: string; type: string; linkpath?: string; data?: Buffer; siz
 
 /** A gzip tar written header by header, so entries no well-behaved tool would make can be crafted. */
 function craft(entries: Entry[], corrupt: 'none' | 'truncate' | 'garbage' | 'bad-gzip'): Buffer {
-  if (corrupt === 'garbage') return Buffer.from(Array.from({ length: 1 + R.int(4096) }, () => R.int(256)));
+  if (corrupt === 'garbage')
+    return Buffer.from(Array.from({ length: 1 + R.below(4096) }, () => R.below(256)));
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const data = e.type === 'File' ? (e.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
@@ -125,10 +114,10 @@ function craft(entries: Entry[], corrupt: 'none' | 'truncate' | 'garbage' | 'bad
   }
   blocks.push(Buffer.alloc(1024));
   const gz = gzipSync(Buffer.concat(blocks));
-  if (corrupt === 'truncate') return gz.subarray(0, Math.max(10, R.int(gz.length)));
+  if (corrupt === 'truncate') return gz.subarray(0, Math.max(10, R.below(gz.length)));
   if (corrupt === 'bad-gzip') {
     const copy = Buffer.from(gz);
-    const at = 10 + R.int(Math.max(1, copy.length - 10));
+    const at = 10 + R.below(Math.max(1, copy.length - 10));
     copy[at] = (copy[at] ?? 0) ^ 0xff;
     return copy;
   }
@@ -151,7 +140,7 @@ const EVIL_PATHS = [
 ];
 
 function randomEntry(i: number): Entry {
-  const kind = R.int(10);
+  const kind = R.below(10);
   if (kind <= 2) return { path: R.pick(EVIL_PATHS), type: 'File', data: Buffer.from('evil') };
   if (kind === 3)
     return {
@@ -213,7 +202,7 @@ describe('bad input at the agent: config files and edition archives', () => {
       const dest = join(parent, 'dest');
       await mkdir(dest, { recursive: true });
       const archive = join(box, 'edition.tgz');
-      const entries = Array.from({ length: 1 + R.int(4) }, (_, j) => randomEntry(j));
+      const entries = Array.from({ length: 1 + R.below(4) }, (_, j) => randomEntry(j));
       const corrupt = R.pick(['none', 'none', 'none', 'truncate', 'garbage', 'bad-gzip'] as const);
       await writeFile(archive, craft(entries, corrupt));
       let outcome: string;

@@ -10,24 +10,11 @@ import { appRouter } from '@rollgate/api';
 import { loadAgentProtocol } from '@rollgate/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '@rollgate/demo-fleet';
+import { faultRandom } from '@rollgate/demo-fleet/faults';
 
-/** mulberry32: tiny, fast, deterministic. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  return { next, int, pick };
-}
-
-const SEED = Number(process.env.ROLLGATE_FUZZ_SEED ?? Date.now() % 1_000_000);
-const R = rng(SEED);
+// Seeded like the fault tests: the seed is printed, ROLLGATE_FUZZ_SEED=<seed> replays a failure.
+const R = faultRandom(process.env.ROLLGATE_FUZZ_SEED, Math.random, 'ROLLGATE_FUZZ_SEED');
+const SEED = R.seed;
 
 const NASTY_STRINGS = [
   '',
@@ -52,17 +39,17 @@ const NASTY_STRINGS = [
 
 /** A value of a random wrong kind, sometimes a huge or nested one. */
 function junk(depth = 0): unknown {
-  switch (R.int(depth > 2 ? 8 : 11)) {
+  switch (R.below(depth > 2 ? 8 : 11)) {
     case 0:
       return R.pick(NASTY_STRINGS);
     case 1:
-      return -R.int(1e9) - 1;
+      return -R.below(1e9) - 1;
     case 2:
       return R.next() * 1e300;
     case 3:
       return R.pick([true, false, null]);
     case 4:
-      return Number.MAX_SAFE_INTEGER + R.int(1000);
+      return Number.MAX_SAFE_INTEGER + R.below(1000);
     case 5:
       return 'y'.repeat(R.pick([100_000, 1_000_000]));
     case 6:
@@ -70,9 +57,9 @@ function junk(depth = 0): unknown {
     case 7:
       return R.pick([0.5, -0, 1e-9]);
     case 8:
-      return Array.from({ length: R.int(5) }, () => junk(depth + 1));
+      return Array.from({ length: R.below(5) }, () => junk(depth + 1));
     case 9:
-      return Object.fromEntries(Array.from({ length: R.int(4) }, (_, i) => [`k${i}`, junk(depth + 1)]));
+      return Object.fromEntries(Array.from({ length: R.below(4) }, (_, i) => [`k${i}`, junk(depth + 1)]));
     default:
       return { __proto__: { polluted: true }, constructor: { prototype: { x: 1 } } };
   }
@@ -95,14 +82,14 @@ function malformed(): unknown {
     settings: {},
   };
   const keys = Object.keys(base);
-  const broken = new Set(Array.from({ length: 1 + R.int(3) }, () => R.pick(keys)));
+  const broken = new Set(Array.from({ length: 1 + R.below(3) }, () => R.pick(keys)));
   for (const k of broken) {
-    if (R.int(4) === 0) delete base[k];
+    if (R.below(4) === 0) delete base[k];
     else base[k] = junk();
   }
   // Mutations must never be valid by chance: the names every one of them needs are broken above,
   // or an unknown key / wrong top-level shape is used below.
-  if (R.int(5) === 0) return junk();
+  if (R.below(5) === 0) return junk();
   return base;
 }
 
@@ -183,7 +170,7 @@ describe('bad input at the coordinator: tRPC and gRPC', () => {
       const headers: Record<string, string> = auth ? { authorization: `Bearer ${auth}` } : {};
       let url = `${fleet.url}/trpc/${path}`;
       let init: RequestInit;
-      if (R.int(10) === 0) {
+      if (R.below(10) === 0) {
         // Not even JSON, or JSON of the wrong envelope.
         init = {
           method: 'POST',
@@ -268,14 +255,14 @@ describe('bad input at the coordinator: tRPC and gRPC', () => {
           name: R.pick(NASTY_STRINGS),
           installedEditions: [R.pick(NASTY_STRINGS)],
           activeEdition: R.pick(NASTY_STRINGS),
-          port: R.int(70000),
+          port: R.below(70000),
         })),
       },
     });
 
     const N = 1500;
     for (let i = 0; i < N; i++) {
-      const kind = R.int(4);
+      const kind = R.below(4);
       const outcome = await new Promise<string>((resolve) => {
         const timer = setTimeout(() => {
           call.cancel();
@@ -290,12 +277,12 @@ describe('bad input at the coordinator: tRPC and gRPC', () => {
             (b: Buffer) => b,
           ) as unknown as grpc.ClientDuplexStream<unknown, unknown>;
           const len = R.pick([1, 7, 64, 4096]);
-          call.write(Buffer.from(Array.from({ length: len }, () => R.int(256))));
+          call.write(Buffer.from(Array.from({ length: len }, () => R.below(256))));
         } else {
           call = client.Connect() as unknown as grpc.ClientDuplexStream<unknown, unknown>;
           if (kind === 1) call.write(badHello());
           else if (kind === 2)
-            call.write({ heartbeat: { seq: R.int(10), sentAtMs: -1 } }); // before any Hello
+            call.write({ heartbeat: { seq: R.below(10), sentAtMs: -1 } }); // before any Hello
           else
             call.write({
               logs: {

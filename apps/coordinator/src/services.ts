@@ -299,10 +299,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
       exclude: (runId, serverId, actor) => mapErrors(() => engine.exclude(runId, serverId, actor)),
       rollbackOptions: (runId) => mapErrors(() => engine.rollbackOptions(runId)),
       rollback: (runId, actor, method, reason) =>
-        mapErrors(async () => {
-          const rb = await engine.rollback(runId, actor, method, reason);
-          return rb;
-        }),
+        mapErrors(() => engine.rollback(runId, actor, method, reason)),
       decideRollback: (runId, decision, comment, actor) =>
         mapErrors(() => engine.decideRollback(runId, decision, comment, actor)),
       async waive(runId, gate, reason, actor) {

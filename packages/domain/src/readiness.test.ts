@@ -1,25 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  contactsSchema,
-  evaluateReadiness,
-  READINESS_GATES,
-  requiredGates,
-  type GateRecord,
-} from './readiness';
-
-const rec = (
-  gate: GateRecord['gate'],
-  status: GateRecord['status'],
-  extra: Partial<GateRecord> = {},
-): GateRecord => ({
-  gate,
-  required: true,
-  status,
-  evidence: null,
-  by: null,
-  at: null,
-  ...extra,
-});
+import { contactsSchema, READINESS_GATES, requiredGates } from './readiness';
 
 describe('requiredGates', () => {
   it('has the seed defaults per procedure', () => {
@@ -96,34 +76,5 @@ describe('contactsSchema', () => {
         onCall: [{ role: 'dba', name: 'x', contact: 'yyy' }],
       }).success,
     ).toBe(false);
-  });
-});
-
-describe('evaluateReadiness', () => {
-  it('is ready when every required gate is met or properly waived', () => {
-    const r = evaluateReadiness([
-      rec('remote-access', 'met'),
-      rec('installation-files', 'waived', { by: 'ops', reason: 'staged by hand' }),
-      rec('snapshots', 'unmet', { required: false }),
-    ]);
-    expect(r).toEqual({ ready: true, unmet: [] });
-  });
-
-  it('says what is unmet and how to meet it', () => {
-    const r = evaluateReadiness(
-      [
-        rec('remote-access', 'failed', { reason: 'agent a2 is not connected' }),
-        rec('installation-files', 'waived'),
-      ],
-      ['contacts', 'remote-access'],
-    );
-    expect(r.ready).toBe(false);
-    expect(r.unmet.map((u) => u.gate)).toEqual(['contacts', 'remote-access', 'installation-files']);
-    expect(r.unmet[0]!.message).toMatch(
-      /^Readiness gate "contacts" is unmet: .* Meet it with: start the run with `rollgate upgrade start … --contacts contacts.json`/,
-    );
-    expect(r.unmet[1]!.message).toContain('failed: agent a2 is not connected');
-    expect(r.unmet[2]!.message).toContain('waived without saying who waived it and why');
-    expect(r.unmet[1]!.howToMeet).toBe(READINESS_GATES['remote-access'].howToMeet);
   });
 });

@@ -5,8 +5,8 @@ import { compileMinorUpgrade, type Plan } from '@rollgate/domain';
 import { createEngine, type Engine } from './engine';
 import { createMemoryStore } from './memory-store';
 import type { AgentBus, DispatchAction, EngineStore, RunLeases } from './ports';
+import { registerServers, silent } from './test-harness';
 
-const silent = { info() {}, warn() {}, error() {} };
 const IDS = ['admin-1', 'admin-2', 'stream-1', 'stream-2'];
 
 function plan(): Plan {
@@ -73,25 +73,6 @@ function fleet(store: EngineStore) {
   return { bus, executed, engines };
 }
 
-async function servers(store: EngineStore) {
-  for (const id of IDS) {
-    await store.upsertServer({
-      id,
-      cluster: 'demo',
-      role: id.split('-')[0]!,
-      hostname: id,
-      agentVersion: '0.1.0',
-      capabilities: [],
-      gateUrl: '',
-      status: 'connected',
-      gateOpen: true,
-      services: [],
-      lastHeartbeatAt: 0,
-      connectedAt: 0,
-    });
-  }
-}
-
 async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 5000) {
   const end = Date.now() + ms;
   while (!(await fn())) {
@@ -128,7 +109,7 @@ function engineOn(
 describe('run leases between engines sharing a store', () => {
   it('only the leader evaluates; when it dies another takes over and no action runs twice', async () => {
     const shared = createMemoryStore();
-    await servers(shared);
+    await registerServers(shared, IDS);
     const f = fleet(shared);
     const a = crashable(shared);
     const n = { i: 0 };
@@ -160,7 +141,7 @@ describe('run leases between engines sharing a store', () => {
 
   it("refuses a stale leader's writes in the store and it stops evaluating the run at once", async () => {
     const shared = createMemoryStore();
-    await servers(shared);
+    await registerServers(shared, IDS);
     // Agents that accept actions and report nothing until told to.
     const held: DispatchAction[] = [];
     const bus: AgentBus = {

@@ -6,7 +6,27 @@ import { createEngine, type Engine, type EngineOptions } from './engine';
 import { createMemoryStore } from './memory-store';
 import type { AgentBus, DispatchAction, EngineStore, LoadBalancerPort, LogRecord } from './ports';
 
-const silent = { info() {}, warn() {}, error() {} };
+export const silent = { info() {}, warn() {}, error() {} };
+
+/** Registers connected, in-rotation servers; the role is the id's prefix (`admin-1` → admin). */
+export async function registerServers(store: EngineStore, ids: readonly string[]): Promise<void> {
+  for (const id of ids) {
+    await store.upsertServer({
+      id,
+      cluster: 'demo',
+      role: id.split('-')[0]!,
+      hostname: id,
+      agentVersion: '0.1.0',
+      capabilities: [],
+      gateUrl: '',
+      status: 'connected',
+      gateOpen: true,
+      services: [],
+      lastHeartbeatAt: 0,
+      connectedAt: 0,
+    });
+  }
+}
 
 export function plan(servers = ['admin-1', 'admin-2', 'stream-1', 'stream-2'], drainMs = 0): Plan {
   return compileMinorUpgrade({
@@ -113,22 +133,7 @@ export async function setup(
   extra: Pick<EngineOptions, 'precheck' | 'agentLostTimeoutMs'> & { now?: () => number; ids?: string[] } = {},
 ) {
   const ids = extra.ids ?? ['admin-1', 'admin-2', 'stream-1', 'stream-2'];
-  for (const id of ids) {
-    await store.upsertServer({
-      id,
-      cluster: 'demo',
-      role: id.split('-')[0]!,
-      hostname: id,
-      agentVersion: '0.1.0',
-      capabilities: [],
-      gateUrl: '',
-      status: 'connected',
-      gateOpen: true,
-      services: [],
-      lastHeartbeatAt: 0,
-      connectedAt: 0,
-    });
-  }
+  await registerServers(store, ids);
   const fleet = fakeFleet(store, ids);
   const logs: LogRecord[] = [];
   let n = 0;

@@ -98,9 +98,7 @@ export function PortalPage({ token }: { token: string }) {
         </div>
       ) : null}
       <Overview view={view} />
-      {view.asks === 'sign-off' ? (
-        <SignOff token={token} view={view} onView={setView} client={client} />
-      ) : null}
+      {view.asks === 'sign-off' ? <SignOff token={token} onView={setView} client={client} /> : null}
       {view.asks === 'rollback' ? (
         <RollbackDecision token={token} view={view} onView={setView} client={client} />
       ) : null}
@@ -172,36 +170,79 @@ function Overview({ view }: { view: PortalView }) {
   );
 }
 
-function useDecision() {
-  const [comment, setComment] = useState('');
-  const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  return { comment, setComment, busy, setBusy, error, setError };
+interface Choice<D extends string> {
+  value: D;
+  label: string;
+  busyLabel: string;
+  /** Extra button class (btn-primary, btn-danger). */
+  tone?: string;
+  /** A comment is required for this choice; the message says why. */
+  needsComment?: string;
 }
 
-function SignOff(props: {
-  token: string;
-  view: PortalView;
+/**
+ * The customer's decision: a comment and one button per choice. Sends it, shows the answer's
+ * view, keeps the buttons disabled while it is on its way, and shows a refusal in words.
+ */
+function Decision<D extends string>(props: {
+  choices: Choice<D>[];
+  rows: number;
+  placeholder: string;
+  send: (decision: D, comment: string) => Promise<PortalView>;
   onView: (v: PortalView) => void;
-  client: Client;
 }) {
-  const { token, onView, client } = props;
-  const d = useDecision();
-  const decide = async (decision: 'approve' | 'reject') => {
-    if (decision === 'reject' && !d.comment.trim()) {
-      d.setError('Say what is wrong in the comment, so the team can act on it.');
+  const [comment, setComment] = useState('');
+  const [busy, setBusy] = useState<D | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const decide = async (c: Choice<D>) => {
+    if (c.needsComment && !comment.trim()) {
+      setError(c.needsComment);
       return;
     }
-    d.setBusy(decision);
-    d.setError(null);
+    setBusy(c.value);
+    setError(null);
     try {
-      onView(await client.portal.signOff.mutate({ token, decision, comment: d.comment.trim() }));
+      props.onView(await props.send(c.value, comment.trim()));
     } catch (err) {
-      d.setError(portalProblem(err).message);
+      setError(portalProblem(err).message);
     } finally {
-      d.setBusy(null);
+      setBusy(null);
     }
   };
+  return (
+    <>
+      <textarea
+        name="portal-comment"
+        rows={props.rows}
+        placeholder={props.placeholder}
+        value={comment}
+        onChange={(e) => setComment(e.target.value)}
+      />
+      <div className="actions">
+        {props.choices.map((c) => (
+          <button
+            key={c.value}
+            type="button"
+            className={`btn${c.tone ? ` ${c.tone}` : ''}`}
+            name={`portal-${c.value}`}
+            disabled={busy !== null}
+            onClick={() => void decide(c)}
+          >
+            {busy === c.value ? c.busyLabel : c.label}
+          </button>
+        ))}
+      </div>
+      {error ? (
+        <div className="alert alert-bad" role="alert">
+          {error}
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+function SignOff(props: { token: string; onView: (v: PortalView) => void; client: Client }) {
+  const { token, onView, client } = props;
   return (
     <section className="card portal-ask" aria-labelledby="signoff-h" data-portal-ask="sign-off">
       <h2 id="signoff-h">Your verification</h2>
@@ -209,38 +250,22 @@ function SignOff(props: {
         The new version is in service. Please check that your service works as you expect (the automatic tests
         are below), then sign off to complete the upgrade, or reject it and say what is wrong.
       </p>
-      <textarea
-        name="portal-comment"
+      <Decision<'approve' | 'reject'>
         rows={3}
         placeholder="comment (required to reject; recorded with your decision)"
-        value={d.comment}
-        onChange={(e) => d.setComment(e.target.value)}
+        choices={[
+          { value: 'approve', label: 'Sign off', busyLabel: 'Signing off…', tone: 'btn-primary' },
+          {
+            value: 'reject',
+            label: 'Reject',
+            busyLabel: 'Rejecting…',
+            tone: 'btn-danger',
+            needsComment: 'Say what is wrong in the comment, so the team can act on it.',
+          },
+        ]}
+        send={(decision, comment) => client.portal.signOff.mutate({ token, decision, comment })}
+        onView={onView}
       />
-      <div className="actions">
-        <button
-          type="button"
-          className="btn btn-primary"
-          name="portal-approve"
-          disabled={d.busy !== null}
-          onClick={() => void decide('approve')}
-        >
-          {d.busy === 'approve' ? 'Signing off…' : 'Sign off'}
-        </button>
-        <button
-          type="button"
-          className="btn btn-danger"
-          name="portal-reject"
-          disabled={d.busy !== null}
-          onClick={() => void decide('reject')}
-        >
-          {d.busy === 'reject' ? 'Rejecting…' : 'Reject'}
-        </button>
-      </div>
-      {d.error ? (
-        <div className="alert alert-bad" role="alert">
-          {d.error}
-        </div>
-      ) : null}
     </section>
   );
 }
@@ -252,19 +277,7 @@ function RollbackDecision(props: {
   client: Client;
 }) {
   const { token, view, onView, client } = props;
-  const d = useDecision();
   const p = view.proposal;
-  const decide = async (decision: 'authorise' | 'decline') => {
-    d.setBusy(decision);
-    d.setError(null);
-    try {
-      onView(await client.portal.decideRollback.mutate({ token, decision, comment: d.comment.trim() }));
-    } catch (err) {
-      d.setError(portalProblem(err).message);
-    } finally {
-      d.setBusy(null);
-    }
-  };
   if (!p) return null;
   return (
     <section className="card portal-ask" aria-labelledby="rollback-h" data-portal-ask="rollback">
@@ -283,38 +296,16 @@ function RollbackDecision(props: {
         <dd>{formatTime(p.proposedAt)}</dd>
       </dl>
       <p>Authorise it to return to the previous version, or decline to let the team continue.</p>
-      <textarea
-        name="portal-comment"
+      <Decision<'authorise' | 'decline'>
         rows={2}
         placeholder="comment (recorded with your decision)"
-        value={d.comment}
-        onChange={(e) => d.setComment(e.target.value)}
+        choices={[
+          { value: 'authorise', label: 'Authorise rollback', busyLabel: 'Authorising…', tone: 'btn-danger' },
+          { value: 'decline', label: 'Decline', busyLabel: 'Declining…' },
+        ]}
+        send={(decision, comment) => client.portal.decideRollback.mutate({ token, decision, comment })}
+        onView={onView}
       />
-      <div className="actions">
-        <button
-          type="button"
-          className="btn btn-danger"
-          name="portal-authorise"
-          disabled={d.busy !== null}
-          onClick={() => void decide('authorise')}
-        >
-          {d.busy === 'authorise' ? 'Authorising…' : 'Authorise rollback'}
-        </button>
-        <button
-          type="button"
-          className="btn"
-          name="portal-decline"
-          disabled={d.busy !== null}
-          onClick={() => void decide('decline')}
-        >
-          Decline
-        </button>
-      </div>
-      {d.error ? (
-        <div className="alert alert-bad" role="alert">
-          {d.error}
-        </div>
-      ) : null}
     </section>
   );
 }

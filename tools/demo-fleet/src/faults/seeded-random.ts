@@ -19,6 +19,10 @@ export interface SeededRandom {
   next(): number;
   /** Uniform integer in [min, max]. */
   int(min: number, max: number): number;
+  /** Uniform integer in [0, n). */
+  below(n: number): number;
+  /** One element of a non-empty list, uniformly. */
+  pick<T>(xs: readonly T[]): T;
 }
 
 /**
@@ -26,20 +30,28 @@ export interface SeededRandom {
  * environment), else a fresh one. A seed that is not a non-negative integer is an error, not a
  * silent fallback, so a replay never runs with a different seed than the one asked for.
  */
-export function faultRandom(envSeed: string | undefined, fresh: () => number = Math.random): SeededRandom {
+export function faultRandom(
+  envSeed: string | undefined,
+  fresh: () => number = Math.random,
+  /** The variable the seed came from, for the error message. */
+  variable = 'ROLLGATE_FAULT_SEED',
+): SeededRandom {
   let seed: number;
   if (envSeed !== undefined && envSeed !== '') {
     if (!/^\d+$/.test(envSeed) || Number(envSeed) > 0xffffffff) {
-      throw new Error(`ROLLGATE_FAULT_SEED must be an integer 0..4294967295, got "${envSeed}"`);
+      throw new Error(`${variable} must be an integer 0..4294967295, got "${envSeed}"`);
     }
     seed = Number(envSeed);
   } else {
     seed = Math.floor(fresh() * 0x100000000) >>> 0;
   }
   const next = mulberry32(seed);
+  const below = (n: number) => Math.floor(next() * n);
   return {
     seed,
     next,
-    int: (min, max) => min + Math.floor(next() * (max - min + 1)),
+    int: (min, max) => min + below(max - min + 1),
+    below,
+    pick: (xs) => xs[below(xs.length)]!,
   };
 }
