@@ -220,7 +220,7 @@ describe('bad input at the agent: config files and edition archives', () => {
       // Nothing escaped: the parent still holds only dest, the box only parent and the archive.
       expect((await readdir(parent)).sort()).toEqual(['dest']);
       expect((await readdir(box)).sort()).toEqual(['edition.tgz', 'parent']);
-      await rm(box, { recursive: true, force: true });
+      await rm(box, { recursive: true, force: true, maxRetries: 5 });
     }
     expect(await readdir(root)).toEqual([]);
     expect(outcomes.get('refused') ?? 0).toBeGreaterThan(1000);
