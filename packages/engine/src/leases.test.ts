@@ -131,7 +131,7 @@ describe('run leases between engines sharing a store', () => {
     const crashedAt = Date.now();
     // The bound: another coordinator resumes the run within 5 s (the unit tier runs files
     // in parallel threads on 2 cores, so the 300 ms lease can take a few ticks to change hands).
-    await until('coord-b to lead the run', () => engineB.leads(run.id), 6000);
+    await until('coord-b to lead the run', () => engineB.leads(run.id), 5000);
     expect(Date.now() - crashedAt).toBeLessThan(5000);
     expect(await shared.getLease(run.id)).toMatchObject({ holder: 'coord-b', token: 2 });
     await until('the run to succeed', async () => (await shared.getRun(run.id))?.status === 'succeeded');
@@ -139,7 +139,7 @@ describe('run leases between engines sharing a store', () => {
     expect(await shared.openLedger()).toEqual([]);
     await engineB.stop();
     await engineA.stop().catch(() => undefined);
-  });
+  }, 30_000);
 
   it("refuses a stale leader's writes in the store and it stops evaluating the run at once", async () => {
     const shared = createMemoryStore();
