@@ -7,7 +7,7 @@
 //   npm test -- --only unit  one tier: checks | unit | int
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
 const outDir = join(root, 'test-results');
@@ -29,6 +29,14 @@ const bin = (name) => join(root, 'node_modules/.bin', name);
 let passed = 0;
 let failed = 0;
 const failures = [];
+const failedTests = [];
+
+// Vitest's failure messages carry ANSI colour and stack traces; one plain line is enough here.
+const firstLine = (msg) =>
+  String(msg ?? 'failed to load')
+    .replace(/\u001b\[[0-9;]*m/g, '')
+    .split('\n')[0]
+    .slice(0, 240);
 
 function run(cmd, args, opts = {}) {
   return new Promise((resolve) => {
@@ -84,6 +92,17 @@ async function vitest(tier, config) {
     failures.push(`${tier}: ${skipped} skipped/todo tests`);
   }
   if (f > 0 || code !== 0) failures.push(`${tier} tests (${f} failed, vitest exit ${code})`);
+  // Named again at the very end: CI keeps only the tail of a long log.
+  for (const file of r.testResults ?? []) {
+    const rel = relative(root, file.name ?? '');
+    const bad = (file.assertionResults ?? []).filter((a) => a.status === 'failed');
+    if (file.status === 'failed' && bad.length === 0) {
+      failedTests.push(`${rel}: ${firstLine(file.message)}`);
+    }
+    for (const a of bad) {
+      failedTests.push(`${rel} > ${a.fullName ?? a.title}: ${firstLine(a.failureMessages?.[0])}`);
+    }
+  }
   if (code !== 0 && f === 0) failed++;
   console.log(`${tier}: ${p} passed, ${f} failed in ${(ms / 1000).toFixed(1)} s`);
 }
@@ -122,6 +141,7 @@ if (!only || only === 'unit') await vitest('unit', 'vitest.unit.config.ts');
 if (!only || only === 'int') await vitest('integration', 'vitest.int.config.ts');
 
 console.log(`\nwhole suite: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+for (const t of failedTests) console.log(`✗ ${t}`);
 if (failures.length) console.log(`failed: ${failures.join('; ')}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

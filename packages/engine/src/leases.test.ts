@@ -37,11 +37,18 @@ function crashable(store: EngineStore & RunLeases) {
   return { store: proxy, crash: () => (dead = true) };
 }
 
-/** One fleet for every engine: each action id runs at most once (the agents' journals). */
-function fleet(store: EngineStore) {
+/**
+ * One fleet for every engine: each action id runs at most once (the agents' journals). Reports for
+ * steps from `holdFrom` on wait for `release()`, so the leader can be killed mid-run however fast
+ * (or slowly) the machine runs the steps before it.
+ */
+function fleet(store: EngineStore, holdFrom = Infinity) {
   const executed = new Map<string, number>();
   const engines: Engine[] = [];
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
   const report = async (a: DispatchAction) => {
+    if (a.stepIndex >= holdFrom) await released;
     executed.set(a.actionId, (executed.get(a.actionId) ?? 0) + 1);
     if ((executed.get(a.actionId) ?? 0) > 1) return;
     for (const op of a.ops) {
@@ -70,7 +77,7 @@ function fleet(store: EngineStore) {
     setGate: () => true,
     isConnected: () => true,
   };
-  return { bus, executed, engines };
+  return { bus, executed, engines, release };
 }
 
 async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 5000) {
@@ -110,7 +117,7 @@ describe('run leases between engines sharing a store', () => {
   it('only the leader evaluates; when it dies another takes over and no action runs twice', async () => {
     const shared = createMemoryStore();
     await registerServers(shared, IDS);
-    const f = fleet(shared);
+    const f = fleet(shared, 5);
     const a = crashable(shared);
     const n = { i: 0 };
     const engineA = engineOn(a.store, f.bus, 'coord-a', f.engines, n);
@@ -122,15 +129,12 @@ describe('run leases between engines sharing a store', () => {
     const run = await engineA.createRun(plan(), 'op');
     expect(engineA.leads(run.id)).toBe(true);
     expect(engineB.leads(run.id)).toBe(false);
-    await until(
-      'the run to reach step 5',
-      async () => ((await shared.getRun(run.id))?.currentStep ?? 0) >= 5,
-    );
+    await until('the run to reach step 5', async () => (await shared.getRun(run.id))?.currentStep === 5);
     a.crash();
     f.engines.splice(0, 1);
     const crashedAt = Date.now();
-    // The issue's bound: another coordinator resumes the run within 5 s (the unit tier runs files
-    // in parallel threads on 2 cores, so the 300 ms lease can take a few ticks to change hands).
+    f.release();
+    // The issue's bound: another coordinator resumes the run within 5 s.
     await until('coord-b to lead the run', () => engineB.leads(run.id), 5000);
     expect(Date.now() - crashedAt).toBeLessThan(5000);
     expect(await shared.getLease(run.id)).toMatchObject({ holder: 'coord-b', token: 2 });
