@@ -60,6 +60,8 @@ interface Running {
   id: string;
   ops: ActionOp[];
   opIndex: number;
+  /** The last op index whose start is in the journal (-1: none yet). */
+  journaled: number;
   controller: AbortController;
 }
 
@@ -114,7 +116,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       return;
     }
     const controller = new AbortController();
-    running = { id, ops, opIndex: 0, controller };
+    running = { id, ops, opIndex: 0, journaled: -1, controller };
     const ship = (level: ShipLevel, code: string, message: string) => opts.ship(level, code, message, id);
     const results: ActionResult[] = [];
     try {
@@ -126,6 +128,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         }
         running.opIndex = i;
         await journal.appendOp(id, i);
+        running.journaled = i;
         opts.sendUpdate(toUpdate(id, 'RUNNING', '', now(), i));
         ship('info', MSG.opStarted.code, `${MSG.opStarted.text}: ${label}`);
         const started = performance.now();
@@ -264,7 +267,8 @@ export function createExecutor(opts: ExecutorOptions): Executor {
 
     current() {
       if (!running) return undefined;
-      const op = running.ops[running.opIndex];
+      // An op is reported once journaled: what /status says runs is what a restart would name.
+      const op = running.journaled === running.opIndex ? running.ops[running.opIndex] : undefined;
       return { actionId: running.id, opIndex: running.opIndex, op: op ? describeOp(op) : '' };
     },
 

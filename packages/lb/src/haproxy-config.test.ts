@@ -38,6 +38,8 @@ describe('renderHaproxyBackend', () => {
       'http-check expect status 200',
       'option redispatch',
       'retries 3',
+      'retry-on conn-failure empty-response',
+      'http-request disable-l7-retry unless METH_GET || METH_HEAD',
       'default-server inter 1000ms fall 2 rise 2 pool-purge-delay 1000ms',
       'server admin-1 10.0.0.1:8081 check port 7070 agent-check agent-port 7071 agent-inter 1000ms',
       'server stream-1 10.0.0.2:8081 check port 7070 agent-check agent-port 7071 agent-inter 1000ms',

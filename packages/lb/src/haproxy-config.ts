@@ -178,6 +178,11 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     '    # A request whose connection to a server fails is retried, on another server.',
     '    option redispatch',
     `    retries ${retries}`,
+    '    # A reused idle connection that the server closes just as a request goes out (its keep-alive',
+    '    # timeout, a stop) answers nothing; a GET or HEAD sent into it is retried too, where HAProxy',
+    '    # would otherwise close the client connection. Other methods are never sent twice.',
+    '    retry-on conn-failure empty-response',
+    '    http-request disable-l7-retry unless METH_GET || METH_HEAD',
     ...(anyAgent
       ? [
           '    # agent-check: the agent answers "ready up", "drain", or "<ready|drain> down #<reason>";',

@@ -296,6 +296,12 @@ const server = createServer((req, res) => {
   });
 });
 
+// Longer than any load balancer keeps an idle connection to us (HAProxy's pool-purge-delay, an
+// ALB's 60 s): the balancer, not this server, closes idle keep-alive connections, so it never sends
+// a request into a connection this side is closing (Node's default is 5 s).
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
+
 function shutdown(signal) {
   if (shuttingDown) return;
   shuttingDown = true;
