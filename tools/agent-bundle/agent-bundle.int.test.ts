@@ -145,7 +145,8 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
     const cfg = writeConfig(
       'live.json',
       config({
-        coordinator: { address: `127.0.0.1:${port}` },
+        // The minimal coordinator is plaintext: the agent must opt in (docs/adr/0013).
+        coordinator: { address: `127.0.0.1:${port}`, insecure: true },
         gate: { host: '127.0.0.1', port: await freePort() },
       }),
     );

@@ -7,10 +7,11 @@
 // its `db-upgrade` command; `testMachine` adds the test machine agent the functionality tests run
 // from; `failEdition` injects a start failure into chosen servers.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '@rollgate/api';
@@ -18,8 +19,11 @@ import { findPgBinDir } from '@rollgate/app-db';
 import { buildDemoEditions, demoHookPath, type DemoEdition } from '@rollgate/demo-app';
 import { freePort } from '@rollgate/lb/testing';
 import { createFleetUser, ensureAdmin, type FleetCredentials } from './src/admin';
+import { FatalWait, waitFor } from './src/wait';
 
 export { createFleetUser, ensureAdmin, type FleetCredentials } from './src/admin';
+export { behindHaproxy, runSucceeded, type BehindHaproxyOptions, type FleetHaproxy } from './src/haproxy';
+export { FatalWait, waitFor } from './src/wait';
 
 /** A TCP port free on loopback right now. */
 export { freePort };
@@ -29,6 +33,8 @@ export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export interface FleetAgentSpec {
   id: string;
   role: string;
+  /** Default 'demo'; agents of other clusters make concurrent targets of the same application. */
+  cluster?: string;
 }
 
 export interface FleetOptions {
@@ -74,6 +80,23 @@ export interface FleetOptions {
    * shared artifacts directory; agent k lists every coordinator, starting with coordinator k mod N.
    */
   coordinators?: number;
+  /**
+   * Plaintext agent streams (ROLLGATE_INSECURE_AGENTS on the coordinators, `insecure` in every
+   * agent config); default false: agents enrol with join tokens and connect over mTLS.
+   */
+  insecure?: boolean;
+  /**
+   * Give every demo-app a beside port (services[].beside) so that a lone server can be rolled out
+   * side by side; default false (HAProxy's generated backend then lists a "-beside" twin each).
+   */
+  beside?: boolean;
+  /**
+   * When the fleet stops, copy every log it wrote (coordinators, agents, the services the agents
+   * ran) into `<logArchive>/<fleet dir name>/`, and the secrets it created (passwords, session and
+   * join tokens) into `<logArchive>/<fleet dir name>.secrets`: `npm test` scans the logs of the
+   * whole run for them. Default: ROLLGATE_TEST_LOG_ARCHIVE, else none.
+   */
+  logArchive?: string;
 }
 
 /** One coordinator process of the fleet. */
@@ -82,6 +105,8 @@ export interface FleetCoordinator {
   id: string;
   url: string;
   grpcAddress: string;
+  /** Where agents enrol and renew (HTTPS); unused when the fleet is insecure. */
+  enrolAddress: string;
   api: ReturnType<typeof apiClient>;
   readonly proc: ChildProcess | null;
   /** Starts it and waits for /healthz. */
@@ -113,6 +138,8 @@ export interface FleetAgent extends FleetAgentSpec {
   /** HAProxy agent-check port served by the agent. */
   agentCheckPort: number;
   servicePort: number;
+  /** The second instance's port (FleetOptions.beside). */
+  besidePort?: number;
   dataDir: string;
   configPath: string;
   proc: ChildProcess | null;
@@ -124,34 +151,6 @@ export const DEFAULT_AGENTS: FleetAgentSpec[] = [
   { id: 'stream-1', role: 'stream' },
   { id: 'stream-2', role: 'stream' },
 ];
-
-/** Thrown inside a waitFor probe to stop waiting at once (e.g. the process being waited on died). */
-export class FatalWait extends Error {}
-
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false>,
-  timeoutMs = 30_000,
-  everyMs = 100,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      if (err instanceof FatalWait) throw err;
-      last = err;
-    }
-    if (Date.now() > end) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /**
  * A tRPC client for a coordinator. `token` is read at every call, so clients made before the
@@ -203,6 +202,13 @@ export async function startFleet(opts: FleetOptions) {
   const dir = resolve(opts.dir);
   const logsDir = join(dir, 'logs');
   await mkdir(logsDir, { recursive: true });
+  const logArchive = opts.logArchive ?? process.env.ROLLGATE_TEST_LOG_ARCHIVE;
+  /** What must never appear in a log: see FleetOptions.logArchive. */
+  const secrets = new Set<string>();
+  if (opts.appDatabaseUrl) {
+    const password = new URL(opts.appDatabaseUrl).password;
+    if (password) secrets.add(decodeURIComponent(password));
+  }
   // As root, the embedded PostgreSQL runs as the postgres user, which must reach the data directory.
   await chmod(dir, 0o755);
   const specs = opts.agents ?? DEFAULT_AGENTS;
@@ -231,10 +237,16 @@ export async function startFleet(opts: FleetOptions) {
   }
   const httpPort = await pick('http', opts.httpPort);
   const grpcPort = await pick('grpc', opts.grpcPort);
+  const enrolPort = await pick('enrol');
   // Coordinators 2…N: their own ports (the first keeps the keys it always had).
-  const extraPorts: { http: number; grpc: number }[] = [];
+  const extraPorts: { http: number; grpc: number; enrol: number }[] = [];
   for (let i = 2; i <= coordinatorCount; i++)
-    extraPorts.push({ http: await pick(`http.${i}`), grpc: await pick(`grpc.${i}`) });
+    extraPorts.push({
+      http: await pick(`http.${i}`),
+      grpc: await pick(`grpc.${i}`),
+      enrol: await pick(`enrol.${i}`),
+    });
+  const insecure = opts.insecure ?? false;
   const grpcAddresses = [grpcPort, ...extraPorts.map((p) => p.grpc)].map((p) => `127.0.0.1:${p}`);
   const editions: DemoEdition[] = await buildDemoEditions(
     join(dir, 'editions'),
@@ -250,12 +262,13 @@ export async function startFleet(opts: FleetOptions) {
     gatePort: await pick(`${spec.id}.gate`),
     agentCheckPort: await pick(`${spec.id}.agent-check`),
     servicePort: await pick(`${spec.id}.service`),
+    ...(opts.beside && service === 'demo-app' ? { besidePort: await pick(`${spec.id}.beside`) } : {}),
     dataDir: join(dir, 'agents', spec.id),
     configPath: join(dir, 'agents', `${spec.id}.json`),
     proc: null,
   });
   const agents: FleetAgent[] = [];
-  for (const spec of specs) agents.push(await makeAgent(spec, 'demo', 'demo-app'));
+  for (const spec of specs) agents.push(await makeAgent(spec, spec.cluster ?? 'demo', 'demo-app'));
   const tester = opts.testMachine
     ? await makeAgent(
         { id: TEST_MACHINE.id, role: TEST_MACHINE.role },
@@ -289,17 +302,26 @@ export async function startFleet(opts: FleetOptions) {
 
   /** The fleet's administrator, signed in once the first coordinator is up. */
   let session: FleetCredentials | undefined;
-  const makeCoordinator = (n: number, ports: { http: number; grpc: number }): FleetCoordinator => {
+  const makeCoordinator = (
+    n: number,
+    ports: { http: number; grpc: number; enrol: number },
+  ): FleetCoordinator => {
     const single = coordinatorCount === 1;
     const env = {
       ROLLGATE_DATA_DIR: join(dir, n === 1 ? 'coordinator' : `coordinator-${n}`),
       ROLLGATE_HTTP_PORT: String(ports.http),
       ROLLGATE_GRPC_PORT: String(ports.grpc),
+      ROLLGATE_ENROL_PORT: String(ports.enrol),
       ROLLGATE_HEARTBEAT_MS: String(opts.heartbeatMs ?? 1000),
-      // Agents fetch editions from whichever coordinator they are connected to.
+      ...(insecure ? { ROLLGATE_INSECURE_AGENTS: '1' } : {}),
+      // Agents fetch editions from whichever coordinator they are connected to, and trust one CA.
       ...(single
         ? {}
-        : { ROLLGATE_COORDINATOR_ID: `coordinator-${n}`, ROLLGATE_ARTIFACTS_DIR: join(dir, 'artifacts') }),
+        : {
+            ROLLGATE_COORDINATOR_ID: `coordinator-${n}`,
+            ROLLGATE_ARTIFACTS_DIR: join(dir, 'artifacts'),
+            ROLLGATE_AGENT_CA_DIR: join(dir, 'agent-ca'),
+          }),
       ...opts.coordinatorEnv,
     };
     const url = `http://127.0.0.1:${ports.http}`;
@@ -309,6 +331,7 @@ export async function startFleet(opts: FleetOptions) {
       id: `coordinator-${n}`,
       url,
       grpcAddress: `127.0.0.1:${ports.grpc}`,
+      enrolAddress: `127.0.0.1:${ports.enrol}`,
       api: apiClient(url, 'demo-fleet', () => session?.token),
       get proc() {
         return proc;
@@ -332,7 +355,7 @@ export async function startFleet(opts: FleetOptions) {
     };
   };
   const coordinators = [
-    makeCoordinator(1, { http: httpPort, grpc: grpcPort }),
+    makeCoordinator(1, { http: httpPort, grpc: grpcPort, enrol: enrolPort }),
     ...extraPorts.map((p, i) => makeCoordinator(i + 2, p)),
   ];
   const first = coordinators[0]!;
@@ -342,11 +365,31 @@ export async function startFleet(opts: FleetOptions) {
 
   /** Agent k dials every coordinator, starting with coordinator k mod N (one: the original form). */
   function coordinatorOf(a: FleetAgent): Record<string, unknown> {
-    const fixed = opts.coordinatorAddress?.[a.id];
-    if (fixed) return { address: fixed };
-    if (coordinatorCount === 1) return { address: `127.0.0.1:${grpcPort}` };
     const k = Math.max(0, everyAgent().indexOf(a));
-    return { addresses: grpcAddresses.map((_, i) => grpcAddresses[(i + k) % grpcAddresses.length]!) };
+    // Any coordinator enrols (one database, one CA): the agent's first one.
+    const security = insecure
+      ? { insecure: true }
+      : { enrolAddress: coordinators[coordinatorCount === 1 ? 0 : k % coordinatorCount]!.enrolAddress };
+    const fixed = opts.coordinatorAddress?.[a.id];
+    if (fixed) return { address: fixed, ...security };
+    if (coordinatorCount === 1) return { address: `127.0.0.1:${grpcPort}`, ...security };
+    return {
+      addresses: grpcAddresses.map((_, i) => grpcAddresses[(i + k) % grpcAddresses.length]!),
+      ...security,
+    };
+  }
+
+  /**
+   * A join token when the agent has no valid certificate yet (first start, or expired while the
+   * demo was down), as an operator would give it: `rollgate agents token create --ttl 10m`.
+   */
+  async function joinEnv(a: FleetAgent): Promise<Record<string, string>> {
+    if (insecure) return {};
+    const certPem = await readFile(join(a.dataDir, 'identity', 'agent.crt'), 'utf8').catch(() => '');
+    if (certPem && Date.parse(new X509Certificate(certPem).validTo) > Date.now() + 60_000) return {};
+    const { token } = await api.agents.createJoinToken.mutate({ ttlSeconds: 600, cluster: a.cluster });
+    secrets.add(token);
+    return { ROLLGATE_JOIN_TOKEN: token };
   }
 
   /** The agent config the fleet writes for a server (exported shape: see agentConfig). */
@@ -402,6 +445,7 @@ export async function startFleet(opts: FleetOptions) {
             ...(fail ? { DEMO_FAIL_EDITION: fail } : {}),
           },
           configDir: a.configDir,
+          ...(a.besidePort ? { beside: { port: a.besidePort } } : {}),
           commands: {
             snapshot: node(demoHookPath('snapshot')),
             'restore-snapshot': node(demoHookPath('restore-snapshot')),
@@ -431,7 +475,7 @@ export async function startFleet(opts: FleetOptions) {
     a.proc = spawnTs(
       'apps/agent/src/main.ts',
       ['--config', a.configPath],
-      {},
+      await joinEnv(a),
       toFile ? join(logsDir, `${a.id}.log`) : null,
     );
   }
@@ -481,6 +525,8 @@ export async function startFleet(opts: FleetOptions) {
     await Promise.all(everyAgent().map((a) => kill(a.proc)));
     await stopDemoApps(everyAgent());
     await Promise.all(coordinators.map((c) => c.stop()));
+    if (session) secrets.add(session.password).add(session.token);
+    if (logArchive) await archiveLogs(logArchive, dir, logsDir, everyAgent(), secrets);
   };
   try {
     // One after the other: the first applies the migrations the others then find done.
@@ -501,12 +547,20 @@ export async function startFleet(opts: FleetOptions) {
     dir,
     url,
     grpcAddress: `127.0.0.1:${grpcPort}`,
+    /** The first coordinator's enrolment endpoint (HTTPS), for agents started outside the fleet. */
+    enrolAddress: first.enrolAddress,
+    /** Whether agents connect in plaintext (FleetOptions.insecure). */
+    insecure,
     api,
     /** The fleet's administrator (user name, password, session token). */
     admin,
     /** Creates an account with a role and signs it in: `{ token, api }`. */
-    createUser: (username: string, role: 'admin' | 'operator' | 'viewer', password: string) =>
-      createFleetUser(url, admin.token, username, role, password),
+    createUser: async (username: string, role: 'admin' | 'operator' | 'viewer', password: string) => {
+      secrets.add(password);
+      const created = await createFleetUser(url, admin.token, username, role, password);
+      secrets.add(created.token);
+      return created;
+    },
     agents,
     /** The test machine agent (FleetOptions.testMachine), else null. */
     tester,
@@ -547,11 +601,39 @@ export async function startFleet(opts: FleetOptions) {
   };
 }
 
+/** Copies the fleet's logs and the list of its secrets for the secret scan (FleetOptions.logArchive). */
+async function archiveLogs(
+  archive: string,
+  dir: string,
+  logsDir: string,
+  agents: FleetAgent[],
+  secrets: Set<string>,
+): Promise<void> {
+  const name = basename(dir);
+  const into = join(archive, name);
+  await mkdir(into, { recursive: true });
+  const copyLogs = async (from: string, prefix: string) => {
+    for (const f of await readdir(from).catch(() => [] as string[])) {
+      if (f.endsWith('.log'))
+        await copyFile(join(from, f), join(into, `${prefix}${f}`)).catch(() => undefined);
+    }
+  };
+  await copyLogs(logsDir, '');
+  for (const a of agents) await copyLogs(join(a.dataDir, 'logs'), `${a.id}.`);
+  await writeFile(join(archive, `${name}.secrets`), [...secrets].filter((s) => s.length >= 8).join('\n'), {
+    mode: 0o600,
+  });
+}
+
 /** The agents leave their services running on purpose (a restarted agent re-adopts them); stop them here. */
 async function stopDemoApps(agents: FleetAgent[]) {
-  for (const a of agents) {
-    // The agent records each supervised service in <dataDir>/run/<service>.json ({ pid, startTime }).
-    const text = await readFile(join(a.dataDir, 'run', `${a.service}.json`), 'utf8').catch(() => '');
+  // The agent records each supervised service in <dataDir>/run/<service>.json ({ pid, startTime }),
+  // and a second instance (validation clone, single-server rollout) as <service>@beside.json.
+  for (const [a, name] of agents.flatMap((a) => [
+    [a, a.service] as const,
+    [a, `${a.service}@beside`] as const,
+  ])) {
+    const text = await readFile(join(a.dataDir, 'run', `${name}.json`), 'utf8').catch(() => '');
     const pid = text ? Number((JSON.parse(text) as { pid?: number }).pid) : 0;
     if (pid > 0) {
       for (const target of [-pid, pid]) {

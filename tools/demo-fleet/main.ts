@@ -14,6 +14,11 @@ const env = z
     ROLLGATE_HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(7400),
     ROLLGATE_GRPC_PORT: z.coerce.number().int().min(1).max(65535).default(7401),
     ROLLGATE_WEB_PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    // 1: agents connect in plaintext (no enrolment); default: join tokens and mTLS (docs/adr/0013).
+    ROLLGATE_DEMO_INSECURE: z
+      .enum(['0', '1'], { error: 'ROLLGATE_DEMO_INSECURE must be 0 or 1' })
+      .default('0')
+      .transform((v) => v === '1'),
   })
   .parse(process.env);
 
@@ -50,6 +55,7 @@ async function main() {
     httpPort: env.ROLLGATE_HTTP_PORT,
     grpcPort: env.ROLLGATE_GRPC_PORT,
     stablePorts: true,
+    insecure: env.ROLLGATE_DEMO_INSECURE,
     ...(appDb ? { appDatabaseUrl: appDb.url, appDatabaseBinDir: appDb.binDir, testMachine: true } : {}),
   }).catch(async (err: unknown) => {
     await appDb?.stop();
@@ -72,7 +78,7 @@ async function main() {
   Rollgate is running.
     console      ${consoleUrl}
     API (tRPC)   ${fleet.url}/trpc
-    agents gRPC  ${fleet.grpcAddress}
+    agents gRPC  ${fleet.grpcAddress} ${fleet.insecure ? '(INSECURE: plaintext, ROLLGATE_DEMO_INSECURE=1)' : `(mTLS; agents enrolled with join tokens at ${fleet.enrolAddress})`}
     demo fleet   ${fleet.agents.map((a) => `${a.id} (demo-app on :${a.servicePort}, gate :${a.gatePort})`).join(', ')}
     logs         ${join(dir, 'logs')}${
       appDb

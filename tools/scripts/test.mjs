@@ -6,7 +6,7 @@
 //   npm test                 everything
 //   npm test -- --only unit  one tier: checks | unit | int
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -38,11 +38,24 @@ const firstLine = (msg) =>
     .split('\n')[0]
     .slice(0, 240);
 
-function run(cmd, args, opts = {}) {
+/** Runs a command with the suite's environment; with `tee`, its output also goes to that file. */
+function run(cmd, args, { tee, env: extraEnv } = {}) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(cmd, args, { cwd: root, env, stdio: 'inherit', ...opts });
-    child.on('exit', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), ms: Date.now() - started }));
+    const child = spawn(cmd, args, {
+      cwd: root,
+      env: { ...env, ...extraEnv },
+      stdio: tee ? ['inherit', 'pipe', 'pipe'] : 'inherit',
+    });
+    if (tee) {
+      const file = createWriteStream(tee);
+      child.stdout.on('data', (c) => (process.stdout.write(c), file.write(c)));
+      child.stderr.on('data', (c) => (process.stderr.write(c), file.write(c)));
+      child.on('close', () => file.end());
+    }
+    child.on('close', (code, signal) =>
+      resolve({ code: code ?? (signal ? 1 : 0), ms: Date.now() - started }),
+    );
   });
 }
 
@@ -59,18 +72,15 @@ async function check(name, cmd, args) {
   }
 }
 
-async function vitest(tier, config) {
+async function vitest(tier, config, extraEnv = {}) {
   console.log(`\n━━ ${tier} tests`);
   const report = join(outDir, `vitest-${tier}.json`);
   rmSync(report, { force: true });
-  const { code, ms } = await run(bin('vitest'), [
-    'run',
-    '-c',
-    config,
-    '--reporter=default',
-    '--reporter=json',
-    `--outputFile.json=${report}`,
-  ]);
+  const { code, ms } = await run(
+    bin('vitest'),
+    ['run', '-c', config, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
+    { tee: join(outDir, `vitest-${tier}.log`), env: extraEnv },
+  );
   if (!existsSync(report)) {
     failed++;
     failures.push(`${tier} tests (no report; vitest exit ${code})`);
@@ -138,7 +148,19 @@ if (!only || only === 'checks') {
   ]);
 }
 if (!only || only === 'unit') await vitest('unit', 'vitest.unit.config.ts');
-if (!only || only === 'int') await vitest('integration', 'vitest.int.config.ts');
+if (!only || only === 'int') {
+  // Every demo fleet of the tier copies its logs and the secrets it made here when it stops.
+  const archive = join(outDir, 'process-logs');
+  rmSync(archive, { recursive: true, force: true });
+  mkdirSync(archive, { recursive: true });
+  await vitest('integration', 'vitest.int.config.ts', { ROLLGATE_TEST_LOG_ARCHIVE: archive });
+  await check("secret scan: no password, token or key in this run's logs", process.execPath, [
+    join(root, 'tools/scripts/secret-scan.mjs'),
+    archive,
+    join(outDir, 'vitest-integration.log'),
+    join(outDir, 'vitest-unit.log'),
+  ]);
+}
 
 console.log(`\nwhole suite: ${((Date.now() - started) / 1000).toFixed(0)} s`);
 for (const t of failedTests) console.log(`✗ ${t}`);

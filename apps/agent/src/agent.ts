@@ -155,7 +155,12 @@ export function createAgent(opts: AgentOptions): Agent {
   }
 
   function sendUpdate(u: ActionUpdate) {
-    if (connection?.send({ actionUpdate: u })) return;
+    if (connection?.send({ actionUpdate: u })) {
+      // What a finished action changed (editions, a second instance) reaches the coordinator now,
+      // not at the next periodic report.
+      if (/SUCCEEDED|FAILED|CANCELLED/.test(String(u.status))) connection.sendHealthReport();
+      return;
+    }
     // Offline: keep the newest update per action and send them after the next Welcome.
     if (u.actionId) pendingUpdates.set(u.actionId, u);
   }
@@ -185,6 +190,8 @@ export function createAgent(opts: AgentOptions): Agent {
           health: HEALTH[health?.get(s.name)?.state ?? 'unknown'],
           activeConnections,
           port: s.port,
+          besidePort: s.beside?.port ?? 0,
+          besideEdition: supervisor?.running(`${s.name}@beside`)?.edition ?? '',
         };
       }),
     );
@@ -289,7 +296,11 @@ export function createAgent(opts: AgentOptions): Agent {
         },
         onExit: (service) => void health?.checkNow(service),
       });
-      for (const s of config.services) await supervisor.adopt(s.name);
+      for (const s of config.services) {
+        await supervisor.adopt(s.name);
+        // A second instance left by a single-server rollout this agent was part of (stopBeside ends it).
+        if (s.beside) await supervisor.adopt(`${s.name}@beside`);
+      }
 
       health = createHealthMonitor({
         services: config.services,

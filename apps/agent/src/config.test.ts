@@ -98,6 +98,8 @@ describe('agent config', () => {
     expect(one.ok && one.config.coordinator).toEqual({
       address: '127.0.0.1:7443',
       addresses: ['127.0.0.1:7443'],
+      enrolAddress: '127.0.0.1:7402',
+      insecure: false,
     });
     const many = parseConfig(
       { ...valid(), coordinator: { addresses: ['10.0.0.1:7401', '10.0.0.2:7401'] } },
@@ -106,6 +108,8 @@ describe('agent config', () => {
     expect(many.ok && many.config.coordinator).toEqual({
       address: '10.0.0.1:7401',
       addresses: ['10.0.0.1:7401', '10.0.0.2:7401'],
+      enrolAddress: '10.0.0.1:7402',
+      insecure: false,
     });
     expect(errorsOf({ ...valid(), coordinator: {} })[0]).toMatch(/^coordinator: missing; expected "address"/);
     expect(errorsOf({ ...valid(), coordinator: { addresses: [] } })[0]).toMatch(
@@ -114,6 +118,30 @@ describe('agent config', () => {
     expect(errorsOf({ ...valid(), coordinator: { addresses: ['10.0.0.1'] } })[0]).toMatch(
       /^coordinator\.addresses\[0\]: expected host:port/,
     );
+  });
+
+  it('takes the enrolment address and the insecure opt-in (docs/adr/0013)', () => {
+    const r = parseConfig(
+      {
+        ...valid(),
+        coordinator: { address: '[::1]:7401', enrolAddress: 'coord.internal:8443', insecure: true },
+      },
+      '/etc/rollgate',
+    );
+    expect(r.ok && r.config.coordinator).toEqual({
+      address: '[::1]:7401',
+      addresses: ['[::1]:7401'],
+      enrolAddress: 'coord.internal:8443',
+      insecure: true,
+    });
+    const ipv6 = parseConfig({ ...valid(), coordinator: { address: '[::1]:7401' } }, '/etc/rollgate');
+    expect(ipv6.ok && ipv6.config.coordinator.enrolAddress).toBe('[::1]:7402');
+    expect(errorsOf({ ...valid(), coordinator: { address: '127.0.0.1:7401', insecure: 'yes' } })[0]).toMatch(
+      /^coordinator\.insecure: expected true or false, got "yes"/,
+    );
+    expect(
+      errorsOf({ ...valid(), coordinator: { address: '127.0.0.1:7401', enrolAddress: 'x' } })[0],
+    ).toMatch(/^coordinator\.enrolAddress: expected host:port/);
   });
 
   it('checks the coordinator address, service list, duplicates and URLs', () => {

@@ -173,9 +173,33 @@ const serviceSchema = obj(
     ).optional(),
     // The service's database, for dbBackup / dbRestore.
     database: databaseSchema.optional(),
+    // A second port, where a single server runs the new edition beside the old one during a
+    // rollout (startBeside), so the load balancer can switch to it and back without a lost request.
+    beside: obj(
+      {
+        port: port(9081),
+        // The variable the service reads its port from; set to beside.port for the second instance.
+        portEnv: envName('PORT').default('PORT'),
+      },
+      'an object like { "port": 9081, "portEnv": "PORT" }',
+    ).optional(),
   },
   'a service object with name, port and start (see the example in apps/agent/README.md)',
 ).superRefine((s, ctx) => {
+  if (s.beside && s.beside.port === s.port) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['beside', 'port'],
+      message: `is the service's own port ${s.port}; the second instance needs a port of its own (e.g. ${s.port + 1000})`,
+    });
+  }
+  if (s.beside && s.healthUrl && new URL(s.healthUrl).port !== String(s.port)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['healthUrl'],
+      message: `must name the service's port ${s.port} when beside is set (the second instance is checked at the same URL on beside.port)`,
+    });
+  }
   for (const key of ['backupCommand', 'restoreCommand'] as const) {
     const name = s.database?.[key];
     if (name !== undefined && !(name in s.commands)) {
@@ -231,6 +255,17 @@ export const agentConfigSchema = obj(
           .min(1, { error: 'list at least one coordinator address' })
           .max(16, { error: 'list at most 16 coordinator addresses' })
           .optional(),
+        // Agent identity (docs/adr/0013): where to enrol and renew; default the first address's host, port 7402.
+        enrolAddress: z
+          .string({
+            error: expected('host:port of the coordinator enrolment endpoint (e.g. "10.0.0.1:7402")'),
+          })
+          .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+            error: expected('host:port of the coordinator enrolment endpoint (e.g. "10.0.0.1:7402")'),
+          })
+          .optional(),
+        // Plaintext gRPC with no identity: only against a coordinator started with ROLLGATE_INSECURE_AGENTS.
+        insecure: z.boolean({ error: expected('true or false') }).optional(),
       },
       'an object like { "address": "127.0.0.1:7443" }',
     ).superRefine((c, ctx) => {
@@ -336,6 +371,10 @@ type RawConfig = z.infer<typeof agentConfigSchema>;
 export interface CoordinatorConfig {
   address: string;
   addresses: string[];
+  /** The enrolment endpoint (HTTPS); default the first address's host, port 7402. */
+  enrolAddress: string;
+  /** Plaintext, no identity (both sides must opt in); default false. */
+  insecure: boolean;
 }
 type RawService = RawConfig['services'][number];
 
@@ -384,7 +423,13 @@ export function parseConfig(input: unknown, baseDir: string = process.cwd()): Co
     ok: true,
     config: {
       ...raw,
-      coordinator: { address: addresses[0]!, addresses },
+      coordinator: {
+        address: addresses[0]!,
+        addresses,
+        enrolAddress:
+          raw.coordinator.enrolAddress ?? `${addresses[0]!.slice(0, addresses[0]!.lastIndexOf(':'))}:7402`,
+        insecure: raw.coordinator.insecure ?? false,
+      },
       dataDir,
       backupsDir: raw.backupsDir === undefined ? join(dataDir, 'backups') : abs(raw.backupsDir),
       services: raw.services.map((s) => ({

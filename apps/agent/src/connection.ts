@@ -16,6 +16,7 @@ import {
 } from '@rollgate/protocol';
 import { createBackoff, type BackoffOptions } from './backoff';
 import { errorMessage } from './fs-util';
+import { renewableSource } from './renewable-credentials';
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
 
@@ -28,7 +29,11 @@ export interface ConnectionOptions {
    * Default: [address].
    */
   addresses?: string[];
-  /** Channel credentials; default plaintext (grpc.credentials.createInsecure()) until TLS lands. */
+  /**
+   * Channel credentials; default plaintext (grpc.credentials.createInsecure()). Credentials made by
+   * renewableCredentials() (the agent's mTLS identity) are followed: when they are renewed, the
+   * channels are rebuilt and the stream reconnects with the new certificate at once.
+   */
   credentials?: grpc.ChannelCredentials;
   /** Loaded protocol; default loadAgentProtocol(). */
   protocol?: ProtoGrpcType;
@@ -82,8 +87,10 @@ export function createConnection(opts: ConnectionOptions): Connection {
     }
     return c;
   };
+  const renewable = opts.credentials ? renewableSource(opts.credentials) : undefined;
+  const credentials = () => renewable?.current() ?? opts.credentials ?? grpc.credentials.createInsecure();
   const newClient = (address: string): AgentServiceClient =>
-    new Client(address, opts.credentials ?? grpc.credentials.createInsecure(), {
+    new Client(address, credentials(), {
       // Each agent gets its own HTTP/2 connection rather than sharing grpc-js's global subchannel pool.
       'grpc.use_local_subchannel_pool': 1,
       // Notice a dead coordinator (half-open TCP) without waiting for the OS: ping every 20 s.
@@ -109,6 +116,24 @@ export function createConnection(opts: ConnectionOptions): Connection {
   let retryTimer: NodeJS.Timeout | undefined;
   let welcomeTimer: NodeJS.Timeout | undefined;
   let attempt = 0;
+  /** The stream is being replaced for a renewed certificate: reconnect at once, not after a back-off. */
+  let renewing = false;
+  const unsubscribe = renewable?.subscribe(() => {
+    if (state === 'stopped') return;
+    log.info({}, 'certificate renewed: reconnecting with it');
+    // New channels: an HTTP/2 connection keeps the certificate it was opened with.
+    const old = [...clients.values()];
+    clients.clear();
+    client = clientFor(addresses[current]!);
+    if (call) {
+      renewing = true;
+      call.cancel();
+    }
+    // Closed after the cancel: closing first could report the call as failed for another reason.
+    setTimeout(() => {
+      for (const c of old) c.close();
+    }, 1000).unref();
+  });
 
   function setState(next: ConnectionState, details: Record<string, unknown> = {}) {
     if (state === next) return;
@@ -154,6 +179,13 @@ export function createConnection(opts: ConnectionOptions): Connection {
     welcomedAt = 0;
     if (state === 'stopped') return;
     if (lasted > resetAfterMs) backoff.reset();
+    if (renewing) {
+      // Same coordinator, no wait: the stream was ended by us, for a fresh certificate.
+      renewing = false;
+      setState('waiting', { reason: 'certificate renewed' });
+      retryTimer = setTimeout(connect, 0);
+      return;
+    }
     // Fail over: the next attempt goes to the next coordinator of the list.
     if (addresses.length > 1) current = (current + 1) % addresses.length;
     const delay = backoff.next();
@@ -249,6 +281,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
     },
     async stop() {
       const c = call;
+      unsubscribe?.();
       setState('stopped');
       clearTimers();
       if (retryTimer) clearTimeout(retryTimer);

@@ -119,6 +119,12 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     running = { id, ops, opIndex: 0, journaled: -1, controller };
     const ship = (level: ShipLevel, code: string, message: string) => opts.ship(level, code, message, id);
     const results: ActionResult[] = [];
+    // The seed's "processing server" line: this server starts its part of the step.
+    ship(
+      'info',
+      MSG.processingServer.code,
+      `${MSG.processingServer.text}: ${ops.map((op) => op.op).join(', ')}`,
+    );
     try {
       for (const [i, op] of ops.entries()) {
         const label = `op ${i + 1}/${ops.length}: ${describeOp(op)}`;

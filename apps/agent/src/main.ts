@@ -3,22 +3,49 @@
 //   rollgate-agent --config /etc/rollgate/agent.json     run
 //   rollgate-agent --config ... --check-config           validate, print OK or the errors, exit 0/1
 //   (ROLLGATE_AGENT_CONFIG may replace --config)
+//   first start: ROLLGATE_JOIN_TOKEN=<token> (or --join-token-file <path>) enrols the agent (mTLS);
+//   --insecure (or coordinator.insecure, ROLLGATE_AGENT_INSECURE=1): plaintext, no identity
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger } from '@rollgate/logger';
+import { createLogger, type Logger } from '@rollgate/logger';
 import { loadAgentProtocol } from '@rollgate/protocol';
+import * as grpc from '@grpc/grpc-js';
 import { createAgent } from './agent';
 import { loadConfig } from './config';
 import { readEnv } from './env';
+import { errorMessage } from './fs-util';
+import { createIdentity, EnrolmentRefused, type AgentIdentity } from './identity';
 
-const USAGE = 'usage: rollgate-agent --config <path> [--check-config]   (or set ROLLGATE_AGENT_CONFIG)';
+const USAGE =
+  'usage: rollgate-agent --config <path> [--check-config] [--join-token-file <path>] [--insecure]   (or set ROLLGATE_AGENT_CONFIG)';
+
+/** Enrols, retrying while the coordinator cannot be reached; a refusal ends the attempt at once. */
+async function enrolWithRetry(identity: AgentIdentity, token: string, log: Logger): Promise<void> {
+  for (let delay = 500; ; delay = Math.min(delay * 2, 15_000)) {
+    try {
+      await identity.enrol(token);
+      return;
+    } catch (err) {
+      if (err instanceof EnrolmentRefused) throw err;
+      log.warn({ err: errorMessage(err), retryInMs: delay }, 'enrolment: coordinator unreachable; retrying');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
 
 async function main(): Promise<number> {
   let args;
   try {
     args = parseArgs({
-      options: { config: { type: 'string' }, 'check-config': { type: 'boolean' }, help: { type: 'boolean' } },
+      options: {
+        config: { type: 'string' },
+        'check-config': { type: 'boolean' },
+        'join-token-file': { type: 'string' },
+        insecure: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
       strict: true,
     }).values;
   } catch (err) {
@@ -65,7 +92,52 @@ async function main(): Promise<number> {
   // sources, there is none there and the protocol package's own copy is used.
   const besideProto = join(dirname(process.argv[1] ?? '.'), 'agent.proto');
   const protocol = existsSync(besideProto) ? loadAgentProtocol(besideProto) : undefined;
-  const agent = createAgent({ config, log, baseEnv: env.inherited, ...(protocol ? { protocol } : {}) });
+
+  // Identity (docs/adr/0013): mTLS with a certificate from the coordinator's CA, unless opted out.
+  let credentials: grpc.ChannelCredentials;
+  let identity: AgentIdentity | undefined;
+  if (args.insecure || env.insecure || config.coordinator.insecure) {
+    log.warn(
+      { coordinator: config.coordinator.addresses.join(', ') },
+      'insecure mode: plaintext gRPC with no identity; the coordinator must run with ROLLGATE_INSECURE_AGENTS and flags this agent as insecure',
+    );
+    credentials = grpc.credentials.createInsecure();
+  } else {
+    identity = createIdentity({
+      dir: join(config.dataDir, 'identity'),
+      serverId: config.agentId,
+      enrolAddress: config.coordinator.enrolAddress,
+      log,
+    });
+    try {
+      if (!(await identity.load())) {
+        const token = args['join-token-file']
+          ? (await readFile(args['join-token-file'], 'utf8')).trim()
+          : env.joinToken;
+        if (!token) {
+          log.fatal(
+            { dataDir: config.dataDir },
+            'this agent has no identity yet: give it a join token from `rollgate agents token create` (ROLLGATE_JOIN_TOKEN or --join-token-file), or run --insecure against a coordinator started with ROLLGATE_INSECURE_AGENTS',
+          );
+          return 1;
+        }
+        log.info({ enrolAddress: config.coordinator.enrolAddress }, 'enrolling with the join token');
+        await enrolWithRetry(identity, token, log);
+      }
+    } catch (err) {
+      log.fatal({ why: errorMessage(err) }, 'enrolment failed');
+      return 1;
+    }
+    identity.start();
+    credentials = identity.credentials();
+  }
+  const agent = createAgent({
+    config,
+    log,
+    baseEnv: env.inherited,
+    credentials,
+    ...(protocol ? { protocol } : {}),
+  });
   try {
     await agent.start();
   } catch (err) {
@@ -82,6 +154,7 @@ async function main(): Promise<number> {
         return;
       }
       stopping = true;
+      identity?.stop();
       log.info({ signal }, 'signal received; stopping (managed services keep running)');
       agent.stop().then(
         () => resolve(0),

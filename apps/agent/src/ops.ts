@@ -365,6 +365,109 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     return `${s.name} edition ${edition} started (pid ${rec.pid})`;
   }
 
+  /** The supervisor's name for a service's second instance (its own pid file and log). */
+  const besideKey = (s: ServiceConfig) => `${s.name}@beside`;
+
+  function besideOf(s: ServiceConfig): NonNullable<ServiceConfig['beside']> {
+    if (!s.beside) {
+      throw new Error(
+        `${s.name} has no beside port: add "beside": { "port": <free port> } to its entry in the agent config (a single server is rolled out by starting the new edition there, next to the running one)`,
+      );
+    }
+    return s.beside;
+  }
+
+  /**
+   * The new edition as a second process on the service's beside port, while the first keeps
+   * serving; healthy at the health URL moved to that port before the op succeeds.
+   */
+  async function startBeside(op: Extract<ActionOp, { op: 'startBeside' }>, ctx: OpContext): Promise<string> {
+    const s = service(op.service);
+    const beside = besideOf(s);
+    const key = besideKey(s);
+    if (!(await deps.editions.listInstalled(s.name)).includes(op.edition)) {
+      throw new Error(`${s.name} edition ${op.edition} is not installed here; install it first`);
+    }
+    // The same carried-over configuration the configure op writes for the server's own instance.
+    await deps.editions.configure(s.name, op.edition, s.configDir, { ...s.env, ...op.env });
+    const running = deps.supervisor.running(key);
+    if (running && (await deps.supervisor.refresh(key))) {
+      if (running.edition !== op.edition) {
+        throw new Error(
+          `a second instance of ${s.name} (edition ${running.edition}, pid ${running.pid}) already runs on port ${beside.port}; stop it first (stopBeside)`,
+        );
+      }
+    } else {
+      if (await deps.isListening(beside.port)) {
+        throw new Error(
+          `beside port ${beside.port} of ${s.name} is in use by a process this agent does not run; free it or choose another beside.port`,
+        );
+      }
+      const dir = deps.editions.editionDir(s.name, op.edition);
+      ctx.log(
+        'info',
+        MSG.starting.code,
+        `${MSG.starting.text} ${s.name} edition ${op.edition} beside the running instance, on port ${beside.port}`,
+      );
+      const env = { ...(await childEnv(s, dir)), [beside.portEnv]: String(beside.port) };
+      try {
+        await deps.supervisor.start(key, { ...s.start, cwd: dir, env, edition: op.edition });
+      } catch (err) {
+        throw new Error(`${s.name} edition ${op.edition} could not be started beside: ${errorMessage(err)}`);
+      }
+    }
+    const url = new URL(s.healthUrl);
+    url.port = String(beside.port);
+    const timeout = op.timeoutMs || OP_DEFAULTS.waitHealthyTimeoutMs;
+    const started = performance.now();
+    let lastError = 'no check completed';
+    for (;;) {
+      if (!(await deps.supervisor.refresh(key))) {
+        const out = deps.lastOutput(key);
+        throw new Error(
+          `the second instance of ${s.name} exited${out ? `; its last output: ${out}` : ''}; see ${join(deps.dataDir, 'logs', `${key}.log`)}`,
+        );
+      }
+      try {
+        const res = await httpGet(url.toString(), {
+          timeoutMs: Math.min(2000, timeout),
+          signal: ctx.signal,
+          maxBody: 512,
+        });
+        if (res.status === 200) {
+          return `${s.name} edition ${op.edition} healthy beside the running instance on port ${beside.port} after ${secs(performance.now() - started)}`;
+        }
+        lastError = `${url} answered ${res.status}`;
+      } catch (err) {
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        lastError = `${url}: ${errorMessage(err)}`;
+      }
+      const elapsed = performance.now() - started;
+      if (elapsed >= timeout) {
+        throw new Error(
+          `the second instance of ${s.name} was not healthy within ${secs(timeout)}; last error: ${lastError}`,
+        );
+      }
+      await sleep(Math.min(pollMs, timeout - elapsed), ctx.signal);
+    }
+  }
+
+  async function stopBeside(op: Extract<ActionOp, { op: 'stopBeside' }>, ctx: OpContext): Promise<string> {
+    const s = service(op.service);
+    const beside = besideOf(s);
+    const timeout = op.timeoutMs || OP_DEFAULTS.stopTimeoutMs;
+    ctx.log(
+      'info',
+      MSG.stopping.code,
+      `${MSG.stopping.text} the second instance of ${s.name} on port ${beside.port}`,
+    );
+    const r = await deps.supervisor.stop(besideKey(s), timeout, ctx.signal);
+    if (r.alreadyStopped) return `the second instance of ${s.name} was already stopped`;
+    return r.killed
+      ? `the second instance of ${s.name} did not stop within ${secs(timeout)} and was killed`
+      : `the second instance of ${s.name} stopped in ${secs(r.ms)}`;
+  }
+
   async function waitHealthy(op: Extract<ActionOp, { op: 'waitHealthy' }>, ctx: OpContext): Promise<string> {
     const s = service(op.service);
     const timeout = op.timeoutMs || OP_DEFAULTS.waitHealthyTimeoutMs;
@@ -539,6 +642,11 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       case 'activate': {
         const s = service(op.service);
         const { previous } = await deps.editions.activate(s.name, op.edition);
+        ctx.log(
+          'info',
+          MSG.editionActivated.code,
+          `${s.name}: edition ${previous && previous !== op.edition ? `${previous} deactivated, ` : ''}${op.edition} activated`,
+        );
         return `${s.name} edition ${op.edition} is now active${previous && previous !== op.edition ? ` (was ${previous})` : ''}`;
       }
       case 'configure': {
@@ -563,6 +671,10 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
         return backups.dbRestore(service(op.service), op, ctx);
       case 'functionalTest':
         return functionalTest(op, ctx);
+      case 'startBeside':
+        return startBeside(op, ctx);
+      case 'stopBeside':
+        return stopBeside(op, ctx);
       case 'uninstall':
         return uninstall(op, ctx);
     }

@@ -23,6 +23,8 @@ export const SUPPORTED_OP_KINDS = [
   'dbRestore',
   'functionalTest',
   'uninstall',
+  'startBeside',
+  'stopBeside',
 ] as const;
 
 /** A wire op that cannot even be turned into a candidate (e.g. probes_json is not JSON). */
@@ -85,6 +87,10 @@ export function protoOpToCandidate(op: ActionOp__Output): Record<string, unknown
       };
     case 'uninstall':
       return { op: 'uninstall', ...op.uninstall };
+    case 'startBeside':
+      return { op: 'startBeside', ...op.startBeside, env: { ...(op.startBeside?.env ?? {}) } };
+    case 'stopBeside':
+      return { op: 'stopBeside', ...op.stopBeside };
     default:
       return undefined;
   }

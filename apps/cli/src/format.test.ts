@@ -10,6 +10,7 @@ import {
   formatDetails,
   formatDuration,
   formatLogLine,
+  renderAudit,
   progressBar,
   progressLine,
   renderRunView,
@@ -330,5 +331,27 @@ describe('renderRunView', () => {
     expect(out).toContain('Status: succeeded  (finished 2025-01-15 11:59:59 after 59s, by cli:alice@host)');
     expect(out).not.toContain('Current step');
     expect(out).toContain('Out of rotation: none');
+  });
+});
+
+describe('renderAudit', () => {
+  it('shows from where each change came, and the rest of the details beside it', () => {
+    const text = renderAudit(
+      [
+        {
+          at: 0,
+          actor: 'alice',
+          action: 'run.start',
+          target: 'r-1',
+          details: { from: '10.0.0.5', cluster: 'demo' },
+        },
+        { at: 0, actor: 'coordinator', action: 'run.rollback.start', target: 'r-2', details: {} },
+      ],
+      { color: false, utc: true },
+    );
+    const [header, first, second] = text.split('\n');
+    expect(header).toMatch(/AT +ACTOR +ACTION +TARGET +FROM +DETAILS/);
+    expect(first).toMatch(/alice +run\.start +r-1 +10\.0\.0\.5 +cluster=demo/);
+    expect(second).toMatch(/coordinator +run\.rollback\.start +r-2 +—/);
   });
 });

@@ -352,9 +352,20 @@ export function renderAudit(events: AuditRow[], opts: ListOptions = {}): string 
       { header: 'ACTOR' },
       { header: 'ACTION' },
       { header: 'TARGET' },
+      { header: 'FROM' },
       { header: 'DETAILS' },
     ],
-    events.map((e) => [formatDateTime(e.at, opts), e.actor, e.action, e.target, formatDetails(e.details)]),
+    events.map((e) => {
+      const { from, ...rest } = e.details as { from?: unknown };
+      return [
+        formatDateTime(e.at, opts),
+        e.actor,
+        e.action,
+        e.target,
+        typeof from === 'string' ? from : '—',
+        formatDetails(rest),
+      ];
+    }),
     opts,
   );
 }

@@ -24,6 +24,7 @@ import { readPassword } from './read-password';
 import { DEFAULT_COORDINATOR_URL, EnvError, coordinatorUrlSchema, loadEnv, type CliEnv } from './env';
 import { CliError, EXIT, explainError } from './errors';
 import { createOutput } from './output';
+import { agentsRevokeCommand, agentsTokenCreateCommand } from './commands/agents';
 import { auditCommand } from './commands/audit';
 import { editionListCommand, editionUploadCommand } from './commands/editions';
 import {
@@ -31,10 +32,19 @@ import {
   editionBackoutCommand,
   editionInstallCommand,
   editionRolloutCommand,
+  editionValidateCommand,
+  editionDeactivateCommand,
   editionStatusCommand,
   type EditionVerbFlags,
 } from './commands/edition-verbs';
-import { haproxyConfigCommand, lbClearCommand, lbConfigureCommand, lbShowCommand } from './commands/lb';
+import {
+  haproxyConfigCommand,
+  lbClearCommand,
+  lbConfigureCommand,
+  lbShowCommand,
+  routesSetCommand,
+  routesShowCommand,
+} from './commands/lb';
 import { logsCommand, type LogsFlags } from './commands/logs';
 import {
   authoriseRollbackCommand,
@@ -212,6 +222,23 @@ async function main(argv: string[]): Promise<number> {
     .addOption(json())
     .action(act(usersDisableCommand));
 
+  const agents = program.command('agents').description('agent identities: join tokens, revocation (mTLS)');
+  agents
+    .command('token')
+    .description('join tokens agents enrol with')
+    .command('create')
+    .description('create a single-use join token (shown once; operators and administrators)')
+    .option('--ttl <duration>', 'how long it may be used: 30m, 1h, 2d (at most 7d)', '1h')
+    .option('--cluster <cluster>', 'only agents of this cluster may enrol with it')
+    .addOption(json())
+    .action(act(agentsTokenCreateCommand));
+  agents
+    .command('revoke')
+    .description("revoke a server's certificates: its stream is closed, it cannot renew (audited)")
+    .argument('<server-id>', 'the agent id')
+    .addOption(json())
+    .action(act(agentsRevokeCommand));
+
   program
     .command('servers')
     .description('list the servers (agents) the coordinator knows')
@@ -264,6 +291,29 @@ async function main(argv: string[]): Promise<number> {
   rolloutFlags(
     target(edition.command('rollout').description('replace the active edition without interruption'), true),
   ).action(act((ctx, flags: EditionVerbFlags) => editionRolloutCommand(ctx, flags)));
+  target(
+    edition
+      .command('validate')
+      .description('run an edition on a clone of the target (second instances) for pilot requests'),
+    true,
+  )
+    .option(
+      '--clone-size <n>',
+      'servers that run it beside their current instance (default 1)',
+      wholeNumber(1, 100_000),
+    )
+    .option('--wait', 'follow the run until it ends')
+    .addOption(json())
+    .action(act((ctx, flags: EditionVerbFlags) => editionValidateCommand(ctx, flags)));
+  target(
+    edition
+      .command('deactivate')
+      .description('deactivate a validation edition: its clone stops, the pilot rules to it are lifted'),
+    true,
+  )
+    .option('--wait', 'follow the run until it ends')
+    .addOption(json())
+    .action(act((ctx, flags: EditionVerbFlags) => editionDeactivateCommand(ctx, flags)));
   rolloutFlags(
     target(
       edition
@@ -574,7 +624,35 @@ async function main(argv: string[]): Promise<number> {
       wholeNumber(100, 600_000),
     )
     .option('--slowstart <ms>', 'ramp a re-admitted server up over this long', wholeNumber(0, 3_600_000))
+    .option('--routing', "a frontend that consults the cluster's routing maps (see lb routes)")
+    .option(
+      '--route-header <name>',
+      'a header to route by, besides those of the current rules (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      '--map-dir <path>',
+      "where HAProxy's map files are (default: the cluster's, else /etc/haproxy/rollgate)",
+    )
     .action(act(haproxyConfigCommand));
+  const routes = lb
+    .command('routes')
+    .description('routing rules: send matching requests to the backend that serves an edition')
+    .requiredOption('--cluster <cluster>', 'the cluster whose frontend routes')
+    .addOption(json())
+    .action(act(routesShowCommand));
+  routes
+    .command('set')
+    .description("replace the cluster's routing rules and apply them to HAProxy at once (no reload)")
+    .requiredOption('--cluster <cluster>', 'the cluster whose frontend routes')
+    .option(
+      '--rule <rule>',
+      'header:<name>:<value>=<edition>, source:<CIDR>=<edition> or path:<prefix>=<edition> (repeatable; none clears)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--map-dir <path>', "where HAProxy's map files are (default /etc/haproxy/rollgate)")
+    .addOption(json())
+    .action(act(routesSetCommand));
 
   program
     .command('audit')

@@ -131,4 +131,75 @@ describe('agent gateway: log back-pressure', () => {
       await gateway.stop();
     }
   });
+
+  it('an agent whose messages keep arriving is not called lost while an earlier one is still being handled', async () => {
+    // Heartbeat 200 ms: lost after 300 ms of silence. The engine takes 1.2 s over the agent's first
+    // update (a fan-out's updates queued on the run); the agent heartbeats every 100 ms meanwhile.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const lost: string[] = [];
+    const gateway = createAgentGateway(
+      {
+        port: 0,
+        store: createMemoryStore(),
+        artifacts: createArtifactStore({ dir }),
+        logs: { write: () => true, flush: async () => {} },
+        log: createLogger({ name: 'test', level: 'silent' }),
+        clock: { now: () => Date.now() },
+        version: 'test',
+        heartbeatIntervalMs: 200,
+      },
+      {
+        onActionUpdate: () => held,
+        onAgentConnected: async () => {},
+        onAgentLost: async (id) => void lost.push(id),
+      },
+    );
+    const port = await gateway.start();
+    const proto = loadAgentProtocol();
+    const client = new proto.rollgate.agent.v1.AgentService(
+      `127.0.0.1:${port}`,
+      grpc.credentials.createInsecure(),
+    );
+    const call = client.Connect();
+    const welcomed = new Promise<void>((res) =>
+      call.on('data', (m: CoordinatorMessage__Output) => m.body === 'welcome' && res()),
+    );
+    call.on('error', () => {});
+    let beat: NodeJS.Timeout | undefined;
+    try {
+      call.write({
+        hello: {
+          agentId: 'a-busy',
+          agentVersion: 'test',
+          capabilities: [],
+          hostname: 'a-busy',
+          cluster: 'c',
+          role: 'r',
+          gateUrl: '',
+          gate: 'GATE_STATE_OPEN',
+        },
+      } satisfies AgentMessage);
+      await welcomed;
+      let seq = 0;
+      beat = setInterval(() => call.write({ heartbeat: { seq: ++seq, sentAtMs: Date.now() } }), 100);
+      call.write({
+        actionUpdate: { actionId: 'r-1.s0.a-busy.a1', status: 'ACTION_STATUS_ACCEPTED', atMs: Date.now() },
+      } satisfies AgentMessage);
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(lost).toEqual([]);
+      expect(gateway.bus.isConnected('a-busy')).toBe(true);
+      // Silence is still noticed: once the agent stops talking, it is lost.
+      clearInterval(beat);
+      release();
+      await new Promise((r) => setTimeout(r, 800));
+      expect(lost).toEqual(['a-busy']);
+    } finally {
+      clearInterval(beat);
+      release();
+      call.cancel();
+      client.close();
+      await gateway.stop();
+    }
+  });
 });

@@ -55,7 +55,18 @@ export interface AgentGatewayOptions {
   touchFlushMs?: number;
   /** How often stored log lines are acknowledged to agents; default 250 ms. */
   logAckMs?: number;
+  /** Default plaintext; mTLS credentials from the agent CA (docs/adr/0013) in main.ts. */
   credentials?: grpc.ServerCredentials;
+  /**
+   * Identity check on every Hello (docs/adr/0013): resolves null to accept the agent, else why it
+   * is refused. `peer` is its TLS client certificate (null on plaintext); `end` closes the stream
+   * later (revocation). Default: every Hello is accepted.
+   */
+  checkIdentity?: (
+    peer: { commonName: string; serial: string; validTo: number } | null,
+    hello: { agentId: string; cluster: string },
+    end: (why: string) => void,
+  ) => Promise<string | null>;
   /**
    * This coordinator's id, recorded on the servers whose streams it holds (so a peer leading a
    * run publishes their commands here) and guarding its status writes. Default: none recorded.
@@ -92,6 +103,8 @@ function inventory(services: ServiceInventory__Output[]) {
     activeEdition: s.activeEdition,
     health: fromWireHealth(s.health),
     ...(s.port ? { port: s.port } : {}),
+    ...(s.besidePort ? { besidePort: s.besidePort } : {}),
+    ...(s.besideEdition ? { besideEdition: s.besideEdition } : {}),
   }));
 }
 
@@ -154,6 +167,26 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
         details: `hello rejected: ${why}. Fix the agent's config file and restart it.`,
       });
       return null;
+    }
+    if (opts.checkIdentity) {
+      const cert = call.getAuthContext().sslPeerCertificate;
+      const peer = cert?.subject?.CN
+        ? {
+            commonName: String(cert.subject.CN),
+            serial: cert.serialNumber,
+            validTo: Date.parse(cert.valid_to),
+          }
+        : null;
+      const end = (why: string) => call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: why });
+      const refusal = await opts.checkIdentity(peer, parsed.data, end);
+      if (refusal) {
+        log.warn(
+          { agentId: hello.agentId, certificate: peer?.commonName ?? null, why: refusal },
+          'agent hello refused',
+        );
+        call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `hello refused: ${refusal}` });
+        return null;
+      }
     }
     const now = clock.now();
     const previous = connections.get(hello.agentId);
@@ -293,6 +326,10 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
       let pending: Promise<unknown> = Promise.resolve();
       let queued = 0;
       call.on('data', (msg: AgentMessage__Output) => {
+        // Alive as of its arrival, however long the messages before it take to handle (a fan-out's
+        // updates waiting on the engine): the sweep must not call a talking agent lost and have its
+        // actions sent again.
+        if (conn) conn.lastSeen = clock.now();
         // Back-pressure: stop reading while this stream's messages wait to be handled.
         if (++queued >= MAX_QUEUED) call.pause();
         // Messages of one stream are handled strictly in order.

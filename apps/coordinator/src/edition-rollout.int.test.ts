@@ -1,39 +1,28 @@
 // The edition manager's verbs with real processes: distribution without activation, a grouped
 // rollout (groupSize 2 of 4) under continuous load through a real HAProxy with no request lost, a
-// groupSize larger than the target refused, and a back-out by the fast path (nothing downloaded).
+// groupSize larger than the target refused, a back-out by the fast path (nothing downloaded), and
+// an atomic rollout whose one-exchange switch leaves no request on the old edition.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHaproxyRuntime } from '@rollgate/lb';
+import { createLoadGenerator, type LoadResult } from '@rollgate/lb/testing';
 import {
-  createLoadGenerator,
-  freePort,
-  startHaproxyOnFreePort,
-  type HaproxyProcess,
-} from '@rollgate/lb/testing';
-import { startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
+  behindHaproxy,
+  runSucceeded,
+  startFleet,
+  waitFor,
+  type Fleet,
+  type FleetHaproxy,
+} from '@rollgate/demo-fleet';
 
 describe('edition verbs: install, grouped rollout under load, back-out fast path', () => {
   let dir: string;
   let fleet: Fleet;
-  let haproxy: HaproxyProcess;
+  let lb: FleetHaproxy;
   let front: string;
-  let socketPath: string;
 
-  async function finished(runId: string) {
-    return waitFor(
-      `run ${runId} to succeed`,
-      async () => {
-        const s = await fleet.api.upgrade.status.query({ runId });
-        if (['paused', 'failed', 'aborted'].includes(s.run.status))
-          throw new Error(`${s.run.status}: ${s.run.failure}`);
-        return s.run.status === 'succeeded' ? s : null;
-      },
-      180_000,
-      250,
-    );
-  }
+  const finished = (runId: string) => runSucceeded(fleet, runId);
 
   async function active(): Promise<string[]> {
     const servers = await fleet.api.servers.list.query({ cluster: 'demo' });
@@ -43,46 +32,12 @@ describe('edition verbs: install, grouped rollout under load, back-out fast path
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rollgate-editions-'));
     fleet = await startFleet({ dir, heartbeatMs: 500 });
-    socketPath = join(dir, 'haproxy.sock');
-    const started = await startHaproxyOnFreePort(
-      (port) =>
-        fleet.api.lb.haproxyConfig.query({
-          cluster: 'demo',
-          backend: 'demo',
-          bind: `127.0.0.1:${port}`,
-          socketPath,
-          checkIntervalMs: 500,
-        }),
-      freePort,
-    );
-    haproxy = started.haproxy;
-    front = `http://127.0.0.1:${started.port}`;
-    await waitFor(
-      'HAProxy to see the four servers up',
-      async () => {
-        const rows = await createHaproxyRuntime({ socketPath }).serverStats('demo');
-        return rows.length === 4 && rows.every((r) => r.status === 'UP');
-      },
-      30_000,
-      200,
-    );
-    await fleet.api.lb.configure.mutate({
-      cluster: 'demo',
-      config: {
-        mode: 'haproxy-runtime',
-        runtime: { socketPath },
-        backend: 'demo',
-        checkIntervalMs: 500,
-        fall: 2,
-        rise: 2,
-        readmitTimeoutMs: 10_000,
-        drainageIntervalSec: 3,
-      },
-    });
+    lb = await behindHaproxy(fleet, { lb: { readmitTimeoutMs: 10_000, drainageIntervalSec: 3 } });
+    front = lb.front;
   });
 
   afterAll(async () => {
-    await haproxy?.stop();
+    await lb?.stop();
     await fleet?.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -122,14 +77,6 @@ describe('edition verbs: install, grouped rollout under load, back-out fast path
     await expect(
       fleet.api.editions.activate.mutate({ app: 'demo-app', cluster: 'demo', edition: '2.0' }),
     ).rejects.toThrow(/stops all 4 servers .* --accept-downtime/);
-    await expect(
-      fleet.api.editions.rollout.mutate({
-        app: 'demo-app',
-        cluster: 'demo',
-        edition: '2.0',
-        strategy: 'atomic',
-      }),
-    ).rejects.toThrow(/atomic strategy is not available yet/);
     // Nothing was started.
     expect((await fleet.api.upgrade.list.query()).filter((r) => r.status !== 'succeeded')).toEqual([]);
   });
@@ -161,11 +108,12 @@ describe('edition verbs: install, grouped rollout under load, back-out fast path
     expect(report.non2xx).toBe(0);
     expect(report.byBody['2.0'] ?? 0).toBeGreaterThan(0);
     expect(await active()).toEqual(['2.0', '2.0', '2.0', '2.0']);
-    // The seed's log sequence, with stable codes: quiescing, draining, stopping, starting.
+    // The seed's log sequence, with stable codes: rollout started, processing server, quiescing,
+    // draining, stopping, old edition deactivated / new activated, starting, rollout completed.
     const codes = new Set(
       (await fleet.api.upgrade.logs.query({ runId: view.run.id, limit: 5000 })).map((l) => l.code),
     );
-    for (const c of ['RG0010I', 'RG0110I', 'RG0111I', 'RG0112I', 'RG0114I', 'RG0011I'])
+    for (const c of ['RG0010I', 'RG0117I', 'RG0110I', 'RG0111I', 'RG0112I', 'RG0116I', 'RG0114I', 'RG0011I'])
       expect(codes, c).toContain(c);
   });
 
@@ -189,5 +137,60 @@ describe('edition verbs: install, grouped rollout under load, back-out fast path
     }
     const res = await fetch(`${front}/`);
     expect(((await res.json()) as { edition: string }).edition).toBe('1.0');
+  });
+
+  it('an atomic rollout under keep-alive load: 0 failed requests, one edition before the switch and only 2.0 after it', async () => {
+    const results: LoadResult[] = [];
+    const load = createLoadGenerator({
+      url: `${front}/`,
+      ratePerSec: 300,
+      keepAlive: true,
+      onResult: (r) => results.push(r),
+    });
+    load.start();
+    await new Promise((r) => setTimeout(r, 500));
+    const view = await fleet.api.editions.rollout.mutate({
+      app: 'demo-app',
+      cluster: 'demo',
+      edition: '2.0',
+      strategy: 'atomic',
+      drainageIntervalSec: 3,
+    });
+    expect(view.run.plan.rollout).toMatchObject({ strategy: 'atomic', fastPath: true });
+    expect(view.steps.map((s) => [s.kind, s.servers])).toEqual([
+      ['upgrade', ['admin-1', 'stream-1']],
+      ['switch', []],
+      ['upgrade', ['admin-2', 'stream-2']],
+    ]);
+    await finished(view.run.id);
+    await new Promise((r) => setTimeout(r, 500));
+    const report = await load.stop();
+    const lines = await fleet.api.upgrade.logs.query({ runId: view.run.id, limit: 5000 });
+    const switchLine = lines.find((l) => l.code === 'RG0115I');
+    expect(switchLine?.message).toMatch(
+      /admin-1, stream-1 ready and admin-2, stream-2 drained in one exchange/,
+    );
+    const switchedAt = switchLine!.at;
+    const after = results.filter((r) => r.startedAt > switchedAt);
+    // Finished well before the exchange was made (the log line follows it within milliseconds).
+    const before = results.filter((r) => r.finishedAt < switchedAt - 1000);
+    const tally = (rs: LoadResult[]) =>
+      rs.reduce<Record<string, number>>(
+        (t, r) => ((t[r.key ?? 'error'] = (t[r.key ?? 'error'] ?? 0) + 1), t),
+        {},
+      );
+    console.log(
+      `[atomic] sent ${report.sent}, errors ${report.errors}, non-2xx ${report.non2xx}; before the switch ${JSON.stringify(tally(before))}, after it ${JSON.stringify(tally(after))}`,
+    );
+    expect(report.errorSamples).toEqual([]);
+    expect(report.errors).toBe(0);
+    expect(report.non2xx).toBe(0);
+    expect(before.length).toBeGreaterThan(0);
+    expect(after.length).toBeGreaterThan(0);
+    expect(tally(before)).toEqual({ '1.0': before.length });
+    expect(tally(after)).toEqual({ '2.0': after.length });
+    expect(await active()).toEqual(['2.0', '2.0', '2.0', '2.0']);
+    // The capacity floor held: never more than half the cluster out of rotation.
+    expect(view.run.plan.maxOutOfRotation).toBe(2);
   });
 });

@@ -5,7 +5,10 @@ import {
   compileDistribution,
   compileRollout,
   compileSimpleActivation,
+  compileValidation,
+  compileDeactivation,
   type Edition,
+  type RoutingRule,
   type Plan,
   type RolloutInput,
 } from '@rollgate/domain';
@@ -17,28 +20,18 @@ import {
   type RunRecord,
   type ServerRecord,
 } from '@rollgate/engine';
+import type { RoutingService } from './routing-service';
 
 export interface EditionVerbsOptions {
   store: EngineStore;
   engine: Engine;
+  /** Pilot rules to a validation clone are lifted when a rollout from validation starts. */
+  routing?: RoutingService;
 }
 
 type Verbs = Omit<ApiServices['editions'], 'upload'>;
 
-/**
- * The atomic plan compiles (see compileRollout), but the engine cannot yet make its switch step's
- * single load-balancer exchange: refuse rather than run half of it.
- */
-function refuseAtomic(strategy: 'grouped' | 'atomic'): void {
-  if (strategy === 'atomic') {
-    throw new ApiError(
-      'PRECONDITION_FAILED',
-      'The atomic strategy is not available yet (its one-exchange switch is still being built). Use the grouped strategy: `--strategy grouped --group-size N`.',
-    );
-  }
-}
-
-export function createEditionVerbs({ store, engine }: EditionVerbsOptions): Verbs {
+export function createEditionVerbs({ store, engine, routing }: EditionVerbsOptions): Verbs {
   async function mustEdition(app: string, name: string): Promise<Edition> {
     const e = await store.getEdition(app, name);
     if (!e) {
@@ -110,8 +103,46 @@ export function createEditionVerbs({ store, engine }: EditionVerbsOptions): Verb
       installedOn: Object.fromEntries(
         servers.map((s) => [s.id, s.services.find((x) => x.name === app)?.installedEditions ?? []]),
       ),
+      // A validation clone of this edition: a rollout from validation removes it at the end, on
+      // every server that can run one (stopping an instance that is not there is a no-op, and an
+      // agent's last report may be a few heartbeats old).
+      cloneOn: servers.some((s) => s.services.find((x) => x.name === app)?.besideEdition === editionName)
+        ? servers.filter((s) => s.services.find((x) => x.name === app)?.besidePort).map((s) => s.id)
+        : [],
+      // A lone server is rolled out side by side when its agent can run a second instance and
+      // HAProxy's runtime API can switch to it and back.
+      beside:
+        servers.length === 1 &&
+        !!servers[0]!.services.find((x) => x.name === app)?.besidePort &&
+        (await store.getClusterLb(cluster))?.mode === 'haproxy-runtime',
     };
     return { input, servers };
+  }
+
+  /** The atomic strategy's switch is one exchange on HAProxy's runtime API: refuse it without one. */
+  async function atomicPossible(cluster: string, strategy: 'grouped' | 'atomic'): Promise<void> {
+    if (strategy !== 'atomic') return;
+    const lb = await store.getClusterLb(cluster);
+    if (lb?.mode !== 'haproxy-runtime') {
+      throw new ApiError(
+        'PRECONDITION_FAILED',
+        `The atomic strategy switches both halves of cluster "${cluster}" in one exchange on HAProxy's runtime API, and ${lb ? 'its load balancer is configured gate-only' : 'no load balancer is configured for it'}. Configure it with \`rollgate lb configure --cluster ${cluster} --backend <name> --socket <path>\`, or use \`--strategy grouped\`.`,
+      );
+    }
+  }
+
+  /** Removes the routing rules that send pilot requests to `edition` (its clone is going away). */
+  async function liftPilot(cluster: string, edition: string, actor: string): Promise<void> {
+    if (!routing) return;
+    const current = await routing.get(cluster);
+    const kept = current.rules.filter((r) => r.edition !== edition);
+    if (kept.length === current.rules.length) return;
+    await routing.set(
+      cluster,
+      kept.map(({ description: _d, backend: _b, ...rule }) => rule as RoutingRule),
+      undefined,
+      actor,
+    );
   }
 
   async function start(plan: Plan, actor: string): Promise<RunRecord> {
@@ -165,7 +196,10 @@ export function createEditionVerbs({ store, engine }: EditionVerbsOptions): Verb
 
     async rollout(input, actor) {
       const { input: ri } = await common(input.app, input.cluster, input.edition, input.drainageIntervalSec);
-      refuseAtomic(input.strategy);
+      await atomicPossible(input.cluster, input.strategy);
+      // Rollout from validation: the pilot is over. Rules to the clone would send their requests
+      // to instances that stop at the end of the run; everyone moves to the edition with it.
+      if (ri.cloneOn?.length) await liftPilot(input.cluster, input.edition, actor);
       return start(
         compileRollout(
           { ...ri, strategy: input.strategy, groupSize: input.groupSize, reset: input.reset },
@@ -175,8 +209,52 @@ export function createEditionVerbs({ store, engine }: EditionVerbsOptions): Verb
       );
     },
 
+    // The preview the planner shows: compiled from the same RolloutInput and refused for the same
+    // reasons as `rollout`, so what the console shows is what would run. Whether another run holds
+    // the cluster is left to the start, as for an upgrade's plan: a busy cluster can still be planned.
+    async plan(input) {
+      const { input: ri } = await common(input.app, input.cluster, input.edition, input.drainageIntervalSec);
+      await atomicPossible(input.cluster, input.strategy);
+      const plan = compileRollout(
+        { ...ri, strategy: input.strategy, groupSize: input.groupSize, reset: input.reset },
+        'rollout',
+      );
+      // A rollout has no readiness gates and starts at once.
+      return { ...plan, readiness: [], schedule: null };
+    },
+
+    async validate(input, actor) {
+      const { input: ri, servers } = await common(input.app, input.cluster, input.edition);
+      const lb = await store.getClusterLb(input.cluster);
+      const without = servers.filter((s) => !s.services.find((x) => x.name === input.app)?.besidePort);
+      if (lb?.mode !== 'haproxy-runtime' || without.length > 0) {
+        throw new ApiError(
+          'PRECONDITION_FAILED',
+          `A validation runs ${input.edition} on second instances beside the current ones, in cluster "${input.cluster}"'s validation backend: ${
+            lb?.mode !== 'haproxy-runtime'
+              ? `the cluster needs HAProxy's runtime API (rollgate lb configure --cluster ${input.cluster} --backend <name> --socket <path>)`
+              : `${without.map((s) => s.id).join(', ')} have no beside port (services[].beside.port in their agent config)`
+          }.`,
+        );
+      }
+      return start(compileValidation({ ...ri, cloneSize: input.cloneSize }), actor);
+    },
+
+    async deactivate(input, actor) {
+      const { input: ri, servers } = await common(input.app, input.cluster, input.edition);
+      if (activeOf(servers, input.app) === input.edition) {
+        throw new ApiError(
+          'PRECONDITION_FAILED',
+          `Edition ${input.edition} is the ACTIVE edition of cluster "${input.cluster}": it is replaced, not deactivated. Roll another edition out (\`rollgate edition rollout\` or \`edition backout\`).`,
+        );
+      }
+      const plan = compileDeactivation(ri);
+      await liftPilot(input.cluster, input.edition, actor);
+      return start(plan, actor);
+    },
+
     async backout(input, actor) {
-      refuseAtomic(input.strategy);
+      await atomicPossible(input.cluster, input.strategy);
       const servers = await target(input.app, input.cluster);
       const current = activeOf(servers, input.app);
       const back = input.edition ?? (await previousEdition(input.app, input.cluster, current));

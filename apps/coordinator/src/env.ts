@@ -24,6 +24,41 @@ const schema = z.object({
   ROLLGATE_LEASE_TTL_MS: z.coerce.number().int().min(500).max(600_000).default(3000),
   ROLLGATE_LEASE_RENEW_MS: z.coerce.number().int().min(50).max(300_000).default(1000),
   ROLLGATE_ARTIFACTS_DIR: z.string().min(1).optional(),
+  // Agent identity (README "Agent identity (mTLS)", docs/adr/0013).
+  /** Plaintext agent streams, no enrolment: only for benches and tests on loopback. Default off. */
+  ROLLGATE_INSECURE_AGENTS: z
+    .enum(['1', 'true', 'yes', '0', 'false', 'no', ''], {
+      error: 'ROLLGATE_INSECURE_AGENTS must be 1/true/yes or 0/false/no',
+    })
+    .default('0')
+    .transform((v) => v === '1' || v === 'true' || v === 'yes'),
+  /** Where agents enrol and renew (HTTPS); default the gRPC host, port 7402. */
+  ROLLGATE_ENROL_HOST: z.string().min(1).optional(),
+  ROLLGATE_ENROL_PORT: port(7402),
+  /** The CA's directory (ca.key 0600, ca.crt); default <data dir>/agent-ca. Shared by coordinators. */
+  ROLLGATE_AGENT_CA_DIR: z.string().min(1).optional(),
+  /** An operator-supplied CA instead: certificate and PKCS#8 ECDSA P-256 key, PEM paths (both). */
+  ROLLGATE_AGENT_CA_CERT: z.string().min(1).optional(),
+  ROLLGATE_AGENT_CA_KEY: z.string().min(1).optional(),
+  /** Comma-separated DNS names / IPs agents dial, for the server certificate; default localhost,127.0.0.1. */
+  ROLLGATE_TLS_SERVER_NAMES: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9.:*-]+(,[A-Za-z0-9.:*-]+)*$/,
+      'ROLLGATE_TLS_SERVER_NAMES must be comma-separated host names or IP addresses, e.g. rollgate.internal,10.0.0.11',
+    )
+    .optional(),
+  /** Lifetime of agents' certificates, ms (renewed at 2/3); default 24 h, at least 10 s, at most 90 days. */
+  ROLLGATE_AGENT_CERT_LIFETIME_MS: z.coerce
+    .number()
+    .int()
+    .min(10_000)
+    .max(90 * 86_400_000)
+    .default(86_400_000),
+  /** Failed enrolment attempts per address per 5 minutes before it is refused; default 10. */
+  ROLLGATE_ENROL_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(10),
+  /** How often open agent streams are re-checked for revocation and expiry, ms; default 10000. */
+  ROLLGATE_IDENTITY_RECHECK_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
 });
 
 export type CoordinatorEnv = z.infer<typeof schema> & {
@@ -32,6 +67,10 @@ export type CoordinatorEnv = z.infer<typeof schema> & {
   coordinatorId: string;
   /** Where edition archives are kept; shared storage when several coordinators serve agents. */
   artifactsDir: string;
+  /** The agent CA's directory (used unless ROLLGATE_AGENT_CA_CERT/_KEY are given). */
+  agentCaDir: string;
+  /** Names and addresses in the coordinator's TLS server certificate. */
+  tlsServerNames: string[];
 };
 
 /** The coordinator's whole configuration from the environment, validated once at start. */
@@ -47,12 +86,27 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): CoordinatorEnv {
       `invalid coordinator environment:\n  ROLLGATE_LEASE_RENEW_MS (${data.ROLLGATE_LEASE_RENEW_MS}) must be at most half of ROLLGATE_LEASE_TTL_MS (${data.ROLLGATE_LEASE_TTL_MS}), so one late renewal does not lose a run's lease`,
     );
   }
+  if ((data.ROLLGATE_AGENT_CA_CERT === undefined) !== (data.ROLLGATE_AGENT_CA_KEY === undefined)) {
+    throw new Error(
+      'invalid coordinator environment:\n  ROLLGATE_AGENT_CA_CERT and ROLLGATE_AGENT_CA_KEY go together: give both (an operator-supplied CA) or neither (a CA kept in the data directory)',
+    );
+  }
   const dataDir = resolve(data.ROLLGATE_DATA_DIR);
+  const tlsServerNames = data.ROLLGATE_TLS_SERVER_NAMES?.split(',') ?? [
+    'localhost',
+    '127.0.0.1',
+    // A specific listen address is one agents dial too.
+    ...(['127.0.0.1', 'localhost', '0.0.0.0', '::'].includes(data.ROLLGATE_GRPC_HOST)
+      ? []
+      : [data.ROLLGATE_GRPC_HOST]),
+  ];
   return {
     ...data,
     dataDir,
     // Host and data directory: unique on a machine (a data directory has one live coordinator).
     coordinatorId: data.ROLLGATE_COORDINATOR_ID ?? `${hostname()}:${dataDir}`,
     artifactsDir: resolve(data.ROLLGATE_ARTIFACTS_DIR ?? join(dataDir, 'artifacts')),
+    agentCaDir: resolve(data.ROLLGATE_AGENT_CA_DIR ?? join(dataDir, 'agent-ca')),
+    tlsServerNames,
   };
 }

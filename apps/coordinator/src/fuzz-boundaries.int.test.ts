@@ -124,7 +124,8 @@ describe('bad input at the coordinator: tRPC and gRPC', () => {
   beforeAll(async () => {
     console.log(`[fuzz] seed ${SEED} (replay with ROLLGATE_FUZZ_SEED=${SEED})`);
     dir = await mkdtemp(join(tmpdir(), 'rollgate-fuzz-'));
-    fleet = await startFleet({ dir, heartbeatMs: 1000 });
+    // Plaintext agents (docs/adr/0013): the gRPC fuzzing below speaks to the gateway without a certificate.
+    fleet = await startFleet({ dir, heartbeatMs: 1000, insecure: true });
   });
 
   afterAll(async () => {

@@ -1,7 +1,8 @@
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { appRouter, type ApiContext, type ApiServices, type Principal } from '@rollgate/api';
 import type { Logger } from '@rollgate/logger';
+import { withRequestOrigin } from './request-origin';
 
 export interface HttpServerOptions {
   /** Default 127.0.0.1: listen elsewhere only behind TLS termination (see README). */
@@ -16,6 +17,14 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 /** An IPv4 or IPv6 address as a proxy would put it in X-Forwarded-For. */
 const FORWARDED = /^[0-9A-Fa-f:.]{2,45}$/;
 
+/** The caller's address: the socket's, or, from a proxy on this machine (the console), the one it forwards. */
+function clientAddress(req: IncomingMessage): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  const forwarded = req.headers['x-forwarded-for'];
+  const first = typeof forwarded === 'string' ? forwarded.split(',')[0]!.trim() : '';
+  return LOOPBACK.has(peer) && FORWARDED.test(first) ? first : peer;
+}
+
 /** tRPC over HTTP at /trpc for the console and the CLI, plus /healthz. */
 export function createHttpServer(opts: HttpServerOptions) {
   const trpc = createHTTPHandler({
@@ -24,13 +33,7 @@ export function createHttpServer(opts: HttpServerOptions) {
     // An edition upload is a base64 archive of up to 64 MiB; anything larger is refused unread.
     maxBodySize: 90 * 1024 * 1024,
     createContext: async ({ req }): Promise<ApiContext> => {
-      const peer = req.socket.remoteAddress ?? 'unknown';
-      // Only a proxy on this machine (the console) may say whose request it forwards.
-      const forwarded = req.headers['x-forwarded-for'];
-      const from =
-        LOOPBACK.has(peer) && typeof forwarded === 'string' && FORWARDED.test(forwarded.split(',')[0]!.trim())
-          ? forwarded.split(',')[0]!.trim()
-          : peer;
+      const from = clientAddress(req);
       const header = req.headers.authorization;
       const token =
         typeof header === 'string' && /^Bearer [A-Za-z0-9_-]{20,200}$/.test(header) ? header.slice(7) : null;
@@ -59,7 +62,8 @@ export function createHttpServer(opts: HttpServerOptions) {
           return;
         }
         if (req.url?.startsWith('/trpc/')) {
-          trpc(req, res);
+          // Everything this call writes to the audit log says from where (request-origin.ts).
+          withRequestOrigin(clientAddress(req), () => trpc(req, res));
           return;
         }
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the API lives under /trpc/');

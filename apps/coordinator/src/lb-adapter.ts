@@ -1,4 +1,4 @@
-import { haproxyServerName, type LbConfig } from '@rollgate/domain';
+import { besideOwner, haproxyServerName, type LbConfig } from '@rollgate/domain';
 import type { EngineStore, LbMode, LbServerStatus, LoadBalancerPort } from '@rollgate/engine';
 import { createHaproxyRuntime, gateOnlyDetectMs, gateOnlyReadmitMs, type ServerStat } from '@rollgate/lb';
 import type { Logger } from '@rollgate/logger';
@@ -15,6 +15,11 @@ export interface LbAdapterOptions {
 /** HAProxy sends a server new traffic when it is UP (operationally up and administratively ready). */
 function isUp(stat: ServerStat): boolean {
   return stat.status === 'UP' && stat.adminState === 'ready';
+}
+
+/** It passes its health checks; `show stat` says DRAIN for a healthy server set to drain. */
+function isHealthy(stat: ServerStat): boolean {
+  return stat.status === 'UP' || stat.status === 'DRAIN';
 }
 
 /**
@@ -77,9 +82,48 @@ export function createLbAdapter(opts: LbAdapterOptions) {
       const out = new Map<string, LbServerStatus>();
       for (const id of ids) {
         const st = byName.get(haproxyServerName(config, id));
-        if (st) out.set(id, { up: isUp(st), sessions: st.scur, totalSessions: st.stot });
+        if (st) {
+          // A second instance is not checked by HAProxy: the agent found it healthy before a switch.
+          const healthy = besideOwner(id) !== null || isHealthy(st);
+          out.set(id, {
+            up: isUp(st) || (healthy && st.adminState === 'ready'),
+            healthy,
+            sessions: st.scur,
+            totalSessions: st.stot,
+          });
+        }
       }
       return out;
+    },
+    async switchOver(cluster, incoming, outgoing) {
+      const config = await runtimeConfig(cluster);
+      const change = (id: string, state: 'ready' | 'drain') => ({
+        backend: config.backend,
+        server: haproxyServerName(config, id),
+        state,
+      });
+      // One exchange, ready first: for the microseconds between the two halves both serve, never
+      // neither.
+      await runtimeOf(config).setStates([
+        ...incoming.map((id) => change(id, 'ready')),
+        ...outgoing.map((id) => change(id, 'drain')),
+      ]);
+      opts.log.info({ cluster, incoming, outgoing }, 'load balancer switched in one exchange');
+    },
+    async holdAgentChecks(cluster, ids, hold) {
+      const config = await runtimeConfig(cluster);
+      const verb = hold ? 'disable' : 'enable';
+      const line = ids
+        .map((id) => `${verb} agent ${config.backend}/${haproxyServerName(config, id)}`)
+        .join(';');
+      if (!line) return;
+      const answer = await runtimeOf(config).raw(line);
+      // A server without agent-check has nothing to hold; HAProxy says so only on "enable".
+      const problems = answer
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !/^Agent was not configured on this server/.test(l));
+      if (problems.length > 0) throw new Error(`${verb} agent checks: ${problems.join('; ')}`);
     },
   };
 

@@ -1,10 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { createDb, createLogWriter, createPgAuthStore, createPgNotifier, createPgStore } from '@rollgate/db';
+import * as grpc from '@grpc/grpc-js';
+import {
+  createDb,
+  createLogWriter,
+  createPgAuthStore,
+  createPgIdentityStore,
+  createPgNotifier,
+  createPgStore,
+} from '@rollgate/db';
 import { createEngine, type Clock } from '@rollgate/engine';
 import { createLogger } from '@rollgate/logger';
 import { createAgentGateway } from './agent-gateway';
+import { loadAgentCa, type AgentCa } from './agent-ca';
+import { createAgentIdentity, type AgentIdentity } from './agent-identity';
+import { createEnrolmentServer } from './enrolment-server';
+import { createStreamGuard } from './stream-guard';
 import { createArtifactStore } from './artifact-store';
+import { auditWithOrigin } from './request-origin';
 import { createLbAdapter } from './lb-adapter';
 import { AGENT_CHANNEL, createPeerBus, RUN_CHANNEL } from './peer-bus';
 import { readEnv } from './env';
@@ -32,10 +45,55 @@ async function main() {
     logger: log,
   });
   await db.start();
-  const store = createPgStore(db.db);
+  // Every audit entry written while serving an API call says from where (request-origin.ts).
+  const store = auditWithOrigin(createPgStore(db.db));
   const logWriter = createLogWriter({ store });
   const artifacts = createArtifactStore({ dir: env.artifactsDir });
   const lb = createLbAdapter({ store, log });
+
+  // Agent identity (docs/adr/0013): mTLS with certificates from our CA unless the operator opted out.
+  const identityStore = createPgIdentityStore(db.db);
+  let ca: AgentCa | undefined;
+  let identity: AgentIdentity | undefined;
+  if (env.ROLLGATE_INSECURE_AGENTS) {
+    log.warn(
+      { grpc: `${env.ROLLGATE_GRPC_HOST}:${env.ROLLGATE_GRPC_PORT}` },
+      'ROLLGATE_INSECURE_AGENTS is set: agents connect over plaintext gRPC with no identity check, and every one is flagged insecure in servers.list. Use this only on loopback for benches and tests.',
+    );
+  } else {
+    ca = await loadAgentCa({
+      dir: env.agentCaDir,
+      ...(env.ROLLGATE_AGENT_CA_CERT && env.ROLLGATE_AGENT_CA_KEY
+        ? { certPath: env.ROLLGATE_AGENT_CA_CERT, keyPath: env.ROLLGATE_AGENT_CA_KEY }
+        : {}),
+      serverNames: env.tlsServerNames,
+    });
+    identity = createAgentIdentity({
+      store: identityStore,
+      ca,
+      audit: (e) => store.appendAudit(e),
+      log,
+      certLifetimeMs: env.ROLLGATE_AGENT_CERT_LIFETIME_MS,
+      onRevoked: (serverId) => guard.kick(serverId),
+    });
+  }
+  const guard = createStreamGuard({
+    store: identityStore,
+    ...(identity ? { identity } : {}),
+    log,
+    recheckMs: env.ROLLGATE_IDENTITY_RECHECK_MS,
+  });
+  const enrolment =
+    ca && identity
+      ? createEnrolmentServer({
+          host: env.ROLLGATE_ENROL_HOST ?? env.ROLLGATE_GRPC_HOST,
+          port: env.ROLLGATE_ENROL_PORT,
+          ca,
+          identity,
+          log,
+          rateLimit: env.ROLLGATE_ENROL_RATE_LIMIT,
+        })
+      : undefined;
 
   // The gateway and the engine need each other; the gateway's callbacks only run after start(),
   // by which time `engine` below is initialised.
@@ -51,6 +109,17 @@ async function main() {
       version: COORDINATOR_VERSION,
       heartbeatIntervalMs: env.ROLLGATE_HEARTBEAT_MS,
       coordinatorId: env.coordinatorId,
+      // Client certificates are required and must chain to our CA; Hello then pins the server id.
+      ...(ca
+        ? {
+            credentials: grpc.ServerCredentials.createSsl(
+              Buffer.from(ca.caCertPem),
+              [{ private_key: Buffer.from(ca.server.keyPem), cert_chain: Buffer.from(ca.server.certPem) }],
+              true,
+            ),
+          }
+        : {}),
+      checkIdentity: (peer, hello, end) => guard.check(peer, hello, end),
     },
     {
       onActionUpdate: (u) => engine.onActionUpdate(u),
@@ -109,6 +178,7 @@ async function main() {
     artifacts,
     clock,
     lb,
+    ...(identity ? { agents: identity } : {}),
   });
   const http = createHttpServer({
     host: env.ROLLGATE_HTTP_HOST,
@@ -120,6 +190,8 @@ async function main() {
   await notifier.start();
   await engine.start();
   const grpcPort = await gateway.start();
+  guard.start();
+  const enrolPort = await enrolment?.start();
   const httpPort = await http.start();
   log.info(
     {
@@ -128,6 +200,13 @@ async function main() {
       dataDir: env.dataDir,
       database: env.DATABASE_URL ? 'external' : 'embedded',
       coordinatorId: env.coordinatorId,
+      agents: ca
+        ? {
+            tls: 'mtls',
+            enrol: `https://${env.ROLLGATE_ENROL_HOST ?? env.ROLLGATE_GRPC_HOST}:${enrolPort}`,
+            caFingerprint: ca.fingerprint,
+          }
+        : { tls: 'insecure' },
     },
     'coordinator ready',
   );
@@ -138,6 +217,8 @@ async function main() {
     stopping = true;
     log.info({ signal }, 'coordinator stopping');
     await http.stop();
+    guard.stop();
+    await enrolment?.stop();
     await gateway.stop();
     await engine.stop();
     await notifier.stop();

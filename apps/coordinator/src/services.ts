@@ -12,7 +12,7 @@ import {
   type StepKind,
   type Phase,
 } from '@rollgate/domain';
-import { renderHaproxyBackend, type ServerStat } from '@rollgate/lb';
+import { renderHaproxyBackend, renderRoutingFrontend, routingMapFiles, type ServerStat } from '@rollgate/lb';
 import {
   ApiError,
   MAX_EDITION_BYTES,
@@ -29,8 +29,10 @@ import {
   type EngineStore,
   type RunRecord,
 } from '@rollgate/engine';
+import { IdentityError, type AgentIdentity } from './agent-identity';
 import { AuthError, type AuthService } from './auth-service';
 import { createEditionVerbs } from './edition-verbs';
+import { createRoutingService } from './routing-service';
 import { blockingGates, previewReadiness } from './readiness-check';
 import type { ArtifactStore } from './artifact-store';
 import type { LbAdapter } from './lb-adapter';
@@ -44,6 +46,24 @@ export interface CoordinatorServicesOptions {
   artifacts: ArtifactStore;
   clock: Clock;
   lb: LbAdapter;
+  /** Join tokens and revocation (docs/adr/0013); absent when agents connect insecurely. */
+  agents?: AgentIdentity;
+}
+
+/** The identity service with its refusals as API errors. */
+function agentServices(identity: AgentIdentity): NonNullable<ApiServices['agents']> {
+  return {
+    async createJoinToken(input, actor, from) {
+      try {
+        return await identity.createJoinToken(input, actor, from);
+      } catch (err) {
+        if (err instanceof IdentityError) throw new ApiError('BAD_REQUEST', err.message);
+        throw err;
+      }
+    },
+    revoke: (serverId, actor, from) => identity.revoke(serverId, actor, from),
+    transports: () => identity.transports(),
+  };
 }
 
 /** host of a gate URL such as http://10.0.0.5:7070/gate, and its port. */
@@ -95,6 +115,7 @@ async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
 /** The coordinator's implementation of the API's services. */
 export function createCoordinatorServices(opts: CoordinatorServicesOptions): ApiServices {
   const { store, engine } = opts;
+  const routing = createRoutingService({ store, clock: opts.clock });
 
   /** Step durations of the cluster's last successful runs, for the learned window. */
   async function durationSamples(cluster: string) {
@@ -244,6 +265,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
     version: opts.version,
     store,
     auth: authServices(opts.auth),
+    ...(opts.agents ? { agents: agentServices(opts.agents) } : {}),
     runs: {
       async plan(input) {
         const p = await preview(input, 'preview', newBackupLabel());
@@ -366,7 +388,12 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
             `The test machine "${settings.tests.testMachine}" has never connected. Start its agent (any cluster) first, then configure the tests. Nothing was saved.`,
           );
         }
-        await store.setClusterSettings(cluster, settings);
+        // Routing rules are set on their own (lb routes set): configuring the rest keeps them.
+        const routes = (await store.getClusterSettings(cluster)).routing;
+        await store.setClusterSettings(cluster, {
+          ...settings,
+          ...(routes && !settings.routing ? { routing: routes } : {}),
+        });
         await store.appendAudit({
           at: opts.clock.now(),
           actor,
@@ -456,6 +483,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
         const rows = servers.map((s) => {
           const gate = gateAddress(s.gateUrl);
           const port = s.services.find((svc) => svc.port)?.port;
+          const besidePort = s.services.find((svc) => svc.besidePort)?.besidePort;
           if (!gate || !port) {
             throw new ApiError(
               'PRECONDITION_FAILED',
@@ -468,11 +496,13 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
             servicePort: port,
             gatePort: gate.port,
             ...(s.agentCheckPort ? { agentCheckPort: s.agentCheckPort } : {}),
+            ...(besidePort ? { besidePort } : {}),
           };
         });
-        return renderHaproxyBackend({
+        const backend = input.backend ?? config?.backend ?? input.cluster;
+        const rendered = renderHaproxyBackend({
           cluster: input.cluster,
-          backend: input.backend ?? config?.backend ?? input.cluster,
+          backend,
           bind: input.bind,
           runtimeSocketPath: input.socketPath,
           servers: rows,
@@ -482,10 +512,24 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
           ...(input.slowstartMs !== undefined ? { slowstartMs: input.slowstartMs } : {}),
           ...(config?.agentInterMs !== undefined ? { agentInterMs: config.agentInterMs } : {}),
         });
+        if (!input.routing) return rendered;
+        // The plain frontend gives way to one that consults the routing maps first.
+        const routes = await routing.get(input.cluster);
+        const headers = [...Object.keys(routes.files.headers), ...input.routingHeaders];
+        const frontend = renderRoutingFrontend({
+          cluster: input.cluster,
+          name: `fe_${input.cluster}`,
+          bind: input.bind,
+          defaultBackend: backend,
+          files: routingMapFiles(input.cluster, [...new Set(headers)].sort(), input.mapDir ?? routes.mapDir),
+        });
+        return rendered.replace(/^frontend [^\n]*\n(?: {4}[^\n]*\n)*/m, frontend);
       },
+      routes: (cluster) => routing.get(cluster),
+      setRoutes: (cluster, rules, mapDir, actor, from) => routing.set(cluster, rules, mapDir, actor, from),
     },
     editions: {
-      ...createEditionVerbs({ store, engine }),
+      ...createEditionVerbs({ store, engine, routing }),
       async upload(input, actor) {
         const content = Buffer.from(input.contentBase64, 'base64');
         if (content.length === 0)

@@ -51,6 +51,17 @@ export function toWireOp(op: ActionOp): WireOp {
       };
     case 'uninstall':
       return { uninstall: { service: op.service } };
+    case 'startBeside':
+      return {
+        startBeside: {
+          service: op.service,
+          edition: op.edition,
+          timeoutMs: op.timeoutMs,
+          env: { ...op.env },
+        },
+      };
+    case 'stopBeside':
+      return { stopBeside: { service: op.service, timeoutMs: op.timeoutMs } };
   }
 }
 

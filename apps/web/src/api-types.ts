@@ -11,13 +11,21 @@ type Out<T extends (...args: never[]) => Promise<unknown>> = Awaited<ReturnType<
 type In<T extends (...args: never[]) => unknown> = Parameters<T>[0];
 
 export type Health = Out<ConsoleClient['health']['query']>;
-export type ServerRow = Out<ConsoleClient['servers']['list']['query']>[number];
 export type ServersPage = Out<ConsoleClient['servers']['page']['query']>;
+/** A server as the fleet page draws it: a row of `servers.page`. */
+export type ServerRow = ServersPage['rows'][number];
 export type ServersPageQuery = NonNullable<In<ConsoleClient['servers']['page']['query']>>;
 export type FleetSummary = ServersPage['summary'];
 export type EditionRow = Out<ConsoleClient['editions']['list']['query']>[number];
 export type EditionStateRow = Out<ConsoleClient['editions']['states']['query']>[number];
 export type UpgradeInput = In<ConsoleClient['upgrade']['start']['mutate']>;
+export type EditionInstallInput = In<ConsoleClient['editions']['install']['mutate']>;
+export type EditionActivateInput = In<ConsoleClient['editions']['activate']['mutate']>;
+export type EditionRolloutInput = In<ConsoleClient['editions']['rollout']['mutate']>;
+export type EditionBackoutInput = In<ConsoleClient['editions']['backout']['mutate']>;
+export type EditionValidateInput = In<ConsoleClient['editions']['validate']['mutate']>;
+export type EditionDeactivateInput = In<ConsoleClient['editions']['deactivate']['mutate']>;
+export type UserRow = Out<ConsoleClient['users']['list']['query']>[number];
 export type PlanPreview = Out<ConsoleClient['upgrade']['plan']['query']>;
 export type GatePreview = PlanPreview['readiness'][number];
 export type ReadinessGate = GatePreview['gate'];

@@ -49,6 +49,7 @@ describe('groupEditions', () => {
       state,
       activeOn: state === 'ACTIVE' ? 4 : 0,
       installedOn: 4,
+      cloneOn: 0,
       servers: 4,
     });
     const [demo, other] = groupEditions(

@@ -92,7 +92,7 @@ describe('run helpers', () => {
 
 describe('history and audit helpers', () => {
   it('formats times, run durations and audit details', async () => {
-    const { formatTime, runDuration, auditDetails } = await import('./view-model');
+    const { formatTime, runDuration, auditDetails, auditFrom } = await import('./view-model');
     expect(formatTime(Date.UTC(2025, 0, 15, 12, 0, 5))).toBe('2025-01-15 12:00:05Z');
     expect(formatTime(null)).toBe('—');
     expect(runDuration({ createdAt: 0, startedAt: null, finishedAt: null }, 10)).toBe('—');
@@ -101,5 +101,9 @@ describe('history and audit helpers', () => {
     expect(auditDetails({ comment: 'ok', step: 3, empty: '', obj: { a: 1 } })).toBe(
       'comment=ok · step=3 · obj={"a":1}',
     );
+    // Where a change came from has its own column, and is not repeated among the details.
+    expect(auditFrom({ from: '10.0.0.5', comment: 'ok' })).toBe('10.0.0.5');
+    expect(auditFrom({})).toBe('—');
+    expect(auditDetails({ from: '10.0.0.5', comment: 'ok' })).toBe('comment=ok');
   });
 });

@@ -151,8 +151,29 @@ export function runDuration(
 
 /** An audit event's details as `key=value` pairs (objects as compact JSON). */
 export function auditDetails(details: Record<string, unknown>): string {
-  return Object.entries(details)
-    .filter(([, v]) => v !== undefined && v !== '' && v !== null)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-    .join(' · ');
+  return (
+    Object.entries(details)
+      // Where from has its own column (auditFrom).
+      .filter(([k, v]) => k !== 'from' && v !== undefined && v !== '' && v !== null)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' · ')
+  );
 }
+
+/** The address an audited change came from; '—' for the coordinator's own work. */
+export function auditFrom(details: Record<string, unknown>): string {
+  return typeof details.from === 'string' && details.from !== '' ? details.from : '—';
+}
+
+/** What a run or plan does, in words (a rollout is not an "upgrade"). */
+export const PROCEDURE_LABEL: Record<RunView['run']['plan']['procedure'], string> = {
+  minor: 'minor upgrade',
+  major: 'major upgrade',
+  rollback: 'rollback',
+  rollout: 'edition rollout',
+  activation: 'simple activation',
+  backout: 'back-out',
+  distribute: 'distribution',
+  validate: 'validation',
+  deactivate: 'deactivation',
+};

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import type { ServerRecord, StoredLog } from '@rollgate/engine';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryStore, type EngineStore, type ServerRecord, type StoredLog } from '@rollgate/engine';
 import { editionStates, pageServers, watchRun } from './console-views';
 import { serversPageInput } from './inputs';
 
@@ -31,35 +31,41 @@ function server(i: number, over: Partial<ServerRecord> = {}): ServerRecord {
 const fleet = Array.from({ length: 10_000 }, (_, i) => server(i));
 
 describe('pageServers', () => {
-  it('pages, filters and counts on the server: one page of 10,000 servers', () => {
-    const page = pageServers(fleet, serversPageInput.parse({ offset: 100, limit: 50 }));
-    expect(page.total).toBe(10_000);
-    expect(page.rows).toHaveLength(50);
-    expect(page.rows[0]!.id).toBe('web-00100');
-    expect(page.summary).toMatchObject({ connected: 9000, lost: 1000 });
-    expect(page.clusters).toEqual(['blue', 'green']);
-    expect(page.roles).toEqual([...new Set(fleet.map((s) => s.role))].sort());
+  let store: EngineStore;
+  beforeAll(async () => {
+    store = createMemoryStore();
+    for (const s of fleet) await store.upsertServer(s);
+  });
+  const page = (input: unknown) => pageServers(store, serversPageInput.parse(input));
 
-    const filtered = pageServers(
-      fleet,
-      serversPageInput.parse({ cluster: 'blue', role: 'admin', gate: 'closed' }),
-    );
+  it('asks the store for one page of 10,000 servers, with the count and facets of the fleet page', async () => {
+    const p = await page({ offset: 100, limit: 50 });
+    expect(p.total).toBe(10_000);
+    expect(p.rows).toHaveLength(50);
+    expect(p.rows[0]!.id).toBe('web-00100');
+    expect(p.summary).toMatchObject({ connected: 9000, lost: 1000 });
+    expect(p.clusters).toEqual(['blue', 'green']);
+    expect(p.roles).toEqual(['admin', 'stream']);
+  });
+
+  it("turns the console's filters into the store's: gate open/closed, search trimmed, empty search ignored", async () => {
+    const filtered = await page({ cluster: 'blue', role: 'admin', gate: 'closed' });
+    expect(filtered.rows.length).toBeGreaterThan(0);
     expect(filtered.rows.every((s) => s.cluster === 'blue' && s.role === 'admin' && !s.gateOpen)).toBe(true);
     expect(filtered.total).toBe(
       fleet.filter((s) => s.cluster === 'blue' && s.role === 'admin' && !s.gateOpen).length,
     );
-
-    // Search matches ids, host names and edition names.
-    expect(pageServers(fleet, serversPageInput.parse({ q: 'host-42.' })).rows.map((s) => s.id)).toEqual([
-      'web-00042',
-    ]);
-    expect(pageServers(fleet, serversPageInput.parse({ q: '2.0', limit: 500 })).total).toBe(10_000);
+    const open = await page({ gate: 'open', limit: 1 });
+    expect(open.total).toBe(fleet.filter((s) => s.gateOpen).length);
+    expect((await page({ q: '  host-42.  ' })).rows.map((s) => s.id)).toEqual(['web-00042']);
+    expect((await page({ q: '2.0', limit: 500 })).total).toBe(10_000);
+    expect((await page({ q: '   ', limit: 1 })).total).toBe(10_000);
   });
 
-  it('sorts by a column, either way, ties broken by id', () => {
-    const byBeat = pageServers(fleet, serversPageInput.parse({ sort: 'lastHeartbeatAt', limit: 3 }));
+  it('sorts by a column, either way, ties broken by id', async () => {
+    const byBeat = await page({ sort: 'lastHeartbeatAt', limit: 3 });
     expect(byBeat.rows.map((s) => s.id)).toEqual(['web-09999', 'web-09998', 'web-09997']);
-    const desc = pageServers(fleet, serversPageInput.parse({ sort: 'id', desc: true, limit: 1 }));
+    const desc = await page({ sort: 'id', desc: true, limit: 1 });
     expect(desc.rows[0]!.id).toBe('web-09999');
   });
 
@@ -91,6 +97,7 @@ describe('editionStates', () => {
         state: 'INACTIVE',
         activeOn: 0,
         installedOn: 2,
+        cloneOn: 0,
         servers: 2,
       },
       {
@@ -100,6 +107,7 @@ describe('editionStates', () => {
         state: 'ACTIVE',
         activeOn: 1,
         installedOn: 1,
+        cloneOn: 0,
         servers: 1,
       },
       {
@@ -109,6 +117,7 @@ describe('editionStates', () => {
         state: 'ACTIVE',
         activeOn: 2,
         installedOn: 2,
+        cloneOn: 0,
         servers: 2,
       },
       {
@@ -118,6 +127,7 @@ describe('editionStates', () => {
         state: 'INACTIVE',
         activeOn: 0,
         installedOn: 1,
+        cloneOn: 0,
         servers: 1,
       },
     ]);

@@ -1,58 +1,29 @@
 import { isTerminalRun } from '@rollgate/domain';
-import type { EditionRecord, ServerRecord, StoredLog } from '@rollgate/engine';
+import type { EditionRecord, EngineStore, ServerPage, ServerRecord, StoredLog } from '@rollgate/engine';
 import type { ServersPageInput, WatchInput } from './inputs';
 
-/** One page of the fleet, filtered and sorted on the server so a 10,000-server fleet stays fast. */
-export interface ServersPage {
-  rows: ServerRecord[];
-  /** Servers matching the filters (all pages). */
-  total: number;
-  /** Counts over the matching servers, for the fleet's health summary. */
-  summary: { connected: number; lost: number; disconnected: number; gateClosed: number; unhealthy: number };
-  clusters: string[];
-  /** Every role in the fleet (for the console's role filter). */
-  roles: string[];
-}
+/**
+ * One page of the fleet, filtered, sorted and counted by the store (SQL in PostgreSQL), so a poll
+ * of a 10,000-server fleet reads one page of rows, not every server.
+ */
+export type ServersPage = ServerPage;
 
-const health = (s: ServerRecord) =>
-  s.services.some((x) => x.health === 'unhealthy' || x.health === 'stopped') ? 'unhealthy' : 'healthy';
-
-export function pageServers(all: ServerRecord[], input: ServersPageInput): ServersPage {
-  const q = input.q?.trim().toLowerCase();
-  const rows = all.filter(
-    (s) =>
-      (input.cluster === undefined || s.cluster === input.cluster) &&
-      (input.role === undefined || s.role === input.role) &&
-      (input.status === undefined || s.status === input.status) &&
-      (input.gate === undefined || s.gateOpen === (input.gate === 'open')) &&
-      (!q ||
-        s.id.toLowerCase().includes(q) ||
-        s.hostname.toLowerCase().includes(q) ||
-        s.role.toLowerCase().includes(q) ||
-        s.services.some((x) => x.activeEdition.toLowerCase() === q || x.installedEditions.includes(q))),
-  );
-  const key = input.sort;
-  const dir = input.desc ? -1 : 1;
-  const value = (s: ServerRecord): string | number =>
-    key === 'lastHeartbeatAt' ? (s.lastHeartbeatAt ?? 0) : key === 'status' ? s.status : s[key];
-  rows.sort((a, b) => {
-    const x = value(a);
-    const y = value(b);
-    return (x < y ? -1 : x > y ? 1 : a.id < b.id ? -1 : 1) * dir;
+export function pageServers(
+  store: Pick<EngineStore, 'pageServers'>,
+  input: ServersPageInput,
+): Promise<ServersPage> {
+  const search = input.q?.trim();
+  return store.pageServers({
+    ...(input.cluster !== undefined ? { cluster: input.cluster } : {}),
+    ...(input.role !== undefined ? { role: input.role } : {}),
+    ...(input.status !== undefined ? { status: input.status } : {}),
+    ...(input.gate !== undefined ? { gateOpen: input.gate === 'open' } : {}),
+    ...(search ? { search } : {}),
+    sort: input.sort,
+    desc: input.desc,
+    offset: input.offset,
+    limit: input.limit,
   });
-  const summary = { connected: 0, lost: 0, disconnected: 0, gateClosed: 0, unhealthy: 0 };
-  for (const s of rows) {
-    summary[s.status]++;
-    if (!s.gateOpen) summary.gateClosed++;
-    if (health(s) === 'unhealthy') summary.unhealthy++;
-  }
-  return {
-    rows: rows.slice(input.offset, input.offset + input.limit),
-    total: rows.length,
-    summary,
-    clusters: [...new Set(all.map((s) => s.cluster))].sort(),
-    roles: [...new Set(all.map((s) => s.role))].sort(),
-  };
 }
 
 /** An edition's state on one deployment target (a cluster), as the seed's edition metadata shows it. */
@@ -60,9 +31,12 @@ export interface EditionState {
   app: string;
   edition: string;
   cluster: string;
-  state: 'ACTIVE' | 'INACTIVE';
+  /** VALIDATING: not active, but a validation clone (second instances) of the target runs it. */
+  state: 'ACTIVE' | 'INACTIVE' | 'VALIDATING';
   /** Servers of the cluster on which it is active / installed (side by side). */
   activeOn: number;
+  /** Servers whose second instance runs it (the validation clone). */
+  cloneOn: number;
   installedOn: number;
   servers: number;
 }
@@ -77,12 +51,14 @@ export function editionStates(editions: EditionRecord[], servers: ServerRecord[]
       if (svc.length === 0) continue;
       const activeOn = svc.filter((x) => x.activeEdition === e.name).length;
       const installedOn = svc.filter((x) => x.installedEditions.includes(e.name)).length;
+      const cloneOn = svc.filter((x) => x.besideEdition === e.name && x.activeEdition !== e.name).length;
       out.push({
         app: e.app,
         edition: e.name,
         cluster,
-        state: activeOn > 0 ? 'ACTIVE' : 'INACTIVE',
+        state: activeOn > 0 ? 'ACTIVE' : cloneOn > 0 ? 'VALIDATING' : 'INACTIVE',
         activeOn,
+        cloneOn,
         installedOn,
         servers: members.length,
       });

@@ -11,6 +11,7 @@ export type {
   LbView,
   PlanPreview,
   RollbackOptionView,
+  RoutesView,
 } from './services';
 export * from './inputs';
 export type { PortalView } from './portal-view';

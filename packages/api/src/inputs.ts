@@ -7,7 +7,9 @@ import {
   clusterSettingsSchema,
   contactsSchema,
   editionNameSchema,
+  headerNameSchema,
   lbConfigSchema,
+  routingRulesSchema,
   safeName,
 } from '@rollgate/domain';
 
@@ -107,8 +109,33 @@ export const skipDrainInput = z.object({ runId, serverId: safeName('server id') 
 
 export const clusterRef = z.object({ cluster: safeName('cluster name') });
 export const lbConfigureInput = z.object({ cluster: safeName('cluster name'), config: lbConfigSchema });
+export const routesSetInput = z.object({
+  cluster: safeName('cluster name'),
+  /** Replaces every rule of the cluster; [] removes them all. */
+  rules: routingRulesSchema,
+  /** Where HAProxy's map files live on its host; default: as before, else /etc/haproxy/rollgate. */
+  mapDir: z
+    .string()
+    .regex(
+      /^\/[A-Za-z0-9._/-]{0,255}$/,
+      'mapDir is an absolute path of letters, digits, ".", "_", "-" and "/"',
+    )
+    .optional(),
+});
 export const haproxyConfigInput = z.object({
   cluster: safeName('cluster name'),
+  /** Emit the cluster's routing frontend (its map lookups) instead of the plain one; default false. */
+  routing: z.boolean().default(false),
+  /** Header names whose maps the routing frontend consults besides those of the current rules. */
+  routingHeaders: z.array(headerNameSchema).max(32).default([]),
+  /** Where the map files are; default: the cluster's (lb routes set --map-dir), else /etc/haproxy/rollgate. */
+  mapDir: z
+    .string()
+    .regex(
+      /^\/[A-Za-z0-9._/-]{0,255}$/,
+      'mapDir is an absolute path of letters, digits, ".", "_", "-" and "/"',
+    )
+    .optional(),
   /** Backend name in the generated config; default: the configured one, else the cluster name. */
   backend: z
     .string()
@@ -210,6 +237,17 @@ export const editionRolloutInput = z.object({
 });
 export type EditionRolloutInput = z.infer<typeof editionRolloutInput>;
 
+export const editionValidateInput = z.object({
+  ...editionTarget,
+  edition: editionNameSchema,
+  /** Servers that run the edition beside their current instance (the clone); default 1. */
+  cloneSize: z.number().int().min(1).max(100_000).optional(),
+});
+export type EditionValidateInput = z.infer<typeof editionValidateInput>;
+
+export const editionDeactivateInput = z.object({ ...editionTarget, edition: editionNameSchema });
+export type EditionDeactivateInput = z.infer<typeof editionDeactivateInput>;
+
 export const editionBackoutInput = z.object({
   ...editionTarget,
   /** The edition to go back to; default the one active before the current one. */
@@ -260,3 +298,16 @@ export const portalLinkInput = z.object({
     .max(24 * 30)
     .default(72),
 });
+
+/** `agents.createJoinToken`: how long the token may be used (docs/adr/0013). */
+export const joinTokenInput = z.object({
+  /** Seconds, 1 s to 7 days. */
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(1, 'ttlSeconds must be at least 1')
+    .max(7 * 86_400, 'a join token lives at most 7 days (604800 s): give a shorter ttl'),
+  /** Only agents of this cluster may enrol with the token; default any. */
+  cluster: safeName('cluster name').optional(),
+});
+export const agentRef = z.object({ serverId: safeName('server id') });

@@ -9,6 +9,7 @@ import {
   clusterRef,
   haproxyConfigInput,
   lbConfigureInput,
+  routesSetInput,
   skipDrainInput,
   logsInput,
   runControl,
@@ -29,6 +30,8 @@ import {
   editionBackoutInput,
   editionInstallInput,
   editionRolloutInput,
+  editionValidateInput,
+  editionDeactivateInput,
   editionStatusInput,
   credentialsInput,
   portalDecideInput,
@@ -38,6 +41,8 @@ import {
   userCreateInput,
   userRef,
   userRoleInput,
+  agentRef,
+  joinTokenInput,
 } from './inputs';
 import { portalView } from './portal-view';
 import { editionStates, pageServers, watchRun } from './console-views';
@@ -206,14 +211,47 @@ async function requireRun(ctx: ApiContext, runId: string | undefined): Promise<R
   return latest;
 }
 
+/** The coordinator's agent identity service (docs/adr/0013), or a refusal saying why there is none. */
+function agentIdentity(ctx: ApiContext) {
+  if (!ctx.services.agents) {
+    throw new ApiError(
+      'PRECONDITION_FAILED',
+      'This coordinator runs with ROLLGATE_INSECURE_AGENTS: agents connect without identities, so there are no join tokens or revocations. Restart it without that setting to use mTLS.',
+    );
+  }
+  return ctx.services.agents;
+}
+
 export const appRouter = t.router({
   health: procedure.query(({ ctx }) => ({ ok: true as const, version: ctx.services.version })),
 
   servers: t.router({
-    list: viewer.input(serversInput).query(({ ctx, input }) => ctx.services.store.listServers(input)),
-    page: viewer
-      .input(serversPageInput)
-      .query(async ({ ctx, input }) => pageServers(await ctx.services.store.listServers({}), input)),
+    list: viewer.input(serversInput).query(async ({ ctx, input }) => {
+      const [servers, transports] = await Promise.all([
+        ctx.services.store.listServers(input),
+        ctx.services.agents?.transports() ?? Promise.resolve({} as Record<string, string>),
+      ]);
+      // `insecure`: the agent's stream is plaintext (ROLLGATE_INSECURE_AGENTS), for the console to
+      // flag. Always set; optional in the type so rows built before it (fixtures) stay valid.
+      return servers.map((s): typeof s & { insecure?: boolean } => ({
+        ...s,
+        insecure: !ctx.services.agents || transports[s.id] === 'insecure',
+      }));
+    }),
+    page: viewer.input(serversPageInput).query(async ({ ctx, input }) => {
+      const [page, transports] = await Promise.all([
+        pageServers(ctx.services.store, input),
+        ctx.services.agents?.transports() ?? Promise.resolve({} as Record<string, string>),
+      ]);
+      // As in `list`: the console flags agents whose stream is plaintext.
+      return {
+        ...page,
+        rows: page.rows.map((s): typeof s & { insecure?: boolean } => ({
+          ...s,
+          insecure: !ctx.services.agents || transports[s.id] === 'insecure',
+        })),
+      };
+    }),
   }),
 
   editions: t.router({
@@ -238,6 +276,18 @@ export const appRouter = t.router({
       .mutation(async ({ ctx, input }) =>
         runView(ctx, await ctx.services.editions.rollout(input, ctx.actor)),
       ),
+    validate: operator
+      .input(editionValidateInput)
+      .mutation(async ({ ctx, input }) =>
+        runView(ctx, await ctx.services.editions.validate(input, ctx.actor)),
+      ),
+    deactivate: operator
+      .input(editionDeactivateInput)
+      .mutation(async ({ ctx, input }) =>
+        runView(ctx, await ctx.services.editions.deactivate(input, ctx.actor)),
+      ),
+    /** The plan a rollout would run (groups, phases, window), compiled without starting anything. */
+    plan: viewer.input(editionRolloutInput).query(({ ctx, input }) => ctx.services.editions.plan(input)),
     backout: operator
       .input(editionBackoutInput)
       .mutation(async ({ ctx, input }) =>
@@ -261,16 +311,17 @@ export const appRouter = t.router({
         createdBy: e.createdBy,
         targets: states
           .filter((st) => st.edition === e.name)
-          .map(({ cluster, state, activeOn, installedOn, servers: n }) => ({
+          .map(({ cluster, state, activeOn, installedOn, cloneOn, servers: n }) => ({
             cluster,
             state,
             activeOn,
             installedOn,
+            cloneOn,
             servers: n,
           })),
       }));
     }),
-    /** Each edition's state (ACTIVE / INACTIVE) per cluster, with where it is installed. */
+    /** Each edition's state (ACTIVE / VALIDATING / INACTIVE) per cluster, with where it is installed. */
     states: viewer
       .input(editionsListInput)
       .query(async ({ ctx, input }) =>
@@ -430,6 +481,12 @@ export const appRouter = t.router({
     haproxyConfig: viewer
       .input(haproxyConfigInput)
       .query(({ ctx, input }) => ctx.services.lb.haproxyConfig(input)),
+    routes: viewer.input(clusterRef).query(({ ctx, input }) => ctx.services.lb.routes(input.cluster)),
+    setRoutes: admin
+      .input(routesSetInput)
+      .mutation(({ ctx, input }) =>
+        ctx.services.lb.setRoutes(input.cluster, input.rules, input.mapDir, ctx.actor, ctx.from),
+      ),
   }),
 
   auth: t.router({
@@ -491,6 +548,23 @@ export const appRouter = t.router({
       );
       return portalView(ctx, done, recipient);
     }),
+  }),
+
+  /** Agent identity (docs/adr/0013): join tokens for enrolment, revocation. Both audited. */
+  agents: t.router({
+    /** A single-use join token; its text is in this answer only (stored as a hash). */
+    createJoinToken: operator
+      .input(joinTokenInput)
+      .mutation(({ ctx, input }) =>
+        agentIdentity(ctx).createJoinToken(
+          { ttlMs: input.ttlSeconds * 1000, ...(input.cluster ? { cluster: input.cluster } : {}) },
+          ctx.actor,
+          ctx.from,
+        ),
+      ),
+    revoke: operator
+      .input(agentRef)
+      .mutation(({ ctx, input }) => agentIdentity(ctx).revoke(input.serverId, ctx.actor, ctx.from)),
   }),
 
   audit: t.router({

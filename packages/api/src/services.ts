@@ -7,6 +7,7 @@ import type {
   ReadinessGate,
   Role,
   RollbackMethod,
+  RoutingRule,
   UserView,
 } from '@rollgate/domain';
 import type { EditionRecord, EngineStore, RunRecord } from '@rollgate/engine';
@@ -14,9 +15,21 @@ import type {
   EditionBackoutInput,
   EditionRolloutInput,
   EditionUploadInput,
+  EditionValidateInput,
+  EditionDeactivateInput,
   HaproxyConfigInput,
   UpgradeInput,
 } from './inputs';
+
+/** A cluster's routing rules (concurrent and validation editions) and where they point. */
+export interface RoutesView {
+  cluster: string;
+  mapDir: string;
+  rules: (RoutingRule & { description: string; backend: string | null })[];
+  files: { source: string; pathPrefix: string; headers: Record<string, string> };
+  /** Which backend serves each edition now. */
+  editions: Record<string, string>;
+}
 
 /**
  * What the coordinator provides to the router. The router validates input and maps errors; the
@@ -26,6 +39,8 @@ export interface ApiServices {
   version: string;
   store: EngineStore;
   auth: AuthServices;
+  /** Agent identity (docs/adr/0013); absent on a coordinator built without it (unit tests). */
+  agents?: AgentIdentityServices;
   runs: {
     /** The compiled plan with its windows (seed and learned) and the readiness gates as they stand now. */
     plan(input: UpgradeInput): Promise<PlanPreview>;
@@ -66,6 +81,16 @@ export interface ApiServices {
     clear(cluster: string, actor: string): Promise<void>;
     show(cluster: string): Promise<LbView>;
     haproxyConfig(input: HaproxyConfigInput): Promise<string>;
+    /** The cluster's routing rules and where each points now. */
+    routes(cluster: string): Promise<RoutesView>;
+    /** Replaces the cluster's routing rules and applies them to HAProxy's maps (no reload). */
+    setRoutes(
+      cluster: string,
+      rules: RoutingRule[],
+      mapDir: string | undefined,
+      actor: string,
+      from: string,
+    ): Promise<RoutesView>;
   };
   editions: {
     upload(input: EditionUploadInput, actor: string): Promise<EditionRecord>;
@@ -84,6 +109,12 @@ export interface ApiServices {
     ): Promise<RunRecord>;
     /** Replace the active edition without interruption (grouped or atomic). */
     rollout(input: EditionRolloutInput, actor: string): Promise<RunRecord>;
+    /** Run the edition on a clone of the target (second instances) for pilot requests to reach. */
+    validate(input: EditionValidateInput, actor: string): Promise<RunRecord>;
+    /** Stop a validation clone of the edition and lift the pilot rules to it. */
+    deactivate(input: EditionDeactivateInput, actor: string): Promise<RunRecord>;
+    /** The plan `rollout` would start, compiled and checked the same way, without starting it. */
+    plan(input: EditionRolloutInput): Promise<PlanPreview>;
     /** Roll the previous edition out again (fast path when it is still installed everywhere). */
     backout(input: EditionBackoutInput, actor: string): Promise<RunRecord>;
   };
@@ -182,4 +213,21 @@ export interface EvidenceView {
       result: ActionResult;
     }[];
   }[];
+}
+
+/** Join tokens, revocation and how agents are connected (docs/adr/0013). */
+export interface AgentIdentityServices {
+  /** The token text is in this answer only: it is stored as a hash. */
+  createJoinToken(
+    input: { ttlMs: number; cluster?: string },
+    actor: string,
+    from: string,
+  ): Promise<{ token: string; id: string; expiresAt: number; cluster: string | null; caFingerprint: string }>;
+  revoke(
+    serverId: string,
+    actor: string,
+    from: string,
+  ): Promise<{ serverId: string; revokedCertificates: number }>;
+  /** serverId → how it last connected ('mtls' or 'insecure'). */
+  transports(): Promise<Record<string, 'mtls' | 'insecure'>>;
 }

@@ -8,6 +8,7 @@ export {
 } from './create-db';
 export { createPgStore, DEFAULT_LOG_LIMIT } from './pg-store';
 export { createPgAuthStore } from './pg-auth-store';
+export { createPgIdentityStore } from './pg-identity-store';
 export { createLogWriter, type LogWriter, type LogWriterOptions, type LogWriterStats } from './log-writer';
 export * as schema from './schema';
 export { createPgNotifier, type PgNotifier, type PgNotifierOptions } from './pg-notifier';

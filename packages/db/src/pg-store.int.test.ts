@@ -131,6 +131,28 @@ describe('pg-store appendLogs (COPY fast path)', () => {
     expect(got.every((l, i) => l.at === 1_700_000_000_000 + i + 1 && l.seq === i + 1)).toBe(true);
   });
 
+  it('stores long multi-byte lines and lines without a stream whole (the COPY buffer grows)', async () => {
+    const store = createPgStore(db.db);
+    const long = (i: number) => `${i}:${'ü✓€'.repeat(1300)}`; // ~3 900 UTF-16 units, ~9 000 bytes
+    const batch = [
+      ...[1, 2, 3].map((i) => ({ ...line(i, long(i), 'big'), serverId: 'a-2' })),
+      {
+        ...line(4, 'no stream', 'x'),
+        serverId: 'a-2',
+        streamId: null,
+        seq: null,
+        runId: 'r-9',
+        code: 'RG0001I',
+      },
+    ];
+    await store.appendLogs(batch);
+    const got = await store.queryLogs({ serverId: 'a-2' });
+    expect(got.map((l) => l.message)).toEqual([long(1), long(2), long(3), 'no stream']);
+    expect(got[3]).toMatchObject({ runId: 'r-9', code: 'RG0001I', at: 1_700_000_000_004 });
+    expect(got[3]).not.toHaveProperty('streamId');
+    expect(got[3]).not.toHaveProperty('seq');
+  });
+
   it('a batch repeating stored lines keeps the new ones, once, in order', async () => {
     const store = createPgStore(db.db);
     await store.appendLogs([1, 2, 3].map((i) => line(i, `m${i}`, 'dup')));

@@ -76,7 +76,8 @@ export const servers = pgTable(
     /** The coordinator (ROLLGATE_COORDINATOR_ID) holding the agent's stream; null when unknown. */
     coordinatorId: text('coordinator_id'),
   },
-  (t) => [index('servers_cluster_idx').on(t.cluster)],
+  // servers_role_idx: the fleet page filters by role and lists every role (pageServers).
+  (t) => [index('servers_cluster_idx').on(t.cluster), index('servers_role_idx').on(t.role)],
 );
 
 export const editions = pgTable(
@@ -271,3 +272,6 @@ export const portalTokens = pgTable(
   },
   (t) => [index('portal_tokens_run_idx').on(t.runId)],
 );
+
+// Agent identities (join tokens, agent certificates, transports): docs/adr/0013.
+export * from './identity-schema';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SAFE_NAME } from './fleet';
 import { functionalProbeSchema } from './ops';
+import { routingRulesSchema } from './routing';
 import { schedulePolicySchema } from './schedule';
 
 const gateName = z.enum([
@@ -57,6 +58,24 @@ export const clusterSettingsSchema = z.strictObject({
     .optional(),
   /** The server that runs database steps; default the first server of group 1. */
   designatedServer: z.string().regex(SAFE_NAME).optional(),
+  /**
+   * Routing rules of the cluster's frontend (set with `rollgate lb routes set`): matching requests
+   * go to the backend of the cluster that serves the rule's edition. Kept here so that they are
+   * applied again to a restarted HAProxy.
+   */
+  routing: z
+    .strictObject({
+      /** Where HAProxy's map files live on its host; default /etc/haproxy/rollgate. */
+      mapDir: z
+        .string()
+        .regex(
+          /^\/[A-Za-z0-9._/-]{0,255}$/,
+          'mapDir is an absolute path of letters, digits, ".", "_", "-" and "/"',
+        )
+        .optional(),
+      rules: routingRulesSchema,
+    })
+    .optional(),
   /** Minutes of the announced window per server (the seed's 10). */
   minutesPerServer: z
     .number()

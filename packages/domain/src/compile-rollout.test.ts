@@ -138,6 +138,43 @@ describe('compileRollout: atomic', () => {
   });
 });
 
+describe('compileRollout: a single server, side by side', () => {
+  it('starts the new edition beside, switches to it, upgrades the server, switches back, stops the second instance', () => {
+    const plan = compileRollout(input({ beside: true }, ['solo-1']));
+    expect(plan.rollout).toMatchObject({ beside: true });
+    expect(plan.maxOutOfRotation).toBe(1);
+    expect(plan.steps.map((s) => [s.key, s.kind, s.leavesRotation, s.rejoinsRotation])).toEqual([
+      ['prep.stage', 'prepare', [], []],
+      ['beside.start', 'upgrade', [], []],
+      ['beside.in', 'switch', ['solo-1'], ['solo-1@beside']],
+      ['beside.upgrade', 'upgrade', [], []],
+      ['beside.out', 'switch', ['solo-1@beside'], ['solo-1']],
+      ['beside.stop', 'upgrade', [], []],
+    ]);
+    expect(plan.steps[1]!.ops.map((o) => o.op)).toEqual(['startBeside']);
+    expect(plan.steps[3]!.ops.map((o) => o.op)).toEqual([
+      'gate',
+      'drain',
+      'stop',
+      'activate',
+      'configure',
+      'start',
+      'waitHealthy',
+    ]);
+    expect(plan.steps[5]!.ops).toEqual([{ op: 'stopBeside', service: 'demo-app', timeoutMs: 60_000 }]);
+  });
+
+  it('takes the fast path when the edition is installed, and refuses a lone server that cannot run one beside', () => {
+    const fast = compileRollout(
+      input({ beside: true, installedOn: { 'solo-1': ['1.0', '2.0'] } }, ['solo-1']),
+    );
+    expect(fast.steps[0]!.key).toBe('beside.start');
+    const refused = issues(() => compileRollout(input({}, ['solo-1'])));
+    expect(refused[0]).toMatchObject({ code: 'GROUP_EMPTIES_ROLE' });
+    expect(refused[0]!.hint).toMatch(/beside port \(services\[\]\.beside\.port\).*runtime API/);
+  });
+});
+
 describe('compileSimpleActivation', () => {
   it('stops everything, activates and starts, and announces the downtime', () => {
     const plan = compileSimpleActivation(input());

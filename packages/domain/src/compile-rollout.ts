@@ -1,5 +1,6 @@
 import type { Edition, ServerRef } from './fleet';
 import { compareIds } from './groups';
+import { besideId } from './lb-config';
 import type { ActionOp } from './ops';
 import {
   PlanValidationError,
@@ -62,10 +63,21 @@ export interface RolloutInput {
   installedOn?: Record<string, readonly string[]>;
   /** Environment overrides for the new edition's configuration (the rest is carried over). */
   env?: Record<string, string>;
+  /**
+   * Servers running a validation clone of the edition (their second instance): a rollout from
+   * validation stops those instances at the end, so the clone is gone.
+   */
+  cloneOn?: string[];
+  /**
+   * A single-server target can run the new edition beside the old one (its agent has a beside
+   * port, and the load balancer's runtime API can switch between them): it is rolled out side by
+   * side instead of being refused. Default false.
+   */
+  beside?: boolean;
 }
 
-type Resolved = Required<Omit<RolloutInput, 'fromEdition' | 'installedOn'>> &
-  Pick<RolloutInput, 'fromEdition' | 'installedOn'>;
+type Resolved = Required<Omit<RolloutInput, 'fromEdition' | 'installedOn' | 'beside' | 'cloneOn'>> &
+  Pick<RolloutInput, 'fromEdition' | 'installedOn' | 'beside' | 'cloneOn'>;
 
 function resolve(input: RolloutInput): Resolved {
   const d = ROLLOUT_DEFAULTS;
@@ -161,7 +173,9 @@ function checkGroupsKeepEveryRole(
           'GROUP_EMPTIES_ROLE',
           `Group ${g.index} (${g.servers.map((s) => s.id).join(', ')}) would take every "${role}" server of cluster "${cluster}" out of rotation at once.`,
           (total.get(role) ?? 0) === 1
-            ? `Role "${role}" has a single server: roll it out with the atomic strategy's side-by-side switch, or accept downtime with a simple activation.`
+            ? members.length === 1
+              ? `A single server is rolled out without a lost request only side by side: give its agent a beside port (services[].beside.port) and the cluster's load balancer a runtime API (rollgate lb configure --socket ...); or accept downtime with a simple activation.`
+              : `Role "${role}" has a single server: add a server to it, or accept downtime with a simple activation.`
             : 'Use a smaller groupSize.',
         );
         return;
@@ -249,6 +263,8 @@ export function compileRollout(input: RolloutInput, procedure: 'rollout' | 'back
   const r = resolve(input);
   const { issues, members } = validate(input, r, procedure);
   const ordered = interleaveByRole(members);
+  if (issues.length === 0 && members.length === 1 && r.beside)
+    return compileBeside(r, members[0]!, procedure);
   let groups: ServerGroup[] = [];
   if (issues.length === 0) {
     if (r.strategy === 'grouped') {
@@ -357,6 +373,22 @@ export function compileRollout(input: RolloutInput, procedure: 'rollout' | 'back
       rejoinsRotation: ids(g2),
     });
   }
+  if (r.cloneOn && r.cloneOn.length > 0) {
+    const clone = ordered.filter((s) => r.cloneOn!.includes(s.id)).map((s) => s.id);
+    steps.push({
+      key: 'clone.stop',
+      kind: 'upgrade',
+      title: `Remove the validation clone: stop the second instances of ${e.name} beside ${clone.join(', ')} (the target itself serves ${e.name} now)`,
+      seedStep: null,
+      group: null,
+      phase: 'service-at-risk',
+      performedBy: ENGINEER,
+      servers: clone,
+      ops: [{ op: 'stopBeside', service: r.service, timeoutMs: r.stopTimeoutMs }],
+      leavesRotation: [],
+      rejoinsRotation: [],
+    });
+  }
   const maxOut = r.strategy === 'atomic' ? Math.max(...groups.map((g) => g.servers.length)) : r.groupSize;
   const plan = base(
     r,
@@ -368,6 +400,231 @@ export function compileRollout(input: RolloutInput, procedure: 'rollout' | 'back
     false,
   );
   return assertPlanSound(plan);
+}
+
+/**
+ * A single server, side by side: the new edition starts on the server's beside port next to the
+ * running one; one load-balancer exchange moves traffic to it; the server's own instance drains,
+ * switches edition and restarts; a second exchange moves traffic back; the second instance stops.
+ * Every request is answered by one of the two instances.
+ */
+function compileBeside(r: Resolved, server: ServerRef, procedure: 'rollout' | 'backout'): Plan {
+  const e = r.toEdition;
+  const id = server.id;
+  const twin = besideId(id);
+  const fastPath = installedEverywhere(r, [server]);
+  const steps: Omit<PlanStep, 'index'>[] = [];
+  const common = { seedStep: null, phase: 'service-at-risk', performedBy: ENGINEER } as const;
+  if (!fastPath) {
+    steps.push({
+      ...common,
+      key: 'prep.stage',
+      kind: 'prepare',
+      gate: 'installation-files',
+      title: `Distribute edition ${e.name} to ${id} (download, verify the sha256, unpack side by side; not activated)`,
+      group: null,
+      phase: 'preparation',
+      servers: [id],
+      ops: [{ op: 'install', service: r.service, edition: e.name, sha256: e.sha256, size: e.size }],
+      leavesRotation: [],
+      rejoinsRotation: [],
+    });
+  }
+  steps.push(
+    {
+      ...common,
+      key: 'beside.start',
+      kind: 'upgrade',
+      title: `Start edition ${e.name} on ${id} beside the running ${r.fromEdition?.name ?? 'edition'} (its beside port), and check it healthy`,
+      group: 1,
+      servers: [id],
+      ops: [
+        {
+          op: 'startBeside',
+          service: r.service,
+          edition: e.name,
+          env: { ...r.env },
+          timeoutMs: r.healthTimeoutMs,
+        },
+      ],
+      leavesRotation: [],
+      rejoinsRotation: [],
+    },
+    {
+      ...common,
+      key: 'beside.in',
+      kind: 'switch',
+      title: `Switch: ${e.name} beside in, ${id} out, in one load-balancer exchange`,
+      group: null,
+      servers: [],
+      ops: [],
+      leavesRotation: [id],
+      rejoinsRotation: [twin],
+    },
+    {
+      ...common,
+      key: 'beside.upgrade',
+      kind: 'upgrade',
+      title: `${procedure === 'backout' ? 'Back out' : 'Roll out'} edition ${e.name} on ${id} while ${e.name} answers beside it: drain, stop, activate, ${r.reset} reset, start`,
+      group: 1,
+      servers: [id],
+      ops: rolloutOps(r, false, { leave: true, rejoin: false }),
+      leavesRotation: [],
+      rejoinsRotation: [],
+    },
+    {
+      ...common,
+      key: 'beside.out',
+      kind: 'switch',
+      title: `Switch back: ${id} in, the instance beside it out, in one load-balancer exchange`,
+      group: null,
+      servers: [],
+      ops: [],
+      leavesRotation: [twin],
+      rejoinsRotation: [id],
+    },
+    {
+      ...common,
+      key: 'beside.stop',
+      kind: 'upgrade',
+      title: `Stop the instance beside ${id}`,
+      group: 1,
+      servers: [id],
+      ops: [{ op: 'stopBeside', service: r.service, timeoutMs: r.stopTimeoutMs }],
+      leavesRotation: [],
+      rejoinsRotation: [],
+    },
+  );
+  const plan = base(
+    { ...r, strategy: 'grouped', groupSize: 1 },
+    procedure,
+    [{ index: 1, servers: [server] }],
+    steps.map((s, index) => ({ index, ...s })),
+    fastPath,
+    1,
+    false,
+  );
+  return assertPlanSound({ ...plan, rollout: { ...plan.rollout!, beside: true } });
+}
+
+export interface ValidationInput extends RolloutInput {
+  /** Servers that run a second instance of the edition (the clone); default 1, at most the target's size. */
+  cloneSize?: number;
+}
+
+/**
+ * The seed's validation activation: the edition runs on a clone of the target, i.e. second
+ * instances beside the current ones (each server's beside port) that form the cluster's
+ * validation backend, while the target keeps serving its edition to everyone. Routing rules then
+ * send a pilot subset there; `rollout` from validation moves the edition onto the target and
+ * removes the clone. Nothing leaves rotation.
+ */
+export function compileValidation(input: ValidationInput): Plan {
+  const r = resolve(input);
+  const { issues, members } = validate(input, { ...r, groupSize: 1 }, 'validate');
+  const size = input.cloneSize ?? 1;
+  if (!Number.isInteger(size) || size < 1 || (members.length > 0 && size > members.length)) {
+    issues.add(
+      'CLONE_SIZE_INVALID',
+      `cloneSize ${input.cloneSize} is not between 1 and the ${members.length} servers of cluster "${input.cluster}".`,
+      `Use a clone size from 1 to ${members.length}: that many servers run ${input.toEdition?.name ?? 'the edition'} beside their current instance.`,
+    );
+  }
+  if (issues.length > 0) throw new PlanValidationError(issues as PlanIssue[]);
+  const clone = interleaveByRole(members).slice(0, size);
+  const ids = clone.map((s) => s.id);
+  const e = r.toEdition;
+  const fastPath = installedEverywhere(r, clone);
+  const steps: Omit<PlanStep, 'index'>[] = [];
+  if (!fastPath) {
+    steps.push({
+      key: 'prep.stage',
+      kind: 'prepare',
+      gate: 'installation-files',
+      title: `Distribute edition ${e.name} to the clone's servers ${ids.join(', ')} (not activated)`,
+      seedStep: null,
+      group: null,
+      phase: 'preparation',
+      performedBy: ENGINEER,
+      servers: ids,
+      ops: [{ op: 'install', service: r.service, edition: e.name, sha256: e.sha256, size: e.size }],
+      leavesRotation: [],
+      rejoinsRotation: [],
+    });
+  }
+  steps.push({
+    key: 'clone.start',
+    kind: 'upgrade',
+    title: `Start the validation clone: ${e.name} beside the running instance on ${ids.join(', ')} (the target keeps serving ${r.fromEdition?.name ?? 'its edition'})`,
+    seedStep: null,
+    group: 1,
+    phase: 'service-at-risk',
+    performedBy: ENGINEER,
+    servers: ids,
+    ops: [
+      {
+        op: 'startBeside',
+        service: r.service,
+        edition: e.name,
+        env: { ...r.env },
+        timeoutMs: r.healthTimeoutMs,
+      },
+    ],
+    leavesRotation: [],
+    rejoinsRotation: [],
+  });
+  const plan = base(
+    r,
+    'validate',
+    [{ index: 1, servers: clone }],
+    steps.map((s, index) => ({ index, ...s })),
+    fastPath,
+    0,
+    false,
+  );
+  return assertPlanSound(plan);
+}
+
+/**
+ * The seed's deactivation of a validation edition: the clone's second instances stop (on every
+ * server that can run one: stopping one that is not there is a no-op). The target's active
+ * edition is replaced by a rollout, never deactivated.
+ */
+export function compileDeactivation(input: RolloutInput): Plan {
+  const r = resolve(input);
+  const { issues, members } = validate(input, { ...r, groupSize: 1 }, 'deactivate');
+  if (issues.length > 0) throw new PlanValidationError(issues as PlanIssue[]);
+  const clone = interleaveByRole(members).filter((s) => r.cloneOn?.includes(s.id));
+  if (clone.length === 0) {
+    throw new PlanValidationError([
+      {
+        code: 'NOT_VALIDATING',
+        message: `Edition ${r.toEdition.name} runs on no validation clone of cluster "${r.cluster}": there is nothing to deactivate.`,
+        hint: 'See `rollgate edition status`; an ACTIVE edition is replaced by rolling another one out.',
+      },
+    ]);
+  }
+  const steps: PlanStep[] = [
+    {
+      index: 0,
+      key: 'clone.stop',
+      kind: 'upgrade',
+      title: `Deactivate ${r.toEdition.name}: stop the validation clone's second instances beside ${clone.map((s) => s.id).join(', ')}`,
+      seedStep: null,
+      group: null,
+      phase: 'service-at-risk',
+      performedBy: ENGINEER,
+      servers: clone.map((s) => s.id),
+      ops: [{ op: 'stopBeside', service: r.service, timeoutMs: r.stopTimeoutMs }],
+      leavesRotation: [],
+      rejoinsRotation: [],
+    },
+  ];
+  const plan = base(r, 'deactivate', [{ index: 1, servers: clone }], steps, true, 0, false);
+  return assertPlanSound({
+    ...plan,
+    window: { atRiskMinutes: 0, downtimeMinutes: 0, basis: 'no change to the serving target' },
+  });
 }
 
 /**

@@ -27,6 +27,12 @@ function title(plan: Plan): string {
       ` back to edition ${e.name}${plan.fromEdition ? ` from ${plan.fromEdition.name}` : ''} ${artifact}`
     );
   }
+  if (plan.procedure === 'validate') {
+    return `Validation of ${plan.service} edition ${e.name} on a clone of cluster "${plan.cluster}": second instances beside ${plan.groups[0]?.servers.map((s) => s.id).join(', ') ?? ''}, in the cluster's validation backend; routing rules send the pilot requests there ${artifact}`;
+  }
+  if (plan.procedure === 'deactivate') {
+    return `Deactivation of ${plan.service} edition ${e.name} on cluster "${plan.cluster}": its validation clone stops; the target keeps serving its active edition ${artifact}`;
+  }
   if (plan.procedure === 'distribute') {
     return `Distribution of ${plan.service} edition ${e.name} to cluster "${plan.cluster}" (installed side by side, not activated) ${artifact}`;
   }

@@ -129,3 +129,51 @@ describe('simulateRotation', () => {
     expect(simulateRotation(plan).issues.map((i) => i.code)).toEqual(['PLAN_UNKNOWN_SERVER']);
   });
 });
+
+describe('simulateRotation: a server served by its second instance', () => {
+  const solo = { id: 'solo-1', cluster: 'demo', role: 'web' };
+  const step = (index: number, key: string, over: Partial<PlanStep>): PlanStep => ({
+    index,
+    key,
+    kind: 'switch',
+    title: key,
+    seedStep: null,
+    group: null,
+    phase: 'service-at-risk',
+    performedBy: 'Rollgate',
+    servers: [],
+    ops: [],
+    leavesRotation: [],
+    rejoinsRotation: [],
+    ...over,
+  });
+  const plan = (steps: PlanStep[]) => ({
+    groups: [{ index: 1, servers: [solo] }],
+    steps,
+    maxOutOfRotation: 1,
+  });
+
+  it('counts the twin as serving its role while the server is out, and both switches as balanced', () => {
+    const sim = simulateRotation(
+      plan([
+        step(0, 'in', { leavesRotation: ['solo-1'], rejoinsRotation: ['solo-1@beside'] }),
+        step(1, 'out', { leavesRotation: ['solo-1@beside'], rejoinsRotation: ['solo-1'] }),
+      ]),
+    );
+    expect(sim.issues).toEqual([]);
+    expect(sim.snapshots.map((s) => s.outOfRotation)).toEqual([[], []]);
+  });
+
+  it('refuses a plan that leaves the twin serving, or takes the lone server out with no twin in', () => {
+    const leftBeside = simulateRotation(
+      plan([step(0, 'in', { leavesRotation: ['solo-1'], rejoinsRotation: ['solo-1@beside'] })]),
+    );
+    expect(leftBeside.issues.map((i) => i.code)).toEqual(['ROTATION_LEFT_BESIDE', 'ROTATION_LEFT_OUT']);
+    const noTwin = simulateRotation(plan([step(0, 'out', { leavesRotation: ['solo-1'] })]));
+    expect(noTwin.issues.map((i) => i.code)).toContain('CAPACITY_ROLE_EMPTY');
+    const stranger = simulateRotation(
+      plan([step(0, 'in', { leavesRotation: ['solo-1'], rejoinsRotation: ['other-1@beside'] })]),
+    );
+    expect(stranger.issues.map((i) => i.code)).toContain('PLAN_UNKNOWN_SERVER');
+  });
+});

@@ -1,3 +1,4 @@
+import { besideOwner } from './lb-config';
 import type { ActionOpKind } from './ops';
 import type { ServerRef } from './fleet';
 import type { Plan, PlanIssue, ServerGroup } from './plan';
@@ -120,12 +121,24 @@ export function simulateRotation(
   // What follows from `out` is worked out again only when `out` changes: most steps (tests,
   // upgrades, configures) leave it as it was, and a plan has thousands of them.
   let derived: { sorted: string[]; groupsOut: number[]; emptyRoles: string[] } | null = null;
+  // Servers whose second instance serves in their place (a single-server rollout side by side):
+  // out of rotation themselves, but their role is still served.
+  const besideServing = new Set<string>();
+  const twinOwner = (id: string) => {
+    const owner = besideOwner(id);
+    return owner !== null && groupOf.has(owner) ? owner : null;
+  };
+  /** In rotation now: a server not out, or a twin serving in its server's place. */
+  const isIn = (id: string) => {
+    const owner = twinOwner(id);
+    return owner === null ? !out.has(id) : besideServing.has(owner);
+  };
   const derive = () => {
-    const sorted = [...out].sort(compareIds);
+    const sorted = [...out].filter((id) => !besideServing.has(id)).sort(compareIds);
     const groupsOut = [...new Set(sorted.map((id) => groupOf.get(id) ?? 0))].sort((a, b) => a - b);
     // Count per role instead of scanning the fleet: compilation stays linear in servers.
     const outPerRole = new Map<string, number>();
-    for (const id of out) {
+    for (const id of sorted) {
       const r = roleOf.get(id);
       if (r !== undefined) outPerRole.set(r, (outPerRole.get(r) ?? 0) + 1);
     }
@@ -143,7 +156,7 @@ export function simulateRotation(
         (unknown ??= new Set()).add(id);
     }
     for (const list of [step.leavesRotation, step.rejoinsRotation]) {
-      for (const id of list) if (!groupOf.has(id)) (unknown ??= new Set()).add(id);
+      for (const id of list) if (!groupOf.has(id) && twinOwner(id) === null) (unknown ??= new Set()).add(id);
     }
     for (const id of unknown ?? []) {
       issue(
@@ -157,10 +170,14 @@ export function simulateRotation(
     // has no agent ops: the engine moves its servers at the load balancer in one exchange, so the
     // ones entering are in by the time the ones leaving are out.
     const switching = step.kind === 'switch';
-    const closes: string[] = switching ? step.leavesRotation.filter((id) => !out.has(id)) : [];
-    const opens: string[] = switching ? step.rejoinsRotation.filter((id) => out.has(id)) : [];
+    const closes: string[] = switching ? step.leavesRotation.filter(isIn) : [];
+    const opens: string[] = switching ? step.rejoinsRotation.filter((id) => !isIn(id)) : [];
     if (switching) {
-      for (const id of opens) out.delete(id);
+      for (const id of opens) {
+        const owner = twinOwner(id);
+        if (owner === null) out.delete(id);
+        else besideServing.add(owner);
+      }
       if (opens.length > 0) derived = null;
     }
     for (const id of switching ? [] : step.servers) {
@@ -200,7 +217,11 @@ export function simulateRotation(
       );
     }
 
-    for (const id of closes) out.add(id);
+    for (const id of closes) {
+      const owner = twinOwner(id);
+      if (owner === null) out.add(id);
+      else besideServing.delete(owner);
+    }
     if (closes.length > 0) derived = null;
     const { sorted, groupsOut, emptyRoles } = (derived ??= derive());
     snapshots.push({
@@ -211,10 +232,10 @@ export function simulateRotation(
     });
 
     if (!step.allowsDowntime) {
-      if (out.size > plan.maxOutOfRotation) {
+      if (sorted.length > plan.maxOutOfRotation) {
         issue(
           'CAPACITY_TOO_MANY_OUT',
-          `${at} has ${out.size} servers out of rotation; the plan allows at most ${plan.maxOutOfRotation}.`,
+          `${at} has ${sorted.length} servers out of rotation; the plan allows at most ${plan.maxOutOfRotation}.`,
           'Bring a group back into rotation before taking the next one out.',
         );
       }
@@ -239,6 +260,13 @@ export function simulateRotation(
     }
   }
 
+  if (besideServing.size > 0) {
+    issue(
+      'ROTATION_LEFT_BESIDE',
+      `The plan ends with the second instance of ${[...besideServing].sort(compareIds).join(', ')} still in rotation.`,
+      'Switch back to the server itself and stop the second instance before the plan ends.',
+    );
+  }
   if (out.size > 0) {
     issue(
       'ROTATION_LEFT_OUT',

@@ -30,3 +30,4 @@ export * from './cluster-settings';
 export * from './routing';
 export * from './compile-rollout';
 export * from './auth';
+export * from './agent-identity';

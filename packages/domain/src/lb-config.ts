@@ -55,7 +55,21 @@ export const lbConfigSchema = z
 export type LbConfig = z.infer<typeof lbConfigSchema>;
 export type LbConfigInput = z.input<typeof lbConfigSchema>;
 
-/** The HAProxy server name of an agent. */
+const BESIDE = '@beside';
+
+/** The id a plan gives a server's second instance (a single-server rollout switches to it and back). */
+export function besideId(serverId: string): string {
+  return `${serverId}${BESIDE}`;
+}
+
+/** The server a second instance's id belongs to, or null for any other id. */
+export function besideOwner(id: string): string | null {
+  return id.endsWith(BESIDE) ? id.slice(0, -BESIDE.length) : null;
+}
+
+/** The HAProxy server name of an agent (its second instance's: the same with "-beside"). */
 export function haproxyServerName(config: LbConfig, agentId: string): string {
+  const owner = besideOwner(agentId);
+  if (owner !== null) return `${config.servers[owner] ?? owner}-beside`;
   return config.servers[agentId] ?? agentId;
 }

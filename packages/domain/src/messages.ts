@@ -53,6 +53,9 @@ export const MSG = {
   stopping: { code: 'RG0112I', text: 'stopping' },
   synchronizing: { code: 'RG0113I', text: 'synchronizing: installing edition' },
   starting: { code: 'RG0114I', text: 'starting' },
+  switched: { code: 'RG0115I', text: 'switched: new edition in rotation, old edition out, in one exchange' },
+  editionActivated: { code: 'RG0116I', text: 'old edition deactivated, new edition activated' },
+  processingServer: { code: 'RG0117I', text: 'processing server' },
   artifactRejected: { code: 'RG0120E', text: 'artifact rejected: checksum mismatch' },
   serviceOutput: { code: 'RG0190I', text: 'service output' },
 } as const;

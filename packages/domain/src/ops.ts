@@ -170,6 +170,19 @@ export const actionOpSchema = z.discriminatedUnion('op', [
   }),
   /** Remove every installed edition and the runtime state of a stopped service (rebuild). */
   z.object({ op: z.literal('uninstall'), service }),
+  /**
+   * Configure an edition (carrying the configuration over, with `env` overrides) and start it as a
+   * second instance on the service's beside port; succeed once it is healthy there.
+   */
+  z.object({
+    op: z.literal('startBeside'),
+    service,
+    edition: z.string().min(1).max(64),
+    env: z.record(z.string(), z.string()),
+    timeoutMs: ms,
+  }),
+  /** Stop the service's second instance. */
+  z.object({ op: z.literal('stopBeside'), service, timeoutMs: ms }),
 ]);
 
 export type ActionOp = z.infer<typeof actionOpSchema>;
@@ -213,6 +226,10 @@ export function describeOp(op: ActionOp): string {
       return `functionality tests via ${op.baseUrl} (${op.probes.map((p) => p.name).join(', ')})`;
     case 'uninstall':
       return `uninstall every edition of ${op.service}`;
+    case 'startBeside':
+      return `start ${op.service} ${op.edition} beside the running instance (up to ${Math.round(op.timeoutMs / 1000)} s to be healthy)`;
+    case 'stopBeside':
+      return `stop the second instance of ${op.service}`;
   }
 }
 

@@ -104,7 +104,16 @@ export interface AnnouncedWindow {
  * backout: the edition manager's verbs (replace an edition without interruption, simple activation
  * with downtime, and rolling out the previous edition again).
  */
-export type Procedure = 'minor' | 'major' | 'rollback' | 'rollout' | 'activation' | 'backout' | 'distribute'; // install an edition on a target without activating it
+export type Procedure =
+  | 'minor'
+  | 'major'
+  | 'rollback'
+  | 'rollout'
+  | 'activation'
+  | 'backout'
+  | 'distribute'
+  | 'validate'
+  | 'deactivate'; // install an edition on a target without activating it
 
 /** How an edition replaces another (the seed's rolloutEdition parameters). */
 export interface RolloutOptions {
@@ -116,6 +125,8 @@ export interface RolloutOptions {
   drainageIntervalSec: number;
   /** Back-out fast path: the edition is still installed everywhere, so nothing is downloaded. */
   fastPath: boolean;
+  /** A single server rolled out side by side (its second instance took the traffic meanwhile). */
+  beside?: boolean;
 }
 
 /** How a rollback restores the last known good state (the seed's rollback and rebuild procedures). */

@@ -88,6 +88,8 @@ export const DEFAULT_REQUIRED_GATES: Readonly<Record<Procedure, readonly Readine
   activation: ['remote-access', 'installation-files'],
   backout: ['remote-access'],
   distribute: ['remote-access'],
+  validate: ['remote-access', 'installation-files'],
+  deactivate: ['remote-access'],
 });
 
 export interface ReadinessPolicy {

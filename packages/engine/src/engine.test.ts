@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Plan } from '@rollgate/domain';
+import { compileRollout, type Plan } from '@rollgate/domain';
 import { createMemoryStore } from './memory-store';
 import type { LbServerStatus, LoadBalancerPort } from './ports';
 import { plan, setup, until } from './test-harness';
@@ -172,6 +172,173 @@ describe('engine', () => {
     // Group 2 left only after group 1 was back at the LB.
     expect(calls.indexOf('rejoin admin-1,stream-1')).toBeLessThan(calls.indexOf('leave admin-2,stream-2'));
     await engine.stop();
+  });
+
+  describe('atomic rollout: the switch', () => {
+    const IDS = ['admin-1', 'admin-2', 'stream-1', 'stream-2'];
+    const atomicPlan = () =>
+      compileRollout({
+        cluster: 'demo',
+        service: 'demo-app',
+        servers: IDS.map((id) => ({ id, cluster: 'demo', role: id.split('-')[0]! })),
+        toEdition: { app: 'demo-app', name: '2.0', sha256: 'a'.repeat(64), size: 1 },
+        fromEdition: { app: 'demo-app', name: '1.0', sha256: 'b'.repeat(64), size: 1 },
+        strategy: 'atomic',
+        drainageIntervalSec: 5,
+        installedOn: Object.fromEntries(IDS.map((id) => [id, ['1.0', '2.0']])),
+      });
+
+    /** An LB that follows the gates for health, and records whether anyone was ever serving. */
+    function fakeRuntimeLb(gateOpen: (id: string) => boolean, ids = IDS) {
+      const calls: string[] = [];
+      const admin = new Map(ids.map((id) => [id, 'ready' as 'ready' | 'drain']));
+      const sessions = new Map(ids.map((id) => [id, 2]));
+      const totals = new Map<string, number>();
+      let fewestServing = IDS.length;
+      const note = () => {
+        const serving = ids.filter((id) => admin.get(id) === 'ready' && gateOpen(id)).length;
+        fewestServing = Math.min(fewestServing, serving);
+      };
+      const lb: LoadBalancerPort = {
+        mode: async () => ({ mode: 'runtime', readmitTimeoutMs: 2000 }),
+        async leave(_c, ids) {
+          calls.push(`leave ${ids.join(',')}`);
+          for (const id of ids) admin.set(id, 'drain');
+          note();
+        },
+        async rejoin(_c, ids) {
+          calls.push(`rejoin ${ids.join(',')}`);
+          for (const id of ids) admin.set(id, 'ready');
+          note();
+        },
+        async status(_c, ids) {
+          note();
+          return new Map(
+            ids.map((id) => {
+              if (admin.get(id) === 'drain') sessions.set(id, Math.max(0, sessions.get(id)! - 1));
+              const healthy = gateOpen(id);
+              const up = healthy && admin.get(id) === 'ready';
+              // A server in rotation serves a request at every look.
+              const served = up ? (totals.get(id) ?? 0) + 1 : (totals.get(id) ?? 0);
+              totals.set(id, served);
+              return [id, { up, healthy, sessions: sessions.get(id)!, totalSessions: served }];
+            }),
+          );
+        },
+        async switchOver(_c, incoming, outgoing) {
+          const unhealthy = incoming.filter((id) => !gateOpen(id));
+          calls.push(
+            `switch in ${incoming.join(',')} out ${outgoing.join(',')}${unhealthy.length ? ` (unhealthy: ${unhealthy.join(',')})` : ''}`,
+          );
+          for (const id of incoming) admin.set(id, 'ready');
+          for (const id of outgoing) admin.set(id, 'drain');
+          note();
+        },
+        async holdAgentChecks(_c, ids, hold) {
+          calls.push(`${hold ? 'hold' : 'resume'} agent-checks ${ids.join(',')}`);
+        },
+      };
+      return { lb, calls, fewest: () => fewestServing, admin };
+    }
+
+    it('brings half 1 up out of rotation, switches both halves in one exchange once half 1 is healthy, never leaves no one serving', async () => {
+      // Health follows each server's gate in the fake fleet (known once the fleet exists).
+      const seen: { gates?: Map<string, boolean> } = {};
+      const fake = fakeRuntimeLb((id) => seen.gates?.get(id) ?? true);
+      const { store, engine, fleet, logs } = await setup(createMemoryStore(), fake.lb);
+      seen.gates = fleet.gates;
+      const p = atomicPlan();
+      const run = await engine.createRun(p, 'tester');
+      await until(
+        () => store.getRun(run.id),
+        (r) => r?.status === 'succeeded' || r?.status === 'paused',
+      );
+      expect((await store.getRun(run.id))?.failure ?? null).toBeNull();
+      expect(fake.calls).toEqual([
+        'leave admin-1,stream-1',
+        'hold agent-checks admin-1,stream-1,admin-2,stream-2',
+        'switch in admin-1,stream-1 out admin-2,stream-2',
+        'resume agent-checks admin-1,stream-1,admin-2,stream-2',
+        'rejoin admin-1,stream-1',
+        'rejoin admin-2,stream-2',
+      ]);
+      // Half 1 was healthy (its gates open) when it was switched in; someone served all along.
+      expect(fake.fewest()).toBeGreaterThanOrEqual(2);
+      expect(fleet.maxOut).toBeLessThanOrEqual(2);
+      expect(await store.openLedger(run.id)).toEqual([]);
+      expect([...fake.admin.values()]).toEqual(['ready', 'ready', 'ready', 'ready']);
+      const switched = logs.find((l) => l.code === 'RG0115I');
+      expect(switched?.message).toMatch(
+        /admin-1, stream-1 ready and admin-2, stream-2 drained in one exchange: every new request gets 2\.0/,
+      );
+      await engine.stop();
+    });
+
+    it('a single server, side by side: its second instance serves while it is upgraded; nothing is left out', async () => {
+      const twin = 'solo-1@beside';
+      const seen: { gates?: Map<string, boolean>; twinUp: boolean } = { twinUp: false };
+      // The second instance is healthy once its startBeside op ran (the agent checked it).
+      const fake = fakeRuntimeLb(
+        (id) => (id === twin ? seen.twinUp : (seen.gates?.get(id) ?? true)),
+        ['solo-1', twin],
+      );
+      fake.admin.set(twin, 'drain');
+      const { store, engine, fleet } = await setup(createMemoryStore(), fake.lb, { ids: ['solo-1'] });
+      seen.gates = fleet.gates;
+      const p = compileRollout({
+        cluster: 'demo',
+        service: 'demo-app',
+        servers: [{ id: 'solo-1', cluster: 'demo', role: 'solo' }],
+        toEdition: { app: 'demo-app', name: '2.0', sha256: 'a'.repeat(64), size: 1 },
+        drainageIntervalSec: 5,
+        installedOn: { 'solo-1': ['1.0', '2.0'] },
+        beside: true,
+      });
+      const run = await engine.createRun(p, 'tester');
+      await until(
+        () => store.getRun(run.id),
+        (r) => {
+          seen.twinUp = fleet.sent.some((a) => a.ops.some((o) => o.op === 'startBeside'));
+          return r?.status === 'succeeded' || r?.status === 'paused';
+        },
+      );
+      expect((await store.getRun(run.id))?.failure ?? null).toBeNull();
+      expect(fake.calls).toEqual([
+        `hold agent-checks ${twin},solo-1`,
+        `switch in ${twin} out solo-1`,
+        `resume agent-checks ${twin},solo-1`,
+        `rejoin ${twin}`,
+        `hold agent-checks solo-1,${twin}`,
+        `switch in solo-1 out ${twin}`,
+        `resume agent-checks solo-1,${twin}`,
+        'rejoin solo-1',
+      ]);
+      // One of the two instances was in rotation and healthy at every moment.
+      expect(fake.fewest()).toBe(1);
+      expect(await store.openLedger()).toEqual([]);
+      expect(fleet.sent.map((a) => a.ops.map((o) => o.op).join('+'))).toEqual([
+        'startBeside',
+        'gate+drain+stop+activate+configure+start+waitHealthy',
+        'stopBeside',
+      ]);
+      await engine.stop();
+    });
+
+    it('pauses without switching when the load balancer cannot make the exchange', async () => {
+      const fake = fakeRuntimeLb(() => true);
+      const { switchOver: _none, ...noSwitch } = fake.lb;
+      const { store, engine } = await setup(createMemoryStore(), noSwitch);
+      const run = await engine.createRun(atomicPlan(), 'tester');
+      const paused = await until(
+        () => store.getRun(run.id),
+        (r) => r?.status === 'paused',
+      );
+      expect(paused?.failure).toMatch(/atomic switch needs the load balancer's runtime API/);
+      // Half 2 still serves the old edition: nothing was switched.
+      expect(fake.admin.get('admin-2')).toBe('ready');
+      expect(fake.admin.get('stream-2')).toBe('ready');
+      await engine.stop();
+    });
   });
 
   it('gate-only LB: the agent drain first waits for the LB to notice the closed gate', async () => {

@@ -1,5 +1,7 @@
 import {
   actionId as makeActionId,
+  besideId,
+  besideOwner,
   canTransitionRun,
   isTerminalRun,
   MSG,
@@ -169,6 +171,10 @@ export function createEngine(opts: EngineOptions): Engine {
   const lb = opts.lb;
   /** Drains whose servers this process has already set to drain at the LB (idempotent anyway). */
   const leftAtLb = new Set<string>();
+  /** Atomic switches this process has made (again after a restart: the exchange is idempotent). */
+  const switchedAt = new Map<string, number>();
+  /** Switches whose old half has drained and whose agent-checks were resumed. */
+  const switchDone = new Set<string>();
   const drainReported = new Map<string, number>();
   const skipDrainFor = new Set<string>();
   /** Re-admissions in progress: when the LB was told, and each server's session count then. */
@@ -461,6 +467,9 @@ export function createEngine(opts: EngineOptions): Engine {
     // Excluded servers are out of this run's pool: they no longer count against its budget.
     const out = new Set(open.map((l) => l.serverId).filter((id) => !run.excluded.includes(id)));
     for (const s of leaving) out.add(s);
+    // A switch puts its incoming half in by the same exchange that takes the other half out.
+    const incoming = step.kind === 'switch' ? active(run, step.rejoinsRotation) : [];
+    for (const s of incoming) out.delete(s);
     if (out.size > run.plan.maxOutOfRotation) {
       return `${out.size} servers would be out of rotation (${[...out].join(', ')}); at most ${run.plan.maxOutOfRotation} may be`;
     }
@@ -470,9 +479,17 @@ export function createEngine(opts: EngineOptions): Engine {
     const roles = new Set(servers.filter((s) => leaving.includes(s.id)).map((s) => s.role));
     for (const role of roles) {
       const serving = servers.filter(
-        (s) => s.role === role && !out.has(s.id) && s.status === 'connected' && s.gateOpen,
+        (s) =>
+          s.role === role &&
+          !out.has(s.id) &&
+          s.status === 'connected' &&
+          (s.gateOpen || incoming.includes(s.id)),
       );
-      if (serving.length === 0) {
+      // A server whose second instance takes its place (single-server rollout) leaves none unserved.
+      const servedBeside = servers
+        .filter((s) => s.role === role && leaving.includes(s.id))
+        .every((s) => incoming.includes(besideId(s.id)));
+      if (serving.length === 0 && !servedBeside) {
         return `no other healthy "${role}" server is in rotation, so taking ${leaving.join(', ')} out would stop the service`;
       }
     }
@@ -693,7 +710,10 @@ export function createEngine(opts: EngineOptions): Engine {
     return ops;
   }
 
-  const drainMsOf = (step: PlanStep) => step.ops.find((op) => op.op === 'drain')?.maxWaitMs ?? 0;
+  /** How long a step's leaving servers may drain: its drain op's, or the rollout's for a switch. */
+  const drainMsOf = (run: RunRecord, step: PlanStep) =>
+    step.ops.find((op) => op.op === 'drain')?.maxWaitMs ??
+    (step.kind === 'switch' ? (run.plan.rollout?.drainageIntervalSec ?? 30) * 1000 : 0);
 
   async function leaveAtLb(run: RunRecord, step: StepRecord, planStep: PlanStep) {
     const key = `${run.id}:${step.index}:${step.attempt}`;
@@ -712,7 +732,7 @@ export function createEngine(opts: EngineOptions): Engine {
       emit(
         run.id,
         'quiescing',
-        `${active(run, planStep.leavesRotation).join(', ')} set to drain at the load balancer; waiting up to ${Math.round(drainMsOf(planStep) / 1000)} s for their sessions to end`,
+        `${active(run, planStep.leavesRotation).join(', ')} set to drain at the load balancer; waiting up to ${Math.round(drainMsOf(run, planStep) / 1000)} s for their sessions to end`,
         { stepIndex: step.index },
       );
     }
@@ -729,7 +749,7 @@ export function createEngine(opts: EngineOptions): Engine {
     const busy = active(run, planStep.leavesRotation).filter(
       (id) => (stats.get(id)?.sessions ?? 0) > 0 && !skipDrainFor.has(`${run.id}:${id}`),
     );
-    if (busy.length > 0 && elapsed < drainMsOf(planStep)) {
+    if (busy.length > 0 && elapsed < drainMsOf(run, planStep)) {
       recheckSoon(run.id, 100);
       const last = drainReported.get(key) ?? started;
       if (now - last >= 5000) {
@@ -757,6 +777,81 @@ export function createEngine(opts: EngineOptions): Engine {
         level: left > 0 ? 'warn' : 'info',
       });
     }
+    return true;
+  }
+
+  const isAgent = (id: string) => besideOwner(id) === null;
+
+  /**
+   * The atomic strategy's switch. The incoming half (already on the new edition, drained at the LB)
+   * gets its gates opened so that the LB's health checks pass while it still gets no traffic; once
+   * the LB reports every one of them healthy, ONE runtime-API exchange sets them ready and the
+   * outgoing half drained. Then the outgoing half drains its sessions. Every call is idempotent,
+   * so a coordinator that took the run over repeats it safely. True once the old half has drained.
+   */
+  async function switched(
+    run: RunRecord,
+    step: StepRecord,
+    planStep: PlanStep,
+    mode: LbMode | null,
+  ): Promise<boolean> {
+    if (mode?.mode !== 'runtime' || !lb?.switchOver) {
+      await pauseOnFailure(
+        run,
+        step,
+        planStep,
+        "the atomic switch needs the load balancer's runtime API (rollgate lb configure --socket ...)",
+      );
+      return false;
+    }
+    const key = `${run.id}:${step.index}:${step.attempt}`;
+    const cluster = run.plan.cluster;
+    const incoming = active(run, planStep.rejoinsRotation);
+    const outgoing = active(run, planStep.leavesRotation);
+    const both = [...incoming, ...outgoing];
+    if (!switchedAt.has(key)) {
+      // An agent-check answering "ready" to an open gate would put half 1 in early (and, until its
+      // gate closes, half 2 back): the LB stops asking until the old half has drained.
+      await lb.holdAgentChecks?.(cluster, both, true);
+      // A second instance has no gate of its own: the agent checked it healthy before the switch.
+      for (const id of incoming.filter(isAgent))
+        await bus.setGate(id, true, `run ${run.id}: healthy and drained, ready for the switch`);
+      const stats = await lb.status(cluster, incoming);
+      const unhealthy = incoming.filter((id) => {
+        const st = stats.get(id);
+        return !st || !(st.healthy ?? st.up);
+      });
+      const now = clock.now();
+      if (unhealthy.length > 0) {
+        if (now - (step.startedAt ?? now) > mode.readmitTimeoutMs) {
+          await pauseOnFailure(
+            run,
+            step,
+            planStep,
+            `the load balancer does not report ${unhealthy.join(', ')} healthy ${Math.round((now - (step.startedAt ?? now)) / 1000)} s after their gates opened; the switch was NOT made (${outgoing.join(', ')} still serve)`,
+          );
+          return false;
+        }
+        recheckSoon(run.id, 100);
+        return false;
+      }
+      await lb.switchOver(cluster, incoming, outgoing);
+      switchedAt.set(key, now);
+      // The exchange drained the outgoing half itself: what remains is to wait for its sessions.
+      leftAtLb.add(key);
+      for (const id of outgoing.filter(isAgent)) await bus.setGate(id, false, `run ${run.id}: switched out`);
+      for (const id of outgoing) emit(run.id, 'gateClosed', id, { serverId: id, stepIndex: step.index });
+      emit(
+        run.id,
+        'switched',
+        `${incoming.join(', ')} ready and ${outgoing.join(', ')} drained in one exchange: every new request gets ${run.plan.toEdition.name}; waiting up to ${Math.round(drainMsOf(run, planStep) / 1000)} s for the old half's sessions to end`,
+        { stepIndex: step.index },
+      );
+    }
+    if (switchDone.has(key)) return true;
+    if (!(await drainedAtLb(run, step, planStep))) return false;
+    await lb.holdAgentChecks?.(cluster, both, false);
+    switchDone.add(key);
     return true;
   }
 
@@ -966,18 +1061,22 @@ export function createEngine(opts: EngineOptions): Engine {
           result: null,
         }));
         const leaving = active(run, planStep.leavesRotation);
-        const ledger = leaving.map((serverId) => ({
-          runId: run.id,
-          serverId,
-          stepIndex: step.index,
-          closedAt: now,
-          reopenedAt: null,
-        }));
+        // A second instance leaving rotation goes back to idle: nothing to put back, no ledger entry.
+        const ledger = leaving
+          .filter((id) => besideOwner(id) === null)
+          .map((serverId) => ({
+            runId: run.id,
+            serverId,
+            stepIndex: step.index,
+            closedAt: now,
+            reopenedAt: null,
+          }));
         // Durable before effect: the step, its actions and the ledger are committed first.
         await store.startStep(run.id, step.index, attempt, now, actions, ledger, fenceOf(run.id));
         emit(run.id, 'stepStarted', `${step.index + 1}/${run.plan.steps.length} ${planStep.title}`, {
           stepIndex: step.index,
         });
+        if (planStep.kind === 'switch') continue; // gates and LB change at the switch itself
         for (const serverId of leaving) {
           emit(run.id, 'gateClosed', serverId, { serverId, stepIndex: step.index });
         }
@@ -1005,6 +1104,7 @@ export function createEngine(opts: EngineOptions): Engine {
         return;
       }
       const lbMode = await modeFor(run, planStep);
+      if (planStep.kind === 'switch' && !(await switched(run, step, planStep, lbMode))) return;
       if (
         lbMode?.mode === 'runtime' &&
         active(run, planStep.leavesRotation).length > 0 &&
@@ -1019,8 +1119,9 @@ export function createEngine(opts: EngineOptions): Engine {
       }
       const done = (a: ActionRecord) => a.status === 'succeeded' || a.status === 'skipped';
       if (actions.every(done)) {
-        const rejoining = active(run, planStep.rejoinsRotation).filter((id) =>
-          actions.some((a) => a.serverId === id && a.status === 'succeeded'),
+        const rejoining = active(run, planStep.rejoinsRotation).filter(
+          (id) =>
+            planStep.kind === 'switch' || actions.some((a) => a.serverId === id && a.status === 'succeeded'),
         );
         if (
           rejoining.length > 0 &&
@@ -1541,6 +1642,10 @@ export function createEngine(opts: EngineOptions): Engine {
         else if (u.status === 'accepted')
           emit(current.runId, 'actionAccepted', current.id, { ...ids, level: 'debug' });
       });
+      // Accepted / running change no step's outcome: only a finished action is worth an evaluation
+      // now (the tick looks at every running run anyway). At fan-out, 1000 ACCEPTEDs would
+      // otherwise each read the step's 1000 actions.
+      if (u.status !== 'succeeded' && u.status !== 'failed' && u.status !== 'cancelled') return;
       // The agent's report is a fact whoever leads (stored unfenced above); the leader decides on it.
       if (leadsNow(action.runId)) await kick(action.runId);
       else opts.notifyLeader?.(action.runId);
@@ -1605,7 +1710,7 @@ export function createEngine(opts: EngineOptions): Engine {
       if (mode?.mode !== 'runtime') {
         throw new EngineError(
           'PRECONDITION_FAILED',
-          `Skipping a drain needs the load balancer's runtime API (rollgate lb configure --socket …); here ${serverId}'s own agent drains it and stops waiting after the drainage interval (${Math.round(drainMsOf(step) / 1000)} s).`,
+          `Skipping a drain needs the load balancer's runtime API (rollgate lb configure --socket …); here ${serverId}'s own agent drains it and stops waiting after the drainage interval (${Math.round(drainMsOf(run, step) / 1000)} s).`,
         );
       }
       // The drain is watched by the run's leader (in its memory): this coordinator becomes it.

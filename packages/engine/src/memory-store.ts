@@ -195,6 +195,48 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore & 
           .sort((a, b) => a.id.localeCompare(b.id)),
       );
     },
+    async pageServers(q) {
+      const all = [...servers.values()];
+      const search = q.search?.trim().toLowerCase();
+      const matches = (s: ServerRecord) =>
+        (q.cluster === undefined || s.cluster === q.cluster) &&
+        (q.role === undefined || s.role === q.role) &&
+        (q.status === undefined || s.status === q.status) &&
+        (q.gateOpen === undefined || s.gateOpen === q.gateOpen) &&
+        (!search ||
+          s.id.toLowerCase().includes(search) ||
+          s.hostname.toLowerCase().includes(search) ||
+          s.role.toLowerCase().includes(search) ||
+          s.services.some(
+            (x) =>
+              x.activeEdition.toLowerCase() === search ||
+              x.installedEditions.some((e) => e.toLowerCase() === search),
+          ));
+      const rows = all.filter(matches);
+      const key = q.sort ?? 'id';
+      const dir = q.desc ? -1 : 1;
+      // Never-seen servers sort as the oldest heartbeat, as NULLS FIRST does in the SQL store.
+      const value = (s: ServerRecord): string | number =>
+        key === 'lastHeartbeatAt' ? (s.lastHeartbeatAt ?? -1) : s[key];
+      // Plain code-point comparison, as the PostgreSQL store's COLLATE "C".
+      const cmp = (x: string | number, y: string | number) => (x < y ? -1 : x > y ? 1 : 0);
+      rows.sort((a, b) => cmp(value(a), value(b)) * dir || cmp(a.id, b.id));
+      const summary = { connected: 0, lost: 0, disconnected: 0, gateClosed: 0, unhealthy: 0 };
+      for (const s of rows) {
+        summary[s.status]++;
+        if (!s.gateOpen) summary.gateClosed++;
+        if (s.services.some((x) => x.health === 'unhealthy' || x.health === 'stopped')) summary.unhealthy++;
+      }
+      const offset = q.offset ?? 0;
+      const facet = (f: (s: ServerRecord) => string) => [...new Set(all.map(f))].sort((a, b) => cmp(a, b));
+      return {
+        rows: clone(rows.slice(offset, offset + (q.limit ?? 100))),
+        total: rows.length,
+        summary,
+        clusters: facet((s) => s.cluster),
+        roles: facet((s) => s.role),
+      };
+    },
     async getServer(id) {
       const s = servers.get(id);
       return s ? clone(s) : null;

@@ -18,7 +18,15 @@ export interface Clock {
 }
 
 export type RunKind =
-  'minor-upgrade' | 'major-upgrade' | 'rollback' | 'rollout' | 'activation' | 'backout' | 'distribute';
+  | 'minor-upgrade'
+  | 'major-upgrade'
+  | 'rollback'
+  | 'rollout'
+  | 'activation'
+  | 'backout'
+  | 'distribute'
+  | 'validate'
+  | 'deactivate';
 
 /** How a run behaves when things go wrong, and what it knows of its window. */
 export interface RunOptions {
@@ -159,6 +167,10 @@ export interface ServerInventoryService {
   name: string;
   /** The port the service listens on (0 when the agent did not say). */
   port?: number;
+  /** Where a second instance can run during a single-server rollout (none when absent). */
+  besidePort?: number;
+  /** The edition that second instance runs now (a validation clone); absent when none runs. */
+  besideEdition?: string;
   installedEditions: string[];
   activeEdition: string;
   health: 'healthy' | 'unhealthy' | 'stopped' | 'unknown';
@@ -200,6 +212,37 @@ export interface ServerTouch {
    * mark it disconnected there. Absent: always applies.
    */
   coordinatorId?: string;
+}
+
+/** What the fleet page asks for: filters, one sort key and a window of rows. */
+export interface ServerPageQuery {
+  cluster?: string;
+  role?: string;
+  status?: AgentStatus;
+  /** true: only servers whose gate is open; false: only those whose gate is closed. */
+  gateOpen?: boolean;
+  /** Case-insensitive: part of the id, host name or role, or a whole edition name (active or installed). */
+  search?: string;
+  /** Default 'id'; ties are broken by id, ascending. */
+  sort?: 'id' | 'cluster' | 'role' | 'status' | 'lastHeartbeatAt';
+  /** Default false (ascending). */
+  desc?: boolean;
+  /** Default 0. */
+  offset?: number;
+  /** Default 100. */
+  limit?: number;
+}
+
+/** One page of the fleet with what the page summarises about every matching server. */
+export interface ServerPage {
+  rows: ServerRecord[];
+  /** Servers matching the filters, over all pages. */
+  total: number;
+  /** Counts over the matching servers; unhealthy: a service reported unhealthy or stopped. */
+  summary: { connected: number; lost: number; disconnected: number; gateClosed: number; unhealthy: number };
+  /** Every cluster and every role of the whole fleet, unfiltered, sorted (the page's filter choices). */
+  clusters: string[];
+  roles: string[];
 }
 
 export interface AuditEvent {
@@ -296,6 +339,11 @@ export interface EngineStore {
   touchServers(touches: ServerTouch[]): Promise<void>;
   /** Sorted by id. */
   listServers(opts?: { cluster?: string }): Promise<ServerRecord[]>;
+  /**
+   * One filtered, sorted page of the fleet, its count and facets, computed by the store so that a
+   * page of a 10,000-server fleet does not load every server (the console polls it).
+   */
+  pageServers(q: ServerPageQuery): Promise<ServerPage>;
   getServer(id: string): Promise<ServerRecord | null>;
 
   // clusters
@@ -417,6 +465,11 @@ export interface LbServerStatus {
   sessions: number;
   /** Sessions ever served (grows when it serves a request). */
   totalSessions: number;
+  /**
+   * It passes the load balancer's health checks, whatever its administrative state (a drained
+   * server can be healthy). Absent: taken to be `up`.
+   */
+  healthy?: boolean;
 }
 
 /** How the engine can work with a cluster's load balancer. */
@@ -447,4 +500,15 @@ export interface LoadBalancerPort {
   rejoin(cluster: string, serverIds: string[]): Promise<void>;
   /** Runtime mode: what the LB reports now for these servers. */
   status(cluster: string, serverIds: string[]): Promise<Map<string, LbServerStatus>>;
+  /**
+   * Runtime mode: `incoming` ready and `outgoing` drained in ONE runtime-API exchange (the atomic
+   * strategy's switch), so no request is answered by the old edition after it returns. Absent when
+   * the load balancer cannot do it.
+   */
+  switchOver?(cluster: string, incoming: string[], outgoing: string[]): Promise<void>;
+  /**
+   * Runtime mode: stops (`hold`) or resumes the LB's agent-checks of these servers, whose "ready"
+   * would otherwise put a server in rotation while a switch is being prepared. Idempotent.
+   */
+  holdAgentChecks?(cluster: string, serverIds: string[], hold: boolean): Promise<void>;
 }

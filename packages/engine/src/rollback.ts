@@ -102,4 +102,6 @@ export const RUN_KIND: Record<Plan['procedure'], RunRecord['kind']> = {
   activation: 'activation',
   backout: 'backout',
   distribute: 'distribute',
+  validate: 'validate',
+  deactivate: 'deactivate',
 };

@@ -75,6 +75,8 @@ export function fakeFleet(store: EngineStore, ids: string[]) {
     cancel() {},
     setGate(serverId, open) {
       gateWishes.push({ serverId, open });
+      // A connected agent applies the wish to its gate at once, as the real one does.
+      if (connected.has(serverId)) gates.set(serverId, open);
       return connected.has(serverId);
     },
     isConnected: (id) => connected.has(id),

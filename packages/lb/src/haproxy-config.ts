@@ -15,6 +15,11 @@ export interface HaproxyBackendServer {
   gatePort: number;
   /** The agent's agent-check port (gate.agentCheckPort in the agent config); omit for HTTP checks only. */
   agentCheckPort?: number;
+  /**
+   * Where the server runs a second instance during a single-server rollout (services[].beside in
+   * the agent config): rendered as "<name>-beside", disabled until the coordinator switches to it.
+   */
+  besidePort?: number;
 }
 
 export interface RenderHaproxyBackendOptions {
@@ -121,6 +126,10 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     checkPort(`servers[${i}].servicePort`, s.servicePort);
     checkPort(`servers[${i}].gatePort`, s.gatePort);
     if (s.agentCheckPort !== undefined) checkPort(`servers[${i}].agentCheckPort`, s.agentCheckPort);
+    if (s.besidePort !== undefined) {
+      checkPort(`servers[${i}].besidePort`, s.besidePort);
+      checkName(`servers[${i}].name + "-beside"`, `${s.name}-beside`);
+    }
   }
 
   const defaultServer = [
@@ -134,7 +143,12 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     const parts = [`server ${s.name} ${hostPort(s.address, s.servicePort)}`, `check port ${s.gatePort}`];
     if (s.agentCheckPort !== undefined)
       parts.push(`agent-check agent-port ${s.agentCheckPort} agent-inter ${agentInter}ms`);
-    return `    ${parts.join(' ')}`;
+    const line = `    ${parts.join(' ')}`;
+    // The second instance of a single-server rollout: in maintenance (no traffic) until the
+    // coordinator switches to it; not checked by HAProxy (the agent checked it before the switch).
+    return s.besidePort === undefined
+      ? line
+      : `${line}\n    server ${s.name}-beside ${hostPort(s.address, s.besidePort)} disabled`;
   });
   const anyAgent = opts.servers.some((s) => s.agentCheckPort !== undefined);
 
@@ -195,5 +209,38 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     `    default-server ${defaultServer}`,
     ...serverLines,
     '',
+    ...validationBackend(backend, opts.servers, defaultServer, retries),
   ].join('\n');
+}
+
+/** The name of a cluster's validation backend (its clone of second instances). */
+export function validationBackendName(backend: string): string {
+  return `${backend}-validate`;
+}
+
+/**
+ * The validation clone's backend: every server's second instance (beside port), disabled until a
+ * validation starts one and routing rules send the pilot requests here. Not health-checked by
+ * HAProxy: the agent checked each instance healthy when it started it.
+ */
+function validationBackend(
+  backend: string,
+  servers: readonly HaproxyBackendServer[],
+  defaultServer: string,
+  retries: number,
+): string[] {
+  const twins = servers.filter((s) => s.besidePort !== undefined);
+  if (twins.length === 0) return [];
+  return [
+    `backend ${validationBackendName(backend)}`,
+    '    # Validation clone (rollgate edition validate): routing rules send pilot requests here.',
+    '    balance roundrobin',
+    '    option redispatch',
+    `    retries ${retries}`,
+    '    retry-on conn-failure empty-response',
+    '    http-request disable-l7-retry unless METH_GET || METH_HEAD',
+    `    default-server ${defaultServer}`,
+    ...twins.map((s) => `    server ${s.name}-beside ${hostPort(s.address, s.besidePort!)} disabled`),
+    '',
+  ];
 }

@@ -289,10 +289,12 @@ export function createHaproxyRuntime(opts: HaproxyRuntimeOptions): HaproxyRuntim
         .filter((r) => r.backend === backend)
         .map((r) => {
           const s = states.get(r.name);
+          const fromStat = r.status === 'MAINT' ? 'maint' : r.status === 'DRAIN' ? 'drain' : 'ready';
           return {
             ...r,
-            adminState:
-              s?.adminState ?? (r.status === 'MAINT' ? 'maint' : r.status === 'DRAIN' ? 'drain' : 'ready'),
+            // A server started "disabled" keeps its configuration-maintenance flag after
+            // `set server state ready` although it serves; `show stat` tells the truth then.
+            adminState: s && !(s.adminState === 'maint' && r.status !== 'MAINT') ? s.adminState : fromStat,
             opState: s?.opState ?? (r.status === 'DOWN' || r.status === 'MAINT' ? 'stopped' : 'running'),
           };
         });

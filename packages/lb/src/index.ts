@@ -25,6 +25,7 @@ export {
 } from './haproxy-parse';
 export {
   renderHaproxyBackend,
+  validationBackendName,
   type HaproxyBackendServer,
   type RenderHaproxyBackendOptions,
 } from './haproxy-config';

@@ -21,6 +21,8 @@ export interface EditionVerbFlags extends JsonFlag {
   acceptDowntime?: boolean;
   /** Follow the run until it ends. */
   wait?: boolean;
+  /** Validation: servers that run the edition beside their current instance; default 1. */
+  cloneSize?: number;
 }
 
 const rolloutParams = (f: EditionVerbFlags) => ({
@@ -95,6 +97,45 @@ export async function editionRolloutCommand(ctx: CommandContext, flags: EditionV
   );
 }
 
+export async function editionValidateCommand(ctx: CommandContext, flags: EditionVerbFlags): Promise<number> {
+  const view = await ctx.client.editions.validate.mutate({
+    app: flags.app,
+    cluster: flags.cluster,
+    edition: flags.edition!,
+    ...(flags.cloneSize !== undefined ? { cloneSize: flags.cloneSize } : {}),
+  });
+  const clone = view.run.plan.groups[0]?.servers.map((s) => s.id).join(', ') ?? '';
+  const code = await started(
+    ctx,
+    view,
+    flags,
+    `Validating ${flags.edition} on a clone of cluster ${flags.cluster} (beside ${clone})`,
+  );
+  if (!flags.json && code === 0) {
+    ctx.out.print(
+      `Send pilot requests to it: rollgate lb routes set --cluster ${flags.cluster} --rule header:x-pilot:yes=${flags.edition}; move everyone with: rollgate edition rollout --app ${flags.app} --cluster ${flags.cluster} --edition ${flags.edition}`,
+    );
+  }
+  return code;
+}
+
+export async function editionDeactivateCommand(
+  ctx: CommandContext,
+  flags: EditionVerbFlags,
+): Promise<number> {
+  const view = await ctx.client.editions.deactivate.mutate({
+    app: flags.app,
+    cluster: flags.cluster,
+    edition: flags.edition!,
+  });
+  return started(
+    ctx,
+    view,
+    flags,
+    `Deactivating ${flags.edition} on cluster ${flags.cluster} (its validation clone stops)`,
+  );
+}
+
 export async function editionBackoutCommand(ctx: CommandContext, flags: EditionVerbFlags): Promise<number> {
   const view = await ctx.client.editions.backout.mutate({
     app: flags.app,
@@ -121,7 +162,7 @@ export async function editionStatusCommand(ctx: CommandContext, flags: EditionVe
   }
   // The seed's edition metadata: name, base or not, and the state per deployment target.
   ctx.out.print(
-    `${'EDITION'.padEnd(14)} ${'BASE'.padEnd(5)} ${'TARGET'.padEnd(16)} ${'STATE'.padEnd(9)} ACTIVE/INSTALLED`,
+    `${'EDITION'.padEnd(14)} ${'BASE'.padEnd(5)} ${'TARGET'.padEnd(16)} ${'STATE'.padEnd(10)} ACTIVE/INSTALLED`,
   );
   for (const r of rows) {
     const targets =
@@ -130,7 +171,7 @@ export async function editionStatusCommand(ctx: CommandContext, flags: EditionVe
         : [{ cluster: '—', state: 'INACTIVE', activeOn: 0, installedOn: 0, servers: 0 }];
     for (const t of targets) {
       ctx.out.print(
-        `${r.edition.padEnd(14)} ${(r.base ? 'yes' : '').padEnd(5)} ${t.cluster.padEnd(16)} ${t.state.padEnd(9)} ${t.activeOn}/${t.installedOn} of ${t.servers}`,
+        `${r.edition.padEnd(14)} ${(r.base ? 'yes' : '').padEnd(5)} ${t.cluster.padEnd(16)} ${t.state.padEnd(10)} ${t.activeOn}/${t.installedOn} of ${t.servers}`,
       );
     }
   }

@@ -140,6 +140,11 @@ export interface HaproxyConfigFlags {
   socket?: string;
   checkInterval?: number;
   slowstart?: number;
+  /** Emit the routing frontend (map lookups) instead of the plain one. */
+  routing?: boolean;
+  /** Header names to route by, besides those of the current rules. */
+  routeHeader?: string[];
+  mapDir?: string;
 }
 
 export async function haproxyConfigCommand(ctx: CommandContext, flags: HaproxyConfigFlags): Promise<number> {
@@ -150,7 +155,83 @@ export async function haproxyConfigCommand(ctx: CommandContext, flags: HaproxyCo
     ...(flags.socket ? { socketPath: flags.socket } : {}),
     ...(flags.checkInterval !== undefined ? { checkIntervalMs: flags.checkInterval } : {}),
     ...(flags.slowstart !== undefined ? { slowstartMs: flags.slowstart } : {}),
+    ...(flags.routing ? { routing: true } : {}),
+    ...(flags.routeHeader?.length ? { routingHeaders: flags.routeHeader } : {}),
+    ...(flags.mapDir ? { mapDir: flags.mapDir } : {}),
   });
   ctx.out.print(text);
+  return 0;
+}
+
+export interface RoutesSetFlags extends JsonFlag {
+  cluster: string;
+  /** `<match>=<edition>` rules, e.g. `header:x-pilot:yes=2.0`, `source:10.1.0.0/16=2.0`, `path:/beta/=2.0`. */
+  rule?: string[];
+  /** Where HAProxy's map files live on its host. */
+  mapDir?: string;
+}
+
+/**
+ * One `--rule` into the API's shape; the API validates the values (CIDR, header name, edition),
+ * this only says when the shape itself is wrong.
+ */
+export function parseRule(text: string): Record<string, string> {
+  const eq = text.lastIndexOf('=');
+  const match = eq > 0 ? text.slice(0, eq) : '';
+  const edition = eq > 0 ? text.slice(eq + 1) : '';
+  const [kind, ...rest] = match.split(':');
+  const value = rest.join(':');
+  if (edition && kind === 'header') {
+    const i = value.indexOf(':');
+    if (i > 0) return { match: 'header', header: value.slice(0, i), value: value.slice(i + 1), edition };
+  } else if (edition && kind === 'source' && value) {
+    return { match: 'source', cidr: value, edition };
+  } else if (edition && kind === 'path' && value) {
+    return { match: 'path-prefix', prefix: value, edition };
+  }
+  throw new CliError(
+    `--rule ${text}: expected header:<name>:<value>=<edition>, source:<address or CIDR>=<edition> or path:<prefix>=<edition> (e.g. header:x-pilot:yes=2.0).`,
+  );
+}
+
+type RoutesView = Awaited<ReturnType<CommandContext['client']['lb']['routes']['query']>>;
+
+function printRoutes(ctx: CommandContext, view: RoutesView): void {
+  if (view.rules.length === 0) {
+    ctx.out.print(`Cluster ${view.cluster} has no routing rules: every request goes to its own backend.`);
+  } else {
+    ctx.out.print(
+      renderTable(
+        [{ header: 'RULE' }, { header: 'BACKEND' }],
+        view.rules.map((r) => [r.description, r.backend ?? '(no backend serves it now)']),
+      ),
+    );
+  }
+  const served = Object.entries(view.editions).map(([e, b]) => `${e} → ${b}`);
+  ctx.out.print(`Editions served now: ${served.join(', ') || 'none'}. Maps in ${view.mapDir}.`);
+}
+
+export async function routesShowCommand(
+  ctx: CommandContext,
+  flags: JsonFlag & { cluster: string },
+): Promise<number> {
+  const view = await ctx.client.lb.routes.query({ cluster: flags.cluster });
+  if (flags.json) ctx.out.json(view);
+  else printRoutes(ctx, view);
+  return 0;
+}
+
+export async function routesSetCommand(ctx: CommandContext, flags: RoutesSetFlags): Promise<number> {
+  const rules = (flags.rule ?? []).map(parseRule);
+  const view = await ctx.client.lb.setRoutes.mutate({
+    cluster: flags.cluster,
+    rules: rules as never,
+    ...(flags.mapDir ? { mapDir: flags.mapDir } : {}),
+  });
+  if (flags.json) ctx.out.json(view);
+  else {
+    ctx.out.print(`Applied ${view.rules.length} routing rule(s) to HAProxy's maps (no reload).`);
+    printRoutes(ctx, view);
+  }
   return 0;
 }

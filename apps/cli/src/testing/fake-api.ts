@@ -219,6 +219,7 @@ export async function startFakeApi(): Promise<FakeApi> {
     setClusterLb: unused('setClusterLb'),
     getClusterSettings: unused('getClusterSettings'),
     setClusterSettings: unused('setClusterSettings'),
+    pageServers: unused('pageServers'),
     async getRun(id) {
       touchLive(id);
       return runs.get(id) ?? null;
@@ -347,11 +348,16 @@ export async function startFakeApi(): Promise<FakeApi> {
       clear: unused('lb.clear'),
       show: unused('lb.show'),
       haproxyConfig: unused('lb.haproxyConfig'),
+      routes: unused('lb.routes'),
+      setRoutes: unused('lb.setRoutes'),
     },
     editions: {
       install: unused('editions.install'),
       activate: unused('editions.activate'),
       rollout: unused('editions.rollout'),
+      plan: unused('editions.plan'),
+      validate: unused('editions.validate'),
+      deactivate: unused('editions.deactivate'),
       backout: unused('editions.backout'),
       async upload(input, actor) {
         actors.push(actor);

@@ -2,7 +2,7 @@
 
 import { useState } from 'react';
 import { consoleClient } from '../trpc-client';
-import { auditDetails, formatTime } from '../view-model';
+import { auditDetails, auditFrom, formatTime } from '../view-model';
 import { usePolled } from './hooks';
 
 /** Who did what, to what, when: the coordinator's audit log, newest first. */
@@ -47,6 +47,7 @@ export function AuditPage() {
                 <th scope="col">Who</th>
                 <th scope="col">What</th>
                 <th scope="col">Target</th>
+                <th scope="col">From</th>
                 <th scope="col">Details</th>
               </tr>
             </thead>
@@ -57,6 +58,7 @@ export function AuditPage() {
                   <td className="mono small">{e.actor}</td>
                   <td className="mono">{e.action}</td>
                   <td className="mono small">{e.target}</td>
+                  <td className="mono small nowrap">{auditFrom(e.details)}</td>
                   <td className="small details">{auditDetails(e.details)}</td>
                 </tr>
               ))}

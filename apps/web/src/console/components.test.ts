@@ -5,8 +5,11 @@
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
+import { groupEditions } from '../editions-model';
 import { summaryView } from '../fleet-model';
 import { NOW, pausedRun, planPreview } from '../testing/fixtures';
+import type { PlanPreview } from '../api-types';
+import { AppTable } from './editions-page';
 import { PlanView } from './plan-view';
 import { RunChart } from './run-chart';
 import { RunPanel } from './run-panel';
@@ -105,5 +108,78 @@ describe('PlanView', () => {
       'Service at risk / limited capability',
     ]);
     expect(html).toMatch(/who-customer/);
+  });
+
+  it('says how a rollout replaces the edition: grouped, atomic, or a lone server side by side', () => {
+    const rollout = (opts: Partial<NonNullable<PlanPreview['rollout']>>, groups = planPreview().groups) =>
+      text(
+        renderToStaticMarkup(
+          createElement(PlanView, {
+            plan: {
+              ...planPreview(),
+              procedure: 'rollout',
+              groups,
+              rollout: {
+                strategy: 'grouped',
+                groupSize: 2,
+                reset: 'soft',
+                drainageIntervalSec: 1,
+                fastPath: false,
+                ...opts,
+              },
+            },
+          }),
+        ),
+      );
+    expect(rollout({})).toContain('Rollout grouped, groups of 2, soft reset, drainage 1 s');
+    const atomic = rollout({ strategy: 'atomic' });
+    expect(atomic).toContain('Rollout atomic, two halves switched in one load-balancer exchange');
+    expect(atomic).not.toContain('side by side');
+    const solo = [{ index: 1, servers: [{ id: 'solo-1', cluster: 'prod', role: 'web' }] }];
+    const beside = rollout({ groupSize: 1, beside: true }, solo);
+    expect(beside).toContain('Rollout side by side');
+    expect(beside).toContain(
+      'The single server solo-1 is rolled out side by side: a second instance of the new edition starts beside it and serves while the server itself is upgraded',
+    );
+  });
+});
+
+describe('AppTable (editions)', () => {
+  it('shows a VALIDATING edition in its own tone, with the servers its clone runs on', () => {
+    const edition = (name: string, createdAt: number) => ({
+      app: 'demo-app',
+      name,
+      sha256: 'a'.repeat(64),
+      size: 1,
+      createdAt,
+      createdBy: 'op',
+    });
+    const state = (
+      name: string,
+      st: 'ACTIVE' | 'INACTIVE' | 'VALIDATING',
+      activeOn: number,
+      cloneOn: number,
+    ) => ({
+      app: 'demo-app',
+      edition: name,
+      cluster: 'demo',
+      state: st,
+      activeOn,
+      installedOn: 4,
+      cloneOn,
+      servers: 4,
+    });
+    const [app] = groupEditions(
+      [edition('1.0', 1), edition('2.0', 2), edition('3.0', 3)],
+      [state('1.0', 'ACTIVE', 4, 0), state('2.0', 'VALIDATING', 0, 2), state('3.0', 'INACTIVE', 0, 0)],
+    );
+    const html = renderToStaticMarkup(createElement(AppTable, { app: app! }));
+    const cell = (e: string) => html.split(`data-edition="${e}"`)[1]!.split('</tr>')[0]!;
+    expect(cell('2.0')).toContain('data-state="VALIDATING"');
+    expect(cell('2.0')).toContain('badge tone-pilot');
+    expect(text(cell('2.0'))).toContain('VALIDATING active 0/4 · installed 4/4 · clone on 2');
+    expect(cell('1.0')).toContain('badge tone-ok');
+    expect(cell('3.0')).toContain('badge tone-idle');
+    expect(text(cell('3.0'))).not.toContain('clone on');
   });
 });

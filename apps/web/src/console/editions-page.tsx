@@ -1,9 +1,23 @@
 'use client';
 
+import Link from 'next/link';
 import { useMemo, useState, type FormEvent } from 'react';
+import type { RunListRow } from '../api-types';
 import { bytesToBase64, formatBytes } from '../encode';
-import { groupEditions, type AppEditions } from '../editions-model';
-import { errorIssues, type Issue } from '../planner-model';
+import {
+  activeEditionOf,
+  buildEditionCall,
+  EMPTY_TARGET_FORM,
+  groupEditions,
+  stateOf,
+  stateTone,
+  validatingOn,
+  type AppEditions,
+  type EditionCall,
+  type EditionVerb,
+  type TargetForm,
+} from '../editions-model';
+import { ATOMIC_NOTE, errorIssues, type Issue, type RolloutStrategy } from '../planner-model';
 import { consoleClient } from '../trpc-client';
 import { formatTime } from '../view-model';
 import { usePolled } from './hooks';
@@ -14,12 +28,13 @@ export function EditionsPage() {
   const client = consoleClient();
   const canUpload = useCan('operator');
   const data = usePolled(async () => {
-    const [editions, states] = await Promise.all([
+    const [editions, states, runs] = await Promise.all([
       client.editions.list.query({}),
       client.editions.states.query({}),
+      client.upgrade.list.query(),
     ]);
-    return { editions, states };
-  }, 10_000);
+    return { editions, states, runs };
+  }, 5_000);
   const apps = useMemo(
     () => (data.data ? groupEditions(data.data.editions, data.data.states) : null),
     [data.data],
@@ -30,7 +45,9 @@ export function EditionsPage() {
         <div className="card-head">
           <h2 id="editions-h">Editions</h2>
           <span className="muted">
-            Installed side by side; activation, validation, rollout and back-out come with a later release.
+            Installed side by side. Each target (an application on one cluster) below can distribute,
+            activate, roll out, back out or validate an edition on a clone; every verb starts a run you can
+            watch live.
           </span>
         </div>
         {data.error ? (
@@ -43,7 +60,33 @@ export function EditionsPage() {
         ) : apps.length === 0 ? (
           <p className="empty">No edition uploaded yet. Upload one below.</p>
         ) : (
-          apps.map((a) => <AppTable key={a.app} app={a} />)
+          apps.map((a) => (
+            <div key={a.app} className="app-editions" data-app={a.app}>
+              <AppTable app={a} />
+              <h4>Targets</h4>
+              {canUpload ? (
+                <div className="targets">
+                  {a.clusters.map((c) => (
+                    <TargetPanel
+                      key={c}
+                      app={a}
+                      cluster={c}
+                      runs={data.data?.runs ?? []}
+                      onStarted={data.refresh}
+                    />
+                  ))}
+                </div>
+              ) : (
+                <NeedsRole
+                  role="operator"
+                  what="Distributing, activating, rolling out, backing out or validating an edition"
+                />
+              )}
+              {a.clusters.length === 0 ? (
+                <p className="empty">No server manages {a.app} yet: start its agents to get a target.</p>
+              ) : null}
+            </div>
+          ))
         )}
       </section>
       {canUpload ? (
@@ -58,9 +101,10 @@ export function EditionsPage() {
   );
 }
 
-function AppTable({ app }: { app: AppEditions }) {
+/** The editions of one application with their state on every cluster (VALIDATING: a clone runs it). */
+export function AppTable({ app }: { app: AppEditions }) {
   return (
-    <div className="app-editions" data-app={app.app}>
+    <>
       <h3>{app.app}</h3>
       <div className="table-wrap">
         <table className="grid">
@@ -80,9 +124,22 @@ function AppTable({ app }: { app: AppEditions }) {
             </tr>
           </thead>
           <tbody>
-            {app.editions.map((e) => (
+            {app.editions.map((e, i) => (
               <tr key={e.name} data-edition={e.name}>
-                <td className="mono strong">{e.name}</td>
+                <td className="mono strong">
+                  {e.name}
+                  {i === 0 ? (
+                    <>
+                      {' '}
+                      <span
+                        className="badge tone-idle"
+                        title="the first edition uploaded for this application"
+                      >
+                        base
+                      </span>
+                    </>
+                  ) : null}
+                </td>
                 <td>{e.description || <span className="muted">—</span>}</td>
                 {app.clusters.map((c) => {
                   const s = app.states.get(`${e.name}\u0000${c}`);
@@ -90,11 +147,12 @@ function AppTable({ app }: { app: AppEditions }) {
                     <td key={c} data-cluster={c} data-state={s?.state ?? 'NONE'}>
                       {s ? (
                         <>
-                          <span className={`badge tone-${s.state === 'ACTIVE' ? 'ok' : 'idle'}`}>
-                            {s.state}
-                          </span>{' '}
+                          <span className={`badge tone-${stateTone(s.state)}`}>{s.state}</span>{' '}
                           <span className="muted small">
                             active {s.activeOn}/{s.servers} · installed {s.installedOn}/{s.servers}
+                            {s.state === 'VALIDATING' || s.cloneOn > 0 ? (
+                              <span data-clone-on={s.cloneOn}> · clone on {s.cloneOn}</span>
+                            ) : null}
                           </span>
                         </>
                       ) : (
@@ -116,7 +174,352 @@ function AppTable({ app }: { app: AppEditions }) {
           </tbody>
         </table>
       </div>
-    </div>
+    </>
+  );
+}
+
+const VERB_LABEL: Record<EditionVerb, string> = {
+  install: 'Distribution',
+  activate: 'Simple activation',
+  rollout: 'Rollout',
+  backout: 'Back-out',
+  validate: 'Validation',
+  deactivate: 'Deactivation',
+};
+
+/** The procedure each call goes to; every one answers with the run it started. */
+function callEdition(call: EditionCall) {
+  const c = consoleClient().editions;
+  switch (call.verb) {
+    case 'install':
+      return c.install.mutate(call.input);
+    case 'activate':
+      return c.activate.mutate(call.input);
+    case 'rollout':
+      return c.rollout.mutate(call.input);
+    case 'backout':
+      return c.backout.mutate(call.input);
+    case 'validate':
+      return c.validate.mutate(call.input);
+    case 'deactivate':
+      return c.deactivate.mutate(call.input);
+  }
+}
+
+const ACTIVE_RUN = new Set(['pending', 'running', 'paused', 'waiting-approval']);
+
+/**
+ * One target (an application on one cluster): the edition verbs with their parameters. Each button
+ * calls its procedure; the run it starts is linked to its live page.
+ */
+function TargetPanel(props: {
+  app: AppEditions;
+  cluster: string;
+  runs: RunListRow[];
+  onStarted: () => void;
+}) {
+  const { app, cluster } = props;
+  const [form, setForm] = useState<TargetForm>(EMPTY_TARGET_FORM);
+  const [busy, setBusy] = useState<EditionVerb | null>(null);
+  const [issues, setIssues] = useState<Issue[]>([]);
+  const [issuesTitle, setIssuesTitle] = useState('');
+  const [started, setStarted] = useState<{ verb: EditionVerb; runId: string } | null>(null);
+  const set = (patch: Partial<TargetForm>) => setForm((f) => ({ ...f, ...patch }));
+  const active = activeEditionOf(app, cluster);
+  const servers = app.editions
+    .map((e) => app.states.get(`${e.name}\u0000${cluster}`)?.servers)
+    .find((n) => n !== undefined);
+  const inProgress = props.runs.find(
+    (r) => r.cluster === cluster && r.app === app.app && ACTIVE_RUN.has(r.status),
+  );
+  const id = (field: string) => `${app.app}-${cluster}-${field}`;
+  const chosen = form.edition ? stateOf(app, form.edition, cluster) : undefined;
+  const validating = validatingOn(app, cluster);
+  const cloneN = /^\d+$/.test(form.cloneSize.trim()) ? Number(form.cloneSize.trim()) : 1;
+
+  const run = async (verb: EditionVerb) => {
+    setIssues([]);
+    setStarted(null);
+    const built = buildEditionCall(verb, { app: app.app, cluster }, form, servers);
+    if (!built.call) {
+      setIssuesTitle(`${VERB_LABEL[verb]} not started: the form is not complete`);
+      setIssues(built.errors.map((message) => ({ code: 'FORM', message, hint: '' })));
+      return;
+    }
+    setBusy(verb);
+    try {
+      const view = await callEdition(built.call);
+      setStarted({ verb, runId: view.run.id });
+      if (verb === 'activate') set({ acceptDowntime: false });
+      props.onStarted();
+    } catch (err) {
+      setIssuesTitle(`${VERB_LABEL[verb]} refused: nothing was started`);
+      setIssues(errorIssues(err));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <section
+      className="target"
+      data-target={`${app.app}@${cluster}`}
+      aria-label={`${app.app} on cluster ${cluster}`}
+    >
+      <div className="target-head">
+        <strong>
+          {app.app} on cluster {cluster}
+        </strong>
+        <span className="muted">
+          {servers ?? '?'} servers · active{' '}
+          {active ? <span className="mono">{active}</span> : <span className="warn-text">mixed</span>}
+        </span>
+        {inProgress ? (
+          <span className="badge tone-active" data-target-run={inProgress.id}>
+            {inProgress.kind} to {inProgress.edition} {inProgress.status} ·{' '}
+            <Link href={`/runs/${encodeURIComponent(inProgress.id)}`}>watch</Link>
+          </span>
+        ) : null}
+      </div>
+      <div className="form-grid target-form">
+        <label htmlFor={id('edition')}>
+          Edition
+          <select
+            id={id('edition')}
+            name="target-edition"
+            value={form.edition}
+            onChange={(e) => set({ edition: e.target.value })}
+          >
+            <option value="">choose…</option>
+            {app.editions.map((e) => (
+              <option key={e.name} value={e.name}>
+                {e.name}
+                {e.name === active
+                  ? ' (active)'
+                  : stateOf(app, e.name, cluster)?.state === 'VALIDATING'
+                    ? ' (validating)'
+                    : ''}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label htmlFor={id('strategy')}>
+          Strategy
+          <select
+            id={id('strategy')}
+            name="strategy"
+            value={form.strategy}
+            onChange={(e) => set({ strategy: e.target.value as RolloutStrategy })}
+          >
+            <option value="grouped">grouped</option>
+            <option value="atomic">atomic (one switch)</option>
+          </select>
+        </label>
+        {form.strategy === 'grouped' ? (
+          <label htmlFor={id('group-size')}>
+            Group size
+            <input
+              id={id('group-size')}
+              name="groupSize"
+              inputMode="numeric"
+              placeholder="1"
+              value={form.groupSize}
+              onChange={(e) => set({ groupSize: e.target.value })}
+            />
+          </label>
+        ) : null}
+        <label htmlFor={id('drainage')}>
+          Drainage interval (s)
+          <input
+            id={id('drainage')}
+            name="target-drainageIntervalSec"
+            inputMode="numeric"
+            placeholder="cluster default (30)"
+            value={form.drainageIntervalSec}
+            onChange={(e) => set({ drainageIntervalSec: e.target.value })}
+          />
+        </label>
+        <fieldset className="radios">
+          <legend>Reset</legend>
+          {(['soft', 'hard'] as const).map((r) => (
+            <label key={r}>
+              <input
+                type="radio"
+                name={id('reset')}
+                value={r}
+                checked={form.reset === r}
+                onChange={() => set({ reset: r })}
+              />
+              {r} <span className="muted">{r === 'soft' ? '(restart the app)' : '(also the host)'}</span>
+            </label>
+          ))}
+        </fieldset>
+        <label htmlFor={id('backout-to')}>
+          Back out to
+          <select
+            id={id('backout-to')}
+            name="backoutTo"
+            value={form.backoutTo}
+            onChange={(e) => set({ backoutTo: e.target.value })}
+          >
+            <option value="">the previous edition</option>
+            {app.editions
+              .filter((e) => e.name !== active)
+              .map((e) => (
+                <option key={e.name} value={e.name}>
+                  {e.name}
+                </option>
+              ))}
+          </select>
+        </label>
+        {form.strategy === 'atomic' ? (
+          <p className="span-all alert alert-info atomic-note" data-atomic-note>
+            {ATOMIC_NOTE}
+          </p>
+        ) : null}
+      </div>
+      <div className="actions target-actions" aria-label="edition verbs">
+        <button
+          type="button"
+          className="btn"
+          name="install"
+          disabled={busy !== null}
+          onClick={() => void run('install')}
+          title="Download, verify and unpack on every server; nothing is activated"
+        >
+          {busy === 'install' ? 'Distributing…' : 'Install (distribute)'}
+        </button>
+        <button
+          type="button"
+          className="btn btn-primary"
+          name="rollout"
+          disabled={busy !== null}
+          onClick={() => void run('rollout')}
+          title="Replace the active edition with the chosen strategy, without interruption"
+        >
+          {busy === 'rollout' ? 'Starting…' : 'Roll out'}
+        </button>
+        <button
+          type="button"
+          className="btn"
+          name="backout"
+          disabled={busy !== null}
+          onClick={() => void run('backout')}
+          title="Roll the previous edition out again"
+        >
+          {busy === 'backout' ? 'Starting…' : 'Back out'}
+        </button>
+      </div>
+      <div className="validation alert alert-pilot" data-validation>
+        <div className="validation-row">
+          <label htmlFor={id('clone-size')} className="inline-field">
+            Clone size
+            <input
+              id={id('clone-size')}
+              name="cloneSize"
+              inputMode="numeric"
+              placeholder="1"
+              value={form.cloneSize}
+              onChange={(e) => set({ cloneSize: e.target.value })}
+              aria-describedby={id('validate-note')}
+            />
+          </label>
+          <button
+            type="button"
+            className="btn"
+            name="validate"
+            disabled={busy !== null}
+            onClick={() => void run('validate')}
+            title="Run the chosen edition on a clone of the target, for pilot requests"
+          >
+            {busy === 'validate' ? 'Starting…' : 'Validate'}
+          </button>
+          <span className="muted" id={id('validate-note')} data-validate-note>
+            Runs {form.edition || 'the edition'} beside {cloneN} of the {servers ?? '?'} servers in the
+            cluster&apos;s validation backend; route pilot requests to it with{' '}
+            <code>rollgate lb routes set</code>.
+          </span>
+        </div>
+        <div className="validation-row">
+          <button
+            type="button"
+            className="btn"
+            name="deactivate"
+            disabled={busy !== null || chosen?.state !== 'VALIDATING'}
+            onClick={() => void run('deactivate')}
+            title={
+              chosen?.state === 'VALIDATING'
+                ? `Stop the clone of ${form.edition}`
+                : 'Choose an edition that is VALIDATING on this cluster'
+            }
+          >
+            {busy === 'deactivate' ? 'Stopping…' : 'Deactivate'}
+          </button>
+          <span className="muted" data-deactivate-note>
+            {chosen?.state === 'VALIDATING' ? (
+              <>
+                Stops the clone of <span className="mono">{form.edition}</span> (on {chosen.cloneOn}{' '}
+                {chosen.cloneOn === 1 ? 'server' : 'servers'}) and lifts the pilot routing rules that send
+                requests to it.
+              </>
+            ) : (
+              <>
+                For an edition VALIDATING here: stops its clone and lifts the pilot routing rules to it.{' '}
+                {validating.length > 0 ? (
+                  <>
+                    Validating now:{' '}
+                    {validating.map((v, i) => (
+                      <span key={v.edition}>
+                        {i > 0 ? ', ' : ''}
+                        <span className="mono">{v.edition}</span> (clone on {v.cloneOn})
+                      </span>
+                    ))}
+                    .
+                  </>
+                ) : (
+                  'No edition is validating on this cluster.'
+                )}
+              </>
+            )}
+          </span>
+        </div>
+      </div>
+      <div className="downtime alert alert-warn" data-downtime-warning>
+        <strong>Simple activation has downtime:</strong> it stops all {servers ?? ''} servers of cluster{' '}
+        {cluster} at once, and the service is down until {form.edition || 'the edition'} has started. Use Roll
+        out to change editions without interruption.
+        <div className="actions">
+          <label className="inline-check">
+            <input
+              type="checkbox"
+              name="acceptDowntime"
+              checked={form.acceptDowntime}
+              onChange={(e) => set({ acceptDowntime: e.target.checked })}
+            />{' '}
+            I accept the downtime
+          </label>
+          <button
+            type="button"
+            className="btn btn-danger"
+            name="activate"
+            disabled={busy !== null || !form.acceptDowntime}
+            onClick={() => void run('activate')}
+          >
+            {busy === 'activate' ? 'Activating…' : 'Activate (downtime)'}
+          </button>
+        </div>
+      </div>
+      {started ? (
+        <div className="alert alert-ok" role="status" data-run-started={started.runId}>
+          {VERB_LABEL[started.verb]} started as run{' '}
+          <Link className="mono" href={`/runs/${encodeURIComponent(started.runId)}`} data-run-link>
+            {started.runId}
+          </Link>
+          : watch it live.
+        </div>
+      ) : null}
+      <IssueList issues={issues} title={issuesTitle} />
+    </section>
   );
 }
 

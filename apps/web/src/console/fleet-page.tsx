@@ -295,6 +295,14 @@ export function FleetPage() {
                     <div role="cell" className="vt-cell">
                       <span className={`dot tone-${agentTone(row.status)}`} aria-hidden="true" />
                       {row.status}
+                      {row.insecure ? (
+                        <span
+                          className="badge tone-bad insecure"
+                          title="This agent's stream is plaintext (--insecure): no mTLS"
+                        >
+                          insecure
+                        </span>
+                      ) : null}
                     </div>
                     <div role="cell" className="vt-cell num">
                       {formatAge(row.lastHeartbeatAt, now)}

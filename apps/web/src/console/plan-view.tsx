@@ -1,5 +1,5 @@
 import type { GatePreview, PlanPreview } from '../api-types';
-import { formatTime, groupByPhase, PERFORMER_LABEL } from '../view-model';
+import { formatTime, groupByPhase, PERFORMER_LABEL, PROCEDURE_LABEL } from '../view-model';
 
 export const GATE_STATUS_TONE: Record<GatePreview['status'], string> = {
   met: 'ok',
@@ -15,7 +15,8 @@ export function PlanView({ plan }: { plan: PlanPreview }) {
     <div className="plan" data-plan-steps={plan.steps.length}>
       <div className="plan-facts">
         <div>
-          <span className="label">Procedure</span> {plan.procedure} upgrade of <strong>{plan.service}</strong>
+          <span className="label">Procedure</span> {PROCEDURE_LABEL[plan.procedure]} of{' '}
+          <strong>{plan.service}</strong>
           {plan.fromEdition ? (
             <>
               {' '}
@@ -31,6 +32,25 @@ export function PlanView({ plan }: { plan: PlanPreview }) {
           most {plan.maxOutOfRotation} out of rotation
           {plan.designatedServer ? <> · database steps on {plan.designatedServer}</> : null}
         </div>
+        {plan.rollout ? (
+          <div data-rollout-options data-strategy={plan.rollout.strategy}>
+            <span className="label">Rollout</span>{' '}
+            {plan.rollout.beside
+              ? 'side by side'
+              : plan.rollout.strategy === 'atomic'
+                ? 'atomic, two halves switched in one load-balancer exchange'
+                : `grouped, groups of ${plan.rollout.groupSize}`}
+            , {plan.rollout.reset} reset, drainage {plan.rollout.drainageIntervalSec} s
+            {plan.rollout.fastPath ? ' · fast path: already installed everywhere, nothing to download' : ''}
+          </div>
+        ) : null}
+        {plan.rollout?.beside ? (
+          <div className="alert alert-info" data-rollout-beside>
+            The single server {plan.groups[0]?.servers[0]?.id ?? ''} is rolled out side by side: a second
+            instance of the new edition starts beside it and serves while the server itself is upgraded, so no
+            request goes unanswered.
+          </div>
+        ) : null}
         <div className="windows">
           <div className="window" data-window="seed">
             <span className="label">Announced window</span> service at risk{' '}

@@ -2,8 +2,10 @@
 
 import { useRouter } from 'next/navigation';
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import type { PlanPreview, ReadinessGate } from '../api-types';
+import type { EditionRolloutInput, PlanPreview, ReadinessGate, UpgradeInput } from '../api-types';
 import {
+  ATOMIC_NOTE,
+  buildRolloutInput,
   buildUpgradeInput,
   CONTACT_LABEL,
   EMPTY_PLANNER_FORM,
@@ -11,6 +13,7 @@ import {
   type ContactRole,
   type Issue,
   type PlannerForm,
+  type RolloutStrategy,
 } from '../planner-model';
 import { consoleClient } from '../trpc-client';
 import { usePolled } from './hooks';
@@ -68,7 +71,8 @@ export function PlannerPage() {
       waivers: { ...f.waivers, [gate]: { on: false, reason: '', ...f.waivers[gate], ...patch } },
     }));
 
-  const built = buildUpgradeInput(form);
+  const rollout = form.procedure === 'rollout';
+  const built = rollout ? buildRolloutInput(form) : buildUpgradeInput(form);
   const inputKey = JSON.stringify(built.input);
   const stale = plan !== null && planned !== inputKey;
 
@@ -82,7 +86,12 @@ export function PlannerPage() {
     }
     setBusy('plan');
     try {
-      setPlan(await client.upgrade.plan.query(built.input));
+      const input = built.input;
+      setPlan(
+        rollout
+          ? await client.editions.plan.query(input as EditionRolloutInput)
+          : await client.upgrade.plan.query(input as UpgradeInput),
+      );
       setPlanned(inputKey);
     } catch (err) {
       setPlan(null);
@@ -98,7 +107,10 @@ export function PlannerPage() {
     if (!built.input) return;
     setBusy('start');
     try {
-      const view = await client.upgrade.start.mutate(built.input);
+      const input = built.input;
+      const view = rollout
+        ? await client.editions.rollout.mutate(input as EditionRolloutInput)
+        : await client.upgrade.start.mutate(input as UpgradeInput);
       router.push(`/runs/${encodeURIComponent(view.run.id)}`);
     } catch (err) {
       setIssuesTitle('The run was refused: nothing was started');
@@ -165,7 +177,55 @@ export function PlannerPage() {
               />
               major <span className="muted">(schema step, short downtime)</span>
             </label>
+            <label>
+              <input
+                type="radio"
+                name="procedure"
+                value="rollout"
+                checked={form.procedure === 'rollout'}
+                onChange={() => set({ procedure: 'rollout' })}
+              />
+              edition rollout <span className="muted">(grouped or atomic, no downtime)</span>
+            </label>
           </fieldset>
+          {rollout ? (
+            <>
+              <label>
+                Strategy
+                <select
+                  name="strategy"
+                  value={form.strategy}
+                  onChange={(e) => set({ strategy: e.target.value as RolloutStrategy })}
+                >
+                  <option value="grouped">grouped</option>
+                  <option value="atomic">atomic (one switch)</option>
+                </select>
+              </label>
+              {form.strategy === 'grouped' ? (
+                <label>
+                  Group size
+                  <input
+                    name="groupSize"
+                    inputMode="numeric"
+                    placeholder="1"
+                    value={form.groupSize}
+                    onChange={(e) => set({ groupSize: e.target.value })}
+                  />
+                </label>
+              ) : null}
+              <label>
+                Reset
+                <select
+                  name="reset"
+                  value={form.reset}
+                  onChange={(e) => set({ reset: e.target.value as PlannerForm['reset'] })}
+                >
+                  <option value="soft">soft (restart the app)</option>
+                  <option value="hard">hard (also the host)</option>
+                </select>
+              </label>
+            </>
+          ) : null}
           <label>
             Drainage interval (s)
             <input
@@ -176,36 +236,50 @@ export function PlannerPage() {
               onChange={(e) => set({ drainageIntervalSec: e.target.value })}
             />
           </label>
-          <label>
-            On failure
-            <select
-              name="onFailure"
-              value={form.onFailure}
-              onChange={(e) => set({ onFailure: e.target.value as PlannerForm['onFailure'] })}
-            >
-              <option value="pause">pause for a decision</option>
-              <option value="rollback">roll back automatically</option>
-            </select>
-          </label>
-          <label>
-            Agreed window (min)
-            <input
-              name="windowMinutes"
-              inputMode="numeric"
-              placeholder="the announced window"
-              value={form.windowMinutes}
-              onChange={(e) => set({ windowMinutes: e.target.value })}
-            />
-          </label>
-          <label>
-            Schedule <span className="muted">(empty: start now)</span>
-            <input
-              type="datetime-local"
-              name="at"
-              value={form.at}
-              onChange={(e) => set({ at: e.target.value })}
-            />
-          </label>
+          {rollout && form.strategy === 'atomic' ? (
+            <p className="span-all alert alert-info atomic-note" data-atomic-note>
+              {ATOMIC_NOTE}
+            </p>
+          ) : null}
+          {rollout ? (
+            <p className="muted span-all rollout-note" data-rollout-note>
+              An edition rollout starts at once and pauses on a failure; it has no readiness gates, schedule
+              or agreed window (those belong to the minor and major procedures).
+            </p>
+          ) : (
+            <>
+              <label>
+                On failure
+                <select
+                  name="onFailure"
+                  value={form.onFailure}
+                  onChange={(e) => set({ onFailure: e.target.value as PlannerForm['onFailure'] })}
+                >
+                  <option value="pause">pause for a decision</option>
+                  <option value="rollback">roll back automatically</option>
+                </select>
+              </label>
+              <label>
+                Agreed window (min)
+                <input
+                  name="windowMinutes"
+                  inputMode="numeric"
+                  placeholder="the announced window"
+                  value={form.windowMinutes}
+                  onChange={(e) => set({ windowMinutes: e.target.value })}
+                />
+              </label>
+              <label>
+                Schedule <span className="muted">(empty: start now)</span>
+                <input
+                  type="datetime-local"
+                  name="at"
+                  value={form.at}
+                  onChange={(e) => set({ at: e.target.value })}
+                />
+              </label>
+            </>
+          )}
           <div className="span-all actions">
             <button type="submit" className="btn" disabled={busy !== null}>
               {busy === 'plan' ? 'Compiling…' : plan ? 'Re-plan' : 'Show plan'}
@@ -226,32 +300,36 @@ export function PlannerPage() {
 
       {plan ? (
         <section className="card" aria-labelledby="confirm-h">
-          <h2 id="confirm-h">{canStart ? 'Contacts, waivers and start' : 'Start'}</h2>
-          <div className="contacts" hidden={!canStart}>
-            {(Object.keys(CONTACT_LABEL) as ContactRole[]).map((role) => (
-              <fieldset key={role} className="contact" data-contact={role}>
-                <legend>{CONTACT_LABEL[role]}</legend>
-                <input
-                  aria-label={`${CONTACT_LABEL[role]} name`}
-                  name={`${role}-name`}
-                  placeholder="name"
-                  value={form.contacts[role].name}
-                  onChange={(e) => setContact(role, { name: e.target.value })}
-                />
-                <input
-                  aria-label={`${CONTACT_LABEL[role]} phone or email`}
-                  name={`${role}-reach`}
-                  placeholder="phone or email"
-                  value={form.contacts[role].reach}
-                  onChange={(e) => setContact(role, { reach: e.target.value })}
-                />
-              </fieldset>
-            ))}
-          </div>
-          {!canWaive && canStart && gates.some((g) => g.required && g.status === 'unmet') ? (
+          <h2 id="confirm-h">{canStart && !rollout ? 'Contacts, waivers and start' : 'Start'}</h2>
+          {canStart && !rollout ? (
+            <div className="contacts">
+              {(Object.keys(CONTACT_LABEL) as ContactRole[]).map((role) => (
+                <fieldset key={role} className="contact" data-contact={role}>
+                  <legend>{CONTACT_LABEL[role]}</legend>
+                  <input
+                    aria-label={`${CONTACT_LABEL[role]} name`}
+                    name={`${role}-name`}
+                    placeholder="name"
+                    value={form.contacts[role].name}
+                    onChange={(e) => setContact(role, { name: e.target.value })}
+                  />
+                  <input
+                    aria-label={`${CONTACT_LABEL[role]} phone or email`}
+                    name={`${role}-reach`}
+                    placeholder="phone or email"
+                    value={form.contacts[role].reach}
+                    onChange={(e) => setContact(role, { reach: e.target.value })}
+                  />
+                </fieldset>
+              ))}
+            </div>
+          ) : null}
+          {!canWaive && canStart && !rollout && gates.some((g) => g.required && g.status === 'unmet') ? (
             <NeedsRole role="admin" what="Waiving a readiness gate" />
           ) : null}
-          {canWaive && gates.some((g) => (g.required && g.status === 'unmet') || form.waivers[g.gate]?.on) ? (
+          {canWaive &&
+          !rollout &&
+          gates.some((g) => (g.required && g.status === 'unmet') || form.waivers[g.gate]?.on) ? (
             <div className="waivers">
               <h3>Waive a gate</h3>
               {gates
@@ -286,7 +364,13 @@ export function PlannerPage() {
                 disabled={busy !== null || stale || !built.input}
                 onClick={() => void start()}
               >
-                {busy === 'start' ? 'Starting…' : form.at ? 'Schedule upgrade' : 'Start upgrade'}
+                {busy === 'start'
+                  ? 'Starting…'
+                  : rollout
+                    ? 'Start rollout'
+                    : form.at
+                      ? 'Schedule upgrade'
+                      : 'Start upgrade'}
               </button>
               {!built.input ? <span className="bad-text">{built.errors.join(' ')}</span> : null}
             </div>

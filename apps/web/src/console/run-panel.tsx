@@ -4,6 +4,7 @@ import {
   formatAge,
   formatDuration,
   formatTime,
+  PROCEDURE_LABEL,
   progressPercent,
   RUN_STATUS_LABEL,
   runTone,
@@ -30,7 +31,7 @@ export function RunPanel({ view, now }: RunPanelProps) {
       <div className="run-head">
         <div>
           <div className="run-title">
-            {plan.procedure} upgrade of <strong>{plan.service}</strong> to edition{' '}
+            {PROCEDURE_LABEL[plan.procedure]} of <strong>{plan.service}</strong> to edition{' '}
             <strong>{plan.toEdition.name}</strong> on cluster <strong>{plan.cluster}</strong>
           </div>
           <div className="muted">

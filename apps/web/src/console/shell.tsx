@@ -3,18 +3,19 @@
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import { useState, type ReactNode } from 'react';
-import type { SessionUser } from '../roles';
+import { roleAllows, type Role, type SessionUser } from '../roles';
 import { consoleClient } from '../trpc-client';
 import { usePolled } from './hooks';
 import { SessionProvider } from './session-context';
 
-const NAV = [
-  { href: '/fleet', label: 'Fleet' },
-  { href: '/editions', label: 'Editions' },
-  { href: '/plan', label: 'Plan upgrade' },
-  { href: '/runs', label: 'Runs' },
-  { href: '/audit', label: 'Audit' },
-] as const;
+const NAV: readonly { href: string; label: string; need: Role }[] = [
+  { href: '/fleet', label: 'Fleet', need: 'viewer' },
+  { href: '/editions', label: 'Editions', need: 'viewer' },
+  { href: '/plan', label: 'Plan upgrade', need: 'viewer' },
+  { href: '/runs', label: 'Runs', need: 'viewer' },
+  { href: '/audit', label: 'Audit', need: 'viewer' },
+  { href: '/users', label: 'Users', need: 'admin' },
+];
 
 /** Whether a nav entry is the page shown (the run pages belong to "Runs"). */
 export function isActive(href: string, pathname: string): boolean {
@@ -61,7 +62,7 @@ export function Shell(props: {
             Rollgate <span className="muted">console</span>
           </div>
           <nav className="nav" aria-label="console pages">
-            {NAV.map((n) => (
+            {NAV.filter((n) => n.need === 'viewer' || roleAllows(user?.role, n.need)).map((n) => (
               <Link
                 key={n.href}
                 href={n.href}

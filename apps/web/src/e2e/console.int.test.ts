@@ -8,7 +8,13 @@
  * update over SSE without a reload, and creates a portal link; the customer (a browser context
  * without cookies) opens it and signs off; the run completes and the audit log records the sign-off
  * as `customer:<recipient>`. A viewer sees no start button, and the API refuses the viewer's start;
- * the portal token opens nothing but the portal. Every page is saved to test-results/screenshots/.
+ * the portal token opens nothing but the portal. The administrator then creates accounts on the
+ * users page; the new operator plans an edition rollout, is refused the atomic strategy (the demo
+ * fleet has no HAProxy runtime API) and a group larger than the cluster, is refused a validation
+ * clone on the editions page (no runtime API either: nothing starts), rolls the edition out from
+ * the editions page and follows the run to its end on the live page; the
+ * new viewer sees no action button and the API refuses its mutations. Every page is saved to
+ * test-results/screenshots/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -24,6 +30,10 @@ const SHOTS = join(ROOT, 'test-results/screenshots');
 const CHROMIUM = '/usr/lib/chromium/chromium';
 const VIEWER = { username: 'vic-viewer', password: 'viewer-password-for-e2e' };
 const RECIPIENT = 'Ann Lead';
+/** Accounts the administrator creates on the users page. */
+const OPERATOR = { username: 'olga-operator', password: 'operator-password-for-e2e' };
+const VIEWER2 = { username: 'vera-viewer', password: 'second-viewer-password-e2e' };
+const TEMP = { username: 'dan-temp', password: 'temporary-password-for-e2e' };
 
 /** A raw tRPC call to the coordinator, to assert its very answer (status, code, message). */
 async function coordinatorCall(
@@ -69,11 +79,15 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
   let runId = '';
   let portalLink = '';
   let viewerContext: BrowserContext | undefined;
+  let operatorContext: BrowserContext | undefined;
+  let viewer2Context: BrowserContext | undefined;
   let viewerPage: Page;
 
   const shotOf = (p: Page, name: string) =>
     p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   const shot = (name: string) => shotOf(page, name);
+  /** Waits until the top bar has heard from the coordinator, so a screenshot shows the settled page. */
+  const connected = (p: Page) => p.locator('[data-connection="connected"]').waitFor();
   const portalToken = () => decodeURIComponent(new URL(portalLink).pathname.split('/').pop()!);
 
   /** Signs in through the /login form in this page (which must show it). */
@@ -144,6 +158,8 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
 
   afterAll(async () => {
     await viewerContext?.close();
+    await operatorContext?.close();
+    await viewer2Context?.close();
     await browser?.close();
     await stop(next);
     await fleet?.stop();
@@ -242,7 +258,7 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
     await shotOf(vp, 'planner-viewer');
     // The editions page: no upload form.
     await vp.goto(`${base}/editions`);
-    await vp.locator('[data-needs-role="operator"]').waitFor();
+    await vp.locator('[data-needs-role="operator"]').first().waitFor();
     expect(await vp.locator('input[type="file"]').count()).toBe(0);
 
     // The API is what enforces it.
@@ -433,6 +449,9 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
     expect(await link.innerText()).toContain(RECIPIENT);
     expect(await signOff.locator('td').nth(1).innerText()).toBe(`customer:${RECIPIENT}`);
     expect(await signOff.innerText()).toContain('verified by the e2e customer');
+    // From where: the browser's address, which the console's proxy passed on (loopback here).
+    expect(await start.locator('td').nth(4).innerText()).toBe('127.0.0.1');
+    expect(await signOff.locator('td').nth(4).innerText()).toBe('127.0.0.1');
     await shot('audit');
   });
 
@@ -474,6 +493,270 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
     } finally {
       await intruder.close();
     }
+  });
+
+  it('an admin manages accounts on the users page: creates an operator and a viewer, changes a role, disables one', async () => {
+    await page.goto(`${base}/fleet`);
+    await page.click('nav >> text=Users');
+    await page.waitForURL(`${base}/users`);
+    await page.locator(`tr[data-user="${fleet.admin.username}"][data-user-role="admin"]`).waitFor();
+    // The administrator's own row offers no way to lock themselves out.
+    expect(await page.locator(`tr[data-user="${fleet.admin.username}"] button[name="disable"]`).count()).toBe(
+      0,
+    );
+
+    const create = async (user: { username: string; password: string }, role: string) => {
+      await page.fill('input[name="new-username"]', user.username);
+      await page.selectOption('select[name="new-role"]', role);
+      await page.fill('input[name="new-password"]', user.password);
+      await page.click('button[name="create-user"]');
+    };
+    // The coordinator's password policy, said per field (not the validator's JSON).
+    await create({ username: OPERATOR.username, password: 'short' }, 'viewer');
+    const refusal = page.locator('.issues [data-issue]');
+    await refusal.first().waitFor();
+    expect(await page.locator('.issues').innerText()).toContain(
+      'password: a password has at least 12 characters',
+    );
+    expect(await page.locator(`tr[data-user="${OPERATOR.username}"]`).count()).toBe(0);
+    await connected(page);
+    await shot('users-refused');
+
+    // Created as a viewer, then given the operator role.
+    await create(OPERATOR, 'viewer');
+    await page.locator(`tr[data-user="${OPERATOR.username}"][data-user-role="viewer"]`).waitFor();
+    const olga = page.locator(`tr[data-user="${OPERATOR.username}"]`);
+    await olga.locator('select[name="set-role"]').selectOption('operator');
+    await olga.locator('button[name="apply-role"]').click();
+    await page.locator(`tr[data-user="${OPERATOR.username}"][data-user-role="operator"]`).waitFor();
+    expect(await page.locator('[data-users-done]').innerText()).toContain('olga-operator is now an operator');
+
+    await create(VIEWER2, 'viewer');
+    await page.locator(`tr[data-user="${VIEWER2.username}"][data-user-role="viewer"]`).waitFor();
+
+    // A disabled account cannot sign in any more.
+    await create(TEMP, 'operator');
+    await page.locator(`tr[data-user="${TEMP.username}"]`).locator('button[name="disable"]').click();
+    await page.locator(`tr[data-user="${TEMP.username}"][data-user-status="disabled"]`).waitFor();
+    const login = await coordinatorCall(fleet.url, 'mutation', 'auth.login', TEMP);
+    expect(login.status).toBe(401);
+    await connected(page);
+    await shot('users');
+
+    // What the coordinator now holds is what the page showed.
+    const users = await fleet.api.users.list.query();
+    expect(users.find((u) => u.username === OPERATOR.username)?.role).toBe('operator');
+    expect(users.find((u) => u.username === VIEWER2.username)?.role).toBe('viewer');
+    expect(users.find((u) => u.username === TEMP.username)?.disabledAt).not.toBeNull();
+  });
+
+  it('an operator plans an edition rollout, rolls it out from the editions page and watches the run finish live', async () => {
+    operatorContext = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const op = await operatorContext.newPage();
+    op.setDefaultTimeout(20_000);
+    await op.goto(`${base}/plan`);
+    await op.waitForURL(`${base}/login?next=%2Fplan`);
+    await signIn(op, OPERATOR.username, OPERATOR.password);
+    await op.waitForURL(`${base}/plan`);
+    expect(await op.locator('.whoami').getAttribute('data-role')).toBe('operator');
+    // Accounts are an administrator's: no Users page in an operator's navigation.
+    expect(await op.locator('nav >> text=Users').count()).toBe(0);
+
+    // The planner compiles the edition rollout: back to 1.0, two servers at a time.
+    await op.locator('select[name="edition"] option[value="1.0"]').waitFor({ state: 'attached' });
+    await op.check('input[name="procedure"][value="rollout"]');
+    await op.selectOption('select[name="edition"]', '1.0');
+    await op.fill('input[name="groupSize"]', '2');
+    await op.fill('input[name="drainageIntervalSec"]', '1');
+    // No schedule or window for a rollout: it starts at once.
+    expect(await op.locator('input[name="at"]').count()).toBe(0);
+    await op.click('form.planner button[type="submit"]');
+    await op.locator('[data-plan-steps]').waitFor();
+    const options = await op.locator('[data-rollout-options]').innerText();
+    expect(options).toContain('grouped, groups of 2, soft reset, drainage 1 s');
+    expect(options).toContain('fast path');
+    expect(await op.locator('.plan-facts').innerText()).toContain('edition rollout of demo-app');
+    expect(await op.locator('.plan-steps li').count()).toBe(2);
+    expect((await op.locator('.plan .phase-banner').allInnerTexts()).map((b) => b.toLowerCase())).toContain(
+      'service at risk / limited capability',
+    );
+    expect(await op.locator('button[name="start"]').innerText()).toBe('Start rollout');
+    await connected(op);
+    await shotOf(op, 'planner-rollout');
+
+    // Atomic switches both halves in one exchange on HAProxy's runtime API, and this fleet has no
+    // load balancer configured: the page says what it needs, and the coordinator's refusal (the
+    // same the rollout itself gives) replaces the plan, so there is nothing to start.
+    const runsBefore = (await fleet.api.upgrade.list.query()).length;
+    await op.selectOption('select[name="strategy"]', 'atomic');
+    expect(await op.locator('input[name="groupSize"]').count()).toBe(0);
+    expect(await op.locator('[data-atomic-note]').innerText()).toContain("cluster's HAProxy runtime API");
+    await op.click('form.planner button[type="submit"]');
+    const atomicRefusal = op.locator('.issues [data-issue="PRECONDITION_FAILED"]');
+    await atomicRefusal.waitFor();
+    expect(await op.locator('.issues').innerText()).toContain('The plan cannot be compiled');
+    expect(await atomicRefusal.innerText()).toMatch(
+      /atomic strategy switches both halves of cluster "demo" in one exchange on HAProxy's runtime API, and no load balancer is configured for it/,
+    );
+    expect(await op.locator('[data-plan-steps]').count()).toBe(0);
+    expect(await op.locator('button[name="start"]').count()).toBe(0);
+    await connected(op);
+    await shotOf(op, 'planner-rollout-atomic-refused');
+
+    // The editions page: the demo target with its verbs.
+    await op.click('nav >> text=Editions');
+    await op.waitForURL(`${base}/editions`);
+    const target = op.locator('[data-target="demo-app@demo"]');
+    await target.waitFor();
+    expect(await target.innerText()).toMatch(/4 servers · active\s*2\.0/);
+    for (const verb of ['install', 'rollout', 'backout', 'activate', 'validate', 'deactivate'])
+      expect(await target.locator(`button[name="${verb}"]`).count()).toBe(1);
+    // Simple activation says it has downtime before anything runs, and waits for the operator to accept it.
+    expect(await target.locator('[data-downtime-warning]').innerText()).toContain('stops all 4 servers');
+    expect(await target.locator('button[name="activate"]').isDisabled()).toBe(true);
+
+    // Rolling out atomically from the editions page is refused the same way, and starts nothing.
+    await target.locator('select[name="target-edition"]').selectOption('1.0');
+    await target.locator('select[name="strategy"]').selectOption('atomic');
+    expect(await target.locator('input[name="groupSize"]').count()).toBe(0);
+    expect(await target.locator('[data-atomic-note]').innerText()).toContain('one runtime-API exchange');
+    await target.locator('button[name="rollout"]').click();
+    await target.locator('.issues [data-issue="PRECONDITION_FAILED"]').waitFor();
+    expect(await target.locator('.issues').innerText()).toMatch(
+      /Rollout refused: nothing was started[\s\S]*HAProxy's runtime API/,
+    );
+    expect(await target.locator('[data-run-started]').count()).toBe(0);
+    expect((await fleet.api.upgrade.list.query()).length).toBe(runsBefore);
+    await connected(op);
+    await shotOf(op, 'editions-rollout-atomic-refused');
+    await target.locator('select[name="strategy"]').selectOption('grouped');
+
+    // Validation runs the edition on a clone (second instances on beside ports) in the cluster's
+    // validation backend: the page says so, takes a clone size from 1 to the target's 4 servers, and
+    // Deactivate waits for an edition that is VALIDATING here (none is).
+    expect(await target.locator('input[name="cloneSize"]').inputValue()).toBe('1');
+    expect(await target.locator('[data-validate-note]').innerText()).toMatch(
+      /Runs 1\.0 beside 1 of the 4 servers in the cluster's validation backend; route pilot requests to it with rollgate lb routes set/,
+    );
+    expect(await target.locator('button[name="deactivate"]').isDisabled()).toBe(true);
+    expect(await target.locator('[data-deactivate-note]').innerText()).toContain(
+      'No edition is validating on this cluster.',
+    );
+    await target.locator('input[name="cloneSize"]').fill('5');
+    await target.locator('button[name="validate"]').click();
+    await target.locator('.issues [data-issue="FORM"]').waitFor();
+    expect(await target.locator('.issues').innerText()).toContain(
+      'The clone size must be a whole number from 1 to 4.',
+    );
+    // A clone of 2: this fleet has no HAProxy runtime API (nor beside ports), and the coordinator's
+    // refusal is shown as it is; nothing starts.
+    await target.locator('input[name="cloneSize"]').fill('2');
+    await target.locator('button[name="validate"]').click();
+    await target.locator('.issues [data-issue="PRECONDITION_FAILED"]').waitFor();
+    expect(await target.locator('.issues').innerText()).toMatch(
+      /Validation refused: nothing was started[\s\S]*validation backend: the cluster needs HAProxy's runtime API/,
+    );
+    expect(await target.locator('[data-run-started]').count()).toBe(0);
+    expect((await fleet.api.upgrade.list.query()).length).toBe(runsBefore);
+    expect(await op.locator('td[data-state="VALIDATING"]').count()).toBe(0);
+    await connected(op);
+    await shotOf(op, 'editions-validate-refused');
+
+    // A group larger than the cluster: the coordinator's own refusal is shown, and nothing starts.
+    await target.locator('input[name="groupSize"]').fill('5');
+    await target.locator('input[name="target-drainageIntervalSec"]').fill('1');
+    await target.locator('button[name="rollout"]').click();
+    await target.locator('.issues [data-issue="GROUP_SIZE_TOO_LARGE"]').waitFor();
+    expect(await target.locator('.issues').innerText()).toContain(
+      'groupSize 5 exceeds the 4 servers of cluster "demo"',
+    );
+    expect(await target.locator('[data-run-started]').count()).toBe(0);
+    await connected(op);
+    await shotOf(op, 'editions-rollout-refused');
+
+    await target.locator('input[name="groupSize"]').fill('2');
+    await target.locator('button[name="rollout"]').click();
+    const started = target.locator('[data-run-started]');
+    await started.waitFor({ timeout: 30_000 });
+    const rolloutId = (await started.getAttribute('data-run-started'))!;
+    expect(rolloutId).not.toBe(runId);
+    expect(await target.locator('.issues').count()).toBe(0);
+    await connected(op);
+    await shotOf(op, 'editions-rollout-started');
+
+    await target.locator('[data-run-link]').click();
+    await op.waitForURL(`${base}/runs/${encodeURIComponent(rolloutId)}`);
+    await op.locator('.run-chart g.cell').first().waitFor();
+    await op.locator('[data-run-status="succeeded"]').first().waitFor({ timeout: 120_000 });
+    expect(
+      await op.locator('li.log .log-code').evaluateAll((els) => els.map((e) => e.textContent?.trim())),
+    ).toEqual(expect.arrayContaining(['RG0010I', 'RG0011I']));
+    await op.waitForTimeout(600); // the progress bar's width transition (0.4 s)
+    await connected(op);
+    await shotOf(op, 'live-run-rollout-completed');
+
+    // Back on the editions page, 1.0 is active on every server of the target again.
+    await op.goto(`${base}/editions`);
+    await op.locator('tr[data-edition="1.0"] td[data-cluster="demo"][data-state="ACTIVE"]').waitFor();
+    await expect
+      .poll(() => op.locator('tr[data-edition="1.0"] td[data-cluster="demo"]').innerText())
+      .toContain('active 4/4');
+    await connected(op);
+    await shotOf(op, 'editions-after-rollout');
+  });
+
+  it('the viewer made on the users page sees no action buttons, and the API refuses its mutations', async () => {
+    viewer2Context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const vp = await viewer2Context.newPage();
+    vp.setDefaultTimeout(20_000);
+    await vp.goto(`${base}/editions`);
+    await vp.waitForURL(`${base}/login?next=%2Feditions`);
+    await signIn(vp, VIEWER2.username, VIEWER2.password);
+    await vp.waitForURL(`${base}/editions`);
+    expect(await vp.locator('.whoami').getAttribute('data-role')).toBe('viewer');
+    await vp.locator('tr[data-edition="1.0"] td[data-cluster="demo"][data-state="ACTIVE"]').waitFor();
+    await vp.locator('[data-needs-role="operator"]').first().waitFor();
+    expect(await vp.locator('[data-target]').count()).toBe(0);
+    expect(await vp.locator('main button').count()).toBe(0);
+    expect(await vp.locator('input[type="file"]').count()).toBe(0);
+    expect(await vp.locator('nav >> text=Users').count()).toBe(0);
+    await connected(vp);
+    await shotOf(vp, 'editions-viewer');
+
+    // The users page, typed in by hand: it says who may, and lists nobody.
+    await vp.goto(`${base}/users`);
+    await vp.locator('[data-needs-role="admin"]').waitFor();
+    expect(await vp.locator('tr[data-user]').count()).toBe(0);
+    expect(await vp.locator('main button').count()).toBe(0);
+    await connected(vp);
+    await shotOf(vp, 'users-viewer');
+
+    // The API is what enforces it: the viewer's own session is refused the rollout and the account change.
+    const login = await coordinatorCall(fleet.url, 'mutation', 'auth.login', VIEWER2);
+    expect(login.status).toBe(200);
+    const token = (login.body.result?.data as { token: string }).token;
+    const rollout = await coordinatorCall(
+      fleet.url,
+      'mutation',
+      'editions.rollout',
+      { app: 'demo-app', cluster: 'demo', edition: '2.0' },
+      token,
+    );
+    expect(rollout.status).toBe(403);
+    expect(rollout.body.error?.data.code).toBe('FORBIDDEN');
+    expect(rollout.body.error?.message).toContain('needs the operator role');
+    const promote = await coordinatorCall(
+      fleet.url,
+      'mutation',
+      'users.setRole',
+      { username: VIEWER2.username, role: 'admin' },
+      token,
+    );
+    expect(promote.status).toBe(403);
+    expect(promote.body.error?.message).toContain('needs the administrator role');
+    expect((await fleet.api.users.list.query()).find((u) => u.username === VIEWER2.username)?.role).toBe(
+      'viewer',
+    );
   });
 
   it('signing out ends the session: the console goes back to /login', async () => {

@@ -576,6 +576,123 @@ export function describeStoreContract(
       });
     });
 
+    describe('pageServers', () => {
+      const svc = (active: string, installed: string[], health: 'healthy' | 'unhealthy' | 'stopped') => [
+        { name: 'app', installedEditions: installed, activeEdition: active, health },
+      ];
+      const fleet = [
+        server('a1', { role: 'admin', lastHeartbeatAt: T0 + 30, services: svc('1.0', ['1.0'], 'healthy') }),
+        server('a2', {
+          role: 'stream',
+          status: 'lost',
+          gateOpen: false,
+          lastHeartbeatAt: T0 + 10,
+          services: svc('2.0', ['1.0', '2.0'], 'unhealthy'),
+        }),
+        server('a3', {
+          role: 'stream',
+          status: 'disconnected',
+          gateOpen: false,
+          services: svc('1.0', ['1.0'], 'stopped'),
+        }),
+        server('b1', {
+          cluster: 'beta',
+          role: 'admin',
+          hostname: 'Web-01.Beta.example',
+          lastHeartbeatAt: T0 + 20,
+          services: svc('1.0', ['1.0', '2.0_FIX'], 'healthy'),
+        }),
+        server('b2_x', {
+          cluster: 'beta',
+          role: 'stream',
+          hostname: 'b2%.example',
+          lastHeartbeatAt: T0 + 20,
+        }),
+      ];
+      const ids = (p: { rows: ServerRecord[] }) => p.rows.map((r) => r.id);
+      beforeEach(async () => {
+        for (const s of fleet) await store.upsertServer(s);
+      });
+
+      it('filters by cluster, role, status and gate, counts every match and pages with offset and limit', async () => {
+        expect(ids(await store.pageServers({}))).toEqual(['a1', 'a2', 'a3', 'b1', 'b2_x']);
+        expect(ids(await store.pageServers({ cluster: 'beta' }))).toEqual(['b1', 'b2_x']);
+        expect(ids(await store.pageServers({ role: 'stream' }))).toEqual(['a2', 'a3', 'b2_x']);
+        expect(ids(await store.pageServers({ status: 'connected' }))).toEqual(['a1', 'b1', 'b2_x']);
+        expect(ids(await store.pageServers({ gateOpen: false }))).toEqual(['a2', 'a3']);
+        expect(
+          ids(await store.pageServers({ cluster: 'alpha', role: 'stream', gateOpen: false, status: 'lost' })),
+        ).toEqual(['a2']);
+        const page = await store.pageServers({ offset: 1, limit: 2 });
+        expect(ids(page)).toEqual(['a2', 'a3']);
+        expect(page.total).toBe(5);
+        const past = await store.pageServers({ offset: 10, limit: 2 });
+        expect(past.rows).toEqual([]);
+        expect(past.total).toBe(5);
+        expect((await store.pageServers({ cluster: 'none' })).total).toBe(0);
+      });
+
+      it('returns whole server records, exactly as stored', async () => {
+        expect((await store.pageServers({ cluster: 'alpha', limit: 2 })).rows).toEqual(fleet.slice(0, 2));
+      });
+
+      it('searches ids, host names and roles in any case, and whole edition names active or installed', async () => {
+        expect(ids(await store.pageServers({ search: 'WEB-01' }))).toEqual(['b1']);
+        expect(ids(await store.pageServers({ search: 'Strea' }))).toEqual(['a2', 'a3', 'b2_x']);
+        expect(ids(await store.pageServers({ search: '2.0' }))).toEqual(['a2']);
+        expect(ids(await store.pageServers({ search: '2.0_fix' }))).toEqual(['b1']);
+        // Part of an edition name is not a match (only ids, host names and roles match in part).
+        expect(ids(await store.pageServers({ search: '2.0_' }))).toEqual([]);
+        // LIKE's wildcards are plain characters here.
+        expect(ids(await store.pageServers({ search: '%' }))).toEqual(['b2_x']);
+        expect(ids(await store.pageServers({ search: '_x' }))).toEqual(['b2_x']);
+        expect(ids(await store.pageServers({ search: 'a', cluster: 'beta', role: 'admin' }))).toEqual(['b1']);
+      });
+
+      it('sorts by each key, ties broken by id ascending, in either direction', async () => {
+        expect(ids(await store.pageServers({ sort: 'id', desc: true }))).toEqual([
+          'b2_x',
+          'b1',
+          'a3',
+          'a2',
+          'a1',
+        ]);
+        expect(ids(await store.pageServers({ sort: 'cluster', desc: true }))).toEqual([
+          'b1',
+          'b2_x',
+          'a1',
+          'a2',
+          'a3',
+        ]);
+        expect(ids(await store.pageServers({ sort: 'role' }))).toEqual(['a1', 'b1', 'a2', 'a3', 'b2_x']);
+        expect(ids(await store.pageServers({ sort: 'status' }))).toEqual(['a1', 'b1', 'b2_x', 'a3', 'a2']);
+        // A server never heard from sorts as the oldest heartbeat.
+        expect(ids(await store.pageServers({ sort: 'lastHeartbeatAt' }))).toEqual([
+          'a3',
+          'a2',
+          'b1',
+          'b2_x',
+          'a1',
+        ]);
+        expect(ids(await store.pageServers({ sort: 'lastHeartbeatAt', desc: true, limit: 3 }))).toEqual([
+          'a1',
+          'b1',
+          'b2_x',
+        ]);
+      });
+
+      it("summarises the matching servers and lists the whole fleet's clusters and roles", async () => {
+        const all = await store.pageServers({ limit: 1 });
+        expect(all.summary).toEqual({ connected: 3, lost: 1, disconnected: 1, gateClosed: 2, unhealthy: 2 });
+        expect(all.clusters).toEqual(['alpha', 'beta']);
+        expect(all.roles).toEqual(['admin', 'stream']);
+        const beta = await store.pageServers({ cluster: 'beta', role: 'admin' });
+        expect(beta.summary).toEqual({ connected: 1, lost: 0, disconnected: 0, gateClosed: 0, unhealthy: 0 });
+        expect(beta.clusters).toEqual(['alpha', 'beta']);
+        expect(beta.roles).toEqual(['admin', 'stream']);
+      });
+    });
+
     describe('markDispatched', () => {
       it('moves every listed pending action to dispatched in one call and returns the ids it moved', async () => {
         await store.createRun(run('r1'), [step('r1', 0)]);

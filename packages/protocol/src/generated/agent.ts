@@ -114,9 +114,17 @@ import type {
   SetGateOp__Output as _rollgate_agent_v1_SetGateOp__Output,
 } from './rollgate/agent/v1/SetGateOp';
 import type {
+  StartBesideOp as _rollgate_agent_v1_StartBesideOp,
+  StartBesideOp__Output as _rollgate_agent_v1_StartBesideOp__Output,
+} from './rollgate/agent/v1/StartBesideOp';
+import type {
   StartServiceOp as _rollgate_agent_v1_StartServiceOp,
   StartServiceOp__Output as _rollgate_agent_v1_StartServiceOp__Output,
 } from './rollgate/agent/v1/StartServiceOp';
+import type {
+  StopBesideOp as _rollgate_agent_v1_StopBesideOp,
+  StopBesideOp__Output as _rollgate_agent_v1_StopBesideOp__Output,
+} from './rollgate/agent/v1/StopBesideOp';
 import type {
   StopServiceOp as _rollgate_agent_v1_StopServiceOp,
   StopServiceOp__Output as _rollgate_agent_v1_StopServiceOp__Output,
@@ -224,9 +232,17 @@ export interface ProtoGrpcType {
         >;
         SetGate: MessageTypeDefinition<_rollgate_agent_v1_SetGate, _rollgate_agent_v1_SetGate__Output>;
         SetGateOp: MessageTypeDefinition<_rollgate_agent_v1_SetGateOp, _rollgate_agent_v1_SetGateOp__Output>;
+        StartBesideOp: MessageTypeDefinition<
+          _rollgate_agent_v1_StartBesideOp,
+          _rollgate_agent_v1_StartBesideOp__Output
+        >;
         StartServiceOp: MessageTypeDefinition<
           _rollgate_agent_v1_StartServiceOp,
           _rollgate_agent_v1_StartServiceOp__Output
+        >;
+        StopBesideOp: MessageTypeDefinition<
+          _rollgate_agent_v1_StopBesideOp,
+          _rollgate_agent_v1_StopBesideOp__Output
         >;
         StopServiceOp: MessageTypeDefinition<
           _rollgate_agent_v1_StopServiceOp,

@@ -102,7 +102,8 @@ async function measure(
         [...nodeArgs(), ...v.command, '--config', configPath],
         {
           cwd: v.cwd ?? dir.path,
-          env: { ...process.env, ROLLGATE_LOG_LEVEL: 'info' },
+          // Plaintext and no enrolment, against the bench's coordinator (ROLLGATE_INSECURE_AGENTS).
+          env: { ...process.env, ROLLGATE_LOG_LEVEL: 'info', ROLLGATE_AGENT_INSECURE: '1' },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );

@@ -16,6 +16,9 @@ import { createAgentGateway } from '@rollgate/coordinator/src/agent-gateway';
 import { createArtifactStore } from '@rollgate/coordinator/src/artifact-store';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { createDb, createLogWriter, createPgStore } from '@rollgate/db';
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { atMost, median, percentile, round, type BenchResult, type Figure } from '../lib/figures';
 import { onCleanup, sleep, tempDir } from '../lib/proc';
 import { agentId, startSimPool } from '../lib/sim-pool';
@@ -51,6 +54,19 @@ interface Harness {
   t0: number;
   index: Map<string, number>;
   done: (() => void) | null;
+  /** ms from the start of the round to the first and the last bus.dispatch() (engine mode). */
+  firstDispatch: number;
+  lastDispatch: number;
+  /** bus.dispatch() calls in the round (engine mode): more than N means actions were sent again. */
+  dispatches: number;
+  /** Agents the gateway called lost (no message for 1.5 heartbeat intervals) during the round. */
+  lost: number;
+  /** The round's store.startStep() (engine mode): persisting the step and its N actions. */
+  startStepMs: number;
+  /** Agents the round's RunAction went to (gateway mode: bus.dispatch() refuses an agent it holds lost). */
+  expected: number;
+  /** Hellos whose onAgentConnected (the engine's resend of outstanding actions) has finished. */
+  welcomed: number;
 }
 
 /** One in-process coordinator core: gateway (+ engine and PostgreSQL in engine mode). */
@@ -63,6 +79,13 @@ async function startCore(n: number, mode: 'gateway' | 'engine') {
     t0: 0,
     index: new Map(),
     done: null,
+    firstDispatch: NaN,
+    lastDispatch: NaN,
+    dispatches: 0,
+    welcomed: 0,
+    expected: n,
+    startStepMs: NaN,
+    lost: 0,
   };
   let store: EngineStore = createMemoryStore();
   let logs: { write(r: LogRecord): boolean; flush(): Promise<void>; whenWritable?(): Promise<void> } = {
@@ -74,7 +97,16 @@ async function startCore(n: number, mode: 'gateway' | 'engine') {
     const db = createDb({ dataDir: dir.path });
     await db.start();
     stopDb = onCleanup('fanout database', () => db.stop());
-    store = createPgStore(db.db);
+    const pgStore = createPgStore(db.db);
+    // Timed: how long the step's persistence (durable before effect) holds the fan-out back.
+    store = {
+      ...pgStore,
+      async startStep(...args: Parameters<typeof pgStore.startStep>) {
+        const t = performance.now();
+        await pgStore.startStep(...args);
+        h.startStepMs = performance.now() - t;
+      },
+    };
     const writer = createLogWriter({ store });
     logs = writer;
     const prev = stopDb;
@@ -99,22 +131,40 @@ async function startCore(n: number, mode: 'gateway' | 'engine') {
       async onActionUpdate(u) {
         const i = h.index.get(u.actionId);
         if (i !== undefined) {
-          if (u.status === 'accepted') {
+          // The first ACCEPTED counts: an action sent again (its agent looked lost) is answered again.
+          if (u.status === 'accepted' && Number.isNaN(h.acks[i]!)) {
             h.acks[i] = performance.now() - h.t0;
             h.accepted++;
           } else if (u.status === 'succeeded') h.succeeded++;
         }
         if (ref.engine) await ref.engine.onActionUpdate(u);
-        else if (h.accepted === n && h.succeeded === n) h.done?.();
+        else if (h.accepted === h.expected && h.succeeded === h.expected) h.done?.();
       },
-      onAgentConnected: async (id) => ref.engine?.onAgentConnected(id),
-      onAgentLost: async (id) => ref.engine?.onAgentLost(id),
+      onAgentConnected: async (id) => {
+        await ref.engine?.onAgentConnected(id);
+        h.welcomed++;
+      },
+      onAgentLost: async (id) => {
+        h.lost++;
+        await ref.engine?.onAgentLost(id);
+      },
     },
   );
   if (mode === 'engine') {
+    // The engine's bus is the gateway's, timed: when the fan-out left the coordinator.
+    const bus = {
+      ...gateway.bus,
+      dispatch(...args: Parameters<typeof gateway.bus.dispatch>) {
+        const t = performance.now() - h.t0;
+        if (Number.isNaN(h.firstDispatch)) h.firstDispatch = t;
+        h.lastDispatch = t;
+        h.dispatches++;
+        return gateway.bus.dispatch(...args);
+      },
+    };
     ref.engine = createEngine({
       store,
-      bus: gateway.bus,
+      bus,
       clock: { now: () => Date.now() },
       emit: (rec) => {
         logs.write(rec);
@@ -140,6 +190,26 @@ async function startCore(n: number, mode: 'gateway' | 'engine') {
       await stopDb();
       await dir.remove();
     },
+  };
+}
+
+/**
+ * BENCH_PROFILE_DIR=<dir>: a CPU profile of each round of this process (the gateway, and the engine
+ * and its store in engine mode), from its start to its end, written as <dir>/<name>.cpuprofile. The
+ * round starts right after the profiler, so the profile holds the round and nothing else.
+ */
+async function startRoundProfile(): Promise<((name: string) => Promise<void>) | null> {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (!dir) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return async (name) => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
   };
 }
 
@@ -182,30 +252,62 @@ async function fanout(n: number, rounds: number, mode: 'gateway' | 'engine'): Pr
     const c = await pool.connect({ address: core.address, n });
     if (c.failed > 0) throw new Error(`${c.failed} of ${n} agents could not connect: ${c.errors.join('; ')}`);
     const connectMs = c.ms;
+    // A round starts from a settled fleet: every Hello handled (in engine mode the engine looks up
+    // each agent's outstanding actions), then 2 s of steady heartbeats.
+    const tSettle = performance.now();
+    while (h.welcomed < n && performance.now() - tSettle < 120_000) await sleep(50);
+    const settleMs = performance.now() - tSettle;
     await sleep(2000);
     const all: number[] = [];
     const lastAck: number[] = [];
     const roundMs: number[] = [];
+    const dispatched: [number, number, number, number, number][] = [];
+    /** Per round: agents the gateway held lost when the round began (after waiting for them). */
+    const awayAtStart: number[] = [];
+    /** Per gateway round: agents bus.dispatch() refused (held lost: no message for 1.5 heartbeats). */
+    const notSent: number[] = [];
     for (let r = 1; r <= rounds; r++) {
+      // A round starts from a fleet the gateway holds connected: an agent whose heartbeats came late
+      // (the load generator shares the cores) is held lost, is not sent the command, and is resent
+      // it only when it is back. Wait (at most 30 s) for every agent to be back; count the rest.
+      const tWait = performance.now();
+      let away = n;
+      while (performance.now() - tWait < 30_000) {
+        away = 0;
+        for (let i = 0; i < n; i++) if (!core.gateway.bus.isConnected(agentId(i))) away++;
+        if (away === 0) break;
+        await sleep(100);
+      }
+      awayAtStart.push(away);
       h.index.clear();
       h.accepted = 0;
       h.succeeded = 0;
       h.acks.fill(NaN);
+      h.firstDispatch = NaN;
+      h.lastDispatch = NaN;
+      h.dispatches = 0;
+      h.startStepMs = NaN;
+      h.lost = 0;
       const done = new Promise<void>((res) => (h.done = res));
       const timeoutMs = mode === 'engine' ? 600_000 : 60_000;
       const timeout = sleep(timeoutMs).then(() => 'timeout' as const);
+      const profiling = await startRoundProfile();
       if (mode === 'gateway') {
         for (let i = 0; i < n; i++) h.index.set(actionId('r-bench', r, agentId(i), 1), i);
         h.t0 = performance.now();
+        let sent = 0;
         for (let i = 0; i < n; i++) {
-          core.gateway.bus.dispatch(agentId(i), {
+          const ok = core.gateway.bus.dispatch(agentId(i), {
             actionId: actionId('r-bench', r, agentId(i), 1),
             runId: 'r-bench',
             stepIndex: r,
             attempt: 1,
             ops: PROBE,
           });
+          if (ok) sent++;
         }
+        h.expected = sent;
+        notSent.push(n - sent);
       } else {
         const plan = probePlan(n);
         h.t0 = performance.now();
@@ -220,9 +322,11 @@ async function fanout(n: number, rounds: number, mode: 'gateway' | 'engine'): Pr
         );
       }
       roundMs.push(performance.now() - h.t0);
-      const lat = Array.from(h.acks);
+      await profiling?.(`fanout-${mode}-${n}-round${r}`);
+      const lat = Array.from(h.acks).filter((x) => !Number.isNaN(x));
       all.push(...lat);
       lastAck.push(Math.max(...lat));
+      dispatched.push([h.firstDispatch, h.lastDispatch, h.dispatches, h.startStepMs, h.lost]);
       await sleep(500);
     }
     const k = `${n} agents${mode === 'engine' ? ', via engine + PostgreSQL' : ''}`;
@@ -232,7 +336,14 @@ async function fanout(n: number, rounds: number, mode: 'gateway' | 'engine'): Pr
       case: `${k}: ack latency p99`,
       value: round(percentile(all, 99), 1),
       unit: 'ms',
-      note: `over ${rounds} rounds × ${n} agents`,
+      note:
+        `over ${rounds} rounds × ${n} agents` +
+        (awayAtStart.some((x) => x > 0)
+          ? `; agents held lost at the start of a round: ${awayAtStart.join(', ')}`
+          : '') +
+        (notSent.some((x) => x > 0)
+          ? `; NOT sent (held lost when the round began, so left out): ${notSent.join(', ')} agents per round`
+          : ''),
     };
     return [
       { bench: 'fanout', case: `${k}: ack latency p50`, value: round(percentile(all, 50), 1), unit: 'ms' },
@@ -244,7 +355,17 @@ async function fanout(n: number, rounds: number, mode: 'gateway' | 'engine'): Pr
         unit: 'ms',
         note:
           `median of ${rounds} rounds (max ${round(Math.max(...lastAck), 1)} ms); whole round incl. SUCCEEDED ` +
-          `${round(median(roundMs), 0)} ms; the ${n} agents connected in ${round(connectMs / 1000, 1)} s`,
+          `${round(median(roundMs), 0)} ms; the ${n} agents connected in ${round(connectMs / 1000, 1)} s` +
+          ` (Hellos handled ${round(settleMs / 1000, 1)} s later)` +
+          (mode === 'engine'
+            ? `; per round: first dispatch … last dispatch … last ACCEPTED (dispatch calls; startStep; agents called lost) ` +
+              dispatched
+                .map(
+                  ([a, b, c, d, e], i) =>
+                    `${round(a, 0)}…${round(b, 0)}…${round(lastAck[i]!, 0)} ms (${c}; ${round(d, 0)} ms; ${e})`,
+                )
+                .join(', ')
+            : ''),
       },
     ];
   } finally {

@@ -69,7 +69,7 @@ function nodeArgs(opts: StartCoordinatorOptions): string[] {
  */
 export async function startCoordinator(opts: StartCoordinatorOptions = {}): Promise<CoordinatorProcess> {
   const dir = tempDir('coord');
-  const [httpPort, grpcPort] = [await freePort(), await freePort()];
+  const [httpPort, grpcPort, enrolPort] = [await freePort(), await freePort(), await freePort()];
   const logFile = join(dir.path, 'coordinator.log');
   const out = createWriteStream(logFile);
   const { child } = spawnTracked(
@@ -85,6 +85,11 @@ export async function startCoordinator(opts: StartCoordinatorOptions = {}): Prom
         ROLLGATE_GRPC_PORT: String(grpcPort),
         ROLLGATE_HEARTBEAT_MS: String(opts.heartbeatMs ?? 5000),
         ROLLGATE_LOG_LEVEL: opts.logLevel ?? 'info',
+        // The simulated agents speak plaintext gRPC on loopback and do not enrol (docs/adr/0013:
+        // insecure agents are for benches and tests); the enrolment server gets a free port so that
+        // coordinators started at once do not meet on the default 7402.
+        ROLLGATE_INSECURE_AGENTS: '1',
+        ROLLGATE_ENROL_PORT: String(enrolPort),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       graceMs: 30_000,

@@ -30,8 +30,9 @@ describe('reconnect storm after a coordinator restart', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rollgate-storm-'));
-    // A coordinator alone (no demo agents): the simulated ones are the fleet here.
-    fleet = await startFleet({ dir, agents: [], editions: [], heartbeatMs: 1000 });
+    // A coordinator alone (no demo agents): the simulated ones are the fleet here, in plaintext
+    // (they measure reconnection, not TLS; see tools/bench/README.md).
+    fleet = await startFleet({ dir, agents: [], editions: [], heartbeatMs: 1000, insecure: true });
     pool = await startSimPool(WORKERS);
   });
 

@@ -60,6 +60,14 @@ import type {
   UninstallOp as _rollgate_agent_v1_UninstallOp,
   UninstallOp__Output as _rollgate_agent_v1_UninstallOp__Output,
 } from '../../../rollgate/agent/v1/UninstallOp';
+import type {
+  StartBesideOp as _rollgate_agent_v1_StartBesideOp,
+  StartBesideOp__Output as _rollgate_agent_v1_StartBesideOp__Output,
+} from '../../../rollgate/agent/v1/StartBesideOp';
+import type {
+  StopBesideOp as _rollgate_agent_v1_StopBesideOp,
+  StopBesideOp__Output as _rollgate_agent_v1_StopBesideOp__Output,
+} from '../../../rollgate/agent/v1/StopBesideOp';
 
 export interface ActionOp {
   gate?: _rollgate_agent_v1_SetGateOp | null;
@@ -77,6 +85,8 @@ export interface ActionOp {
   dbRestore?: _rollgate_agent_v1_DbRestoreOp | null;
   functionalTest?: _rollgate_agent_v1_FunctionalTestOp | null;
   uninstall?: _rollgate_agent_v1_UninstallOp | null;
+  startBeside?: _rollgate_agent_v1_StartBesideOp | null;
+  stopBeside?: _rollgate_agent_v1_StopBesideOp | null;
   op?:
     | 'gate'
     | 'drain'
@@ -92,7 +102,9 @@ export interface ActionOp {
     | 'dbBackup'
     | 'dbRestore'
     | 'functionalTest'
-    | 'uninstall';
+    | 'uninstall'
+    | 'startBeside'
+    | 'stopBeside';
 }
 
 export interface ActionOp__Output {
@@ -111,6 +123,8 @@ export interface ActionOp__Output {
   dbRestore?: _rollgate_agent_v1_DbRestoreOp__Output | null;
   functionalTest?: _rollgate_agent_v1_FunctionalTestOp__Output | null;
   uninstall?: _rollgate_agent_v1_UninstallOp__Output | null;
+  startBeside?: _rollgate_agent_v1_StartBesideOp__Output | null;
+  stopBeside?: _rollgate_agent_v1_StopBesideOp__Output | null;
   op?:
     | 'gate'
     | 'drain'
@@ -126,5 +140,7 @@ export interface ActionOp__Output {
     | 'dbBackup'
     | 'dbRestore'
     | 'functionalTest'
-    | 'uninstall';
+    | 'uninstall'
+    | 'startBeside'
+    | 'stopBeside';
 }

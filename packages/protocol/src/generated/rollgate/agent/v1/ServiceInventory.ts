@@ -15,6 +15,16 @@ export interface ServiceInventory {
    * The TCP port the service listens on (where the load balancer sends traffic).
    */
   port?: number;
+  /**
+   * Where a second instance of the service listens while a single server is rolled out side by
+   * side (StartBesideOp); 0 when the agent has none configured.
+   */
+  besidePort?: number;
+  /**
+   * The edition the second instance runs now (a validation clone, or mid single-server rollout);
+   * empty when none runs.
+   */
+  besideEdition?: string;
 }
 
 export interface ServiceInventory__Output {
@@ -27,4 +37,14 @@ export interface ServiceInventory__Output {
    * The TCP port the service listens on (where the load balancer sends traffic).
    */
   port: number;
+  /**
+   * Where a second instance of the service listens while a single server is rolled out side by
+   * side (StartBesideOp); 0 when the agent has none configured.
+   */
+  besidePort: number;
+  /**
+   * The edition the second instance runs now (a validation clone, or mid single-server rollout);
+   * empty when none runs.
+   */
+  besideEdition: string;
 }

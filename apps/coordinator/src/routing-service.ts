@@ -1,0 +1,213 @@
+// Routing rules for concurrent and validation editions: a cluster's frontend sends matching
+// requests (client address, header, path prefix) to the backend of the cluster that serves the
+// rule's edition. The rules are kept in the cluster's settings and applied to HAProxy's maps over
+// its runtime API, which swaps each map whole: no reload, no dropped connection.
+import {
+  besideId,
+  describeRule,
+  haproxyServerName,
+  routingMaps,
+  type ClusterSettings,
+  type LbConfig,
+  type RoutingRule,
+} from '@rollgate/domain';
+import {
+  createHaproxyRuntime,
+  routingMapFiles,
+  validationBackendName,
+  type RoutingMapFiles,
+} from '@rollgate/lb';
+import { ApiError, type RoutesView } from '@rollgate/api';
+import type { EngineStore } from '@rollgate/engine';
+
+export interface RoutingServiceOptions {
+  store: EngineStore;
+  clock: { now(): number };
+  /** Runtime API timeout, ms; default 3000. */
+  timeoutMs?: number;
+}
+
+/** Where the maps live when the operator did not say (the path `lb haproxy-config` uses). */
+export const DEFAULT_MAP_DIR = '/etc/haproxy/rollgate';
+
+export function createRoutingService(opts: RoutingServiceOptions) {
+  const { store } = opts;
+
+  /** A validation backend and the servers whose second instance runs the edition there. */
+  interface Clone {
+    cluster: string;
+    lb: LbConfig;
+    servers: string[];
+  }
+
+  /**
+   * Each edition's backend: a cluster whose connected servers all run it as the active edition of
+   * one application, and whose load balancer is configured; else a cluster validating it (some of
+   * its servers' second instances run it: its validation backend).
+   */
+  async function editionBackends(): Promise<{
+    backends: Record<string, string>;
+    clones: Record<string, Clone>;
+  }> {
+    const servers = await store.listServers({});
+    const clusters = [...new Set(servers.map((s) => s.cluster))].sort();
+    const backends: Record<string, string> = {};
+    const clones: Record<string, Clone> = {};
+    for (const cluster of clusters) {
+      const lb = await store.getClusterLb(cluster);
+      if (!lb) continue;
+      const members = servers.filter((s) => s.cluster === cluster && s.status === 'connected');
+      const apps = new Set(members.flatMap((s) => s.services.map((x) => x.name)));
+      for (const app of apps) {
+        const active = new Set(
+          members.map((s) => s.services.find((x) => x.name === app)?.activeEdition ?? ''),
+        );
+        const [only] = [...active];
+        if (active.size === 1 && only && !(only in backends)) backends[only] = lb.backend;
+        for (const s of members) {
+          const e = s.services.find((x) => x.name === app)?.besideEdition;
+          if (e && e !== only) (clones[e] ??= { cluster, lb, servers: [] }).servers.push(s.id);
+        }
+      }
+    }
+    for (const [e, c] of Object.entries(clones)) {
+      if (e in backends || c.lb.mode !== 'haproxy-runtime') delete clones[e];
+      else backends[e] = validationBackendName(c.lb.backend);
+    }
+    return { backends, clones };
+  }
+
+  /**
+   * A validation clone that rules send requests to takes traffic from now on: its servers' second
+   * instances ready in the validation backend, the others' in maintenance.
+   */
+  async function openClone(clone: Clone): Promise<void> {
+    if (!clone.lb.runtime) return;
+    const rt = createHaproxyRuntime({ ...clone.lb.runtime, timeoutMs: opts.timeoutMs ?? 3000 });
+    const members = (await store.listServers({ cluster: clone.cluster })).map((s) => s.id);
+    const backend = validationBackendName(clone.lb.backend);
+    try {
+      await rt.setStates(
+        members.map((id) => ({
+          backend,
+          server: haproxyServerName(clone.lb, besideId(id)),
+          state: clone.servers.includes(id) ? ('ready' as const) : ('maint' as const),
+        })),
+      );
+    } catch (err) {
+      throw new ApiError(
+        'PRECONDITION_FAILED',
+        `The validation backend of cluster "${clone.cluster}" is not as expected: ${(err as Error).message}. Print its configuration again with \`rollgate lb haproxy-config --cluster ${clone.cluster}\` (it lists backend "${backend}"), reload HAProxy once, then set the rules again. Nothing was changed.`,
+      );
+    }
+  }
+
+  function filesOf(cluster: string, rules: RoutingRule[], mapDir: string): RoutingMapFiles {
+    const headers = [...new Set(rules.flatMap((r) => (r.match === 'header' ? [r.header] : [])))].sort();
+    return routingMapFiles(cluster, headers, mapDir);
+  }
+
+  async function runtimeLb(
+    cluster: string,
+  ): Promise<LbConfig & { runtime: NonNullable<LbConfig['runtime']> }> {
+    const lb = await store.getClusterLb(cluster);
+    if (lb?.mode !== 'haproxy-runtime' || !lb.runtime) {
+      throw new ApiError(
+        'PRECONDITION_FAILED',
+        `Routing rules are applied through HAProxy's runtime API, and cluster "${cluster}" has ${lb ? 'a gate-only load balancer' : 'no load balancer configured'}. Configure it first: \`rollgate lb configure --cluster ${cluster} --backend <name> --socket <path>\`.`,
+      );
+    }
+    return lb as LbConfig & { runtime: NonNullable<LbConfig['runtime']> };
+  }
+
+  async function view(cluster: string, settings: ClusterSettings): Promise<RoutesView> {
+    const routing = settings.routing;
+    const rules = (routing?.rules ?? []) as RoutingRule[];
+    const mapDir = routing?.mapDir ?? DEFAULT_MAP_DIR;
+    const { backends } = await editionBackends();
+    return {
+      cluster,
+      mapDir,
+      rules: rules.map((r) => ({ ...r, description: describeRule(r), backend: backends[r.edition] ?? null })),
+      files: filesOf(cluster, rules, mapDir),
+      editions: backends,
+    };
+  }
+
+  return {
+    async get(cluster: string): Promise<RoutesView> {
+      return view(cluster, await store.getClusterSettings(cluster));
+    },
+
+    /**
+     * Replaces the cluster's rules: every edition they name must be served by some cluster's
+     * backend, or nothing changes. Maps of headers no longer used are emptied, not left behind.
+     */
+    async set(
+      cluster: string,
+      rules: RoutingRule[],
+      mapDir: string | undefined,
+      actor: string,
+      from?: string,
+    ): Promise<RoutesView> {
+      const lb = await runtimeLb(cluster);
+      const settings = await store.getClusterSettings(cluster);
+      const dir = mapDir ?? settings.routing?.mapDir ?? DEFAULT_MAP_DIR;
+      const { backends: editions, clones } = await editionBackends();
+      let maps;
+      try {
+        maps = routingMaps(rules, (e) => editions[e]);
+      } catch (err) {
+        throw new ApiError(
+          'PRECONDITION_FAILED',
+          `${(err as Error).message}. Editions served now: ${
+            Object.entries(editions)
+              .map(([e, b]) => `${e} (backend ${b})`)
+              .join(', ') || 'none'
+          }. Nothing was changed.`,
+        );
+      }
+      const files = filesOf(cluster, rules, dir);
+      const before = filesOf(cluster, (settings.routing?.rules ?? []) as RoutingRule[], dir);
+      const rt = createHaproxyRuntime({ ...lb.runtime, timeoutMs: opts.timeoutMs ?? 3000 });
+      // Check every map file is known to HAProxy before changing any: a frontend that does not
+      // name one would leave the rules half applied.
+      const all = [files.source, files.pathPrefix, ...Object.values(files.headers)];
+      const unknown: string[] = [];
+      for (const f of all) {
+        const answer = await rt.raw(`show map ${f}`);
+        if (/^Unknown map identifier/m.test(answer)) unknown.push(f);
+      }
+      if (unknown.length > 0) {
+        throw new ApiError(
+          'PRECONDITION_FAILED',
+          `HAProxy's configuration does not name the map file(s) ${unknown.join(', ')}. Add the frontend from \`rollgate lb haproxy-config --cluster ${cluster} --routing\` (it lists every map file), create the files, reload HAProxy once, then set the rules again. Nothing was changed.`,
+        );
+      }
+      for (const e of new Set(rules.map((r) => r.edition))) {
+        const clone = clones[e];
+        if (clone) await openClone(clone);
+      }
+      await rt.replaceMap(files.source, maps.source);
+      await rt.replaceMap(files.pathPrefix, maps.pathPrefix);
+      for (const [header, file] of Object.entries(files.headers)) {
+        await rt.replaceMap(file, maps.headers[header] ?? []);
+      }
+      for (const [header, file] of Object.entries(before.headers)) {
+        if (!(header in files.headers)) await rt.replaceMap(file, []).catch(() => undefined);
+      }
+      const next: ClusterSettings = { ...settings, routing: { mapDir: dir, rules } };
+      await store.setClusterSettings(cluster, next);
+      await store.appendAudit({
+        at: opts.clock.now(),
+        actor,
+        action: 'lb.routes.set',
+        target: cluster,
+        details: { rules: rules.map(describeRule), mapDir: dir, ...(from ? { from } : {}) },
+      });
+      return view(cluster, next);
+    },
+  };
+}
+
+export type RoutingService = ReturnType<typeof createRoutingService>;

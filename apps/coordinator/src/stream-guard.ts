@@ -1,0 +1,75 @@
+// Who may hold an agent stream (docs/adr/0013): the gateway's Hello check, and a periodic re-check
+// that closes streams whose certificate was revoked or expired since their Hello. A revocation on
+// this coordinator closes the stream at once; one made on a peer coordinator is noticed here within
+// `recheckMs` (the certificates live in the shared database).
+import type { IdentityStore } from '@rollgate/engine';
+import type { Logger } from '@rollgate/logger';
+import type { AgentIdentity, PeerCert } from './agent-identity';
+
+export interface StreamGuardOptions {
+  store: IdentityStore;
+  /** Absent when the coordinator runs with ROLLGATE_INSECURE_AGENTS: every Hello is accepted, flagged insecure. */
+  identity?: AgentIdentity;
+  log: Logger;
+  /** How often open streams are re-checked, ms; default 10000. */
+  recheckMs?: number;
+  now?: () => number;
+}
+
+export function createStreamGuard(opts: StreamGuardOptions) {
+  const now = opts.now ?? Date.now;
+  const held = new Map<string, { serial: string; end: (why: string) => void }>();
+  let timer: NodeJS.Timeout | undefined;
+
+  async function recheck() {
+    for (const [serverId, h] of [...held]) {
+      if (await opts.identity!.stillValid(h.serial)) continue;
+      held.delete(serverId);
+      opts.log.warn({ serverId }, 'agent stream closed: its certificate was revoked or expired');
+      h.end('the certificate was revoked or has expired: the agent must enrol again');
+    }
+  }
+
+  return {
+    /** The gateway's checkIdentity. */
+    async check(
+      peer: PeerCert | null,
+      hello: { agentId: string; cluster: string },
+      end: (why: string) => void,
+    ): Promise<string | null> {
+      if (!opts.identity) {
+        await opts.store.setTransport(hello.agentId, 'insecure', now());
+        return null;
+      }
+      const refusal = await opts.identity.checkPeer(peer, hello);
+      if (refusal === null && peer) held.set(hello.agentId, { serial: peer.serial, end });
+      return refusal;
+    },
+    /** Closes the server's stream now (after a revocation here). */
+    kick(serverId: string) {
+      const h = held.get(serverId);
+      if (!h) return;
+      held.delete(serverId);
+      opts.log.warn({ serverId }, 'agent stream closed: revoked');
+      h.end('this agent was revoked: an operator must give it a new join token');
+    },
+    start() {
+      if (!opts.identity || timer) return;
+      const loop = () => {
+        timer = setTimeout(() => {
+          recheck()
+            .catch((err: unknown) => opts.log.error({ err }, 'agent certificate re-check failed'))
+            .finally(() => {
+              if (timer) loop();
+            });
+        }, opts.recheckMs ?? 10_000);
+        timer.unref();
+      };
+      loop();
+    },
+    stop() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}

@@ -1,0 +1,1 @@
+CREATE INDEX "servers_role_idx" ON "servers" USING btree ("role");
