@@ -249,7 +249,8 @@ beforeAll(async () => {
       agentId: 'admin-1',
       cluster: 'demo',
       role: 'admin',
-      coordinator: { address: `127.0.0.1:${coordPort}` },
+      // The fake coordinator speaks plaintext: the agent must opt in (docs/adr/0013).
+      coordinator: { address: `127.0.0.1:${coordPort}`, insecure: true },
       dataDir: './data',
       gate: { host: '127.0.0.1', port: gatePort, agentCheckPort },
       services: [

@@ -140,7 +140,7 @@ describe('simulateRotation: a server served by its second instance', () => {
     seedStep: null,
     group: null,
     phase: 'service-at-risk',
-    performedBy: 'Rollgate',
+    performedBy: ['engineer'],
     servers: [],
     ops: [],
     leavesRotation: [],

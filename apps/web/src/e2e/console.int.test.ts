@@ -688,6 +688,8 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
     await op.waitForURL(`${base}/runs/${encodeURIComponent(rolloutId)}`);
     await op.locator('.run-chart g.cell').first().waitFor();
     await op.locator('[data-run-status="succeeded"]').first().waitFor({ timeout: 120_000 });
+    // The run's last line streams in just after its status: wait for it, without a reload.
+    await op.locator('li.log .log-code', { hasText: 'RG0011I' }).first().waitFor({ timeout: 15_000 });
     expect(
       await op.locator('li.log .log-code').evaluateAll((els) => els.map((e) => e.textContent?.trim())),
     ).toEqual(expect.arrayContaining(['RG0010I', 'RG0011I']));
