@@ -38,6 +38,8 @@ export function apiClient(url: string, token: () => string | undefined = () => u
 export interface CoordinatorProcess {
   pid: number;
   url: string;
+  /** The administrator the bench created (for a browser to sign in as). */
+  admin: { username: string; password: string };
   grpcAddress: string;
   dataDir: string;
   api: Api;
@@ -135,11 +137,13 @@ export async function startCoordinator(opts: StartCoordinatorOptions = {}): Prom
     throw err;
   });
   // The API wants a session: the bench is this fresh coordinator's first administrator.
-  session.token = (await ensureAdmin(url, join(dir.path, 'admin-password'))).token;
+  const admin = await ensureAdmin(url, join(dir.path, 'admin-password'));
+  session.token = admin.token;
   const pid = child.pid!;
   return {
     pid,
     url,
+    admin: { username: admin.username, password: admin.password },
     grpcAddress: `127.0.0.1:${grpcPort}`,
     dataDir: dir.path,
     api,
