@@ -9,6 +9,7 @@ import {
   editionNameSchema,
   headerNameSchema,
   lbConfigSchema,
+  mapDirSchema,
   routingRulesSchema,
   safeName,
 } from '@rollgate/domain';
@@ -114,13 +115,7 @@ export const routesSetInput = z.object({
   /** Replaces every rule of the cluster; [] removes them all. */
   rules: routingRulesSchema,
   /** Where HAProxy's map files live on its host; default: as before, else /etc/haproxy/rollgate. */
-  mapDir: z
-    .string()
-    .regex(
-      /^\/[A-Za-z0-9._/-]{0,255}$/,
-      'mapDir is an absolute path of letters, digits, ".", "_", "-" and "/"',
-    )
-    .optional(),
+  mapDir: mapDirSchema.optional(),
 });
 export const haproxyConfigInput = z.object({
   cluster: safeName('cluster name'),
@@ -129,13 +124,7 @@ export const haproxyConfigInput = z.object({
   /** Header names whose maps the routing frontend consults besides those of the current rules. */
   routingHeaders: z.array(headerNameSchema).max(32).default([]),
   /** Where the map files are; default: the cluster's (lb routes set --map-dir), else /etc/haproxy/rollgate. */
-  mapDir: z
-    .string()
-    .regex(
-      /^\/[A-Za-z0-9._/-]{0,255}$/,
-      'mapDir is an absolute path of letters, digits, ".", "_", "-" and "/"',
-    )
-    .optional(),
+  mapDir: mapDirSchema.optional(),
   /** Backend name in the generated config; default: the configured one, else the cluster name. */
   backend: z
     .string()

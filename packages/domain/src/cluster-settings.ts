@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SAFE_NAME } from './fleet';
 import { functionalProbeSchema } from './ops';
-import { routingRulesSchema } from './routing';
+import { mapDirSchema, routingRulesSchema } from './routing';
 import { schedulePolicySchema } from './schedule';
 
 const gateName = z.enum([
@@ -66,13 +66,7 @@ export const clusterSettingsSchema = z.strictObject({
   routing: z
     .strictObject({
       /** Where HAProxy's map files live on its host; default /etc/haproxy/rollgate. */
-      mapDir: z
-        .string()
-        .regex(
-          /^\/[A-Za-z0-9._/-]{0,255}$/,
-          'mapDir is an absolute path of letters, digits, ".", "_", "-" and "/"',
-        )
-        .optional(),
+      mapDir: mapDirSchema.optional(),
       rules: routingRulesSchema,
     })
     .optional(),

@@ -242,6 +242,28 @@ function base(
   };
 }
 
+/**
+ * The preparation step that stages the edition on `servers` (download, sha256, unpack side by
+ * side; not activated): the installation-files readiness gate. `where` finishes its title.
+ */
+function stageStep(r: Resolved, servers: string[], where: string): Omit<PlanStep, 'index'> {
+  const e = r.toEdition;
+  return {
+    key: 'prep.stage',
+    kind: 'prepare',
+    gate: 'installation-files',
+    title: `Distribute edition ${e.name} to ${where} (download, verify the sha256, unpack side by side; not activated)`,
+    seedStep: null,
+    group: null,
+    phase: 'preparation',
+    performedBy: ENGINEER,
+    servers,
+    ops: [{ op: 'install', service: r.service, edition: e.name, sha256: e.sha256, size: e.size }],
+    leavesRotation: [],
+    rejoinsRotation: [],
+  };
+}
+
 /** The edition is on every server already (side by side): a back-out or a re-rollout needs no download. */
 function installedEverywhere(r: Resolved, members: ServerRef[]): boolean {
   return !!r.installedOn && members.every((s) => r.installedOn![s.id]?.includes(r.toEdition.name));
@@ -295,22 +317,7 @@ export function compileRollout(input: RolloutInput, procedure: 'rollout' | 'back
   const all = ordered.map((s) => s.id);
   const steps: Omit<PlanStep, 'index'>[] = [];
   const e = r.toEdition;
-  if (!fastPath) {
-    steps.push({
-      key: 'prep.stage',
-      kind: 'prepare',
-      gate: 'installation-files',
-      title: `Distribute edition ${e.name} to every server (download, verify the sha256, unpack side by side; not activated)`,
-      seedStep: null,
-      group: null,
-      phase: 'preparation',
-      performedBy: ENGINEER,
-      servers: all,
-      ops: [{ op: 'install', service: r.service, edition: e.name, sha256: e.sha256, size: e.size }],
-      leavesRotation: [],
-      rejoinsRotation: [],
-    });
-  }
+  if (!fastPath) steps.push(stageStep(r, all, `every server`));
   const ids = (g: ServerGroup) => g.servers.map((s) => s.id);
   const verb = procedure === 'backout' ? 'Back out to' : 'Roll out';
   if (r.strategy === 'grouped') {
@@ -415,21 +422,7 @@ function compileBeside(r: Resolved, server: ServerRef, procedure: 'rollout' | 'b
   const fastPath = installedEverywhere(r, [server]);
   const steps: Omit<PlanStep, 'index'>[] = [];
   const common = { seedStep: null, phase: 'service-at-risk', performedBy: ENGINEER } as const;
-  if (!fastPath) {
-    steps.push({
-      ...common,
-      key: 'prep.stage',
-      kind: 'prepare',
-      gate: 'installation-files',
-      title: `Distribute edition ${e.name} to ${id} (download, verify the sha256, unpack side by side; not activated)`,
-      group: null,
-      phase: 'preparation',
-      servers: [id],
-      ops: [{ op: 'install', service: r.service, edition: e.name, sha256: e.sha256, size: e.size }],
-      leavesRotation: [],
-      rejoinsRotation: [],
-    });
-  }
+  if (!fastPath) steps.push(stageStep(r, [id], `${id}`));
   steps.push(
     {
       ...common,
@@ -536,22 +529,7 @@ export function compileValidation(input: ValidationInput): Plan {
   const e = r.toEdition;
   const fastPath = installedEverywhere(r, clone);
   const steps: Omit<PlanStep, 'index'>[] = [];
-  if (!fastPath) {
-    steps.push({
-      key: 'prep.stage',
-      kind: 'prepare',
-      gate: 'installation-files',
-      title: `Distribute edition ${e.name} to the clone's servers ${ids.join(', ')} (not activated)`,
-      seedStep: null,
-      group: null,
-      phase: 'preparation',
-      performedBy: ENGINEER,
-      servers: ids,
-      ops: [{ op: 'install', service: r.service, edition: e.name, sha256: e.sha256, size: e.size }],
-      leavesRotation: [],
-      rejoinsRotation: [],
-    });
-  }
+  if (!fastPath) steps.push(stageStep(r, ids, `the clone's servers ${ids.join(', ')}`));
   steps.push({
     key: 'clone.start',
     kind: 'upgrade',
@@ -640,22 +618,7 @@ export function compileSimpleActivation(input: RolloutInput): Plan {
   const fastPath = installedEverywhere(r, members);
   const e = r.toEdition;
   const steps: Omit<PlanStep, 'index'>[] = [];
-  if (!fastPath) {
-    steps.push({
-      key: 'prep.stage',
-      kind: 'prepare',
-      gate: 'installation-files',
-      title: `Distribute edition ${e.name} to every server (not activated)`,
-      seedStep: null,
-      group: null,
-      phase: 'preparation',
-      performedBy: ENGINEER,
-      servers: all,
-      ops: [{ op: 'install', service: r.service, edition: e.name, sha256: e.sha256, size: e.size }],
-      leavesRotation: [],
-      rejoinsRotation: [],
-    });
-  }
+  if (!fastPath) steps.push(stageStep(r, all, `every server`));
   steps.push({
     key: 'activate',
     kind: 'upgrade',

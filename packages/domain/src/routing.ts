@@ -9,6 +9,14 @@ import { editionNameSchema } from './fleet';
  * (the longest prefix, the narrowest CIDR), as HAProxy's map lookups do.
  */
 
+/** Where HAProxy's map files live on its host: an absolute path HAProxy's config can name as is. */
+export const mapDirSchema = z
+  .string()
+  .regex(
+    /^\/[A-Za-z0-9._/-]{0,255}$/,
+    'mapDir is an absolute path of letters, digits, ".", "_", "-" and "/"',
+  );
+
 /** HTTP header names are tokens; lower-cased, as HAProxy compares them. */
 export const headerNameSchema = z
   .string()
