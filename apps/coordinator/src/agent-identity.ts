@@ -273,7 +273,7 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
       return cert !== null && cert.revokedAt === null && cert.notAfter > now();
     },
 
-    transports: () => store.listTransports(),
+    transports: (serverIds: readonly string[]) => store.listTransports(serverIds),
   };
 }
 

@@ -62,7 +62,7 @@ function agentServices(identity: AgentIdentity): NonNullable<ApiServices['agents
       }
     },
     revoke: (serverId, actor, from) => identity.revoke(serverId, actor, from),
-    transports: () => identity.transports(),
+    transports: (serverIds) => identity.transports(serverIds),
   };
 }
 

@@ -222,35 +222,30 @@ function agentIdentity(ctx: ApiContext) {
   return ctx.services.agents;
 }
 
+/**
+ * `insecure`: the agent's stream is plaintext (ROLLGATE_INSECURE_AGENTS), for the console to flag;
+ * read for these rows only (the fleet page polls a page, not the fleet). Always set; optional in
+ * the type so rows built before it (fixtures) stay valid.
+ */
+async function withTransport<S extends { id: string }>(
+  ctx: ApiContext,
+  rows: S[],
+): Promise<(S & { insecure?: boolean })[]> {
+  const agents = ctx.services.agents;
+  const transports = agents ? await agents.transports(rows.map((s) => s.id)) : {};
+  return rows.map((s) => ({ ...s, insecure: !agents || transports[s.id] === 'insecure' }));
+}
+
 export const appRouter = t.router({
   health: procedure.query(({ ctx }) => ({ ok: true as const, version: ctx.services.version })),
 
   servers: t.router({
     list: viewer.input(serversInput).query(async ({ ctx, input }) => {
-      const [servers, transports] = await Promise.all([
-        ctx.services.store.listServers(input),
-        ctx.services.agents?.transports() ?? Promise.resolve({} as Record<string, string>),
-      ]);
-      // `insecure`: the agent's stream is plaintext (ROLLGATE_INSECURE_AGENTS), for the console to
-      // flag. Always set; optional in the type so rows built before it (fixtures) stay valid.
-      return servers.map((s): typeof s & { insecure?: boolean } => ({
-        ...s,
-        insecure: !ctx.services.agents || transports[s.id] === 'insecure',
-      }));
+      return withTransport(ctx, await ctx.services.store.listServers(input));
     }),
     page: viewer.input(serversPageInput).query(async ({ ctx, input }) => {
-      const [page, transports] = await Promise.all([
-        pageServers(ctx.services.store, input),
-        ctx.services.agents?.transports() ?? Promise.resolve({} as Record<string, string>),
-      ]);
-      // As in `list`: the console flags agents whose stream is plaintext.
-      return {
-        ...page,
-        rows: page.rows.map((s): typeof s & { insecure?: boolean } => ({
-          ...s,
-          insecure: !ctx.services.agents || transports[s.id] === 'insecure',
-        })),
-      };
+      const page = await pageServers(ctx.services.store, input);
+      return { ...page, rows: await withTransport(ctx, page.rows) };
     }),
   }),
 

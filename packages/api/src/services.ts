@@ -229,5 +229,5 @@ export interface AgentIdentityServices {
     from: string,
   ): Promise<{ serverId: string; revokedCertificates: number }>;
   /** serverId → how it last connected ('mtls' or 'insecure'). */
-  transports(): Promise<Record<string, 'mtls' | 'insecure'>>;
+  transports(serverIds: readonly string[]): Promise<Record<string, 'mtls' | 'insecure'>>;
 }

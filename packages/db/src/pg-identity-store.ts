@@ -1,5 +1,5 @@
 import type { IdentityStore } from '@rollgate/engine';
-import { and, desc, eq, gt, isNull } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull } from 'drizzle-orm';
 import type { Db } from './create-db';
 import { agentCertificates, agentTransports, joinTokens } from './identity-schema';
 
@@ -52,8 +52,12 @@ export function createPgIdentityStore(db: Db): IdentityStore {
         .values({ serverId, transport, at })
         .onConflictDoUpdate({ target: agentTransports.serverId, set: { transport, at } });
     },
-    async listTransports() {
-      const rows = await db.select().from(agentTransports);
+    async listTransports(serverIds) {
+      if (serverIds.length === 0) return {};
+      const rows = await db
+        .select()
+        .from(agentTransports)
+        .where(inArray(agentTransports.serverId, [...serverIds]));
       return Object.fromEntries(rows.map((r) => [r.serverId, r.transport]));
     },
   };

@@ -51,8 +51,8 @@ export interface IdentityStore {
   /** Newest first. */
   listCertificates(serverId: string): Promise<AgentCertRecord[]>;
   setTransport(serverId: string, transport: AgentTransport, at: number): Promise<void>;
-  /** serverId → how it last connected. */
-  listTransports(): Promise<Record<string, AgentTransport>>;
+  /** serverId → how it last connected, for these servers (a page of the fleet, not all of it). */
+  listTransports(serverIds: readonly string[]): Promise<Record<string, AgentTransport>>;
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -105,8 +105,10 @@ export function createMemoryIdentityStore(): IdentityStore {
     async setTransport(serverId, transport) {
       transports.set(serverId, transport);
     },
-    async listTransports() {
-      return Object.fromEntries(transports);
+    async listTransports(serverIds) {
+      return Object.fromEntries(
+        serverIds.flatMap((id) => (transports.has(id) ? [[id, transports.get(id)!]] : [])),
+      );
     },
   };
 }

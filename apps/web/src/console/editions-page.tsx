@@ -17,11 +17,12 @@ import {
   type EditionVerb,
   type TargetForm,
 } from '../editions-model';
-import { ATOMIC_NOTE, errorIssues, type Issue, type RolloutStrategy } from '../planner-model';
+import { ATOMIC_NOTE, errorIssues, type Issue } from '../planner-model';
 import { consoleClient } from '../trpc-client';
 import { formatTime } from '../view-model';
 import { usePolled } from './hooks';
 import { IssueList } from './issue-list';
+import { RolloutFields } from './rollout-fields';
 import { NeedsRole, useCan } from './session-context';
 
 export function EditionsPage() {
@@ -303,31 +304,7 @@ function TargetPanel(props: {
             ))}
           </select>
         </label>
-        <label htmlFor={id('strategy')}>
-          Strategy
-          <select
-            id={id('strategy')}
-            name="strategy"
-            value={form.strategy}
-            onChange={(e) => set({ strategy: e.target.value as RolloutStrategy })}
-          >
-            <option value="grouped">grouped</option>
-            <option value="atomic">atomic (one switch)</option>
-          </select>
-        </label>
-        {form.strategy === 'grouped' ? (
-          <label htmlFor={id('group-size')}>
-            Group size
-            <input
-              id={id('group-size')}
-              name="groupSize"
-              inputMode="numeric"
-              placeholder="1"
-              value={form.groupSize}
-              onChange={(e) => set({ groupSize: e.target.value })}
-            />
-          </label>
-        ) : null}
+        <RolloutFields strategy={form.strategy} groupSize={form.groupSize} onChange={set} idOf={id} />
         <label htmlFor={id('drainage')}>
           Drainage interval (s)
           <input

@@ -13,11 +13,11 @@ import {
   type ContactRole,
   type Issue,
   type PlannerForm,
-  type RolloutStrategy,
 } from '../planner-model';
 import { consoleClient } from '../trpc-client';
 import { usePolled } from './hooks';
 import { IssueList } from './issue-list';
+import { RolloutFields } from './rollout-fields';
 import { PlanView } from './plan-view';
 import { NeedsRole, useCan } from './session-context';
 
@@ -190,29 +190,7 @@ export function PlannerPage() {
           </fieldset>
           {rollout ? (
             <>
-              <label>
-                Strategy
-                <select
-                  name="strategy"
-                  value={form.strategy}
-                  onChange={(e) => set({ strategy: e.target.value as RolloutStrategy })}
-                >
-                  <option value="grouped">grouped</option>
-                  <option value="atomic">atomic (one switch)</option>
-                </select>
-              </label>
-              {form.strategy === 'grouped' ? (
-                <label>
-                  Group size
-                  <input
-                    name="groupSize"
-                    inputMode="numeric"
-                    placeholder="1"
-                    value={form.groupSize}
-                    onChange={(e) => set({ groupSize: e.target.value })}
-                  />
-                </label>
-              ) : null}
+              <RolloutFields strategy={form.strategy} groupSize={form.groupSize} onChange={set} />
               <label>
                 Reset
                 <select

@@ -102,12 +102,17 @@ export function describeIdentityStoreContract(
       expect((await store.getCertificate('04'))?.revokedAt).toBeNull();
     });
 
-    it('keeps the last transport of each server', async () => {
-      expect(await store.listTransports()).toEqual({});
+    it('keeps the last transport of each server, read for the servers asked about', async () => {
+      expect(await store.listTransports(['web-1'])).toEqual({});
       await store.setTransport('web-1', 'insecure', T0);
       await store.setTransport('web-2', 'mtls', T0);
       await store.setTransport('web-1', 'mtls', T0 + 1);
-      expect(await store.listTransports()).toEqual({ 'web-1': 'mtls', 'web-2': 'mtls' });
+      expect(await store.listTransports(['web-1', 'web-2', 'web-3'])).toEqual({
+        'web-1': 'mtls',
+        'web-2': 'mtls',
+      });
+      expect(await store.listTransports(['web-2'])).toEqual({ 'web-2': 'mtls' });
+      expect(await store.listTransports([])).toEqual({});
     });
   });
 }
