@@ -174,9 +174,16 @@ export function createRoutingService(opts: RoutingServiceOptions) {
       // name one would leave the rules half applied.
       const all = [files.source, files.pathPrefix, ...Object.values(files.headers)];
       const unknown: string[] = [];
-      for (const f of all) {
-        const answer = await rt.raw(`show map ${f}`);
-        if (/^Unknown map identifier/m.test(answer)) unknown.push(f);
+      try {
+        for (const f of all) {
+          const answer = await rt.raw(`show map ${f}`);
+          if (/^Unknown map identifier/m.test(answer)) unknown.push(f);
+        }
+      } catch (err) {
+        throw new ApiError(
+          'PRECONDITION_FAILED',
+          `HAProxy's runtime API for cluster "${cluster}" did not answer (${(err as Error).message}). Check that HAProxy runs and the socket in \`rollgate lb show --cluster ${cluster}\` is right. Nothing was changed.`,
+        );
       }
       if (unknown.length > 0) {
         throw new ApiError(
@@ -188,10 +195,18 @@ export function createRoutingService(opts: RoutingServiceOptions) {
         const clone = clones[e];
         if (clone) await openClone(clone);
       }
-      await rt.replaceMap(files.source, maps.source);
-      await rt.replaceMap(files.pathPrefix, maps.pathPrefix);
-      for (const [header, file] of Object.entries(files.headers)) {
-        await rt.replaceMap(file, maps.headers[header] ?? []);
+      try {
+        await rt.replaceMap(files.source, maps.source);
+        await rt.replaceMap(files.pathPrefix, maps.pathPrefix);
+        for (const [header, file] of Object.entries(files.headers)) {
+          await rt.replaceMap(file, maps.headers[header] ?? []);
+        }
+      } catch (err) {
+        // Each map is swapped whole, but the maps one after the other: say so, and keep the old rules.
+        throw new ApiError(
+          'PRECONDITION_FAILED',
+          `HAProxy refused or dropped a map change (${(err as Error).message}); some maps may hold the new rules and others the old. The saved rules were not changed: set them again once HAProxy answers.`,
+        );
       }
       for (const [header, file] of Object.entries(before.headers)) {
         if (!(header in files.headers)) await rt.replaceMap(file, []).catch(() => undefined);
