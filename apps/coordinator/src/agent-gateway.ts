@@ -127,14 +127,48 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
   let boundPort = 0;
 
   const coordinatorId = opts.coordinatorId;
-  const touch = (t: ServerTouch) =>
-    touches.set(t.id, { ...touches.get(t.id), ...t, ...(coordinatorId ? { coordinatorId } : {}) });
+  /** Later fields win; an absent (undefined) field keeps what an earlier touch of the batch set. */
+  const touch = (t: ServerTouch) => {
+    const merged: ServerTouch = { ...touches.get(t.id), id: t.id, lastHeartbeatAt: t.lastHeartbeatAt };
+    if (t.status !== undefined) merged.status = t.status;
+    if (t.gateOpen !== undefined) merged.gateOpen = t.gateOpen;
+    if (t.services !== undefined) merged.services = t.services;
+    if (coordinatorId) merged.coordinatorId = coordinatorId;
+    touches.set(t.id, merged);
+  };
 
-  async function flushTouches() {
-    if (touches.size === 0) return;
-    const batch = [...touches.values()];
-    touches.clear();
-    await store.touchServers(batch);
+  /**
+   * The agent's connection status as this gateway knows it when a write is built: the stream
+   * registered for it decides (lost or connected), whichever stream the touch came from. A touch
+   * decided for a stream that has since been replaced (a sweep's "lost", a late close's
+   * "disconnected") must not overwrite the newer stream's "connected": nothing would correct it,
+   * and the capacity floor reads it (a reconnect through a healed partition held a run this way).
+   */
+  function withLiveStatus(t: ServerTouch): ServerTouch {
+    const conn = connections.get(t.id);
+    if (!conn) return t;
+    return {
+      ...t,
+      lastHeartbeatAt: Math.max(t.lastHeartbeatAt, conn.lastSeen),
+      status: conn.lost ? 'lost' : 'connected',
+    };
+  }
+
+  /**
+   * Status writes go out one batch at a time, in the order they were decided: two batches (or a
+   * batch and a Hello's upsert) in flight together may commit in either order.
+   */
+  let writes: Promise<void> = Promise.resolve();
+  function flushTouches(): Promise<void> {
+    const next = writes.then(async () => {
+      if (touches.size === 0) return;
+      // Built now, not when the flush was asked for: the status is the registered stream's now.
+      const batch = [...touches.values()].map(withLiveStatus);
+      touches.clear();
+      await store.touchServers(batch);
+    });
+    writes = next.catch(() => undefined);
+    return next;
   }
 
   function agentLog(
@@ -203,6 +237,9 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
       unacked: new Map(),
     };
     connections.set(hello.agentId, conn);
+    // After the status writes already on their way (an older stream's "lost" or "disconnected"),
+    // never before them; any batch built from here on says "connected" for this agent.
+    await writes;
     await store.upsertServer({
       id: hello.agentId,
       cluster: hello.cluster,
@@ -262,7 +299,11 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
   async function onMessage(conn: Connection, msg: AgentMessage__Output) {
     const now = clock.now();
     conn.lastSeen = now;
-    if (conn.lost) {
+    // A stream replaced by a newer Hello of the same agent (a reconnect after a partition: what
+    // the old one still carries was sent before the new one opened) reports results and logs, but
+    // its liveness and health are older than the new stream's: they must not overwrite them.
+    const current = connections.get(conn.agentId) === conn;
+    if (conn.lost && current) {
       conn.lost = false;
       touch({ id: conn.agentId, lastHeartbeatAt: now, status: 'connected' });
       agentLog(conn.agentId, 'agentBack', conn.agentId);
@@ -270,10 +311,12 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
     }
     switch (msg.body) {
       case 'heartbeat':
-        touch({ id: conn.agentId, lastHeartbeatAt: now, gateOpen: undefined });
+        // Written with the stream's status (withLiveStatus): a wrong status in the store is
+        // corrected within a flush interval while the agent talks.
+        if (current) touch({ id: conn.agentId, lastHeartbeatAt: now });
         break;
       case 'health':
-        if (msg.health) {
+        if (msg.health && current) {
           touch({
             id: conn.agentId,
             lastHeartbeatAt: now,
@@ -472,6 +515,11 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
 
   return {
     bus,
+    /**
+     * For unit tests, without a listening server: serve one Connect stream (a fake call) and run
+     * one liveness sweep now (start() runs it on a timer).
+     */
+    testing: { connect: (call: Connection['call']) => handlers.Connect(call), sweep },
     connectedCount: () => connections.size,
     port: () => boundPort,
     async start(): Promise<number> {

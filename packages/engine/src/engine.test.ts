@@ -69,6 +69,7 @@ describe('engine', () => {
       async () => logs.filter((l) => l.code === 'RG0030W').length,
       (n) => n > 0,
     );
+    expect(logs.find((l) => l.code === 'RG0030W')!.message).toContain('(admin-2: gate closed)');
     expect(fleet.sent).toHaveLength(0);
     expect((await store.getRun(run.id))!.currentStep).toBe(0);
     await store.touchServers([{ id: 'admin-2', lastHeartbeatAt: 0, gateOpen: true }]);
@@ -76,6 +77,28 @@ describe('engine', () => {
       () => store.getRun(run.id),
       (r) => r?.status === 'waiting-approval',
     );
+    await engine.stop();
+  });
+
+  it('the capacity floor counts a server the bus holds a live stream to, whatever its stored status says', async () => {
+    const { store, engine, logs, fleet } = await setup();
+    // A write that raced admin-2's reconnect left it "lost" in the store, though its stream is
+    // live (fleet.connected): the step taking admin-1 out must not wait on that stale row.
+    await store.touchServers([{ id: 'admin-2', lastHeartbeatAt: 0, status: 'lost' }]);
+    const run = await engine.createRun(plan(), 'tester');
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'waiting-approval',
+    );
+    expect(logs.filter((l) => l.code === 'RG0030W')).toEqual([]);
+    // Without a live stream the stored status decides: the floor holds, and says why.
+    fleet.connected.delete('admin-2');
+    const other = await engine.createRun(plan(['admin-1', 'admin-2']), 'tester');
+    const held = await until(
+      async () => logs.find((l) => l.code === 'RG0030W' && l.runId === other.id),
+      (l) => l !== undefined,
+    );
+    expect(held!.message).toContain('admin-2: agent lost');
     await engine.stop();
   });
 

@@ -477,20 +477,31 @@ export function createEngine(opts: EngineOptions): Engine {
     if (step.allowsDowntime) return null;
     const servers = await store.listServers({ cluster: run.plan.cluster });
     const roles = new Set(servers.filter((s) => leaving.includes(s.id)).map((s) => s.role));
+    // A stream this coordinator holds right now is the fresher word on an agent than its stored
+    // status (which a write racing a reconnect may have left stale); the floor is re-read every tick.
+    const connected = (s: (typeof servers)[number]) => s.status === 'connected' || bus.isConnected(s.id);
     for (const role of roles) {
-      const serving = servers.filter(
-        (s) =>
-          s.role === role &&
-          !out.has(s.id) &&
-          s.status === 'connected' &&
-          (s.gateOpen || incoming.includes(s.id)),
+      const others = servers.filter((s) => s.role === role && !leaving.includes(s.id));
+      const serving = others.filter(
+        (s) => !out.has(s.id) && connected(s) && (s.gateOpen || incoming.includes(s.id)),
       );
       // A server whose second instance takes its place (single-server rollout) leaves none unserved.
       const servedBeside = servers
         .filter((s) => s.role === role && leaving.includes(s.id))
         .every((s) => incoming.includes(besideId(s.id)));
       if (serving.length === 0 && !servedBeside) {
-        return `no other healthy "${role}" server is in rotation, so taking ${leaving.join(', ')} out would stop the service`;
+        // Why each of the others does not count, so a hold that lasts can be diagnosed from the log.
+        const why = others
+          .map((s) => {
+            const reason = out.has(s.id)
+              ? 'out of rotation'
+              : !connected(s)
+                ? `agent ${s.status}`
+                : 'gate closed';
+            return `${s.id}: ${reason}`;
+          })
+          .join('; ');
+        return `no other healthy "${role}" server is in rotation${why ? ` (${why})` : ''}, so taking ${leaving.join(', ')} out would stop the service`;
       }
     }
     return null;

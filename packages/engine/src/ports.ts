@@ -140,8 +140,9 @@ export interface LogRecord {
   message: string;
   source: 'engine' | 'agent' | 'coordinator';
   /**
-   * Agent lines only: the agent's stream and the line's position in it. An agent resends lines the
-   * coordinator never acknowledged, so a store keeps one line per (serverId, streamId, seq).
+   * Agent lines only: the agent's stream and the line's position in it (growing by one per line).
+   * An agent resends lines the coordinator never acknowledged, so a store keeps one line per
+   * (serverId, streamId, seq): a line at or below the highest seq stored for its stream is a resend.
    */
   streamId?: string | null;
   seq?: number | null;
