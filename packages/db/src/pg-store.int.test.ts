@@ -9,7 +9,8 @@ import { createDb, type RollgateDb } from './create-db';
 import { createPgStore } from './pg-store';
 
 const TABLES = [
-  'log_lines',
+  'log_chunks',
+  'log_streams',
   'run_leases',
   'audit_events',
   'lb_ledger',
@@ -160,5 +161,21 @@ describe('pg-store appendLogs (COPY fast path)', () => {
     const got = (await store.queryLogs({ limit: 100 })).filter((l) => l.streamId === 'dup');
     expect(got.map((l) => l.message)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
     expect(got.map((l) => l.id)).toEqual([...got.map((l) => l.id)].sort((a, b) => a - b));
+  });
+
+  it('two coordinators storing the same resent lines at once keep each line once', async () => {
+    // The agent's old coordinator flushes lines 1–300 while the new one stores what the agent
+    // resent (everything unacknowledged: 1–300) and 301–400: each its own store, racing.
+    const a = createPgStore(db.db);
+    const b = createPgStore(db.db);
+    const range = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => line(from + i, `r${from + i}`, 'race'));
+    for (let round = 0; round < 5; round++) {
+      const stream = `race-${round}`;
+      const on = (ls: ReturnType<typeof range>) => ls.map((l) => ({ ...l, streamId: stream }));
+      await Promise.all([a.appendLogs(on(range(1, 300))), b.appendLogs(on(range(1, 400)))]);
+      const got = (await a.queryLogs({ serverId: 'a-1', limit: 5000 })).filter((l) => l.streamId === stream);
+      expect(got.map((l) => l.seq)).toEqual(range(1, 400).map((l) => l.seq));
+    }
   });
 });

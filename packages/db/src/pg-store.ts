@@ -21,7 +21,6 @@ import {
   desc,
   eq,
   getTableColumns,
-  gt,
   inArray,
   isNull,
   notInArray,
@@ -36,7 +35,7 @@ import {
   clusters,
   editions,
   lbLedger,
-  logLines,
+  logChunks,
   runLeases,
   runs,
   servers,
@@ -44,10 +43,10 @@ import {
 } from './schema';
 
 /**
- * Lines per INSERT statement. The statement has 9 bind parameters whatever the row count (one
- * array per column), so this only bounds the size of one message, not the parameter count.
+ * Most lines in one log chunk, and the factor of a line's id: chunk id × LOG_CHUNK_SPAN + its
+ * position in the chunk (migration 0010's `log_lines` view computes the same).
  */
-const LOG_CHUNK = 5000;
+export const LOG_CHUNK_SPAN = 1024;
 /** queryLogs without a limit returns at most this many lines (the log table is the big one). */
 export const DEFAULT_LOG_LIMIT = 1000;
 
@@ -116,30 +115,8 @@ function toEdition(row: typeof editions.$inferSelect): EditionRecord {
 }
 
 /**
- * One multi-row INSERT for a batch of log lines: one array per column, unpacked by unnest().
- * Measured here at 500 lines: ~7 ms per call, against ~31 ms for drizzle's `.values(rows)`, whose
- * SQL building costs ~23 ms per 500 rows in JavaScript alone.
- */
-function insertLogs(lines: LogRecord[]): SQL {
-  // sql.param: one bind parameter holding the whole array (a bare array would be spread).
-  const col = <T>(f: (l: LogRecord) => T) => sql.param(lines.map(f));
-  // WITH ORDINALITY + ORDER BY: ids are drawn in the order of the batch, so they follow append order.
-  return sql`
-    INSERT INTO ${logLines} (run_id, action_id, server_id, step_index, at, level, code, message, source, stream_id, seq)
-    SELECT run_id, action_id, server_id, step_index, at, level, code, message, source, stream_id, seq
-    FROM unnest(
-      ${col((l) => l.runId)}::text[], ${col((l) => l.actionId)}::text[], ${col((l) => l.serverId)}::text[],
-      ${col((l) => l.stepIndex)}::int[], ${col((l) => new Date(l.at).toISOString())}::timestamptz[],
-      ${col((l) => l.level)}::text[], ${col((l) => l.code)}::text[], ${col((l) => l.message)}::text[],
-      ${col((l) => l.source)}::text[], ${col((l) => l.streamId ?? null)}::text[], ${col((l) => l.seq ?? null)}::bigint[]
-    ) WITH ORDINALITY AS u(run_id, action_id, server_id, step_index, at, level, code, message, source, stream_id, seq, ord)
-    ORDER BY ord
-    ON CONFLICT DO NOTHING`;
-}
-
-/**
- * A step's actions as one INSERT of unnest()ed column arrays (one bind parameter per column), as
- * insertLogs does: drizzle's `.values(rows)` built a 12-parameters-per-row statement whose SQL
+ * A step's actions as one INSERT of unnest()ed column arrays (one bind parameter per column), so
+ * that drizzle's `.values(rows)` built a 12-parameters-per-row statement whose SQL
  * building and planning held a 1 000-server fan-out back by ~200 ms before the first dispatch.
  * An action id that exists keeps its state (ON CONFLICT DO NOTHING).
  */
@@ -188,40 +165,110 @@ function fenced(fence: Fence | undefined): SQL | undefined {
 
 const ttl = (ms: number) => sql`now() + ${Math.max(0, Math.round(ms))} * interval '1 millisecond'`;
 
+/** A line as queryLogs selects it from log_chunks. */
+type LogRow = {
+  id: number;
+  run_id: string | null;
+  action_id: string | null;
+  server_id: string | null;
+  step_index: number | null;
+  at: number;
+  level: LogRecord['level'];
+  code: string;
+  message: string;
+  source: LogRecord['source'];
+  stream_id: string | null;
+  seq: number | null;
+};
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Lines of one source in append order, as one row of log_chunks. */
+interface LogChunk {
+  head: LogRecord;
+  lines: LogRecord[];
+}
+
+/** An agent stream's key in the maps below (server and stream ids hold no NUL: they are ids). */
+const streamKey = (serverId: string, streamId: string) => `${serverId}\0${streamId}`;
+
+/** The agent stream of a line, when it has one (lines without a seq are never deduplicated). */
+function streamOf(l: LogRecord): string | null {
+  return l.serverId && l.streamId && l.seq !== null && l.seq !== undefined
+    ? streamKey(l.serverId, l.streamId)
+    : null;
+}
+
 /**
- * A batch of log lines as one `COPY log_lines FROM STDIN` in PostgreSQL's binary format: every
- * value goes as its length and its bytes, so nothing is escaped here and nothing is parsed there
- * (the text format cost a Date and an ISO string per line here, and a timestamptz parse per row
- * in the database). Rows get their ids in input order, as before.
+ * Splits a batch into chunks: runs of consecutive lines from one source (run, action, server, step,
+ * stream), at most LOG_CHUNK_SPAN lines each, so ids keep append order exactly. Agent lines come in
+ * runs (an agent batches its lines, and the gateway writes a batch's lines together); interleaved
+ * engine lines make short chunks, and they are few. A stream's line at or below the seq already
+ * stored (`stored`), or at or below one earlier in this batch, is a resend: dropped. Returns the
+ * chunks and each stream's highest seq now stored.
  */
-function copyLogs(lines: LogRecord[]): Buffer {
-  const w = new CopyWriter(64 + lines.length * 160);
+function chunkLogs(
+  lines: LogRecord[],
+  stored: ReadonlyMap<string, number>,
+): { chunks: LogChunk[]; storedSeq: Map<string, number> } {
+  const chunks: LogChunk[] = [];
+  const storedSeq = new Map(stored);
+  let chunk: LogChunk | null = null;
+  for (const l of lines) {
+    const stream = streamOf(l);
+    if (stream !== null) {
+      if (l.seq! <= (storedSeq.get(stream) ?? 0)) continue;
+      storedSeq.set(stream, l.seq!);
+    }
+    const h = chunk?.head;
+    if (
+      !chunk ||
+      chunk.lines.length >= LOG_CHUNK_SPAN ||
+      h!.runId !== l.runId ||
+      h!.actionId !== l.actionId ||
+      h!.serverId !== l.serverId ||
+      h!.stepIndex !== l.stepIndex ||
+      h!.source !== l.source ||
+      (h!.streamId ?? null) !== (l.streamId ?? null) ||
+      (h!.seq == null) !== (l.seq == null)
+    ) {
+      chunk = { head: l, lines: [] };
+      chunks.push(chunk);
+    }
+    chunk.lines.push(l);
+  }
+  return { chunks, storedSeq };
+}
+
+/**
+ * Chunks as one `COPY log_chunks FROM STDIN` in PostgreSQL's binary format: every value goes as its
+ * length and its bytes, so nothing is escaped here and nothing is parsed there. Rows get their ids
+ * in input order.
+ */
+function copyChunks(chunks: LogChunk[]): Buffer {
+  const w = new CopyWriter(64 + chunks.reduce((n, c) => n + 128 + c.lines.length * 160, 0));
   w.bytes(COPY_BINARY_HEADER);
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
+  for (const { head, lines } of chunks) {
     w.int16(11);
-    w.text(l.runId);
-    w.text(l.actionId);
-    w.text(l.serverId);
-    if (l.stepIndex === null || l.stepIndex === undefined) w.int32(-1);
+    w.text(head.runId);
+    w.text(head.actionId);
+    w.text(head.serverId);
+    if (head.stepIndex === null || head.stepIndex === undefined) w.int32(-1);
     else {
       w.int32(4);
-      w.int32(l.stepIndex);
+      w.int32(head.stepIndex);
     }
-    // timestamptz: microseconds since 2000-01-01 UTC.
-    if (!Number.isFinite(l.at)) throw new RangeError(`log line time is not a time: ${l.at}`);
-    w.int32(8);
-    w.int64(Math.round(l.at - PG_EPOCH_MS) * 1000);
-    w.text(l.level);
-    w.text(l.code);
-    w.text(l.message);
-    w.text(l.source);
-    w.text(l.streamId);
-    if (l.seq === null || l.seq === undefined) w.int32(-1);
-    else {
-      w.int32(8);
-      w.int64(Math.trunc(l.seq));
-    }
+    w.text(head.source);
+    w.text(head.streamId);
+    w.int64Array(lines, (l) => {
+      if (!Number.isFinite(l.at)) throw new RangeError(`log line time is not a time: ${l.at}`);
+      return Math.round(l.at);
+    });
+    w.textArray(lines, (l) => l.level);
+    w.textArray(lines, (l) => l.code);
+    w.textArray(lines, (l) => l.message);
+    if (head.seq === null || head.seq === undefined) w.int32(-1);
+    else w.int64Array(lines, (l) => Math.trunc(l.seq!));
   }
   w.int16(-1); // trailer
   return w.done();
@@ -231,7 +278,9 @@ function copyLogs(lines: LogRecord[]): Buffer {
 const COPY_BINARY_HEADER = Buffer.from([
   0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
 ]);
-const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
+/** Element type oids of the arrays written. */
+const INT8_OID = 20;
+const TEXT_OID = 25;
 
 /** A growing buffer for COPY's binary rows. */
 class CopyWriter {
@@ -275,13 +324,35 @@ class CopyWriter {
     this.buf.writeInt32BE(n, this.at);
     this.at += 4 + n;
   }
+  /** A one-dimensional array value without NULLs: header, dimension, then length + bytes each. */
+  private array<T>(items: readonly T[], oid: number, element: (item: T) => void): void {
+    this.room(4);
+    const start = this.at;
+    this.at += 4; // the value's length, written once known
+    this.int32(1); // dimensions
+    this.int32(0); // no NULLs
+    this.int32(oid);
+    this.int32(items.length);
+    this.int32(1); // lower bound
+    for (const item of items) element(item);
+    this.buf.writeInt32BE(this.at - start - 4, start);
+  }
+  int64Array<T>(items: readonly T[], f: (item: T) => number): void {
+    this.array(items, INT8_OID, (item) => {
+      this.int32(8);
+      this.int64(f(item));
+    });
+  }
+  textArray<T>(items: readonly T[], f: (item: T) => string): void {
+    this.array(items, TEXT_OID, (item) => this.text(f(item)));
+  }
   done(): Buffer {
     return this.buf.subarray(0, this.at);
   }
 }
 
-const COPY_LOGS =
-  'COPY log_lines (run_id, action_id, server_id, step_index, at, level, code, message, source, stream_id, seq) FROM STDIN (FORMAT binary)';
+const COPY_CHUNKS =
+  'COPY log_chunks (run_id, action_id, server_id, step_index, source, stream_id, ats, levels, codes, messages, seqs) FROM STDIN (FORMAT binary)';
 
 /**
  * Runs `COPY … FROM STDIN` with `data` on one connection. node-postgres has no COPY API of its own;
@@ -511,51 +582,108 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
 
     async appendLogs(lines: LogRecord[]) {
       if (lines.length === 0) return;
-      // Fast path: one COPY (one statement, so the batch lands whole). It cannot skip duplicates,
-      // so a batch holding a line already stored (an agent resending after a reconnect) fails with
-      // unique_violation and is written again below, where ON CONFLICT DO NOTHING drops them.
-      // drizzle over a pg Pool exposes it as $client (not in the Db type); without one, INSERT only.
-      const pool = (db as unknown as { $client?: Partial<pg.Pool> }).$client;
-      if (typeof pool?.connect === 'function') {
-        const client = await pool.connect();
-        try {
-          await copyFrom(client, COPY_LOGS, copyLogs(lines));
+      // drizzle over a pg Pool exposes it as $client (not in the Db type): COPY needs a connection.
+      const pool = (db as unknown as { $client?: pg.Pool }).$client;
+      if (typeof pool?.connect !== 'function') throw new Error('appendLogs needs a node-postgres Pool');
+      const streams = new Map<string, { serverId: string; streamId: string }>();
+      for (const l of lines) {
+        const key = streamOf(l);
+        if (key !== null && !streams.has(key))
+          streams.set(key, { serverId: l.serverId!, streamId: l.streamId! });
+      }
+      const client = await pool.connect();
+      try {
+        if (streams.size === 0) {
+          // Engine and coordinator lines only: one COPY, one statement, so the batch lands whole.
+          await copyFrom(client, COPY_CHUNKS, copyChunks(chunkLogs(lines, new Map()).chunks));
           return;
-        } catch (err) {
-          if (pgCode(err) !== '23505') throw err;
-        } finally {
-          client.release();
         }
+        await client.query('BEGIN');
+        try {
+          // Lock each stream's row (created at 0 when new) and read how far it is stored; a second
+          // coordinator writing the same stream (lines resent after a failover) waits here and
+          // then drops what this one stored. Sorted, so two writers lock in the same order.
+          const keys = [...streams.values()].sort((x, y) =>
+            x.serverId === y.serverId ? cmp(x.streamId, y.streamId) : cmp(x.serverId, y.serverId),
+          );
+          const locked = await client.query<{ server_id: string; stream_id: string; stored_seq: number }>(
+            `INSERT INTO log_streams (server_id, stream_id, stored_seq)
+             SELECT server_id, stream_id, 0 FROM unnest($1::text[], $2::text[]) AS u(server_id, stream_id)
+             ON CONFLICT (server_id, stream_id) DO UPDATE SET stored_seq = log_streams.stored_seq
+             RETURNING server_id, stream_id, stored_seq::float8 AS stored_seq`,
+            [keys.map((k) => k.serverId), keys.map((k) => k.streamId)],
+          );
+          const stored = new Map(locked.rows.map((r) => [streamKey(r.server_id, r.stream_id), r.stored_seq]));
+          const { chunks, storedSeq } = chunkLogs(lines, stored);
+          if (chunks.length > 0) await copyFrom(client, COPY_CHUNKS, copyChunks(chunks));
+          const moved = keys.filter((k) => {
+            const key = streamKey(k.serverId, k.streamId);
+            return storedSeq.get(key)! > stored.get(key)!;
+          });
+          if (moved.length > 0)
+            await client.query(
+              `UPDATE log_streams s SET stored_seq = u.seq
+               FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(server_id, stream_id, seq)
+               WHERE s.server_id = u.server_id AND s.stream_id = u.stream_id`,
+              [
+                moved.map((k) => k.serverId),
+                moved.map((k) => k.streamId),
+                moved.map((k) => storedSeq.get(streamKey(k.serverId, k.streamId))!),
+              ],
+            );
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      } finally {
+        client.release();
       }
-      if (lines.length <= LOG_CHUNK) {
-        await db.execute(insertLogs(lines));
-        return;
-      }
-      // Bigger than one statement: still one call, one transaction, so a batch lands whole.
-      await db.transaction(async (tx) => {
-        for (let i = 0; i < lines.length; i += LOG_CHUNK)
-          await tx.execute(insertLogs(lines.slice(i, i + LOG_CHUNK)));
-      });
     },
 
     async queryLogs(q): Promise<StoredLog[]> {
-      const where: (SQL | undefined)[] = [
-        q.runId !== undefined ? eq(logLines.runId, q.runId) : undefined,
-        q.afterId !== undefined ? gt(logLines.id, q.afterId) : undefined,
-        q.serverId !== undefined ? eq(logLines.serverId, q.serverId) : undefined,
-        q.stepIndex !== undefined ? eq(logLines.stepIndex, q.stepIndex) : undefined,
-        q.code !== undefined ? eq(logLines.code, q.code) : undefined,
-      ];
-      const rows = await db
-        .select()
-        .from(logLines)
-        .where(and(...where))
-        .orderBy(asc(logLines.id))
-        .limit(q.limit ?? DEFAULT_LOG_LIMIT);
-      // Stream position is a delivery detail of agent lines: present only where there is one.
-      return rows.map(({ streamId, seq, ...line }) =>
-        streamId !== null && seq !== null ? { ...line, streamId, seq } : line,
-      );
+      // Lines are unnested from their chunks; the chunk-level conditions come first so the
+      // (run_id, id) and (server_id, id) indexes find the chunks.
+      const where: SQL[] = [sql`true`];
+      if (q.runId !== undefined) where.push(sql`c.run_id = ${q.runId}`);
+      if (q.serverId !== undefined) where.push(sql`c.server_id = ${q.serverId}`);
+      if (q.stepIndex !== undefined) where.push(sql`c.step_index = ${q.stepIndex}`);
+      if (q.afterId !== undefined)
+        where.push(
+          sql`c.id >= ${Math.floor(q.afterId / LOG_CHUNK_SPAN)}`,
+          sql`c.id * ${LOG_CHUNK_SPAN} + u.ord - 1 > ${q.afterId}`,
+        );
+      if (q.code !== undefined) where.push(sql`u.code = ${q.code}`);
+      const { rows } = await db.execute<LogRow>(sql`
+        SELECT (c.id * ${LOG_CHUNK_SPAN} + u.ord - 1)::float8 AS id, c.run_id, c.action_id, c.server_id,
+          c.step_index, u.at::float8 AS at, u.level, u.code, u.message, c.source, c.stream_id,
+          u.seq::float8 AS seq
+        FROM ${logChunks} c
+        CROSS JOIN LATERAL unnest(c.ats, c.levels, c.codes, c.messages, c.seqs)
+          WITH ORDINALITY AS u(at, level, code, message, seq, ord)
+        WHERE ${sql.join(where, sql` AND `)}
+        ORDER BY c.id, u.ord
+        LIMIT ${q.limit ?? DEFAULT_LOG_LIMIT}`);
+      return rows.map((r) => {
+        const line: StoredLog = {
+          id: r.id,
+          runId: r.run_id,
+          actionId: r.action_id,
+          serverId: r.server_id,
+          stepIndex: r.step_index,
+          at: r.at,
+          level: r.level,
+          code: r.code,
+          message: r.message,
+          source: r.source,
+        };
+        // Stream position is a delivery detail of agent lines: present only where there is one.
+        if (r.stream_id !== null && r.seq !== null) {
+          line.streamId = r.stream_id;
+          line.seq = r.seq;
+        }
+        return line;
+      });
     },
 
     async getClusterLb(cluster) {

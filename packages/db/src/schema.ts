@@ -25,7 +25,6 @@ import {
   boolean,
   customType,
   index,
-  uniqueIndex,
   integer,
   jsonb,
   pgTable,
@@ -195,32 +194,54 @@ export const lbLedger = pgTable(
 );
 
 /**
- * Log lines of runs, actions and agents. No foreign keys on purpose: lines arrive in batches from
- * agents and must never be rejected because a referenced row is missing or was pruned.
+ * Log lines of runs, actions and agents, stored as chunks: one row holds consecutive lines of one
+ * source (run, action, server, step, agent stream) as parallel arrays. Ingest at agent volume is
+ * bound by index maintenance per row (a row per line with its three indexes topped out at
+ * 60–75k lines/s here); a chunk of ~50 lines costs the same as one line did. Line ids are
+ * `chunk id × LOG_CHUNK_SPAN + position`, so they still grow in append order. The `log_lines` view
+ * (migration 0010) shows one row per line for psql. No foreign keys on purpose: lines arrive in
+ * batches from agents and must never be rejected because a referenced row is missing or was pruned.
  */
-export const logLines = pgTable(
-  'log_lines',
+export const logChunks = pgTable(
+  'log_chunks',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     runId: text('run_id'),
     actionId: text('action_id'),
     serverId: text('server_id'),
     stepIndex: integer('step_index'),
-    at: epochMs('at').notNull(),
-    level: text('level').$type<LogLevel>().notNull(),
-    code: text('code').notNull(),
-    message: text('message').notNull(),
     source: text('source').$type<LogRecord['source']>().notNull(),
     streamId: text('stream_id'),
-    seq: bigint('seq', { mode: 'number' }),
+    /** Epoch milliseconds, one per line. */
+    ats: bigint('ats', { mode: 'number' }).array().notNull(),
+    levels: text('levels').$type<LogLevel[]>().array().notNull(),
+    codes: text('codes').array().notNull(),
+    messages: text('messages').array().notNull(),
+    /** Position of each line in its agent stream; null for lines without a stream. */
+    seqs: bigint('seqs', { mode: 'number' }).array(),
   },
   (t) => [
-    // Following a run's log: WHERE run_id = $1 AND id > $2 ORDER BY id.
-    index('log_lines_run_id_idx').on(t.runId, t.id),
-    // Agents resend unacknowledged lines after a reconnect; each (server, stream, seq) is kept once.
-    // Engine lines have no stream (NULLs are distinct), so they never collide.
-    uniqueIndex('log_lines_stream_seq_uq').on(t.serverId, t.streamId, t.seq),
+    // Following a run's log: WHERE run_id = $1 AND id >= $2 ORDER BY id.
+    index('log_chunks_run_id_idx').on(t.runId, t.id),
+    // A server's lines (agent output outside runs included).
+    index('log_chunks_server_id_idx').on(t.serverId, t.id),
   ],
+);
+
+/**
+ * How far each agent log stream is stored: agents resend lines the coordinator never
+ * acknowledged, and a line whose seq is at or below `storedSeq` is already here. One row per agent
+ * process (a restarted agent opens a new stream); locked while a batch of its lines is written, so
+ * two coordinators storing the same resent lines keep them once.
+ */
+export const logStreams = pgTable(
+  'log_streams',
+  {
+    serverId: text('server_id').notNull(),
+    streamId: text('stream_id').notNull(),
+    storedSeq: bigint('stored_seq', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ name: 'log_streams_pk', columns: [t.serverId, t.streamId] })],
 );
 
 export const auditEvents = pgTable('audit_events', {

@@ -271,7 +271,9 @@ async function connect(req: Extract<WorkerRequest, { t: 'connect' }>): Promise<C
 
 // ---------------------------------------------------------------- logs
 
-let logTemplate: Omit<LogLine, 'seq' | 'atMs'> = {};
+let logTemplate: Omit<LogLine, 'seq' | 'atMs' | 'message'> = {};
+/** Distinct messages, cycled: real output does not compress like one repeated line would. */
+let logMessages: string[] = [''];
 
 async function logLoop(a: SimAgent, batch: number, window: number): Promise<void> {
   while (a.logging && a.call) {
@@ -284,7 +286,10 @@ async function logLoop(a: SimAgent, batch: number, window: number): Promise<void
     // drains), so reusing them would rewrite lines already queued.
     const now = Date.now();
     const lines: LogLine[] = new Array(batch);
-    for (let k = 0; k < batch; k++) lines[k] = { ...logTemplate, seq: ++a.logSeq, atMs: now };
+    for (let k = 0; k < batch; k++) {
+      const seq = ++a.logSeq;
+      lines[k] = { ...logTemplate, message: logMessages[seq % logMessages.length], seq, atMs: now };
+    }
     counters.sent += batch;
     if (!a.call.write({ logs: { streamId: a.streamId, lines } })) {
       counters.drains++;
@@ -297,8 +302,10 @@ async function logLoop(a: SimAgent, batch: number, window: number): Promise<void
 }
 
 function startLogs(req: Extract<WorkerRequest, { t: 'logs' }>): { agents: number } {
-  const message = 'service output '.padEnd(req.messageBytes, 'x');
-  logTemplate = { actionId: '', level: 'LOG_LEVEL_INFO', code: 'RG0190I', message };
+  logMessages = Array.from({ length: 1024 }, (_, i) =>
+    `service output ${i} ${randomBytes(req.messageBytes).toString('base64')}`.slice(0, req.messageBytes),
+  );
+  logTemplate = { actionId: '', level: 'LOG_LEVEL_INFO', code: 'RG0190I' };
   const chosen = agents.filter((a) => a.call).slice(0, req.agents);
   for (const a of chosen) {
     a.logging = true;
