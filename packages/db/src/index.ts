@@ -6,7 +6,8 @@ export {
   type DbLogger,
   type RollgateDb,
 } from './create-db';
-export { createPgStore, DEFAULT_LOG_LIMIT } from './pg-store';
+export { createPgStore } from './pg-store';
+export { DEFAULT_LOG_LIMIT } from './log-chunks';
 export { createPgAuthStore } from './pg-auth-store';
 export { createPgIdentityStore } from './pg-identity-store';
 export { createLogWriter, type LogWriter, type LogWriterOptions, type LogWriterStats } from './log-writer';

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from './create-db';
-import { createPgStore, LOG_CHUNK_SPAN } from './pg-store';
+import { LOG_CHUNK_SPAN } from './log-chunks';
+import { createPgStore } from './pg-store';
 
 const migrations = fileURLToPath(new URL('../migrations/', import.meta.url));
 const dirs: string[] = [];

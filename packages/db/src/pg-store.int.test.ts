@@ -178,4 +178,25 @@ describe('pg-store appendLogs (COPY fast path)', () => {
       expect(got.map((l) => l.seq)).toEqual(range(1, 400).map((l) => l.seq));
     }
   });
+
+  it('a coordinator that wrote a stream last, then finds another wrote it since, stores nothing twice', async () => {
+    // Each store remembers the seq it stored last and skips the locking read; the other
+    // coordinator's writes must still win over that memory.
+    const a = createPgStore(db.db);
+    const b = createPgStore(db.db);
+    const range = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => line(from + i, `k${from + i}`, 'known'));
+    const seqs = async () =>
+      (await a.queryLogs({ serverId: 'a-1', limit: 5000 }))
+        .filter((l) => l.streamId === 'known')
+        .map((l) => l.seq);
+    await a.appendLogs(range(1, 10));
+    await b.appendLogs(range(1, 20)); // the agent moved to b and resent from 1
+    await a.appendLogs(range(11, 25)); // a's late flush: it still believes 10 is stored
+    expect(await seqs()).toEqual(range(1, 25).map((l) => l.seq));
+    // Both believe 25 now; both write at once, from what each was sent.
+    await b.appendLogs(range(1, 25));
+    await Promise.all([a.appendLogs(range(26, 40)), b.appendLogs(range(26, 60))]);
+    expect(await seqs()).toEqual(range(1, 60).map((l) => l.seq));
+  });
 });

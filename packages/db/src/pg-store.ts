@@ -7,48 +7,26 @@ import {
   type EditionRecord,
   type EngineStore,
   type Fence,
-  type LogRecord,
   type RunLeases,
   type RunRecord,
   type ServerRecord,
   type ServerTouch,
   type StepRecord,
-  type StoredLog,
 } from '@rollgate/engine';
-import {
-  and,
-  asc,
-  desc,
-  eq,
-  getTableColumns,
-  inArray,
-  isNull,
-  notInArray,
-  sql,
-  type SQL,
-} from 'drizzle-orm';
-import type pg from 'pg';
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, notInArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './create-db';
+import { createLogAppender, queryLogChunks } from './log-chunks';
 import {
   actions,
   auditEvents,
   clusters,
   editions,
   lbLedger,
-  logChunks,
   runLeases,
   runs,
   servers,
   steps,
 } from './schema';
-
-/**
- * Most lines in one log chunk, and the factor of a line's id: chunk id × LOG_CHUNK_SPAN + its
- * position in the chunk (migration 0010's `log_lines` view computes the same).
- */
-export const LOG_CHUNK_SPAN = 1024;
-/** queryLogs without a limit returns at most this many lines (the log table is the big one). */
-export const DEFAULT_LOG_LIMIT = 1000;
 
 const OUTSTANDING_ACTION: ActionStatus[] = ['pending', 'dispatched', 'accepted', 'running'];
 const TERMINAL_RUN: RunStatus[] = ['succeeded', 'failed', 'aborted'];
@@ -165,223 +143,6 @@ function fenced(fence: Fence | undefined): SQL | undefined {
 
 const ttl = (ms: number) => sql`now() + ${Math.max(0, Math.round(ms))} * interval '1 millisecond'`;
 
-/** A line as queryLogs selects it from log_chunks. */
-type LogRow = {
-  id: number;
-  run_id: string | null;
-  action_id: string | null;
-  server_id: string | null;
-  step_index: number | null;
-  at: number;
-  level: LogRecord['level'];
-  code: string;
-  message: string;
-  source: LogRecord['source'];
-  stream_id: string | null;
-  seq: number | null;
-};
-
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Lines of one source in append order, as one row of log_chunks. */
-interface LogChunk {
-  head: LogRecord;
-  lines: LogRecord[];
-}
-
-/** An agent stream's key in the maps below (server and stream ids hold no NUL: they are ids). */
-const streamKey = (serverId: string, streamId: string) => `${serverId}\0${streamId}`;
-
-/** The agent stream of a line, when it has one (lines without a seq are never deduplicated). */
-function streamOf(l: LogRecord): string | null {
-  return l.serverId && l.streamId && l.seq !== null && l.seq !== undefined
-    ? streamKey(l.serverId, l.streamId)
-    : null;
-}
-
-/**
- * Splits a batch into chunks: runs of consecutive lines from one source (run, action, server, step,
- * stream), at most LOG_CHUNK_SPAN lines each, so ids keep append order exactly. Agent lines come in
- * runs (an agent batches its lines, and the gateway writes a batch's lines together); interleaved
- * engine lines make short chunks, and they are few. A stream's line at or below the seq already
- * stored (`stored`), or at or below one earlier in this batch, is a resend: dropped. Returns the
- * chunks and each stream's highest seq now stored.
- */
-function chunkLogs(
-  lines: LogRecord[],
-  stored: ReadonlyMap<string, number>,
-): { chunks: LogChunk[]; storedSeq: Map<string, number> } {
-  const chunks: LogChunk[] = [];
-  const storedSeq = new Map(stored);
-  let chunk: LogChunk | null = null;
-  for (const l of lines) {
-    const stream = streamOf(l);
-    if (stream !== null) {
-      if (l.seq! <= (storedSeq.get(stream) ?? 0)) continue;
-      storedSeq.set(stream, l.seq!);
-    }
-    const h = chunk?.head;
-    if (
-      !chunk ||
-      chunk.lines.length >= LOG_CHUNK_SPAN ||
-      h!.runId !== l.runId ||
-      h!.actionId !== l.actionId ||
-      h!.serverId !== l.serverId ||
-      h!.stepIndex !== l.stepIndex ||
-      h!.source !== l.source ||
-      (h!.streamId ?? null) !== (l.streamId ?? null) ||
-      (h!.seq == null) !== (l.seq == null)
-    ) {
-      chunk = { head: l, lines: [] };
-      chunks.push(chunk);
-    }
-    chunk.lines.push(l);
-  }
-  return { chunks, storedSeq };
-}
-
-/**
- * Chunks as one `COPY log_chunks FROM STDIN` in PostgreSQL's binary format: every value goes as its
- * length and its bytes, so nothing is escaped here and nothing is parsed there. Rows get their ids
- * in input order.
- */
-function copyChunks(chunks: LogChunk[]): Buffer {
-  const w = new CopyWriter(64 + chunks.reduce((n, c) => n + 128 + c.lines.length * 160, 0));
-  w.bytes(COPY_BINARY_HEADER);
-  for (const { head, lines } of chunks) {
-    w.int16(11);
-    w.text(head.runId);
-    w.text(head.actionId);
-    w.text(head.serverId);
-    if (head.stepIndex === null || head.stepIndex === undefined) w.int32(-1);
-    else {
-      w.int32(4);
-      w.int32(head.stepIndex);
-    }
-    w.text(head.source);
-    w.text(head.streamId);
-    w.int64Array(lines, (l) => {
-      if (!Number.isFinite(l.at)) throw new RangeError(`log line time is not a time: ${l.at}`);
-      return Math.round(l.at);
-    });
-    w.textArray(lines, (l) => l.level);
-    w.textArray(lines, (l) => l.code);
-    w.textArray(lines, (l) => l.message);
-    if (head.seq === null || head.seq === undefined) w.int32(-1);
-    else w.int64Array(lines, (l) => Math.trunc(l.seq!));
-  }
-  w.int16(-1); // trailer
-  return w.done();
-}
-
-/** PGCOPY signature, flags (no OIDs), header extension length 0. */
-const COPY_BINARY_HEADER = Buffer.from([
-  0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
-]);
-/** Element type oids of the arrays written. */
-const INT8_OID = 20;
-const TEXT_OID = 25;
-
-/** A growing buffer for COPY's binary rows. */
-class CopyWriter {
-  private buf: Buffer;
-  private at = 0;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-  private room(n: number): void {
-    if (this.at + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
-    this.buf.copy(next, 0, 0, this.at);
-    this.buf = next;
-  }
-  bytes(b: Buffer): void {
-    this.room(b.length);
-    this.at += b.copy(this.buf, this.at);
-  }
-  int16(v: number): void {
-    this.room(2);
-    this.at = this.buf.writeInt16BE(v, this.at);
-  }
-  int32(v: number): void {
-    this.room(4);
-    this.at = this.buf.writeInt32BE(v, this.at);
-  }
-  int64(v: number): void {
-    this.room(8);
-    this.at = this.buf.writeBigInt64BE(BigInt(v), this.at);
-  }
-  /** A text value, or NULL. PostgreSQL text cannot hold NUL: it becomes U+FFFD. */
-  text(v: string | null | undefined): void {
-    if (v === null || v === undefined) {
-      this.int32(-1);
-      return;
-    }
-    const s = v.includes('\0') ? v.replace(/\0/g, '\uFFFD') : v;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit; the length goes in front once it is known.
-    this.room(4 + s.length * 3);
-    const n = this.buf.write(s, this.at + 4, 'utf8');
-    this.buf.writeInt32BE(n, this.at);
-    this.at += 4 + n;
-  }
-  /** A one-dimensional array value without NULLs: header, dimension, then length + bytes each. */
-  private array<T>(items: readonly T[], oid: number, element: (item: T) => void): void {
-    this.room(4);
-    const start = this.at;
-    this.at += 4; // the value's length, written once known
-    this.int32(1); // dimensions
-    this.int32(0); // no NULLs
-    this.int32(oid);
-    this.int32(items.length);
-    this.int32(1); // lower bound
-    for (const item of items) element(item);
-    this.buf.writeInt32BE(this.at - start - 4, start);
-  }
-  int64Array<T>(items: readonly T[], f: (item: T) => number): void {
-    this.array(items, INT8_OID, (item) => {
-      this.int32(8);
-      this.int64(f(item));
-    });
-  }
-  textArray<T>(items: readonly T[], f: (item: T) => string): void {
-    this.array(items, TEXT_OID, (item) => this.text(f(item)));
-  }
-  done(): Buffer {
-    return this.buf.subarray(0, this.at);
-  }
-}
-
-const COPY_CHUNKS =
-  'COPY log_chunks (run_id, action_id, server_id, step_index, source, stream_id, ats, levels, codes, messages, seqs) FROM STDIN (FORMAT binary)';
-
-/**
- * Runs `COPY … FROM STDIN` with `data` on one connection. node-postgres has no COPY API of its own;
- * this is the submittable protocol that pg-copy-streams uses: send the statement, answer
- * CopyInResponse with CopyData + CopyDone, settle on ReadyForQuery (or the error).
- */
-function copyFrom(client: pg.ClientBase, statement: string, data: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    type Conn = { query(text: string): void; sendCopyFromChunk(b: Buffer): void; endCopyFrom(): void };
-    const noop = () => {};
-    const submittable = {
-      submit: (connection: Conn) => connection.query(statement),
-      handleCopyInResponse: (connection: Conn) => {
-        connection.sendCopyFromChunk(data);
-        connection.endCopyFrom();
-      },
-      handleError: (err: Error) => reject(err),
-      handleReadyForQuery: () => resolve(),
-      handleCommandComplete: noop,
-      handleRowDescription: noop,
-      handleDataRow: noop,
-      handleEmptyQuery: noop,
-      handlePortalSuspended: noop,
-      handleCopyData: noop,
-    };
-    client.query(submittable as unknown as pg.Submittable);
-  });
-}
-
 /**
  * The engine's store on PostgreSQL. Ordering, where the port leaves it open:
  * listRuns newest first (createdAt, then id, descending); getSteps by index; getActions by step
@@ -389,6 +150,7 @@ function copyFrom(client: pg.ClientBase, statement: string, data: Buffer): Promi
  * newest first; listServers and listEditions by key.
  */
 export function createPgStore(db: Db): EngineStore & RunLeases {
+  const logs = createLogAppender(db);
   /**
    * A fenced write changed nothing: tells a stale token (StaleLeaseError) from an ordinary miss
    * (a version or status that moved on), which the caller answers with null as before.
@@ -580,111 +342,9 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
       if (rows.length === 0) await assertFence(fence);
     },
 
-    async appendLogs(lines: LogRecord[]) {
-      if (lines.length === 0) return;
-      // drizzle over a pg Pool exposes it as $client (not in the Db type): COPY needs a connection.
-      const pool = (db as unknown as { $client?: pg.Pool }).$client;
-      if (typeof pool?.connect !== 'function') throw new Error('appendLogs needs a node-postgres Pool');
-      const streams = new Map<string, { serverId: string; streamId: string }>();
-      for (const l of lines) {
-        const key = streamOf(l);
-        if (key !== null && !streams.has(key))
-          streams.set(key, { serverId: l.serverId!, streamId: l.streamId! });
-      }
-      const client = await pool.connect();
-      try {
-        if (streams.size === 0) {
-          // Engine and coordinator lines only: one COPY, one statement, so the batch lands whole.
-          await copyFrom(client, COPY_CHUNKS, copyChunks(chunkLogs(lines, new Map()).chunks));
-          return;
-        }
-        await client.query('BEGIN');
-        try {
-          // Lock each stream's row (created at 0 when new) and read how far it is stored; a second
-          // coordinator writing the same stream (lines resent after a failover) waits here and
-          // then drops what this one stored. Sorted, so two writers lock in the same order.
-          const keys = [...streams.values()].sort((x, y) =>
-            x.serverId === y.serverId ? cmp(x.streamId, y.streamId) : cmp(x.serverId, y.serverId),
-          );
-          const locked = await client.query<{ server_id: string; stream_id: string; stored_seq: number }>(
-            `INSERT INTO log_streams (server_id, stream_id, stored_seq)
-             SELECT server_id, stream_id, 0 FROM unnest($1::text[], $2::text[]) AS u(server_id, stream_id)
-             ON CONFLICT (server_id, stream_id) DO UPDATE SET stored_seq = log_streams.stored_seq
-             RETURNING server_id, stream_id, stored_seq::float8 AS stored_seq`,
-            [keys.map((k) => k.serverId), keys.map((k) => k.streamId)],
-          );
-          const stored = new Map(locked.rows.map((r) => [streamKey(r.server_id, r.stream_id), r.stored_seq]));
-          const { chunks, storedSeq } = chunkLogs(lines, stored);
-          if (chunks.length > 0) await copyFrom(client, COPY_CHUNKS, copyChunks(chunks));
-          const moved = keys.filter((k) => {
-            const key = streamKey(k.serverId, k.streamId);
-            return storedSeq.get(key)! > stored.get(key)!;
-          });
-          if (moved.length > 0)
-            await client.query(
-              `UPDATE log_streams s SET stored_seq = u.seq
-               FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(server_id, stream_id, seq)
-               WHERE s.server_id = u.server_id AND s.stream_id = u.stream_id`,
-              [
-                moved.map((k) => k.serverId),
-                moved.map((k) => k.streamId),
-                moved.map((k) => storedSeq.get(streamKey(k.serverId, k.streamId))!),
-              ],
-            );
-          await client.query('COMMIT');
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw err;
-        }
-      } finally {
-        client.release();
-      }
-    },
+    appendLogs: (lines) => logs.append(lines),
 
-    async queryLogs(q): Promise<StoredLog[]> {
-      // Lines are unnested from their chunks; the chunk-level conditions come first so the
-      // (run_id, id) and (server_id, id) indexes find the chunks.
-      const where: SQL[] = [sql`true`];
-      if (q.runId !== undefined) where.push(sql`c.run_id = ${q.runId}`);
-      if (q.serverId !== undefined) where.push(sql`c.server_id = ${q.serverId}`);
-      if (q.stepIndex !== undefined) where.push(sql`c.step_index = ${q.stepIndex}`);
-      if (q.afterId !== undefined)
-        where.push(
-          sql`c.id >= ${Math.floor(q.afterId / LOG_CHUNK_SPAN)}`,
-          sql`c.id * ${LOG_CHUNK_SPAN} + u.ord - 1 > ${q.afterId}`,
-        );
-      if (q.code !== undefined) where.push(sql`u.code = ${q.code}`);
-      const { rows } = await db.execute<LogRow>(sql`
-        SELECT (c.id * ${LOG_CHUNK_SPAN} + u.ord - 1)::float8 AS id, c.run_id, c.action_id, c.server_id,
-          c.step_index, u.at::float8 AS at, u.level, u.code, u.message, c.source, c.stream_id,
-          u.seq::float8 AS seq
-        FROM ${logChunks} c
-        CROSS JOIN LATERAL unnest(c.ats, c.levels, c.codes, c.messages, c.seqs)
-          WITH ORDINALITY AS u(at, level, code, message, seq, ord)
-        WHERE ${sql.join(where, sql` AND `)}
-        ORDER BY c.id, u.ord
-        LIMIT ${q.limit ?? DEFAULT_LOG_LIMIT}`);
-      return rows.map((r) => {
-        const line: StoredLog = {
-          id: r.id,
-          runId: r.run_id,
-          actionId: r.action_id,
-          serverId: r.server_id,
-          stepIndex: r.step_index,
-          at: r.at,
-          level: r.level,
-          code: r.code,
-          message: r.message,
-          source: r.source,
-        };
-        // Stream position is a delivery detail of agent lines: present only where there is one.
-        if (r.stream_id !== null && r.seq !== null) {
-          line.streamId = r.stream_id;
-          line.seq = r.seq;
-        }
-        return line;
-      });
-    },
+    queryLogs: (q) => queryLogChunks(db, q),
 
     async getClusterLb(cluster) {
       const [row] = await db.select({ lb: clusters.lb }).from(clusters).where(eq(clusters.name, cluster));

@@ -19,8 +19,8 @@ import {
   type AgentMessage,
   type AgentServiceClient,
   type CoordinatorMessage__Output,
-  type LogLine,
 } from '@rollgate/protocol';
+import { createLogBatchEncoder } from './log-batch-encoder';
 
 export type WorkerRequest =
   | {
@@ -99,7 +99,20 @@ interface SimAgent {
 }
 
 const protocol = loadAgentProtocol();
-const Client = protocol.rollgate.agent.v1.AgentService;
+const Service = protocol.rollgate.agent.v1.AgentService;
+// The real client, except that a message already encoded (the logs bench's LogBatches, see
+// log-batch-encoder.ts) goes out as its bytes.
+const Client = grpc.makeGenericClientConstructor(
+  {
+    ...Service.service,
+    Connect: {
+      ...Service.service.Connect,
+      requestSerialize: (m: AgentMessage | Buffer) =>
+        Buffer.isBuffer(m) ? m : Service.service.Connect.requestSerialize(m),
+    },
+  },
+  'AgentService',
+) as unknown as typeof Service;
 const agents: SimAgent[] = [];
 const counters = { acked: 0, sent: 0, actions: 0, drains: 0, ended: 0 };
 const outages: Outage[] = [];
@@ -271,9 +284,9 @@ async function connect(req: Extract<WorkerRequest, { t: 'connect' }>): Promise<C
 
 // ---------------------------------------------------------------- logs
 
-let logTemplate: Omit<LogLine, 'seq' | 'atMs' | 'message'> = {};
 /** Distinct messages, cycled: real output does not compress like one repeated line would. */
-let logMessages: string[] = [''];
+let logEncoder = createLogBatchEncoder([]);
+let logMessages = 1;
 
 async function logLoop(a: SimAgent, batch: number, window: number): Promise<void> {
   while (a.logging && a.call) {
@@ -282,16 +295,15 @@ async function logLoop(a: SimAgent, batch: number, window: number): Promise<void
       await new Promise<void>((r) => (a.waiting = r));
       continue;
     }
-    // Fresh objects per message: grpc-js may serialise a written message later (when the stream
-    // drains), so reusing them would rewrite lines already queued.
     const now = Date.now();
-    const lines: LogLine[] = new Array(batch);
+    const picks: { line: number; atMs: number; seq: number }[] = new Array(batch);
     for (let k = 0; k < batch; k++) {
       const seq = ++a.logSeq;
-      lines[k] = { ...logTemplate, message: logMessages[seq % logMessages.length], seq, atMs: now };
+      picks[k] = { line: seq % logMessages, atMs: now, seq };
     }
     counters.sent += batch;
-    if (!a.call.write({ logs: { streamId: a.streamId, lines } })) {
+    const bytes = logEncoder.encode(a.streamId, picks) as unknown as AgentMessage;
+    if (!a.call.write(bytes)) {
       counters.drains++;
       await new Promise<void>((r) => a.call?.once('drain', r) ?? r());
     } else if (counters.sent % (batch * 64) === 0) {
@@ -302,10 +314,17 @@ async function logLoop(a: SimAgent, batch: number, window: number): Promise<void
 }
 
 function startLogs(req: Extract<WorkerRequest, { t: 'logs' }>): { agents: number } {
-  logMessages = Array.from({ length: 1024 }, (_, i) =>
-    `service output ${i} ${randomBytes(req.messageBytes).toString('base64')}`.slice(0, req.messageBytes),
+  logMessages = 1024;
+  logEncoder = createLogBatchEncoder(
+    Array.from({ length: logMessages }, (_, i) => ({
+      level: 'LOG_LEVEL_INFO' as const,
+      code: 'RG0190I',
+      message: `service output ${i} ${randomBytes(req.messageBytes).toString('base64')}`.slice(
+        0,
+        req.messageBytes,
+      ),
+    })),
   );
-  logTemplate = { actionId: '', level: 'LOG_LEVEL_INFO', code: 'RG0190I' };
   const chosen = agents.filter((a) => a.call).slice(0, req.agents);
   for (const a of chosen) {
     a.logging = true;
