@@ -47,7 +47,8 @@ async function main() {
   await db.start();
   // Every audit entry written while serving an API call says from where (request-origin.ts).
   const store = auditWithOrigin(createPgStore(db.db));
-  const logWriter = createLogWriter({ store });
+  // pg-store commits appends in call order and fails one with an earlier failed one: two in flight.
+  const logWriter = createLogWriter({ store, pipeline: 2 });
   const artifacts = createArtifactStore({ dir: env.artifactsDir });
   const lb = createLbAdapter({ store, log });
 

@@ -256,23 +256,47 @@ function copyFrom(client: pg.ClientBase, statement: string, data: Buffer): Promi
 
 type Stream = { serverId: string; streamId: string };
 
+/** Thrown by a batch that waited on an earlier one which failed: it wrote nothing either. */
+export class EarlierLogBatchFailed extends Error {
+  constructor(cause: unknown) {
+    super(
+      `an earlier batch of log lines failed, so this one was not written: ${(cause as Error)?.message ?? cause}`,
+    );
+    this.name = 'EarlierLogBatchFailed';
+  }
+}
+
 /**
  * Appends batches of log lines. Each agent stream's stored seq lives in log_streams; a line at or
- * below it is a resend and is dropped. Two paths, both one transaction whose lines land whole:
- * - known streams (this writer stored them last): COPY, then advance each stream's stored seq
- *   only if it still holds what this writer stored (compare-and-set). A stream another
- *   coordinator wrote meanwhile fails the check: rolled back and done the locked way.
- * - otherwise: lock the streams' rows first (created at 0 when new) and read their stored seqs.
- * The fast path saves the locking round trip, which under load waited ~28 ms per 20 000 lines
- * for this process's event loop.
+ * below it is a resend and is dropped. Every batch is one transaction that lands whole.
+ *
+ * Batches may be appended while earlier ones are still being written (the log writer keeps two in
+ * flight, so one batch's COPY overlaps the previous one's commit): they commit in call order, and
+ * a batch started while an earlier one is in flight fails with it (EarlierLogBatchFailed) and
+ * writes nothing, so a caller that puts failed batches back in order loses and reorders nothing.
+ *
+ * Two paths to the stored seqs:
+ * - streams this appender wrote last (or has in flight): their seqs are known. COPY, then, once
+ *   the earlier batch committed, advance each seq only if it still holds what this appender
+ *   expects (compare-and-set). Another coordinator's write in between (an agent that moved
+ *   there) fails the set: rolled back, then done the locked way.
+ * - otherwise: lock the streams' rows first (created at 0 when new) and read their seqs.
+ * The fast path saves the locking read, which under load waited ~28 ms per 20 000 lines for this
+ * process's event loop.
  */
 export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise<void> } {
   // drizzle over a pg Pool exposes it as $client (not in the Db type): COPY needs a connection.
   const pool = (db as unknown as { $client?: pg.Pool }).$client;
-  /** Stored seq of streams this writer wrote last. */
+  /** Stored seq of each stream as of the last batch encoded here (committed or in flight). */
   const known = new Map<string, number>();
+  /** The last batch: settles when it committed or failed. */
+  let last: { done: Promise<void>; projected: Promise<void>; settled: boolean } = {
+    done: Promise.resolve(),
+    projected: Promise.resolve(),
+    settled: true,
+  };
 
-  function remember(storedSeq: Map<string, number>): void {
+  function project(storedSeq: Map<string, number>): void {
     if (known.size + storedSeq.size > KNOWN_STREAMS_MAX) known.clear();
     for (const [k, v] of storedSeq) known.set(k, v);
   }
@@ -295,43 +319,42 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
     return m;
   }
 
-  /** The fast path; false when a stream moved under it (nothing written). */
+  /** Waits for the earlier batch; its failure is this batch's too. */
+  async function after(earlier: Promise<void>): Promise<void> {
+    try {
+      await earlier;
+    } catch (err) {
+      throw new EarlierLogBatchFailed(err);
+    }
+  }
+
+  /**
+   * The fast path, encoded already (`prepared`); false when another coordinator moved a stream
+   * (nothing written).
+   */
   async function appendKnown(
     client: pg.PoolClient,
-    lines: LogRecord[],
-    keys: (string | null)[],
-    streams: Map<string, Stream>,
-  ) {
-    const stored = new Map([...streams.keys()].map((k) => [k, known.get(k)!]));
-    const { chunks, storedSeq } = chunkLogs(lines, keys, stored);
-    const m = moves(streams, stored, storedSeq);
-    if (chunks.length === 0) return true; // all resent, and nothing to advance
-    const data = copyChunks(chunks);
+    prepared: { chunks: LogChunk[]; m: ReturnType<typeof moves> },
+    earlier: Promise<void>,
+  ): Promise<boolean> {
+    const { chunks, m } = prepared;
     // BEGIN is not awaited on its own: node-postgres sends COPY right behind it.
     client.query('BEGIN').catch(() => undefined);
-    try {
-      await copyFrom(client, COPY_CHUNKS, data);
-      const advanced =
-        m.servers.length === 0
-          ? { rowCount: 0 }
-          : await client.query(
-              `UPDATE log_streams s SET stored_seq = u.seq
+    if (chunks.length > 0) await copyFrom(client, COPY_CHUNKS, copyChunks(chunks));
+    await after(earlier);
+    if (m.servers.length > 0) {
+      const advanced = await client.query(
+        `UPDATE log_streams s SET stored_seq = u.seq
          FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(server_id, stream_id, seq, expected)
          WHERE s.server_id = u.server_id AND s.stream_id = u.stream_id AND s.stored_seq = u.expected`,
-              [m.servers, m.ids, m.seqs, m.expected],
-            );
+        [m.servers, m.ids, m.seqs, m.expected],
+      );
       if (advanced.rowCount !== m.servers.length) {
         await client.query('ROLLBACK');
-        for (const k of streams.keys()) known.delete(k);
         return false;
       }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      for (const k of streams.keys()) known.delete(k);
-      throw err;
     }
-    remember(storedSeq);
+    await client.query('COMMIT');
     return true;
   }
 
@@ -340,66 +363,113 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
     lines: LogRecord[],
     keys: (string | null)[],
     streams: Map<string, Stream>,
-  ) {
+    earlier: Promise<void>,
+    projected: () => void,
+  ): Promise<void> {
+    // After the earlier batch: its seqs must be committed before these are read.
+    await after(earlier);
     client.query('BEGIN').catch(() => undefined);
-    try {
-      // Sorted, so two writers lock in the same order; a second coordinator writing the same
-      // stream (lines resent after a failover) waits here, then drops what this one stored.
-      const ordered = [...streams.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      const locked = await client.query<{ server_id: string; stream_id: string; stored_seq: number }>(
-        `INSERT INTO log_streams (server_id, stream_id, stored_seq)
-         SELECT server_id, stream_id, 0 FROM unnest($1::text[], $2::text[]) AS u(server_id, stream_id)
-         ON CONFLICT (server_id, stream_id) DO UPDATE SET stored_seq = log_streams.stored_seq
-         RETURNING server_id, stream_id, stored_seq::float8 AS stored_seq`,
-        [ordered.map(([, s]) => s.serverId), ordered.map(([, s]) => s.streamId)],
+    // Sorted, so two writers lock in the same order; a second coordinator writing the same
+    // stream (lines resent after a failover) waits here, then drops what this one stored.
+    const ordered = [...streams.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const locked = await client.query<{ server_id: string; stream_id: string; stored_seq: number }>(
+      `INSERT INTO log_streams (server_id, stream_id, stored_seq)
+       SELECT server_id, stream_id, 0 FROM unnest($1::text[], $2::text[]) AS u(server_id, stream_id)
+       ON CONFLICT (server_id, stream_id) DO UPDATE SET stored_seq = log_streams.stored_seq
+       RETURNING server_id, stream_id, stored_seq::float8 AS stored_seq`,
+      [ordered.map(([, s]) => s.serverId), ordered.map(([, s]) => s.streamId)],
+    );
+    const stored = new Map(locked.rows.map((r) => [streamKey(r.server_id, r.stream_id), r.stored_seq]));
+    const { chunks, storedSeq } = chunkLogs(lines, keys, stored);
+    project(storedSeq);
+    projected();
+    if (chunks.length > 0) await copyFrom(client, COPY_CHUNKS, copyChunks(chunks));
+    const m = moves(streams, stored, storedSeq);
+    if (m.servers.length > 0)
+      await client.query(
+        `UPDATE log_streams s SET stored_seq = u.seq
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(server_id, stream_id, seq)
+         WHERE s.server_id = u.server_id AND s.stream_id = u.stream_id`,
+        [m.servers, m.ids, m.seqs],
       );
-      const stored = new Map(locked.rows.map((r) => [streamKey(r.server_id, r.stream_id), r.stored_seq]));
-      const { chunks, storedSeq } = chunkLogs(lines, keys, stored);
-      if (chunks.length > 0) await copyFrom(client, COPY_CHUNKS, copyChunks(chunks));
-      const m = moves(streams, stored, storedSeq);
-      if (m.servers.length > 0)
-        await client.query(
-          `UPDATE log_streams s SET stored_seq = u.seq
-           FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(server_id, stream_id, seq)
-           WHERE s.server_id = u.server_id AND s.stream_id = u.stream_id`,
-          [m.servers, m.ids, m.seqs],
-        );
-      await client.query('COMMIT');
-      remember(storedSeq);
+    await client.query('COMMIT');
+  }
+
+  /**
+   * `earlier`: the previous batch's outcome; `earlierProjected`: settles once that batch set the
+   * seqs it will store in `known` (this batch's expected values), `projected` tells the next one.
+   */
+  async function write(
+    lines: LogRecord[],
+    earlier: Promise<void>,
+    earlierProjected: Promise<void>,
+    projected: () => void,
+  ): Promise<void> {
+    const keys = streamKeys(lines);
+    const streams = new Map<string, Stream>();
+    for (let i = 0; i < lines.length; i++) {
+      const key = keys[i]!;
+      if (key !== null && !streams.has(key))
+        streams.set(key, { serverId: lines[i]!.serverId!, streamId: lines[i]!.streamId! });
+    }
+    let client: pg.PoolClient | null = null;
+    try {
+      if (typeof pool?.connect !== 'function') throw new Error('appendLogs needs a node-postgres Pool');
+      await earlierProjected;
+      // Read and projected with no await in between: the next batch builds on these seqs.
+      let prepared: Parameters<typeof appendKnown>[1] | null = null;
+      if (streams.size > 0 && [...streams.keys()].every((k) => known.has(k))) {
+        const stored = new Map([...streams.keys()].map((k) => [k, known.get(k)!]));
+        const { chunks, storedSeq } = chunkLogs(lines, keys, stored);
+        project(storedSeq);
+        prepared = { chunks, m: moves(streams, stored, storedSeq) };
+      }
+      if (streams.size === 0 || prepared) projected();
+      client = await pool.connect();
+      if (streams.size === 0) {
+        // Engine and coordinator lines only: no seqs to check.
+        client.query('BEGIN').catch(() => undefined);
+        await copyFrom(client, COPY_CHUNKS, copyChunks(chunkLogs(lines, keys, new Map()).chunks));
+        await after(earlier);
+        await client.query('COMMIT');
+        return;
+      }
+      if (prepared && (await appendKnown(client, prepared, earlier))) return;
+      await appendLocked(client, lines, keys, streams, earlier, projected);
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client?.query('ROLLBACK').catch(() => undefined);
+      // What was projected for these streams may never have been stored: read it again next time.
       for (const k of streams.keys()) known.delete(k);
       throw err;
+    } finally {
+      projected(); // a failed batch must not hold the next one
+      client?.release();
     }
   }
 
   return {
     async append(lines) {
       if (lines.length === 0) return;
-      if (typeof pool?.connect !== 'function') throw new Error('appendLogs needs a node-postgres Pool');
-      const keys = streamKeys(lines);
-      const streams = new Map<string, Stream>();
-      for (let i = 0; i < lines.length; i++) {
-        const key = keys[i]!;
-        if (key !== null && !streams.has(key))
-          streams.set(key, { serverId: lines[i]!.serverId!, streamId: lines[i]!.streamId! });
-      }
-      const client = await pool.connect();
-      try {
-        if (streams.size === 0) {
-          // Engine and coordinator lines only: one COPY, one statement, so the batch lands whole.
-          await copyFrom(client, COPY_CHUNKS, copyChunks(chunkLogs(lines, keys, new Map()).chunks));
-          return;
-        }
-        if (
-          [...streams.keys()].every((k) => known.has(k)) &&
-          (await appendKnown(client, lines, keys, streams))
-        )
-          return;
-        await appendLocked(client, lines, keys, streams);
-      } finally {
-        client.release();
-      }
+      // A batch already settled (failed or not) does not hold this one back.
+      const previous = last.settled ? null : last;
+      let projected!: () => void;
+      const entry = {
+        done: Promise.resolve(),
+        projected: new Promise<void>((r) => (projected = r)),
+        settled: false,
+      };
+      entry.done = write(
+        lines,
+        previous?.done ?? Promise.resolve(),
+        previous?.projected ?? Promise.resolve(),
+        projected,
+      );
+      last = entry;
+      entry.done.then(
+        () => (entry.settled = true),
+        () => (entry.settled = true),
+      );
+      return entry.done;
     },
   };
 }

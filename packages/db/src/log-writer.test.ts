@@ -204,6 +204,71 @@ describe('createLogWriter', () => {
     await w.stop();
   });
 
+  it('with pipeline 2, sends the next batch while one is being written, and counts them in order', async () => {
+    const store = fakeStore();
+    store.hold();
+    const w = createLogWriter({ store, maxBatch: 2, flushMs: 10_000, pipeline: 2 });
+    for (const m of ['a', 'b', 'c', 'd', 'e', 'f']) w.write(line(m));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(store.maxInFlight).toBe(2);
+    store.release();
+    await w.flush();
+    expect(store.batches.map((b) => b.map((l) => l.message))).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+      ['e', 'f'],
+    ]);
+    expect(w.stats()).toMatchObject({ buffered: 0, written: 6 });
+    await w.stop();
+  });
+
+  it('with pipeline 2, a failed call and the one after it (failed with it) are retried in order', async () => {
+    vi.useFakeTimers();
+    // As pg-store: calls commit in call order; a call started while an earlier one is in flight
+    // fails if that one fails, and writes nothing.
+    const stored: string[] = [];
+    let failures = 1;
+    let last = { done: Promise.resolve(), settled: true };
+    const store = {
+      appendLogs(lines: LogRecord[]) {
+        const earlier = last.settled ? Promise.resolve() : last.done;
+        const entry = {
+          done: (async () => {
+            await new Promise((r) => setTimeout(r, 5));
+            await earlier;
+            if (failures > 0) {
+              failures--;
+              throw new Error('database unavailable');
+            }
+            stored.push(...lines.map((l) => l.message));
+          })(),
+          settled: false,
+        };
+        entry.done.then(
+          () => (entry.settled = true),
+          () => (entry.settled = true),
+        );
+        last = entry;
+        return entry.done;
+      },
+    };
+    const w = createLogWriter({ store, maxBatch: 2, flushMs: 100, maxRetryDelayMs: 1000, pipeline: 2 });
+    for (const m of ['a', 'b', 'c', 'd']) w.write(line(m));
+    const first = w.flush().then(
+      () => 'stored',
+      (err: Error) => err.message,
+    );
+    await vi.advanceTimersByTimeAsync(20);
+    expect(await first).toBe('database unavailable');
+    expect(stored).toEqual([]);
+    expect(w.stats().buffered).toBe(4);
+    w.write(line('e'));
+    await vi.advanceTimersByTimeAsync(200); // the retries
+    await w.flush();
+    expect(stored).toEqual(['a', 'b', 'c', 'd', 'e']);
+    await w.stop();
+  });
+
   it('stop() writes what is left and refuses later writes', async () => {
     const store = fakeStore();
     const w = createLogWriter({ store, flushMs: 60_000 });

@@ -22,6 +22,14 @@ export interface LogWriterOptions {
   logger?: DbLogger;
   /** Longest pause between retries of a failing appendLogs. Default: 5 000 ms. */
   maxRetryDelayMs?: number;
+  /**
+   * appendLogs calls in flight at once, so that one batch is sent while the previous one commits.
+   * Default: 1. More only with a store that commits calls in call order and fails a call started
+   * while an earlier one was in flight if that one fails, writing nothing of it (pg-store does):
+   * failed batches are put back in order, and a line is never counted written before those
+   * written ahead of it. After a failure, one at a time until a batch succeeds.
+   */
+  pipeline?: number;
 }
 
 export interface LogWriterStats {
@@ -73,6 +81,7 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
   const flushMs = opts.flushMs ?? 200;
   const maxBuffered = opts.maxBuffered ?? 50_000;
   const maxRetryDelayMs = opts.maxRetryDelayMs ?? 5_000;
+  const pipeline = Math.max(1, Math.floor(opts.pipeline ?? 1));
   if (maxBatch < 1 || maxBuffered < 1) throw new Error('maxBatch and maxBuffered must be at least 1');
 
   // Dropped debug lines become holes (null) so dropping is O(1); holes are skipped when a batch is
@@ -191,26 +200,48 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
       timer = null;
     }
     inFlight = (async () => {
+      type Call = { batch: LogRecord[]; slots: (LogRecord | null)[]; done: Promise<void> };
+      const calls: Call[] = [];
+      const failed: Call[] = [];
+      let failure: unknown;
       try {
-        while (more()) {
-          const { batch, slots } = takeBatch();
-          wakeWriters();
-          try {
-            await opts.store.appendLogs(batch);
-          } catch (err) {
-            putBack(batch, slots);
-            retryDelay = Math.min(maxRetryDelayMs, Math.max(flushMs, retryDelay * 2 || flushMs));
-            opts.logger?.warn(
-              { err: brief(err), lines: batch.length, retryInMs: retryDelay },
-              'writing log lines failed; retrying',
-            );
-            batchSettled(err);
-            throw err;
+        for (;;) {
+          while (failure === undefined && calls.length < (retryDelay > 0 ? 1 : pipeline) && more()) {
+            const { batch, slots } = takeBatch();
+            wakeWriters();
+            const done = opts.store.appendLogs(batch);
+            done.catch(() => undefined); // awaited below, in order
+            calls.push({ batch, slots, done });
           }
-          stats.written += batch.length;
-          settled += slots.length;
+          const call = calls.shift();
+          if (!call) break;
+          try {
+            await call.done;
+          } catch (err) {
+            failed.push(call);
+            failure ??= err;
+            continue;
+          }
+          // In order: a call after a failed one failed too (see `pipeline`), so this is a prefix.
+          stats.written += call.batch.length;
+          settled += call.slots.length;
           retryDelay = 0;
           batchSettled();
+        }
+        if (failure !== undefined) {
+          // Back in front, the earliest first: put back in reverse.
+          for (const call of [...failed].reverse()) putBack(call.batch, call.slots);
+          retryDelay = Math.min(maxRetryDelayMs, Math.max(flushMs, retryDelay * 2 || flushMs));
+          opts.logger?.warn(
+            {
+              err: brief(failure),
+              lines: failed.reduce((n, c) => n + c.batch.length, 0),
+              retryInMs: retryDelay,
+            },
+            'writing log lines failed; retrying',
+          );
+          batchSettled(failure);
+          throw failure;
         }
       } finally {
         inFlight = null;

@@ -179,6 +179,34 @@ describe('pg-store appendLogs (COPY fast path)', () => {
     }
   });
 
+  it('batches appended while earlier ones are in flight commit in order, and fail with a failed one', async () => {
+    const store = createPgStore(db.db);
+    const range = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => line(from + i, `p${from + i}`, 'pipe'));
+    const seqs = async () =>
+      (await store.queryLogs({ serverId: 'a-1', limit: 5000 }))
+        .filter((l) => l.streamId === 'pipe')
+        .map((l) => l.seq);
+    await Promise.all([
+      store.appendLogs(range(1, 100)),
+      store.appendLogs(range(101, 300)),
+      store.appendLogs(range(301, 310)),
+    ]);
+    expect(await seqs()).toEqual(range(1, 310).map((l) => l.seq));
+    // A batch that cannot be written (a time that is not a time) takes the one behind it down too:
+    // nothing of either is stored, so putting both back in order loses and reorders nothing.
+    const bad = range(311, 320).map((l, i) => (i === 5 ? { ...l, at: Number.NaN } : l));
+    const results = await Promise.allSettled([store.appendLogs(bad), store.appendLogs(range(321, 330))]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(
+      /an earlier batch of log lines failed/,
+    );
+    expect(await seqs()).toEqual(range(1, 310).map((l) => l.seq));
+    await store.appendLogs(range(311, 320));
+    await store.appendLogs(range(321, 330));
+    expect(await seqs()).toEqual(range(1, 330).map((l) => l.seq));
+  });
+
   it('a coordinator that wrote a stream last, then finds another wrote it since, stores nothing twice', async () => {
     // Each store remembers the seq it stored last and skips the locking read; the other
     // coordinator's writes must still win over that memory.
