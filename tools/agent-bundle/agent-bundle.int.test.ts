@@ -1,7 +1,7 @@
 // The single-file agent: built with esbuild into a temp dir, copied away from the repository (so
 // nothing can be resolved from node_modules), then run as an operator would run it.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,14 +59,14 @@ afterAll(() => {
 });
 
 describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
-  it('is one file beside its proto, systemd unit and example config', () => {
+  it('is one file (agent.proto inside it) beside its systemd unit and example config', () => {
     const listing = spawnSync('ls', [dist], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).sort();
-    expect(listing).toEqual([
-      'agent.example.json',
-      'agent.proto',
-      'rollgate-agent.cjs',
-      'rollgate-agent.service',
-    ]);
+    expect(listing).toEqual(['agent.example.json', 'rollgate-agent.cjs', 'rollgate-agent.service']);
+  });
+
+  it('does not load @grpc/proto-loader at start (agent.proto comes parsed, inside the bundle)', () => {
+    const text = readFileSync(join(dist, 'rollgate-agent.cjs'), 'utf8');
+    expect(text).not.toContain('agent/v1/agent.proto');
   });
 
   it('--check-config accepts a good config: OK and exit 0', () => {
@@ -115,7 +115,7 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
     expect(r.stderr).toContain('usage: rollgate-agent --config <path>');
   });
 
-  it('loads agent.proto from beside itself and says Hello to a coordinator', async () => {
+  it('says Hello to a coordinator with the protocol it carries', async () => {
     // A minimal coordinator: the real service definition, answering Hello with Welcome.
     const proto = loadAgentProtocol();
     const server = new grpc.Server();

@@ -1,6 +1,10 @@
 /** Types of build.mjs (plain JavaScript so it runs with `node`, no TypeScript loader needed). */
 export declare const ROOT: string;
 export declare const BUNDLE_NAME: string;
+/** Absolute path of the protocol package's agent.proto. */
+export declare const AGENT_PROTO: string;
+/** agent.proto as protobufjs JSON (INamespace), parsed as proto-loader parses it (camelCase fields). */
+export declare function agentProtoJson(protoPath?: string): Record<string, unknown>;
 export interface BuildOptions {
   /** Where the bundle and its companions go. Default: <repo>/dist/agent. */
   outDir?: string;
@@ -12,5 +16,7 @@ export interface BuildResult {
   bundle: string;
   bytes: number;
   warnings: string[];
+  /** esbuild's metafile: what each input contributes to the bundle. */
+  metafile: import('esbuild').Metafile;
 }
 export declare function buildAgentBundle(opts?: BuildOptions): Promise<BuildResult>;

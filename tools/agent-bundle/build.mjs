@@ -3,14 +3,15 @@
 //
 //   node tools/agent-bundle/build.mjs [--out dist/agent]
 //
-// writes <out>/rollgate-agent.cjs (everything bundled: grpc-js, proto-loader, zod, pino, tar),
-// <out>/agent.proto (loaded from beside the bundle), the systemd unit and the example config.
+// writes <out>/rollgate-agent.cjs (everything bundled: grpc-js, protobufjs, zod, pino, tar, and
+// agent.proto already parsed), the systemd unit and the example config.
 // Run it as `node <out>/rollgate-agent.cjs --config /etc/rollgate/agent.json`.
 //
 // CommonJS on purpose: grpc-js bundled as ESM crashes (`Dynamic require of "process"`) unless a
 // createRequire banner is added; pino is used without transports (plain JSON to stdout), which
 // survive bundling. See /work/shared/STACK-NOTES.md ("grpc-js, bundling the agent").
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -18,11 +19,62 @@ import { parseArgs } from 'node:util';
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, '../..');
 export const BUNDLE_NAME = 'rollgate-agent.cjs';
+export const AGENT_PROTO = join(ROOT, 'packages/protocol/proto/rollgate/agent/v1/agent.proto');
+
+/**
+ * agent.proto as protobufjs JSON, parsed as @grpc/proto-loader parses it for the agent (camelCase
+ * field names: LOADER_OPTIONS.keepCase is false). The bundle embeds it (apps/agent/src/
+ * agent-service-client.ts), so the agent neither parses the .proto nor loads proto-loader at start.
+ */
+export function agentProtoJson(protoPath = AGENT_PROTO) {
+  // protobufjs is what proto-loader parses with: resolve the same copy.
+  const requireFromLoader = createRequire(createRequire(import.meta.url).resolve('@grpc/proto-loader'));
+  const { Root } = requireFromLoader('protobufjs');
+  const root = new Root();
+  root.loadSync(protoPath, { keepCase: false });
+  root.resolveAll();
+  return root.toJSON();
+}
+
+/**
+ * Nothing of @grpc/proto-loader runs in the bundle (the protocol comes embedded), but
+ * @rollgate/protocol imports it: marked free of side effects, esbuild leaves it out rather than
+ * load it (and the common .proto files it registers) at every start.
+ */
+const protoLoaderUnused = {
+  name: 'proto-loader-unused',
+  setup(build) {
+    build.onResolve({ filter: /^@grpc\/proto-loader$/ }, async (args) => {
+      if (args.pluginData?.again) return undefined;
+      const r = await build.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: { again: true },
+      });
+      return { ...r, sideEffects: false };
+    });
+  },
+};
 
 /**
  * Bundles apps/agent/src/main.ts into `${outDir}/rollgate-agent.cjs` and copies what it needs beside it.
  * @returns the bundle's path, its size in bytes and esbuild's warnings.
  */
+/**
+ * zod's `z` namespace carries every locale's error messages (~250 KB of the bundle's ~1.1 MB, ~100
+ * modules evaluated at start). The agent only ever reports in English, zod's default: keep `en`.
+ */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({
+      contents: 'export { default as en } from "./en.js";\n',
+      loader: 'js',
+    }));
+  },
+};
+
 export async function buildAgentBundle({ outDir = join(ROOT, 'dist/agent'), minify = true } = {}) {
   const esbuild = await import('esbuild');
   const out = resolve(outDir);
@@ -41,20 +93,25 @@ export async function buildAgentBundle({ outDir = join(ROOT, 'dist/agent'), mini
     legalComments: 'none',
     // import.meta does not exist in CommonJS: make import.meta.url this file's URL, so code that
     // locates files from it (the protocol package's default proto path) points beside the bundle.
-    define: { 'import.meta.url': '__rollgate_bundle_url' },
+    define: {
+      'import.meta.url': '__rollgate_bundle_url',
+      ROLLGATE_AGENT_PROTO_EMBEDDED: 'true',
+      ROLLGATE_AGENT_PROTO_JSON: JSON.stringify(agentProtoJson()),
+    },
+    plugins: [protoLoaderUnused, zodEnglishOnly],
+    metafile: true,
     banner: {
       js: `#!/usr/bin/env node\n// rollgate-agent ${version} (single-file bundle)\nvar __rollgate_bundle_url = require("url").pathToFileURL(__filename).href;`,
     },
     logLevel: 'silent',
   });
   chmodSync(bundle, 0o755);
-  // The agent loads the wire contract from agent.proto beside its own script (apps/agent/src/main.ts).
-  copyFileSync(join(ROOT, 'packages/protocol/proto/rollgate/agent/v1/agent.proto'), join(out, 'agent.proto'));
   copyFileSync(join(here, 'rollgate-agent.service'), join(out, 'rollgate-agent.service'));
   copyFileSync(join(here, 'agent.example.json'), join(out, 'agent.example.json'));
   return {
     bundle,
     bytes: statSync(bundle).size,
+    metafile: result.metafile,
     warnings: result.warnings.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`),
   };
 }

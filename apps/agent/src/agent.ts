@@ -47,7 +47,7 @@ export interface AgentOptions {
   baseEnv?: Record<string, string>;
   /** gRPC channel credentials; default plaintext. TLS credentials go here when they land. */
   credentials?: grpc.ChannelCredentials;
-  /** Loaded protocol; default loadAgentProtocol(). */
+  /** Loaded protocol; default: the bundle's embedded one, else loadAgentProtocol() (agent-service-client.ts). */
   protocol?: ProtoGrpcType;
   /** Reported in Hello; default os.hostname(). */
   hostname?: string;

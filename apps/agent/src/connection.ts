@@ -3,7 +3,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@rollgate/logger';
 import {
-  loadAgentProtocol,
   type AgentMessage,
   type AgentServiceClient,
   type ArtifactChunk__Output,
@@ -14,6 +13,7 @@ import {
   type ProtoGrpcType,
   type Welcome__Output,
 } from '@rollgate/protocol';
+import { loadAgentServiceClient } from './agent-service-client';
 import { createBackoff, type BackoffOptions } from './backoff';
 import { errorMessage } from './fs-util';
 import { renewableSource } from './renewable-credentials';
@@ -35,7 +35,7 @@ export interface ConnectionOptions {
    * channels are rebuilt and the stream reconnects with the new certificate at once.
    */
   credentials?: grpc.ChannelCredentials;
-  /** Loaded protocol; default loadAgentProtocol(). */
+  /** Loaded protocol; default: the bundle's embedded one, else loadAgentProtocol() (agent-service-client.ts). */
   protocol?: ProtoGrpcType;
   agentId: string;
   log: Logger;
@@ -74,8 +74,7 @@ export interface Connection {
 
 export function createConnection(opts: ConnectionOptions): Connection {
   const log = opts.log;
-  const protocol = opts.protocol ?? loadAgentProtocol();
-  const Client = protocol.rollgate.agent.v1.AgentService;
+  const Client = opts.protocol?.rollgate.agent.v1.AgentService ?? loadAgentServiceClient();
   const addresses = opts.addresses && opts.addresses.length > 0 ? opts.addresses : [opts.address];
   let current = 0;
   const clients = new Map<string, AgentServiceClient>();

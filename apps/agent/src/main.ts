@@ -5,12 +5,10 @@
 //   (ROLLGATE_AGENT_CONFIG may replace --config)
 //   first start: ROLLGATE_JOIN_TOKEN=<token> (or --join-token-file <path>) enrols the agent (mTLS);
 //   --insecure (or coordinator.insecure, ROLLGATE_AGENT_INSECURE=1): plaintext, no identity
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, type Logger } from '@rollgate/logger';
-import { loadAgentProtocol } from '@rollgate/protocol';
 import * as grpc from '@grpc/grpc-js';
 import { createAgent } from './agent';
 import { loadConfig } from './config';
@@ -88,11 +86,6 @@ async function main(): Promise<number> {
     level: config.logLevel ?? env.logLevel ?? 'info',
     base: { agentId: config.agentId },
   });
-  // The single-file bundle (tools/agent-bundle) ships agent.proto beside itself; run from the
-  // sources, there is none there and the protocol package's own copy is used.
-  const besideProto = join(dirname(process.argv[1] ?? '.'), 'agent.proto');
-  const protocol = existsSync(besideProto) ? loadAgentProtocol(besideProto) : undefined;
-
   // Identity (docs/adr/0013): mTLS with a certificate from the coordinator's CA, unless opted out.
   let credentials: grpc.ChannelCredentials;
   let identity: AgentIdentity | undefined;
@@ -136,7 +129,6 @@ async function main(): Promise<number> {
     log,
     baseEnv: env.inherited,
     credentials,
-    ...(protocol ? { protocol } : {}),
   });
   try {
     await agent.start();

@@ -24,6 +24,7 @@ const USAGE = `usage: npm run bench -- [${BENCHES.join('|')} ...] [options]
   --log-agents N         logs: agents streaming (default 100)
   --log-seconds N        logs: measured streaming time (default 15)
   --idle-seconds N       agent: window for the real agent's idle CPU (default 20)
+  --agent-settle-seconds N  agent: connected and idle before that window opens (default 30)
   --skip-bundle          agent: measure under tsx only (no esbuild bundle)
   --lb-rate N            lb: background load through HAProxy, req/s (default 400)
   --console-servers N    console: fleet size shown in the browser (default 10000; needs the console built)`;
@@ -34,6 +35,7 @@ const { values, positionals } = parseArgs({
     sizes: { type: 'string' },
     rounds: { type: 'string' },
     'settle-seconds': { type: 'string' },
+    'agent-settle-seconds': { type: 'string' },
     'cpu-seconds': { type: 'string' },
     'log-agents': { type: 'string' },
     'log-seconds': { type: 'string' },
@@ -104,6 +106,7 @@ async function run(name: BenchName): Promise<BenchResult> {
     case 'agent':
       return (await import('./benches/agent')).benchAgent({
         idleSeconds: num(values['idle-seconds'], 20),
+        settleSeconds: num(values['agent-settle-seconds'], 30),
         bundle: !values['skip-bundle'],
       });
   }

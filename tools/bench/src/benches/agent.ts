@@ -11,13 +11,18 @@ import { cpuSeconds, freePort, ROOT, rssBytes, sleep, spawnTracked, tempDir, wai
 export interface AgentOptions {
   /** Window over which idle RSS and CPU are read. */
   idleSeconds: number;
+  /**
+   * Wait after the agent is connected before that window opens: an agent idle for a while, not one
+   * still collecting its start-up garbage (V8 does ~8 s after start) or, without --lite-mode,
+   * optimising its code (~20 s). Default 30 s.
+   */
+  settleSeconds: number;
   /** Also measure the esbuild single-file bundle (tools/agent-bundle). */
   bundle: boolean;
 }
 
 const STARTS = 3;
 const slug = (name: string) => name.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
-const SETTLE_MS = 5000;
 
 interface Variant {
   name: string;
@@ -52,6 +57,15 @@ async function nodeFloor(): Promise<{ rss: number; anon: number }> {
   return r;
 }
 
+/** The node flags the systemd unit starts the bundle with (between `node` and the script in ExecStart). */
+function unitNodeFlags(): string[] {
+  const unit = readFileSync(join(ROOT, 'tools/agent-bundle/rollgate-agent.service'), 'utf8');
+  const m = /^ExecStart=\S*node((?:\s+-\S+)*)\s+\S+rollgate-agent\.cjs/m.exec(unit);
+  if (!m)
+    throw new Error('tools/agent-bundle/rollgate-agent.service: no ExecStart running node with the bundle');
+  return m[1]!.trim().split(/\s+/).filter(Boolean);
+}
+
 /** Extra node flags for the agent under test, e.g. BENCH_AGENT_NODE_ARGS="--cpu-prof" (profiling). */
 const nodeArgs = () => (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
@@ -68,6 +82,7 @@ async function measure(
   coord: CoordinatorProcess,
   servicePort: number,
   idleSeconds: number,
+  settleSeconds: number,
 ): Promise<Figure[]> {
   const dir = tempDir(`agent-${slug(v.name)}`);
   const agentId = `bench-agent-${slug(v.name)}`;
@@ -138,7 +153,7 @@ async function measure(
         },
         10_000,
       );
-      await sleep(SETTLE_MS);
+      await sleep(settleSeconds * 1000);
       const pid = child.pid!;
       const c0 = cpuSeconds(pid);
       const t1 = performance.now();
@@ -168,7 +183,7 @@ async function measure(
             case: `${v.name}: idle RSS`,
             value: round(Math.max(...rss) / MB, 1),
             unit: 'MB',
-            note: `max VmRSS over ${idleSeconds} s connected and idle (min ${round(Math.min(...rss) / MB, 1)} MB); private (RssAnon) ${round(anon / MB, 1)} MB, the rest is the node binary's mapped pages`,
+            note: `max VmRSS over ${idleSeconds} s connected and idle (min ${round(Math.min(...rss) / MB, 1)} MB, at the end ${round(rss[rss.length - 1]! / MB, 1)} MB); private (RssAnon) ${round(anon / MB, 1)} MB at the end, the rest is the node binary's mapped pages`,
           },
           40,
           '≤ 40 MB',
@@ -207,8 +222,9 @@ export async function benchAgent(opts: AgentOptions): Promise<BenchResult> {
     const built = await buildAgentBundle({ outDir: out.path });
     bundleNote = `bundle ${round(built.bytes / MB, 2)} MB built in ${round(performance.now() - t0, 0)} ms`;
     variants.push({ name: 'bundle', command: [built.bundle] });
-    // V8 without its optimising compilers: less code memory for a process that mostly waits.
-    variants.push({ name: 'bundle --lite-mode', command: ['--lite-mode', built.bundle] });
+    // As production runs it: with the node flags of the systemd unit's ExecStart.
+    const flags = unitNodeFlags();
+    variants.push({ name: `bundle ${flags.join(' ')} (systemd unit)`, command: [...flags, built.bundle] });
   }
   const coord = await startCoordinator({ heartbeatMs: 5000 });
   const service = await healthService();
@@ -222,7 +238,8 @@ export async function benchAgent(opts: AgentOptions): Promise<BenchResult> {
       unit: 'MB',
       note: `node -e "setInterval(() => {}, 1000)" on this machine (private ${round(floor.anon / MB, 1)} MB): what any Node.js agent starts from`,
     });
-    for (const v of variants) figures.push(...(await measure(v, coord, service.port, opts.idleSeconds)));
+    for (const v of variants)
+      figures.push(...(await measure(v, coord, service.port, opts.idleSeconds, opts.settleSeconds)));
   } finally {
     service.server.close();
     await coord.stop();
@@ -232,8 +249,9 @@ export async function benchAgent(opts: AgentOptions): Promise<BenchResult> {
     method:
       'A real coordinator and the real agent (apps/agent) with one managed service whose health URL answers ' +
       `200 (a stand-in served by the bench). Start to connected: from spawn to the agent's "connected to ` +
-      `coordinator" log line, median of ${STARTS} starts. Then, after ${SETTLE_MS / 1000} s, VmRSS sampled every ` +
+      `coordinator" log line, median of ${STARTS} starts. Then, after ${opts.settleSeconds} s connected, VmRSS sampled every ` +
       `second and CPU (utime+stime from /proc/<pid>/stat) over the idle window. Under tsx (node --import tsx) ` +
-      `and as the single-file bundle from tools/agent-bundle/build.mjs (node rollgate-agent.cjs). ${bundleNote}`,
+      `and as the single-file bundle from tools/agent-bundle/build.mjs (node rollgate-agent.cjs), plain and with ` +
+      `the node flags of its systemd unit (tools/agent-bundle/rollgate-agent.service). ${bundleNote}`,
   };
 }
