@@ -18,6 +18,7 @@ import {
 } from '@rollgate/protocol';
 import type { Logger } from '@rollgate/logger';
 import type { ArtifactStore } from './artifact-store';
+import { decodeLogBatchMessage } from './log-batch-decoder';
 import { fromWireHealth, fromWireLevel, fromWireStatus, parseActionResult, toWireOp } from './wire';
 
 export interface AgentGatewayEvents {
@@ -332,8 +333,20 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
         break;
       case 'logs': {
         const streamId = msg.logs?.streamId ?? '';
+        // A batch's lines mostly share their action and code: each is parsed once per run of them.
+        let actionId: string | undefined;
+        let ref: ReturnType<typeof parseActionId> = null;
+        let wireCode: string | undefined;
+        let code: string = MSG.serviceOutput.code;
         for (const line of msg.logs?.lines ?? []) {
-          const ref = parseActionId(line.actionId);
+          if (line.actionId !== actionId) {
+            actionId = line.actionId;
+            ref = parseActionId(actionId);
+          }
+          if (line.code !== wireCode) {
+            wireCode = line.code;
+            code = /^RG\d{4}[IWE]$/.test(wireCode) ? wireCode : MSG.serviceOutput.code;
+          }
           const record: LogRecord = {
             runId: ref?.runId ?? null,
             actionId: ref ? line.actionId : null,
@@ -341,7 +354,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
             stepIndex: ref?.stepIndex ?? null,
             at: line.atMs || now,
             level: fromWireLevel(line.level),
-            code: /^RG\d{4}[IWE]$/.test(line.code) ? line.code : MSG.serviceOutput.code,
+            code,
             message: line.message.slice(0, 4000),
             source: 'agent',
             ...(streamId && line.seq > 0 ? { streamId: streamId.slice(0, 128), seq: line.seq } : {}),
@@ -538,8 +551,17 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
         );
         log.info({ agents: held.length }, 'agents held before the restart marked lost until they reconnect');
       }
+      // The agent stream's LogBatches are decoded by hand (log-batch-decoder.ts); the rest by the library.
+      const service = proto.rollgate.agent.v1.AgentService.service;
       server.addService(
-        proto.rollgate.agent.v1.AgentService.service,
+        {
+          ...service,
+          Connect: {
+            ...service.Connect,
+            requestDeserialize: (b: Buffer) =>
+              decodeLogBatchMessage(b) ?? service.Connect.requestDeserialize(b),
+          },
+        },
         handlers as grpc.UntypedServiceImplementation,
       );
       const address = `${opts.host ?? '127.0.0.1'}:${opts.port ?? 7401}`;

@@ -270,10 +270,11 @@ export class EarlierLogBatchFailed extends Error {
  * Appends batches of log lines. Each agent stream's stored seq lives in log_streams; a line at or
  * below it is a resend and is dropped. Every batch is one transaction that lands whole.
  *
- * Batches may be appended while earlier ones are still being written (the log writer keeps two in
- * flight, so one batch's COPY overlaps the previous one's commit): they commit in call order, and
- * a batch started while an earlier one is in flight fails with it (EarlierLogBatchFailed) and
- * writes nothing, so a caller that puts failed batches back in order loses and reorders nothing.
+ * Batches may be appended while earlier ones are still being written (the coordinator's log writer
+ * keeps three in flight, so their COPYs overlap the earlier ones' commits): they commit in call
+ * order, and a batch started while an earlier one is in flight fails with it
+ * (EarlierLogBatchFailed) and writes nothing, so a caller that puts failed batches back in order
+ * loses and reorders nothing.
  *
  * Two paths to the stored seqs:
  * - streams this appender wrote last (or has in flight): their seqs are known. COPY, then, once
