@@ -148,7 +148,9 @@ describe('edition verbs: install, grouped rollout under load, back-out fast path
       onResult: (r) => results.push(r),
     });
     load.start();
-    await new Promise((r) => setTimeout(r, 500));
+    // Long enough that requests finish more than a second before the switch however quickly the
+    // run reaches it (the fast path can get there within a second of the rollout's start).
+    await new Promise((r) => setTimeout(r, 2000));
     const view = await fleet.api.editions.rollout.mutate({
       app: 'demo-app',
       cluster: 'demo',
