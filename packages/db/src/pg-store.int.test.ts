@@ -122,6 +122,16 @@ describe('pg-store appendLogs (COPY fast path)', () => {
     seq,
   });
 
+  /** Lines `from`..`to` of one agent stream of server a-1. */
+  const streamLines = (stream: string, from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => line(from + i, `${stream}-${from + i}`, stream));
+  const seqsFrom = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  /** The seqs of a stream as the store returns them, in line order. */
+  const storedSeqs = async (store: ReturnType<typeof createPgStore>, stream: string) =>
+    (await store.queryLogs({ serverId: 'a-1', limit: 5000 }))
+      .filter((l) => l.streamId === stream)
+      .map((l) => l.seq);
+
   it('stores text COPY would misread as it was given, and NUL as U+FFFD', async () => {
     const store = createPgStore(db.db);
     const messages = ['\\N', 'a\\b', 'tab\there', 'line\nbreak\r\n', '', 'nul\0byte', 'ünï ✓'];
@@ -168,31 +178,25 @@ describe('pg-store appendLogs (COPY fast path)', () => {
     // resent (everything unacknowledged: 1–300) and 301–400: each its own store, racing.
     const a = createPgStore(db.db);
     const b = createPgStore(db.db);
-    const range = (from: number, to: number) =>
-      Array.from({ length: to - from + 1 }, (_, i) => line(from + i, `r${from + i}`, 'race'));
     for (let round = 0; round < 5; round++) {
       const stream = `race-${round}`;
-      const on = (ls: ReturnType<typeof range>) => ls.map((l) => ({ ...l, streamId: stream }));
-      await Promise.all([a.appendLogs(on(range(1, 300))), b.appendLogs(on(range(1, 400)))]);
-      const got = (await a.queryLogs({ serverId: 'a-1', limit: 5000 })).filter((l) => l.streamId === stream);
-      expect(got.map((l) => l.seq)).toEqual(range(1, 400).map((l) => l.seq));
+      await Promise.all([
+        a.appendLogs(streamLines(stream, 1, 300)),
+        b.appendLogs(streamLines(stream, 1, 400)),
+      ]);
+      expect(await storedSeqs(a, stream)).toEqual(seqsFrom(1, 400));
     }
   });
 
   it('batches appended while earlier ones are in flight commit in order, and fail with a failed one', async () => {
     const store = createPgStore(db.db);
-    const range = (from: number, to: number) =>
-      Array.from({ length: to - from + 1 }, (_, i) => line(from + i, `p${from + i}`, 'pipe'));
-    const seqs = async () =>
-      (await store.queryLogs({ serverId: 'a-1', limit: 5000 }))
-        .filter((l) => l.streamId === 'pipe')
-        .map((l) => l.seq);
+    const range = (from: number, to: number) => streamLines('pipe', from, to);
     await Promise.all([
       store.appendLogs(range(1, 100)),
       store.appendLogs(range(101, 300)),
       store.appendLogs(range(301, 310)),
     ]);
-    expect(await seqs()).toEqual(range(1, 310).map((l) => l.seq));
+    expect(await storedSeqs(store, 'pipe')).toEqual(seqsFrom(1, 310));
     // A batch that cannot be written (a time that is not a time) takes the one behind it down too:
     // nothing of either is stored, so putting both back in order loses and reorders nothing.
     const bad = range(311, 320).map((l, i) => (i === 5 ? { ...l, at: Number.NaN } : l));
@@ -201,10 +205,10 @@ describe('pg-store appendLogs (COPY fast path)', () => {
     expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(
       /an earlier batch of log lines failed/,
     );
-    expect(await seqs()).toEqual(range(1, 310).map((l) => l.seq));
+    expect(await storedSeqs(store, 'pipe')).toEqual(seqsFrom(1, 310));
     await store.appendLogs(range(311, 320));
     await store.appendLogs(range(321, 330));
-    expect(await seqs()).toEqual(range(1, 330).map((l) => l.seq));
+    expect(await storedSeqs(store, 'pipe')).toEqual(seqsFrom(1, 330));
   });
 
   it('a coordinator that wrote a stream last, then finds another wrote it since, stores nothing twice', async () => {
@@ -212,19 +216,14 @@ describe('pg-store appendLogs (COPY fast path)', () => {
     // coordinator's writes must still win over that memory.
     const a = createPgStore(db.db);
     const b = createPgStore(db.db);
-    const range = (from: number, to: number) =>
-      Array.from({ length: to - from + 1 }, (_, i) => line(from + i, `k${from + i}`, 'known'));
-    const seqs = async () =>
-      (await a.queryLogs({ serverId: 'a-1', limit: 5000 }))
-        .filter((l) => l.streamId === 'known')
-        .map((l) => l.seq);
+    const range = (from: number, to: number) => streamLines('known', from, to);
     await a.appendLogs(range(1, 10));
     await b.appendLogs(range(1, 20)); // the agent moved to b and resent from 1
     await a.appendLogs(range(11, 25)); // a's late flush: it still believes 10 is stored
-    expect(await seqs()).toEqual(range(1, 25).map((l) => l.seq));
+    expect(await storedSeqs(a, 'known')).toEqual(seqsFrom(1, 25));
     // Both believe 25 now; both write at once, from what each was sent.
     await b.appendLogs(range(1, 25));
     await Promise.all([a.appendLogs(range(26, 40)), b.appendLogs(range(26, 60))]);
-    expect(await seqs()).toEqual(range(1, 60).map((l) => l.seq));
+    expect(await storedSeqs(a, 'known')).toEqual(seqsFrom(1, 60));
   });
 });
