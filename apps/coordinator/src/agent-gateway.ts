@@ -333,6 +333,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
         break;
       case 'logs': {
         const streamId = msg.logs?.streamId ?? '';
+        const storedStream = streamId.slice(0, 128);
         // A batch's lines mostly share their action and code: each is parsed once per run of them.
         let actionId: string | undefined;
         let ref: ReturnType<typeof parseActionId> = null;
@@ -357,7 +358,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
             code,
             message: line.message.slice(0, 4000),
             source: 'agent',
-            ...(streamId && line.seq > 0 ? { streamId: streamId.slice(0, 128), seq: line.seq } : {}),
+            ...(streamId && line.seq > 0 ? { streamId: storedStream, seq: line.seq } : {}),
           };
           // The writer's buffer is full (the database is behind): wait for room, then write again.
           // Meanwhile this stream is not read (MAX_QUEUED below), so HTTP/2 flow control holds the

@@ -237,7 +237,9 @@ export function describeOp(op: ActionOp): string {
 export function parseActionId(
   id: string,
 ): { runId: string; stepIndex: number; serverId: string; attempt: number } | null {
-  const m = /^([^.]+)\.s(\d+)\.(.+)\.a(\d+)$/.exec(id);
+  // At most 9 digits: the step index and attempt are stored as 32-bit integers, and an id an agent
+  // echoes back is input like any other (a longer number once made every later log batch fail).
+  const m = /^([^.]+)\.s(\d{1,9})\.(.+)\.a(\d{1,9})$/.exec(id);
   if (!m) return null;
   return { runId: m[1]!, stepIndex: Number(m[2]), serverId: m[3]!, attempt: Number(m[4]) };
 }
