@@ -423,6 +423,8 @@ export async function startFleet(opts: FleetOptions) {
           },
         ],
         testAccounts: { demo: { ...DEMO_TEST_ACCOUNT } },
+        // The demo's HAProxy frontends listen on loopback: the only hosts its probes may reach.
+        testHosts: ['127.0.0.1', 'localhost'],
       };
     }
     const fail = opts.failEdition?.[a.id];

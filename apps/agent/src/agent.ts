@@ -317,6 +317,7 @@ export function createAgent(opts: AgentOptions): Agent {
         backupsDir: config.backupsDir,
         testAccounts: config.testAccounts,
         testCommands: config.testCommands,
+        testHosts: config.testHosts,
         redact,
         baseEnv,
         editions,

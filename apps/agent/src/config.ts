@@ -44,6 +44,26 @@ function safeName(what: string, example: string) {
     .refine((s) => !s.includes('..'), { error: `${what} must not contain '..' (e.g. "${example}")` });
 }
 
+/**
+ * A testHosts entry as the host name (lower case, IPv6 in brackets) and the port when one is given,
+ * or null when it is not a bare host or host:port.
+ */
+export function parseTestHost(entry: string): { hostname: string; port: number | null } | null {
+  if (!/^[A-Za-z0-9.\-_[\]:]{1,260}$/.test(entry)) return null;
+  let u: URL;
+  try {
+    u = new URL(`http://${entry}`);
+  } catch {
+    return null;
+  }
+  if (u.username || u.password || u.pathname !== '/' || u.search || u.hash || !u.hostname) return null;
+  // URL drops the default port (":80"); take the port from the entry itself.
+  const m = /:(\d{1,5})$/.exec(entry);
+  const port = m ? Number(m[1]) : null;
+  if (port !== null && (port < 1 || port > 65535)) return null;
+  return { hostname: u.hostname.toLowerCase(), port };
+}
+
 const port = (example: number) =>
   z
     .number({ error: expected(`a TCP port number 1-65535 (e.g. ${example})`) })
@@ -365,6 +385,22 @@ export const agentConfigSchema = obj(
   }
 });
 
+    // On the test machine: the only hosts its functionality probes may reach ("host" or "host:port";
+    // default none, so a probe is refused until listed). A cluster's tests.baseUrl names where the
+    // test account's password goes: a coordinator's setting alone must not be able to send it anywhere.
+    testHosts: z
+      .array(
+        z
+          .string({ error: expected('a host name or "host:port" (e.g. "lb.example.com:443")') })
+          .refine((h) => parseTestHost(h) !== null, {
+            error: expected(
+              'a host name, IP address or "host:port" without scheme or path (e.g. "lb.example.com", "10.0.0.5:8080", "[::1]:80")',
+            ),
+          }),
+        { error: expected('a list of hosts (e.g. ["lb.example.com", "10.0.0.5:8080"])') },
+      )
+      .max(100, { error: 'list at most 100 test hosts' })
+      .default([]),
 type RawConfig = z.infer<typeof agentConfigSchema>;
 
 /** Where the agent connects: `addresses` in order of preference, `address` the first of them. */

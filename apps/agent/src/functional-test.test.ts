@@ -95,6 +95,7 @@ const functionalTest = createFunctionalTest({
   },
   baseEnv: { PATH: process.env.PATH ?? '' },
   cwd: process.cwd(),
+  testHosts: ['127.0.0.1'],
 });
 
 /** Through the op schema, as the agent receives it (defaults filled). */
@@ -203,7 +204,13 @@ describe('functionalTest probes', () => {
   });
 
   it('an unreachable base URL fails each probe with the cause', async () => {
-    const f = createFunctionalTest({ testAccounts: {}, testCommands: {}, baseEnv: {}, cwd: process.cwd() });
+    const f = createFunctionalTest({
+      testAccounts: {},
+      testCommands: {},
+      baseEnv: {},
+      cwd: process.cwd(),
+      testHosts: ['127.0.0.1'],
+    });
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;

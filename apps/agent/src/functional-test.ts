@@ -9,6 +9,7 @@ import {
   type FunctionalProbeResolved,
   type FunctionalTestResult,
 } from '@rollgate/domain';
+import { parseTestHost } from './config';
 import { errorMessage } from './fs-util';
 import { OpError, type OpContext, type OpOutcome } from './op-result';
 
@@ -20,6 +21,33 @@ export interface FunctionalTestDeps {
   baseEnv: Record<string, string>;
   /** Working directory of launch commands. */
   cwd: string;
+  /**
+   * The hosts the probes may reach ("host" or "host:port", the agent config's testHosts). Default
+   * none: every probe is refused before any request until the test machine's operator lists them.
+   */
+  testHosts?: readonly string[];
+}
+
+const defaultPort = (u: URL) => (u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80);
+
+/** Is this URL's host (and port) one the agent config lists? */
+export function hostAllowed(url: URL, testHosts: readonly string[]): boolean {
+  const hostname = url.hostname.toLowerCase();
+  const port = defaultPort(url);
+  return testHosts.some((entry) => {
+    const h = parseTestHost(entry);
+    return h !== null && h.hostname === hostname && (h.port === null || h.port === port);
+  });
+}
+
+/** Why a probe URL is refused, or null: only http(s) to a listed host. */
+export function refuseHost(url: URL, testHosts: readonly string[]): string | null {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `${url.protocol} is not http or https; probes speak HTTP only`;
+  if (url.username || url.password) return 'the URL carries a user name or password; probes send none';
+  if (hostAllowed(url, testHosts)) return null;
+  const listed = testHosts.length > 0 ? testHosts.join(', ') : 'none';
+  return `host ${url.host} is not one this test machine may probe (testHosts: ${listed}); add "${url.hostname}" or "${url.hostname}:${defaultPort(url)}" to testHosts in the test machine's agent config if it is the service's load balancer`;
 }
 
 interface Answer {
@@ -76,6 +104,13 @@ export function createFunctionalTest(deps: FunctionalTestDeps) {
     };
 
     const remaining = () => Math.max(0, opDeadline - performance.now());
+    const testHosts = deps.testHosts ?? [];
+    let origin: string;
+    try {
+      origin = new URL(base).origin;
+    } catch {
+      origin = 'null';
+    }
 
     /** One request, following up to 5 redirects by hand (so cookies set on the way are kept). */
     async function request(
@@ -85,6 +120,8 @@ export function createFunctionalTest(deps: FunctionalTestDeps) {
     ): Promise<Answer> {
       const started = performance.now();
       let url = new URL(base + path);
+      // A path such as "@other.example/" turns the base's host into a user name: check the result.
+      if (url.origin !== origin) throw new Error(`${url.origin} is not the base URL's origin ${origin}`);
       let method = init.method;
       let body = init.body;
       const follow = expectStatus < 300 || expectStatus >= 400;
@@ -106,7 +143,14 @@ export function createFunctionalTest(deps: FunctionalTestDeps) {
         const location = res.headers.get('location');
         if (follow && res.status >= 300 && res.status < 400 && location && hop < 5) {
           await res.body?.cancel();
-          url = new URL(location, url);
+          const next = new URL(location, url);
+          // Cookies, form fields and the test account's password are for the service under test
+          // only: a redirect elsewhere is reported, never followed.
+          if (next.origin !== origin)
+            throw new Error(
+              `${url.pathname} redirected to another origin (${next.origin}); probes follow redirects within ${origin} only`,
+            );
+          url = next;
           if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
             method = 'GET';
             body = undefined;
@@ -301,6 +345,23 @@ export function createFunctionalTest(deps: FunctionalTestDeps) {
               };
         }
       }
+    }
+
+    // Before any request: the base URL must name a host this test machine's operator allowed.
+    let refused: string | null;
+    try {
+      refused = refuseHost(new URL(base), testHosts);
+    } catch {
+      refused = `${op.baseUrl} is not a URL`;
+    }
+    if (refused !== null) {
+      for (const raw of op.probes) {
+        const p = functionalProbeSchema.parse(raw);
+        result.probes.push({ name: p.name, kind: p.kind, ok: false, ms: 0, detail: `not run: ${refused}` });
+        result.failed++;
+      }
+      ctx.log('error', 'RG0074E', `functionality tests via ${op.baseUrl} refused: ${refused}`);
+      throw new OpError(`functionality tests via ${op.baseUrl} refused: ${refused}`, result);
     }
 
     for (const raw of op.probes) {

@@ -67,6 +67,8 @@ export interface OpRunnerDeps {
   /** On the test machine: accounts for login probes and commands for launch probes. */
   testAccounts?: AgentConfig['testAccounts'];
   testCommands?: AgentConfig['testCommands'];
+  /** On the test machine: the hosts its probes may reach (config testHosts); default none. */
+  testHosts?: AgentConfig['testHosts'];
   /** Masks secrets in summaries, errors, progress lines and results; default from the config. */
   redact?: Redactor;
   /** The agent's own environment; children get it plus service env plus rollgate.env.json. */
@@ -621,6 +623,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
   const functionalTest = createFunctionalTest({
     testAccounts: deps.testAccounts ?? {},
     testCommands: deps.testCommands ?? {},
+    testHosts: deps.testHosts ?? [],
     baseEnv: deps.baseEnv,
     cwd: deps.dataDir,
   });
