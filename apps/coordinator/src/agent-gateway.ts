@@ -1,6 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
-import { MSG, parseActionId, SAFE_NAME } from '@rollgate/domain';
+import {
+  MAX_RESULT_JSON_CHARS,
+  MSG,
+  parseActionId,
+  parseActionResultJson,
+  SAFE_NAME,
+} from '@rollgate/domain';
 import type {
   ActionUpdateInput,
   AgentBus,
@@ -19,10 +25,11 @@ import {
 import type { Logger } from '@rollgate/logger';
 import type { ArtifactStore } from './artifact-store';
 import { decodeLogBatchMessage } from './log-batch-decoder';
-import { fromWireHealth, fromWireLevel, fromWireStatus, parseActionResult, toWireOp } from './wire';
+import { fromWireHealth, fromWireLevel, fromWireStatus, toWireOp } from './wire';
 
 export interface AgentGatewayEvents {
-  onActionUpdate(update: ActionUpdateInput): Promise<void>;
+  /** Resolves null (or nothing) when the update was taken, else why it was refused (then audited). */
+  onActionUpdate(update: ActionUpdateInput): Promise<string | null | void>;
   onAgentConnected(serverId: string): Promise<void>;
   onAgentLost(serverId: string): Promise<void>;
 }
@@ -65,8 +72,18 @@ export interface AgentGatewayOptions {
    */
   checkIdentity?: (
     peer: { commonName: string; serial: string; validTo: number } | null,
-    hello: { agentId: string; cluster: string },
+    hello: { agentId: string; cluster: string; role: string },
     end: (why: string) => void,
+  ) => Promise<string | null>;
+  /**
+   * Whether the FetchArtifact caller may have this archive (docs/adr/0018): resolves null to serve
+   * it, else why not. `peer` is its TLS client certificate (null on plaintext), `agentId` what the
+   * request claims. Checked on every call. Default: every archive is served.
+   */
+  checkArtifact?: (
+    peer: { commonName: string; serial: string; validTo: number } | null,
+    agentId: string,
+    sha256: string,
   ) => Promise<string | null>;
   /**
    * This coordinator's id, recorded on the servers whose streams it holds (so a peer leading a
@@ -77,15 +94,55 @@ export interface AgentGatewayOptions {
 
 /** Messages of one stream received but not yet handled before the gateway stops reading it. */
 const MAX_QUEUED = 16;
+/** Refused updates audited per stream; past that they are only counted (the audit log is bounded). */
+const MAX_AUDITED_REFUSALS = 20;
+/** Action ids remembered per stream as sent to it (for a result that beats its "dispatched" write). */
+const MAX_SENT_REMEMBERED = 4096;
 
+const safe = (what: string) =>
+  z
+    .string()
+    .max(128, `${what} must be at most 128 characters`)
+    .regex(SAFE_NAME, `${what} must be a safe name (letters, digits, . _ -)`);
+const editionName = z.string().max(64, 'an edition name is at most 64 characters');
+
+/** Every Hello field bounded (docs/adr/0018): what an agent says about itself is stored and shown. */
 const helloSchema = z.object({
-  agentId: z.string().regex(SAFE_NAME, 'agentId must be a safe name (letters, digits, . _ -)'),
-  cluster: z.string().regex(SAFE_NAME, 'cluster must be a safe name (letters, digits, . _ -)'),
-  role: z.string().regex(SAFE_NAME, 'role must be a safe name (letters, digits, . _ -)'),
+  agentId: safe('agentId'),
+  cluster: safe('cluster'),
+  role: safe('role'),
   hostname: z.string().max(255),
   agentVersion: z.string().min(1).max(64),
   gateUrl: z.string().max(512),
+  capabilities: z.array(z.string().max(64)).max(64, 'at most 64 capabilities'),
+  agentCheckPort: z.number().int().min(0).max(65535),
+  services: z
+    .array(
+      z.object({
+        name: z.string().min(1).max(64, 'a service name is at most 64 characters'),
+        installedEditions: z.array(editionName).max(64, 'at most 64 installed editions per service'),
+        activeEdition: editionName,
+        besideEdition: editionName,
+        port: z.number().int().min(0).max(65535),
+        besidePort: z.number().int().min(0).max(65535),
+      }),
+    )
+    .max(64, 'at most 64 services'),
+  journaled: z
+    .array(
+      z.object({
+        actionId: z.string().max(512, 'a journaled action id is at most 512 characters'),
+        reason: z.string().max(16_384, 'a journaled reason is at most 16384 characters'),
+        resultJson: z
+          .string()
+          .max(MAX_RESULT_JSON_CHARS, `a journaled result is at most ${MAX_RESULT_JSON_CHARS} characters`),
+      }),
+    )
+    .max(1024, 'at most 1024 journaled results'),
 });
+
+/** A failure reason is shown to operators: long enough for an actionable message, no longer. */
+const MAX_REASON_CHARS = 4096;
 
 interface Connection {
   agentId: string;
@@ -95,6 +152,18 @@ interface Connection {
   queue: Promise<void>;
   /** The highest log seq received per agent stream and not yet acknowledged. */
   unacked: Map<string, number>;
+  /** Action ids written to this stream (insertion order; the oldest are forgotten first). */
+  sent: Set<string>;
+  /** Updates refused on this stream so far. */
+  refused: number;
+}
+
+/** The TLS client certificate of a call (null on plaintext). */
+function peerOf(call: Pick<grpc.ServerWritableStream<unknown, unknown>, 'getAuthContext'>) {
+  const cert = call.getAuthContext().sslPeerCertificate;
+  return cert?.subject?.CN
+    ? { commonName: String(cert.subject.CN), serial: cert.serialNumber, validTo: Date.parse(cert.valid_to) }
+    : null;
 }
 
 function inventory(services: ServiceInventory__Output[]) {
@@ -204,14 +273,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
       return null;
     }
     if (opts.checkIdentity) {
-      const cert = call.getAuthContext().sslPeerCertificate;
-      const peer = cert?.subject?.CN
-        ? {
-            commonName: String(cert.subject.CN),
-            serial: cert.serialNumber,
-            validTo: Date.parse(cert.valid_to),
-          }
-        : null;
+      const peer = peerOf(call);
       const end = (why: string) => call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: why });
       const refusal = await opts.checkIdentity(peer, parsed.data, end);
       if (refusal) {
@@ -219,6 +281,15 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
           { agentId: hello.agentId, certificate: peer?.commonName ?? null, why: refusal },
           'agent hello refused',
         );
+        await store
+          .appendAudit({
+            at: clock.now(),
+            actor: `agent:${peer?.commonName ?? hello.agentId}`,
+            action: 'agents.hello-refused',
+            target: hello.agentId,
+            details: { why: refusal, cluster: hello.cluster, role: hello.role, from: call.getPeer() },
+          })
+          .catch((err: unknown) => log.error({ err }, 'audit of a refused hello failed'));
         call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `hello refused: ${refusal}` });
         return null;
       }
@@ -236,6 +307,8 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
       lost: false,
       queue: Promise.resolve(),
       unacked: new Map(),
+      sent: new Set(),
+      refused: 0,
     };
     connections.set(hello.agentId, conn);
     // After the status writes already on their way (an older stream's "lost" or "disconnected"),
@@ -273,28 +346,82 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
       previous ? 'agentBack' : 'agentConnected',
       `${hello.agentId} (${hello.agentVersion})`,
     );
-    for (const j of hello.journaled) await handleUpdate(j);
+    for (const j of hello.journaled) await handleUpdate(conn, j, 'journal');
     await events.onAgentConnected(hello.agentId);
     return conn;
   }
 
-  async function handleUpdate(u: {
-    actionId: string;
-    status: Parameters<typeof fromWireStatus>[0];
-    reason: string;
-    atMs: number;
-    resultJson?: string;
-  }) {
+  /**
+   * An update refused (docs/adr/0018): logged, and audited up to MAX_AUDITED_REFUSALS per stream so
+   * that a hostile agent cannot grow the audit log without bound. Nothing else changes.
+   */
+  async function refuseUpdate(conn: Connection, actionId: string, status: string, via: string, why: string) {
+    conn.refused++;
+    log.warn({ agentId: conn.agentId, actionId: actionId.slice(0, 512), via, why }, 'action update refused');
+    if (conn.refused > MAX_AUDITED_REFUSALS) return;
+    await store
+      .appendAudit({
+        at: clock.now(),
+        actor: `agent:${conn.agentId}`,
+        action: 'agents.update-refused',
+        target: actionId.slice(0, 512),
+        details: {
+          why,
+          status,
+          via,
+          ...(conn.refused === MAX_AUDITED_REFUSALS
+            ? { note: `further refusals on this stream are logged, not audited` }
+            : {}),
+        },
+      })
+      .catch((err: unknown) => log.error({ err }, 'audit of a refused action update failed'));
+  }
+
+  /**
+   * An agent's report on an action, by ActionUpdate or Hello's journal. The sender is the stream's
+   * agent (pinned to its certificate at Hello), never a field of the message: the engine accepts it
+   * only for that server's own dispatched actions, with a result valid for the action's ops.
+   */
+  async function handleUpdate(
+    conn: Connection,
+    u: {
+      actionId: string;
+      status: Parameters<typeof fromWireStatus>[0];
+      reason: string;
+      atMs: number | string;
+      resultJson?: string;
+    },
+    via: 'update' | 'journal',
+  ) {
     const status = fromWireStatus(u.status);
-    if (!status || !parseActionId(u.actionId)) return;
+    const wireStatus = String(u.status);
+    if (!status)
+      return refuseUpdate(conn, u.actionId, wireStatus, via, `status ${wireStatus} is not a report`);
+    if (!parseActionId(u.actionId)) {
+      return refuseUpdate(conn, u.actionId, status, via, 'the action id is not one this coordinator issues');
+    }
+    let result = null;
+    if (u.resultJson) {
+      const parsed = parseActionResultJson(u.resultJson);
+      if (!parsed.ok)
+        return refuseUpdate(conn, u.actionId, status, via, `the result is refused: ${parsed.why}`);
+      result = parsed.result;
+    }
     // The action's log lines arrived before its result on this stream: store them before the
     // result is committed, so a crash right after never leaves a finished action without its log.
     if (status === 'succeeded' || status === 'failed' || status === 'cancelled') await opts.logs.flush();
-    const result = u.resultJson ? parseActionResult(u.resultJson) : null;
-    if (u.resultJson && !result) {
-      log.warn({ actionId: u.actionId }, 'action result ignored: not a result this coordinator knows');
-    }
-    await events.onActionUpdate({ actionId: u.actionId, status, reason: u.reason, atMs: u.atMs, result });
+    const atMs = Number(u.atMs);
+    const refusal = await events.onActionUpdate({
+      actionId: u.actionId,
+      serverId: conn.agentId,
+      sentToSender: conn.sent.has(u.actionId),
+      status,
+      reason: u.reason.slice(0, MAX_REASON_CHARS),
+      atMs: Number.isSafeInteger(atMs) && atMs >= 0 ? atMs : 0,
+      result,
+    });
+    if (refusal) return refuseUpdate(conn, u.actionId, status, via, refusal);
+    if (status === 'succeeded' || status === 'failed' || status === 'cancelled') conn.sent.delete(u.actionId);
   }
 
   async function onMessage(conn: Connection, msg: AgentMessage__Output) {
@@ -329,7 +456,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
         }
         break;
       case 'actionUpdate':
-        if (msg.actionUpdate) await handleUpdate(msg.actionUpdate);
+        if (msg.actionUpdate) await handleUpdate(conn, msg.actionUpdate, 'update');
         break;
       case 'logs': {
         const streamId = msg.logs?.streamId ?? '';
@@ -431,13 +558,32 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
     },
 
     async FetchArtifact(call: grpc.ServerWritableStream<{ sha256: string; agentId: string }, unknown>) {
-      const { sha256, agentId } = call.request;
+      const { sha256 } = call.request;
+      const agentId = call.request.agentId.slice(0, 128);
       if (!/^[a-f0-9]{64}$/.test(sha256)) {
         call.emit('error', {
           code: grpc.status.INVALID_ARGUMENT,
           details: 'sha256 must be 64 lowercase hex characters',
         });
         return;
+      }
+      if (opts.checkArtifact) {
+        const peer = peerOf(call);
+        const refusal = await opts.checkArtifact(peer, agentId, sha256).catch((err: unknown) => {
+          log.error({ err }, 'artifact permission check failed');
+          return 'the coordinator could not check this download: try again';
+        });
+        if (refusal) {
+          log.warn(
+            { agentId, certificate: peer?.commonName ?? null, sha256, why: refusal },
+            'artifact refused',
+          );
+          call.emit('error', {
+            code: grpc.status.PERMISSION_DENIED,
+            details: `artifact refused: ${refusal}`,
+          });
+          return;
+        }
       }
       const total = await opts.artifacts.size(sha256);
       if (total === null) {
@@ -500,6 +646,9 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
     dispatch(serverId, action) {
       const conn = connections.get(serverId);
       if (!conn || conn.lost) return false;
+      conn.sent.delete(action.actionId);
+      conn.sent.add(action.actionId);
+      if (conn.sent.size > MAX_SENT_REMEMBERED) conn.sent.delete(conn.sent.values().next().value!);
       return (
         conn.call.write({
           runAction: {

@@ -1,5 +1,6 @@
 export * from './fleet';
 export * from './ops';
+export * from './op-results';
 export * from './plan';
 export * from './messages';
 export * from './groups';

@@ -6,6 +6,7 @@ import {
   isTerminalRun,
   MSG,
   PHASE_LABEL,
+  RESULT_KIND_OF_OP,
   type ActionResult,
   type ActionStatus,
   type GateRecord,
@@ -120,6 +121,16 @@ export interface ActionUpdateInput {
   atMs: number;
   /** Terminal updates: what the action produced (ActionUpdate.result_json), if anything. */
   result?: ActionResult | null;
+  /**
+   * The server whose agent sent the update (its certificate's identity, docs/adr/0018). An update
+   * is accepted only from the server the action belongs to.
+   */
+  serverId: string;
+  /**
+   * The sender's stream carried this action to it (the gateway saw it go out): accepted for an
+   * action still recorded pending, whose "dispatched" write may commit after a fast agent answers.
+   */
+  sentToSender?: boolean;
 }
 
 export interface Engine {
@@ -147,7 +158,8 @@ export interface Engine {
   resume(runId: string, actor: string): Promise<RunRecord>;
   abort(runId: string, actor: string, reason?: string): Promise<RunRecord>;
   signOff(runId: string, decision: 'approve' | 'reject', comment: string, actor: string): Promise<RunRecord>;
-  onActionUpdate(update: ActionUpdateInput): Promise<void>;
+  /** null when the update was taken (or was a harmless repeat), else why it was refused. */
+  onActionUpdate(update: ActionUpdateInput): Promise<string | null>;
   onAgentConnected(serverId: string): Promise<void>;
   onAgentLost(serverId: string): Promise<void>;
   /** Ends the drain of a server that is stuck with sessions (the operator's call; audited). */
@@ -1628,13 +1640,22 @@ export function createEngine(opts: EngineOptions): Engine {
 
     async onActionUpdate(u) {
       const action = await store.getAction(u.actionId);
-      if (!action) {
-        log.warn({ actionId: u.actionId }, 'update for an unknown action ignored');
-        return;
+      // An agent is trusted with its own server only (docs/adr/0018): action ids are predictable,
+      // so the id alone proves nothing about who may report on it.
+      if (!action) return `there is no action ${u.actionId}`;
+      // A second instance has no agent of its own: its server's agent answers for it.
+      if (action.serverId !== u.serverId && besideOwner(action.serverId) !== u.serverId) {
+        return `action ${u.actionId} belongs to server ${action.serverId}, not to ${u.serverId}`;
       }
-      await serial(action.runId, async () => {
+      const refusal = await serial(action.runId, async (): Promise<string | null> => {
         const current = await store.getAction(u.actionId);
-        if (!current) return;
+        if (!current) return `there is no action ${u.actionId}`;
+        if (current.status === 'pending' && !u.sentToSender) {
+          return `action ${u.actionId} has not been sent to ${u.serverId} yet`;
+        }
+        if (u.result && !current.ops.some((op) => RESULT_KIND_OF_OP[op.op] === u.result!.kind)) {
+          return `action ${u.actionId} has no op that produces a "${u.result.kind}" result`;
+        }
         const terminal = u.status === 'succeeded' || u.status === 'failed' || u.status === 'cancelled';
         const from: ActionStatus[] = (
           ['pending', 'dispatched', 'accepted', 'running'] as ActionStatus[]
@@ -1645,21 +1666,24 @@ export function createEngine(opts: EngineOptions): Engine {
           ...(terminal ? { finishedAt: u.atMs || clock.now() } : {}),
           ...(terminal && u.result ? { result: u.result } : {}),
         });
-        if (!updated) return; // a duplicate or late report: the action already moved on
+        if (!updated) return null; // a duplicate or late report: the action already moved on
         const ids = { serverId: current.serverId, stepIndex: current.stepIndex, actionId: current.id };
         if (u.status === 'succeeded') emit(current.runId, 'actionSucceeded', current.id, ids);
         else if (u.status === 'failed' || u.status === 'cancelled')
           emit(current.runId, 'actionFailed', `${current.serverId}: ${u.reason || u.status}`, ids);
         else if (u.status === 'accepted')
           emit(current.runId, 'actionAccepted', current.id, { ...ids, level: 'debug' });
+        return null;
       });
+      if (refusal) return refusal;
       // Accepted / running change no step's outcome: only a finished action is worth an evaluation
       // now (the tick looks at every running run anyway). At fan-out, 1000 ACCEPTEDs would
       // otherwise each read the step's 1000 actions.
-      if (u.status !== 'succeeded' && u.status !== 'failed' && u.status !== 'cancelled') return;
+      if (u.status !== 'succeeded' && u.status !== 'failed' && u.status !== 'cancelled') return null;
       // The agent's report is a fact whoever leads (stored unfenced above); the leader decides on it.
       if (leadsNow(action.runId)) await kick(action.runId);
       else opts.notifyLeader?.(action.runId);
+      return null;
     },
 
     async onAgentConnected(serverId) {

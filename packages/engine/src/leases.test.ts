@@ -1,7 +1,7 @@
 // Several engines sharing one store, as coordinators share one PostgreSQL: run leases decide who
 // evaluates a run, and the store's fencing refuses a stale leader's writes.
 import { describe, expect, it } from 'vitest';
-import { compileMinorUpgrade, type Plan } from '@rollgate/domain';
+import { compileMinorUpgrade, parseActionId, type Plan } from '@rollgate/domain';
 import { createEngine, type Engine } from './engine';
 import { createMemoryStore } from './memory-store';
 import type { AgentBus, DispatchAction, EngineStore, RunLeases } from './ports';
@@ -60,7 +60,14 @@ function fleet(store: EngineStore, holdFrom = Infinity) {
     // The agent reports to a live coordinator, not necessarily the leader.
     for (const e of engines) {
       try {
-        await e.onActionUpdate({ actionId: a.actionId, status: 'succeeded', reason: '', atMs: 0 });
+        await e.onActionUpdate({
+          actionId: a.actionId,
+          serverId: parseActionId(a.actionId)!.serverId,
+          sentToSender: true,
+          status: 'succeeded',
+          reason: '',
+          atMs: 0,
+        });
         return;
       } catch {
         /* that coordinator is dead: the agent fails over to the next */
@@ -165,7 +172,13 @@ describe('run leases between engines sharing a store', () => {
     const before = await shared.getRun(run.id);
     // The agents report: A stores the facts, then its evaluation's writes are refused.
     for (const a of held)
-      await engineA.onActionUpdate({ actionId: a.actionId, status: 'succeeded', reason: '', atMs: 0 });
+      await engineA.onActionUpdate({
+        actionId: a.actionId,
+        serverId: parseActionId(a.actionId)!.serverId,
+        status: 'succeeded',
+        reason: '',
+        atMs: 0,
+      });
     await engineA.kick(run.id);
     expect(engineA.leads(run.id)).toBe(false);
     expect((await shared.getActions(run.id, 0)).every((a) => a.status === 'succeeded')).toBe(true);

@@ -86,7 +86,14 @@ export function fakeFleet(store: EngineStore, ids: string[]) {
     if (!engine) return;
     const done = results.get(action.actionId);
     if (done) {
-      await engine.onActionUpdate({ actionId: action.actionId, status: done, reason: '', atMs: 0 });
+      await engine.onActionUpdate({
+        actionId: action.actionId,
+        serverId,
+        sentToSender: true,
+        status: done,
+        reason: '',
+        atMs: 0,
+      });
       return;
     }
     executed.set(action.actionId, (executed.get(action.actionId) ?? 0) + 1);
@@ -102,6 +109,8 @@ export function fakeFleet(store: EngineStore, ids: string[]) {
     results.set(action.actionId, status);
     await engine.onActionUpdate({
       actionId: action.actionId,
+      serverId,
+      sentToSender: true,
       status,
       reason: status === 'failed' ? 'injected failure' : '',
       atMs: 0,

@@ -45,11 +45,18 @@ export async function benchEngine(): Promise<BenchResult> {
   const ref: { engine?: Engine } = {};
   let actions = 0;
   const bus: AgentBus = {
-    dispatch(_serverId, a: DispatchAction) {
+    dispatch(serverId, a: DispatchAction) {
       actions++;
       setImmediate(
         () =>
-          void ref.engine!.onActionUpdate({ actionId: a.actionId, status: 'succeeded', reason: '', atMs: 0 }),
+          void ref.engine!.onActionUpdate({
+            actionId: a.actionId,
+            serverId,
+            sentToSender: true,
+            status: 'succeeded',
+            reason: '',
+            atMs: 0,
+          }),
       );
       return true;
     },
