@@ -1,46 +1,31 @@
 // HAProxy agent-check: a TCP port where HAProxy connects every `agent-inter`, reads ONE line and
-// acts on it at once (configuration manual, "agent-check"). It carries the same decision as
-// GET /gate, split into HAProxy's two independent words:
+// acts on it at once (configuration manual, "agent-check"). It carries the coordinator's wish and
+// nothing of the agent's own view of the service's health (docs/adr/0017):
 //
-//   admin word (the coordinator's wish)   ready = in rotation, drain = no new sessions (running
-//                                          ones finish); never "maint": that would pause HAProxy's
-//                                          health checks and hide a service that comes back broken.
-//   health word (the local services)      up = healthy, down #<why> = marked DOWN at once. Only
-//                                          said when it agrees with GET /gate: "up" only when the
-//                                          gate is open, because HAProxy's "up" overrides its own
-//                                          HTTP check; with the wish closed and the service healthy
-//                                          nothing is said, and the /gate check (503) decides.
+//   wish open     "ready up"     administrative state READY (cancels a drain), agent health UP
+//   wish closed   "drain up"     administrative state DRAIN: no new sessions, running ones finish
 //
-//   wish open,   healthy    "ready up"                  the gate is open: (re-)admitted at once
-//   wish closed, healthy    "drain"                     no new sessions from the next check on
-//   wish open,   unhealthy  "ready down #<reason>"      DOWN at once; back when healthy
-//   wish closed, unhealthy  "drain down #<reason>"
+// Never "down": health comes from HAProxy's own check of the service, so a busy, blocked or
+// restarting agent (or one whose probe was late once) cannot take a healthy service out. "up" is
+// neutral (measured on HAProxy 2.6: a server whose HTTP check fails stays DOWN whatever the agent
+// says, because HAProxy marks a server UP only when both its check and its agent agree), and it is
+// needed: an agent "down" said once (by an older agent) stays until an agent says "up". Never
+// "maint" either: that would pause HAProxy's health checks and hide a service that comes back
+// broken.
 //
 // HAProxy keeps the last answer while the agent is unreachable (a failed agent connection is not
-// an error), so restarting the agent changes nothing; only the agent can undo what it said.
+// an error), so a dead or restarting agent changes nothing; only the agent can undo what it said.
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@rollgate/logger';
-import { evaluateGate, type ServiceHealthView } from './gate';
 import type { GateWish } from './state-store';
 
-/** The longest reason put after '#': HAProxy shows it in its logs and check description. */
-const MAX_REASON = 200;
-
 /**
- * Pure: the line (with its "\n") the agent-check answers, from the same inputs and the same
- * evaluateGate as GET /gate, so the two never disagree: the line says "up" exactly when the gate
- * answers 200.
+ * Pure: the line (with its "\n") the agent-check answers: the coordinator's wish alone, never the
+ * agent's view of the service's health (see the top of this file).
  */
-export function agentCheckLine(wish: GateWish, services: ServiceHealthView[]): string {
-  if (evaluateGate(wish, services).open) return 'ready up\n';
-  const admin = wish === 'open' ? 'ready' : 'drain';
-  // Health alone: the gate as if the coordinator wanted the server in rotation.
-  const health = evaluateGate('open', services);
-  if (health.open) return `${admin}\n`;
-  // One line: no CR/LF (the line would end early), no other control characters.
-  const reason = health.reason.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, MAX_REASON);
-  return `${admin} down #${reason}\n`;
+export function agentCheckLine(wish: GateWish): string {
+  return wish === 'open' ? 'ready up\n' : 'drain up\n';
 }
 
 export interface AgentCheckServerOptions {

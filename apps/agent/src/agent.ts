@@ -360,15 +360,14 @@ export function createAgent(opts: AgentOptions): Agent {
       await hm.checkNow();
       hm.start();
 
-      // Only once health is known: answering "down" for a not-yet-checked service would take the
-      // server out of rotation at every agent restart, while an agent-check HAProxy cannot reach
-      // just keeps its last answer.
+      // The agent-check carries the coordinator's wish only (docs/adr/0017); until it listens,
+      // HAProxy keeps the last answer it read, so a restarting agent changes nothing.
       let agentCheckPort: number | undefined;
       if (config.gate.agentCheckPort !== undefined) {
         agentCheck = createAgentCheckServer({
           host: config.gate.host,
           port: config.gate.agentCheckPort,
-          line: () => agentCheckLine(state?.get().gateWish ?? 'open', health?.view() ?? []),
+          line: () => agentCheckLine(state?.get().gateWish ?? 'open'),
           log,
         });
         agentCheckPort = (await agentCheck.start()).port;
@@ -469,7 +468,7 @@ export function createAgent(opts: AgentOptions): Agent {
         agentCheck:
           config.gate.agentCheckPort === undefined
             ? null
-            : agentCheckLine(state?.get().gateWish ?? 'open', health?.view() ?? []).trim(),
+            : agentCheckLine(state?.get().gateWish ?? 'open').trim(),
         services: config.services.map((s) => {
           const v = health?.get(s.name) ?? { name: s.name, state: 'unknown' as const, detail: '' };
           const rec = supervisor?.running(s.name);

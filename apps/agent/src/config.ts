@@ -160,6 +160,30 @@ const serviceSchema = obj(
         error: expected('an http URL that answers 200 when healthy (e.g. "http://127.0.0.1:8081/health")'),
       })
       .optional(),
+    // Hysteresis of the agent's own health view (docs/adr/0017): one late probe changes nothing.
+    health: obj(
+      {
+        fall: z
+          .number({ error: expected('a whole number of failed probes 1-100 (e.g. 3)') })
+          .int({ error: expected('a whole number of failed probes 1-100 (e.g. 3)') })
+          .min(1, { error: expected('a whole number of failed probes 1-100 (e.g. 3)') })
+          .max(100, { error: expected('a whole number of failed probes 1-100 (e.g. 3)') })
+          .default(3),
+        rise: z
+          .number({ error: expected('a whole number of passed probes 1-100 (e.g. 2)') })
+          .int({ error: expected('a whole number of passed probes 1-100 (e.g. 2)') })
+          .min(1, { error: expected('a whole number of passed probes 1-100 (e.g. 2)') })
+          .max(100, { error: expected('a whole number of passed probes 1-100 (e.g. 2)') })
+          .default(2),
+        timeoutMs: z
+          .number({ error: expected('a probe timeout in ms, 100-60000 (e.g. 2000)') })
+          .int({ error: expected('a whole probe timeout in ms, 100-60000 (e.g. 2000)') })
+          .min(100, { error: expected('a probe timeout in ms, 100-60000 (e.g. 2000)') })
+          .max(60_000, { error: expected('a probe timeout in ms, 100-60000 (e.g. 2000)') })
+          .default(2000),
+      },
+      'an object like { "fall": 3, "rise": 2, "timeoutMs": 2000 }',
+    ).default({ fall: 3, rise: 2, timeoutMs: 2000 }),
     env: envSchema.default({}),
     configDir: pathString('the directory holding the service configuration', '/etc/demo-app').optional(),
     commands: z
