@@ -70,6 +70,59 @@ export function truncate(s: string, width: number): string {
   return out;
 }
 
+// ── text from elsewhere ─────────────────────────────────────────────────────────────────────────
+
+/**
+ * Escape sequences removed whole, so their parameters do not litter the line: CSI (ESC [ or the
+ * 8-bit U+009B), and OSC/DCS/SOS/PM/APC strings (ESC ] P X ^ _, or U+009D U+0090 U+0098 U+009E
+ * U+009F) with their terminator (BEL, ESC \ or U+009C); then any other two-character ESC sequence.
+ * An unterminated string is not removed whole: its introducer goes with the other controls below
+ * and the rest stays visible.
+ */
+const ESCAPE_SEQUENCE =
+  /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)|\x1b[ -/]*[0-~]/g;
+/**
+ * What no terminal may receive from an agent: C0 controls but tab and newline (CR rewrites a line,
+ * BS erases, ESC starts a sequence), DEL, the C1 controls U+0080-U+009F (U+009B is a CSI on many
+ * terminals), and the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+ * U+2066-U+2069) that make text read differently from what it is.
+ */
+const UNSAFE_CHARS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE = new RegExp(`${ESCAPE_SEQUENCE.source}|${UNSAFE_CHARS.source}`, 'g');
+/**
+ * The colour codes `colors()` emits: the only sequences kept when colour is on. An agent's text
+ * may then colour itself, but never move, clear, retitle, link or hide anything.
+ */
+const OWN_SGR = /^\x1b\[(?:0|1|2|22|31|32|33|36|39)m$/;
+
+export interface TerminalTextOptions {
+  /** Keep the colour codes this CLI emits (colour is on). Default false: remove every sequence. */
+  keepColor?: boolean;
+}
+
+/**
+ * Text as it may reach an operator's terminal: escape sequences and control characters (but tab
+ * and newline) removed, so a service's output, a failure reason or a log line an agent sent can
+ * neither move the cursor, retitle the window, clear the screen, plant a hyperlink nor reorder
+ * what is shown. Every human-readable line goes through this (output.ts).
+ */
+export function terminalText(s: string, opts: TerminalTextOptions = {}): string {
+  const keep = opts.keepColor ?? false;
+  return s.replace(UNSAFE, (m) => (keep && OWN_SGR.test(m) ? m : ''));
+}
+
+/**
+ * JSON as it may reach a terminal: JSON.stringify escapes C0 controls (ESC is \u001b) but writes
+ * DEL, the C1 controls and the bidi overrides as they are. They can only occur inside strings, so
+ * writing them as \u escapes keeps the document identical once parsed.
+ */
+export function terminalJson(json: string): string {
+  return json.replace(
+    /[\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 // ── tables ──────────────────────────────────────────────────────────────────────────────────────
 
 export interface Column {

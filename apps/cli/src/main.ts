@@ -23,6 +23,7 @@ import { loadSession } from './credentials';
 import { readPassword } from './read-password';
 import { DEFAULT_COORDINATOR_URL, EnvError, coordinatorUrlSchema, loadEnv, type CliEnv } from './env';
 import { CliError, EXIT, explainError } from './errors';
+import { terminalText } from './format';
 import { createOutput } from './output';
 import { agentsRevokeCommand, agentsTokenCreateCommand } from './commands/agents';
 import { auditCommand } from './commands/audit';
@@ -667,7 +668,8 @@ async function main(argv: string[]): Promise<number> {
     // Commander has already printed its message (or the help) to stderr/stdout.
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     const explained = explainError(err, url);
-    process.stderr.write(`rollgate: ${explained.message}\n`);
+    // The coordinator's message may quote an agent's words: same filter as every other line.
+    process.stderr.write(`rollgate: ${terminalText(explained.message)}\n`);
     return explained.exitCode;
   }
 }

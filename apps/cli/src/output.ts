@@ -1,7 +1,10 @@
-import { truncate } from './format';
+import { terminalJson, terminalText, truncate } from './format';
 
 /**
- * Where the CLI writes. stdout carries the result only (with --json: JSON and nothing else);
+ * Where the CLI writes, and the one place every line passes through on its way to a terminal:
+ * text loses escape sequences and control characters (terminalText: agents' failure reasons, log
+ * lines and service output are theirs to word, not to drive the operator's terminal), JSON writes
+ * C1 controls and bidi overrides as \u escapes (terminalJson). stdout carries the result only (with --json: JSON and nothing else);
  * everything addressed to a person about the process itself (warnings, retries, errors) goes to
  * stderr, so `rollgate … --json | jq` never sees it.
  */
@@ -42,18 +45,20 @@ export function createOutput(opts: OutputOptions = {}): Output {
   return {
     color,
     isTTY,
-    print: (text) => void stdout.write(`${text}\n`),
-    json: (value) => void stdout.write(`${JSON.stringify(value, null, 2)}\n`),
-    jsonLine: (value) => void stdout.write(`${JSON.stringify(value)}\n`),
-    warn: (text) => void stderr.write(`${text}\n`),
+    print: (text) => void stdout.write(`${terminalText(text, { keepColor: color })}\n`),
+    json: (value) => void stdout.write(`${terminalJson(JSON.stringify(value, null, 2))}\n`),
+    jsonLine: (value) => void stdout.write(`${terminalJson(JSON.stringify(value))}\n`),
+    warn: (text) => void stderr.write(`${terminalText(text)}\n`),
     redraw(text) {
       if (!isTTY) {
-        stdout.write(`${text}\n`);
+        stdout.write(`${terminalText(text, { keepColor: color })}\n`);
         return;
       }
       // Lines are cut to the terminal width: a wrapped line would break the count of lines to erase.
       const width = stdout.columns || 120;
-      const lines = text.split('\n').map((l) => truncate(l, width));
+      const lines = terminalText(text, { keepColor: color })
+        .split('\n')
+        .map((l) => truncate(l, width));
       const erase = drawn > 0 ? `\x1b[${drawn}A\x1b[0J` : '';
       stdout.write(`${erase}${lines.join('\n')}\n`);
       drawn = lines.length;
