@@ -43,7 +43,7 @@ export const MSG = {
   agentLost: { code: 'RG0051W', text: 'agent lost: no heartbeat' },
   agentBack: { code: 'RG0052I', text: 'agent reconnected' },
   logLinesRefused: { code: 'RG0056W', text: 'log lines refused' },
-  logQuotaReached: { code: 'RG0057W', text: "agent log quota reached: its stream is read more slowly" },
+  logQuotaReached: { code: 'RG0057W', text: 'agent log quota reached: its stream is read more slowly' },
   logLinesSetAside: { code: 'RG0058E', text: 'log lines set aside (dead letters): they can never be stored' },
   gateClosed: { code: 'RG0060I', text: 'gate closed: server out of rotation' },
   gateOpened: { code: 'RG0061I', text: 'gate opened: server back in rotation' },
