@@ -1,7 +1,13 @@
-// Renders a ready-to-paste HAProxy configuration for one Rollgate cluster: health checks ask each
-// agent's gate (so a drained or unhealthy server leaves rotation), the agent-check lets the agent
-// drain its server within one agent interval, and the runtime API socket lets the coordinator do it
-// at once.
+// Renders a ready-to-paste HAProxy configuration for one Rollgate cluster, in one of two health
+// modes (docs/adr/0017):
+//
+// - service (default): HAProxy checks each server's SERVICE (its own health path, on its own port),
+//   and the coordinator's wish to drain travels by the runtime API (at once) and by the agent-check
+//   (within agent-inter), which HAProxy ignores while it cannot connect. A dead, busy or restarting
+//   agent therefore never takes a healthy service out of rotation.
+// - gate: HAProxy checks each agent's gate (GET /gate), for load balancers that can poll only one
+//   URL per server. The gate says "wish AND health" in one answer, but it is served by the agent:
+//   when the agent is down, so is the server in HAProxy's eyes.
 
 /** One server of the cluster, as HAProxy reaches it. */
 export interface HaproxyBackendServer {
@@ -11,8 +17,15 @@ export interface HaproxyBackendServer {
   address: string;
   /** The managed service's port: where user traffic goes. */
   servicePort: number;
-  /** The agent's gate port: the HTTP health check asks GET /gate there (200 open, 503 closed). */
+  /** The agent's gate port: in gate mode the HTTP health check asks GET /gate there (200 open, 503 closed). */
   gatePort: number;
+  /**
+   * Service mode: the path (and query) of the service's own health check, e.g. "/health" (from
+   * services[].healthUrl in the agent config). Every server of a backend must use the same one.
+   */
+  healthPath?: string;
+  /** Service mode: the port the service's health check answers on; default servicePort. */
+  healthPort?: number;
   /** The agent's agent-check port (gate.agentCheckPort in the agent config); omit for HTTP checks only. */
   agentCheckPort?: number;
   /**
@@ -22,9 +35,18 @@ export interface HaproxyBackendServer {
   besidePort?: number;
 }
 
+/** What HAProxy's own health check asks: the service (default) or the agent's gate. */
+export type HaproxyHealthMode = 'service' | 'gate';
+
 export interface RenderHaproxyBackendOptions {
   /** The Rollgate cluster this backend serves, e.g. "demo" (used in names and comments). */
   cluster: string;
+  /**
+   * `service` (default): check each server's service at its healthPath, drains by runtime API and
+   * agent-check. `gate`: check each agent's GET /gate (one URL per server; a dead agent takes its
+   * server out).
+   */
+  health?: HaproxyHealthMode;
   /** Backend name; default `rollgate_<cluster>`. The coordinator's runtime API calls must use the same. */
   backend?: string;
   /** Frontend name; default `fe_<cluster>`. */
@@ -73,6 +95,9 @@ function checkPort(what: string, port: unknown): void {
     fail(`${what} must be a TCP port number 1-65535, got ${JSON.stringify(port)}`);
 }
 
+/** A URL path HAProxy's config takes as one word: no space, quote, '#', '\\' or '$' (env expansion). */
+const HEALTH_PATH = /^\/[A-Za-z0-9._~%/?=&:+,;@!*-]{0,255}$/;
+
 function checkPositive(what: string, v: unknown): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
     fail(`${what} must be a whole number >= 1, got ${JSON.stringify(v)}`);
@@ -115,6 +140,9 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
   if (!/^\/\S+$/.test(socket))
     fail(`runtimeSocketPath must be an absolute path without spaces, got ${JSON.stringify(socket)}`);
   if (!Array.isArray(opts.servers) || opts.servers.length === 0) fail('list at least one server');
+  const health = opts.health ?? 'service';
+  if (health !== 'service' && health !== 'gate')
+    fail(`health must be "service" or "gate", got ${JSON.stringify(health)}`);
 
   const seen = new Set<string>();
   for (const [i, s] of opts.servers.entries()) {
@@ -126,11 +154,18 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     checkPort(`servers[${i}].servicePort`, s.servicePort);
     checkPort(`servers[${i}].gatePort`, s.gatePort);
     if (s.agentCheckPort !== undefined) checkPort(`servers[${i}].agentCheckPort`, s.agentCheckPort);
+    if (s.healthPort !== undefined) checkPort(`servers[${i}].healthPort`, s.healthPort);
+    if (s.healthPath !== undefined && (typeof s.healthPath !== 'string' || !HEALTH_PATH.test(s.healthPath)))
+      fail(
+        `servers[${i}].healthPath must be a URL path like "/health" (letters, digits and ._~%/?=&:+,;@!*- only, at most 256 characters), got ${JSON.stringify(s.healthPath)}`,
+      );
     if (s.besidePort !== undefined) {
       checkPort(`servers[${i}].besidePort`, s.besidePort);
       checkName(`servers[${i}].name + "-beside"`, `${s.name}-beside`);
     }
   }
+
+  const healthPath = health === 'service' ? serviceHealthPath(opts.servers) : '/gate';
 
   const defaultServer = [
     `inter ${inter}ms`,
@@ -140,10 +175,19 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     `pool-purge-delay ${poolPurge}ms`,
   ].join(' ');
   const serverLines = opts.servers.map((s) => {
-    const parts = [`server ${s.name} ${hostPort(s.address, s.servicePort)}`, `check port ${s.gatePort}`];
+    const checkPort = health === 'gate' ? s.gatePort : (s.healthPort ?? s.servicePort);
+    const parts = [
+      `server ${s.name} ${hostPort(s.address, s.servicePort)}`,
+      checkPort === s.servicePort ? 'check' : `check port ${checkPort}`,
+    ];
     if (s.agentCheckPort !== undefined)
       parts.push(`agent-check agent-port ${s.agentCheckPort} agent-inter ${agentInter}ms`);
-    const line = `    ${parts.join(' ')}`;
+    // Service mode without agent-check: only the runtime API can drain this server.
+    const warn =
+      health === 'service' && s.agentCheckPort === undefined
+        ? `    # ${s.name} has no agent-check (gate.agentCheckPort in its agent config): only the runtime\n    # API can drain it, so the cluster needs "rollgate lb configure --socket <this stats socket>".\n`
+        : '';
+    const line = `${warn}    ${parts.join(' ')}`;
     // The second instance of a single-server rollout: in maintenance (no traffic) until the
     // coordinator switches to it; not checked by HAProxy (the agent checked it before the switch).
     return s.besidePort === undefined
@@ -184,10 +228,8 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     '',
     `backend ${backend}`,
     '    balance roundrobin',
-    '    # Health is asked of each agent\'s gate ("check port"), not of the service: the gate answers',
-    '    # 200 only while the coordinator wants the server in rotation AND its service is healthy.',
-    '    # User traffic still goes to the service port on the server line.',
-    '    option httpchk GET /gate',
+    ...(health === 'service' ? SERVICE_HEALTH_COMMENT : GATE_HEALTH_COMMENT),
+    `    option httpchk GET ${healthPath}`,
     '    http-check expect status 200',
     '    # A request whose connection to a server fails is retried, on another server.',
     '    option redispatch',
@@ -199,8 +241,9 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     '    http-request disable-l7-retry unless METH_GET || METH_HEAD',
     ...(anyAgent
       ? [
-          '    # agent-check: the agent answers "ready up", "drain", or "<ready|drain> down #<reason>";',
-          '    # drain stops new sessions at the next agent-inter, while running ones finish.',
+          '    # agent-check: the agent answers the coordinator\'s wish only, "ready up" or "drain up"',
+          '    # (never "down": health is the check\'s business). drain stops new sessions at the next',
+          '    # agent-inter while running ones finish; an agent HAProxy cannot reach is ignored.',
         ]
       : []),
     '    # inter/fall/rise: check every inter, DOWN after fall failures, UP after rise successes.',
@@ -211,6 +254,44 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     '',
     ...validationBackend(backend, opts.servers, defaultServer, retries),
   ].join('\n');
+}
+
+const SERVICE_HEALTH_COMMENT = [
+  "    # Health mode: service. HAProxy checks each server's service itself (its health path, on the",
+  '    # service\'s port unless "check port" says otherwise), so a dead, busy or restarting agent',
+  '    # cannot take a healthy server out. The coordinator drains a server through the runtime API',
+  '    # (stats socket, at once) and the agent-check (within agent-inter); HAProxy ignores an',
+  '    # agent-check it cannot connect to and keeps the last word it read.',
+];
+
+const GATE_HEALTH_COMMENT = [
+  '    # Health mode: gate (for a load balancer that can poll only one URL per server). Health is',
+  '    # asked of each agent\'s gate ("check port"): it answers 200 only while the coordinator wants',
+  '    # the server in rotation AND its service is healthy. Trade-off: the gate is served by the',
+  '    # agent, so a dead, blocked or restarting agent takes a healthy service out of rotation after',
+  '    # fall x inter. Prefer the service mode (rollgate lb haproxy-config --health service).',
+  '    # User traffic still goes to the service port on the server line.',
+];
+
+/**
+ * The one health path of a backend in service mode. HAProxy takes the check's path per backend
+ * (`option httpchk`), so servers that disagree cannot share one: refuse, naming who uses what.
+ */
+function serviceHealthPath(servers: readonly HaproxyBackendServer[]): string {
+  const missing = servers.filter((s) => s.healthPath === undefined).map((s) => s.name);
+  if (missing.length > 0)
+    fail(
+      `health mode "service" needs each server's health path, and ${missing.join(', ')} has none: set services[].healthUrl in its agent config (and upgrade the agent if it is older than the health path report), or use health mode "gate"`,
+    );
+  const byPath = new Map<string, string[]>();
+  for (const s of servers) byPath.set(s.healthPath!, [...(byPath.get(s.healthPath!) ?? []), s.name]);
+  if (byPath.size > 1) {
+    const who = [...byPath].map(([p, names]) => `${p} (${names.join(', ')})`).join(', ');
+    fail(
+      `the servers of one backend must share one health path (HAProxy checks one path per backend), but they use ${who}: give their services the same healthUrl path, or put them in separate backends`,
+    );
+  }
+  return [...byPath.keys()][0]!;
 }
 
 /** The name of a cluster's validation backend (its clone of second instances). */

@@ -74,6 +74,8 @@ beforeAll(async () => {
           address: '127.0.0.1',
           servicePort: ports[i + 1]!,
           gatePort: ports[i + 1]!,
+          // Health from the service itself (it answers 200 on any path).
+          healthPath: '/health',
         })),
       }),
   });

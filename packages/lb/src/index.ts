@@ -27,6 +27,7 @@ export {
   renderHaproxyBackend,
   validationBackendName,
   type HaproxyBackendServer,
+  type HaproxyHealthMode,
   type RenderHaproxyBackendOptions,
 } from './haproxy-config';
 export {
