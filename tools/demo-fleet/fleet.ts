@@ -37,6 +37,20 @@ export interface FleetAgentSpec {
   cluster?: string;
 }
 
+/** A service the fleet runs instead of the demo-app (see FleetOptions.service). */
+export interface FleetService {
+  /** The service's name in the agent config, and its application's name for editions (e.g. 'shop'). */
+  name: string;
+  /** Its edition archives (.tgz), uploaded after start; the first is every agent's initial edition. */
+  editions: { name: string; path: string }[];
+  /** Run in the active edition's directory, e.g. { command: 'python3', args: ['server.py'] }. */
+  start: { command: string; args: string[] };
+  /** The health path on the service's port; default '/health'. */
+  healthPath?: string;
+  /** The service's environment on a server; PORT (the service port) is always set. Default none. */
+  env?: (a: FleetAgent) => Record<string, string>;
+}
+
 export interface FleetOptions {
   /** Root directory for everything the fleet writes (coordinator data, agents, editions). */
   dir: string;
@@ -97,6 +111,18 @@ export interface FleetOptions {
    * whole run for them. Default: ROLLGATE_TEST_LOG_ARCHIVE, else none.
    */
   logArchive?: string;
+  /**
+   * Run this service on every server instead of the demo-app (a fleet unlike the demo); default
+   * the demo-app with its editions (`editions` is then ignored and the fleet's `editions` is empty).
+   */
+  service?: FleetService;
+  /** Changes the agent config the fleet writes for a server (e.g. adds `limits`); default none. */
+  agentConfig?: (a: FleetAgent, config: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * How an agent process is run, given its config path; default `node --import tsx
+   * apps/agent/src/main.ts --config <path>`. E.g. the packaged bundle as its systemd unit runs it.
+   */
+  agentCommand?: (a: FleetAgent) => { command: string; args: string[] };
 }
 
 /** One coordinator process of the fleet. */
@@ -176,7 +202,12 @@ export function apiClient(
 
 /** Spawns `node --import tsx <entry>` so the process we hold is the real server, not a wrapper. */
 function spawnTs(entry: string, args: string[], env: Record<string, string>, logFile: string | null) {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], {
+  return spawnLogged(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], env, logFile);
+}
+
+/** Spawns a process in the repository root, its output appended to `logFile` (null: inherited). */
+function spawnLogged(command: string, args: string[], env: Record<string, string>, logFile: string | null) {
+  const proc = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: logFile ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
@@ -248,11 +279,14 @@ export async function startFleet(opts: FleetOptions) {
     });
   const insecure = opts.insecure ?? false;
   const grpcAddresses = [grpcPort, ...extraPorts.map((p) => p.grpc)].map((p) => `127.0.0.1:${p}`);
-  const editions: DemoEdition[] = await buildDemoEditions(
-    join(dir, 'editions'),
-    opts.editions ?? ['1.0', '2.0'],
-  );
-  const base = editions[0]!;
+  const service = opts.service;
+  const editions: DemoEdition[] = service
+    ? []
+    : await buildDemoEditions(join(dir, 'editions'), opts.editions ?? ['1.0', '2.0']);
+  const initial = service ? service.editions[0] : editions[0];
+  if (!initial) throw new Error(`service ${service?.name} has no edition: list at least its initial one`);
+  const base = initial;
+  const serviceName = service?.name ?? 'demo-app';
 
   const makeAgent = async (spec: FleetAgentSpec, cluster: string, service: string): Promise<FleetAgent> => ({
     ...spec,
@@ -268,7 +302,7 @@ export async function startFleet(opts: FleetOptions) {
     proc: null,
   });
   const agents: FleetAgent[] = [];
-  for (const spec of specs) agents.push(await makeAgent(spec, spec.cluster ?? 'demo', 'demo-app'));
+  for (const spec of specs) agents.push(await makeAgent(spec, spec.cluster ?? 'demo', serviceName));
   const tester = opts.testMachine
     ? await makeAgent(
         { id: TEST_MACHINE.id, role: TEST_MACHINE.role },
@@ -427,6 +461,22 @@ export async function startFleet(opts: FleetOptions) {
         testHosts: ['127.0.0.1', 'localhost'],
       };
     }
+    if (service) {
+      return {
+        ...common,
+        services: [
+          {
+            name: service.name,
+            port: a.servicePort,
+            start: service.start,
+            healthUrl: `http://127.0.0.1:${a.servicePort}${service.healthPath ?? '/health'}`,
+            initialEdition: { name: base.name, archive: base.path },
+            env: { ...service.env?.(a), PORT: String(a.servicePort) },
+            configDir: a.configDir,
+          },
+        ],
+      };
+    }
     const fail = opts.failEdition?.[a.id];
     return {
       ...common,
@@ -473,23 +523,25 @@ export async function startFleet(opts: FleetOptions) {
     await mkdir(a.configDir, { recursive: true });
     const settings = join(a.configDir, 'demo-app.conf');
     if (!existsSync(settings)) await writeFile(settings, `# demo-app settings of ${a.id}\nserver=${a.id}\n`);
-    await writeFile(a.configPath, JSON.stringify(configFor(a), null, 2));
-    a.proc = spawnTs(
-      'apps/agent/src/main.ts',
-      ['--config', a.configPath],
-      await joinEnv(a),
-      toFile ? join(logsDir, `${a.id}.log`) : null,
-    );
+    const config = configFor(a);
+    await writeFile(a.configPath, JSON.stringify(opts.agentConfig?.(a, config) ?? config, null, 2));
+    const logFile = toFile ? join(logsDir, `${a.id}.log`) : null;
+    const run = opts.agentCommand?.(a);
+    a.proc = run
+      ? spawnLogged(run.command, run.args, await joinEnv(a), logFile)
+      : spawnTs('apps/agent/src/main.ts', ['--config', a.configPath], await joinEnv(a), logFile);
   }
 
   async function uploadEditions() {
-    for (const e of editions) {
+    const uploads: { name: string; path: string; dbUpgradeCommand?: string }[] =
+      service?.editions ?? editions;
+    for (const e of uploads) {
       const content = await readFile(e.path);
       try {
         await api.editions.upload.mutate({
-          app: 'demo-app',
+          app: serviceName,
           name: e.name,
-          description: `demo-app edition ${e.name}`,
+          description: `${serviceName} edition ${e.name}`,
           // Only with a database: without one, db-upgrade has nothing to migrate (minor upgrades).
           ...(appDatabaseUrl && e.dbUpgradeCommand ? { dbUpgradeCommand: e.dbUpgradeCommand } : {}),
           contentBase64: content.toString('base64'),
@@ -505,7 +557,7 @@ export async function startFleet(opts: FleetOptions) {
 
   async function waitConnected(ids = everyAgent().map((a) => a.id)) {
     await waitFor(
-      `agents ${ids.join(', ')} to connect with a healthy demo-app`,
+      `agents ${ids.join(', ')} to connect with a healthy ${serviceName}`,
       async () => {
         const servers = await api.servers.list.query({});
         return ids.every((id) =>
