@@ -10,6 +10,8 @@ export interface BuildOptions {
   outDir?: string;
   /** Default true. */
   minify?: boolean;
+  /** Build as this agent version (Hello.agent_version, the banner); default apps/agent/package.json's. */
+  version?: string;
 }
 export interface BuildResult {
   /** Absolute path of rollgate-agent.cjs. */

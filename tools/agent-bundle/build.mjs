@@ -75,12 +75,32 @@ const zodEnglishOnly = {
   },
 };
 
-export async function buildAgentBundle({ outDir = join(ROOT, 'dist/agent'), minify = true } = {}) {
+/**
+ * Builds the agent under another version than apps/agent's (what Hello.agent_version and the banner
+ * say): the fleet tests upgrade an agent in place to a newer build without editing the sources.
+ */
+const agentVersion = (version) => ({
+  name: 'agent-version',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]apps[\\/]agent[\\/]src[\\/]version\.ts$/ }, () => ({
+      contents: `export const AGENT_VERSION = ${JSON.stringify(version)};\n`,
+      loader: 'ts',
+    }));
+  },
+});
+
+/** `version`: build as this agent version (default apps/agent/package.json's, which version.ts repeats). */
+export async function buildAgentBundle({
+  outDir = join(ROOT, 'dist/agent'),
+  minify = true,
+  version: asVersion,
+} = {}) {
   const esbuild = await import('esbuild');
   const out = resolve(outDir);
   mkdirSync(out, { recursive: true });
   const bundle = join(out, BUNDLE_NAME);
-  const version = JSON.parse(readFileSync(join(ROOT, 'apps/agent/package.json'), 'utf8')).version;
+  const version =
+    asVersion ?? JSON.parse(readFileSync(join(ROOT, 'apps/agent/package.json'), 'utf8')).version;
   const result = await esbuild.build({
     entryPoints: [join(ROOT, 'apps/agent/src/main.ts')],
     outfile: bundle,
@@ -98,7 +118,7 @@ export async function buildAgentBundle({ outDir = join(ROOT, 'dist/agent'), mini
       ROLLGATE_AGENT_PROTO_EMBEDDED: 'true',
       ROLLGATE_AGENT_PROTO_JSON: JSON.stringify(agentProtoJson()),
     },
-    plugins: [protoLoaderUnused, zodEnglishOnly],
+    plugins: [protoLoaderUnused, zodEnglishOnly, ...(asVersion ? [agentVersion(asVersion)] : [])],
     metafile: true,
     banner: {
       js: `#!/usr/bin/env node\n// rollgate-agent ${version} (single-file bundle)\nvar __rollgate_bundle_url = require("url").pathToFileURL(__filename).href;`,
