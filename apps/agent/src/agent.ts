@@ -30,7 +30,7 @@ import {
   type GateServer,
   type ServiceHealthView,
 } from './gate';
-import { createHealthMonitor, type HealthMonitor } from './health-monitor';
+import { createHealthMonitor, serviceHealthTarget, type HealthMonitor } from './health-monitor';
 import { openJournal, type Journal } from './journal';
 import { createLogShipper, type LogShipper, type ShipLevel } from './log-shipper';
 import { configSecrets, createOpRunner } from './ops';
@@ -192,6 +192,8 @@ export function createAgent(opts: AgentOptions): Agent {
           port: s.port,
           besidePort: s.beside?.port ?? 0,
           besideEdition: supervisor?.running(`${s.name}@beside`)?.edition ?? '',
+          healthPath: serviceHealthTarget(s.healthUrl)?.path ?? '',
+          healthPort: serviceHealthTarget(s.healthUrl)?.port ?? 0,
         };
       }),
     );

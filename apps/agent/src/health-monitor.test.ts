@@ -7,6 +7,7 @@ import {
   DEFAULT_HEALTH,
   initialTrack,
   nextHealth,
+  serviceHealthTarget,
   type HealthThresholds,
   type HealthTrack,
   type ProbeOutcome,
@@ -186,5 +187,17 @@ describe('health monitor with hysteresis against a real service (issue 13 item 3
     running = false;
     await hm.checkNow();
     expect(hm.get('api')).toEqual({ name: 'api', state: 'stopped', detail: 'not running' });
+  });
+});
+
+describe('serviceHealthTarget: where HAProxy checks the service (issue 13 item 3)', () => {
+  it('reports the path with its query and the port; null for https', () => {
+    expect(serviceHealthTarget('http://127.0.0.1:8081/health')).toEqual({ path: '/health', port: 8081 });
+    expect(serviceHealthTarget('http://10.0.0.5:9100/ready?deep=1')).toEqual({
+      path: '/ready?deep=1',
+      port: 9100,
+    });
+    expect(serviceHealthTarget('http://app.internal/')).toEqual({ path: '/', port: 80 });
+    expect(serviceHealthTarget('https://127.0.0.1:8443/health')).toBeNull();
   });
 });

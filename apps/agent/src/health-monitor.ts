@@ -174,3 +174,15 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
     get: (service) => views().find((v) => v.name === service),
   };
 }
+
+/**
+ * Where a load balancer can check the service itself: the health URL's path (with its query) and
+ * port, reported to the coordinator for the generated HAProxy configuration. Null when it is not
+ * plain http (HAProxy's check there would need TLS settings the generated configuration lacks).
+ */
+export function serviceHealthTarget(healthUrl: string): { path: string; port: number } | null {
+  if (!URL.canParse(healthUrl)) return null;
+  const u = new URL(healthUrl);
+  if (u.protocol !== 'http:') return null;
+  return { path: `${u.pathname}${u.search}`, port: u.port === '' ? 80 : Number(u.port) };
+}

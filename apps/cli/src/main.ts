@@ -625,6 +625,14 @@ async function main(argv: string[]): Promise<number> {
       wholeNumber(100, 600_000),
     )
     .option('--slowstart <ms>', 'ramp a re-admitted server up over this long', wholeNumber(0, 3_600_000))
+    .addOption(
+      new Option(
+        '--health <mode>',
+        "what HAProxy checks: service (each service's health path; a dead agent cannot take a server out) or gate (each agent's GET /gate, for load balancers that poll one URL; a dead agent takes its server out)",
+      )
+        .choices(['service', 'gate'])
+        .default('service'),
+    )
     .option('--routing', "a frontend that consults the cluster's routing maps (see lb routes)")
     .option(
       '--route-header <name>',

@@ -175,6 +175,9 @@ function inventory(services: ServiceInventory__Output[]) {
     ...(s.port ? { port: s.port } : {}),
     ...(s.besidePort ? { besidePort: s.besidePort } : {}),
     ...(s.besideEdition ? { besideEdition: s.besideEdition } : {}),
+    // Where the generated HAProxy configuration checks the service; one printable word or nothing.
+    ...(/^\/[\x21-\x7e]{0,255}$/.test(s.healthPath) ? { healthPath: s.healthPath } : {}),
+    ...(s.healthPort > 0 && s.healthPort <= 65535 ? { healthPort: s.healthPort } : {}),
   }));
 }
 

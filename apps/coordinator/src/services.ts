@@ -490,6 +490,8 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
               `Agent ${s.id} has not reported its gate address and service port (gate URL "${s.gateUrl}"); upgrade the agent.`,
             );
           }
+          // The service HAProxy sends traffic to is also the one it checks (health mode service).
+          const svc = s.services.find((x) => x.port === port);
           return {
             name: config ? haproxyServerName(config, s.id) : s.id,
             address: gate.host,
@@ -497,10 +499,31 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
             gatePort: gate.port,
             ...(s.agentCheckPort ? { agentCheckPort: s.agentCheckPort } : {}),
             ...(besidePort ? { besidePort } : {}),
+            ...(svc?.healthPath ? { healthPath: svc.healthPath } : {}),
+            ...(svc?.healthPort ? { healthPort: svc.healthPort } : {}),
           };
         });
+        // Service health without an agent-check: only the runtime API can drain, and a cluster
+        // configured gate-only has none; the engine would wait for a drain that never comes.
+        const noAgent = rows.filter((r) => r.agentCheckPort === undefined).map((r) => r.name);
+        if (input.health === 'service' && config?.mode === 'gate-only' && noAgent.length > 0) {
+          throw new ApiError(
+            'PRECONDITION_FAILED',
+            `Cluster "${input.cluster}" reaches its load balancer gate-only, and ${noAgent.join(', ')} has no agent-check: with --health service nothing would tell HAProxy to drain it. Set gate.agentCheckPort in its agent config, configure the runtime API (rollgate lb configure --socket <path>), or print the gate-checked configuration with --health gate.`,
+          );
+        }
         const backend = input.backend ?? config?.backend ?? input.cluster;
-        const rendered = renderHaproxyBackend({
+        const render = (o: Parameters<typeof renderHaproxyBackend>[0]): string => {
+          try {
+            return renderHaproxyBackend(o);
+          } catch (err) {
+            // What the fleet reported cannot make one backend (e.g. two health paths): say so.
+            const msg = (err as Error).message.replace(/^renderHaproxyBackend: /, '');
+            throw new ApiError('PRECONDITION_FAILED', `${msg.charAt(0).toUpperCase()}${msg.slice(1)}.`);
+          }
+        };
+        const rendered = render({
+          health: input.health,
           cluster: input.cluster,
           backend,
           bind: input.bind,

@@ -138,6 +138,12 @@ export const haproxyConfigInput = z.object({
   checkIntervalMs: z.number().int().min(100).max(600_000).optional(),
   /** HAProxy slowstart for re-admitted servers, ms; default none. */
   slowstartMs: z.number().int().min(0).max(3_600_000).optional(),
+  /**
+   * What HAProxy's own health check asks (docs/adr/0017): `service` (each server's service at its
+   * health path; a dead agent cannot take it out) or `gate` (each agent's GET /gate, for load
+   * balancers that poll one URL; a dead agent takes its server out). Default `service`.
+   */
+  health: z.enum(['service', 'gate'], { error: 'health must be "service" or "gate"' }).default('service'),
 });
 export type HaproxyConfigInput = z.infer<typeof haproxyConfigInput>;
 

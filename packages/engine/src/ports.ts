@@ -172,6 +172,9 @@ export interface ServerInventoryService {
   besidePort?: number;
   /** The edition that second instance runs now (a validation clone); absent when none runs. */
   besideEdition?: string;
+  /** Where the service answers its own health check: path (with query) and port; absent when unknown. */
+  healthPath?: string;
+  healthPort?: number;
   installedEditions: string[];
   activeEdition: string;
   health: 'healthy' | 'unhealthy' | 'stopped' | 'unknown';

@@ -140,6 +140,11 @@ export interface HaproxyConfigFlags {
   socket?: string;
   checkInterval?: number;
   slowstart?: number;
+  /**
+   * What HAProxy's own check asks: `service` (default; each service's health path, drains by
+   * runtime API and agent-check) or `gate` (each agent's GET /gate; a dead agent takes its server out).
+   */
+  health?: 'service' | 'gate';
   /** Emit the routing frontend (map lookups) instead of the plain one. */
   routing?: boolean;
   /** Header names to route by, besides those of the current rules. */
@@ -155,6 +160,7 @@ export async function haproxyConfigCommand(ctx: CommandContext, flags: HaproxyCo
     ...(flags.socket ? { socketPath: flags.socket } : {}),
     ...(flags.checkInterval !== undefined ? { checkIntervalMs: flags.checkInterval } : {}),
     ...(flags.slowstart !== undefined ? { slowstartMs: flags.slowstart } : {}),
+    ...(flags.health ? { health: flags.health } : {}),
     ...(flags.routing ? { routing: true } : {}),
     ...(flags.routeHeader?.length ? { routingHeaders: flags.routeHeader } : {}),
     ...(flags.mapDir ? { mapDir: flags.mapDir } : {}),

@@ -25,6 +25,13 @@ export interface ServiceInventory {
    * empty when none runs.
    */
   besideEdition?: string;
+  /**
+   * Where the service answers its own health check (services[].healthUrl): the path with its
+   * query, e.g. "/health", and the port. The generated HAProxy configuration checks the service
+   * there (docs/adr/0017). Empty / 0 when the health URL is not plain http.
+   */
+  healthPath?: string;
+  healthPort?: number;
 }
 
 export interface ServiceInventory__Output {
@@ -47,4 +54,11 @@ export interface ServiceInventory__Output {
    * empty when none runs.
    */
   besideEdition: string;
+  /**
+   * Where the service answers its own health check (services[].healthUrl): the path with its
+   * query, e.g. "/health", and the port. The generated HAProxy configuration checks the service
+   * there (docs/adr/0017). Empty / 0 when the health URL is not plain http.
+   */
+  healthPath: string;
+  healthPort: number;
 }
