@@ -7,7 +7,8 @@ export {
   type RollgateDb,
 } from './create-db';
 export { createPgStore } from './pg-store';
-export { DEFAULT_LOG_LIMIT } from './log-chunks';
+export { DEFAULT_LOG_LIMIT, createLogDeadLetters, unstorableLogLine, type LogDeadLetter } from './log-chunks';
+export { pruneExpired, type PruneOptions, type PruneResult } from './retention';
 export { createPgAuthStore } from './pg-auth-store';
 export { createPgIdentityStore } from './pg-identity-store';
 export { createLogWriter, type LogWriter, type LogWriterOptions, type LogWriterStats } from './log-writer';

@@ -16,6 +16,55 @@ export const DEFAULT_LOG_LIMIT = 1000;
 /** Stored seqs remembered per store; beyond this the memory is dropped (the next write reads them). */
 const KNOWN_STREAMS_MAX = 100_000;
 
+/** The largest int32 (step_index is an integer column). */
+const INT32_MAX = 0x7fff_ffff;
+/** Times are epoch milliseconds a JavaScript Date can hold (±8.64e15), and so exact as numbers. */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * Why a line cannot be stored in log_chunks as it is (a field out of its column's range, or not of
+ * its type), or null when it can. Checked per line before a batch is encoded, so one such line is
+ * dropped and counted instead of failing its whole batch: a COPY that throws is a batch that would
+ * be retried for ever (issue 17 item 2).
+ */
+export function unstorableLogLine(l: LogRecord): string | null {
+  if (typeof l.at !== 'number' || !Number.isFinite(l.at) || Math.abs(l.at) > MAX_TIME_MS)
+    return `time ${String(l.at)} is not an epoch time in milliseconds`;
+  if (l.seq !== null && l.seq !== undefined && (!Number.isSafeInteger(l.seq) || l.seq < 0))
+    return `seq ${String(l.seq)} is not an integer from 0 to 2^53`;
+  if (
+    l.stepIndex !== null &&
+    l.stepIndex !== undefined &&
+    (!Number.isInteger(l.stepIndex) || l.stepIndex < 0 || l.stepIndex > INT32_MAX)
+  )
+    return `step index ${String(l.stepIndex)} is not an integer from 0 to 2^31-1`;
+  if (typeof l.message !== 'string' || typeof l.code !== 'string' || typeof l.level !== 'string')
+    return 'level, code and message must be text';
+  if (typeof l.source !== 'string') return 'source must be text';
+  return null;
+}
+
+/** A batch that holds a line unstorableLogLine refuses: it will never be written (not retried). */
+export class UnstorableLogLine extends RangeError {
+  constructor(why: string) {
+    super(`a log line cannot be stored: ${why}`);
+    this.name = 'UnstorableLogLine';
+  }
+}
+
+/**
+ * Whether a failed append will fail again however often it is retried: the lines themselves are
+ * wrong (encoding refused them, or PostgreSQL reported a data exception, an integrity violation or
+ * a program limit). Everything else (connection lost, server shutting down, serialization, a batch
+ * that failed behind an earlier one) may go away and is retried.
+ */
+export function isPermanentLogFailure(err: unknown): boolean {
+  if (err instanceof EarlierLogBatchFailed) return false;
+  if (err instanceof RangeError || err instanceof TypeError) return true;
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
+}
+
 /** A line as queryLogs selects it from log_chunks. */
 type LogRow = {
   id: number;
@@ -118,6 +167,11 @@ function copyChunks(chunks: LogChunk[]): Buffer {
   const w = new CopyWriter(64 + chunks.reduce((n, c) => n + 128 + c.lines.length * 160, 0));
   w.bytes(COPY_BINARY_HEADER);
   for (const { head, lines } of chunks) {
+    // Encoding would throw (or worse, wrap) on a value out of its column's range.
+    for (const l of lines) {
+      const why = unstorableLogLine(l);
+      if (why) throw new UnstorableLogLine(why);
+    }
     w.int16(11);
     w.text(head.runId);
     w.text(head.actionId);
@@ -519,4 +573,91 @@ export async function queryLogChunks(db: Db, q: LogQuery): Promise<StoredLog[]> 
     }
     return line;
   });
+}
+
+/** Dead letters kept at most (the oldest go first); each keeps at most DEAD_LETTER_LINES lines. */
+export const DEAD_LETTERS_MAX = 1000;
+const DEAD_LETTER_LINES = 100;
+const DEAD_LETTER_TEXT = 2000;
+
+/** A batch of log lines set aside because it can never be stored (log_dead_letters, migration 0012). */
+export interface LogDeadLetter {
+  id: number;
+  at: number;
+  reason: string;
+  /** Lines in the batch set aside; `lines` holds the first DEAD_LETTER_LINES of them. */
+  lineCount: number;
+  serverIds: string[];
+  runIds: string[];
+  lines: unknown[];
+}
+
+/** Text fit for jsonb (no NUL) and short; a non-text value is shown, not trusted. */
+function letterText(v: unknown): unknown {
+  if (typeof v !== 'string') return typeof v === 'number' && Number.isFinite(v) ? v : String(v);
+  const s = v.length > DEAD_LETTER_TEXT ? `${v.slice(0, DEAD_LETTER_TEXT)}…` : v;
+  // jsonb takes neither NUL nor a lone surrogate (JSON.stringify writes those as \u escapes).
+  return s.replace(/\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+/**
+ * Where log lines that can never be stored go instead of being retried for ever (issue 17 item 2):
+ * a bounded table an operator lists (`SELECT * FROM log_dead_letters`, or list() here).
+ */
+export function createLogDeadLetters(db: Db) {
+  return {
+    async put(lines: LogRecord[], reason: string): Promise<void> {
+      const kept = lines.slice(0, DEAD_LETTER_LINES).map((l) => ({
+        runId: letterText(l.runId ?? null),
+        actionId: letterText(l.actionId ?? null),
+        serverId: letterText(l.serverId ?? null),
+        stepIndex: letterText(l.stepIndex ?? null),
+        at: letterText(l.at),
+        level: letterText(l.level),
+        code: letterText(l.code),
+        message: letterText(l.message),
+        source: letterText(l.source),
+        streamId: letterText(l.streamId ?? null),
+        seq: letterText(l.seq ?? null),
+      }));
+      const distinct = (f: (l: LogRecord) => string | null | undefined) =>
+        [...new Set(lines.map(f).filter((v): v is string => typeof v === 'string'))]
+          .slice(0, 100)
+          .map((v) => letterText(v) as string);
+      await db.execute(sql`
+        WITH added AS (
+          INSERT INTO log_dead_letters (reason, line_count, server_ids, run_ids, lines)
+          VALUES (${letterText(reason)}, ${lines.length},
+            ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(distinct((l) => l.serverId))}::jsonb)),
+            ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(distinct((l) => l.runId))}::jsonb)),
+            ${JSON.stringify(kept)}::jsonb)
+          RETURNING id)
+        DELETE FROM log_dead_letters
+        WHERE id <= (SELECT id FROM added) - ${DEAD_LETTERS_MAX}`);
+    },
+    /** The newest dead letters first. */
+    async list(limit = 100): Promise<LogDeadLetter[]> {
+      const { rows } = await db.execute<{
+        id: number;
+        at: number;
+        reason: string;
+        line_count: number;
+        server_ids: string[];
+        run_ids: string[];
+        lines: unknown[];
+      }>(sql`
+        SELECT id::float8 AS id, (extract(epoch FROM at) * 1000)::float8 AS at, reason, line_count,
+          server_ids, run_ids, lines
+        FROM log_dead_letters ORDER BY id DESC LIMIT ${Math.max(1, Math.min(1000, limit))}`);
+      return rows.map((r) => ({
+        id: r.id,
+        at: r.at,
+        reason: r.reason,
+        lineCount: r.line_count,
+        serverIds: r.server_ids,
+        runIds: r.run_ids,
+        lines: r.lines,
+      }));
+    },
+  };
 }

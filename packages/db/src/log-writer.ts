@@ -1,5 +1,6 @@
 import type { EngineStore, LogRecord } from '@rollgate/engine';
 import type { DbLogger } from './embedded-postgres';
+import { isPermanentLogFailure, unstorableLogLine } from './log-chunks';
 
 export interface LogWriterOptions {
   /** Where batches go: one appendLogs call per batch. */
@@ -30,6 +31,17 @@ export interface LogWriterOptions {
    * written ahead of it. After a failure, one at a time until a batch succeeds.
    */
   pipeline?: number;
+  /**
+   * Where lines go that can never be stored (a batch failing for a reason retrying will not fix,
+   * narrowed down to its failing lines): instead of being retried for ever, which stalled every
+   * agent's log stream behind them (issue 17 item 2). Default: they are dropped (counted in
+   * stats().setAside either way). A failing deadLetter() is logged; the lines are then dropped.
+   */
+  deadLetter?: (lines: LogRecord[], reason: string) => Promise<void>;
+  /** Told once per batch set aside, after deadLetter() (the operator's alert). Default: none. */
+  onSetAside?: (e: { lines: LogRecord[]; reason: string }) => void;
+  /** Whether an appendLogs failure is one retrying will not fix. Default: isPermanentLogFailure. */
+  isPermanent?: (err: unknown) => boolean;
 }
 
 export interface LogWriterStats {
@@ -41,6 +53,10 @@ export interface LogWriterStats {
   dropped: number;
   /** Lines refused (write returned false) because the buffer was full of non-debug lines. */
   refused: number;
+  /** Lines dropped at write() because a field is out of its column's range (unstorableLogLine). */
+  unstorable: number;
+  /** Lines of failed batches set aside (dead letters) instead of retried. */
+  setAside: number;
 }
 
 export interface LogWriter {
@@ -82,6 +98,7 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
   const maxBuffered = opts.maxBuffered ?? 50_000;
   const maxRetryDelayMs = opts.maxRetryDelayMs ?? 5_000;
   const pipeline = Math.max(1, Math.floor(opts.pipeline ?? 1));
+  const isPermanent = opts.isPermanent ?? isPermanentLogFailure;
   if (maxBatch < 1 || maxBuffered < 1) throw new Error('maxBatch and maxBuffered must be at least 1');
 
   // Dropped debug lines become holes (null) so dropping is O(1); holes are skipped when a batch is
@@ -130,7 +147,7 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
     roomWaiters = [];
     for (const w of waiting) w.res();
   }
-  const stats = { written: 0, dropped: 0, refused: 0 };
+  const stats = { written: 0, dropped: 0, refused: 0, unstorable: 0, setAside: 0 };
 
   function dropOldestDebug(): boolean {
     if (debugLive === 0) return false;
@@ -175,6 +192,52 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
     debugScan = 0;
     live += batch.length;
     for (const l of batch) if (l.level === 'debug') debugLive++;
+  }
+
+  async function setAside(lines: LogRecord[], err: unknown): Promise<void> {
+    const reason = brief(err);
+    stats.setAside += lines.length;
+    try {
+      await opts.deadLetter?.(lines, reason);
+    } catch (e) {
+      opts.logger?.error({ err: brief(e), lines: lines.length }, 'log lines could not be set aside: dropped');
+    }
+    opts.onSetAside?.({ lines, reason });
+  }
+
+  /** Pieces of a failing batch tried apart before the rest is set aside whole: bounds the round trips. */
+  const ISOLATE_CALLS = 48;
+
+  /**
+   * A batch that failed for good, written in halves until the failing lines are found (set aside)
+   * and the others stored, in order. Returns the lines not yet written when a failure that may go
+   * away interrupts it (they are retried as usual), else [].
+   */
+  async function isolate(batch: LogRecord[], first: unknown): Promise<{ left: LogRecord[]; err?: unknown }> {
+    let calls = 0;
+    const pieces: { lines: LogRecord[]; err?: unknown }[] = [{ lines: batch, err: first }];
+    while (pieces.length > 0) {
+      const piece = pieces.shift()!;
+      let err = piece.err;
+      if (err === undefined) {
+        calls++;
+        try {
+          await opts.store.appendLogs(piece.lines);
+          stats.written += piece.lines.length;
+          continue;
+        } catch (e) {
+          err = e;
+        }
+      }
+      if (!isPermanent(err)) return { left: [piece.lines, ...pieces.map((p) => p.lines)].flat(), err };
+      if (piece.lines.length === 1 || calls >= ISOLATE_CALLS) {
+        await setAside(piece.lines, err);
+        continue;
+      }
+      const mid = piece.lines.length >> 1;
+      pieces.unshift({ lines: piece.lines.slice(0, mid) }, { lines: piece.lines.slice(mid) });
+    }
+    return { left: [] };
   }
 
   function schedule(delay: number): void {
@@ -228,9 +291,29 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
           retryDelay = 0;
           batchSettled();
         }
+        if (failure !== undefined && isPermanent(failure)) {
+          // The first failed call failed for its own lines; the ones after it failed behind it.
+          const [poison, ...behind] = failed;
+          for (const call of [...behind].reverse()) putBack(call.batch, call.slots);
+          const { left, err } = await isolate(poison!.batch, failure);
+          if (left.length > 0) putBack(left, left);
+          settled += poison!.slots.length - left.length;
+          failed.length = 0;
+          if (left.length === 0) {
+            // Set aside: nothing holds the lines behind it back. They go again at once.
+            failure = undefined;
+            retryDelay = 0;
+            batchSettled();
+          } else {
+            // Interrupted by a failure that may go away: retried like any other (already put back).
+            failure = err;
+            failed.push({ batch: left, slots: [], done: Promise.resolve() });
+          }
+        }
         if (failure !== undefined) {
-          // Back in front, the earliest first: put back in reverse.
-          for (const call of [...failed].reverse()) putBack(call.batch, call.slots);
+          // Back in front, the earliest first: put back in reverse (unless already put back).
+          for (const call of [...failed].reverse())
+            if (call.slots.length > 0) putBack(call.batch, call.slots);
           retryDelay = Math.min(maxRetryDelayMs, Math.max(flushMs, retryDelay * 2 || flushMs));
           opts.logger?.warn(
             {
@@ -260,6 +343,11 @@ export function createLogWriter(opts: LogWriterOptions): LogWriter {
   return {
     write(line) {
       if (stopped) return false;
+      if (unstorableLogLine(line) !== null) {
+        // Never stored, so never waited for: dropped and counted, and the pipeline moves on.
+        stats.unstorable++;
+        return true;
+      }
       if (live >= maxBuffered && !dropOldestDebug()) {
         if (line.level === 'debug') {
           stats.dropped++;

@@ -31,6 +31,7 @@ import {
   primaryKey,
   text,
 } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
 
 /**
  * A `timestamptz` column that reads and writes epoch milliseconds, the unit of the whole store API.
@@ -219,13 +220,39 @@ export const logChunks = pgTable(
     messages: text('messages').array().notNull(),
     /** Position of each line in its agent stream; null for lines without a stream. */
     seqs: bigint('seqs', { mode: 'number' }).array(),
+    /** When the coordinator stored the chunk (the database's clock): retention prunes by it (0012). */
+    storedAt: epochMs('stored_at')
+      .notNull()
+      .default(sql`now()`),
   },
   (t) => [
     // Following a run's log: WHERE run_id = $1 AND id >= $2 ORDER BY id.
     index('log_chunks_run_id_idx').on(t.runId, t.id),
     // A server's lines (agent output outside runs included).
     index('log_chunks_server_id_idx').on(t.serverId, t.id),
+    index('log_chunks_stored_at_idx').using('brin', t.storedAt),
   ],
+);
+
+/**
+ * Batches of log lines that could never be stored (a value out of its column's range, a data
+ * exception), set aside instead of retried for ever (issue 17 item 2, migration 0012). Bounded:
+ * at most DEAD_LETTERS_MAX rows, each with at most 100 of its lines; pruned with the logs.
+ */
+export const logDeadLetters = pgTable(
+  'log_dead_letters',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: epochMs('at')
+      .notNull()
+      .default(sql`now()`),
+    reason: text('reason').notNull(),
+    lineCount: integer('line_count').notNull(),
+    serverIds: text('server_ids').array().notNull(),
+    runIds: text('run_ids').array().notNull(),
+    lines: jsonb('lines').$type<unknown[]>().notNull(),
+  },
+  (t) => [index('log_dead_letters_at_idx').on(t.at)],
 );
 
 /**
