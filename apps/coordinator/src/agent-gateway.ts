@@ -25,7 +25,8 @@ import {
 import type { Logger } from '@rollgate/logger';
 import type { ArtifactStore } from './artifact-store';
 import { decodeLogBatchMessage } from './log-batch-decoder';
-import { fromWireHealth, fromWireLevel, fromWireStatus, toWireOp } from './wire';
+import { createLogIntake, type LogLimits, type LogStreamState } from './log-intake';
+import { fromWireHealth, fromWireStatus, toWireOp } from './wire';
 
 export interface AgentGatewayEvents {
   /** Resolves null (or nothing) when the update was taken, else why it was refused (then audited). */
@@ -63,6 +64,13 @@ export interface AgentGatewayOptions {
   touchFlushMs?: number;
   /** How often stored log lines are acknowledged to agents; default 250 ms. */
   logAckMs?: number;
+  /** Per-agent log quotas and bounds (log-intake.ts); default DEFAULT_LOG_LIMITS. */
+  logLimits?: Partial<LogLimits>;
+  /**
+   * Longest a finished action's result waits for its log lines to be stored first; default
+   * 2000 ms. A result never waits on a log write that fails or hangs (issue 17 item 2).
+   */
+  resultLogWaitMs?: number;
   /** Default plaintext; mTLS credentials from the agent CA (docs/adr/0013) in main.ts. */
   credentials?: grpc.ServerCredentials;
   /**
@@ -156,6 +164,8 @@ interface Connection {
   sent: Set<string>;
   /** Updates refused on this stream so far. */
   refused: number;
+  /** The stream's log quota and refusal counts (log-intake.ts). */
+  logState: LogStreamState;
 }
 
 /** The TLS client certificate of a call (null on plaintext). */
@@ -200,6 +210,31 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
   let boundPort = 0;
 
   const coordinatorId = opts.coordinatorId;
+  const intake = createLogIntake({
+    logs: opts.logs,
+    clock,
+    log,
+    ...(opts.logLimits ? { limits: opts.logLimits } : {}),
+    stopped: () => stopped,
+  });
+  const resultLogWaitMs = opts.resultLogWaitMs ?? 2000;
+
+  /**
+   * A finished action's log lines arrived before its result on the stream: they are stored first
+   * when the database takes them, so a crash right after never leaves a finished action without
+   * its log. But a result never waits on a log write that fails or hangs: after resultLogWaitMs
+   * (or at the failure) it is settled anyway; its lines follow (issue 17 item 2).
+   */
+  async function logsBeforeResult(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      opts.logs.flush().catch((err: unknown) => {
+        log.warn({ err }, 'log lines before an action result not stored yet: the result goes first');
+      }),
+      new Promise<void>((r) => (timer = setTimeout(r, resultLogWaitMs))),
+    ]);
+    clearTimeout(timer);
+  }
   /** Later fields win; an absent (undefined) field keeps what an earlier touch of the batch set. */
   const touch = (t: ServerTouch) => {
     const merged: ServerTouch = { ...touches.get(t.id), id: t.id, lastHeartbeatAt: t.lastHeartbeatAt };
@@ -312,6 +347,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
       unacked: new Map(),
       sent: new Set(),
       refused: 0,
+      logState: intake.open(hello.agentId),
     };
     connections.set(hello.agentId, conn);
     // After the status writes already on their way (an older stream's "lost" or "disconnected"),
@@ -412,7 +448,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
     }
     // The action's log lines arrived before its result on this stream: store them before the
     // result is committed, so a crash right after never leaves a finished action without its log.
-    if (status === 'succeeded' || status === 'failed' || status === 'cancelled') await opts.logs.flush();
+    if (status === 'succeeded' || status === 'failed' || status === 'cancelled') await logsBeforeResult();
     const atMs = Number(u.atMs);
     const refusal = await events.onActionUpdate({
       actionId: u.actionId,
@@ -461,47 +497,11 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
       case 'actionUpdate':
         if (msg.actionUpdate) await handleUpdate(conn, msg.actionUpdate, 'update');
         break;
-      case 'logs': {
-        const streamId = msg.logs?.streamId ?? '';
-        const storedStream = streamId.slice(0, 128);
-        // A batch's lines mostly share their action and code: each is parsed once per run of them.
-        let actionId: string | undefined;
-        let ref: ReturnType<typeof parseActionId> = null;
-        let wireCode: string | undefined;
-        let code: string = MSG.serviceOutput.code;
-        for (const line of msg.logs?.lines ?? []) {
-          if (line.actionId !== actionId) {
-            actionId = line.actionId;
-            ref = parseActionId(actionId);
-          }
-          if (line.code !== wireCode) {
-            wireCode = line.code;
-            code = /^RG\d{4}[IWE]$/.test(wireCode) ? wireCode : MSG.serviceOutput.code;
-          }
-          const record: LogRecord = {
-            runId: ref?.runId ?? null,
-            actionId: ref ? line.actionId : null,
-            serverId: conn.agentId,
-            stepIndex: ref?.stepIndex ?? null,
-            at: line.atMs || now,
-            level: fromWireLevel(line.level),
-            code,
-            message: line.message.slice(0, 4000),
-            source: 'agent',
-            ...(streamId && line.seq > 0 ? { streamId: storedStream, seq: line.seq } : {}),
-          };
-          // The writer's buffer is full (the database is behind): wait for room, then write again.
-          // Meanwhile this stream is not read (MAX_QUEUED below), so HTTP/2 flow control holds the
-          // agent back, and a line is acknowledged only once the writer has accepted it.
-          while (opts.logs.write(record) === false) {
-            if (stopped) return; // not acknowledged: the agent resends it to the next coordinator
-            const room = opts.logs.whenWritable ? opts.logs.whenWritable() : opts.logs.flush();
-            await room.catch(() => new Promise((r) => setTimeout(r, 1000)));
-          }
-          if (streamId && line.seq > (conn.unacked.get(streamId) ?? 0)) conn.unacked.set(streamId, line.seq);
-        }
+      case 'logs':
+        // Range checks, bounds and this agent's quota (log-intake.ts): a flood or a poison line
+        // holds back this stream only.
+        if (msg.logs) await intake.take(conn.logState, msg.logs, conn.unacked);
         break;
-      }
       default:
         break;
     }
@@ -622,13 +622,22 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
       conn.unacked.clear();
     }
     if (due.length === 0) return;
-    await opts.logs.flush();
+    try {
+      await opts.logs.flush();
+    } catch (err) {
+      // Acknowledged at the next round that stores them (never before: an ack makes agents forget).
+      for (const [conn, streamId, seq] of due)
+        if (seq > (conn.unacked.get(streamId) ?? 0)) conn.unacked.set(streamId, seq);
+      throw err;
+    }
     for (const [conn, streamId, upToSeq] of due) conn.call.write({ logAck: { streamId, upToSeq } });
   }
 
   async function sweep() {
     const now = clock.now();
     for (const conn of connections.values()) {
+      // A stream held back by its log quota or the full log buffer is not read: its silence is ours.
+      if (conn.logState.held) conn.lastSeen = now;
       if (!conn.lost && now - conn.lastSeen > lostAfterMs) {
         conn.lost = true;
         touch({ id: conn.agentId, lastHeartbeatAt: conn.lastSeen, status: 'lost' });
