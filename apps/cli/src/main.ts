@@ -68,6 +68,9 @@ import {
   type ControlFlags,
   planCommand,
   signOffCommand,
+  portalLinkCreateCommand,
+  portalLinkListCommand,
+  portalLinkRevokeCommand,
   startCommand,
 } from './commands/upgrade';
 
@@ -467,6 +470,31 @@ async function main(argv: string[]): Promise<number> {
       act(async (ctx, runId: string, flags: { server: string; json?: boolean }) => {
         const view = await ctx.client.upgrade.skipDrain.mutate({ runId, serverId: flags.server });
         if (flags.json) ctx.out.json(view);
+  const portalLink = upgrade
+    .command('portal-link')
+    .description("links to the customer's portal of a run (sign-off, rollback authorisation)");
+  portalLink
+    .command('create')
+    .description('create a link for a named customer contact (operators); printed once')
+    .argument('<runId>', 'the run')
+    .requiredOption('--recipient <name>', 'who the link is for, e.g. "Ann Lead"')
+    .option('--ttl-hours <n>', 'how long it works, 1-720 hours (default 72)', wholeNumber(1, 720))
+    .addOption(json())
+    .action(act(portalLinkCreateCommand));
+  portalLink
+    .command('list')
+    .description("a run's portal links: id, recipient, state (works, expired, revoked)")
+    .argument('<runId>', 'the run')
+    .addOption(json())
+    .action(act(portalLinkListCommand));
+  portalLink
+    .command('revoke')
+    .description('revoke a portal link at once: it opens nothing afterwards (operators; audited)')
+    .argument('<runId>', 'the run')
+    .argument('<linkId>', 'the link id shown by `upgrade portal-link list`')
+    .addOption(json())
+    .action(act(portalLinkRevokeCommand));
+
         else
           ctx.out.print(
             `Drain of ${flags.server} skipped in run ${runId}; its sessions are cut when it stops.`,

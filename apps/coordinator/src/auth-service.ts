@@ -6,10 +6,12 @@ import {
   passwordSchema,
   roleAllows,
   usernameSchema,
+  type PortalTokenRecord,
   type Role,
   type UserRecord,
   type UserView,
 } from '@rollgate/domain';
+import type { PortalLinkView } from '@rollgate/api';
 import { StoreConflictError, type AuthStore, type Clock } from '@rollgate/engine';
 import { createRateLimiter } from './rate-limit';
 
@@ -69,6 +71,21 @@ export async function verifyPassword(password: string, stored: string): Promise<
 let dummyHash: Promise<string> | undefined;
 
 export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
+/** A portal link's id: the start of its token's sha256, enough to tell a run's links apart. */
+const portalLinkId = (hash: string) => hash.slice(0, 12);
+
+function portalLinkView(t: PortalTokenRecord, now: number): PortalLinkView {
+  return {
+    id: portalLinkId(t.tokenHash),
+    runId: t.runId,
+    recipient: t.recipient,
+    createdBy: t.createdBy,
+    createdAt: t.createdAt,
+    expiresAt: t.expiresAt,
+    revokedAt: t.revokedAt,
+    state: t.revokedAt !== null ? 'revoked' : t.expiresAt <= now ? 'expired' : 'active',
+  };
+}
 const newToken = () => randomBytes(32).toString('base64url');
 
 export function toView({ passwordHash: _drop, ...u }: UserRecord): UserView {
@@ -262,7 +279,7 @@ export function createAuthService(opts: AuthServiceOptions) {
       recipient: string,
       ttlMs: number,
       actor: string,
-    ): Promise<{ token: string; expiresAt: number }> {
+    ): Promise<{ token: string; expiresAt: number; id: string }> {
       const token = newToken();
       const now = clock.now();
       const expiresAt = now + ttlMs;
@@ -275,7 +292,7 @@ export function createAuthService(opts: AuthServiceOptions) {
         expiresAt,
         revokedAt: null,
       });
-      return { token, expiresAt };
+      return { token, expiresAt, id: portalLinkId(tokenHash(token)) };
     },
 
     /** The run a portal token opens, or null (unknown, expired, revoked). */
@@ -289,3 +306,37 @@ export function createAuthService(opts: AuthServiceOptions) {
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;
+
+    /** Why a token opens nothing (for the customer's message), or null when it is unknown. */
+    async portalRefusal(token: string): Promise<'revoked' | 'expired' | null> {
+      if (!token || token.length > 200) return null;
+      const t = await store.getPortalToken(tokenHash(token));
+      if (!t) return null;
+      if (t.revokedAt !== null) return 'revoked';
+      return t.expiresAt <= clock.now() ? 'expired' : null;
+    },
+
+    /** A run's portal links, newest first, by id: the token itself is never kept. */
+    async listPortalLinks(runId: string): Promise<PortalLinkView[]> {
+      const now = clock.now();
+      return (await store.listPortalTokens(runId)).map((t) => portalLinkView(t, now));
+    },
+
+    /** Revokes a run's link by id; `changed` is false when it was revoked already. */
+    async revokePortalLink(
+      runId: string,
+      linkId: string,
+    ): Promise<{ link: PortalLinkView; changed: boolean }> {
+      const found = (await store.listPortalTokens(runId)).find((t) => portalLinkId(t.tokenHash) === linkId);
+      if (!found) {
+        throw new AuthError(
+          'NOT_FOUND',
+          `Run ${runId} has no portal link ${linkId}; list them with \`rollgate upgrade portal-link list ${runId}\`.`,
+        );
+      }
+      const now = clock.now();
+      if (found.revokedAt !== null) return { link: portalLinkView(found, now), changed: false };
+      await store.revokePortalToken(found.tokenHash, now);
+      const after = (await store.getPortalToken(found.tokenHash)) ?? { ...found, revokedAt: now };
+      return { link: portalLinkView(after, now), changed: true };
+    },

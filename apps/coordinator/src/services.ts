@@ -99,6 +99,9 @@ function authServices(auth: AuthService): ApiServices['auth'] {
     disable: wrap(auth.disable),
     createPortalToken: wrap(auth.createPortalToken),
     resolvePortal: auth.resolvePortal,
+    portalRefusal: auth.portalRefusal,
+    listPortalLinks: wrap(auth.listPortalLinks),
+    revokePortalLink: wrap(auth.revokePortalLink),
   };
 }
 

@@ -10,6 +10,7 @@ export type {
   GatePreview,
   LbView,
   PlanPreview,
+  PortalLinkView,
   RollbackOptionView,
   RoutesView,
 } from './services';

@@ -298,6 +298,15 @@ export const portalLinkInput = z.object({
 export const joinTokenInput = z.object({
   /** Seconds, 1 s to 7 days. */
   ttlSeconds: z
+/** A portal link of a run, by the id `upgrade.portalLinks` lists (not the token: it is never kept). */
+export const portalLinkRef = z.object({
+  runId,
+  linkId: z.string().regex(/^[0-9a-f]{12}$/, {
+    error:
+      'a portal link id is 12 hexadecimal characters; list them with `rollgate upgrade portal-link list <run>`',
+  }),
+});
+
     .number()
     .int()
     .min(1, 'ttlSeconds must be at least 1')

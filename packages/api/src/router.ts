@@ -36,6 +36,7 @@ import {
   credentialsInput,
   portalDecideInput,
   portalLinkInput,
+  portalLinkRef,
   portalRef,
   portalSignOffInput,
   userCreateInput,
@@ -125,9 +126,12 @@ async function portalRun(ctx: ApiContext, token: string): Promise<{ run: RunReco
   const opened = await ctx.services.auth.resolvePortal(token);
   const run = opened ? await ctx.services.store.getRun(opened.runId) : null;
   if (!opened || !run) {
+    const why = opened ? null : await ctx.services.auth.portalRefusal(token);
     throw new ApiError(
       'UNAUTHORIZED',
-      'This portal link is not valid or has expired; ask your contact for a new one.',
+      why === 'revoked'
+        ? 'This portal link was withdrawn by your service provider; ask your contact for a new one.'
+        : 'This portal link is not valid or has expired; ask your contact for a new one.',
     );
   }
   return { run, recipient: opened.recipient };
@@ -419,20 +423,42 @@ export const appRouter = t.router({
     /** A link for the customer's portal of this run (sign-off, rollback authorisation), expiring. */
     portalLink: operator.input(portalLinkInput).mutation(async ({ ctx, input }) => {
       const run = await requireRun(ctx, input.runId);
-      const { token, expiresAt } = await ctx.services.auth.createPortalToken(
+      const { token, expiresAt, id } = await ctx.services.auth.createPortalToken(
         run.id,
         input.recipient,
         input.ttlHours * 3600_000,
         ctx.actor,
       );
+      // The id (not the token) is what the audit log and a later revocation name.
       await ctx.services.store.appendAudit({
         at: Date.now(),
         actor: ctx.actor,
         action: 'run.portal-link',
         target: run.id,
-        details: { recipient: input.recipient, expiresAt: new Date(expiresAt).toISOString() },
+        details: { recipient: input.recipient, expiresAt: new Date(expiresAt).toISOString(), linkId: id },
       });
-      return { token, path: `/portal/${token}`, expiresAt };
+      return { token, path: `/portal/${token}`, expiresAt, id };
+    }),
+    /** The run's portal links (ids, recipients, expiry, revocation), newest first; never a token. */
+    portalLinks: viewer
+      .input(runRef)
+      .query(async ({ ctx, input }) =>
+        ctx.services.auth.listPortalLinks((await requireRun(ctx, input.runId)).id),
+      ),
+    /** Withdraws a portal link at once: its token opens nothing afterwards. Audited. */
+    revokePortalLink: operator.input(portalLinkRef).mutation(async ({ ctx, input }) => {
+      const run = await requireRun(ctx, input.runId);
+      const { link, changed } = await ctx.services.auth.revokePortalLink(run.id, input.linkId);
+      if (changed) {
+        await ctx.services.store.appendAudit({
+          at: Date.now(),
+          actor: ctx.actor,
+          action: 'run.portal-link.revoke',
+          target: run.id,
+          details: { linkId: link.id, recipient: link.recipient },
+        });
+      }
+      return link;
     }),
     /** The live view over SSE: the run view when it changes and its new log lines (filtered). */
     watch: viewer.input(watchInput).subscription(async function* ({ ctx, input, signal }) {

@@ -156,9 +156,27 @@ export interface AuthServices {
     recipient: string,
     ttlMs: number,
     actor: string,
-  ): Promise<{ token: string; expiresAt: number }>;
+  ): Promise<{ token: string; expiresAt: number; id: string }>;
   resolvePortal(token: string): Promise<{ runId: string; recipient: string } | null>;
 }
+  /** Why a token opens nothing, for the customer's message; null when it is unknown. */
+  portalRefusal(token: string): Promise<'revoked' | 'expired' | null>;
+  /** A run's portal links, newest first (never their tokens). */
+  listPortalLinks(runId: string): Promise<PortalLinkView[]>;
+  /** Revokes one link of a run at once (its token opens nothing after); NOT_FOUND when unknown. */
+  revokePortalLink(runId: string, linkId: string): Promise<{ link: PortalLinkView; changed: boolean }>;
+}
+
+/** A portal link as operators see it: an id (the start of its token's sha256), never the token. */
+export interface PortalLinkView {
+  id: string;
+  runId: string;
+  recipient: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+  state: 'active' | 'expired' | 'revoked';
 
 /** A cluster's load balancer as configured and, in runtime mode, as it reports now. */
 export interface LbView {

@@ -3,7 +3,7 @@ import { describePlan } from '@rollgate/domain';
 import type { PlanOut, RunView, UpgradeFlagsInput } from '../api-types';
 import type { CommandContext, JsonFlag } from '../context';
 import { CliError } from '../errors';
-import { renderRunView, renderRuns } from '../format';
+import { formatDateTime, renderRunView, renderRuns, renderTable } from '../format';
 import { watchRun } from './status';
 
 export interface UpgradeFlags extends JsonFlag {
@@ -222,5 +222,92 @@ export async function signOffCommand(
     flags.json,
     decision === 'approve' ? `Signed off run ${runId}.` : `Rejected run ${runId}.`,
   );
+  return 0;
+}
+
+// ── customer portal links ──────────────────────────────────────────────────────────────────────
+
+export interface PortalLinkCreateFlags extends JsonFlag {
+  /** Who the link is for (the lead customer contact). */
+  recipient: string;
+  /** How long the link works, in hours. Default (coordinator's): 72. */
+  ttlHours?: number;
+}
+
+/** `upgrade portal-link create`: prints the link path once (the token is kept only as a hash). */
+export async function portalLinkCreateCommand(
+  ctx: CommandContext,
+  runId: string,
+  flags: PortalLinkCreateFlags,
+): Promise<number> {
+  const link = await ctx.client.upgrade.portalLink.mutate({
+    runId,
+    recipient: flags.recipient,
+    ...(flags.ttlHours !== undefined ? { ttlHours: flags.ttlHours } : {}),
+  });
+  if (flags.json) ctx.out.json(link);
+  else {
+    ctx.out.print(
+      `Portal link ${link.id} for ${flags.recipient}, valid until ${formatDateTime(link.expiresAt)}:`,
+    );
+    ctx.out.print(
+      `  ${link.path}  (send it after the console's address, e.g. https://console.example${link.path})`,
+    );
+    ctx.out.print(`Revoke it:  rollgate upgrade portal-link revoke ${runId} ${link.id}`);
+  }
+  return 0;
+}
+
+type PortalLinkRow = Awaited<ReturnType<CommandContext['client']['upgrade']['portalLinks']['query']>>[number];
+
+export function renderPortalLinks(links: PortalLinkRow[]): string {
+  if (links.length === 0) return 'No portal links for this run.';
+  return renderTable(
+    [
+      { header: 'LINK' },
+      { header: 'RECIPIENT' },
+      { header: 'STATE' },
+      { header: 'CREATED' },
+      { header: 'BY' },
+      { header: 'EXPIRES' },
+      { header: 'REVOKED' },
+    ],
+    links.map((l) => [
+      l.id,
+      l.recipient,
+      l.state,
+      formatDateTime(l.createdAt),
+      l.createdBy,
+      formatDateTime(l.expiresAt),
+      formatDateTime(l.revokedAt),
+    ]),
+  );
+}
+
+/** `upgrade portal-link list`: a run's links, newest first (ids, never tokens). */
+export async function portalLinkListCommand(
+  ctx: CommandContext,
+  runId: string,
+  flags: JsonFlag,
+): Promise<number> {
+  const links = await ctx.client.upgrade.portalLinks.query({ runId });
+  if (flags.json) ctx.out.json(links);
+  else ctx.out.print(renderPortalLinks(links));
+  return 0;
+}
+
+/** `upgrade portal-link revoke`: the link opens nothing from now on (audited). */
+export async function portalLinkRevokeCommand(
+  ctx: CommandContext,
+  runId: string,
+  linkId: string,
+  flags: JsonFlag,
+): Promise<number> {
+  const link = await ctx.client.upgrade.revokePortalLink.mutate({ runId, linkId });
+  if (flags.json) ctx.out.json(link);
+  else
+    ctx.out.print(
+      `Revoked portal link ${link.id} of run ${runId} (for ${link.recipient}); it opens nothing from now on.`,
+    );
   return 0;
 }

@@ -309,6 +309,9 @@ export async function startFakeApi(): Promise<FakeApi> {
       disable: unused('auth.disable'),
       createPortalToken: unused('auth.createPortalToken'),
       resolvePortal: unused('auth.resolvePortal'),
+      portalRefusal: unused('auth.portalRefusal'),
+      listPortalLinks: unused('auth.listPortalLinks'),
+      revokePortalLink: unused('auth.revokePortalLink'),
     },
     runs: {
       async plan(input) {

@@ -4,6 +4,7 @@ import { useState, type FormEvent } from 'react';
 import { errorIssues, type Issue } from '../planner-model';
 import { consoleClient } from '../trpc-client';
 import { formatTime } from '../view-model';
+import { usePolled } from './hooks';
 import { IssueList } from './issue-list';
 
 const VALIDITY = [
@@ -18,17 +19,43 @@ export function portalUrl(origin: string, path: string): string {
   return `${origin.replace(/\/+$/, '')}${path.startsWith('/') ? path : `/${path}`}`;
 }
 
+/** What the list of a run's links says of each. */
+export const LINK_STATE: Record<'active' | 'expired' | 'revoked', string> = {
+  active: 'works',
+  expired: 'expired',
+  revoked: 'revoked',
+};
+
 /**
  * An operator creates a link to the customer's portal of this run (sign-off, rollback
- * authorisation) for a named recipient, valid for a chosen time, and copies it to send.
+ * authorisation) for a named recipient, valid for a chosen time, and copies it to send; the run's
+ * links are listed with their state, and a link still working can be revoked at once.
  */
 export function PortalLinkCard({ runId }: { runId: string }) {
   const [recipient, setRecipient] = useState('');
   const [hours, setHours] = useState<number>(72);
   const [busy, setBusy] = useState(false);
   const [issues, setIssues] = useState<Issue[]>([]);
-  const [link, setLink] = useState<{ url: string; recipient: string; expiresAt: number } | null>(null);
+  const [link, setLink] = useState<{ url: string; recipient: string; expiresAt: number; id: string } | null>(
+    null,
+  );
   const [copied, setCopied] = useState<'copied' | 'select' | null>(null);
+  const [revoking, setRevoking] = useState<string | null>(null);
+  const links = usePolled(() => consoleClient().upgrade.portalLinks.query({ runId }), 10_000, runId);
+
+  const revoke = async (linkId: string) => {
+    setIssues([]);
+    setRevoking(linkId);
+    try {
+      await consoleClient().upgrade.revokePortalLink.mutate({ runId, linkId });
+      if (link?.id === linkId) setLink(null);
+      links.refresh();
+    } catch (err) {
+      setIssues(errorIssues(err));
+    } finally {
+      setRevoking(null);
+    }
+  };
 
   const create = async (ev: FormEvent) => {
     ev.preventDefault();
@@ -42,7 +69,13 @@ export function PortalLinkCard({ runId }: { runId: string }) {
     setBusy(true);
     try {
       const res = await consoleClient().upgrade.portalLink.mutate({ runId, recipient: who, ttlHours: hours });
-      setLink({ url: portalUrl(window.location.origin, res.path), recipient: who, expiresAt: res.expiresAt });
+      setLink({
+        url: portalUrl(window.location.origin, res.path),
+        recipient: who,
+        expiresAt: res.expiresAt,
+        id: res.id,
+      });
+      links.refresh();
     } catch (err) {
       setIssues(errorIssues(err));
     } finally {
@@ -70,7 +103,7 @@ export function PortalLinkCard({ runId }: { runId: string }) {
       <p className="muted small">
         The customer follows the run, sees the functionality tests and signs off (or authorises a proposed
         rollback) through this link. It opens this run&apos;s portal and nothing else; anyone holding it can
-        decide, so send it to the named contact only.
+        decide, so send it to the named contact only, and revoke it below if it went astray.
       </p>
       <form className="actions portal-form" onSubmit={(ev) => void create(ev)}>
         <label>
@@ -118,7 +151,52 @@ export function PortalLinkCard({ runId }: { runId: string }) {
           </p>
         </div>
       ) : null}
-      <IssueList issues={issues} title="No link was created" />
+      {links.data && links.data.length > 0 ? (
+        <div className="table-wrap">
+          <table className="grid portal-links" aria-label="portal links of this run">
+            <thead>
+              <tr>
+                <th>Link</th>
+                <th>For</th>
+                <th>Created</th>
+                <th>Until</th>
+                <th>State</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {links.data.map((l) => (
+                <tr key={l.id} data-portal-link-id={l.id} data-portal-link-state={l.state}>
+                  <td className="mono">{l.id}</td>
+                  <td>{l.recipient}</td>
+                  <td className="small muted">
+                    {formatTime(l.createdAt)} by {l.createdBy}
+                  </td>
+                  <td className="small muted">{formatTime(l.expiresAt)}</td>
+                  <td>
+                    {LINK_STATE[l.state]}
+                    {l.revokedAt !== null ? ` ${formatTime(l.revokedAt)}` : ''}
+                  </td>
+                  <td>
+                    {l.state === 'active' ? (
+                      <button
+                        type="button"
+                        className="btn btn-danger"
+                        name={`portal-revoke-${l.id}`}
+                        disabled={revoking !== null}
+                        onClick={() => void revoke(l.id)}
+                      >
+                        {revoking === l.id ? 'Revoking…' : 'Revoke'}
+                      </button>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      <IssueList issues={issues} title="The portal link was not changed" />
     </section>
   );
 }

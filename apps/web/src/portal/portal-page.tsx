@@ -156,9 +156,9 @@ function Overview({ view }: { view: PortalView }) {
         </span>
       </div>
       {view.failure ? (
-        <div className="alert alert-bad" role="alert">
-          <strong>{view.status === 'paused' ? 'Paused on a problem: ' : 'Problem: '}</strong>
-          {view.failure}
+        <div className="alert alert-bad" role="alert" data-failure-reason={view.failure.reason}>
+          <strong>{view.status === 'paused' ? 'Paused: ' : 'Problem: '}</strong>
+          {view.failure.summary} Your contact at the service provider has the details.
         </div>
       ) : null}
       {view.status === 'succeeded' ? (
