@@ -586,7 +586,11 @@ export async function startFleet(opts: FleetOptions) {
     // One after the other: the first applies the migrations the others then find done.
     for (const c of coordinators) await c.start();
     // As an operator would on a fresh install: `rollgate admin init`, then sign in.
-    session = await ensureAdmin(url, join(dir, 'admin-password'));
+    session = await ensureAdmin(
+      url,
+      join(dir, 'admin-password'),
+      join(dir, 'coordinator', 'bootstrap-secret'),
+    );
     await Promise.all(everyAgent().map(startAgent));
     await waitConnected();
     await uploadEditions();

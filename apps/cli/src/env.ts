@@ -33,6 +33,8 @@ const envSchema = z.object({
   ),
   XDG_CONFIG_HOME: optional(z.string()),
   HOME: optional(z.string()),
+  // The coordinator's data directory when the CLI runs on its machine (`admin init` reads its secret).
+  ROLLGATE_DATA_DIR: optional(z.string()),
 });
 
 export interface CliEnv {
@@ -46,6 +48,8 @@ export interface CliEnv {
   token: string | undefined;
   /** Where `rollgate login` keeps its sessions: $XDG_CONFIG_HOME/rollgate, else ~/.config/rollgate. */
   configDir: string | undefined;
+  /** The coordinator's data directory on this machine: ROLLGATE_DATA_DIR, default .rollgate (as the coordinator). */
+  dataDir: string;
 }
 
 export class EnvError extends Error {
@@ -73,5 +77,6 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): CliEnv {
     user: e.USER ?? e.LOGNAME,
     token: e.ROLLGATE_TOKEN,
     configDir: base ? `${base}/rollgate` : undefined,
+    dataDir: e.ROLLGATE_DATA_DIR ?? '.rollgate',
   };
 }

@@ -167,7 +167,7 @@ export function createAuthService(opts: AuthServiceOptions) {
 
   return {
     /** The first administrator, only while there is no user at all, and only from this machine. */
-    async bootstrap(username: string, password: string, from: string): Promise<UserView> {
+    async bootstrap(username: string, password: string, from: string, secret?: string): Promise<UserView> {
       if (!isLoopback(from)) {
         throw new AuthError(
           'FORBIDDEN',

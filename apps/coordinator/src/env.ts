@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseTrustedProxies, type ProxyTrust } from './request-origin';
 
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
 
@@ -59,6 +60,32 @@ const schema = z.object({
   ROLLGATE_ENROL_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(10),
   /** How often open agent streams are re-checked for revocation and expiry, ms; default 10000. */
   ROLLGATE_IDENTITY_RECHECK_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  // Agents' logs: per-agent quotas and bounds, retention (README "Security model", docs/adr/0019).
+  /** Log lines per second one agent may send; past it only its stream is read more slowly. Default 5000. */
+  ROLLGATE_AGENT_LOG_LINES_PER_S: z.coerce.number().int().min(10).max(10_000_000).default(5000),
+  /** Characters of log messages per second one agent may send; default 4000000. */
+  ROLLGATE_AGENT_LOG_CHARS_PER_S: z.coerce.number().int().min(1000).max(1_000_000_000).default(4_000_000),
+  /** Longest log line an agent may send, in characters (a longer one is refused); default 16384. */
+  ROLLGATE_LOG_MAX_LINE_CHARS: z.coerce.number().int().min(256).max(1_048_576).default(16_384),
+  /** Most lines in one LogBatch (a larger one is refused); default 1000 (agents send 50). */
+  ROLLGATE_LOG_MAX_BATCH_LINES: z.coerce.number().int().min(50).max(100_000).default(1000),
+  /** Days log lines (and dead letters) are kept; default 90. */
+  ROLLGATE_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
+  /** How often old logs, expired sessions and expired portal links are pruned, ms; default 1 h. */
+  ROLLGATE_PRUNE_INTERVAL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(3_600_000),
+  // HTTP trust boundaries (README "Security model", docs/adr/0020).
+  /** Peers whose X-Forwarded-For is believed: IPs, CIDRs, `loopback`; empty: none. Default loopback. */
+  ROLLGATE_TRUSTED_PROXIES: z.string().max(4000).default('loopback'),
+  /** How many trusted proxies may stand in a row in front of the API; default 1 (the console). */
+  ROLLGATE_TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(1),
+  /** Host names the API answers to (DNS rebinding); default loopback names, the HTTP host, TLS names. */
+  ROLLGATE_ALLOWED_HOSTS: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9.:*[\]-]+(,[A-Za-z0-9.:*[\]-]+)*$/,
+      'ROLLGATE_ALLOWED_HOSTS must be comma-separated host names or IP addresses, e.g. rollgate.internal,10.0.0.11',
+    )
+    .optional(),
 });
 
 export type CoordinatorEnv = z.infer<typeof schema> & {
@@ -71,6 +98,10 @@ export type CoordinatorEnv = z.infer<typeof schema> & {
   agentCaDir: string;
   /** Names and addresses in the coordinator's TLS server certificate. */
   tlsServerNames: string[];
+  /** Whose X-Forwarded-For the API believes (ROLLGATE_TRUSTED_PROXIES, _HOPS). */
+  proxyTrust: ProxyTrust;
+  /** Host header names the API answers to, lower case, without port. */
+  allowedHosts: string[];
 };
 
 /** The coordinator's whole configuration from the environment, validated once at start. */
@@ -100,8 +131,27 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): CoordinatorEnv {
       ? []
       : [data.ROLLGATE_GRPC_HOST]),
   ];
+  let proxies;
+  try {
+    proxies = parseTrustedProxies(data.ROLLGATE_TRUSTED_PROXIES);
+  } catch (err) {
+    throw new Error(
+      `invalid coordinator environment:\n  ROLLGATE_TRUSTED_PROXIES: ${(err as Error).message}; give a comma-separated list, e.g. loopback,10.0.0.0/8 (empty trusts no proxy)`,
+    );
+  }
+  const allowedHosts = (
+    data.ROLLGATE_ALLOWED_HOSTS?.split(',') ?? [
+      'localhost',
+      '127.0.0.1',
+      '::1',
+      ...(['0.0.0.0', '::'].includes(data.ROLLGATE_HTTP_HOST) ? [] : [data.ROLLGATE_HTTP_HOST]),
+      ...tlsServerNames,
+    ]
+  ).map((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1'));
   return {
     ...data,
+    proxyTrust: { proxies, hops: data.ROLLGATE_TRUSTED_PROXY_HOPS },
+    allowedHosts: [...new Set(allowedHosts)],
     dataDir,
     // Host and data directory: unique on a machine (a data directory has one live coordinator).
     coordinatorId: data.ROLLGATE_COORDINATOR_ID ?? `${hostname()}:${dataDir}`,

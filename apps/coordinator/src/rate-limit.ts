@@ -55,3 +55,53 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
     },
   };
 }
+
+/**
+ * Attempt counters that every coordinator shares (PostgreSQL's `createPgLoginAttempts` in
+ * production): an attempt is counted BEFORE the work it guards (a password hash), so N concurrent
+ * attempts are N counts, and N coordinators allow the budget of one (docs/adr/0020).
+ */
+export interface AttemptCounter {
+  /** Counts one attempt for `key`; its count in the current window and when that window ends. */
+  hit(key: string, windowMs: number, now: number): Promise<{ count: number; resetAt: number }>;
+  /** Takes one attempt back (it turned out not to be a guess). */
+  refund(key: string): Promise<void>;
+  /** Forgets the key. */
+  reset(key: string): Promise<void>;
+  /** Removes ended windows. */
+  prune(windowMs: number, now: number): Promise<number>;
+}
+
+/** An in-memory AttemptCounter for one process (unit tests); at most `maxKeys` keys (default 100000). */
+export function createMemoryAttemptCounter(maxKeys = 100_000): AttemptCounter {
+  const entries = new Map<string, { start: number; count: number }>();
+  return {
+    async hit(key, windowMs, now) {
+      let e = entries.get(key);
+      if (!e || e.start + windowMs <= now) {
+        entries.delete(key);
+        if (entries.size >= maxKeys) entries.delete(entries.keys().next().value!);
+        e = { start: now, count: 0 };
+        entries.set(key, e);
+      }
+      e.count++;
+      return { count: e.count, resetAt: e.start + windowMs };
+    },
+    async refund(key) {
+      const e = entries.get(key);
+      if (e) e.count = Math.max(0, e.count - 1);
+    },
+    async reset(key) {
+      entries.delete(key);
+    },
+    async prune(windowMs, now) {
+      let n = 0;
+      for (const [k, e] of entries)
+        if (e.start + windowMs <= now) {
+          entries.delete(k);
+          n++;
+        }
+      return n;
+    },
+  };
+}

@@ -9,7 +9,7 @@ export {
 export { createPgStore } from './pg-store';
 export { DEFAULT_LOG_LIMIT, createLogDeadLetters, unstorableLogLine, type LogDeadLetter } from './log-chunks';
 export { pruneExpired, type PruneOptions, type PruneResult } from './retention';
-export { createPgAuthStore } from './pg-auth-store';
+export { createPgAuthStore, createPgLoginAttempts, type PgLoginAttempts } from './pg-auth-store';
 export { createPgIdentityStore } from './pg-identity-store';
 export { createLogWriter, type LogWriter, type LogWriterOptions, type LogWriterStats } from './log-writer';
 export * as schema from './schema';

@@ -1,7 +1,7 @@
 import { StoreConflictError, type AuthStore } from '@rollgate/engine';
-import { and, asc, count, desc, eq, isNull, lte } from 'drizzle-orm';
+import { and, asc, count, desc, eq, isNull, lte, sql } from 'drizzle-orm';
 import type { Db } from './create-db';
-import { portalTokens, sessions, users } from './schema';
+import { loginAttempts, portalTokens, sessions, users } from './schema';
 
 function pgCode(err: unknown): string | undefined {
   const e = err as { code?: unknown; cause?: { code?: unknown } };
@@ -81,3 +81,46 @@ export function createPgAuthStore(db: Db): AuthStore {
     },
   };
 }
+
+/**
+ * Sign-in attempt counters on PostgreSQL: one row per key, a fixed window each. Every coordinator
+ * on the database counts into the same rows, so N coordinators allow the budget of one. `hit` is
+ * one atomic upsert: concurrent attempts each get their own count.
+ */
+export function createPgLoginAttempts(db: Db) {
+  return {
+    /** Counts one attempt for `key`; returns its count in the window and when the window ends. */
+    async hit(key: string, windowMs: number, now: number): Promise<{ count: number; resetAt: number }> {
+      const { rows } = await db.execute<{ window_start: string; count: number }>(sql`
+        INSERT INTO login_attempts (key, window_start, count) VALUES (${key}, ${now}, 1)
+        ON CONFLICT (key) DO UPDATE SET
+          window_start = CASE WHEN login_attempts.window_start + ${windowMs} <= ${now}
+            THEN ${now} ELSE login_attempts.window_start END,
+          count = CASE WHEN login_attempts.window_start + ${windowMs} <= ${now}
+            THEN 1 ELSE login_attempts.count + 1 END
+        RETURNING window_start, count`);
+      const row = rows[0]!;
+      return { count: Number(row.count), resetAt: Number(row.window_start) + windowMs };
+    },
+    /** Takes one attempt back (a success is not a guess). */
+    async refund(key: string): Promise<void> {
+      await db
+        .update(loginAttempts)
+        .set({ count: sql`GREATEST(${loginAttempts.count} - 1, 0)` })
+        .where(eq(loginAttempts.key, key));
+    },
+    async reset(key: string): Promise<void> {
+      await db.delete(loginAttempts).where(eq(loginAttempts.key, key));
+    },
+    /** Removes windows that ended; returns how many. Bounds the table under a spray of names. */
+    async prune(windowMs: number, now: number): Promise<number> {
+      const gone = await db
+        .delete(loginAttempts)
+        .where(lte(loginAttempts.windowStart, now - windowMs))
+        .returning({ k: loginAttempts.key });
+      return gone.length;
+    },
+  };
+}
+
+export type PgLoginAttempts = ReturnType<typeof createPgLoginAttempts>;

@@ -321,5 +321,17 @@ export const portalTokens = pgTable(
   (t) => [index('portal_tokens_run_idx').on(t.runId)],
 );
 
+/** Sign-in attempts per key in a fixed window, shared by all coordinators (docs/adr/0020). */
+export const loginAttempts = pgTable(
+  'login_attempts',
+  {
+    key: text('key').primaryKey(),
+    /** Epoch ms when the key's window began. */
+    windowStart: bigint('window_start', { mode: 'number' }).notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [index('login_attempts_window_idx').on(t.windowStart)],
+);
+
 // Agent identities (join tokens, agent certificates, transports): docs/adr/0013.
 export * from './identity-schema';

@@ -27,9 +27,14 @@ export function authedClient(url: string, token?: string) {
 
 /**
  * Signs the fleet in as its administrator, creating it the first time. `file` keeps the password
- * (mode 0600); the user name is `admin`.
+ * (mode 0600); the user name is `admin`. `bootstrapSecretFile` is the coordinator's one-time
+ * secret (`<data dir>/bootstrap-secret`), read as `rollgate admin init` does.
  */
-export async function ensureAdmin(url: string, file: string): Promise<FleetCredentials> {
+export async function ensureAdmin(
+  url: string,
+  file: string,
+  bootstrapSecretFile?: string,
+): Promise<FleetCredentials> {
   const anonymous = authedClient(url);
   const username = 'admin';
   let password = await readFile(file, 'utf8').then(
@@ -39,7 +44,14 @@ export async function ensureAdmin(url: string, file: string): Promise<FleetCrede
   if (!password) {
     password = randomBytes(12).toString('base64url');
     try {
-      await anonymous.auth.bootstrap.mutate({ username, password });
+      const bootstrapSecret = bootstrapSecretFile
+        ? (await readFile(bootstrapSecretFile, 'utf8').catch(() => '')).trim()
+        : '';
+      await anonymous.auth.bootstrap.mutate({
+        username,
+        password,
+        ...(bootstrapSecret ? { bootstrapSecret } : {}),
+      });
     } catch (err) {
       if (err instanceof TRPCClientError && err.data?.code === 'CONFLICT') {
         throw new Error(

@@ -1,6 +1,8 @@
 // Signing in and out, the first administrator, and user management. Passwords are read without
 // echo from the terminal, or from standard input when it is not one (scripts: `… < password-file`);
 // they never travel in a flag, where `ps` and shell history would show them.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CommandContext, JsonFlag } from '../context';
 import { forgetSession, saveSession } from '../credentials';
 import { CliError } from '../errors';
@@ -53,12 +55,45 @@ export async function whoamiCommand(ctx: CommandContext, flags: JsonFlag): Promi
   return 0;
 }
 
+/**
+ * The coordinator's one-time bootstrap secret (docs/adr/0020): from --bootstrap-secret-file, else
+ * from the data directory when this is the coordinator's machine. Undefined when there is none:
+ * the coordinator then says what it needs (or that an administrator already exists).
+ */
+async function readBootstrapSecret(flags: {
+  bootstrapSecretFile?: string;
+  dataDir: string;
+}): Promise<string | undefined> {
+  const file = flags.bootstrapSecretFile ?? join(flags.dataDir, 'bootstrap-secret');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (flags.bootstrapSecretFile === undefined) return undefined;
+    throw new CliError(
+      `cannot read the bootstrap secret ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. It is in the coordinator's data directory (bootstrap-secret, mode 0600); run as a user who can read it.`,
+    );
+  }
+  const secret = text.trim();
+  if (!/^[A-Za-z0-9_-]{32,200}$/.test(secret)) {
+    throw new CliError(
+      `${file} does not hold a bootstrap secret; it is the coordinator's data-directory file "bootstrap-secret".`,
+    );
+  }
+  return secret;
+}
+
 export async function adminInitCommand(
   ctx: AuthContext,
-  flags: JsonFlag & { username: string },
+  flags: JsonFlag & { username: string; bootstrapSecretFile?: string; dataDir: string },
 ): Promise<number> {
+  const bootstrapSecret = await readBootstrapSecret(flags);
   const password = await ctx.readPassword(`New password for ${flags.username} (12 characters or more): `);
-  const user = await ctx.client.auth.bootstrap.mutate({ username: flags.username, password });
+  const user = await ctx.client.auth.bootstrap.mutate({
+    username: flags.username,
+    password,
+    ...(bootstrapSecret ? { bootstrapSecret } : {}),
+  });
   if (flags.json) ctx.out.json(user);
   else
     ctx.out.print(

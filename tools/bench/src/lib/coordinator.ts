@@ -137,7 +137,7 @@ export async function startCoordinator(opts: StartCoordinatorOptions = {}): Prom
     throw err;
   });
   // The API wants a session: the bench is this fresh coordinator's first administrator.
-  const admin = await ensureAdmin(url, join(dir.path, 'admin-password'));
+  const admin = await ensureAdmin(url, join(dir.path, 'admin-password'), join(dir.path, 'bootstrap-secret'));
   session.token = admin.token;
   const pid = child.pid!;
   return {
