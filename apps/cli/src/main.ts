@@ -19,7 +19,6 @@ import {
   whoamiCommand,
   type AuthContext,
 } from './commands/auth';
-import type { JsonFlag } from './context';
 import { loadSession } from './credentials';
 import { readPassword } from './read-password';
 import { DEFAULT_COORDINATOR_URL, EnvError, coordinatorUrlSchema, loadEnv, type CliEnv } from './env';
@@ -194,16 +193,8 @@ async function main(argv: string[]): Promise<number> {
       "create the first administrator (only while no account exists; on the coordinator's machine)",
     )
     .requiredOption('--username <name>', "the administrator's user name")
-    .option(
-      '--bootstrap-secret-file <path>',
-      "the coordinator's one-time bootstrap secret (default: bootstrap-secret in ROLLGATE_DATA_DIR, else ./.rollgate)",
-    )
     .addOption(json())
-    .action(
-      act((ctx: AuthContext, flags: JsonFlag & { username: string; bootstrapSecretFile?: string }) =>
-        adminInitCommand(ctx, { ...flags, dataDir: env.dataDir }),
-      ),
-    );
+    .action(act(adminInitCommand));
   const users = program.command('users').description('operator accounts (administrators only)');
   const roleOption = () =>
     new Option('--role <role>', 'admin, operator or viewer')
@@ -242,7 +233,8 @@ async function main(argv: string[]): Promise<number> {
     .command('create')
     .description('create a single-use join token (shown once; operators and administrators)')
     .option('--ttl <duration>', 'how long it may be used: 30m, 1h, 2d (at most 7d)', '1h')
-    .option('--cluster <cluster>', 'only agents of this cluster may enrol with it')
+    .option('--cluster <cluster>', 'the cluster the agent joins and is pinned to (required)')
+    .option('--server <server-id>', 'the only server id that may enrol with it (default: any not enrolled)')
     .addOption(json())
     .action(act(agentsTokenCreateCommand));
   agents

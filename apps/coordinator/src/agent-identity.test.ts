@@ -87,8 +87,12 @@ describe('agent identity service', () => {
 
   it('refuses an expired token, a wrong secret and a proof made with another key', async () => {
     const { identity, advance } = make();
-    const t1 = parseJoinToken((await identity.createJoinToken({ ttlMs: 1000 }, 'alice', 'x')).token)!;
-    const t2 = parseJoinToken((await identity.createJoinToken({ ttlMs: HOUR }, 'alice', 'x')).token)!;
+    const t1 = parseJoinToken(
+      (await identity.createJoinToken({ ttlMs: 1000, cluster: 'demo' }, 'alice', 'x')).token,
+    )!;
+    const t2 = parseJoinToken(
+      (await identity.createJoinToken({ ttlMs: HOUR, cluster: 'demo' }, 'alice', 'x')).token,
+    )!;
     advance(1000);
     await expect(
       identity.enrol({ serverId: 'a-1', tokenId: t1.id, secret: t1.secret, ...keyAndProof('a-1') }, 'x'),
@@ -104,9 +108,38 @@ describe('agent identity service', () => {
     await expect(
       identity.enrol({ serverId: 'a-1', tokenId: t2.id, secret: t2.secret, ...keyAndProof('a-2') }, 'x'),
     ).rejects.toThrow(/proof/);
-    await expect(identity.createJoinToken({ ttlMs: 8 * 24 * HOUR }, 'alice', 'x')).rejects.toBeInstanceOf(
-      IdentityError,
-    );
+    await expect(
+      identity.createJoinToken({ ttlMs: 8 * 24 * HOUR, cluster: 'demo' }, 'alice', 'x'),
+    ).rejects.toBeInstanceOf(IdentityError);
+  });
+
+  it('issue 17 item 3: a token names its cluster; a live server id is not enrolled again until revoked', async () => {
+    const { identity, audit } = make();
+    await expect(identity.createJoinToken({ ttlMs: HOUR }, 'alice', 'x')).rejects.toThrow(/--cluster/);
+    const tok = async (serverId?: string) =>
+      parseJoinToken(
+        (
+          await identity.createJoinToken(
+            { ttlMs: HOUR, cluster: 'demo', ...(serverId ? { serverId } : {}) },
+            'alice',
+            'x',
+          )
+        ).token,
+      )!;
+    const enrol = async (serverId: string, t: { id: string; secret: string }) =>
+      identity.enrol({ serverId, tokenId: t.id, secret: t.secret, ...keyAndProof(serverId) }, 'x');
+    await enrol('web-1', await tok());
+    const spare = await tok();
+    await expect(enrol('web-1', spare)).rejects.toThrow(/rollgate agents revoke web-1/);
+    expect(audit.at(-1)).toMatchObject({
+      action: 'agents.enrol-refused',
+      details: { why: 'server id enrolled and live' },
+    });
+    // The refusal did not spend the token: after the revocation it enrols the replacement.
+    await identity.revoke('web-1', 'alice', 'x');
+    expect((await enrol('web-1', spare)).serial).toBeTruthy();
+    // A token naming a server id enrols that id only.
+    await expect(enrol('web-3', await tok('web-2'))).rejects.toThrow(/for server "web-2" only/);
   });
 
   it('checks Hello against the certificate; renews; revocation refuses Hello and renewal', async () => {
@@ -119,12 +152,19 @@ describe('agent identity service', () => {
       'x',
     );
     const peer = { commonName: 'web-1', serial: answer.serial.toUpperCase(), validTo: answer.notAfter };
-    expect(await identity.checkPeer(peer, { agentId: 'web-1', cluster: 'demo' })).toBeNull();
-    expect(await identity.checkPeer(peer, { agentId: 'web-2', cluster: 'demo' })).toMatch(
+    expect(await identity.checkPeer(peer, { agentId: 'web-1', cluster: 'demo', role: 'web' })).toBeNull();
+    expect(await identity.checkPeer(peer, { agentId: 'web-2', cluster: 'demo', role: 'web' })).toMatch(
       /names server "web-1" but Hello says "web-2"/,
     );
-    expect(await identity.checkPeer(peer, { agentId: 'web-1', cluster: 'other' })).toMatch(/cluster "demo"/);
-    expect(await identity.checkPeer(null, { agentId: 'web-1', cluster: 'demo' })).toMatch(/mTLS only/);
+    expect(await identity.checkPeer(peer, { agentId: 'web-1', cluster: 'other', role: 'web' })).toMatch(
+      /pinned to cluster "demo"/,
+    );
+    expect(await identity.checkPeer(peer, { agentId: 'web-1', cluster: 'demo', role: 'db' })).toMatch(
+      /pinned to role "web"/,
+    );
+    expect(await identity.checkPeer(null, { agentId: 'web-1', cluster: 'demo', role: 'web' })).toMatch(
+      /mTLS only/,
+    );
 
     const renewed = await identity.renew(peer, keyAndProof('web-1'), 'x');
     expect(renewed.serial).not.toBe(answer.serial);
@@ -141,7 +181,9 @@ describe('agent identity service', () => {
       target: 'web-1',
       details: { from: '10.1.1.1' },
     });
-    expect(await identity.checkPeer(peer, { agentId: 'web-1', cluster: 'demo' })).toMatch(/revoked/);
+    expect(await identity.checkPeer(peer, { agentId: 'web-1', cluster: 'demo', role: 'web' })).toMatch(
+      /revoked/,
+    );
     await expect(identity.renew(peer, keyAndProof('web-1'), 'x')).rejects.toThrow(/revoked/);
     expect(await identity.stillValid(renewed.serial)).toBe(false);
   });

@@ -76,9 +76,14 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
   const lifetime = opts.certLifetimeMs ?? 86_400_000;
   const maxTtl = opts.maxTokenTtlMs ?? 7 * 86_400_000;
 
+  /** A live certificate of the server blocks a new enrolment (docs/adr/0018): say what to do. */
+  const liveRefusal = (serverId: string, live: { notAfter: number }) =>
+    `server "${serverId}" is enrolled and its certificate is valid until ${new Date(live.notAfter).toISOString()}: ` +
+    `if this is a replacement, revoke the old identity first (\`rollgate agents revoke ${serverId}\`), then enrol with a new join token`;
+
   async function issue(
     serverId: string,
-    cluster: string | null,
+    pin: { cluster: string | null; role: string | null },
     publicKeyPem: string,
     via: 'enrol' | 'renew',
   ) {
@@ -89,16 +94,23 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
       throw new IdentityError(400, `cannot issue a certificate: ${(err as Error).message}`);
     }
     const serial = normaliseSerial(issued.serial);
-    await store.recordCertificate({
+    const record = {
       serial,
       serverId,
-      cluster,
+      cluster: pin.cluster,
+      role: pin.role,
       issuedAt: now(),
       notAfter: issued.notAfter,
       via,
       revokedAt: null,
       revokedBy: null,
-    });
+    };
+    if (via === 'renew') await store.recordCertificate(record);
+    else {
+      // Checked again where it is recorded: two enrolments of one id at once, one wins.
+      const live = await store.recordEnrolment(record, now());
+      if (live) throw new IdentityError(409, liveRefusal(serverId, live));
+    }
     const answer: EnrolResponse = {
       certPem: issued.certPem,
       caCertPem: ca.caCertPem,
@@ -113,7 +125,17 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
     certLifetimeMs: lifetime,
 
     /** A single-use join token; the only time its text exists outside the agent that uses it. */
-    async createJoinToken(input: { ttlMs: number; cluster?: string }, actor: string, from: string) {
+    async createJoinToken(
+      input: { ttlMs: number; cluster?: string; serverId?: string },
+      actor: string,
+      from: string,
+    ) {
+      if (!input.cluster) {
+        throw new IdentityError(
+          400,
+          'a join token must name the cluster its agent joins (the agent is pinned to it): give --cluster <name>',
+        );
+      }
       if (input.ttlMs <= 0 || input.ttlMs > maxTtl) {
         throw new IdentityError(
           400,
@@ -127,7 +149,8 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
       await store.createJoinToken({
         id,
         secretHash: sha256(secret),
-        cluster: input.cluster ?? null,
+        cluster: input.cluster,
+        serverId: input.serverId ?? null,
         createdBy: actor,
         createdFrom: from,
         createdAt: at,
@@ -140,13 +163,19 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
         actor,
         action: 'agents.token-create',
         target: id,
-        details: { from, cluster: input.cluster ?? null, expiresAt: new Date(expiresAt).toISOString() },
+        details: {
+          from,
+          cluster: input.cluster,
+          serverId: input.serverId ?? null,
+          expiresAt: new Date(expiresAt).toISOString(),
+        },
       });
       return {
         token: formatJoinToken({ id, secret, caFingerprint: ca.fingerprint }),
         id,
         expiresAt,
-        cluster: input.cluster ?? null,
+        cluster: input.cluster,
+        serverId: input.serverId ?? null,
         caFingerprint: ca.fingerprint,
       };
     },
@@ -171,7 +200,7 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
       const known =
         token !== null &&
         timingSafeEqual(Buffer.from(token.secretHash, 'hex'), Buffer.from(sha256(req.secret), 'hex'));
-      const refuse = async (why: string, message: string): Promise<never> => {
+      const refuse = async (why: string, message: string, status: 401 | 409 = 401): Promise<never> => {
         await opts.audit({
           at: now(),
           actor: `agent:${req.serverId}`,
@@ -179,7 +208,7 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
           target: req.serverId,
           details: { from, tokenId: req.tokenId, why },
         });
-        throw new IdentityError(401, message);
+        throw new IdentityError(status, message);
       };
       if (!known) {
         return refuse(
@@ -188,6 +217,23 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
         );
       }
       checkProof(req, req.serverId);
+      if (token.cluster === null) {
+        return refuse(
+          'token names no cluster',
+          'this join token names no cluster (it was made before agents were pinned to their cluster): ask an operator for a new one (`rollgate agents token create --cluster <name>`)',
+        );
+      }
+      if (token.serverId && token.serverId !== req.serverId) {
+        return refuse(
+          'token for another server id',
+          `this join token is for server "${token.serverId}" only, not "${req.serverId}": use the server id it names, or ask for a token for this one`,
+        );
+      }
+      // Before the token is spent: a live server id is not enrolled again until it is revoked.
+      const live = (await store.listCertificates(req.serverId)).find(
+        (c) => c.revokedAt === null && c.notAfter > now(),
+      );
+      if (live) return refuse('server id enrolled and live', liveRefusal(req.serverId, live), 409);
       const used = await store.consumeJoinToken(req.tokenId, now(), req.serverId);
       if (!used.ok) {
         return refuse(
@@ -199,7 +245,20 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
               : 'the join token is not valid: ask an operator for a new one',
         );
       }
-      const answer = await issue(req.serverId, used.token.cluster, req.publicKeyPem, 'enrol');
+      let answer: EnrolResponse;
+      try {
+        answer = await issue(
+          req.serverId,
+          { cluster: used.token.cluster, role: null },
+          req.publicKeyPem,
+          'enrol',
+        );
+      } catch (err) {
+        if (err instanceof IdentityError && err.status === 409) {
+          return refuse('server id enrolled and live', err.message, 409);
+        }
+        throw err;
+      }
       await opts.audit({
         at: now(),
         actor: `agent:${req.serverId}`,
@@ -231,7 +290,12 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
         throw new IdentityError(403, 'this agent was revoked: an operator must give it a new join token');
       }
       checkProof(req, cert.serverId);
-      const answer = await issue(cert.serverId, cert.cluster, req.publicKeyPem, 'renew');
+      const answer = await issue(
+        cert.serverId,
+        { cluster: cert.cluster, role: cert.role ?? null },
+        req.publicKeyPem,
+        'renew',
+      );
       await opts.audit({
         at: now(),
         actor: `agent:${cert.serverId}`,
@@ -249,7 +313,7 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
      */
     async checkPeer(
       peer: PeerCert | null,
-      hello: { agentId: string; cluster: string },
+      hello: { agentId: string; cluster: string; role: string },
     ): Promise<string | null> {
       if (!peer) return 'this coordinator accepts agents over mTLS only: enrol the agent with a join token';
       if (peer.commonName !== hello.agentId) {
@@ -260,11 +324,39 @@ export function createAgentIdentity(opts: AgentIdentityOptions) {
         return 'the certificate is unknown to this coordinator: enrol again';
       if (cert.revokedAt !== null) return 'this agent was revoked: an operator must give it a new join token';
       if (peer.validTo <= now()) return 'the certificate has expired: enrol again with a join token';
-      if (cert.cluster !== null && cert.cluster !== hello.cluster) {
-        return `the join token was for cluster "${cert.cluster}", Hello says "${hello.cluster}"`;
+      // Cluster and role are pinned (docs/adr/0018): the token's cluster, the first Hello's role.
+      const pinned =
+        cert.cluster === null || (cert.role ?? null) === null
+          ? await store.pinIdentity(cert.serial, hello.cluster, hello.role)
+          : cert;
+      if (!pinned) return 'the certificate is unknown to this coordinator: enrol again';
+      if (pinned.cluster !== hello.cluster) {
+        return `server "${hello.agentId}" is pinned to cluster "${pinned.cluster}" but Hello says "${hello.cluster}": fix "cluster" in the agent's config, or revoke it and enrol it with a join token for the other cluster`;
+      }
+      if (pinned.role !== hello.role) {
+        return `server "${hello.agentId}" is pinned to role "${pinned.role}" but Hello says "${hello.role}": fix "role" in the agent's config, or revoke it and enrol it again`;
       }
       await store.setTransport(hello.agentId, 'mtls', now());
       return null;
+    },
+
+    /**
+     * The server an mTLS peer is, for a call other than Connect (FetchArtifact): its certificate
+     * must be known, unrevoked and unexpired on every call. Returns the server id, or why not.
+     */
+    async serverOf(peer: PeerCert | null): Promise<{ serverId: string } | { refusal: string }> {
+      if (!peer) return { refusal: 'this coordinator serves agents over mTLS only' };
+      const cert = await store.getCertificate(normaliseSerial(peer.serial));
+      if (!cert || cert.serverId !== peer.commonName) {
+        return { refusal: 'the certificate is unknown to this coordinator: enrol again' };
+      }
+      if (cert.revokedAt !== null) {
+        return { refusal: 'this agent was revoked: an operator must give it a new join token' };
+      }
+      if (peer.validTo <= now() || cert.notAfter <= now()) {
+        return { refusal: 'the certificate has expired: enrol again with a join token' };
+      }
+      return { serverId: cert.serverId };
     },
 
     /** Whether a certificate is still acceptable (for the periodic re-check of open streams). */

@@ -317,18 +317,18 @@ describe('agent identity: enrolment, mTLS, renewal, revocation', () => {
 
   it('only operators and administrators create join tokens and revoke', async () => {
     const viewer = await fleet.createUser('vera', 'viewer', 'viewer-password-1');
-    await expect(viewer.api.agents.createJoinToken.mutate({ ttlSeconds: 60 })).rejects.toThrow(
-      /needs the operator role/,
-    );
+    await expect(
+      viewer.api.agents.createJoinToken.mutate({ ttlSeconds: 60, cluster: 'enrol' }),
+    ).rejects.toThrow(/needs the operator role/);
     await expect(viewer.api.agents.revoke.mutate({ serverId: 'enr-1' })).rejects.toThrow(
       /needs the operator role/,
     );
     const operator = await fleet.createUser('olga', 'operator', 'operator-password-1');
-    const made = await operator.api.agents.createJoinToken.mutate({ ttlSeconds: 60 });
+    const made = await operator.api.agents.createJoinToken.mutate({ ttlSeconds: 60, cluster: 'enrol' });
     expect(parseJoinToken(made.token)).not.toBeNull();
-    await expect(operator.api.agents.createJoinToken.mutate({ ttlSeconds: 8 * 86_400 })).rejects.toThrow(
-      /at most 7 days/,
-    );
+    await expect(
+      operator.api.agents.createJoinToken.mutate({ ttlSeconds: 8 * 86_400, cluster: 'enrol' }),
+    ).rejects.toThrow(/at most 7 days/);
   });
 
   it('an expired token is refused', async () => {
@@ -501,9 +501,9 @@ describe('agent identity: enrolment, mTLS, renewal, revocation', () => {
     expect(await exitOf(secureAgent)).toBe(1);
     expect(secureAgent.output()).toContain('this agent has no identity yet');
     // An insecure coordinator has no join tokens to give.
-    await expect(insecureFleet.api.agents.createJoinToken.mutate({ ttlSeconds: 60 })).rejects.toThrow(
-      /ROLLGATE_INSECURE_AGENTS/,
-    );
+    await expect(
+      insecureFleet.api.agents.createJoinToken.mutate({ ttlSeconds: 60, cluster: 'enrol' }),
+    ).rejects.toThrow(/ROLLGATE_INSECURE_AGENTS/);
   });
 
   it('rate limits failed enrolment attempts per address; then even a valid token waits', async () => {

@@ -5,7 +5,6 @@ import {
   createDb,
   createLogWriter,
   createPgAuthStore,
-  createPgLoginAttempts,
   createPgIdentityStore,
   createPgNotifier,
   createPgStore,
@@ -25,7 +24,6 @@ import { readEnv } from './env';
 import { createHttpServer } from './http-server';
 import { createScheduledPrecheck } from './readiness-check';
 import { createAuthService } from './auth-service';
-import { createBootstrapSecret } from './bootstrap-secret';
 import { createCoordinatorServices } from './services';
 
 export const COORDINATOR_VERSION = '0.1.0';
@@ -124,6 +122,8 @@ async function main() {
           }
         : {}),
       checkIdentity: (peer, hello, end) => guard.check(peer, hello, end),
+      checkArtifact: (peer, agentId, sha256) =>
+        guard.checkArtifact(peer, agentId, sha256, (id) => store.getOutstandingActions(id)),
     },
     {
       onActionUpdate: (u) => engine.onActionUpdate(u),
@@ -174,23 +174,9 @@ async function main() {
     lb: lb.port,
     precheck: createScheduledPrecheck({ store, now: () => clock.now() }),
   });
-  const authStore = createPgAuthStore(db.db);
-  // `rollgate admin init` reads this file on this machine (docs/adr/0020); it is never logged.
-  const bootstrapSecret = createBootstrapSecret({ dataDir: env.dataDir });
-  if (await bootstrapSecret.prepare((await authStore.countUsers()) > 0)) {
-    log.info(
-      { file: bootstrapSecret.path },
-      'no administrator yet: run `rollgate admin init` on this machine',
-    );
-  }
   const services = createCoordinatorServices({
     version: COORDINATOR_VERSION,
-    auth: createAuthService({
-      store: authStore,
-      clock,
-      attempts: createPgLoginAttempts(db.db),
-      bootstrapSecret,
-    }),
+    auth: createAuthService({ store: createPgAuthStore(db.db), clock }),
     store,
     engine,
     artifacts,
@@ -203,8 +189,6 @@ async function main() {
     port: env.ROLLGATE_HTTP_PORT,
     services,
     log,
-    proxyTrust: env.proxyTrust,
-    allowedHosts: env.allowedHosts,
   });
 
   await notifier.start();

@@ -34,7 +34,7 @@ export function createStreamGuard(opts: StreamGuardOptions) {
     /** The gateway's checkIdentity. */
     async check(
       peer: PeerCert | null,
-      hello: { agentId: string; cluster: string },
+      hello: { agentId: string; cluster: string; role: string },
       end: (why: string) => void,
     ): Promise<string | null> {
       if (!opts.identity) {
@@ -44,6 +44,27 @@ export function createStreamGuard(opts: StreamGuardOptions) {
       const refusal = await opts.identity.checkPeer(peer, hello);
       if (refusal === null && peer) held.set(hello.agentId, { serial: peer.serial, end });
       return refusal;
+    },
+    /**
+     * The gateway's checkArtifact (docs/adr/0018): the caller is its certificate's server (checked
+     * on every call, revocation included), and one of that server's outstanding actions installs
+     * the archive. Without identity (insecure), the request's agent id is taken at its word.
+     */
+    async checkArtifact(
+      peer: PeerCert | null,
+      agentId: string,
+      sha256: string,
+      outstanding: (serverId: string) => Promise<{ ops: readonly { op: string; sha256?: string }[] }[]>,
+    ): Promise<string | null> {
+      let serverId = agentId;
+      if (opts.identity) {
+        const who = await opts.identity.serverOf(peer);
+        if ('refusal' in who) return who.refusal;
+        serverId = who.serverId;
+      }
+      const actions = await outstanding(serverId);
+      if (actions.some((a) => a.ops.some((op) => op.op === 'install' && op.sha256 === sha256))) return null;
+      return `no action of server "${serverId}" installs ${sha256.slice(0, 12)}…: the coordinator serves an archive only to a server a run is installing it on`;
     },
     /** Closes the server's stream now (after a revocation here). */
     kick(serverId: string) {

@@ -261,10 +261,6 @@ export const credentialsInput = z.object({
   // Not the password policy: a sign-in with a short password must fail like a wrong one.
   password: z.string().min(1).max(256),
 });
-/** `admin init`: the first administrator, with the coordinator's one-time bootstrap secret. */
-export const bootstrapInput = credentialsInput.extend({
-  bootstrapSecret: z.string().max(200).optional(),
-});
 export const userCreateInput = z.object({
   username: usernameSchema,
   role: roleSchema,
@@ -315,7 +311,9 @@ export const portalLinkRef = z.object({
     .int()
     .min(1, 'ttlSeconds must be at least 1')
     .max(7 * 86_400, 'a join token lives at most 7 days (604800 s): give a shorter ttl'),
-  /** Only agents of this cluster may enrol with the token; default any. */
-  cluster: safeName('cluster name').optional(),
+  /** The cluster the enrolled agent is pinned to (docs/adr/0018); required. */
+  cluster: safeName('cluster name'),
+  /** The only server id that may enrol with the token; default any id not already enrolled. */
+  serverId: safeName('server id').optional(),
 });
 export const agentRef = z.object({ serverId: safeName('server id') });

@@ -33,7 +33,6 @@ import {
   editionValidateInput,
   editionDeactivateInput,
   editionStatusInput,
-  bootstrapInput,
   credentialsInput,
   portalDecideInput,
   portalLinkInput,
@@ -514,10 +513,8 @@ export const appRouter = t.router({
   auth: t.router({
     /** The first administrator: only while no account exists, and only from the coordinator's machine. */
     bootstrap: procedure
-      .input(bootstrapInput)
-      .mutation(({ ctx, input }) =>
-        ctx.services.auth.bootstrap(input.username, input.password, ctx.from, input.bootstrapSecret),
-      ),
+      .input(credentialsInput)
+      .mutation(({ ctx, input }) => ctx.services.auth.bootstrap(input.username, input.password, ctx.from)),
     login: procedure
       .input(credentialsInput)
       .mutation(({ ctx, input }) => ctx.services.auth.login(input.username, input.password, ctx.from)),
@@ -577,15 +574,17 @@ export const appRouter = t.router({
   /** Agent identity (docs/adr/0013): join tokens for enrolment, revocation. Both audited. */
   agents: t.router({
     /** A single-use join token; its text is in this answer only (stored as a hash). */
-    createJoinToken: operator
-      .input(joinTokenInput)
-      .mutation(({ ctx, input }) =>
-        agentIdentity(ctx).createJoinToken(
-          { ttlMs: input.ttlSeconds * 1000, ...(input.cluster ? { cluster: input.cluster } : {}) },
-          ctx.actor,
-          ctx.from,
-        ),
+    createJoinToken: operator.input(joinTokenInput).mutation(({ ctx, input }) =>
+      agentIdentity(ctx).createJoinToken(
+        {
+          ttlMs: input.ttlSeconds * 1000,
+          cluster: input.cluster,
+          ...(input.serverId ? { serverId: input.serverId } : {}),
+        },
+        ctx.actor,
+        ctx.from,
       ),
+    ),
     revoke: operator
       .input(agentRef)
       .mutation(({ ctx, input }) => agentIdentity(ctx).revoke(input.serverId, ctx.actor, ctx.from)),

@@ -139,8 +139,7 @@ export interface ApiContext {
 
 /** Accounts, sessions and portal links (the coordinator's auth service). */
 export interface AuthServices {
-  /** Needs the one-time secret from the coordinator's data directory (docs/adr/0020). */
-  bootstrap(username: string, password: string, from: string, bootstrapSecret?: string): Promise<UserView>;
+  bootstrap(username: string, password: string, from: string): Promise<UserView>;
   login(
     username: string,
     password: string,
@@ -238,10 +237,17 @@ export interface EvidenceView {
 export interface AgentIdentityServices {
   /** The token text is in this answer only: it is stored as a hash. */
   createJoinToken(
-    input: { ttlMs: number; cluster?: string },
+    input: { ttlMs: number; cluster: string; serverId?: string },
     actor: string,
     from: string,
-  ): Promise<{ token: string; id: string; expiresAt: number; cluster: string | null; caFingerprint: string }>;
+  ): Promise<{
+    token: string;
+    id: string;
+    expiresAt: number;
+    cluster: string;
+    serverId: string | null;
+    caFingerprint: string;
+  }>;
   revoke(
     serverId: string,
     actor: string,

@@ -1,5 +1,5 @@
 import type { IdentityStore } from '@rollgate/engine';
-import { and, desc, eq, gt, inArray, isNull } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from './create-db';
 import { agentCertificates, agentTransports, joinTokens } from './identity-schema';
 
@@ -7,7 +7,7 @@ import { agentCertificates, agentTransports, joinTokens } from './identity-schem
 export function createPgIdentityStore(db: Db): IdentityStore {
   return {
     async createJoinToken(t) {
-      await db.insert(joinTokens).values(t);
+      await db.insert(joinTokens).values({ ...t, serverId: t.serverId ?? null });
     },
     async getJoinToken(id) {
       const [row] = await db.select().from(joinTokens).where(eq(joinTokens.id, id));
@@ -25,7 +25,42 @@ export function createPgIdentityStore(db: Db): IdentityStore {
       return { ok: false, reason: !row ? 'unknown' : row.usedAt !== null ? 'used' : 'expired' };
     },
     async recordCertificate(c) {
-      await db.insert(agentCertificates).values(c);
+      await db.insert(agentCertificates).values({ ...c, role: c.role ?? null });
+    },
+    async recordEnrolment(c, now) {
+      return db.transaction(async (tx) => {
+        // One enrolment of a server id at a time (across coordinators): the check and the insert
+        // below must not interleave with another's.
+        await tx.execute(
+          sql`SELECT pg_advisory_xact_lock(hashtext('rollgate-enrol'), hashtext(${c.serverId}))`,
+        );
+        const [live] = await tx
+          .select()
+          .from(agentCertificates)
+          .where(
+            and(
+              eq(agentCertificates.serverId, c.serverId),
+              isNull(agentCertificates.revokedAt),
+              gt(agentCertificates.notAfter, now),
+            ),
+          )
+          .orderBy(desc(agentCertificates.issuedAt))
+          .limit(1);
+        if (live) return live;
+        await tx.insert(agentCertificates).values({ ...c, role: c.role ?? null });
+        return null;
+      });
+    },
+    async pinIdentity(serial, cluster, role) {
+      const [row] = await db
+        .update(agentCertificates)
+        .set({
+          cluster: sql`coalesce(${agentCertificates.cluster}, ${cluster})`,
+          role: sql`coalesce(${agentCertificates.role}, ${role})`,
+        })
+        .where(eq(agentCertificates.serial, serial))
+        .returning();
+      return row ?? null;
     },
     async getCertificate(serial) {
       const [row] = await db.select().from(agentCertificates).where(eq(agentCertificates.serial, serial));

@@ -8,8 +8,13 @@ export interface JoinTokenRecord {
   id: string;
   /** sha256 hex of the token's secret: the secret itself is never stored. */
   secretHash: string;
-  /** Only agents of this cluster may enrol with it; null = any. */
+  /**
+   * The cluster the enrolled agent is pinned to (docs/adr/0018). Every token made since names one;
+   * null only on a token made before, which enrolment refuses.
+   */
   cluster: string | null;
+  /** The only server id that may enrol with it; null = any id not already enrolled. */
+  serverId?: string | null;
   createdBy: string;
   createdFrom: string;
   createdAt: number;
@@ -22,8 +27,13 @@ export interface AgentCertRecord {
   /** Hex serial number. */
   serial: string;
   serverId: string;
-  /** The cluster the join token was restricted to (Hello must name it), else null. */
+  /**
+   * The cluster the agent is pinned to (its join token's; Hello must name it). null only on a
+   * certificate from before pinning whose server never said Hello: its first Hello pins it.
+   */
   cluster: string | null;
+  /** The role pinned at the agent's first Hello (Hello must name it after); null until then. */
+  role?: string | null;
   issuedAt: number;
   notAfter: number;
   via: 'enrol' | 'renew';
@@ -45,6 +55,17 @@ export interface IdentityStore {
    */
   consumeJoinToken(id: string, now: number, serverId: string): Promise<ConsumeResult>;
   recordCertificate(cert: AgentCertRecord): Promise<void>;
+  /**
+   * Records an enrolment's certificate unless the server has a live one (not revoked, notAfter
+   * after `now`): then records nothing and returns that one. Atomic against a concurrent enrolment
+   * of the same server id.
+   */
+  recordEnrolment(cert: AgentCertRecord, now: number): Promise<AgentCertRecord | null>;
+  /**
+   * Pins the cluster and role of a certificate that has none yet (its first Hello); returns the
+   * certificate as pinned (the earlier pin wins).
+   */
+  pinIdentity(serial: string, cluster: string, role: string): Promise<AgentCertRecord | null>;
   getCertificate(serial: string): Promise<AgentCertRecord | null>;
   /** Revokes every certificate issued to serverId so far; returns how many were not yet revoked. */
   revokeServer(serverId: string, at: number, by: string): Promise<number>;
@@ -64,7 +85,7 @@ export function createMemoryIdentityStore(): IdentityStore {
   const transports = new Map<string, AgentTransport>();
   return {
     async createJoinToken(t) {
-      tokens.set(t.id, clone(t));
+      tokens.set(t.id, clone({ ...t, serverId: t.serverId ?? null }));
     },
     async getJoinToken(id) {
       const t = tokens.get(id);
@@ -80,7 +101,22 @@ export function createMemoryIdentityStore(): IdentityStore {
       return { ok: true, token: clone(t) };
     },
     async recordCertificate(c) {
-      certs.set(c.serial, clone(c));
+      certs.set(c.serial, clone({ role: null, ...c }));
+    },
+    async recordEnrolment(c, now) {
+      const live = [...certs.values()].find(
+        (x) => x.serverId === c.serverId && x.revokedAt === null && x.notAfter > now,
+      );
+      if (live) return clone(live);
+      certs.set(c.serial, clone({ role: null, ...c }));
+      return null;
+    },
+    async pinIdentity(serial, cluster, role) {
+      const c = certs.get(serial);
+      if (!c) return null;
+      c.cluster ??= cluster;
+      c.role ??= role;
+      return clone(c);
     },
     async getCertificate(serial) {
       const c = certs.get(serial);

@@ -15,8 +15,10 @@ export function parseTtl(text: string): number | null {
 export interface TokenCreateFlags extends JsonFlag {
   /** How long the token may be used: 30m, 1h, 2d. Default 1h. */
   ttl?: string;
-  /** Only agents of this cluster may enrol with it. Default any. */
+  /** The cluster the agent is pinned to (docs/adr/0018). Required. */
   cluster?: string;
+  /** The only server id that may enrol with it. Default any id not already enrolled. */
+  server?: string;
 }
 
 export async function agentsTokenCreateCommand(
@@ -27,9 +29,15 @@ export async function agentsTokenCreateCommand(
   if (ttlSeconds === null) {
     throw new CliError(`--ttl "${flags.ttl}" is not a duration: give e.g. 30m, 1h or 2d (at most 7d).`);
   }
+  if (!flags.cluster) {
+    throw new CliError(
+      'a join token must name the cluster its agent joins (the agent is pinned to it): add --cluster <name>, e.g. `rollgate agents token create --cluster demo`.',
+    );
+  }
   const t = await ctx.client.agents.createJoinToken.mutate({
     ttlSeconds,
-    ...(flags.cluster ? { cluster: flags.cluster } : {}),
+    cluster: flags.cluster,
+    ...(flags.server ? { serverId: flags.server } : {}),
   });
   if (flags.json) {
     ctx.out.json(t);
@@ -39,7 +47,7 @@ export async function agentsTokenCreateCommand(
     [
       t.token,
       '',
-      `single use, expires ${new Date(t.expiresAt).toISOString()}${t.cluster ? `, cluster ${t.cluster} only` : ''}`,
+      `single use, expires ${new Date(t.expiresAt).toISOString()}, cluster ${t.cluster}${t.serverId ? `, server ${t.serverId} only` : ''}`,
       `it carries the coordinator CA's sha256 (${t.caFingerprint.slice(0, 16)}…), which the agent pins.`,
       'This is the only time it is shown. Give it to the agent once, e.g.:',
       '  ROLLGATE_JOIN_TOKEN=<token> rollgate-agent --config /etc/rollgate/agent.json',

@@ -7,6 +7,7 @@ const token = (id: string, over: Partial<JoinTokenRecord> = {}): JoinTokenRecord
   id,
   secretHash: `hash-${id}`,
   cluster: null,
+  serverId: null,
   createdBy: 'alice',
   createdFrom: '127.0.0.1',
   createdAt: T0,
@@ -20,6 +21,7 @@ const cert = (serial: string, serverId: string, over: Partial<AgentCertRecord> =
   serial,
   serverId,
   cluster: null,
+  role: null,
   issuedAt: T0,
   notAfter: T0 + 86_400_000,
   via: 'enrol',
@@ -67,6 +69,28 @@ export function describeIdentityStoreContract(
         reason: 'expired',
       });
       expect((await store.getJoinToken('bbbbbbbbbbbbbbbb'))?.usedAt).toBeNull();
+    });
+
+    it('issue 17 item 3: records an enrolment only while the server has no live certificate', async () => {
+      expect(await store.recordEnrolment(cert('e1', 'web-9', { cluster: 'demo' }), T0)).toBeNull();
+      // Live (not revoked, not expired): a second enrolment of the id is refused, twice at once too.
+      const both = await Promise.all([
+        store.recordEnrolment(cert('e2', 'web-9', { cluster: 'demo' }), T0 + 1),
+        store.recordEnrolment(cert('e3', 'web-9', { cluster: 'demo' }), T0 + 1),
+      ]);
+      expect(both.map((b) => b?.serial)).toEqual(['e1', 'e1']);
+      expect(await store.getCertificate('e2')).toBeNull();
+      // Expired: enrolling again is allowed; so is it after a revocation.
+      expect(await store.recordEnrolment(cert('e4', 'web-9', { notAfter: T0 + 2e8 }), T0 + 1e8)).toBeNull();
+      await store.revokeServer('web-9', T0 + 1e8, 'alice');
+      expect(await store.recordEnrolment(cert('e5', 'web-9'), T0 + 1e8)).toBeNull();
+    });
+
+    it("issue 17 item 3: pins a certificate's cluster and role once", async () => {
+      await store.recordCertificate(cert('p1', 'web-8', { cluster: 'demo' }));
+      expect(await store.pinIdentity('p1', 'other', 'web')).toMatchObject({ cluster: 'demo', role: 'web' });
+      expect(await store.pinIdentity('p1', 'other', 'db')).toMatchObject({ cluster: 'demo', role: 'web' });
+      expect(await store.pinIdentity('nope', 'demo', 'web')).toBeNull();
     });
 
     it('lets exactly one of two concurrent uses of a token win', async () => {
