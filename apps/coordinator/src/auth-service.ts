@@ -13,7 +13,7 @@ import {
 } from '@rollgate/domain';
 import type { PortalLinkView } from '@rollgate/api';
 import { StoreConflictError, type AuthStore, type Clock } from '@rollgate/engine';
-import { createRateLimiter } from './rate-limit';
+import { createMemoryAttemptCounter, type AttemptCounter } from './rate-limit';
 
 /** A refusal with a message for the person signing in; `code` maps onto an HTTP/tRPC status. */
 export class AuthError extends Error {
@@ -103,6 +103,25 @@ export interface AuthServiceOptions {
   loginLimit?: number;
   /** Default 300000 (5 min). */
   loginWindowMs?: number;
+  /**
+   * Where sign-in attempts are counted; default in this process only. The coordinator passes the
+   * PostgreSQL counters, shared by every coordinator on the database.
+   */
+  attempts?: AttemptCounter;
+  /**
+   * The one-time secret `admin init` must present (a 0600 file in the data directory). Without it,
+   * no first administrator can be created at all.
+   */
+  bootstrapSecret?: BootstrapSecretCheck;
+}
+
+/** What the auth service needs of the bootstrap secret (bootstrap-secret.ts). */
+export interface BootstrapSecretCheck {
+  /** Where the secret is, for the message that asks for it. */
+  readonly path: string;
+  matches(candidate: string): Promise<boolean>;
+  /** Removes it: the first administrator exists. */
+  consume(): Promise<void>;
 }
 
 export interface Principal {
@@ -113,17 +132,13 @@ export interface Principal {
 export function createAuthService(opts: AuthServiceOptions) {
   const { store, clock } = opts;
   const sessionTtlMs = opts.sessionTtlMs ?? 12 * 3600_000;
-  const limiter = createRateLimiter({
-    limit: opts.loginLimit ?? 5,
-    windowMs: opts.loginWindowMs ?? 300_000,
-    now: () => clock.now(),
-  });
+  const attempts = opts.attempts ?? createMemoryAttemptCounter();
+  const limit = opts.loginLimit ?? 5;
   // Spraying many names from one address is limited too, more loosely.
-  const perAddress = createRateLimiter({
-    limit: (opts.loginLimit ?? 5) * 4,
-    windowMs: opts.loginWindowMs ?? 300_000,
-    now: () => clock.now(),
-  });
+  const addressLimit = limit * 4;
+  const windowMs = opts.loginWindowMs ?? 300_000;
+  let lastPrune = 0;
+  let bootstrapping = false;
 
   function tooMany(ms: number, who: string): never {
     throw new AuthError(
@@ -180,7 +195,28 @@ export function createAuthService(opts: AuthServiceOptions) {
           'An administrator already exists. Sign in (`rollgate login`) and create users with `rollgate users create`.',
         );
       }
-      return newUser(username, 'admin', password, `bootstrap from ${from}`);
+      const check = opts.bootstrapSecret;
+      if (!check || !secret || !(await check.matches(secret))) {
+        throw new AuthError(
+          'FORBIDDEN',
+          check
+            ? `The first administrator needs the one-time bootstrap secret in ${check.path} on the coordinator's machine: run \`rollgate admin init\` there (it reads the file), or pass --bootstrap-secret-file.`
+            : 'This coordinator has no bootstrap secret; the first administrator cannot be created.',
+        );
+      }
+      // One first administrator even when two calls hold the secret at once.
+      if (bootstrapping) throw new AuthError('CONFLICT', 'The first administrator is being created.');
+      bootstrapping = true;
+      try {
+        if ((await store.countUsers()) > 0) {
+          throw new AuthError('CONFLICT', 'An administrator already exists.');
+        }
+        const user = await newUser(username, 'admin', password, `bootstrap from ${from}`);
+        await check.consume();
+        return user;
+      } finally {
+        bootstrapping = false;
+      }
     },
 
     async login(
@@ -189,9 +225,20 @@ export function createAuthService(opts: AuthServiceOptions) {
       from: string,
     ): Promise<{ token: string; user: UserView; expiresAt: number }> {
       const name = usernameSchema.safeParse(username);
-      const key = `${name.success ? name.data : username.slice(0, 64)}|${from}`;
-      const wait = Math.max(limiter.retryAfterMs(key), perAddress.retryAfterMs(from));
-      if (wait > 0) tooMany(wait, `"${username.slice(0, 64)}" from ${from}`);
+      const key = `login:${name.success ? name.data : username.slice(0, 64)}|${from}`;
+      const addressKey = `login-from:${from}`;
+      const who = `"${username.slice(0, 64)}" from ${from}`;
+      const now = clock.now();
+      if (now - lastPrune > windowMs) {
+        lastPrune = now;
+        void attempts.prune(windowMs, now).catch(() => undefined);
+      }
+      // Counted before the hash: concurrent guesses each take one count, and none past the budget
+      // costs a hash. The address is counted first; a locked address does not count its names.
+      const byAddress = await attempts.hit(addressKey, windowMs, now);
+      if (byAddress.count > addressLimit) tooMany(byAddress.resetAt - now, who);
+      const byName = await attempts.hit(key, windowMs, now);
+      if (byName.count > limit) tooMany(byName.resetAt - now, who);
       const user = name.success ? await store.getUserByName(name.data) : null;
       const ok = user
         ? await verifyPassword(password, user.passwordHash)
@@ -202,9 +249,9 @@ export function createAuthService(opts: AuthServiceOptions) {
           ),
           false);
       if (!user || !ok || user.disabledAt !== null) {
-        const a = limiter.fail(key);
-        const b = perAddress.fail(from);
-        if (Math.max(a, b) > 0) tooMany(Math.max(a, b), `"${username.slice(0, 64)}" from ${from}`);
+        // The last attempt of the budget says so at once, rather than one more 401 first.
+        if (byName.count >= limit) tooMany(byName.resetAt - now, who);
+        if (byAddress.count >= addressLimit) tooMany(byAddress.resetAt - now, who);
         throw new AuthError(
           'UNAUTHORIZED',
           user?.disabledAt
@@ -212,9 +259,10 @@ export function createAuthService(opts: AuthServiceOptions) {
             : 'Wrong user name or password.',
         );
       }
-      limiter.reset(key);
+      // A success is not a guess: the name's count starts afresh and the address gets its count back.
+      await attempts.reset(key);
+      await attempts.refund(addressKey);
       const token = newToken();
-      const now = clock.now();
       const expiresAt = now + sessionTtlMs;
       await store.createSession({
         tokenHash: tokenHash(token),
@@ -302,10 +350,6 @@ export function createAuthService(opts: AuthServiceOptions) {
       if (!t || t.revokedAt !== null || t.expiresAt <= clock.now()) return null;
       return { runId: t.runId, recipient: t.recipient };
     },
-  };
-}
-
-export type AuthService = ReturnType<typeof createAuthService>;
 
     /** Why a token opens nothing (for the customer's message), or null when it is unknown. */
     async portalRefusal(token: string): Promise<'revoked' | 'expired' | null> {
@@ -340,3 +384,7 @@ export type AuthService = ReturnType<typeof createAuthService>;
       const after = (await store.getPortalToken(found.tokenHash)) ?? { ...found, revokedAt: now };
       return { link: portalLinkView(after, now), changed: true };
     },
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;
