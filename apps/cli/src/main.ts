@@ -19,6 +19,7 @@ import {
   whoamiCommand,
   type AuthContext,
 } from './commands/auth';
+import type { JsonFlag } from './context';
 import { loadSession } from './credentials';
 import { readPassword } from './read-password';
 import { DEFAULT_COORDINATOR_URL, EnvError, coordinatorUrlSchema, loadEnv, type CliEnv } from './env';
@@ -193,8 +194,16 @@ async function main(argv: string[]): Promise<number> {
       "create the first administrator (only while no account exists; on the coordinator's machine)",
     )
     .requiredOption('--username <name>', "the administrator's user name")
+    .option(
+      '--bootstrap-secret-file <path>',
+      "the coordinator's one-time bootstrap secret (default: bootstrap-secret in ROLLGATE_DATA_DIR, else ./.rollgate)",
+    )
     .addOption(json())
-    .action(act(adminInitCommand));
+    .action(
+      act((ctx: AuthContext, flags: JsonFlag & { username: string; bootstrapSecretFile?: string }) =>
+        adminInitCommand(ctx, { ...flags, dataDir: env.dataDir }),
+      ),
+    );
   const users = program.command('users').description('operator accounts (administrators only)');
   const roleOption = () =>
     new Option('--role <role>', 'admin, operator or viewer')

@@ -5,6 +5,7 @@ import {
   createDb,
   createLogWriter,
   createPgAuthStore,
+  createPgLoginAttempts,
   createPgIdentityStore,
   createPgNotifier,
   createPgStore,
@@ -24,6 +25,7 @@ import { readEnv } from './env';
 import { createHttpServer } from './http-server';
 import { createScheduledPrecheck } from './readiness-check';
 import { createAuthService } from './auth-service';
+import { createBootstrapSecret } from './bootstrap-secret';
 import { createCoordinatorServices } from './services';
 
 export const COORDINATOR_VERSION = '0.1.0';
@@ -174,9 +176,23 @@ async function main() {
     lb: lb.port,
     precheck: createScheduledPrecheck({ store, now: () => clock.now() }),
   });
+  const authStore = createPgAuthStore(db.db);
+  // `rollgate admin init` reads this file on this machine (docs/adr/0020); it is never logged.
+  const bootstrapSecret = createBootstrapSecret({ dataDir: env.dataDir });
+  if (await bootstrapSecret.prepare((await authStore.countUsers()) > 0)) {
+    log.info(
+      { file: bootstrapSecret.path },
+      'no administrator yet: run `rollgate admin init` on this machine',
+    );
+  }
   const services = createCoordinatorServices({
     version: COORDINATOR_VERSION,
-    auth: createAuthService({ store: createPgAuthStore(db.db), clock }),
+    auth: createAuthService({
+      store: authStore,
+      clock,
+      attempts: createPgLoginAttempts(db.db),
+      bootstrapSecret,
+    }),
     store,
     engine,
     artifacts,
@@ -189,6 +205,8 @@ async function main() {
     port: env.ROLLGATE_HTTP_PORT,
     services,
     log,
+    proxyTrust: env.proxyTrust,
+    allowedHosts: env.allowedHosts,
   });
 
   await notifier.start();

@@ -261,6 +261,10 @@ export const credentialsInput = z.object({
   // Not the password policy: a sign-in with a short password must fail like a wrong one.
   password: z.string().min(1).max(256),
 });
+/** `admin init`: the first administrator, with the coordinator's one-time bootstrap secret. */
+export const bootstrapInput = credentialsInput.extend({
+  bootstrapSecret: z.string().max(200).optional(),
+});
 export const userCreateInput = z.object({
   username: usernameSchema,
   role: roleSchema,

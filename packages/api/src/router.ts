@@ -33,6 +33,7 @@ import {
   editionValidateInput,
   editionDeactivateInput,
   editionStatusInput,
+  bootstrapInput,
   credentialsInput,
   portalDecideInput,
   portalLinkInput,
@@ -513,8 +514,10 @@ export const appRouter = t.router({
   auth: t.router({
     /** The first administrator: only while no account exists, and only from the coordinator's machine. */
     bootstrap: procedure
-      .input(credentialsInput)
-      .mutation(({ ctx, input }) => ctx.services.auth.bootstrap(input.username, input.password, ctx.from)),
+      .input(bootstrapInput)
+      .mutation(({ ctx, input }) =>
+        ctx.services.auth.bootstrap(input.username, input.password, ctx.from, input.bootstrapSecret),
+      ),
     login: procedure
       .input(credentialsInput)
       .mutation(({ ctx, input }) => ctx.services.auth.login(input.username, input.password, ctx.from)),

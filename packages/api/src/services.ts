@@ -139,7 +139,8 @@ export interface ApiContext {
 
 /** Accounts, sessions and portal links (the coordinator's auth service). */
 export interface AuthServices {
-  bootstrap(username: string, password: string, from: string): Promise<UserView>;
+  /** Needs the one-time secret from the coordinator's data directory (docs/adr/0020). */
+  bootstrap(username: string, password: string, from: string, bootstrapSecret?: string): Promise<UserView>;
   login(
     username: string,
     password: string,
