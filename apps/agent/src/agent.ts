@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
 // Composes the agent: journal, state, supervisor, editions, health, gate, executor, log shipping and
 // the coordinator connection. main.ts only reads the config and calls createAgent().start().
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
@@ -31,6 +29,7 @@ import {
   type ServiceHealthView,
 } from './gate';
 import { createHealthMonitor, serviceHealthTarget, type HealthMonitor } from './health-monitor';
+import { createHeavyClient } from './heavy-client';
 import { openJournal, type Journal } from './journal';
 import { createLogShipper, type LogShipper, type ShipLevel } from './log-shipper';
 import { configSecrets, createOpRunner } from './ops';
@@ -96,18 +95,17 @@ const HEALTH: Record<ServiceHealthView['state'], ServiceInventory['health']> = {
 
 const gateState = (wish: GateWish): GateState => (wish === 'open' ? 'GATE_STATE_OPEN' : 'GATE_STATE_CLOSED');
 
-async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return { sha256: hash.digest('hex'), size: (await stat(path)).size };
-}
-
 export function createAgent(opts: AgentOptions): Agent {
   const { config, log } = opts;
   const dataDir = config.dataDir;
   const baseEnv = opts.baseEnv ?? {};
   const countConnections = createConnectionCounter();
-  const editions = createEditionStore({ dataDir });
+  // Unpacks, checksums, downloads and backups run in a child process (docs/adr/0016).
+  const heavy = createHeavyClient(config.limits);
+  const editions = createEditionStore({
+    dataDir,
+    unpack: (archive, dest) => heavy.run({ kind: 'unpack', archive, dest, limits: config.limits }),
+  });
   const inventoryCache = new Map<string, { installed: string[]; active: string | null }>();
   const lastOutput = new Map<string, string>();
   const pendingUpdates = new Map<string, ActionUpdate>();
@@ -238,7 +236,7 @@ export function createAgent(opts: AgentOptions): Agent {
       `${MSG.synchronizing.text}: ${s.name} base edition ${initial.name} from ${initial.archive}`,
     );
     try {
-      const { sha256, size } = await sha256File(initial.archive);
+      const { sha256, bytes: size } = await heavy.run({ kind: 'sha256', file: initial.archive });
       const { files } = await editions.installArchive(s.name, initial.name, initial.archive, sha256, size);
       await editions.activate(s.name, initial.name);
       await editions.configure(s.name, initial.name, s.configDir, { ...s.env });
@@ -333,6 +331,8 @@ export function createAgent(opts: AgentOptions): Agent {
           return connection.fetchArtifact(sha256, signal);
         },
         lastOutput: (service) => lastOutput.get(service),
+        heavy,
+        archiveLimits: config.limits,
       });
       executor = createExecutor({
         journal,

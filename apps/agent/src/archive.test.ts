@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ArchiveRefusedError, extractArchiveSafely, validateEntries } from './archive';
+import { writeBomb, writeGzipTar } from '../test/archives';
+import { ArchiveLimitError, ArchiveRefusedError, extractArchiveSafely, validateEntries } from './archive';
+import { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from './archive-errors';
 import { createEditionStore } from './edition-store';
 
 type Entry = {
@@ -197,7 +199,7 @@ describe('archive safety: legitimate archives unpack', () => {
 describe('edition store install', () => {
   it('leaves no temp dir and no edition when the archive is refused', async () => {
     const dataDir = join(root, 'data');
-    const store = createEditionStore({ dataDir });
+    const store = createEditionStore({ dataDir, unpack: (a, d) => extractArchiveSafely(a, d) });
     await writeFile(
       archive,
       craft([
@@ -215,7 +217,7 @@ describe('edition store install', () => {
 
   it('installs side by side, activates atomically and never overwrites', async () => {
     const dataDir = join(root, 'data');
-    const store = createEditionStore({ dataDir });
+    const store = createEditionStore({ dataDir, unpack: (a, d) => extractArchiveSafely(a, d) });
     await writeFile(archive, craft([{ path: 'edition.json', data: '{"name":"1.0"}' }]));
     await store.installArchive('demo-app', '1.0', archive, 'b'.repeat(64), 1);
     await store.installArchive('demo-app', '2.0', archive, 'c'.repeat(64), 1);
@@ -239,7 +241,7 @@ describe('edition store install', () => {
     await mkdir(join(conf, 'sub'), { recursive: true });
     await writeFile(join(conf, 'app.ini'), 'a=1\n');
     await writeFile(join(conf, 'sub', 'x.txt'), 'x\n');
-    const store = createEditionStore({ dataDir });
+    const store = createEditionStore({ dataDir, unpack: (a, d) => extractArchiveSafely(a, d) });
     await writeFile(archive, craft([{ path: 'edition.json', data: '{}' }]));
     await store.installArchive('demo-app', '1.0', archive, 'd'.repeat(64), 1);
     await store.configure('demo-app', '1.0', conf, { PORT: '1', MODE: 'x' });
@@ -250,5 +252,119 @@ describe('edition store install', () => {
       PORT: '1',
       MODE: 'x',
     });
+  });
+});
+
+describe('issue 13 item 2: limits checked while streaming', { timeout: 60_000 }, () => {
+  const limits = (over: Partial<ArchiveLimits>): ArchiveLimits => ({ ...DEFAULT_ARCHIVE_LIMITS, ...over });
+  const MiB = 1024 * 1024;
+
+  async function refusal(opts: Parameters<typeof extractArchiveSafely>[2]): Promise<ArchiveLimitError> {
+    const err = await extractArchiveSafely(archive, dest, opts).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ArchiveLimitError);
+    // Nothing was written: the limits are checked before the extraction pass.
+    expect(await readdir(dest)).toEqual([]);
+    return err as ArchiveLimitError;
+  }
+
+  it('refuses a 20 GiB bomb (a 20 MB gzip of zeros) by its size, naming the limit and the figure', async () => {
+    const compressed = await writeBomb(archive);
+    expect(compressed).toBeLessThan(30 * MiB);
+    const before = process.memoryUsage().rss;
+    const err = await refusal({});
+    expect(err.limit).toBe('maxExpandedBytes');
+    expect(err.message).toBe(
+      'the archive expands past 20 GiB (limit 8 GiB); raise limits.maxExpandedBytes in the agent config if this edition is genuine',
+    );
+    // Streaming: nothing near the expanded size was ever held (the old listing needed > 4 GiB).
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * MiB);
+  });
+
+  it('refuses by the bytes actually inflated, not only what the headers declare', async () => {
+    // A small valid tar followed by 100 MiB of zeros after its end: the headers declare 2 bytes.
+    await writeGzipTar(archive, [{ path: 'a.txt', data: Buffer.from('hi') }], { trailingZeroMiB: 100 });
+    const err = await refusal({ limits: limits({ maxExpandedBytes: 64 * MiB }) });
+    expect(err.limit).toBe('maxExpandedBytes');
+    expect(err.message).toMatch(
+      /^the archive expands past 64(\.\d)? MiB \(limit 64 MiB\); raise limits\.maxExpandedBytes/,
+    );
+  });
+
+  it('refuses an expansion ratio past the limit, naming both figures', async () => {
+    // 128 MiB of a block with 1 KiB of random data: ~500× smaller compressed.
+    await writeGzipTar(archive, [{ path: 'big.bin', size: 128 * MiB }], { randomKiB: 1 });
+    const err = await refusal({ limits: limits({ maxExpansionRatio: 50 }) });
+    expect(err.limit).toBe('maxExpansionRatio');
+    expect(err.message).toMatch(
+      /^the archive expands past 128 MiB, \d+ times its compressed size of [\d.]+ KiB \(limit 50 times\); raise limits\.maxExpansionRatio in the agent config/,
+    );
+  });
+
+  it('refuses too many entries', async () => {
+    await writeGzipTar(
+      archive,
+      Array.from({ length: 101 }, (_, i) => ({ path: `f${i}.txt`, data: Buffer.from('x') })),
+    );
+    const err = await refusal({ limits: limits({ maxEntries: 100 }) });
+    expect(err.limit).toBe('maxEntries');
+    expect(err.message).toBe(
+      'the archive has more than 100 entries (limit 100); raise limits.maxEntries in the agent config if this edition is genuine',
+    );
+  });
+
+  it('refuses a path longer than the limit', async () => {
+    const long = `${'d'.repeat(60)}/${'f'.repeat(30)}.txt`;
+    await writeGzipTar(archive, [{ path: long, data: Buffer.from('x') }]);
+    const err = await refusal({ limits: limits({ maxPathLength: 64 }) });
+    expect(err.limit).toBe('maxPathLength');
+    expect(err.message).toMatch(/has a path of 95 characters \(limit 64\); raise limits\.maxPathLength/);
+  });
+
+  it('refuses when the data directory lacks room for the edition plus the margin', async () => {
+    await writeGzipTar(archive, [{ path: 'big.bin', size: 100 * MiB }]);
+    const statfs = () => Promise.resolve({ bavail: (300 * MiB) / 4096, bsize: 4096 });
+    const err = await refusal({ statfs });
+    expect(err.limit).toBe('freeSpaceMarginBytes');
+    expect(err.message).toBe(
+      `unpacking needs 612 MiB free on ${dest} (100 MiB for the edition + 512 MiB margin) but only 300 MiB is free; free some space there (or lower limits.freeSpaceMarginBytes in the agent config)`,
+    );
+    // With the margin lowered it fits, and unpacks.
+    const ok = await extractArchiveSafely(archive, dest, {
+      statfs,
+      limits: limits({ freeSpaceMarginBytes: 100 * MiB }),
+    });
+    expect(ok).toMatchObject({ files: 1, expandedBytes: 100 * MiB });
+  });
+
+  it('passes an edition within every limit (a 200 MiB file among small ones)', async () => {
+    await writeGzipTar(archive, [
+      { path: 'lib/', type: 'Directory' },
+      { path: 'lib/app.war', size: 200 * MiB },
+      ...Array.from({ length: 50 }, (_, i) => ({ path: `lib/f${i}.class`, data: Buffer.from(`c${i}`) })),
+    ]);
+    const ok = await extractArchiveSafely(archive, dest);
+    expect(ok.files).toBe(51);
+    expect((await lstat(join(dest, 'lib', 'app.war'))).size).toBe(200 * MiB);
+  });
+
+  it('leaves no temp dir and no edition behind when a limit refuses the archive', async () => {
+    const dataDir = join(root, 'data');
+    const store = createEditionStore({
+      dataDir,
+      unpack: (a, d) => extractArchiveSafely(a, d, { limits: limits({ maxEntries: 2 }) }),
+    });
+    await writeGzipTar(archive, [
+      { path: 'a.txt', data: Buffer.from('a') },
+      { path: 'b.txt', data: Buffer.from('b') },
+      { path: 'c.txt', data: Buffer.from('c') },
+    ]);
+    await expect(store.installArchive('demo-app', '2.0', archive, 'a'.repeat(64), 10)).rejects.toThrow(
+      /more than 2 entries \(limit 2\)/,
+    );
+    expect(await readdir(join(dataDir, 'editions', 'demo-app'))).toEqual([]);
+    expect(await store.listInstalled('demo-app')).toEqual([]);
   });
 });

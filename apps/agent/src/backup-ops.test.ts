@@ -9,6 +9,8 @@ import * as tar from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backupPath } from './backup-ops';
 import { parseConfig, type ServiceConfig } from './config';
+import { inProcessHeavy } from '../test/in-process-heavy';
+import { extractArchiveSafely } from './archive';
 import { createEditionStore, type EditionStore } from './edition-store';
 import type { HealthMonitor } from './health-monitor';
 import { OpError, type OpContext, type OpOutcome } from './op-result';
@@ -64,6 +66,7 @@ function service(extra: Record<string, unknown> = {}): ServiceConfig {
 
 function runner(s: ServiceConfig, env: Record<string, string> = {}): OpRunner {
   return createOpRunner({
+    heavy: inProcessHeavy,
     dataDir: join(dir, 'data'),
     services: [s],
     backupsDir: join(dir, 'backups'),
@@ -100,7 +103,7 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'agent-backup-'));
   fetches = [];
   lines = [];
-  editions = createEditionStore({ dataDir: join(dir, 'data') });
+  editions = createEditionStore({ dataDir: join(dir, 'data'), unpack: (a, d) => extractArchiveSafely(a, d) });
   supervisor = createSupervisor({
     dataDir: join(dir, 'data'),
     baseEnv: {},
@@ -122,6 +125,18 @@ async function listArchive(file: string): Promise<string[]> {
 }
 
 describe('backupFiles', () => {
+  it('issue 17 item 5: a files backup and its checksum are private: directories 0700, files 0600', async () => {
+    await mkdir(join(dir, 'etc'), { recursive: true });
+    await writeFile(join(dir, 'etc', 'app.conf'), 'secret=1\n');
+    const r = runner(service({ backup: { directories: ['etc'] } }));
+    await run(r, { op: 'backupFiles', service: 'demo-app', label: 'private-1' });
+    const mode = async (p: string) => (await stat(p)).mode & 0o777;
+    expect(await mode(join(dir, 'backups'))).toBe(0o700);
+    expect(await mode(join(dir, 'backups', 'demo-app'))).toBe(0o700);
+    expect(await mode(join(dir, 'backups', 'demo-app', 'private-1.files.tar.gz'))).toBe(0o600);
+    expect(await mode(join(dir, 'backups', 'demo-app', 'private-1.files.tar.gz.sha256'))).toBe(0o600);
+  });
+
   it('archives the configured directories atomically, with checksum, size and entry count; a re-run keeps it', async () => {
     await mkdir(join(dir, 'etc', 'sub'), { recursive: true });
     await writeFile(join(dir, 'etc', 'app.conf'), 'port=8081\n');

@@ -2,9 +2,8 @@
 // (dbBackup, optionally proven restorable in a scratch database), and the rollback's database
 // restore (dbRestore). Everything is kept under <backupsDir>/<service>/<label>.*; a label is
 // schema-validated and checked again here so no file can land outside that directory.
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type {
   ActionOp,
@@ -13,9 +12,10 @@ import type {
   DbBackupResult,
   DbRestoreResult,
 } from '@rollgate/domain';
-import type * as TarModule from 'tar';
+import { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from './archive-errors';
 import type { ServiceConfig } from './config';
 import { errorMessage, fsyncDir, writeFileAtomic } from './fs-util';
+import { createHeavyClient, type HeavyClient } from './heavy-client';
 import { OpError, type OpContext, type OpOutcome } from './op-result';
 import {
   diffCounts,
@@ -29,14 +29,15 @@ import {
   type PgRunOptions,
 } from './pg-tools';
 
-let tarModule: Promise<typeof TarModule> | undefined;
-const loadTar = () => (tarModule ??= import('tar'));
-
 /** Defaults for a zero timeout (proto3 cannot tell unset from 0). */
 export const BACKUP_DEFAULTS = { dbTimeoutMs: 30 * 60_000 } as const;
 
 export interface BackupDeps {
   backupsDir: string;
+  /** Archives and checksums run in the agent's work process; default a client with default limits. */
+  heavy?: HeavyClient;
+  /** Bounds on reading an archive back (its entry count); default DEFAULT_ARCHIVE_LIMITS. */
+  archiveLimits?: ArchiveLimits;
   baseEnv: Record<string, string>;
   /** Runs one of the service's named commands (backupCommand / restoreCommand) with extra env. */
   runServiceCommand: (
@@ -51,10 +52,19 @@ export interface BackupDeps {
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-export async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return { sha256: hash.digest('hex'), bytes: (await stat(path)).size };
+/**
+ * Backups hold a service's files and database: nobody but the agent's user may read them, whatever
+ * the umask (issue 17 item 5). Directories 0700, files 0600, set explicitly.
+ */
+export const BACKUP_DIR_MODE = 0o700;
+export const BACKUP_FILE_MODE = 0o600;
+
+/** Creates (or tightens) <backupsDir>/<service> as 0700; the backups root too when the agent creates it. */
+export async function privateBackupDir(backupsDir: string, dir: string): Promise<void> {
+  const created = await mkdir(resolve(backupsDir), { recursive: true, mode: BACKUP_DIR_MODE });
+  if (created !== undefined) await chmod(resolve(backupsDir), BACKUP_DIR_MODE);
+  await mkdir(dir, { recursive: true, mode: BACKUP_DIR_MODE });
+  await chmod(dir, BACKUP_DIR_MODE);
 }
 
 /** <backupsDir>/<service>/<label><suffix>, refusing anything that would leave that directory. */
@@ -82,9 +92,15 @@ const fileExists = (p: string) =>
     () => false,
   );
 
+/** writeFileAtomic, then 0600 (it creates 0644 files; the directory is 0700 meanwhile). */
+async function writePrivate(file: string, data: string): Promise<void> {
+  await writeFileAtomic(file, data);
+  await chmod(file, BACKUP_FILE_MODE);
+}
+
 /** `<sha256>  <name>` (sha256sum format), written atomically after the file it describes. */
 async function writeChecksum(file: string, sha256: string): Promise<void> {
-  await writeFileAtomic(`${file}.sha256`, `${sha256}  ${file.slice(file.lastIndexOf(sep) + 1)}\n`);
+  await writePrivate(`${file}.sha256`, `${sha256}  ${file.slice(file.lastIndexOf(sep) + 1)}\n`);
 }
 
 async function readChecksum(file: string): Promise<string | undefined> {
@@ -107,11 +123,12 @@ async function fsyncFile(path: string): Promise<void> {
 const tmpNameFor = (file: string) => `${file}.${randomBytes(6).toString('hex')}.tmp`;
 
 export function createBackupOps(deps: BackupDeps) {
+  const heavy = deps.heavy ?? createHeavyClient();
+  const limits = deps.archiveLimits ?? DEFAULT_ARCHIVE_LIMITS;
+  const sha256File = (file: string, signal?: AbortSignal) =>
+    heavy.run({ kind: 'sha256', file }, signal ? { signal } : {});
   async function countEntries(archive: string): Promise<number> {
-    const tar = await loadTar();
-    let n = 0;
-    await tar.list({ file: archive, strict: true, onReadEntry: () => void n++ });
-    return n;
+    return (await heavy.run({ kind: 'countEntries', archive, limits })).entries;
   }
 
   async function backupFiles(
@@ -163,28 +180,18 @@ export function createBackupOps(deps: BackupDeps) {
         );
       }
     }
-    await mkdir(resolve(archive, '..'), { recursive: true });
+    await privateBackupDir(deps.backupsDir, resolve(archive, '..'));
     const tmp = tmpNameFor(archive);
     const started = performance.now();
-    let entries = 0;
     ctx.log('info', 'RG0075I', `backing up ${s.name} files: ${dirs.join(', ')} → ${archive}`);
+    let made;
     try {
-      const tar = await loadTar();
       // Paths stored relative to / (etc/demo-app/...), owners and modes kept for a faithful restore.
-      await tar.create(
-        {
-          gzip: true,
-          file: tmp,
-          cwd: '/',
-          strict: true,
-          filter: () => {
-            entries++;
-            return true;
-          },
-        },
-        dirs.map((d) => resolve(d).slice(1) || '.'),
+      made = await heavy.run(
+        { kind: 'tarCreate', file: tmp, cwd: '/', paths: dirs.map((d) => resolve(d).slice(1) || '.') },
+        { signal: ctx.signal },
       );
-      await fsyncFile(tmp);
+      await chmod(tmp, BACKUP_FILE_MODE);
       if (ctx.signal.aborted) throw ctx.signal.reason;
       await rename(tmp, archive);
       await fsyncDir(resolve(archive, '..'));
@@ -193,7 +200,7 @@ export function createBackupOps(deps: BackupDeps) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       throw new Error(`could not archive ${s.name} files into ${archive}: ${errorMessage(err)}`);
     }
-    const { sha256, bytes } = await sha256File(archive);
+    const { sha256, bytes, entries } = made;
     await writeChecksum(archive, sha256);
     const result: BackupFilesResult = {
       kind: 'backupFiles',
@@ -305,7 +312,7 @@ export function createBackupOps(deps: BackupDeps) {
       `count the rows of ${s.name}'s database ${target.database}`,
     );
     const tables = await rowCounts(o);
-    await mkdir(resolve(file, '..'), { recursive: true });
+    await privateBackupDir(deps.backupsDir, resolve(file, '..'));
     const tmp = tmpNameFor(file);
     ctx.log('info', 'RG0075I', `backing up ${s.name} database ${target.url} → ${file}`);
     try {
@@ -322,6 +329,7 @@ export function createBackupOps(deps: BackupDeps) {
           what: `dump ${s.name}'s database ${target.database}`,
         });
       }
+      await chmod(tmp, BACKUP_FILE_MODE);
       await fsyncFile(tmp);
       await rename(tmp, file);
       await fsyncDir(resolve(file, '..'));
@@ -404,7 +412,7 @@ export function createBackupOps(deps: BackupDeps) {
         }
       }
     }
-    await writeFileAtomic(metaFile, `${JSON.stringify(result, null, 2)}\n`);
+    await writePrivate(metaFile, `${JSON.stringify(result, null, 2)}\n`);
     return {
       summary: `${s.name} database backed up: ${file} (${Object.keys(tables).length} tables, ${total} rows, ${mb(bytes)}, sha256 ${sha256.slice(0, 12)}) in ${secs(dumpMs)}${how}`,
       result,

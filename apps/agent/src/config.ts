@@ -280,6 +280,42 @@ const coordinatorAddress = z
     error: expected('host:port of the coordinator gRPC endpoint (e.g. "127.0.0.1:7443")'),
   });
 
+/** A whole number in [min, max] with a default; errors show an example. */
+const bounded = (what: string, min: number, max: number, dflt: number) =>
+  z
+    .number({ error: expected(`${what}: a whole number from ${min} to ${max} (default ${dflt})`) })
+    .int({ error: expected(`${what}: a whole number from ${min} to ${max} (default ${dflt})`) })
+    .min(min, { error: expected(`${what}: a whole number from ${min} to ${max} (default ${dflt})`) })
+    .max(max, { error: expected(`${what}: a whole number from ${min} to ${max} (default ${dflt})`) })
+    .default(dflt);
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+/**
+ * What one edition archive and one heavy-work child may cost this server (docs/adr/0016). The
+ * defaults (archive-errors.ts, heavy-client.ts) let a 2 GiB WAR/JDK bundle through and refuse a bomb.
+ */
+const limitsSchema = obj(
+  {
+    /** Bytes an archive may expand to; default 8 GiB. */
+    maxExpandedBytes: bounded('bytes an archive may expand to', 1 * MiB, 1024 * GiB, 8 * GiB),
+    /** Expanded bytes per compressed byte (checked past 64 MiB expanded); default 200. */
+    maxExpansionRatio: bounded('expanded bytes per compressed byte', 2, 100_000, 200),
+    /** Entries in one archive; default 200000. */
+    maxEntries: bounded('entries in one archive', 1, 10_000_000, 200_000),
+    /** Characters in an entry's path; default 4096. */
+    maxPathLength: bounded("characters in an archive entry's path", 16, 65_536, 4096),
+    /** Free space left on the data directory after a download or an unpack; default 512 MiB. */
+    freeSpaceMarginBytes: bounded('bytes left free after unpacking', 0, 1024 * GiB, 512 * MiB),
+    /** Memory of the heavy-work child before it is stopped, MiB; default 512. */
+    workerMemoryMb: bounded('MiB of memory for the heavy-work process', 64, 65_536, 512),
+    /** Longest run of the heavy-work child, ms; default 30 min. */
+    workerTimeoutMs: bounded('ms a heavy-work process may run', 1000, 24 * 3_600_000, 30 * 60_000),
+  },
+  'an object like { "maxExpandedBytes": 8589934592, "maxEntries": 200000 }',
+);
+
 export const agentConfigSchema = obj(
   {
     agentId: safeName('agent id', 'admin-1'),
@@ -385,6 +421,24 @@ export const agentConfigSchema = obj(
         },
       )
       .default({}),
+    // On the test machine: the only hosts its functionality probes may reach ("host" or "host:port";
+    // default none, so a probe is refused until listed). A cluster's tests.baseUrl names where the
+    // test account's password goes: a coordinator's setting alone must not be able to send it anywhere.
+    testHosts: z
+      .array(
+        z
+          .string({ error: expected('a host name or "host:port" (e.g. "lb.example.com:443")') })
+          .refine((h) => parseTestHost(h) !== null, {
+            error: expected(
+              'a host name, IP address or "host:port" without scheme or path (e.g. "lb.example.com", "10.0.0.5:8080", "[::1]:80")',
+            ),
+          }),
+        { error: expected('a list of hosts (e.g. ["lb.example.com", "10.0.0.5:8080"])') },
+      )
+      .max(100, { error: 'list at most 100 test hosts' })
+      .default([]),
+    // Bounds on archives and on the heavy-work child (docs/adr/0016); every key optional.
+    limits: limitsSchema.default(() => limitsSchema.parse({})),
     logLevel: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
         error: expected('one of trace, debug, info, warn, error, fatal, silent'),
@@ -409,22 +463,6 @@ export const agentConfigSchema = obj(
   }
 });
 
-    // On the test machine: the only hosts its functionality probes may reach ("host" or "host:port";
-    // default none, so a probe is refused until listed). A cluster's tests.baseUrl names where the
-    // test account's password goes: a coordinator's setting alone must not be able to send it anywhere.
-    testHosts: z
-      .array(
-        z
-          .string({ error: expected('a host name or "host:port" (e.g. "lb.example.com:443")') })
-          .refine((h) => parseTestHost(h) !== null, {
-            error: expected(
-              'a host name, IP address or "host:port" without scheme or path (e.g. "lb.example.com", "10.0.0.5:8080", "[::1]:80")',
-            ),
-          }),
-        { error: expected('a list of hosts (e.g. ["lb.example.com", "10.0.0.5:8080"])') },
-      )
-      .max(100, { error: 'list at most 100 test hosts' })
-      .default([]),
 type RawConfig = z.infer<typeof agentConfigSchema>;
 
 /** Where the agent connects: `addresses` in order of preference, `address` the first of them. */

@@ -1,7 +1,7 @@
 // dbBackup / dbRestore against a real Debian PostgreSQL 15 (@rollgate/app-db), through the
 // executor and the journal: the dump is verified by a test restore, a restore brings the rows
 // back, and the database password appears in no log line, result, update or journal line.
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -15,6 +15,7 @@ import { createLogger } from '@rollgate/logger';
 import type { ActionOp__Output, ActionUpdate } from '@rollgate/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from './config';
+import { extractArchiveSafely } from './archive';
 import { createEditionStore } from './edition-store';
 import { createExecutor, type Executor } from './executor';
 import type { HealthMonitor } from './health-monitor';
@@ -105,7 +106,7 @@ describe.skipIf(unavailable !== null)('database backups with a real PostgreSQL 1
       services: config.services,
       backupsDir: config.backupsDir,
       baseEnv: { PATH: process.env.PATH ?? '', DEMO_APP_DATABASE_URL: pg.url },
-      editions: createEditionStore({ dataDir: config.dataDir }),
+      editions: createEditionStore({ dataDir: config.dataDir, unpack: (a, d) => extractArchiveSafely(a, d) }),
       supervisor,
       health,
       setGateWish: async () => {},
@@ -233,6 +234,29 @@ describe.skipIf(unavailable !== null)('database backups with a real PostgreSQL 1
     );
   }, 180_000);
 
+  it('issue 17 item 5: a database dump, its checksum and its record are private (dirs 0700, files 0600) even under umask 000', async () => {
+    const old = process.umask(0o000);
+    try {
+      const u = await runAction('backup-private', [
+        {
+          op: 'dbBackup',
+          dbBackup: { service: 'demo-app', label: 'private-1', verify: false, timeoutMs: 120_000 },
+        },
+      ]);
+      expect(u.status).toBe('ACTION_STATUS_SUCCEEDED');
+    } finally {
+      process.umask(old);
+    }
+    const backups = join(dir, 'data', 'backups');
+    const mode = async (p: string) => (await stat(p)).mode & 0o777;
+    expect(await mode(backups)).toBe(0o700);
+    expect(await mode(join(backups, 'demo-app'))).toBe(0o700);
+    const files = (await readdir(join(backups, 'demo-app'))).filter((f) => f.startsWith('private-1'));
+    expect(files.sort()).toEqual(['private-1.dump', 'private-1.dump.json', 'private-1.dump.sha256']);
+    for (const f of files)
+      expect({ f, mode: await mode(join(backups, 'demo-app', f)) }).toEqual({ f, mode: 0o600 });
+  }, 180_000);
+
   it('a wrong password fails with the URL masked', async () => {
     const u = new URL(pg.url);
     u.password = 'definitely-wrong-pw';
@@ -240,7 +264,10 @@ describe.skipIf(unavailable !== null)('database backups with a real PostgreSQL 1
       dataDir: join(dir, 'data2'),
       services: [serviceWithUrl(u.toString())],
       baseEnv: { PATH: process.env.PATH ?? '' },
-      editions: createEditionStore({ dataDir: join(dir, 'data2') }),
+      editions: createEditionStore({
+        dataDir: join(dir, 'data2'),
+        unpack: (a, d) => extractArchiveSafely(a, d),
+      }),
       supervisor,
       health,
       setGateWish: async () => {},

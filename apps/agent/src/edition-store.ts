@@ -21,7 +21,6 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SAFE_NAME } from '@rollgate/domain';
-import { extractArchiveSafely } from './archive';
 import { fsyncDir, writeFileAtomic } from './fs-util';
 
 export const EDITION_META = '.rollgate-edition.json';
@@ -44,8 +43,16 @@ export function checkEditionName(edition: string): void {
   }
 }
 
+/** Unpacks an archive into an existing empty directory; throws ArchiveRefusedError to refuse it. */
+export type Unpacker = (archive: string, dest: string) => Promise<{ files: number }>;
+
 export interface EditionStoreOptions {
   dataDir: string;
+  /**
+   * Does the unpacking: in the agent, its heavy-work child (heavy-client.ts), so a large or hostile
+   * archive never runs on the loop that serves the gate; tests may pass archive.ts directly.
+   */
+  unpack: Unpacker;
   /** Clock; default Date.now. */
   now?: () => number;
 }
@@ -143,7 +150,7 @@ export function createEditionStore(opts: EditionStoreOptions): EditionStore {
       const tmp = join(serviceDir(service), tmpName(`install-${edition}`));
       await mkdir(tmp);
       try {
-        const { files } = await extractArchiveSafely(archive, tmp);
+        const { files } = await opts.unpack(archive, tmp);
         const meta: EditionMeta = { service, edition, sha256, size, installedAt: now() };
         await writeFile(join(tmp, EDITION_META), `${JSON.stringify(meta, null, 2)}\n`);
         try {

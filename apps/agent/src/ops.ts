@@ -1,15 +1,21 @@
 // What each op does on this server. An op either resolves with a one-line summary or throws an
 // Error whose message tells an operator what happened and what to do; the executor adds which op.
-import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MSG, type ActionOp, type CommandResult } from '@rollgate/domain';
 import type { ArtifactChunk__Output } from '@rollgate/protocol';
-import { ArchiveRefusedError } from './archive';
+import {
+  ArchiveLimitError,
+  ArchiveRefusedError,
+  DEFAULT_ARCHIVE_LIMITS,
+  formatBytes,
+  type ArchiveLimits,
+} from './archive-errors';
 import { createBackupOps } from './backup-ops';
 import type { AgentConfig, ServiceConfig } from './config';
 import { ENV_FILE, checkEditionName, type EditionStore } from './edition-store';
 import { errorMessage, sleep } from './fs-util';
+import { createHeavyClient, type HeavyClient } from './heavy-client';
 import { createFunctionalTest } from './functional-test';
 import type { HealthMonitor } from './health-monitor';
 import { httpGet } from './http-get';
@@ -86,6 +92,10 @@ export interface OpRunnerDeps {
   lastOutput: (service: string) => string | undefined;
   /** Drain and health poll interval, ms; default 100. */
   pollMs?: number;
+  /** Runs downloads, checksums and backups off the agent's loop; default a client with default limits. */
+  heavy?: HeavyClient;
+  /** Bounds on archives the agent reads back (backups); default DEFAULT_ARCHIVE_LIMITS. */
+  archiveLimits?: ArchiveLimits;
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -101,6 +111,22 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
   const pollMs = deps.pollMs ?? 100;
   const byName = new Map(deps.services.map((s) => [s.name, s]));
   const downloads = join(deps.dataDir, 'downloads');
+  const heavy = deps.heavy ?? createHeavyClient();
+  const limits = deps.archiveLimits ?? DEFAULT_ARCHIVE_LIMITS;
+
+  /** The download needs room too (the unpack checks again for the expanded size, in the child). */
+  async function checkRoomForDownload(s: ServiceConfig, op: Extract<ActionOp, { op: 'install' }>) {
+    await mkdir(downloads, { recursive: true });
+    const st = await statfs(downloads);
+    const free = Number(st.bavail) * Number(st.bsize);
+    const need = op.size + limits.freeSpaceMarginBytes;
+    if (free < need) {
+      throw new ArchiveLimitError(
+        `downloading ${s.name} ${op.edition} needs ${formatBytes(need)} free on ${deps.dataDir} (${formatBytes(op.size)} for the archive + ${formatBytes(limits.freeSpaceMarginBytes)} margin) but only ${formatBytes(free)} is free; free some space there (or lower limits.freeSpaceMarginBytes in the agent config)`,
+        'freeSpaceMarginBytes',
+      );
+    }
+  }
 
   function service(name: string): ServiceConfig {
     const s = byName.get(name);
@@ -139,29 +165,27 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
   ): Promise<string> {
     await mkdir(downloads, { recursive: true });
     const part = join(downloads, `${op.sha256}.part`);
-    const hash = createHash('sha256');
     let received = 0;
     let labelled: string | undefined;
-    const fh = await open(part, 'w');
     const timeout = AbortSignal.timeout(OP_DEFAULTS.fetchTimeoutMs);
     const signal = AbortSignal.any([ctx.signal, timeout]);
-    try {
-      try {
-        for await (const chunk of deps.fetchArtifact(op.sha256, signal)) {
-          if (chunk.sha256 && chunk.sha256 !== op.sha256) labelled ??= chunk.sha256;
-          if (chunk.offset !== received) {
-            throw new Error(
-              `the artifact stream for ${s.name} ${op.edition} skipped from byte ${received} to ${chunk.offset}; retry the step`,
-            );
-          }
-          hash.update(chunk.data);
-          await fh.write(chunk.data);
-          received += chunk.data.length;
+    // The stream stays on the agent's one connection (its identity never leaves this process);
+    // hashing and writing the bytes happen in the work process they are piped to.
+    async function* bytes(): AsyncIterable<Uint8Array> {
+      for await (const chunk of deps.fetchArtifact(op.sha256, signal)) {
+        if (chunk.sha256 && chunk.sha256 !== op.sha256) labelled ??= chunk.sha256;
+        if (chunk.offset !== received) {
+          throw new Error(
+            `the artifact stream for ${s.name} ${op.edition} skipped from byte ${received} to ${chunk.offset}; retry the step`,
+          );
         }
-        await fh.sync();
-      } finally {
-        await fh.close();
+        received += chunk.data.length;
+        yield chunk.data;
       }
+    }
+    let got: string;
+    try {
+      got = (await heavy.run({ kind: 'receive', file: part }, { signal, input: bytes() })).sha256;
     } catch (err) {
       await rm(part, { force: true });
       if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -173,7 +197,6 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
         `could not fetch the archive of ${s.name} ${op.edition} (sha256 ${short(op.sha256)}) from the coordinator: ${errorMessage(err)}; check that the edition was uploaded, then retry`,
       );
     }
-    const got = hash.digest('hex');
     if (got !== op.sha256 || labelled !== undefined) {
       await rm(part, { force: true });
       const gotText = got !== op.sha256 ? got : `${labelled} (as labelled by the coordinator)`;
@@ -208,6 +231,11 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       `${MSG.synchronizing.text}: ${s.name} edition ${op.edition} (${op.size} bytes, sha256 ${short(op.sha256)})`,
     );
     const started = performance.now();
+    try {
+      await checkRoomForDownload(s, op);
+    } catch (err) {
+      throw new Error(`${errorMessage(err)}; nothing was installed`);
+    }
     // A coordinator restart or a network blip drops the download: try again with back-off for as
     // long as the fetch timeout allows, rather than failing the step for a transient fault.
     let part: string;
@@ -241,6 +269,11 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       const { files } = await deps.editions.installArchive(s.name, op.edition, part, op.sha256, op.size);
       return `installed ${s.name} edition ${op.edition}: ${files} files in ${secs(performance.now() - started)}`;
     } catch (err) {
+      if (err instanceof ArchiveLimitError) {
+        throw new Error(
+          `the archive of ${s.name} ${op.edition} was refused: ${err.message}; nothing was installed`,
+        );
+      }
       if (err instanceof ArchiveRefusedError) {
         throw new Error(
           `the archive of ${s.name} ${op.edition} was refused: ${err.message}; nothing was installed — rebuild the archive without it and upload it under a new edition name`,
@@ -613,6 +646,8 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
 
   const backups = createBackupOps({
     backupsDir: deps.backupsDir ?? join(deps.dataDir, 'backups'),
+    heavy,
+    archiveLimits: limits,
     baseEnv: deps.baseEnv,
     runServiceCommand: async (s, name, env, timeout, ctx) => {
       const { timedOut, how, ...r } = await runServiceCommand(s, name, env, timeout, ctx);
