@@ -1,12 +1,30 @@
 // The single-file agent: built with esbuild into a temp dir, copied away from the repository (so
 // nothing can be resolved from node_modules), then run as an operator would run it.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { loadAgentProtocol, type AgentMessage__Output, type CoordinatorMessage } from '@rollgate/protocol';
+import {
+  loadAgentProtocol,
+  type ActionUpdate__Output,
+  type AgentMessage__Output,
+  type ArtifactChunk,
+  type CoordinatorMessage,
+  type FetchArtifactRequest__Output,
+} from '@rollgate/protocol';
+import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgentBundle } from './build.mjs';
 
@@ -59,9 +77,20 @@ afterAll(() => {
 });
 
 describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
-  it('is one file (agent.proto inside it) beside its systemd unit and example config', () => {
+  it('is one file (agent.proto inside it) beside its heavy-work child, systemd unit and example config', () => {
     const listing = spawnSync('ls', [dist], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).sort();
-    expect(listing).toEqual(['agent.example.json', 'rollgate-agent.cjs', 'rollgate-agent.service']);
+    expect(listing).toEqual([
+      'agent.example.json',
+      'rollgate-agent-worker.cjs',
+      'rollgate-agent.cjs',
+      'rollgate-agent.service',
+    ]);
+  });
+
+  it('issue 13 item 1: the resident agent carries no tar; only its heavy-work child does', () => {
+    // A message node-tar's unpacker writes: in the child's file, not the agent's.
+    expect(readFileSync(join(dist, 'rollgate-agent.cjs'), 'utf8')).not.toContain('TAR_ENTRY_INVALID');
+    expect(readFileSync(join(dist, 'rollgate-agent-worker.cjs'), 'utf8')).toContain('TAR_ENTRY_INVALID');
   });
 
   it('does not load @grpc/proto-loader at start (agent.proto comes parsed, inside the bundle)', () => {
@@ -171,6 +200,110 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
       agent.kill('SIGTERM');
       expect(await exit).toBe(0);
     } finally {
+      agent.kill('SIGKILL');
+      server.forceShutdown();
+    }
+  });
+
+  it("issue 13 item 1: an edition downloads and unpacks through the bundle's child process (and fails without it)", async () => {
+    const proto = loadAgentProtocol();
+    const artifacts = new Map<string, Buffer>();
+    const updates: ActionUpdate__Output[] = [];
+    let stream: grpc.ServerDuplexStream<AgentMessage__Output, CoordinatorMessage> | undefined;
+    const server = new grpc.Server();
+    server.addService(proto.rollgate.agent.v1.AgentService.service, {
+      Connect(call: grpc.ServerDuplexStream<AgentMessage__Output, CoordinatorMessage>) {
+        call.on('data', (m: AgentMessage__Output) => {
+          if (m.body === 'hello') {
+            stream = call;
+            call.write({ welcome: { coordinatorVersion: 'test', heartbeatIntervalMs: 5000 } });
+          } else if (m.body === 'actionUpdate' && m.actionUpdate) updates.push(m.actionUpdate);
+        });
+        call.on('end', () => call.end());
+        call.on('error', () => {});
+      },
+      FetchArtifact(call: grpc.ServerWritableStream<FetchArtifactRequest__Output, ArtifactChunk>) {
+        const bytes = artifacts.get(call.request.sha256) ?? Buffer.alloc(0);
+        for (let off = 0; off < bytes.length; off += 64 * 1024) {
+          call.write({ data: bytes.subarray(off, off + 64 * 1024), offset: off, totalSize: bytes.length });
+        }
+        call.end();
+      },
+    });
+    const port = await new Promise<number>((res, rej) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
+        e ? rej(e) : res(p),
+      ),
+    );
+    // An edition: a directory with a file, as a gzip tar.
+    const src = join(work, 'edition-src');
+    mkdirSync(join(src, 'app'), { recursive: true });
+    writeFileSync(join(src, 'app', 'hello.txt'), 'hello from 1.0\n');
+    const archive = join(work, 'edition.tgz');
+    await tar.create({ gzip: true, file: archive, cwd: src }, ['app']);
+    const bytes = readFileSync(archive);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    artifacts.set(sha256, bytes);
+
+    const dataDir = join(work, 'data-install');
+    const cfg = writeConfig(
+      'install.json',
+      config({
+        dataDir,
+        coordinator: { address: `127.0.0.1:${port}`, insecure: true },
+        gate: { host: '127.0.0.1', port: await freePort() },
+      }),
+    );
+    const agent = spawn(process.execPath, [join(dist, 'rollgate-agent.cjs'), '--config', cfg], {
+      cwd: work,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    agent.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const until = async <T>(fn: () => T | undefined, what: string): Promise<T> => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const v = fn();
+        if (v !== undefined) return v;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; agent output:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const install = async (id: string, edition: string) => {
+      const conn = await until(() => stream, 'the agent to connect');
+      conn.write({
+        runAction: {
+          actionId: id,
+          runId: 'r',
+          stepIndex: 0,
+          attempt: 1,
+          ops: [{ install: { service: 'shop', edition, sha256, size: bytes.length } }],
+        },
+      });
+      return until(
+        () => updates.find((u) => u.actionId === id && /SUCCEEDED|FAILED|CANCELLED/.test(u.status)),
+        `the result of ${id}`,
+      );
+    };
+    const worker = join(dist, 'rollgate-agent-worker.cjs');
+    try {
+      const ok = await install('r.s0.bundle-1.a1', '1.0');
+      expect(ok.reason).toBe('');
+      expect(ok.status).toBe('ACTION_STATUS_SUCCEEDED');
+      expect(readFileSync(join(dataDir, 'editions', 'shop', '1.0', 'app', 'hello.txt'), 'utf8')).toBe(
+        'hello from 1.0\n',
+      );
+      // Without its child the agent cannot download or unpack: the work really happens there.
+      renameSync(worker, `${worker}.away`);
+      const failed = await install('r.s0.bundle-1.a2', '1.1');
+      expect(failed.status).toBe('ACTION_STATUS_FAILED');
+      expect(failed.reason).toMatch(
+        /the agent's work process for receive exited \(code 1\) without an answer/,
+      );
+      expect(existsSync(join(dataDir, 'editions', 'shop', '1.1'))).toBe(false);
+    } finally {
+      if (existsSync(`${worker}.away`)) renameSync(`${worker}.away`, worker);
       agent.kill('SIGKILL');
       server.forceShutdown();
     }

@@ -1,6 +1,8 @@
 /** Types of build.mjs (plain JavaScript so it runs with `node`, no TypeScript loader needed). */
 export declare const ROOT: string;
 export declare const BUNDLE_NAME: string;
+/** The heavy-work child's file name, beside the bundle (rollgate-agent-worker.cjs). */
+export declare const WORKER_NAME: string;
 /** Absolute path of the protocol package's agent.proto. */
 export declare const AGENT_PROTO: string;
 /** agent.proto as protobufjs JSON (INamespace), parsed as proto-loader parses it (camelCase fields). */
@@ -17,8 +19,12 @@ export interface BuildResult {
   /** Absolute path of rollgate-agent.cjs. */
   bundle: string;
   bytes: number;
+  /** Absolute path of rollgate-agent-worker.cjs (the heavy-work child), and its size. */
+  worker: string;
+  workerBytes: number;
   warnings: string[];
   /** esbuild's metafile: what each input contributes to the bundle. */
   metafile: import('esbuild').Metafile;
+  workerMetafile: import('esbuild').Metafile;
 }
 export declare function buildAgentBundle(opts?: BuildOptions): Promise<BuildResult>;

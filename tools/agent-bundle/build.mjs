@@ -19,6 +19,12 @@ import { parseArgs } from 'node:util';
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, '../..');
 export const BUNDLE_NAME = 'rollgate-agent.cjs';
+/**
+ * The agent's heavy-work child (apps/agent/src/heavy-worker.ts: unpack, checksum, download,
+ * backups; docs/adr/0016), a second file beside the bundle: `tar` and the zlib pipelines live only
+ * there, so the resident agent never carries them.
+ */
+export const WORKER_NAME = 'rollgate-agent-worker.cjs';
 export const AGENT_PROTO = join(ROOT, 'packages/protocol/proto/rollgate/agent/v1/agent.proto');
 
 /**
@@ -117,6 +123,7 @@ export async function buildAgentBundle({
       'import.meta.url': '__rollgate_bundle_url',
       ROLLGATE_AGENT_PROTO_EMBEDDED: 'true',
       ROLLGATE_AGENT_PROTO_JSON: JSON.stringify(agentProtoJson()),
+      ROLLGATE_AGENT_WORKER_FILE: JSON.stringify(WORKER_NAME),
     },
     plugins: [protoLoaderUnused, zodEnglishOnly, ...(asVersion ? [agentVersion(asVersion)] : [])],
     metafile: true,
@@ -126,13 +133,36 @@ export async function buildAgentBundle({
     logLevel: 'silent',
   });
   chmodSync(bundle, 0o755);
+  const worker = join(out, WORKER_NAME);
+  const workerResult = await esbuild.build({
+    entryPoints: [join(ROOT, 'apps/agent/src/heavy-worker.ts')],
+    outfile: worker,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify,
+    sourcemap: false,
+    legalComments: 'none',
+    define: { 'import.meta.url': '__rollgate_bundle_url' },
+    metafile: true,
+    banner: {
+      js: `// rollgate-agent ${version} heavy-work child (started by ${BUNDLE_NAME}, not by hand)\nvar __rollgate_bundle_url = require("url").pathToFileURL(__filename).href;`,
+    },
+    logLevel: 'silent',
+  });
   copyFileSync(join(here, 'rollgate-agent.service'), join(out, 'rollgate-agent.service'));
   copyFileSync(join(here, 'agent.example.json'), join(out, 'agent.example.json'));
   return {
     bundle,
     bytes: statSync(bundle).size,
+    worker,
+    workerBytes: statSync(worker).size,
     metafile: result.metafile,
-    warnings: result.warnings.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`),
+    workerMetafile: workerResult.metafile,
+    warnings: [...result.warnings, ...workerResult.warnings].map(
+      (w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`,
+    ),
   };
 }
 
@@ -145,6 +175,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   });
   for (const w of r.warnings) console.warn(`warning: ${w}`);
   console.log(
-    `${r.bundle}: ${(r.bytes / 1024 / 1024).toFixed(2)} MB in ${Date.now() - t0} ms (+ agent.proto, rollgate-agent.service, agent.example.json)`,
+    `${r.bundle}: ${(r.bytes / 1024 / 1024).toFixed(2)} MB in ${Date.now() - t0} ms (+ ${WORKER_NAME} ${(r.workerBytes / 1024).toFixed(0)} KB, rollgate-agent.service, agent.example.json)`,
   );
 }
