@@ -1,7 +1,8 @@
 // The HAProxy agent-check end to end: the listener on its own, then a REAL HAProxy polling the agent-check
 // of a REAL agent process (managing the real demo-app, driven by a fake coordinator on loopback)
-// next to a second server, with the load generator in front. HAProxy's HTTP check on /gate is slow
-// on purpose (inter 2 s, fall 2), so what acts within ~agent-inter is the agent-check.
+// next to a second server, with the load generator in front. HAProxy checks the services
+// themselves (health mode service, docs/adr/0017), slowly on purpose (inter 2 s, fall 2), so what
+// acts within ~agent-inter is the agent-check, which carries the coordinator's wish only.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, request, type Server } from 'node:http';
@@ -282,6 +283,8 @@ beforeAll(async () => {
 
   const hello = await waitFor(() => coord.hellos[0], 'Hello from the agent', 60_000);
   expect(hello.agentCheckPort).toBe(agentCheckPort);
+  // Where HAProxy checks the service: reported by the agent from services[].healthUrl.
+  expect(hello.services[0]).toMatchObject({ healthPath: '/health', healthPort: appPort });
   await waitFor(
     async () => (await httpGet(gatePort, '/gate').catch(() => undefined))?.status === 200,
     'gate open',
@@ -296,8 +299,21 @@ beforeAll(async () => {
         checkIntervalMs: CHECK_INTERVAL_MS,
         agentInterMs: AGENT_INTER_MS,
         servers: [
-          { name: 'admin-1', address: '127.0.0.1', servicePort: appPort, gatePort, agentCheckPort },
-          { name: 'other', address: '127.0.0.1', servicePort: otherPort, gatePort: otherPort },
+          {
+            name: 'admin-1',
+            address: '127.0.0.1',
+            servicePort: appPort,
+            gatePort,
+            agentCheckPort,
+            healthPath: hello.services[0]!.healthPath,
+          },
+          {
+            name: 'other',
+            address: '127.0.0.1',
+            servicePort: otherPort,
+            gatePort: otherPort,
+            healthPath: '/health',
+          },
         ],
       }),
   });
@@ -349,7 +365,8 @@ describe('agent-check with a real HAProxy, agent and demo-app', () => {
     expect(drainStat).toMatchObject({
       statusText: 'DRAIN (agent)',
       adminState: 'drain',
-      agentStatus: 'CHECKED',
+      // "drain up": the health word is always "up", which leaves health to the service check.
+      agentStatus: 'L7OK',
     });
     expect(report.errors).toBe(0);
     expect(report.non2xx).toBe(0);
@@ -407,9 +424,15 @@ describe('agent-check with a real HAProxy, agent and demo-app', () => {
   });
 
   it("the agent-check's word wins over the runtime API, and survives an HAProxy reload", async () => {
-    // Wish open: a drain through the runtime API is undone by the next "ready up".
+    // Wish open: a drain through the runtime API is undone by the next "ready up". The agent-check
+    // is held while the drain is set and read, so the check cannot race the read.
+    await rt.raw(`disable agent ${BACKEND}/admin-1`);
     await rt.setState(BACKEND, 'admin-1', 'drain');
-    expect((await stat('admin-1'))?.adminState).toBe('drain');
+    await waitFor(
+      async () => (await stat('admin-1'))?.adminState === 'drain',
+      'admin-1 drained by the runtime API',
+    );
+    await rt.raw(`enable agent ${BACKEND}/admin-1`);
     await waitFor(
       async () => (await stat('admin-1'))?.adminState === 'ready',
       'agent "ready" clearing the drain',
@@ -434,17 +457,19 @@ describe('agent-check with a real HAProxy, agent and demo-app', () => {
     await waitFor(async () => (await stat('admin-1'))?.status === 'UP', 'admin-1 UP again');
   });
 
-  it('a stopped service is marked DOWN at the next agent check, and UP again once healthy', async () => {
+  it("a stopped service is marked DOWN by HAProxy's own check of it, never by the agent-check; UP again once healthy", async () => {
     const stopped = await runAction('down.stop', [{ stop: { service: 'demo-app', timeoutMs: 10_000 } }]);
     expect(stopped.status).toBe('ACTION_STATUS_SUCCEEDED');
     const down = await waitFor(async () => {
       const s = await stat('admin-1');
       return s?.status === 'DOWN' ? s : undefined;
-    }, 'admin-1 DOWN by its agent-check');
-    expect(down).toMatchObject({ statusText: 'DOWN (agent)', adminState: 'ready', agentStatus: 'L7STS' });
-    expect(hp.output()).toContain('via agent : down (demo-app unhealthy: not running)');
+    }, 'admin-1 DOWN by its health check');
+    // DOWN by the check of the service (connection refused), while the agent still says "ready up".
+    expect(down).toMatchObject({ statusText: 'DOWN', adminState: 'ready', agentStatus: 'L7OK' });
+    expect(down.checkStatus).toMatch(/^L4CON|^L7/);
+    expect(hp.output()).not.toContain('via agent : down');
     const status = JSON.parse((await httpGet(gatePort, '/status')).body) as { agentCheck: string };
-    expect(status.agentCheck).toBe('ready down #demo-app unhealthy: not running');
+    expect(status.agentCheck).toBe('ready up');
 
     const restarted = await runAction('down.start', [
       { start: { service: 'demo-app' } },
