@@ -1,5 +1,5 @@
 import { NextResponse, type NextRequest } from 'next/server';
-import { SESSION_COOKIE } from './src/session';
+import { LOOPBACK_SESSION_COOKIE, SESSION_COOKIE } from './src/session';
 
 /**
  * Before any console page renders: without a session cookie, straight to the sign-in page (with
@@ -8,7 +8,8 @@ import { SESSION_COOKIE } from './src/session';
  */
 export function proxy(request: NextRequest) {
   const path = `${request.nextUrl.pathname}${request.nextUrl.search}`;
-  if (!request.cookies.get(SESSION_COOKIE)?.value) {
+  // Either name (session.ts): the coordinator decides whether the session is real.
+  if (!request.cookies.get(SESSION_COOKIE)?.value && !request.cookies.get(LOOPBACK_SESSION_COOKIE)?.value) {
     const url = request.nextUrl.clone();
     url.pathname = '/login';
     url.search = request.nextUrl.pathname === '/' ? '' : `?next=${encodeURIComponent(path)}`;

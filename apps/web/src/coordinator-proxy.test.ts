@@ -204,11 +204,15 @@ describe('forwardToCoordinator: subscriptions (SSE)', () => {
 
 describe('parseEnv', () => {
   it('defaults COORDINATOR_URL and strips a trailing slash', () => {
-    expect(parseEnv({})).toEqual({ coordinatorUrl: 'http://127.0.0.1:7400' });
-    expect(parseEnv({ COORDINATOR_URL: '' })).toEqual({ coordinatorUrl: 'http://127.0.0.1:7400' });
-    expect(parseEnv({ COORDINATOR_URL: 'https://coord.internal:7400/' })).toEqual({
-      coordinatorUrl: 'https://coord.internal:7400',
-    });
+    expect(parseEnv({}).coordinatorUrl).toBe('http://127.0.0.1:7400');
+    expect(parseEnv({ COORDINATOR_URL: '' }).coordinatorUrl).toBe('http://127.0.0.1:7400');
+    expect(parseEnv({ COORDINATOR_URL: 'https://coord.internal:7400/' }).coordinatorUrl).toBe(
+      'https://coord.internal:7400',
+    );
+    expect(parseEnv({}).proxyTrust.hops).toBe(1);
+    expect(() => parseEnv({ ROLLGATE_TRUSTED_PROXIES: 'proxy.example' })).toThrow(
+      /ROLLGATE_TRUSTED_PROXIES: "proxy.example" is not an IP address/,
+    );
   });
   it('rejects a value that is not an http(s) URL, naming the variable', () => {
     expect(() => parseEnv({ COORDINATOR_URL: 'coord:7400' })).toThrow(

@@ -11,7 +11,7 @@
  * attached to them. Sign-in and bootstrap are not reachable here (their answer holds a token the page
  * must not see): the console signs in through app/api/session.
  */
-import { clearSessionCookie, clientAddress, isHttps, sessionToken } from './session';
+import { clearSessionCookie, clientAddress, isPlainLoopback, sameOrigin, sessionToken } from './session';
 
 /** The client the coordinator's audit log records for calls from the console (beside the user). */
 export const CONSOLE_ACTOR = 'web:console';
@@ -50,7 +50,49 @@ export function isEventStreamRequest(request: Request): boolean {
   return request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/event-stream');
 }
 
-type ErrorKey = 'NOT_FOUND' | 'METHOD_NOT_SUPPORTED' | 'BAD_GATEWAY' | 'GATEWAY_TIMEOUT' | 'FORBIDDEN';
+type ErrorKey =
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_SUPPORTED'
+  | 'BAD_GATEWAY'
+  | 'GATEWAY_TIMEOUT'
+  | 'FORBIDDEN'
+  | 'PAYLOAD_TOO_LARGE';
+
+/**
+ * Body caps, bytes, as the coordinator's (docs/adr/0020): a request without a session and every
+ * portal call 16 KiB; a signed-in call 1 MiB; a signed-in edition upload 90 MiB.
+ */
+export const PROXY_BODY_LIMITS = { anonymous: 16 * 1024, signedIn: 1024 * 1024, upload: 90 * 1024 * 1024 };
+
+const size = (n: number) => (n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n / 1024} KiB`);
+
+/**
+ * The body, read up to `limit` bytes: null as soon as one more byte arrives (the rest is never
+ * read, so a huge body costs the console no memory).
+ */
+export async function readCappedBody(request: Request, limit: number): Promise<ArrayBuffer | null> {
+  if (!request.body) return new ArrayBuffer(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.byteLength;
+  }
+  return body.buffer;
+}
 
 /** The error body tRPC's client understands (`{ error: { message, code, data } }`). */
 function trpcError(status: number, code: ErrorKey, message: string, path: string): Response {
@@ -59,6 +101,7 @@ function trpcError(status: number, code: ErrorKey, message: string, path: string
     NOT_FOUND: -32004,
     METHOD_NOT_SUPPORTED: -32005,
     FORBIDDEN: -32003,
+    PAYLOAD_TOO_LARGE: -32413,
     BAD_GATEWAY: -32603,
     GATEWAY_TIMEOUT: -32603,
   }[code];
@@ -106,6 +149,14 @@ export async function forwardToCoordinator(
       procedure,
     );
   }
+  if (request.method === 'POST' && !sameOrigin(request)) {
+    return trpcError(
+      403,
+      'FORBIDDEN',
+      `A cross-origin request to "${procedure}" was refused: use the console's own pages.`,
+      procedure,
+    );
+  }
   const base = opts.coordinatorUrl.replace(/\/+$/, '');
   const target = `${base}/trpc/${procedure}${new URL(request.url).search}`;
   const headers = new Headers({ 'x-rollgate-actor': CONSOLE_ACTOR });
@@ -118,6 +169,28 @@ export async function forwardToCoordinator(
   if (token) headers.set('authorization', `Bearer ${token}`);
   const from = clientAddress(request);
   if (from) headers.set('x-forwarded-for', from);
+  let body: ArrayBuffer | undefined;
+  if (request.method === 'POST') {
+    const limit =
+      token === null
+        ? PROXY_BODY_LIMITS.anonymous
+        : procedure === 'editions.upload'
+          ? PROXY_BODY_LIMITS.upload
+          : PROXY_BODY_LIMITS.signedIn;
+    const declared = Number(request.headers.get('content-length') ?? 0);
+    const read = declared > limit ? null : await readCappedBody(request, limit);
+    if (read === null) {
+      return trpcError(
+        413,
+        'PAYLOAD_TOO_LARGE',
+        `The request body is larger than ${size(limit)}, the most "${procedure}" takes${
+          token === null ? ' without a session' : ''
+        }. Nothing was sent to the coordinator.`,
+        procedure,
+      );
+    }
+    body = read;
+  }
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const stream = isEventStreamRequest(request);
   // The browser going away (navigation, closed tab) cancels the upstream call too. A stream has no
@@ -130,7 +203,7 @@ export async function forwardToCoordinator(
     upstream = await doFetch(target, {
       method: request.method,
       headers,
-      body: request.method === 'POST' ? await request.arrayBuffer() : undefined,
+      body,
       signal,
       cache: 'no-store',
       redirect: 'manual',
@@ -167,7 +240,7 @@ export async function forwardToCoordinator(
   // The coordinator no longer knows this session (expired, signed out elsewhere, or not a session
   // at all): drop the cookie, so the sign-in page starts clean.
   if (token && upstream.status === 401) {
-    responseHeaders.append('set-cookie', clearSessionCookie({ secure: isHttps(request) }));
+    responseHeaders.append('set-cookie', clearSessionCookie({ secure: !isPlainLoopback(request) }));
   }
   return new Response(upstream.body, {
     status: upstream.status,

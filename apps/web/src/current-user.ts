@@ -1,8 +1,8 @@
-import { cookies, headers } from 'next/headers';
+import { headers } from 'next/headers';
 import { callCoordinator } from './coordinator-call';
 import { serverEnv } from './env';
 import type { SessionUser } from './roles';
-import { SESSION_COOKIE, addressFromForwardedFor } from './session';
+import { addressFromForwardedFor, sessionToken } from './session';
 
 export type CurrentUser =
   | { state: 'signed-in'; user: SessionUser }
@@ -13,12 +13,14 @@ export type CurrentUser =
 
 /** Who the request's session cookie belongs to, asked of the coordinator (server side only). */
 export async function currentUser(): Promise<CurrentUser> {
-  const token = (await cookies()).get(SESSION_COOKIE)?.value;
+  const h = await headers();
+  // The same rules as the API proxy: which cookie name counts depends on how the console is served.
+  const token = sessionToken(new Request('http://console/', { headers: new Headers(h) }));
   if (!token) return { state: 'signed-out' };
   const res = await callCoordinator<SessionUser>('query', 'auth.whoami', undefined, {
     coordinatorUrl: serverEnv().coordinatorUrl,
     token,
-    from: addressFromForwardedFor((await headers()).get('x-forwarded-for')),
+    from: addressFromForwardedFor(h.get('x-forwarded-for')),
     timeoutMs: 5000,
   });
   if (res.ok) return { state: 'signed-in', user: { username: res.data.username, role: res.data.role } };

@@ -1,4 +1,6 @@
+import type { BlockList } from 'node:net';
 import { z } from 'zod';
+import { parseTrustedProxies, type ProxyTrust } from './forwarded';
 
 /** Where the coordinator's tRPC endpoint lives when COORDINATOR_URL is unset. */
 export const DEFAULT_COORDINATOR_URL = 'http://127.0.0.1:7400';
@@ -20,11 +22,21 @@ const coordinatorUrl = z.preprocess(
     .default(DEFAULT_COORDINATOR_URL),
 );
 
-const envSchema = z.object({ COORDINATOR_URL: coordinatorUrl });
+const envSchema = z.object({
+  COORDINATOR_URL: coordinatorUrl,
+  // The console's own proxies (a TLS terminator in front of it), docs/adr/0020. Default: none.
+  ROLLGATE_TRUSTED_PROXIES: z.string().max(4000).default(''),
+  ROLLGATE_TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(1),
+});
 
 export interface WebEnv {
   /** Base URL of the coordinator (COORDINATOR_URL); the route handler appends `/trpc/<procedure>`. */
   coordinatorUrl: string;
+  /**
+   * Whose X-Forwarded-* the console believes (ROLLGATE_TRUSTED_PROXIES, ROLLGATE_TRUSTED_PROXY_HOPS):
+   * default nobody, so a browser's own X-Forwarded-For is replaced by its socket address.
+   */
+  proxyTrust: ProxyTrust;
 }
 
 /** Parses an environment; throws with the variable's name and what to set it to. */
@@ -34,7 +46,18 @@ export function parseEnv(source: Record<string, string | undefined>): WebEnv {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message} (or unset it)`);
     throw new Error(`invalid environment for the web console:\n  ${lines.join('\n  ')}`);
   }
-  return { coordinatorUrl: parsed.data.COORDINATOR_URL.replace(/\/+$/, '') };
+  let proxies: BlockList;
+  try {
+    proxies = parseTrustedProxies(parsed.data.ROLLGATE_TRUSTED_PROXIES);
+  } catch (err) {
+    throw new Error(
+      `invalid environment for the web console:\n  ROLLGATE_TRUSTED_PROXIES: ${(err as Error).message}; give a comma-separated list like 10.0.0.5,loopback (or unset it)`,
+    );
+  }
+  return {
+    coordinatorUrl: parsed.data.COORDINATOR_URL.replace(/\/+$/, ''),
+    proxyTrust: { proxies, hops: parsed.data.ROLLGATE_TRUSTED_PROXY_HOPS },
+  };
 }
 
 let cached: WebEnv | undefined;

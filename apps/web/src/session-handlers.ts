@@ -8,7 +8,7 @@ import type { SessionUser } from './roles';
 import {
   clearSessionCookie,
   clientAddress,
-  isHttps,
+  isPlainLoopback,
   sameOrigin,
   sessionCookie,
   sessionToken,
@@ -86,7 +86,7 @@ export async function signIn(request: Request, opts: SessionOptions): Promise<Re
   }
   const { token, user, expiresAt } = res.data;
   const cookie = sessionCookie(token, expiresAt, {
-    secure: isHttps(request),
+    secure: !isPlainLoopback(request),
     now: (opts.now ?? Date.now)(),
   });
   return json({ ok: true, user: { username: user.username, role: user.role }, expiresAt }, 200, cookie);
@@ -104,5 +104,5 @@ export async function signOut(request: Request, opts: SessionOptions): Promise<R
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
     });
   }
-  return json({ ok: true }, 200, clearSessionCookie({ secure: isHttps(request) }));
+  return json({ ok: true }, 200, clearSessionCookie({ secure: !isPlainLoopback(request) }));
 }

@@ -4,11 +4,14 @@ import { signIn, signOut } from './session-handlers';
 import {
   addressFromForwardedFor,
   clearSessionCookie,
+  isPlainLoopback,
+  LOOPBACK_SESSION_COOKIE,
   readCookie,
   safeNext,
   sameOrigin,
   sessionCookie,
   SESSION_COOKIE,
+  sessionToken,
 } from './session';
 
 const TOKEN = 'sess_0123456789abcdefABCDEF-_';
@@ -41,16 +44,31 @@ function attrs(setCookie: string): Record<string, string> {
 }
 
 describe('the session cookie', () => {
-  it('is HttpOnly, SameSite=Strict, Path=/, lives as long as the session, Secure only over https', () => {
+  it('issue 17 item 11: is __Host-…; Secure; HttpOnly; SameSite=Strict, Path=/; only plain-HTTP loopback drops Secure', () => {
     const now = 1_000_000;
+    const secure = attrs(sessionCookie(TOKEN, now + 3600_000, { secure: true, now }));
+    expect(secure.__pair).toBe(`__Host-rollgate_session=${TOKEN}`);
+    expect(secure).toMatchObject({ path: '/', secure: '', httponly: '', samesite: 'Strict' });
+    expect('domain' in secure).toBe(false);
     const plain = attrs(sessionCookie(TOKEN, now + 3600_000, { secure: false, now }));
-    expect(plain.__pair).toBe(`${SESSION_COOKIE}=${TOKEN}`);
+    expect(plain.__pair).toBe(`${LOOPBACK_SESSION_COOKIE}=${TOKEN}`);
     expect(plain).toMatchObject({ path: '/', 'max-age': '3600', httponly: '', samesite: 'Strict' });
     expect('secure' in plain).toBe(false);
     expect('secure' in attrs(sessionCookie(TOKEN, now + 1000, { secure: true, now }))).toBe(true);
     // An expiry in the past never gives a negative Max-Age.
     expect(attrs(sessionCookie(TOKEN, now - 5000, { secure: false, now }))['max-age']).toBe('0');
     const cleared = attrs(clearSessionCookie({ secure: true }));
+    const at = (url: string, headers: Record<string, string>) => new Request(url, { headers });
+    expect(isPlainLoopback(at('http://127.0.0.1:3000/', { host: '127.0.0.1:3000' }))).toBe(true);
+    expect(isPlainLoopback(at('http://localhost:3000/', { host: 'localhost:3000' }))).toBe(true);
+    expect(isPlainLoopback(at('http://console.test/', { host: 'console.test' }))).toBe(false);
+    expect(
+      isPlainLoopback(at('http://127.0.0.1/', { host: '127.0.0.1', 'x-forwarded-proto': 'https' })),
+    ).toBe(false);
+    // The loopback cookie is read only where it can be set.
+    const cookie = { cookie: `${LOOPBACK_SESSION_COOKIE}=${TOKEN}` };
+    expect(sessionToken(at('http://127.0.0.1/', { host: '127.0.0.1', ...cookie }))).toBe(TOKEN);
+    expect(sessionToken(at('https://console.test/', { host: 'console.test', ...cookie }))).toBeNull();
     expect(cleared).toMatchObject({ __pair: `${SESSION_COOKIE}=`, 'max-age': '0', httponly: '', path: '/' });
   });
 
@@ -93,6 +111,13 @@ describe('the session cookie', () => {
     expect(sameOrigin(req({ host: 'console.test', origin: 'https://evil.example' }))).toBe(false);
     expect(sameOrigin(req({ host: 'console.test', 'sec-fetch-site': 'cross-site' }))).toBe(false);
     expect(sameOrigin(req({ host: 'console.test' }))).toBe(true);
+    // issue 17 item 11: a sibling site is not this origin either.
+    expect(sameOrigin(req({ host: 'console.test', 'sec-fetch-site': 'same-site' }))).toBe(false);
+    expect(
+      sameOrigin(
+        req({ host: 'console.test', origin: 'http://console.test', 'sec-fetch-site': 'same-origin' }),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -219,14 +244,15 @@ describe('sign-in and sign-out (app/api/session)', () => {
     expect(body).not.toContain(TOKEN);
     expect(JSON.parse(body)).toMatchObject({ ok: true, user: { username: 'ann', role: 'operator' } });
     const c = attrs(res.headers.get('set-cookie')!);
+    // console.test is not loopback: Secure and host-bound, even over plain HTTP.
     expect(c).toMatchObject({
       __pair: `${SESSION_COOKIE}=${TOKEN}`,
       httponly: '',
       samesite: 'Strict',
       path: '/',
+      secure: '',
       'max-age': '7200',
     });
-    expect('secure' in c).toBe(false);
     expect(up.seen[0]!.url).toBe(`${BASE}/trpc/auth.login`);
     expect(JSON.parse(up.seen[0]!.body!)).toEqual({ username: 'ann', password: 'correct horse battery' });
     expect(up.seen[0]!.headers.get('x-forwarded-for')).toBe('203.0.113.5');

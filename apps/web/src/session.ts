@@ -1,11 +1,17 @@
 /**
  * The console's session cookie: the coordinator's bearer token, kept where page JavaScript cannot
- * read it (HttpOnly), sent only to this origin's own requests (SameSite=Strict, Path=/), Secure when
- * the console is served over https, and gone when the coordinator's session ends (Max-Age).
+ * read it (HttpOnly), sent only to this origin's own requests (SameSite=Strict, Path=/), and gone
+ * when the coordinator's session ends (Max-Age). It is `__Host-rollgate_session; Secure`: bound to
+ * this exact host and never sent over plain HTTP. The one exception (docs/adr/0020): a console
+ * served over plain HTTP on a loopback address (the demo, development), where a browser would
+ * drop a Secure cookie; there it is `rollgate_session` without Secure.
  */
 import { isIP } from 'node:net';
 
-export const SESSION_COOKIE = 'rollgate_session';
+/** The session cookie (always Secure, host-only). */
+export const SESSION_COOKIE = '__Host-rollgate_session';
+/** The session cookie of a console served over plain HTTP on loopback only. */
+export const LOOPBACK_SESSION_COOKIE = 'rollgate_session';
 
 // A token is what the coordinator issues (base64url / hex); anything else is not ours to forward.
 const TOKEN = /^[A-Za-z0-9._~+/=-]{16,512}$/;
@@ -30,8 +36,24 @@ export function readCookie(header: string | null | undefined, name: string): str
 
 /** The session token a request carries, when it is well-formed. */
 export function sessionToken(request: Request): string | null {
-  const token = readCookie(request.headers.get('cookie'), SESSION_COOKIE);
+  const cookies = request.headers.get('cookie');
+  const token =
+    readCookie(cookies, SESSION_COOKIE) ??
+    (isPlainLoopback(request) ? readCookie(cookies, LOOPBACK_SESSION_COOKIE) : null);
   return token && TOKEN.test(token) ? token : null;
+}
+
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
+
+/**
+ * Whether the console is served over plain HTTP on a loopback address: the one case where the
+ * session cookie is not Secure (a browser would drop it). The console's own server rewrites
+ * X-Forwarded-Proto/-Host from untrusted peers (forwarded.ts), so a client cannot claim it.
+ */
+export function isPlainLoopback(request: Request): boolean {
+  if (isHttps(request)) return false;
+  const host = request.headers.get('x-forwarded-host') ?? request.headers.get('host') ?? '';
+  return LOOPBACK_HOST.test(host);
 }
 
 /** Whether the browser reached the console over https (directly, or through a TLS-terminating proxy). */
@@ -41,7 +63,11 @@ export function isHttps(request: Request): boolean {
   return new URL(request.url).protocol === 'https:';
 }
 
-/** `Set-Cookie` for a new session that ends when the coordinator's session does. */
+/**
+ * `Set-Cookie` for a new session that ends when the coordinator's session does. `secure: false`
+ * only for a console on plain-HTTP loopback (isPlainLoopback): the cookie is then
+ * `rollgate_session` without Secure; otherwise `__Host-rollgate_session; Secure`.
+ */
 export function sessionCookie(
   token: string,
   expiresAt: number,
@@ -49,7 +75,7 @@ export function sessionCookie(
 ): string {
   const maxAge = Math.max(0, Math.floor((expiresAt - (opts.now ?? Date.now())) / 1000));
   return [
-    `${SESSION_COOKIE}=${encodeURIComponent(token)}`,
+    `${opts.secure ? SESSION_COOKIE : LOOPBACK_SESSION_COOKIE}=${encodeURIComponent(token)}`,
     'Path=/',
     `Max-Age=${maxAge}`,
     'HttpOnly',
@@ -61,7 +87,7 @@ export function sessionCookie(
 /** `Set-Cookie` that removes the session cookie. */
 export function clearSessionCookie(opts: { secure: boolean }): string {
   return [
-    `${SESSION_COOKIE}=`,
+    `${opts.secure ? SESSION_COOKIE : LOOPBACK_SESSION_COOKIE}=`,
     'Path=/',
     'Max-Age=0',
     'HttpOnly',
@@ -71,9 +97,9 @@ export function clearSessionCookie(opts: { secure: boolean }): string {
 }
 
 /**
- * The browser's address as Next sees it: Next puts the peer's socket address in `x-forwarded-for`
- * when the request has none, and a reverse proxy in front appends the address it saw. The last entry
- * is therefore the nearest hop's word; only a valid IP address is passed on, else nothing.
+ * The browser's address: the console's server replaced `x-forwarded-for` with the one address it
+ * vouches for (forwarded.ts: the socket's peer, or what a trusted proxy forwarded) before Next saw
+ * the request. Only a valid IP address is passed on, else nothing.
  */
 export function clientAddress(request: Request): string | null {
   return addressFromForwardedFor(request.headers.get('x-forwarded-for'));
@@ -89,11 +115,16 @@ export function addressFromForwardedFor(xff: string | null | undefined): string 
 
 /**
  * A state-changing request must come from this origin's own pages. SameSite=Strict already keeps
- * the cookie off cross-site requests; this also refuses a cross-site sign-in (login CSRF).
+ * the cookie off cross-site requests; this also refuses a cross-site sign-in (login CSRF) and any
+ * cross-origin POST to the API proxy. A browser sends Origin on every POST; without one, its
+ * Sec-Fetch-Site must say same-origin (or none: typed by the user). A client that sends neither is
+ * not a browser, which no other site can drive.
  */
 export function sameOrigin(request: Request): boolean {
   const origin = request.headers.get('origin');
-  if (origin === null) return request.headers.get('sec-fetch-site') !== 'cross-site';
+  const site = request.headers.get('sec-fetch-site');
+  if (site !== null && site !== 'same-origin' && site !== 'none') return false;
+  if (origin === null) return true;
   const host = request.headers.get('x-forwarded-host') ?? request.headers.get('host');
   try {
     return host !== null && new URL(origin).host === host;
