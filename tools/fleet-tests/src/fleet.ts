@@ -48,6 +48,8 @@ export async function startShopFleet(opts: ShopFleetOptions): Promise<ShopFleet>
       name: SERVICE,
       editions,
       start: { command: 'python3', args: ['server.py'] },
+      // HAProxy checks plain /health; the agent's probes are told apart (service/server.py).
+      healthPath: '/health?by=agent',
       env: (a) => ({ SERVER_NAME: a.id, ROLE: a.role, ...opts.serviceEnv }),
     },
     ...(opts.agentConfig ? { agentConfig: opts.agentConfig } : {}),

@@ -5,8 +5,12 @@ Packaged as editions (fleet-tests src/editions.ts): each archive holds this file
 edition marker every answer carries. Environment (set by the agent config):
   PORT               the port to listen on (127.0.0.1)
   SERVER_NAME, ROLE  echoed in every answer
-  SLOW_HEALTH_EVERY  every Nth /health probe answers late (0 or unset: never)
+  SLOW_HEALTH_EVERY  every Nth /health probe of each prober answers late (0 or unset: never)
   SLOW_HEALTH_MS     how late, ms (default 1500)
+
+Probers are told apart by the query (`/health?by=agent`; HAProxy asks plain `/health`) and counted
+apart: with one counter for all, a prober whose late probe delays its next one can fall into step
+with the others and meet the late turn every time.
 
 GET /health -> 200 "ok"; GET /stats -> {"pid", "probes", "late"}; anything else -> 200 JSON
 {"edition", "server", "role"}. HTTP/1.1 keep-alive; idle connections are never closed by the
@@ -31,6 +35,7 @@ SLOW_S = int(os.environ.get("SLOW_HEALTH_MS", "1500")) / 1000.0
 
 lock = threading.Lock()
 counts = {"probes": 0, "late": 0}
+probes_by = {}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -45,11 +50,12 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         if path == "/health":
             with lock:
                 counts["probes"] += 1
-                late = SLOW_EVERY > 0 and counts["probes"] % SLOW_EVERY == 0
+                probes_by[query] = probes_by.get(query, 0) + 1
+                late = SLOW_EVERY > 0 and probes_by[query] % SLOW_EVERY == 0
                 if late:
                     counts["late"] += 1
             if late:
@@ -57,7 +63,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(200, "ok\n", "text/plain")
         elif path == "/stats":
             with lock:
-                stats = dict(counts, pid=os.getpid(), edition=EDITION)
+                stats = dict(counts, pid=os.getpid(), edition=EDITION, by=dict(probes_by))
             self.send_body(200, json.dumps(stats), "application/json")
         else:
             body = json.dumps({"edition": EDITION, "server": SERVER, "role": ROLE})
