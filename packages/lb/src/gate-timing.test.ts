@@ -8,10 +8,12 @@ describe('gate-only timing', () => {
     expect(gateOnlyReadmitMs({ checkIntervalMs: 1000, rise: 2 })).toBe(3000);
   });
 
-  it('with agent-check: one agent interval plus max(200 ms, a quarter of it), when that is sooner', () => {
+  it('with agent-check: one agent interval plus max(200 ms, a quarter of it) to notice, when sooner; never sooner to re-admit', () => {
     expect(gateOnlyDetectMs({ checkIntervalMs: 1000, fall: 2, agentInterMs: 500 })).toBe(700);
     expect(gateOnlyDetectMs({ checkIntervalMs: 1000, fall: 2, agentInterMs: 2000 })).toBe(2500);
-    expect(gateOnlyReadmitMs({ checkIntervalMs: 1000, rise: 2, agentInterMs: 1000 })).toBe(1250);
+    // Re-admission waits for HAProxy's own check to rise: the agent's "up" cannot override it.
+    expect(gateOnlyReadmitMs({ checkIntervalMs: 1000, rise: 2, agentInterMs: 1000 })).toBe(3000);
+    expect(gateOnlyReadmitMs({ checkIntervalMs: 500, rise: 2, agentInterMs: 3000 })).toBe(3750);
     // A slow agent-check never makes it later than the HTTP check would be.
     expect(gateOnlyDetectMs({ checkIntervalMs: 1000, fall: 2, agentInterMs: 10_000 })).toBe(3000);
   });

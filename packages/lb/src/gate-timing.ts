@@ -7,10 +7,19 @@
 // the old answer, so the worst case is one interval more: (fall + 1) x inter, (rise + 1) x inter.
 // That extra interval is also the margin for the check's own duration and timer slack.
 //
-// agent-check: the agent's one-line answer acts at once ("drain" stops new sessions, "ready up"
-// re-admits without waiting for `rise`), so the worst case is the next agent check: agent-inter,
-// plus a margin of a quarter interval (at least 200 ms) for the connection and timer slack.
-// When both are configured the first to notice wins, so the smaller bound applies.
+// agent-check: the agent's one-line answer acts at once on the administrative state ("drain" stops
+// new sessions), so the worst case to notice a closed gate is the next agent check: agent-inter,
+// plus a margin of a quarter interval (at least 200 ms) for the connection and timer slack. When
+// both are configured the first to notice wins, so the smaller bound applies. (In the service
+// health mode, docs/adr/0017, the HTTP check never sees the gate and only the agent-check notices;
+// the generated configuration's agent-inter defaults to inter, whose agent bound is below the HTTP
+// one for any inter >= 200 ms, so the smaller bound is still the agent's.)
+//
+// Re-admission is NOT sped up by the agent-check: its "up" cannot override a failing HTTP check
+// (measured on HAProxy 2.6: a server stays DOWN until its own check has passed `rise` times). A
+// server whose gate was closed long enough (gate mode), or whose service was stopped (service
+// mode), is DOWN by its check, so the worst case is (rise + 1) x inter, and at least the next
+// agent check that lifts the drain.
 
 export interface GateDetectOptions {
   /** HTTP health check interval (`inter`), ms. */
@@ -54,7 +63,7 @@ export function gateOnlyDetectMs(o: GateDetectOptions): number {
 
 /**
  * Worst-case ms from opening a gate to HAProxy sending requests to the server again:
- * min((rise + 1) x checkIntervalMs, agentInterMs + max(200, agentInterMs / 4)).
+ * max((rise + 1) x checkIntervalMs, agentInterMs + max(200, agentInterMs / 4)).
  */
 export function gateOnlyReadmitMs(o: GateReadmitOptions): number {
   positive('checkIntervalMs', o.checkIntervalMs);
@@ -63,5 +72,5 @@ export function gateOnlyReadmitMs(o: GateReadmitOptions): number {
   const http = (o.rise + 1) * o.checkIntervalMs;
   if (o.agentInterMs === undefined) return http;
   positive('agentInterMs', o.agentInterMs);
-  return Math.min(http, agentBound(o.agentInterMs));
+  return Math.max(http, agentBound(o.agentInterMs));
 }
