@@ -309,6 +309,8 @@ function copyFrom(client: pg.ClientBase, statement: string, data: Buffer): Promi
 }
 
 type Stream = { serverId: string; streamId: string };
+/** A batch's place among those in flight: its COPY waits for the earlier one's, then says it is done. */
+type Order = { earlierCopied: Promise<void>; copied: () => void };
 
 /** Thrown by a batch that waited on an earlier one which failed: it wrote nothing either. */
 export class EarlierLogBatchFailed extends Error {
@@ -345,9 +347,10 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
   /** Stored seq of each stream as of the last batch encoded here (committed or in flight). */
   const known = new Map<string, number>();
   /** The last batch: settles when it committed or failed. */
-  let last: { done: Promise<void>; projected: Promise<void>; settled: boolean } = {
+  let last: { done: Promise<void>; projected: Promise<void>; copied: Promise<void>; settled: boolean } = {
     done: Promise.resolve(),
     projected: Promise.resolve(),
+    copied: Promise.resolve(),
     settled: true,
   };
 
@@ -391,11 +394,17 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
     client: pg.PoolClient,
     prepared: { chunks: LogChunk[]; m: ReturnType<typeof moves> },
     earlier: Promise<void>,
+    order: Order,
   ): Promise<boolean> {
     const { chunks, m } = prepared;
+    const data = chunks.length > 0 ? copyChunks(chunks) : null;
     // BEGIN is not awaited on its own: node-postgres sends COPY right behind it.
     client.query('BEGIN').catch(() => undefined);
-    if (chunks.length > 0) await copyFrom(client, COPY_CHUNKS, copyChunks(chunks));
+    // Ids are taken as rows are copied: this COPY starts once the earlier one is done (the earlier
+    // batch's commit still overlaps it), so ids keep call order across batches in flight.
+    await order.earlierCopied;
+    if (data) await copyFrom(client, COPY_CHUNKS, data);
+    order.copied();
     await after(earlier);
     if (m.servers.length > 0) {
       const advanced = await client.query(
@@ -420,6 +429,7 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
     streams: Map<string, Stream>,
     earlier: Promise<void>,
     projected: () => void,
+    copied: () => void,
   ): Promise<void> {
     // After the earlier batch: its seqs must be committed before these are read.
     await after(earlier);
@@ -439,6 +449,7 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
     project(storedSeq);
     projected();
     if (chunks.length > 0) await copyFrom(client, COPY_CHUNKS, copyChunks(chunks));
+    copied();
     const m = moves(streams, stored, storedSeq);
     if (m.servers.length > 0)
       await client.query(
@@ -459,6 +470,7 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
     earlier: Promise<void>,
     earlierProjected: Promise<void>,
     projected: () => void,
+    order: Order,
   ): Promise<void> {
     const keys = streamKeys(lines);
     const streams = new Map<string, Stream>();
@@ -483,14 +495,17 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
       client = await pool.connect();
       if (streams.size === 0) {
         // Engine and coordinator lines only: no seqs to check.
+        const data = copyChunks(chunkLogs(lines, keys, new Map()).chunks);
         client.query('BEGIN').catch(() => undefined);
-        await copyFrom(client, COPY_CHUNKS, copyChunks(chunkLogs(lines, keys, new Map()).chunks));
+        await order.earlierCopied;
+        await copyFrom(client, COPY_CHUNKS, data);
+        order.copied();
         await after(earlier);
         await client.query('COMMIT');
         return;
       }
-      if (prepared && (await appendKnown(client, prepared, earlier))) return;
-      await appendLocked(client, lines, keys, streams, earlier, projected);
+      if (prepared && (await appendKnown(client, prepared, earlier, order))) return;
+      await appendLocked(client, lines, keys, streams, earlier, projected, order.copied);
     } catch (err) {
       await client?.query('ROLLBACK').catch(() => undefined);
       // What was projected for these streams may never have been stored: read it again next time.
@@ -498,6 +513,7 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
       throw err;
     } finally {
       projected(); // a failed batch must not hold the next one
+      order.copied();
       client?.release();
     }
   }
@@ -508,9 +524,11 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
       // A batch already settled (failed or not) does not hold this one back.
       const previous = last.settled ? null : last;
       let projected!: () => void;
+      let copied!: () => void;
       const entry = {
         done: Promise.resolve(),
         projected: new Promise<void>((r) => (projected = r)),
+        copied: new Promise<void>((r) => (copied = r)),
         settled: false,
       };
       entry.done = write(
@@ -518,6 +536,7 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
         previous?.done ?? Promise.resolve(),
         previous?.projected ?? Promise.resolve(),
         projected,
+        { earlierCopied: previous?.copied ?? Promise.resolve(), copied },
       );
       last = entry;
       entry.done.then(
