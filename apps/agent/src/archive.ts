@@ -242,6 +242,7 @@ async function inflated(file: string): Promise<{ source: Readable; compressed: n
 interface TarSink {
   write(chunk: Buffer): boolean;
   end(): unknown;
+  on(ev: string, fn: (...a: unknown[]) => void): unknown;
   once(ev: string, fn: (...a: unknown[]) => void): unknown;
 }
 
@@ -273,7 +274,8 @@ async function pump(
   const { sink, doneEvent } = makeSink(admit);
   const done = new Promise<void>((resolve, reject) => {
     sink.once(doneEvent, () => resolve());
-    sink.once('error', (e) => reject(e as Error));
+    // `on`, not `once`: a strict Unpack can emit several errors (one per entry it gives up on).
+    sink.on('error', (e) => reject(e as Error));
   });
   done.catch(() => {}); // observed below; a refusal may come first
   // node-tar keeps everything written after the end-of-archive blocks in one growing buffer
@@ -293,7 +295,8 @@ async function pump(
       if (refusal) break;
     }
   } catch (err) {
-    refusal ??= new ArchiveRefusedError(`the archive is not a readable gzip tar: ${(err as Error).message}`);
+    // A zlib error (not a gzip file, truncated) or the sink's: the callers word it.
+    refusal ??= err as Error;
   }
   source.destroy();
   if (refusal) throw refusal;
