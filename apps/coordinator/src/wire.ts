@@ -1,4 +1,4 @@
-import type { ActionOp, ActionResult, ActionStatus } from '@rollgate/domain';
+import type { ActionOp, ActionStatus } from '@rollgate/domain';
 import type { ActionOp as WireOp, ActionStatus__Output, ServiceHealth__Output } from '@rollgate/protocol';
 import type { ServerInventoryService } from '@rollgate/engine';
 
@@ -108,25 +108,5 @@ export function fromWireLevel(l: string): 'debug' | 'info' | 'warn' | 'error' {
       return 'error';
     default:
       return 'info';
-  }
-}
-
-/** Results bigger than this are refused: evidence is a summary, never a dump. */
-const MAX_RESULT_BYTES = 1024 * 1024;
-const RESULT_KINDS = new Set(['functionalTest', 'backupFiles', 'dbBackup', 'dbRestore', 'command']);
-
-/** ActionUpdate.result_json → the action's evidence; null for anything that is not a known result. */
-export function parseActionResult(json: string): ActionResult | null {
-  if (json.length > MAX_RESULT_BYTES) return null;
-  try {
-    const parsed: unknown = JSON.parse(json);
-    // An action with several ops that produce results reports them as a list, in op order: the
-    // last one is what the action ended with (e.g. the command after an install).
-    const v = Array.isArray(parsed) ? parsed.at(-1) : parsed;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
-    const kind = (v as { kind?: unknown }).kind;
-    return typeof kind === 'string' && RESULT_KINDS.has(kind) ? (v as ActionResult) : null;
-  } catch {
-    return null;
   }
 }
