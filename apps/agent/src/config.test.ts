@@ -252,3 +252,33 @@ describe('agent config: backups, database, test machine', () => {
     );
   });
 });
+
+describe('agent config: limits (issue 13 item 2)', () => {
+  it('defaults every limit (a 2 GiB edition passes, a 20 GiB bomb does not) and takes each one alone', () => {
+    const r = parseConfig(valid(), '/etc/rollgate');
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    expect(r.config.limits).toEqual({
+      maxExpandedBytes: 8 * 1024 ** 3,
+      maxExpansionRatio: 200,
+      maxEntries: 200_000,
+      maxPathLength: 4096,
+      freeSpaceMarginBytes: 512 * 1024 ** 2,
+      workerMemoryMb: 512,
+      workerTimeoutMs: 1_800_000,
+    });
+    const one = parseConfig({ ...valid(), limits: { maxExpandedBytes: 4 * 1024 ** 3 } }, '/etc/rollgate');
+    if (!one.ok) throw new Error(one.errors.join('\n'));
+    expect(one.config.limits.maxExpandedBytes).toBe(4 * 1024 ** 3);
+    expect(one.config.limits.maxEntries).toBe(200_000);
+  });
+
+  it('refuses unknown keys and out-of-range figures, naming the field and the range', () => {
+    expect(errorsOf({ ...valid(), limits: { maxExpandedByte: 1 } })).toEqual([
+      expect.stringMatching(/^limits: unknown key "maxExpandedByte": remove it or check the spelling/),
+    ]);
+    expect(errorsOf({ ...valid(), limits: { maxEntries: 0, workerMemoryMb: 'lots' } })).toEqual([
+      'limits.maxEntries: expected entries in one archive: a whole number from 1 to 10000000 (default 200000), got 0',
+      'limits.workerMemoryMb: expected MiB of memory for the heavy-work process: a whole number from 64 to 65536 (default 512), got "lots"',
+    ]);
+  });
+});
