@@ -46,16 +46,31 @@ const isSensitive = (procedure: string) => procedure.startsWith('auth.') || proc
 
 const kib = (n: number) => (n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n / 1024} KiB`);
 
-/** A tRPC-shaped error, so tRPC clients (the CLI, the console) show the message as it is. */
-function refuse(res: ServerResponse, status: number, code: string, message: string, close = false): void {
+/** What is still coming of a refused request's body is read and dropped up to this, then cut off. */
+const DISCARD_MAX = 64 * 1024 * 1024;
+
+/**
+ * A tRPC-shaped error, so tRPC clients (the CLI, the console) show the message as it is. The rest
+ * of the request's body is dropped as it arrives (never kept), so the client, still sending, reads
+ * the answer instead of a broken pipe; past DISCARD_MAX the connection is cut.
+ */
+function refuse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+): void {
   // JSON-RPC numbers as @trpc/server uses them.
   const jsonRpc = { BAD_REQUEST: -32600, PAYLOAD_TOO_LARGE: -32413, MISDIRECTED: -32600 }[code] ?? -32600;
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'cache-control': 'no-store',
-    ...(close ? { connection: 'close' } : {}),
-  });
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify({ error: { message, code: jsonRpc, data: { code, httpStatus: status } } }));
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_MAX) req.destroy();
+  });
+  req.resume();
 }
 
 /** The Host header's name, lower case, without port or IPv6 brackets. */
@@ -149,21 +164,14 @@ export function createHttpServer(opts: HttpServerOptions) {
 
   function tooLarge(req: IncomingMessage, res: ServerResponse, procedure: string, limit: number): void {
     refuse(
+      req,
       res,
       413,
       'PAYLOAD_TOO_LARGE',
       `The request body is larger than ${kib(limit)}, the most "${procedure}" takes${
         limit === limits.anonymous ? ' (anonymous, sign-in and portal calls)' : ''
       }. Nothing was done.`,
-      true,
     );
-    // Read no more than a little of what is still coming (the answer is on its way), then hang up.
-    let discarded = 0;
-    req.on('data', (chunk: Buffer) => {
-      discarded += chunk.length;
-      if (discarded > 1024 * 1024) req.destroy();
-    });
-    req.resume();
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -174,11 +182,11 @@ export function createHttpServer(opts: HttpServerOptions) {
     const host = hostName(req.headers.host);
     if (!allowed.has('*') && (host === null || !allowed.has(host))) {
       refuse(
+        req,
         res,
         421,
         'MISDIRECTED',
         `This coordinator does not answer to the host name "${(req.headers.host ?? '').slice(0, 100)}" (a guard against DNS rebinding). If it is one of its names, add it to ROLLGATE_ALLOWED_HOSTS.`,
-        true,
       );
       return;
     }
@@ -198,6 +206,7 @@ export function createHttpServer(opts: HttpServerOptions) {
     const sensitive = procedures.find(isSensitive);
     if (batched && sensitive) {
       refuse(
+        req,
         res,
         400,
         'BAD_REQUEST',
@@ -234,7 +243,7 @@ export function createHttpServer(opts: HttpServerOptions) {
         handle(req, res).catch((err: unknown) => {
           opts.log.error({ err }, 'api request failed');
           if (!res.headersSent)
-            refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'The coordinator failed; see its log.');
+            refuse(req, res, 500, 'INTERNAL_SERVER_ERROR', 'The coordinator failed; see its log.');
           else res.destroy();
         });
       });
