@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseRule } from './lb';
+import type { CommandContext } from '../context';
+import { haproxyConfigCommand, parseRule } from './lb';
 
 describe('lb routes set --rule', () => {
   it('reads the three kinds of rule, the edition after the last "="', () => {
@@ -27,5 +28,37 @@ describe('lb routes set --rule', () => {
     for (const bad of ['x-pilot=2.0', 'header:x-pilot=2.0', 'source:=2.0', 'path:/beta/', 'cookie:a=b']) {
       expect(() => parseRule(bad), bad).toThrow(/expected header:<name>:<value>=<edition>, source:/);
     }
+  });
+});
+
+describe('lb haproxy-config --health (issue 13 item 3)', () => {
+  async function asked(flags: Parameters<typeof haproxyConfigCommand>[1]): Promise<unknown> {
+    let input: unknown;
+    const printed: string[] = [];
+    const ctx = {
+      client: {
+        lb: {
+          haproxyConfig: {
+            query: async (i: unknown) => {
+              input = i;
+              return 'backend x';
+            },
+          },
+        },
+      },
+      out: { print: (t: string) => printed.push(t) },
+    } as unknown as CommandContext;
+    expect(await haproxyConfigCommand(ctx, flags)).toBe(0);
+    expect(printed).toEqual(['backend x']);
+    return input;
+  }
+
+  it('passes the health mode to the API, and leaves the default to it when absent', async () => {
+    expect(await asked({ cluster: 'shop', health: 'gate' })).toEqual({ cluster: 'shop', health: 'gate' });
+    expect(await asked({ cluster: 'shop', health: 'service' })).toEqual({
+      cluster: 'shop',
+      health: 'service',
+    });
+    expect(await asked({ cluster: 'shop' })).toEqual({ cluster: 'shop' });
   });
 });
