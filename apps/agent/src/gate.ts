@@ -1,7 +1,9 @@
 // The gate a load balancer polls for this server: open only when the coordinator wants the server
-// in rotation AND every managed service is healthy. A server whose service is down takes itself out
-// of rotation even if the coordinator is unreachable; a server the coordinator drained stays out
-// even though it is healthy.
+// in rotation AND every managed service is healthy (the health monitor's view, with its fall/rise
+// hysteresis). A server whose service is down takes itself out of rotation even if the coordinator
+// is unreachable; a server the coordinator drained stays out even though it is healthy. Only the
+// gate health mode makes HAProxy poll it (docs/adr/0017): there a dead agent takes its server out,
+// which is why the default configuration checks the service itself instead.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@rollgate/logger';
