@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import {
   createDb,
+  createLogDeadLetters,
   createLogWriter,
   createPgAuthStore,
   createPgLoginAttempts,
@@ -10,7 +11,8 @@ import {
   createPgNotifier,
   createPgStore,
 } from '@rollgate/db';
-import { createEngine, type Clock } from '@rollgate/engine';
+import { MSG } from '@rollgate/domain';
+import { createEngine, type Clock, type LogRecord } from '@rollgate/engine';
 import { createLogger } from '@rollgate/logger';
 import { createAgentGateway } from './agent-gateway';
 import { loadAgentCa, type AgentCa } from './agent-ca';
@@ -27,6 +29,7 @@ import { createScheduledPrecheck } from './readiness-check';
 import { createAuthService } from './auth-service';
 import { createBootstrapSecret } from './bootstrap-secret';
 import { createCoordinatorServices } from './services';
+import { createRetention } from './retention';
 
 export const COORDINATOR_VERSION = '0.1.0';
 
@@ -51,7 +54,43 @@ async function main() {
   const store = auditWithOrigin(createPgStore(db.db));
   // pg-store commits appends in call order and fails one started behind a failed one: while one
   // commits, the next ones are sent (3 measured best here; 4 no better, and each holds a connection).
-  const logWriter = createLogWriter({ store, pipeline: 3 });
+  // Lines that can never be stored are set aside (log_dead_letters) with an alert, never retried
+  // for ever behind every agent's stream (issue 17 item 2, docs/adr/0019).
+  const deadLetters = createLogDeadLetters(db.db);
+  const logWriter = createLogWriter({
+    store,
+    pipeline: 3,
+    logger: log,
+    deadLetter: (lines, reason) => deadLetters.put(lines, reason),
+    onSetAside: ({ lines, reason }) => setAsideAlert(lines, reason),
+  });
+  function setAsideAlert(lines: LogRecord[], reason: string) {
+    const first = lines[0]!;
+    const detail =
+      `${lines.length} line(s) from ${first.serverId ?? first.source} (${reason}); ` +
+      'list them with SELECT * FROM log_dead_letters ORDER BY id DESC';
+    log.error(
+      { code: MSG.logLinesSetAside.code, lines: lines.length, serverId: first.serverId, reason },
+      detail,
+    );
+    logWriter.write({
+      runId: first.runId,
+      actionId: null,
+      serverId: first.serverId,
+      stepIndex: null,
+      at: clock.now(),
+      level: 'error',
+      code: MSG.logLinesSetAside.code,
+      message: `${MSG.logLinesSetAside.text}: ${detail}`,
+      source: 'coordinator',
+    });
+  }
+  const retention = createRetention({
+    db: db.db,
+    log,
+    logRetentionDays: env.ROLLGATE_LOG_RETENTION_DAYS,
+    intervalMs: env.ROLLGATE_PRUNE_INTERVAL_MS,
+  });
   const artifacts = createArtifactStore({ dir: env.artifactsDir });
   const lb = createLbAdapter({ store, log });
 
@@ -112,6 +151,12 @@ async function main() {
       clock,
       version: COORDINATOR_VERSION,
       heartbeatIntervalMs: env.ROLLGATE_HEARTBEAT_MS,
+      logLimits: {
+        linesPerSecond: env.ROLLGATE_AGENT_LOG_LINES_PER_S,
+        charsPerSecond: env.ROLLGATE_AGENT_LOG_CHARS_PER_S,
+        maxLineChars: env.ROLLGATE_LOG_MAX_LINE_CHARS,
+        maxBatchLines: env.ROLLGATE_LOG_MAX_BATCH_LINES,
+      },
       coordinatorId: env.coordinatorId,
       // Client certificates are required and must chain to our CA; Hello then pins the server id.
       ...(ca
@@ -213,6 +258,7 @@ async function main() {
   await engine.start();
   const grpcPort = await gateway.start();
   guard.start();
+  retention.start();
   const enrolPort = await enrolment?.start();
   const httpPort = await http.start();
   log.info(
@@ -243,6 +289,7 @@ async function main() {
     await enrolment?.stop();
     await gateway.stop();
     await engine.stop();
+    await retention.stop();
     await notifier.stop();
     await logWriter.stop();
     await db.stop();
