@@ -401,7 +401,10 @@ describe('agent-check with a real HAProxy, agent and demo-app', () => {
       await sleep(AGENT_INTER_MS + 250);
       const started = Date.now();
       const cycle = await runAction('cycle.restart', [
-        { drain: { service: 'demo-app', maxWaitMs: 20_000 } },
+        // A drained server stays UP (service checks), so HAProxy may keep idle keep-alive
+        // connections to it open past the last request: the drain then ends at its limit, and
+        // stopping the service with them open must lose nothing (HAProxy sends them no request).
+        { drain: { service: 'demo-app', maxWaitMs: 5_000 } },
         { stop: { service: 'demo-app', timeoutMs: 10_000 } },
         { start: { service: 'demo-app' } },
         { waitHealthy: { service: 'demo-app', timeoutMs: 20_000 } },

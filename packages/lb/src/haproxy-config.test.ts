@@ -159,8 +159,8 @@ describe('renderHaproxyBackend, health mode service (issue 13 item 3)', () => {
     expect(l).toContain('option httpchk GET /healthz?deep=1');
     expect(l).toContain('http-check expect status 200');
     expect(l).not.toContain('option httpchk GET /gate');
-    // A drained server stays UP here: no idle server connection may outlive its last request.
-    expect(l).toContain('option http-server-close');
+    // Server keep-alive stays: closing each server connection cost most of the throughput here.
+    expect(l).not.toContain('option http-server-close');
     expect(l).toContain('server api-1 10.0.0.1:9000 check agent-check agent-port 7071 agent-inter 1000ms');
     // A health check on its own port; the beside twin stays disabled and unchecked.
     expect(l).toContain(

@@ -231,7 +231,6 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     ...(health === 'service' ? SERVICE_HEALTH_COMMENT : GATE_HEALTH_COMMENT),
     `    option httpchk GET ${healthPath}`,
     '    http-check expect status 200',
-    ...(health === 'service' ? SERVER_CLOSE : []),
     '    # A request whose connection to a server fails is retried, on another server.',
     '    option redispatch',
     `    retries ${retries}`,
@@ -263,18 +262,6 @@ const SERVICE_HEALTH_COMMENT = [
   '    # cannot take a healthy server out. The coordinator drains a server through the runtime API',
   '    # (stats socket, at once) and the agent-check (within agent-inter); HAProxy ignores an',
   '    # agent-check it cannot connect to and keeps the last word it read.',
-];
-
-// A drained server stays UP in service mode, and HAProxy keeps idle keep-alive connections to it
-// attached to client sessions for as long as those live (measured: over 20 s under keep-alive
-// load, where the gate mode's DOWN closed them at once). The agent's drain counts the service's
-// connections, so it would wait them out; closing each server connection after its response ends
-// the drain with the last request (client connections stay keep-alive).
-const SERVER_CLOSE = [
-  '    # One request per server connection: a drained server (still UP) keeps no idle connection,',
-  "    # so the agent's drain, which counts the service's connections, ends with the last request.",
-  '    # Clients keep their keep-alive connections to HAProxy.',
-  '    option http-server-close',
 ];
 
 const GATE_HEALTH_COMMENT = [
