@@ -3,7 +3,7 @@
 // and trusts only 127.0.0.2 as its proxy, so this test's ordinary loopback connections (from
 // 127.0.0.1) are an untrusted peer and connections bound to 127.0.0.2 are the trusted proxy. Two
 // more coordinators share one database, for the shared sign-in budget.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { request, createServer, type Server } from 'node:http';
@@ -115,6 +115,20 @@ describe('a fresh coordinator that trusts only 127.0.0.2 as a proxy', { timeout:
   let adminToken = '';
   const PASSWORD = 'first admin password 42';
 
+  /** The real CLI through the same-host proxy, the password on standard input. */
+  function rollgate(args: string[], env: Record<string, string> = {}) {
+    return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [join(ROOT, 'apps/cli/bin/rollgate.mjs'), '--url', proxyBase, ...args],
+        { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, ...env } },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+      child.stdin?.end(`${PASSWORD}\n`);
+    });
+  }
+
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rollgate-http-trust-'));
     dataDir = join(dir, 'coordinator');
@@ -186,8 +200,23 @@ describe('a fresh coordinator that trusts only 127.0.0.2 as a proxy', { timeout:
       /needs the one-time bootstrap secret in .*bootstrap-secret on the coordinator's machine/,
     );
     expect((await init({ bootstrapSecret: 'x'.repeat(43) })).status).toBe(403);
-    const withSecret = await init({ bootstrapSecret: secret });
-    expect(withSecret.status).toBe(200);
+    // The real CLI, on another machine's terms (no secret file where it looks), is refused too.
+    const elsewhere = await rollgate(['admin', 'init', '--username', 'root'], {
+      ROLLGATE_DATA_DIR: join(dir, 'not-the-coordinator'),
+    });
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toMatch(/needs the one-time bootstrap secret/);
+    // With the secret file (as on the coordinator's machine), once.
+    const withSecret = await rollgate([
+      'admin',
+      'init',
+      '--username',
+      'root',
+      '--bootstrap-secret-file',
+      secretFile,
+    ]);
+    expect(withSecret.stderr).toBe('');
+    expect(withSecret.stdout).toMatch(/Created the first administrator, root\./);
     // Consumed: the file is gone and the secret opens nothing any more.
     await expect(stat(secretFile)).rejects.toThrow(/ENOENT/);
     const again = await init({ bootstrapSecret: secret });
