@@ -39,3 +39,28 @@ describe('coordinator environment: agent identity settings', () => {
     expect(() => readEnv({ ROLLGATE_TLS_SERVER_NAMES: 'a b' })).toThrow(/comma-separated host names/);
   });
 });
+
+describe('coordinator environment: HTTP trust boundaries (issue 17 item 6)', () => {
+  it('trusts the loopback console by default, one hop; answers to loopback, the HTTP host and the TLS names', () => {
+    const env = readEnv({ ROLLGATE_HTTP_HOST: '10.0.0.11', ROLLGATE_TLS_SERVER_NAMES: 'Rollgate.Internal' });
+    expect(env.proxyTrust.hops).toBe(1);
+    expect(env.proxyTrust.proxies.check('127.0.0.1')).toBe(true);
+    expect(env.proxyTrust.proxies.check('10.0.0.5')).toBe(false);
+    expect(env.allowedHosts).toEqual(['localhost', '127.0.0.1', '::1', '10.0.0.11', 'rollgate.internal']);
+    const custom = readEnv({
+      ROLLGATE_TRUSTED_PROXIES: '10.0.0.0/8',
+      ROLLGATE_ALLOWED_HOSTS: 'console.example',
+    });
+    expect(custom.proxyTrust.proxies.check('127.0.0.1')).toBe(false);
+    expect(custom.proxyTrust.proxies.check('10.1.2.3')).toBe(true);
+    expect(custom.allowedHosts).toEqual(['console.example']);
+    expect(readEnv({ ROLLGATE_TRUSTED_PROXIES: '' }).proxyTrust.proxies.check('127.0.0.1')).toBe(false);
+  });
+
+  it('says which proxy entry is wrong', () => {
+    expect(() => readEnv({ ROLLGATE_TRUSTED_PROXIES: 'loopback,proxy.example' })).toThrow(
+      /ROLLGATE_TRUSTED_PROXIES: "proxy.example" is not an IP address, a CIDR/,
+    );
+    expect(() => readEnv({ ROLLGATE_TRUSTED_PROXY_HOPS: '11' })).toThrow(/ROLLGATE_TRUSTED_PROXY_HOPS/);
+  });
+});
