@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { appRouter } from '@rollgate/api';
+import { MAX_RESULT_JSON_CHARS, parseActionResultJson } from '@rollgate/domain';
 import { loadAgentProtocol } from '@rollgate/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFleet, type Fleet } from '@rollgate/demo-fleet';
+import { startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
 import { faultRandom } from '@rollgate/demo-fleet/faults';
 
 // Seeded like the fault tests: the seed is printed, ROLLGATE_FUZZ_SEED=<seed> replays a failure.
@@ -195,7 +196,10 @@ describe('bad input at the coordinator: tRPC and gRPC', () => {
         // A request too large for HTTP itself (a megabyte URL or body) may be refused and the
         // connection closed while the client is still sending: the reset is the answer there.
         const size = url.length + (typeof init.body === 'string' ? init.body.length : 0);
-        const reset = (err as { cause?: { code?: string } }).cause?.code === 'ECONNRESET';
+        // EPIPE (the client was still writing when the socket closed) is the same refusal as
+        // ECONNRESET: which one the client sees depends only on timing.
+        const code = (err as { cause?: { code?: string } }).cause?.code;
+        const reset = code === 'ECONNRESET' || code === 'EPIPE';
         if (!(reset && size > 64 * 1024)) {
           throw new Error(
             `${path} (${size} bytes): ${(err as Error).message} ${String((err as { cause?: unknown }).cause)}`,
@@ -338,5 +342,192 @@ describe('bad input at the coordinator: tRPC and gRPC', () => {
     expect(await snapshotDb()).toBe(before);
     // The real agents were never disturbed.
     expect((await fleet.api.servers.list.query({})).every((s) => s.status === 'connected')).toBe(true);
+  });
+  it('issue 17: refuses 1,500 hellos with one field out of bounds, 2,000 broken results, and 1,000 forged updates on a live stream', async () => {
+    const proto = loadAgentProtocol();
+    const client = new proto.rollgate.agent.v1.AgentService(
+      fleet.grpcAddress,
+      grpc.credentials.createInsecure(),
+    );
+    const codes = new Map<string, number>();
+    const count = (k: string) => codes.set(k, (codes.get(k) ?? 0) + 1);
+    const many = <T>(n: number, f: (i: number) => T) => Array.from({ length: n }, (_, i) => f(i));
+    const service = { name: 'svc', installedEditions: ['1.0'], activeEdition: '1.0', port: 8080 };
+    /** Each breaks exactly one bound; the rest of the Hello is valid. */
+    const breakers: [string, (h: Record<string, unknown>) => void][] = [
+      ['agentId', (h) => (h.agentId = 'a'.repeat(129))],
+      ['cluster', (h) => (h.cluster = 'c'.repeat(129))],
+      ['role', (h) => (h.role = 'r'.repeat(129))],
+      ['capabilities', (h) => (h.capabilities = many(65, (i) => `cap${i}`))],
+      ['capability', (h) => (h.capabilities = ['x'.repeat(65)])],
+      ['services', (h) => (h.services = many(65, (i) => ({ ...service, name: `s${i}` })))],
+      ['service name', (h) => (h.services = [{ ...service, name: 'n'.repeat(65) }])],
+      ['editions', (h) => (h.services = [{ ...service, installedEditions: many(65, (i) => `e${i}`) }])],
+      ['edition name', (h) => (h.services = [{ ...service, activeEdition: 'v'.repeat(65) }])],
+      ['service port', (h) => (h.services = [{ ...service, port: 65536 + R.below(1e6) }])],
+      ['agentCheckPort', (h) => (h.agentCheckPort = 65536 + R.below(1e6))],
+      ['journaled', (h) => (h.journaled = many(1025, () => ({ actionId: 'r.s1.x.a1', status: 2 })))],
+      ['journaled id', (h) => (h.journaled = [{ actionId: 'i'.repeat(513), status: 4 }])],
+      [
+        'journaled reason',
+        (h) => (h.journaled = [{ actionId: 'r.s1.x.a1', status: 5, reason: 'w'.repeat(16_385) }]),
+      ],
+      [
+        'journaled result',
+        (h) =>
+          (h.journaled = [
+            { actionId: 'r.s1.x.a1', status: 4, resultJson: ' '.repeat(MAX_RESULT_JSON_CHARS + 1) },
+          ]),
+      ],
+      ['hostname', (h) => (h.hostname = 'h'.repeat(256))],
+      ['agentVersion', (h) => (h.agentVersion = 'v'.repeat(65))],
+    ];
+    const before = await snapshotDb();
+    const H = 1500;
+    for (let i = 0; i < H; i++) {
+      const [what, breakIt] = R.pick(breakers);
+      const hello: Record<string, unknown> = {
+        agentId: `fz-${i}`,
+        cluster: 'demo',
+        role: 'admin',
+        hostname: 'fuzz',
+        agentVersion: '0.1.0',
+        gateUrl: 'http://127.0.0.1:1/gate',
+        capabilities: [],
+        services: [service],
+      };
+      breakIt(hello);
+      const outcome = await new Promise<{ code: string; details: string }>((resolve) => {
+        const call = client.Connect();
+        const timer = setTimeout(() => {
+          call.cancel();
+          resolve({ code: 'timeout', details: '' });
+        }, 10_000);
+        call.on('data', (m: { body?: string }) => {
+          if (m?.body === 'welcome') {
+            clearTimeout(timer);
+            call.cancel();
+            resolve({ code: 'welcomed', details: '' });
+          }
+        });
+        call.on('error', (err: grpc.ServiceError) => {
+          clearTimeout(timer);
+          resolve({ code: grpc.status[err.code] ?? String(err.code), details: err.details });
+        });
+        call.write({ hello });
+      });
+      count(`hello:${outcome.code}`);
+      expect(outcome.code, `a Hello with a bad ${what} was not refused`).toBe('INVALID_ARGUMENT');
+      expect(outcome.details).toMatch(/^hello rejected: .+Fix the agent's config file/);
+    }
+
+    // Results: a valid one of each kind with one field broken (or junk) is never taken, never throws.
+    const valid: Record<string, unknown>[] = [
+      { kind: 'command', command: 'snap', exitCode: 0, outputTail: '', ms: 1 },
+      { kind: 'dbRestore', file: '/x', tables: { t: 1 } },
+      {
+        kind: 'dbBackup',
+        file: '/x',
+        bytes: 1,
+        sha256: 'a'.repeat(64),
+        tables: {},
+        verified: true,
+        verifyMs: 1,
+      },
+      { kind: 'backupFiles', archive: '/a', bytes: 1, sha256: 'b'.repeat(64), entries: 1, directories: [] },
+      { kind: 'functionalTest', baseUrl: 'http://x', probes: [], passed: 0, failed: 0 },
+    ];
+    const R_N = 2000;
+    let broken = 0;
+    for (let i = 0; i < R_N; i++) {
+      const base = { ...R.pick(valid) };
+      const keys = Object.keys(base);
+      const k = R.pick([...keys, 'extra']);
+      base[k] = junk();
+      // junk() may by chance produce a value the field accepts (e.g. a boolean for `verified`).
+      const json = JSON.stringify(R.below(10) === 0 ? [base] : base) ?? 'null';
+      const parsed = parseActionResultJson(json);
+      if (!parsed.ok) {
+        broken++;
+        expect(parsed.why.length).toBeLessThan(2000);
+      } else {
+        expect(json.length).toBeLessThanOrEqual(MAX_RESULT_JSON_CHARS);
+      }
+      if (k === 'kind' || k === 'extra') expect(parsed.ok).toBe(false);
+    }
+    expect(broken).toBeGreaterThan(R_N / 2);
+
+    // A welcomed stream of a new server sends forged and malformed updates: every one refused, at
+    // most 20 audited (the audit log is bounded per stream), no run touched, the stream kept.
+    const call = client.Connect();
+    const welcomed = new Promise<boolean>((resolve) => {
+      call.on('data', (m: { body?: string }) => m?.body === 'welcome' && resolve(true));
+      call.on('error', () => resolve(false));
+    });
+    call.write({
+      hello: {
+        agentId: 'fz-results',
+        cluster: 'fuzz-results',
+        role: 'fuzz',
+        hostname: 'fuzz',
+        agentVersion: '0.1.0',
+        gateUrl: 'http://127.0.0.1:1/gate',
+      },
+    });
+    expect(await welcomed).toBe(true);
+    const auditBefore = (await fleet.api.audit.list.query()).filter(
+      (e) => e.action === 'agents.update-refused',
+    ).length;
+    const runsBefore = JSON.stringify((await fleet.api.upgrade.list.query()).map((r) => [r.id, r.status]));
+    const U = 1000;
+    for (let i = 0; i < U; i++) {
+      const body = R.pick(valid);
+      call.write({
+        actionUpdate: {
+          actionId: R.pick([`r-${i}.s1.admin-1.a1`, `r-${i}.s999999999.admin-2.a1`, R.pick(NASTY_STRINGS)]),
+          status: R.pick([1, 2, 3, 4, 5, 0, 99]) as 1,
+          reason: R.pick(['', 'forged', 'z'.repeat(50_000)]),
+          atMs: R.below(2 ** 31),
+          resultJson: R.pick(['', JSON.stringify(body), JSON.stringify({ ...body, extra: junk() }), '{']),
+        },
+      });
+    }
+    call.write({ heartbeat: { seq: 1, sentAtMs: Date.now() } });
+    const audited = await waitFor(
+      'the refusals to be audited',
+      async () => {
+        const n = (await fleet.api.audit.list.query()).filter(
+          (e) => e.action === 'agents.update-refused',
+        ).length;
+        return n - auditBefore >= 20 ? n - auditBefore : null;
+      },
+      60_000,
+      100,
+    );
+    // Every update is handled in order before the heartbeat: wait until the stream has read them all.
+    await waitFor(
+      'the stream to still be connected after the updates',
+      async () => {
+        const s = (await fleet.api.servers.list.query({})).find((x) => x.id === 'fz-results');
+        return s?.status === 'connected' ? s : null;
+      },
+      30_000,
+      100,
+    );
+    expect(audited).toBe(20);
+    call.end();
+    client.close();
+    console.log(
+      `[fuzz] issue 17: ${H} bounded hellos, ${R_N} results (${broken} refused), ${U} forged updates; outcomes ${JSON.stringify(Object.fromEntries(codes))}`,
+    );
+    expect(JSON.stringify((await fleet.api.upgrade.list.query()).map((r) => [r.id, r.status]))).toBe(
+      runsBefore,
+    );
+    const after = JSON.parse(await snapshotDb()) as { servers: unknown[][]; audit: number };
+    const was = JSON.parse(before) as { servers: unknown[][]; audit: number };
+    // The only new server is the one stream that said a valid Hello; the only new audit entries its refusals.
+    expect(after.servers.filter((x) => x[0] !== 'fz-results')).toEqual(was.servers);
+    expect(after.audit).toBe(was.audit + 20);
+    expect(await healthy()).toBe(true);
   });
 });
