@@ -106,7 +106,7 @@ export function createHeavyClient(limits: WorkerLimits = DEFAULT_WORKER_LIMITS):
         const timer = setTimeout(
           () =>
             kill(
-              `it did not finish within ${Math.round(timeoutMs / 1000)} s (limits.workerTimeoutMs in the agent config) and was stopped`,
+              `it did not finish within ${Math.round(timeoutMs / 1000)} s (limits.workerTimeoutMs in the agent config)`,
             ),
           timeoutMs,
         );
@@ -115,7 +115,7 @@ export function createHeavyClient(limits: WorkerLimits = DEFAULT_WORKER_LIMITS):
           void rssMb(child.pid).then((mb) => {
             if (mb !== undefined && mb > limits.workerMemoryMb) {
               kill(
-                `it used ${Math.round(mb)} MiB of memory (limit ${limits.workerMemoryMb} MiB, limits.workerMemoryMb in the agent config) and was stopped`,
+                `it used ${Math.round(mb)} MiB of memory (limit ${limits.workerMemoryMb} MiB, limits.workerMemoryMb in the agent config)`,
               );
             }
           });
@@ -135,7 +135,7 @@ export function createHeavyClient(limits: WorkerLimits = DEFAULT_WORKER_LIMITS):
           const tail = output.trim().split('\n').slice(-3).join(' | ');
           reject(
             new Error(
-              `the agent's work process for ${job.kind} ${killedFor ?? `exited (${signal ?? `code ${code}`}) without an answer`}${tail ? `; its last output: ${tail}` : ''}`,
+              `the agent's work process for ${job.kind} ${killedFor !== undefined ? `was stopped: ${killedFor}` : `exited (${signal ?? `code ${code}`}) without an answer`}${tail ? `; its last output: ${tail}` : ''}`,
             ),
           );
         });

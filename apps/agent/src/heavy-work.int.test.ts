@@ -23,6 +23,7 @@ import {
 } from '@rollgate/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeBomb, writeGzipTar } from '../test/archives';
+import { createHeavyClient } from './heavy-client';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const MiB = 1024 * 1024;
@@ -309,4 +310,32 @@ describe('issue 13: heavy work off the agent loop, bounded archives', () => {
       `[issue 13 item 2] agent RSS resting ${restingMb.toFixed(1)} MB, after the bomb ${last.toFixed(1)} MB`,
     );
   }, 180_000);
+});
+
+describe('issue 13 item 1: the heavy-work child is bounded', () => {
+  // Input that never ends: the child waits on its stdin until a bound stops it.
+  async function* forever(): AsyncIterable<Uint8Array> {
+    yield Buffer.from('x');
+    await new Promise(() => {});
+  }
+
+  it('is stopped at its deadline, naming limits.workerTimeoutMs', async () => {
+    const heavy = createHeavyClient({ workerMemoryMb: 512, workerTimeoutMs: 3000 });
+    const file = join(dir, 'never.part');
+    const err = await heavy.run({ kind: 'receive', file }, { input: forever() }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(
+      /^the agent's work process for receive was stopped: it did not finish within 3 s \(limits\.workerTimeoutMs in the agent config\)/,
+    );
+  }, 60_000);
+
+  it('is stopped past its memory bound, naming limits.workerMemoryMb', async () => {
+    // A Node child under tsx is well past 40 MiB resident: the watchdog stops it.
+    const heavy = createHeavyClient({ workerMemoryMb: 40, workerTimeoutMs: 60_000 });
+    const err = await heavy
+      .run({ kind: 'receive', file: join(dir, 'mem.part') }, { input: forever() })
+      .catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(
+      /^the agent's work process for receive was stopped: it used \d+ MiB of memory \(limit 40 MiB, limits\.workerMemoryMb in the agent config\)/,
+    );
+  }, 60_000);
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { startCoordinator, type CoordinatorProcess } from '../lib/coordinator';
+import { measureUnpack } from './agent-unpack';
 import { atMost, MB, median, round, type BenchResult, type Figure } from '../lib/figures';
 import { readFileSync } from 'node:fs';
 import { cpuSeconds, freePort, ROOT, rssBytes, sleep, spawnTracked, tempDir, waitFor } from '../lib/proc';
@@ -240,6 +241,11 @@ export async function benchAgent(opts: AgentOptions): Promise<BenchResult> {
     });
     for (const v of variants)
       figures.push(...(await measure(v, coord, service.port, opts.idleSeconds, opts.settleSeconds)));
+    // Issue 13: the agent as production runs it (the last variant), while its child unpacks.
+    const prod = variants[variants.length - 1]!;
+    figures.push(
+      ...(await measureUnpack(prod.name, prod.command, prod.cwd, service.port, opts.settleSeconds)),
+    );
   } finally {
     service.server.close();
     await coord.stop();
@@ -252,6 +258,10 @@ export async function benchAgent(opts: AgentOptions): Promise<BenchResult> {
       `coordinator" log line, median of ${STARTS} starts. Then, after ${opts.settleSeconds} s connected, VmRSS sampled every ` +
       `second and CPU (utime+stime from /proc/<pid>/stat) over the idle window. Under tsx (node --import tsx) ` +
       `and as the single-file bundle from tools/agent-bundle/build.mjs (node rollgate-agent.cjs), plain and with ` +
-      `the node flags of its systemd unit (tools/agent-bundle/rollgate-agent.service). ${bundleNote}`,
+      `the node flags of its systemd unit (tools/agent-bundle/rollgate-agent.service). With an unpack in progress ` +
+      `(tools/bench/src/benches/agent-unpack.ts): the last variant, connected to a minimal in-process ` +
+      `coordinator, is sent an install of a 1 GiB edition (two files of a repeated 1 MiB block, ~20 MB gzip) ` +
+      `after the same settle time; the agent's VmRSS and CPU (its heavy-work child apart), the child's peak ` +
+      `VmRSS and GET /gate latency every ~20 ms are read until the install's result arrives. ${bundleNote}`,
   };
 }
