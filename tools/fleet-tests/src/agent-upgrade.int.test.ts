@@ -3,12 +3,12 @@
 // agent restarted (what `systemctl restart rollgate-agent` does: SIGTERM to the agent alone,
 // KillMode=process, then a new start) while load runs on every frontend. The services keep
 // running (same pid), stay in rotation, and the agents come back with the new version.
-import { copyFile, mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { ROOT, waitFor } from '@rollgate/demo-fleet';
+import { waitFor } from '@rollgate/demo-fleet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAgentPackage, installAgentPackage } from './agent-package';
 import { CLUSTER, startShopFleet, type ShopFleet } from './fleet';
 import { describeLoad, loadEveryFrontend } from './load';
 import { watchRotation } from './watch';
@@ -17,29 +17,12 @@ const OLD = '0.1.0';
 const NEW = '0.1.1';
 
 let dir: string;
-let installed: string;
 let shop: ShopFleet;
-
-/** tools/agent-bundle/build.mjs: a plain script beside the workspace packages, loaded by path. */
-async function buildAgentBundle(opts: { outDir: string; version: string }) {
-  const build = (await import(
-    pathToFileURL(join(ROOT, 'tools/agent-bundle/build.mjs')).href
-  )) as typeof import('../../agent-bundle/build.mjs');
-  return build.buildAgentBundle(opts);
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fleet-agent-upgrade-'));
-  // /opt/rollgate-agent of the unit, here under the test's directory.
-  installed = (await buildAgentBundle({ outDir: join(dir, 'opt', 'rollgate-agent'), version: OLD })).bundle;
-  shop = await startShopFleet({
-    dir,
-    // ExecStart of tools/agent-bundle/rollgate-agent.service.
-    agentCommand: (a) => ({
-      command: process.execPath,
-      args: ['--lite-mode', '--max-semi-space-size=1', installed, '--config', a.configPath],
-    }),
-  });
+  // Every agent runs the package installed under <dir>/opt/rollgate-agent, as its unit runs it.
+  shop = await startShopFleet({ dir, agentVersion: OLD });
 });
 
 afterAll(async () => {
@@ -59,14 +42,14 @@ describe('issue 13 item 4: agent upgrade in place', () => {
     const { fleet, lb } = shop;
     expect(await versions(shop)).toEqual(fleet.agents.map((a) => [a.id, 'connected', OLD]));
     const pids = await Promise.all(fleet.agents.map((a) => shop.servicePid(a)));
-    const newer = await buildAgentBundle({ outDir: join(dir, 'build', NEW), version: NEW });
+    const newer = await buildAgentPackage(join(dir, 'build', NEW), NEW);
 
     const load = loadEveryFrontend(lb.frontends, { ratePerSec: 80, maxMs: 90_000 });
     const watch = watchRotation(() => lb.stats());
     await new Promise((r) => setTimeout(r, 1500));
-    // The package manager's step: the new file beside the old, then renamed over it (atomic).
-    await copyFile(newer.bundle, `${installed}.new`);
-    await rename(`${installed}.new`, installed);
+    // The package manager's step: each new file beside the old one, then renamed over it.
+    const replaced = await installAgentPackage(newer.dir, shop.agentPackage.dir);
+    expect(replaced).toContain('rollgate-agent.cjs');
     // systemctl restart, on every server at once.
     await Promise.all(
       fleet.agents.map(async (a) => {

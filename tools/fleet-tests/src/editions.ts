@@ -1,8 +1,8 @@
 // The archives the fleet tests distribute: editions of the Python service (server.py + EDITION),
-// a decompression bomb and an oversize edition. The bomb is built without ever holding or
-// compressing its expanded bytes: a gzip file may be a series of members, so one member of 1 MiB
-// of zeros (~1 KiB compressed) is repeated after a member holding the tar header — a valid
-// `.tar.gz` of one file, the same shape as the one in issue 13 (20 MiB expanding to 20 GiB).
+// decompression bombs and an oversize edition. The large ones are built without ever holding or
+// compressing their expanded bytes: a gzip file may be a series of members, so one member of 1 MiB
+// (~1 KiB compressed for zeros) is repeated after a member holding the tar header — a valid
+// `.tar.gz` of one file, the same shape as the one in issue 13 (20 MB expanding to 20 GiB).
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { createGzip, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 
 export interface FleetEdition {
@@ -56,18 +56,17 @@ function tarHeader(path: string, size: number): Buffer {
 }
 
 /**
- * A valid gzip tar of one file of `expandedMiB` MiB of zeros (server.py among the entries' names
- * would not matter: the archive must be refused before anything is activated).
- * @returns the archive's path; its size is about expandedMiB KiB.
+ * A valid gzip tar of one file of `expandedMiB` MiB: `block` (one MiB, gzipped once) repeated.
+ * Nothing of the expanded size is ever held or compressed here.
  */
-export async function buildBomb(path: string, expandedMiB: number): Promise<string> {
-  const zeros = gzipSync(Buffer.alloc(MiB), { level: 9 });
+async function repeatedBlockArchive(path: string, entry: string, expandedMiB: number, block: Buffer) {
+  const member = gzipSync(block, { level: 9 });
   const out = createWriteStream(path);
   const write = async (b: Buffer) => {
     if (!out.write(b)) await once(out, 'drain');
   };
-  await write(gzipSync(tarHeader('payload.bin', expandedMiB * MiB)));
-  for (let i = 0; i < expandedMiB; i++) await write(zeros);
+  await write(gzipSync(tarHeader(entry, expandedMiB * MiB)));
+  for (let i = 0; i < expandedMiB; i++) await write(member);
   // The end of the tar: two zero blocks.
   await write(gzipSync(Buffer.alloc(1024)));
   out.end();
@@ -76,25 +75,19 @@ export async function buildBomb(path: string, expandedMiB: number): Promise<stri
 }
 
 /**
- * An ordinary edition that is simply too large: `expandedMiB` MiB of hexadecimal text (random, so
- * it compresses about 2:1, like real application code and assets, nothing like a bomb), beside
- * the service files.
+ * A decompression bomb: `expandedMiB` MiB of zeros, about 1 KiB per MiB (20480 MiB: the 20 MB
+ * archive expanding to 20 GiB of issue 13).
  */
-export async function buildOversize(path: string, expandedMiB: number): Promise<string> {
-  const gzip = createGzip({ level: 1 });
-  const out = createWriteStream(path);
-  const done = once(out, 'finish');
-  gzip.pipe(out);
-  const write = async (b: Buffer) => {
-    if (!gzip.write(b)) await once(gzip, 'drain');
-  };
-  const size = expandedMiB * MiB;
-  await write(tarHeader('assets.txt', size));
-  for (let left = size; left > 0; left -= MiB) {
-    await write(Buffer.from(randomBytes(Math.min(MiB, left) / 2).toString('hex')));
-  }
-  await write(Buffer.alloc(1024));
-  gzip.end();
-  await done;
-  return path;
+export function buildBomb(path: string, expandedMiB: number): Promise<string> {
+  return repeatedBlockArchive(path, 'payload.bin', expandedMiB, Buffer.alloc(MiB));
+}
+
+/**
+ * An edition that is simply too large, not a bomb: `expandedMiB` MiB that compress about 60:1
+ * (16 KiB of random bytes in every MiB), well under the expansion-ratio limit (200).
+ */
+export function buildOversize(path: string, expandedMiB: number): Promise<string> {
+  const block = Buffer.alloc(MiB);
+  randomBytes(16 * 1024).copy(block);
+  return repeatedBlockArchive(path, 'assets.bin', expandedMiB, block);
 }
