@@ -163,16 +163,19 @@ function chunkLogs(
  * length and its bytes, so nothing is escaped here and nothing is parsed there. Rows get their ids
  * in input order.
  */
-function copyChunks(chunks: LogChunk[]): Buffer {
-  const w = new CopyWriter(64 + chunks.reduce((n, c) => n + 128 + c.lines.length * 160, 0));
+function copyChunks(chunks: LogChunk[], ids: number[]): Buffer {
+  const w = new CopyWriter(64 + chunks.reduce((n, c) => n + 140 + c.lines.length * 160, 0));
   w.bytes(COPY_BINARY_HEADER);
-  for (const { head, lines } of chunks) {
+  for (let i = 0; i < chunks.length; i++) {
+    const { head, lines } = chunks[i]!;
     // Encoding would throw (or worse, wrap) on a value out of its column's range.
     for (const l of lines) {
       const why = unstorableLogLine(l);
       if (why) throw new UnstorableLogLine(why);
     }
-    w.int16(11);
+    w.int16(12);
+    w.int32(8);
+    w.int64(ids[i]!);
     w.text(head.runId);
     w.text(head.actionId);
     w.text(head.serverId);
@@ -278,7 +281,22 @@ class CopyWriter {
 }
 
 const COPY_CHUNKS =
-  'COPY log_chunks (run_id, action_id, server_id, step_index, source, stream_id, ats, levels, codes, messages, seqs) FROM STDIN (FORMAT binary)';
+  'COPY log_chunks (id, run_id, action_id, server_id, step_index, source, stream_id, ats, levels, codes, messages, seqs) FROM STDIN (FORMAT binary)';
+
+/**
+ * Ids for `n` chunks from the table's sequence, ascending. Batches in flight COPY at the same time
+ * (one commits while the next is sent), so ids taken as rows are copied would interleave them: a
+ * stream's later lines could get lower ids. Each batch takes its ids before its COPY, in call order
+ * (after the batch before it took its own), and COPYs them: ids keep call order, COPYs still overlap.
+ */
+async function reserveIds(client: pg.ClientBase, n: number): Promise<number[]> {
+  if (n === 0) return [];
+  const { rows } = await client.query<{ id: number }>(
+    `SELECT nextval(pg_get_serial_sequence('log_chunks', 'id'))::float8 AS id FROM generate_series(1, $1)`,
+    [n],
+  );
+  return rows.map((r) => r.id).sort((a, b) => a - b);
+}
 
 /**
  * Runs `COPY … FROM STDIN` with `data` on one connection. node-postgres has no COPY API of its own;
@@ -309,8 +327,8 @@ function copyFrom(client: pg.ClientBase, statement: string, data: Buffer): Promi
 }
 
 type Stream = { serverId: string; streamId: string };
-/** A batch's place among those in flight: its COPY waits for the earlier one's, then says it is done. */
-type Order = { earlierCopied: Promise<void>; copied: () => void };
+/** A batch's place among those in flight: it takes its ids after the earlier one took its own. */
+type Order = { earlierReserved: Promise<void>; reserved: () => void };
 
 /** Thrown by a batch that waited on an earlier one which failed: it wrote nothing either. */
 export class EarlierLogBatchFailed extends Error {
@@ -347,10 +365,10 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
   /** Stored seq of each stream as of the last batch encoded here (committed or in flight). */
   const known = new Map<string, number>();
   /** The last batch: settles when it committed or failed. */
-  let last: { done: Promise<void>; projected: Promise<void>; copied: Promise<void>; settled: boolean } = {
+  let last: { done: Promise<void>; projected: Promise<void>; reserved: Promise<void>; settled: boolean } = {
     done: Promise.resolve(),
     projected: Promise.resolve(),
-    copied: Promise.resolve(),
+    reserved: Promise.resolve(),
     settled: true,
   };
 
@@ -397,14 +415,12 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
     order: Order,
   ): Promise<boolean> {
     const { chunks, m } = prepared;
-    const data = chunks.length > 0 ? copyChunks(chunks) : null;
-    // BEGIN is not awaited on its own: node-postgres sends COPY right behind it.
+    // BEGIN is not awaited on its own: node-postgres sends the next statement right behind it.
     client.query('BEGIN').catch(() => undefined);
-    // Ids are taken as rows are copied: this COPY starts once the earlier one is done (the earlier
-    // batch's commit still overlaps it), so ids keep call order across batches in flight.
-    await order.earlierCopied;
-    if (data) await copyFrom(client, COPY_CHUNKS, data);
-    order.copied();
+    await order.earlierReserved;
+    const ids = await reserveIds(client, chunks.length);
+    order.reserved();
+    if (chunks.length > 0) await copyFrom(client, COPY_CHUNKS, copyChunks(chunks, ids));
     await after(earlier);
     if (m.servers.length > 0) {
       const advanced = await client.query(
@@ -429,7 +445,7 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
     streams: Map<string, Stream>,
     earlier: Promise<void>,
     projected: () => void,
-    copied: () => void,
+    reserved: () => void,
   ): Promise<void> {
     // After the earlier batch: its seqs must be committed before these are read.
     await after(earlier);
@@ -448,8 +464,9 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
     const { chunks, storedSeq } = chunkLogs(lines, keys, stored);
     project(storedSeq);
     projected();
-    if (chunks.length > 0) await copyFrom(client, COPY_CHUNKS, copyChunks(chunks));
-    copied();
+    const ids = await reserveIds(client, chunks.length);
+    reserved();
+    if (chunks.length > 0) await copyFrom(client, COPY_CHUNKS, copyChunks(chunks, ids));
     const m = moves(streams, stored, storedSeq);
     if (m.servers.length > 0)
       await client.query(
@@ -495,17 +512,18 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
       client = await pool.connect();
       if (streams.size === 0) {
         // Engine and coordinator lines only: no seqs to check.
-        const data = copyChunks(chunkLogs(lines, keys, new Map()).chunks);
+        const { chunks } = chunkLogs(lines, keys, new Map());
         client.query('BEGIN').catch(() => undefined);
-        await order.earlierCopied;
-        await copyFrom(client, COPY_CHUNKS, data);
-        order.copied();
+        await order.earlierReserved;
+        const ids = await reserveIds(client, chunks.length);
+        order.reserved();
+        await copyFrom(client, COPY_CHUNKS, copyChunks(chunks, ids));
         await after(earlier);
         await client.query('COMMIT');
         return;
       }
       if (prepared && (await appendKnown(client, prepared, earlier, order))) return;
-      await appendLocked(client, lines, keys, streams, earlier, projected, order.copied);
+      await appendLocked(client, lines, keys, streams, earlier, projected, order.reserved);
     } catch (err) {
       await client?.query('ROLLBACK').catch(() => undefined);
       // What was projected for these streams may never have been stored: read it again next time.
@@ -513,7 +531,7 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
       throw err;
     } finally {
       projected(); // a failed batch must not hold the next one
-      order.copied();
+      order.reserved();
       client?.release();
     }
   }
@@ -524,11 +542,11 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
       // A batch already settled (failed or not) does not hold this one back.
       const previous = last.settled ? null : last;
       let projected!: () => void;
-      let copied!: () => void;
+      let reserved!: () => void;
       const entry = {
         done: Promise.resolve(),
         projected: new Promise<void>((r) => (projected = r)),
-        copied: new Promise<void>((r) => (copied = r)),
+        reserved: new Promise<void>((r) => (reserved = r)),
         settled: false,
       };
       entry.done = write(
@@ -536,7 +554,7 @@ export function createLogAppender(db: Db): { append(lines: LogRecord[]): Promise
         previous?.done ?? Promise.resolve(),
         previous?.projected ?? Promise.resolve(),
         projected,
-        { earlierCopied: previous?.copied ?? Promise.resolve(), copied },
+        { earlierReserved: previous?.reserved ?? Promise.resolve(), reserved },
       );
       last = entry;
       entry.done.then(
