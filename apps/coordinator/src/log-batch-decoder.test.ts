@@ -67,4 +67,15 @@ describe('decodeLogBatchMessage', () => {
     expect(decodeLogBatchMessage(line([0x38, 1]))).toBeNull();
     expect(decodeLogBatchMessage(line([0x18, 2]))).toEqual(connect.requestDeserialize(line([0x18, 2])));
   });
+  it('issue 17 item 2: a seq or at_ms of 2^63 and past is left to the library, whose number the gateway refuses', () => {
+    const b = bytes({
+      logs: { streamId: 'st', lines: [{ seq: 2 ** 63, atMs: 2 ** 63, message: 'poison' }] },
+    });
+    expect(decodeLogBatchMessage(b)).toBeNull();
+    const lib = connect.requestDeserialize(b) as { logs: { lines: { seq: number; atMs: number }[] } };
+    const [line] = lib.logs.lines;
+    // Past 2^53 (seq, a uint64) or negative (at_ms, an int64 wrapped): never a safe stored value.
+    expect(Number.isSafeInteger(line!.seq)).toBe(false);
+    expect(Number.isSafeInteger(line!.atMs) && line!.atMs >= 0).toBe(false);
+  });
 });
