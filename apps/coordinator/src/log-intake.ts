@@ -40,7 +40,11 @@ const NOTE_EVERY_MS = 10_000;
 const MAX_STREAM_ID = 128;
 
 /** Why a line was refused; the counts an operator sees. */
-type Refusal = 'out of range' | 'longer than the line limit' | 'in a batch over the batch limit';
+type Refusal =
+  | 'out of range'
+  | 'longer than the line limit'
+  | 'in a batch over the batch limit'
+  | 'with a stream id over 128 characters';
 
 /** One agent stream's quota and refusal counts. */
 export interface LogStreamState {
@@ -199,8 +203,13 @@ export function createLogIntake(opts: LogIntakeOptions) {
       )
         unacked.set(streamId, seq);
     };
-    if (lines.length > limits.maxBatchLines || streamId.length > MAX_STREAM_ID) {
-      refuse(s, 'in a batch over the batch limit', lines.length);
+    const tooMany = lines.length > limits.maxBatchLines;
+    if (tooMany || streamId.length > MAX_STREAM_ID) {
+      refuse(
+        s,
+        tooMany ? 'in a batch over the batch limit' : 'with a stream id over 128 characters',
+        lines.length,
+      );
       for (const l of lines) ackUpTo(l.seq);
       note(s, s.notedAt === 0);
       return;
