@@ -6,6 +6,7 @@
 // agent returns to its resting memory.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArchiveLimitError, ArchiveRefusedError, type LimitName } from './archive-errors';
@@ -25,6 +26,7 @@ export interface WorkerLimits {
 export const DEFAULT_WORKER_LIMITS: WorkerLimits = { workerMemoryMb: 512, workerTimeoutMs: 30 * 60_000 };
 
 const OUTPUT_TAIL = 8192;
+const WORKER_NICENESS = 10;
 const WATCH_MS = 200;
 
 export interface RunOptions {
@@ -89,6 +91,15 @@ export function createHeavyClient(limits: WorkerLimits = DEFAULT_WORKER_LIMITS):
         stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
         serialization: 'advanced',
       });
+      // Niceness +10: on a busy server the scheduler runs the agent's loop (gate, agent-check,
+      // heartbeats) before the unpack, which only takes longer.
+      if (child.pid !== undefined) {
+        try {
+          setPriority(child.pid, WORKER_NICENESS);
+        } catch {
+          // not permitted here (a container's seccomp policy): the job still runs
+        }
+      }
       let output = '';
       const keep = (d: Buffer) => {
         output = (output + d.toString('utf8')).slice(-OUTPUT_TAIL);
