@@ -73,19 +73,6 @@ const schema = z.object({
   ROLLGATE_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
   /** How often old logs, expired sessions and expired portal links are pruned, ms; default 1 h. */
   ROLLGATE_PRUNE_INTERVAL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(3_600_000),
-  // Agents' logs: per-agent quotas and bounds, retention (README "Security model", docs/adr/0019).
-  /** Log lines per second one agent may send; past it only its stream is read more slowly. Default 5000. */
-  ROLLGATE_AGENT_LOG_LINES_PER_S: z.coerce.number().int().min(10).max(10_000_000).default(5000),
-  /** Characters of log messages per second one agent may send; default 4000000. */
-  ROLLGATE_AGENT_LOG_CHARS_PER_S: z.coerce.number().int().min(1000).max(1_000_000_000).default(4_000_000),
-  /** Longest log line an agent may send, in characters (a longer one is refused); default 16384. */
-  ROLLGATE_LOG_MAX_LINE_CHARS: z.coerce.number().int().min(256).max(1_048_576).default(16_384),
-  /** Most lines in one LogBatch (a larger one is refused); default 1000 (agents send 50). */
-  ROLLGATE_LOG_MAX_BATCH_LINES: z.coerce.number().int().min(50).max(100_000).default(1000),
-  /** Days log lines (and dead letters) are kept; default 90. */
-  ROLLGATE_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
-  /** How often old logs, expired sessions and expired portal links are pruned, ms; default 1 h. */
-  ROLLGATE_PRUNE_INTERVAL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(3_600_000),
   // HTTP trust boundaries (README "Security model", docs/adr/0020).
   /** Peers whose X-Forwarded-For is believed: IPs, CIDRs, `loopback`; empty: none. Default loopback. */
   ROLLGATE_TRUSTED_PROXIES: z.string().max(4000).default('loopback'),
