@@ -247,8 +247,8 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
         ]
       : []),
     '    # inter/fall/rise: check every inter, DOWN after fall failures, UP after rise successes.',
-    '    # pool-purge-delay: idle connections to a drained server close soon, so a drain that counts',
-    "    # the service's connections ends as soon as its last request is answered.",
+    '    # pool-purge-delay: idle connections to a drained server are closed sooner (default 5 s),',
+    "    # so a drain that counts the service's connections ends sooner after its last request.",
     `    default-server ${defaultServer}`,
     ...serverLines,
     '',
