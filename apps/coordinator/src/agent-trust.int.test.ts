@@ -397,5 +397,10 @@ describe('issue 17: an agent is trusted with its own server only', () => {
     const revoked = await fetchArtifact(far, edition.sha256);
     expect(revoked).toMatchObject({ code: 'PERMISSION_DENIED', bytes: 0 });
     expect(revoked.details).toContain('this agent was revoked');
+    // And its Hello (the same check, at every connect), audited like any refused Hello.
+    const hello = await connect(far, { cluster: 'elsewhere' });
+    expect(hello.welcomed).toBe(false);
+    expect((await hello.status).details).toContain('this agent was revoked');
+    expect((await audit('agents.hello-refused')).some((e) => e.target === 'far-1')).toBe(true);
   });
 });
