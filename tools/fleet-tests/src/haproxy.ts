@@ -92,7 +92,8 @@ export async function startHandWrittenHaproxy(opts: FleetHaproxyOptions): Promis
       if (attempt < 5 && /Address already in use|cannot bind/i.test((err as Error).message)) continue;
       throw err;
     }
-    const runtime = createHaproxyRuntime({ socketPath: haproxy.socketPath });
+    // Generous: on a busy machine `show stat` once took more than the default 5 s.
+    const runtime = createHaproxyRuntime({ socketPath: haproxy.socketPath, timeoutMs: 15_000 });
     const backends = Object.fromEntries(roles.map((r) => [r, `be_${r}`]));
     return {
       haproxy,

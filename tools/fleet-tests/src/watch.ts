@@ -12,7 +12,10 @@ export interface RotationSample {
 }
 
 export interface RotationWatch {
-  /** Stops sampling; every sample of a server out of rotation, and how many rounds were taken. */
+  /**
+   * Stops sampling; every sample of a server out of rotation, how many rounds were read, and the
+   * first few reads that failed (a slow runtime API on a busy machine: that round saw nothing).
+   */
   stop(): Promise<{ rounds: number; outOfRotation: RotationSample[]; errors: string[] }>;
 }
 
