@@ -495,6 +495,38 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
     }
   });
 
+  it("issue 17 item 10: the operator revokes the customer's link on the live run page; the portal then opens nothing", async () => {
+    await page.goto(`${base}/runs/${encodeURIComponent(runId)}`);
+    const row = page.locator('tr[data-portal-link-state="active"]').filter({ hasText: RECIPIENT });
+    await row.waitFor();
+    const id = await row.getAttribute('data-portal-link-id');
+    await row.locator(`button[name="portal-revoke-${id}"]`).click();
+    await page.locator(`tr[data-portal-link-id="${id}"][data-portal-link-state="revoked"]`).waitFor();
+    await shot('live-run-portal-link-revoked');
+    const customer = await browser.newContext();
+    try {
+      const cp = await customer.newPage();
+      await cp.goto(portalLink);
+      await cp.locator('[data-portal="invalid"]').waitFor();
+      expect(await cp.locator('[data-portal="invalid"]').innerText()).toMatch(
+        /withdrawn by your service provider/,
+      );
+      expect(await cp.locator('[data-portal="ready"]').count()).toBe(0);
+    } finally {
+      await customer.close();
+    }
+    const audit = await fleet.api.audit.list.query();
+    expect(
+      audit.some(
+        (e) =>
+          e.action === 'run.portal-link.revoke' &&
+          e.target === runId &&
+          (e.details as { linkId?: string }).linkId === id &&
+          e.actor === fleet.admin.username,
+      ),
+    ).toBe(true);
+  });
+
   it('an admin manages accounts on the users page: creates an operator and a viewer, changes a role, disables one', async () => {
     await page.goto(`${base}/fleet`);
     await page.click('nav >> text=Users');
