@@ -68,10 +68,10 @@ import {
   listCommand,
   type ControlFlags,
   planCommand,
-  signOffCommand,
   portalLinkCreateCommand,
   portalLinkListCommand,
   portalLinkRevokeCommand,
+  signOffCommand,
   startCommand,
 } from './commands/upgrade';
 
@@ -470,16 +470,6 @@ async function main(argv: string[]): Promise<number> {
     .addOption(json())
     .action(act(signOffCommand));
 
-  upgrade
-    .command('skip-drain')
-    .description('end the drain of a server stuck with sessions (audited); the run goes on')
-    .argument('<runId>', 'the run')
-    .requiredOption('--server <id>', 'the server whose drain to end')
-    .addOption(json())
-    .action(
-      act(async (ctx, runId: string, flags: { server: string; json?: boolean }) => {
-        const view = await ctx.client.upgrade.skipDrain.mutate({ runId, serverId: flags.server });
-        if (flags.json) ctx.out.json(view);
   const portalLink = upgrade
     .command('portal-link')
     .description("links to the customer's portal of a run (sign-off, rollback authorisation)");
@@ -505,6 +495,16 @@ async function main(argv: string[]): Promise<number> {
     .addOption(json())
     .action(act(portalLinkRevokeCommand));
 
+  upgrade
+    .command('skip-drain')
+    .description('end the drain of a server stuck with sessions (audited); the run goes on')
+    .argument('<runId>', 'the run')
+    .requiredOption('--server <id>', 'the server whose drain to end')
+    .addOption(json())
+    .action(
+      act(async (ctx, runId: string, flags: { server: string; json?: boolean }) => {
+        const view = await ctx.client.upgrade.skipDrain.mutate({ runId, serverId: flags.server });
+        if (flags.json) ctx.out.json(view);
         else
           ctx.out.print(
             `Drain of ${flags.server} skipped in run ${runId}; its sessions are cut when it stops.`,

@@ -298,10 +298,6 @@ export const portalLinkInput = z.object({
     .default(72),
 });
 
-/** `agents.createJoinToken`: how long the token may be used (docs/adr/0013). */
-export const joinTokenInput = z.object({
-  /** Seconds, 1 s to 7 days. */
-  ttlSeconds: z
 /** A portal link of a run, by the id `upgrade.portalLinks` lists (not the token: it is never kept). */
 export const portalLinkRef = z.object({
   runId,
@@ -311,6 +307,10 @@ export const portalLinkRef = z.object({
   }),
 });
 
+/** `agents.createJoinToken`: how long the token may be used (docs/adr/0013). */
+export const joinTokenInput = z.object({
+  /** Seconds, 1 s to 7 days. */
+  ttlSeconds: z
     .number()
     .int()
     .min(1, 'ttlSeconds must be at least 1')

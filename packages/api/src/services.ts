@@ -159,7 +159,6 @@ export interface AuthServices {
     actor: string,
   ): Promise<{ token: string; expiresAt: number; id: string }>;
   resolvePortal(token: string): Promise<{ runId: string; recipient: string } | null>;
-}
   /** Why a token opens nothing, for the customer's message; null when it is unknown. */
   portalRefusal(token: string): Promise<'revoked' | 'expired' | null>;
   /** A run's portal links, newest first (never their tokens). */
@@ -178,6 +177,7 @@ export interface PortalLinkView {
   expiresAt: number;
   revokedAt: number | null;
   state: 'active' | 'expired' | 'revoked';
+}
 
 /** A cluster's load balancer as configured and, in runtime mode, as it reports now. */
 export interface LbView {
