@@ -172,13 +172,13 @@ describe('no request lost through a real HAProxy', () => {
     await waitFor('all servers up again', allUp, 10_000, 200);
   });
 
-  it('a drain waits for in-flight slow requests (6 s) to finish before the service is stopped', async () => {
+  it('a drain waits for in-flight slow requests (15 s) to finish before the service is stopped', async () => {
     await useLb('haproxy-runtime');
     // Two slow requests per server, through the load balancer, already running when the run starts.
-    // 6 s: the preparation steps (staging the edition) come before group 1 leaves rotation, and
-    // the requests must still be running then.
+    // 15 s: the preparation steps (staging the edition in the agents' child processes) come before
+    // group 1 leaves rotation, and the requests must still be running then even on a busy machine.
     const slow = Array.from({ length: 8 }, () =>
-      fetch(`${front}/slow?ms=6000`).then(
+      fetch(`${front}/slow?ms=15000`).then(
         async (r) => ({ status: r.status, body: await r.text() }),
         (e: Error) => ({ status: 0, body: e.message }),
       ),
@@ -187,7 +187,8 @@ describe('no request lost through a real HAProxy', () => {
     // Light traffic as well: a re-admitted server counts as back once it has served a request.
     const load = createLoadGenerator({ url: `${front}/`, ratePerSec: 100, keepAlive: true });
     load.start();
-    const { runId } = await runUpgrade('2.3', 10);
+    // The drainage interval outlasts the slow requests: the drain must end on "no sessions left".
+    const { runId } = await runUpgrade('2.3', 25);
     const report = await load.stop();
     expect(report.errors + report.non2xx).toBe(0);
     const results = await Promise.all(slow);

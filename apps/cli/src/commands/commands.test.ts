@@ -146,8 +146,17 @@ describe('loadEnv', () => {
       coordinatorUrl: 'http://coord:7400',
       noColor: true,
       user: 'alice',
+      dataDir: '.rollgate',
     });
-    expect(loadEnv({ LOGNAME: 'bob' })).toEqual({ coordinatorUrl: undefined, noColor: false, user: 'bob' });
+    expect(loadEnv({ LOGNAME: 'bob' })).toEqual({
+      coordinatorUrl: undefined,
+      noColor: false,
+      user: 'bob',
+      dataDir: '.rollgate',
+    });
+  });
+  it("reads the coordinator's data directory for admin init (ROLLGATE_DATA_DIR)", () => {
+    expect(loadEnv({ ROLLGATE_DATA_DIR: '/var/lib/rollgate' }).dataDir).toBe('/var/lib/rollgate');
   });
   it('treats empty values as unset', () => {
     expect(loadEnv({ ROLLGATE_URL: '', NO_COLOR: '' })).toMatchObject({
