@@ -343,7 +343,7 @@ describe('bad input at the coordinator: tRPC and gRPC', () => {
     // The real agents were never disturbed.
     expect((await fleet.api.servers.list.query({})).every((s) => s.status === 'connected')).toBe(true);
   });
-  it('issue 17: refuses 1,500 hellos with one field out of bounds, 2,000 broken results, and 1,000 forged updates on a live stream', async () => {
+  it('issue 17: refuses 1,500 hellos with one field out of bounds, 2,000 broken results, 1,000 forged updates and 1,000 log batches out of range on a live stream', async () => {
     const proto = loadAgentProtocol();
     const client = new proto.rollgate.agent.v1.AgentService(
       fleet.grpcAddress,
@@ -515,10 +515,44 @@ describe('bad input at the coordinator: tRPC and gRPC', () => {
       100,
     );
     expect(audited).toBe(20);
+
+    // Log lines with every field at or past its range (2^63 and 2^64 - 1, negative times, overlong
+    // messages, ids and batches): each is dropped and counted or refused, never stalls the pipeline.
+    const L = 1000;
+    const big = ['9223372036854775807', '9223372036854775808', '18446744073709551615', '4294967296'];
+    const logValue = () => R.pick([...big, String(Date.now()), String(R.below(2 ** 31)), '1']);
+    let sentLines = 0;
+    for (let i = 0; i < L; i++) {
+      const lines = many(R.pick([1, 2, 5, 1001]), (j) => ({
+        actionId: R.pick(['', `r-${i}.s1.fz-results.a1`, R.pick(NASTY_STRINGS), 'a'.repeat(600)]),
+        atMs: R.pick([logValue(), '-1', '-9223372036854775808']),
+        level: R.pick([0, 1, 2, 3, 4, 99]),
+        code: R.pick(['RG0120I', '', 'x'.repeat(300)]),
+        message: R.pick(['fuzz', 'm'.repeat(R.below(20_000)), R.pick(NASTY_STRINGS)]),
+        seq: R.pick([logValue(), String(i * 2000 + j + 1)]),
+      }));
+      sentLines += lines.length;
+      call.write({ logBatch: { streamId: R.pick(['fz-stream', 's'.repeat(129)]), lines } });
+    }
+    const sentAt = Date.now();
+    call.write({ heartbeat: { seq: 2, sentAtMs: sentAt } });
+    // The heartbeat is read after every batch before it, and is stored in the same batched writes
+    // as the fleet's own agents' heartbeats: all of them fresh means nothing stalled.
+    await waitFor(
+      'a fresh heartbeat from the fuzzing stream and from every agent of the fleet',
+      async () => {
+        const all = await fleet.api.servers.list.query({});
+        const fresh = all.filter((x) => x.status === 'connected' && (x.lastHeartbeatAt ?? 0) > sentAt);
+        return fresh.length === all.length && all.some((x) => x.id === 'fz-results') ? fresh : null;
+      },
+      60_000,
+      100,
+    );
+    expect(sentLines).toBeGreaterThan(L);
     call.end();
     client.close();
     console.log(
-      `[fuzz] issue 17: ${H} bounded hellos, ${R_N} results (${broken} refused), ${U} forged updates; outcomes ${JSON.stringify(Object.fromEntries(codes))}`,
+      `[fuzz] issue 17: ${H} bounded hellos, ${R_N} results (${broken} refused), ${U} forged updates, ${L} log batches; outcomes ${JSON.stringify(Object.fromEntries(codes))}`,
     );
     expect(JSON.stringify((await fleet.api.upgrade.list.query()).map((r) => [r.id, r.status]))).toBe(
       runsBefore,
