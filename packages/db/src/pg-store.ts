@@ -149,6 +149,20 @@ const ttl = (ms: number) => sql`now() + ${Math.max(0, Math.round(ms))} * interva
  * then id; getOutstandingActions oldest first; queryLogs ascending id (append order); listAudit
  * newest first; listServers and listEditions by key.
  */
+/**
+ * PostgreSQL's text and jsonb cannot hold U+0000. An audit entry quotes what an untrusted party
+ * sent (an agent's action id, a client's user name): its refusal must still be recorded, so NUL
+ * becomes U+FFFD in every string and key instead of failing the insert.
+ */
+export function storableText<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(/\u0000/g, '\uFFFD') as T;
+  if (Array.isArray(value)) return value.map(storableText) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableText(k), storableText(v)])) as T;
+  }
+  return value;
+}
+
 export function createPgStore(db: Db): EngineStore & RunLeases {
   const logs = createLogAppender(db);
   /**
@@ -543,7 +557,7 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
     },
 
     async appendAudit(event: AuditEvent) {
-      await db.insert(auditEvents).values(event);
+      await db.insert(auditEvents).values(storableText(event));
     },
 
     async acquireLease(runId, holder, ttlMs, force = false) {

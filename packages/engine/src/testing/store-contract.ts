@@ -891,6 +891,20 @@ export function describeStoreContract(
         expect(await store.listAudit()).toEqual([e3, e2, e1]);
         expect(await store.listAudit({ limit: 2 })).toEqual([e3, e2]);
       });
+
+      it('records an entry quoting a NUL an untrusted party sent (issue 17: a refusal is never lost)', async () => {
+        const e = {
+          ...audit(T0, 'agents.update-refused', { why: 'forged\u0000', ['k\u0000']: ['\u0000'] }),
+          target: '\u202e\u0000evil',
+        };
+        await store.appendAudit(e);
+        const [got] = await store.listAudit();
+        expect(got?.action).toBe('agents.update-refused');
+        // PostgreSQL cannot hold U+0000: it may become U+FFFD, nothing else changes.
+        const nul = (v: unknown): unknown =>
+          JSON.parse(JSON.stringify(v).replace(/\\u0000|\\ufffd|\ufffd/gi, '?'));
+        expect(nul(got)).toEqual(nul(e));
+      });
     });
   });
 }
