@@ -531,13 +531,13 @@ describe('bad input at the coordinator: tRPC and gRPC', () => {
           n > 5 ? ['', `r-${i}.s1.fz-results.a1`] : ['', R.pick(NASTY_STRINGS), 'a'.repeat(600)],
         ),
         atMs: R.pick([logValue(), '-1', '-9223372036854775808']),
-        level: R.pick([0, 1, 2, 3, 4, 99]),
+        level: R.pick([0, 1, 2, 3, 4, 99]) as 1,
         code: R.pick(n > 5 ? ['RG0120I', ''] : ['RG0120I', '', 'x'.repeat(300)]),
         message: n > 5 ? 'fuzz' : R.pick(['fuzz', 'm'.repeat(R.below(20_000)), R.pick(NASTY_STRINGS)]),
         seq: R.pick([logValue(), String(i * 2000 + j + 1)]),
       }));
       sentLines += lines.length;
-      call.write({ logBatch: { streamId: R.pick(['fz-stream', 's'.repeat(129)]), lines } });
+      call.write({ logs: { streamId: R.pick(['fz-stream', 's'.repeat(129)]), lines } });
     }
     const sentAt = Date.now();
     call.write({ heartbeat: { seq: 2, sentAtMs: sentAt } });
