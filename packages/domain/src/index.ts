@@ -23,6 +23,7 @@ export * from './compile-major';
 export * from './describe-plan';
 export * from './run-state';
 export * from './lb-config';
+export * from './lb-targets';
 export * from './readiness';
 export * from './windows';
 export * from './schedule';
