@@ -104,3 +104,23 @@ export function targetsOf(
 export function floorPools(resolution: Pick<LbResolution, 'pools'>): string[][] {
   return [...resolution.pools.values()].filter((ids) => ids.length > 0).map((ids) => [...ids]);
 }
+
+/**
+ * A load balancer of the cluster did not answer its runtime API. The message names it, its
+ * address and what to do; the engine pauses the run with it and resumes once the balancer answers.
+ */
+export class LbUnreachableError extends Error {
+  constructor(
+    /** The balancer's name in the configuration (lb1, lb2...). */
+    readonly balancer: string,
+    /** Its runtime API, "unix:/path" or "tcp:host:port". */
+    readonly address: string,
+    cause: string,
+    cluster: string,
+  ) {
+    super(
+      `load balancer ${balancer} (${address}) of cluster ${cluster} does not answer: ${cause}. Start it, or fix its runtime API address with \`rollgate lb configure --cluster ${cluster}\` (see \`rollgate lb show --cluster ${cluster}\`); the run resumes by itself once it answers.`,
+    );
+    this.name = 'LbUnreachableError';
+  }
+}
