@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { renderHaproxyBackend, type RenderHaproxyBackendOptions } from './haproxy-config';
+import {
+  renderHaproxyBackend,
+  renderHaproxyPools,
+  type RenderHaproxyBackendOptions,
+  type RenderHaproxyPoolsOptions,
+} from './haproxy-config';
 
 const base = (): RenderHaproxyBackendOptions => ({
   cluster: 'demo',
@@ -222,6 +227,221 @@ describe('the rendered configuration is valid for HAProxy (haproxy -c)', () => {
     }
     // The check can fail: a broken line is refused.
     const broken = await haproxyCheck(`${renderHaproxyBackend({ ...base(), ...sock })}\n    bogus-keyword 1`);
+    expect(broken.ok).toBe(false);
+  });
+});
+
+/** The seed's topology (issue 14): admin and stream pools, and a second service of the admin servers in its own pool. */
+const seedPools = (): RenderHaproxyPoolsOptions => {
+  const server = (name: string, address: string, servicePort: number, healthPath: string) => ({
+    name,
+    address,
+    servicePort,
+    gatePort: 7070,
+    agentCheckPort: 7071,
+    healthPath,
+  });
+  return {
+    cluster: 'seed',
+    balancer: 'lb1',
+    balancers: ['lb1', 'lb2'],
+    pools: [
+      {
+        name: 'admin',
+        backend: 'be_admin',
+        bind: '*:8081',
+        servers: [
+          server('admin-1', '10.0.1.1', 8080, '/health'),
+          server('admin-2', '10.0.1.2', 8080, '/health'),
+        ],
+      },
+      {
+        name: 'stream',
+        backend: 'be_stream',
+        bind: '*:8082',
+        servers: [
+          server('stream-1', '10.0.2.1', 8080, '/health'),
+          server('stream-2', '10.0.2.2', 8080, '/health'),
+        ],
+      },
+      {
+        name: 'license',
+        backend: 'be_license',
+        frontend: 'fe_lic',
+        bind: '*:8083',
+        servers: [server('admin-1', '10.0.1.1', 8090, '/ping'), server('admin-2', '10.0.1.2', 8090, '/ping')],
+      },
+    ],
+  };
+};
+
+/** The lines of one section (`frontend x`, `backend y`) up to the next blank line. */
+const section = (cfg: string, head: string): string[] => {
+  const l = cfg.split('\n');
+  const i = l.indexOf(head);
+  if (i < 0) throw new Error(`no "${head}" in:\n${cfg}`);
+  const out: string[] = [];
+  for (const line of l.slice(i)) {
+    if (line === '') break;
+    if (!line.trim().startsWith('#')) out.push(line.trim());
+  }
+  return out;
+};
+
+describe('renderHaproxyPools: a frontend and a backend per pool (issue 14 item 1)', () => {
+  it('renders each pool as its own frontend and backend, one server name in two backends with their own health paths', () => {
+    const cfg = renderHaproxyPools(seedPools());
+    expect(section(cfg, 'frontend fe_admin')).toEqual([
+      'frontend fe_admin',
+      'bind *:8081',
+      'default_backend be_admin',
+    ]);
+    expect(section(cfg, 'frontend fe_stream')).toEqual([
+      'frontend fe_stream',
+      'bind *:8082',
+      'default_backend be_stream',
+    ]);
+    expect(section(cfg, 'frontend fe_lic')).toEqual([
+      'frontend fe_lic',
+      'bind *:8083',
+      'default_backend be_license',
+    ]);
+    const admin = section(cfg, 'backend be_admin');
+    expect(admin).toContain('option httpchk GET /health');
+    expect(admin).toContain(
+      'server admin-1 10.0.1.1:8080 check agent-check agent-port 7071 agent-inter 1000ms',
+    );
+    expect(admin).toContain(
+      'server admin-2 10.0.1.2:8080 check agent-check agent-port 7071 agent-inter 1000ms',
+    );
+    expect(admin.filter((l) => l.startsWith('server '))).toHaveLength(2);
+    const license = section(cfg, 'backend be_license');
+    expect(license).toContain('option httpchk GET /ping');
+    expect(license).toContain(
+      'server admin-1 10.0.1.1:8090 check agent-check agent-port 7071 agent-inter 1000ms',
+    );
+    expect(section(cfg, 'backend be_stream')).toContain(
+      'server stream-2 10.0.2.2:8080 check agent-check agent-port 7071 agent-inter 1000ms',
+    );
+    // One global section, one defaults section, whatever the number of pools.
+    expect(lines(cfg).filter((l) => l === 'global' || l === 'defaults')).toEqual(['global', 'defaults']);
+    expect(lines(cfg)).toContain(
+      'stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners',
+    );
+  });
+
+  it('is the same file for each balancer of a pair but for the header naming it and its own runtime API line', () => {
+    const one = renderHaproxyPools({ ...seedPools(), balancer: 'lb1' });
+    const two = renderHaproxyPools({ ...seedPools(), balancer: 'lb2' });
+    expect(one).toMatch(/^# HAProxy configuration for Rollgate cluster "seed", load balancer "lb1"\./);
+    expect(two).toMatch(/^# HAProxy configuration for Rollgate cluster "seed", load balancer "lb2"\./);
+    expect(one).toContain('# The same file goes on every load balancer of the cluster (lb1, lb2)');
+    expect(one.split('\n').slice(1)).toEqual(two.split('\n').slice(1));
+    const tcp = renderHaproxyPools({
+      ...seedPools(),
+      balancer: 'lb2',
+      runtime: { host: '10.0.0.2', port: 9999 },
+    });
+    expect(lines(tcp)).toContain('stats socket ipv4@10.0.0.2:9999 level admin');
+    expect(tcp).toMatch(/A TCP runtime API has no authentication/);
+    expect(lines(renderHaproxyPools({ ...seedPools(), runtime: { host: '::1', port: 9999 } }))).toContain(
+      'stats socket ipv6@::1:9999 level admin',
+    );
+  });
+
+  it('takes the check settings and health mode for every backend, and renders the validation clone of a pool', () => {
+    const o = seedPools();
+    const cfg = renderHaproxyPools({
+      ...o,
+      health: 'gate',
+      checkIntervalMs: 300,
+      fall: 3,
+      rise: 1,
+      agentInterMs: 200,
+      pools: [
+        { ...o.pools[0]!, servers: o.pools[0]!.servers.map((s) => ({ ...s, besidePort: 8079 })) },
+        o.pools[1]!,
+      ],
+    });
+    for (const b of ['backend be_admin', 'backend be_stream']) {
+      expect(section(cfg, b)).toContain('option httpchk GET /gate');
+      expect(section(cfg, b)).toContain('default-server inter 300ms fall 3 rise 1 pool-purge-delay 1000ms');
+    }
+    expect(section(cfg, 'backend be_admin')).toContain(
+      'server admin-1 10.0.1.1:8080 check port 7070 agent-check agent-port 7071 agent-inter 200ms',
+    );
+    expect(section(cfg, 'backend be_admin-validate')).toContain(
+      'server admin-2-beside 10.0.1.2:8079 disabled',
+    );
+    expect(cfg).not.toContain('be_stream-validate');
+  });
+
+  it('refuses bad input with a message naming the pool and what to do', () => {
+    const o = seedPools();
+    const [admin, stream] = o.pools;
+    const bad = (patch: Partial<RenderHaproxyPoolsOptions>) => () => renderHaproxyPools({ ...o, ...patch });
+    expect(bad({ pools: [] })).toThrow(/list at least one pool/);
+    expect(bad({ pools: [admin!, { ...stream!, bind: undefined }] })).toThrow(
+      /pool "stream" needs a bind address: with several pools each frontend listens on its own \(e\.g\. admin=\*:8081, stream=\*:8082\)/,
+    );
+    expect(bad({ pools: [admin!, { ...stream!, bind: '*:8081' }] })).toThrow(
+      /pools "admin" and "stream" both bind \*:8081; give each pool's frontend its own address/,
+    );
+    expect(bad({ pools: [admin!, { ...stream!, backend: 'be_admin' }] })).toThrow(
+      /backend "be_admin" is used by two pools/,
+    );
+    expect(bad({ pools: [admin!, { ...stream!, name: 'admin' }] })).toThrow(
+      /pool "admin" is used by two pools/,
+    );
+    expect(bad({ pools: [admin!, { ...stream!, servers: [] }] })).toThrow(
+      /list at least one server in pools\[1\]\.servers/,
+    );
+    expect(
+      bad({ pools: [admin!, { ...stream!, servers: [{ ...stream!.servers[0]!, servicePort: 0 }] }] }),
+    ).toThrow(/pools\[1\]\.servers\[0\]\.servicePort must be a TCP port/);
+    expect(
+      bad({
+        pools: [
+          admin!,
+          { ...stream!, servers: [{ ...stream!.servers[0]!, healthPath: '/x' }, stream!.servers[1]!] },
+        ],
+      }),
+    ).toThrow(/must share one health path .* \/x \(stream-1\), \/health \(stream-2\)/);
+    expect(bad({ balancer: 'lb3' })).toThrow(/balancer "lb3" is not one of balancers \(lb1, lb2\)/);
+    expect(bad({ runtime: { socketPath: 'admin.sock' } })).toThrow(
+      /runtime\.socketPath must be an absolute path/,
+    );
+    expect(bad({ runtime: { host: '10.0.0.1 x', port: 1 } })).toThrow(/runtime\.host must be an IP address/);
+    expect(bad({ runtime: { host: '10.0.0.1', port: 70000 } })).toThrow(/runtime\.port must be a TCP port/);
+    expect(bad({ pools: [{ ...admin!, backend: 'be admin' }, stream!] })).toThrow(
+      /pools\[0\]\.backend "be admin" is not a valid HAProxy name/,
+    );
+  });
+
+  it('passes haproxy -c for a pair: unix and TCP runtime API, service and gate health', async () => {
+    const o = seedPools();
+    const local = {
+      pools: o.pools.map((p, i) => ({
+        ...p,
+        bind: `127.0.0.1:${18181 + i}`,
+        servers: p.servers.map((s) => ({ ...s, besidePort: s.servicePort + 100 })),
+      })),
+    };
+    for (const cfg of [
+      renderHaproxyPools({ ...o, ...local, runtime: { socketPath: '/tmp/rollgate-pools-test-lb1.sock' } }),
+      renderHaproxyPools({
+        ...o,
+        ...local,
+        balancer: 'lb2',
+        health: 'gate',
+        runtime: { host: '127.0.0.1', port: 18199 },
+      }),
+    ]) {
+      const r = await haproxyCheck(cfg);
+      expect(r.output).toMatch(/Configuration file is valid/);
+      expect(r.ok).toBe(true);
+    }
+    const broken = await haproxyCheck(`${renderHaproxyPools({ ...o, ...local })}\n    bogus-keyword 1`);
     expect(broken.ok).toBe(false);
   });
 });

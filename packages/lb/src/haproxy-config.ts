@@ -108,21 +108,28 @@ function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-/**
- * A complete haproxy.cfg for one cluster, with comments saying where each part goes when merging
- * into an existing configuration: the `stats socket` line into the global section, the defaults
- * only if there are none for HTTP, the frontend replaced by yours if you have one, the backend as
- * is. Validate with `haproxy -c -f haproxy.cfg`.
- */
-export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string {
-  checkName('cluster', opts.cluster);
-  const backend = opts.backend ?? `rollgate_${opts.cluster}`;
-  const frontend = opts.frontend ?? `fe_${opts.cluster}`;
-  checkName('backend', backend);
-  checkName('frontend', frontend);
-  const bind = opts.bind ?? '*:80';
-  if (!/^\S+:\d{1,5}$/.test(bind))
-    fail(`bind must be "address:port" (e.g. "*:80"), got ${JSON.stringify(bind)}`);
+/** The settings every backend of one configuration shares, checked and with defaults applied. */
+interface CommonSettings {
+  health: HaproxyHealthMode;
+  agentInter: number;
+  retries: number;
+  /** The `default-server` line's parameters. */
+  defaultServer: string;
+}
+
+type CommonOptions = Pick<
+  RenderHaproxyBackendOptions,
+  | 'health'
+  | 'checkIntervalMs'
+  | 'fall'
+  | 'rise'
+  | 'agentInterMs'
+  | 'slowstartMs'
+  | 'poolPurgeDelayMs'
+  | 'retries'
+>;
+
+function checkCommon(opts: CommonOptions): CommonSettings {
   const inter = opts.checkIntervalMs ?? 1000;
   const fall = opts.fall ?? 2;
   const rise = opts.rise ?? 2;
@@ -136,37 +143,9 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
   if (opts.slowstartMs !== undefined) checkPositive('slowstartMs', opts.slowstartMs);
   const poolPurge = opts.poolPurgeDelayMs ?? 1000;
   checkPositive('poolPurgeDelayMs', poolPurge);
-  const socket = opts.runtimeSocketPath ?? '/run/haproxy/admin.sock';
-  if (!/^\/\S+$/.test(socket))
-    fail(`runtimeSocketPath must be an absolute path without spaces, got ${JSON.stringify(socket)}`);
-  if (!Array.isArray(opts.servers) || opts.servers.length === 0) fail('list at least one server');
   const health = opts.health ?? 'service';
   if (health !== 'service' && health !== 'gate')
     fail(`health must be "service" or "gate", got ${JSON.stringify(health)}`);
-
-  const seen = new Set<string>();
-  for (const [i, s] of opts.servers.entries()) {
-    checkName(`servers[${i}].name`, s.name);
-    if (seen.has(s.name)) fail(`server name "${s.name}" is used twice; names must be unique in a backend`);
-    seen.add(s.name);
-    if (typeof s.address !== 'string' || !/^[A-Za-z0-9.:_-]+$/.test(s.address))
-      fail(`servers[${i}].address must be an IP address or host name, got ${JSON.stringify(s.address)}`);
-    checkPort(`servers[${i}].servicePort`, s.servicePort);
-    checkPort(`servers[${i}].gatePort`, s.gatePort);
-    if (s.agentCheckPort !== undefined) checkPort(`servers[${i}].agentCheckPort`, s.agentCheckPort);
-    if (s.healthPort !== undefined) checkPort(`servers[${i}].healthPort`, s.healthPort);
-    if (s.healthPath !== undefined && (typeof s.healthPath !== 'string' || !HEALTH_PATH.test(s.healthPath)))
-      fail(
-        `servers[${i}].healthPath must be a URL path like "/health" (letters, digits and ._~%/?=&:+,;@!*- only, at most 256 characters), got ${JSON.stringify(s.healthPath)}`,
-      );
-    if (s.besidePort !== undefined) {
-      checkPort(`servers[${i}].besidePort`, s.besidePort);
-      checkName(`servers[${i}].name + "-beside"`, `${s.name}-beside`);
-    }
-  }
-
-  const healthPath = health === 'service' ? serviceHealthPath(opts.servers) : '/gate';
-
   const defaultServer = [
     `inter ${inter}ms`,
     `fall ${fall}`,
@@ -174,41 +153,52 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     ...(opts.slowstartMs !== undefined ? [`slowstart ${opts.slowstartMs}ms`] : []),
     `pool-purge-delay ${poolPurge}ms`,
   ].join(' ');
-  const serverLines = opts.servers.map((s) => {
-    const checkPort = health === 'gate' ? s.gatePort : (s.healthPort ?? s.servicePort);
-    const parts = [
-      `server ${s.name} ${hostPort(s.address, s.servicePort)}`,
-      checkPort === s.servicePort ? 'check' : `check port ${checkPort}`,
-    ];
-    if (s.agentCheckPort !== undefined)
-      parts.push(`agent-check agent-port ${s.agentCheckPort} agent-inter ${agentInter}ms`);
-    // Service mode without agent-check: only the runtime API can drain this server.
-    const warn =
-      health === 'service' && s.agentCheckPort === undefined
-        ? `    # ${s.name} has no agent-check (gate.agentCheckPort in its agent config): only the runtime\n    # API can drain it, so the cluster needs "rollgate lb configure --socket <this stats socket>".\n`
-        : '';
-    const line = `${warn}    ${parts.join(' ')}`;
-    // The second instance of a single-server rollout: in maintenance (no traffic) until the
-    // coordinator switches to it; not checked by HAProxy (the agent checked it before the switch).
-    return s.besidePort === undefined
-      ? line
-      : `${line}\n    server ${s.name}-beside ${hostPort(s.address, s.besidePort)} disabled`;
-  });
-  const anyAgent = opts.servers.some((s) => s.agentCheckPort !== undefined);
+  return { health, agentInter, retries, defaultServer };
+}
 
+function checkBind(what: string, bind: string): void {
+  if (typeof bind !== 'string' || !/^\S+:\d{1,5}$/.test(bind))
+    fail(`${what} must be "address:port" (e.g. "*:80"), got ${JSON.stringify(bind)}`);
+}
+
+function checkSocketPath(what: string, socket: string): void {
+  if (typeof socket !== 'string' || !/^\/\S+$/.test(socket))
+    fail(`${what} must be an absolute path without spaces, got ${JSON.stringify(socket)}`);
+}
+
+/** `prefix` names the list in messages, e.g. "servers" or "pools[1].servers". */
+function checkServers(prefix: string, servers: readonly HaproxyBackendServer[]): void {
+  if (!Array.isArray(servers) || servers.length === 0) fail(`list at least one server in ${prefix}`);
+  const seen = new Set<string>();
+  for (const [i, s] of servers.entries()) {
+    const at = `${prefix}[${i}]`;
+    checkName(`${at}.name`, s.name);
+    if (seen.has(s.name)) fail(`server name "${s.name}" is used twice; names must be unique in a backend`);
+    seen.add(s.name);
+    if (typeof s.address !== 'string' || !/^[A-Za-z0-9.:_-]+$/.test(s.address))
+      fail(`${at}.address must be an IP address or host name, got ${JSON.stringify(s.address)}`);
+    checkPort(`${at}.servicePort`, s.servicePort);
+    checkPort(`${at}.gatePort`, s.gatePort);
+    if (s.agentCheckPort !== undefined) checkPort(`${at}.agentCheckPort`, s.agentCheckPort);
+    if (s.healthPort !== undefined) checkPort(`${at}.healthPort`, s.healthPort);
+    if (s.healthPath !== undefined && (typeof s.healthPath !== 'string' || !HEALTH_PATH.test(s.healthPath)))
+      fail(
+        `${at}.healthPath must be a URL path like "/health" (letters, digits and ._~%/?=&:+,;@!*- only, at most 256 characters), got ${JSON.stringify(s.healthPath)}`,
+      );
+    if (s.besidePort !== undefined) {
+      checkPort(`${at}.besidePort`, s.besidePort);
+      checkName(`${at}.name + "-beside"`, `${s.name}-beside`);
+    }
+  }
+}
+
+/** The global section: the runtime API line (`socketLine`, without indentation). */
+function globalAndDefaults(socketLine: string, socketComment: readonly string[] = []): string[] {
   return [
-    `# HAProxy configuration for Rollgate cluster "${opts.cluster}" (backend "${backend}").`,
-    '# Generated by renderHaproxyBackend. Where each part goes in an existing haproxy.cfg:',
-    '#   global   - add the "stats socket" line to your global section: it is the runtime API the',
-    '#              coordinator uses to drain a server at once (level admin; keep it mode 600).',
-    '#   defaults - only if you have none for HTTP; the timeouts are starting points.',
-    '#   frontend - where users connect; keep yours if you have one and point it at the backend.',
-    '#   backend  - as is. Check it with: haproxy -c -f /etc/haproxy/haproxy.cfg',
-    '',
     'global',
     '    # Runtime API: "set server <backend>/<server> state drain|ready|maint", "show stat".',
-    '    # expose-fd listeners lets a reload (haproxy -x <socket> -sf <pid>) keep the listening sockets.',
-    `    stats socket ${socket} mode 600 level admin expose-fd listeners`,
+    ...socketComment,
+    `    ${socketLine}`,
     '    stats timeout 30s',
     '',
     'defaults',
@@ -222,18 +212,54 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     '    # here). With this, it closes each after its next response instead (0 in 20 reloads).',
     '    option idle-close-on-response',
     '',
-    `frontend ${frontend}`,
-    `    bind ${bind}`,
-    `    default_backend ${backend}`,
-    '',
+  ];
+}
+
+const UNIX_SOCKET_COMMENT = [
+  '    # expose-fd listeners lets a reload (haproxy -x <socket> -sf <pid>) keep the listening sockets.',
+];
+
+function unixSocketLine(socket: string): string {
+  return `stats socket ${socket} mode 600 level admin expose-fd listeners`;
+}
+
+/** One backend (and its validation clone when a server has a second instance). */
+function backendSection(
+  backend: string,
+  servers: readonly HaproxyBackendServer[],
+  c: CommonSettings,
+): string[] {
+  const healthPath = c.health === 'service' ? serviceHealthPath(servers) : '/gate';
+  const serverLines = servers.map((s) => {
+    const checkPort = c.health === 'gate' ? s.gatePort : (s.healthPort ?? s.servicePort);
+    const parts = [
+      `server ${s.name} ${hostPort(s.address, s.servicePort)}`,
+      checkPort === s.servicePort ? 'check' : `check port ${checkPort}`,
+    ];
+    if (s.agentCheckPort !== undefined)
+      parts.push(`agent-check agent-port ${s.agentCheckPort} agent-inter ${c.agentInter}ms`);
+    // Service mode without agent-check: only the runtime API can drain this server.
+    const warn =
+      c.health === 'service' && s.agentCheckPort === undefined
+        ? `    # ${s.name} has no agent-check (gate.agentCheckPort in its agent config): only the runtime\n    # API can drain it, so the cluster needs "rollgate lb configure --socket <this stats socket>".\n`
+        : '';
+    const line = `${warn}    ${parts.join(' ')}`;
+    // The second instance of a single-server rollout: in maintenance (no traffic) until the
+    // coordinator switches to it; not checked by HAProxy (the agent checked it before the switch).
+    return s.besidePort === undefined
+      ? line
+      : `${line}\n    server ${s.name}-beside ${hostPort(s.address, s.besidePort)} disabled`;
+  });
+  const anyAgent = servers.some((s) => s.agentCheckPort !== undefined);
+  return [
     `backend ${backend}`,
     '    balance roundrobin',
-    ...(health === 'service' ? SERVICE_HEALTH_COMMENT : GATE_HEALTH_COMMENT),
+    ...(c.health === 'service' ? SERVICE_HEALTH_COMMENT : GATE_HEALTH_COMMENT),
     `    option httpchk GET ${healthPath}`,
     '    http-check expect status 200',
     '    # A request whose connection to a server fails is retried, on another server.',
     '    option redispatch',
-    `    retries ${retries}`,
+    `    retries ${c.retries}`,
     '    # A reused idle connection that the server closes just as a request goes out (its keep-alive',
     '    # timeout, a stop) answers nothing; a GET or HEAD sent into it is retried too, where HAProxy',
     '    # would otherwise close the client connection. Other methods are never sent twice.',
@@ -249,11 +275,186 @@ export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string 
     '    # inter/fall/rise: check every inter, DOWN after fall failures, UP after rise successes.',
     '    # pool-purge-delay: idle connections to a drained server are closed sooner (default 5 s),',
     "    # so a drain that counts the service's connections ends sooner after its last request.",
-    `    default-server ${defaultServer}`,
+    `    default-server ${c.defaultServer}`,
     ...serverLines,
     '',
-    ...validationBackend(backend, opts.servers, defaultServer, retries),
+    ...validationBackend(backend, servers, c.defaultServer, c.retries),
+  ];
+}
+
+/**
+ * A complete haproxy.cfg for one cluster, with comments saying where each part goes when merging
+ * into an existing configuration: the `stats socket` line into the global section, the defaults
+ * only if there are none for HTTP, the frontend replaced by yours if you have one, the backend as
+ * is. Validate with `haproxy -c -f haproxy.cfg`.
+ */
+export function renderHaproxyBackend(opts: RenderHaproxyBackendOptions): string {
+  checkName('cluster', opts.cluster);
+  const backend = opts.backend ?? `rollgate_${opts.cluster}`;
+  const frontend = opts.frontend ?? `fe_${opts.cluster}`;
+  checkName('backend', backend);
+  checkName('frontend', frontend);
+  const bind = opts.bind ?? '*:80';
+  checkBind('bind', bind);
+  const common = checkCommon(opts);
+  const socket = opts.runtimeSocketPath ?? '/run/haproxy/admin.sock';
+  checkSocketPath('runtimeSocketPath', socket);
+  if (!Array.isArray(opts.servers) || opts.servers.length === 0) fail('list at least one server');
+  checkServers('servers', opts.servers);
+
+  return [
+    `# HAProxy configuration for Rollgate cluster "${opts.cluster}" (backend "${backend}").`,
+    '# Generated by renderHaproxyBackend. Where each part goes in an existing haproxy.cfg:',
+    '#   global   - add the "stats socket" line to your global section: it is the runtime API the',
+    '#              coordinator uses to drain a server at once (level admin; keep it mode 600).',
+    '#   defaults - only if you have none for HTTP; the timeouts are starting points.',
+    '#   frontend - where users connect; keep yours if you have one and point it at the backend.',
+    '#   backend  - as is. Check it with: haproxy -c -f /etc/haproxy/haproxy.cfg',
+    '',
+    ...globalAndDefaults(unixSocketLine(socket), UNIX_SOCKET_COMMENT),
+    `frontend ${frontend}`,
+    `    bind ${bind}`,
+    `    default_backend ${backend}`,
+    '',
+    ...backendSection(backend, opts.servers, common),
   ].join('\n');
+}
+
+/** One pool of a cluster: one HAProxy backend (the same name on every balancer) and its frontend. */
+export interface HaproxyPool {
+  /** The pool's name in the cluster's LB configuration, e.g. "admin" (used in names and comments). */
+  name: string;
+  /** Its HAProxy backend; the coordinator's runtime API calls name it. */
+  backend: string;
+  /** Its frontend's name; default `fe_<pool name>`. */
+  frontend?: string;
+  /** Where its frontend listens, "address:port"; default "*:80" when the configuration has one pool. */
+  bind?: string;
+  /** The servers of the pool, each named as the coordinator names it in this backend. */
+  servers: HaproxyBackendServer[];
+}
+
+/** How a balancer's runtime API is reached: the `stats socket` line of its configuration. */
+export type HaproxyRuntimeAddress = { socketPath: string } | { host: string; port: number };
+
+export interface RenderHaproxyPoolsOptions extends CommonOptions {
+  /** The Rollgate cluster, e.g. "seed" (used in comments). */
+  cluster: string;
+  /** Every pool of the cluster: one frontend and one backend each. */
+  pools: HaproxyPool[];
+  /** The balancer this file is for, e.g. "lb1" (named in the header); default none. */
+  balancer?: string;
+  /** Every balancer of the cluster (an HA pair: 2), named in the header; default [balancer]. */
+  balancers?: string[];
+  /** Its runtime API; default { socketPath: "/run/haproxy/admin.sock" }. */
+  runtime?: HaproxyRuntimeAddress;
+}
+
+const HOST = /^[A-Za-z0-9.:_-]{1,255}$/;
+
+/** The `stats socket` line (and its comment) for a balancer's runtime API. */
+function runtimeSocket(runtime: HaproxyRuntimeAddress): { line: string; comment: string[] } {
+  if ('socketPath' in runtime) {
+    checkSocketPath('runtime.socketPath', runtime.socketPath);
+    return { line: unixSocketLine(runtime.socketPath), comment: UNIX_SOCKET_COMMENT };
+  }
+  if (typeof runtime.host !== 'string' || !HOST.test(runtime.host))
+    fail(`runtime.host must be an IP address or host name, got ${JSON.stringify(runtime.host)}`);
+  checkPort('runtime.port', runtime.port);
+  const family = runtime.host.includes(':') ? 'ipv6@' : /^[\d.]+$/.test(runtime.host) ? 'ipv4@' : '';
+  return {
+    line: `stats socket ${family}${runtime.host}:${runtime.port} level admin`,
+    comment: [
+      '    # A TCP runtime API has no authentication: listen on an address only the coordinator',
+      '    # reaches (a management network, or a firewall rule allowing the coordinator alone).',
+    ],
+  };
+}
+
+/**
+ * A complete haproxy.cfg for every pool of a cluster, for one balancer: a frontend and a backend
+ * per pool. Every balancer of a pair gets the same file; only the header's name and the runtime
+ * API line (each balancer's own) differ. Validate with `haproxy -c -f haproxy.cfg`.
+ */
+export function renderHaproxyPools(opts: RenderHaproxyPoolsOptions): string {
+  checkName('cluster', opts.cluster);
+  if (opts.balancer !== undefined) checkName('balancer', opts.balancer);
+  const balancers = opts.balancers ?? (opts.balancer !== undefined ? [opts.balancer] : []);
+  balancers.forEach((b, i) => checkName(`balancers[${i}]`, b));
+  if (opts.balancer !== undefined && !balancers.includes(opts.balancer))
+    fail(`balancer "${opts.balancer}" is not one of balancers (${balancers.join(', ')})`);
+  const common = checkCommon(opts);
+  const socket = runtimeSocket(opts.runtime ?? { socketPath: '/run/haproxy/admin.sock' });
+  if (!Array.isArray(opts.pools) || opts.pools.length === 0) fail('list at least one pool');
+  const used = { pool: new Set<string>(), frontend: new Set<string>(), backend: new Set<string>() };
+  const binds = new Map<string, string>();
+  const pools = opts.pools.map((p, i) => {
+    const at = `pools[${i}]`;
+    checkName(`${at}.name`, p.name);
+    const frontend = p.frontend ?? `fe_${p.name}`;
+    checkName(`${at}.backend`, p.backend);
+    checkName(`${at}.frontend`, frontend);
+    const once = (kind: keyof typeof used, name: string) => {
+      if (used[kind].has(name)) fail(`${kind} "${name}" is used by two pools; each pool needs its own`);
+      used[kind].add(name);
+    };
+    once('pool', p.name);
+    once('frontend', frontend);
+    once('backend', p.backend);
+    if (p.bind === undefined && opts.pools.length > 1)
+      fail(
+        `pool "${p.name}" needs a bind address: with several pools each frontend listens on its own (e.g. ${opts.pools.map((q, k) => `${q.name}=*:${8081 + k}`).join(', ')})`,
+      );
+    const bind = p.bind ?? '*:80';
+    checkBind(`${at}.bind`, bind);
+    const other = binds.get(bind);
+    if (other !== undefined)
+      fail(`pools "${other}" and "${p.name}" both bind ${bind}; give each pool's frontend its own address`);
+    binds.set(bind, p.name);
+    checkServers(`${at}.servers`, p.servers);
+    return { ...p, frontend, bind };
+  });
+
+  for (const p of pools)
+    if (
+      p.servers.some((s) => s.besidePort !== undefined) &&
+      used.backend.has(validationBackendName(p.backend))
+    )
+      fail(
+        `backend "${validationBackendName(p.backend)}" is the name of pool "${p.name}"'s validation backend; give the other pool another backend name`,
+      );
+  const names = pools.map((p) => `${p.name} (${p.backend})`).join(', ');
+  const pair =
+    balancers.length > 1
+      ? [
+          `# The same file goes on every load balancer of the cluster (${balancers.join(', ')}); only this`,
+          '# header and the "stats socket" line (each balancer\'s own runtime API) differ.',
+        ]
+      : [];
+  return [
+    `# HAProxy configuration for Rollgate cluster "${opts.cluster}"${opts.balancer !== undefined ? `, load balancer "${opts.balancer}"` : ''}.`,
+    `# Pools: ${names}.`,
+    ...pair,
+    '# Generated by rollgate lb haproxy-config. Where each part goes in an existing haproxy.cfg:',
+    '#   global    - add the "stats socket" line to your global section: it is the runtime API the',
+    '#               coordinator uses to drain a server at once (level admin).',
+    '#   defaults  - only if you have none for HTTP; the timeouts are starting points.',
+    '#   frontends - where users connect, one per pool; keep yours if you have them.',
+    '#   backends  - as they are: the coordinator names them and their servers in runtime API calls.',
+    '# Check it with: haproxy -c -f /etc/haproxy/haproxy.cfg',
+    '',
+    ...globalAndDefaults(socket.line, socket.comment),
+    ...pools.flatMap((p) => [
+      `# Pool "${p.name}".`,
+      `frontend ${p.frontend}`,
+      `    bind ${p.bind}`,
+      `    default_backend ${p.backend}`,
+      '',
+      ...backendSection(p.backend, p.servers, common),
+    ]),
+  ]
+    .join('\n')
+    .replace(/\n+$/, '\n');
 }
 
 const SERVICE_HEALTH_COMMENT = [

@@ -25,16 +25,24 @@ export {
 } from './haproxy-parse';
 export {
   renderHaproxyBackend,
+  renderHaproxyPools,
   validationBackendName,
   type HaproxyBackendServer,
   type HaproxyHealthMode,
+  type HaproxyPool,
+  type HaproxyRuntimeAddress,
   type RenderHaproxyBackendOptions,
+  type RenderHaproxyPoolsOptions,
 } from './haproxy-config';
 export {
+  checkLatencyMs,
   gateOnlyDetectMs,
   gateOnlyReadmitMs,
+  gateOnlyWaits,
   type GateDetectOptions,
   type GateReadmitOptions,
+  type GateWaitOptions,
+  type GateWaits,
 } from './gate-timing';
 export {
   renderRoutingFrontend,
