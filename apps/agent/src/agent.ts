@@ -34,9 +34,12 @@ import { openJournal, type Journal } from './journal';
 import { createLogShipper, type LogShipper, type ShipLevel } from './log-shipper';
 import { configSecrets, createOpRunner } from './ops';
 import { createRedactor } from './redact';
+import { createServiceManagers } from './service-managers/create-service-manager';
+import type { ServiceManager } from './service-managers/service-manager';
 import { openStateStore, type GateWish, type StateStore } from './state-store';
 import { createSupervisor, type Supervisor } from './supervisor';
 import { createConnectionCounter, createListenCheck } from './tcp-connections';
+import { localAddresses, probeHostsFor } from './port-probe';
 import { AGENT_VERSION } from './version';
 
 export interface AgentOptions {
@@ -77,6 +80,8 @@ export interface AgentStatus {
   agentCheck: string | null;
   services: (ServiceHealthView & {
     pid: number | null;
+    /** How it is run (docs/adr/0022), what its manager last said, restarts it made on its own. */
+    manager: { kind: string; says: string | null; restarts: number };
     runningEdition: string | null;
     activeEdition: string | null;
     installedEditions: string[];
@@ -115,6 +120,7 @@ export function createAgent(opts: AgentOptions): Agent {
   let journal: Journal | undefined;
   let state: StateStore | undefined;
   let supervisor: Supervisor | undefined;
+  let managers: Map<string, ServiceManager> | undefined;
   let health: HealthMonitor | undefined;
   let gate: GateServer | undefined;
   let agentCheck: AgentCheckServer | undefined;
@@ -244,15 +250,11 @@ export function createAgent(opts: AgentOptions): Agent {
         { service: s.name, edition: initial.name, sha256, files },
         'base edition installed and activated',
       );
-      if (supervisor?.running(s.name)) return;
+      const manager = managers?.get(s.name);
+      if (!manager || manager.running()) return;
       const dir = editions.editionDir(s.name, initial.name);
       ship('info', MSG.starting.code, `${MSG.starting.text} ${s.name} edition ${initial.name}`);
-      const rec = await supervisor?.start(s.name, {
-        ...s.start,
-        cwd: dir,
-        env: { ...baseEnv, ...s.env },
-        edition: initial.name,
-      });
+      const rec = await manager.start({ edition: initial.name, dir, env: { ...s.env } });
       log.info({ service: s.name, pid: rec?.pid }, 'base edition started');
       void health?.checkNow(s.name);
     } catch (err) {
@@ -296,15 +298,26 @@ export function createAgent(opts: AgentOptions): Agent {
         },
         onExit: (service) => void health?.checkNow(service),
       });
+      // Crash restarts belong to each manager: the agent reports them and never fights them.
+      managers = createServiceManagers(config.services, {
+        dataDir,
+        supervisor,
+        baseEnv,
+        log,
+        onRestart: (service, detail) => {
+          ship('warn', MSG.serviceRestarted.code, `${MSG.serviceRestarted.text}: ${detail}`);
+          void health?.checkNow(service);
+        },
+      });
       for (const s of config.services) {
-        await supervisor.adopt(s.name);
+        await managers.get(s.name)?.adopt();
         // A second instance left by a single-server rollout this agent was part of (stopBeside ends it).
         if (s.beside) await supervisor.adopt(`${s.name}@beside`);
       }
 
       health = createHealthMonitor({
         services: config.services,
-        isRunning: async (name) => (await supervisor?.refresh(name)) ?? false,
+        isRunning: async (name) => (await managers?.get(name)?.refresh()) ?? false,
         onChange: () => maybeReport(),
         intervalMs: opts.healthIntervalMs,
       });
@@ -322,10 +335,12 @@ export function createAgent(opts: AgentOptions): Agent {
         baseEnv,
         editions,
         supervisor: sup,
+        managers,
         health: hm,
         setGateWish,
         countConnections,
-        isListening: createListenCheck(),
+        // A connect probe of the one port, not a scan of the socket table (issue 18.3).
+        isListening: createListenCheck({ hostsFor: probeHostsFor(config.services, localAddresses()) }),
         fetchArtifact: (sha256, signal) => {
           if (!connection) throw new Error('no coordinator connection');
           return connection.fetchArtifact(sha256, signal);
@@ -473,11 +488,13 @@ export function createAgent(opts: AgentOptions): Agent {
             : agentCheckLine(state?.get().gateWish ?? 'open').trim(),
         services: config.services.map((s) => {
           const v = health?.get(s.name) ?? { name: s.name, state: 'unknown' as const, detail: '' };
-          const rec = supervisor?.running(s.name);
+          const m = managers?.get(s.name);
+          const rec = m?.running();
           const inv = inventoryCache.get(s.name);
           return {
             ...v,
             pid: rec?.pid ?? null,
+            manager: { kind: s.manager, says: m?.lastStatus()?.detail ?? null, restarts: m?.restarts() ?? 0 },
             runningEdition: rec?.edition ?? null,
             activeEdition: inv?.active ?? null,
             installedEditions: inv?.installed ?? [],

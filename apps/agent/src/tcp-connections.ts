@@ -1,6 +1,15 @@
-// Counts a service's ESTABLISHED TCP connections from /proc/net/tcp and /proc/net/tcp6: the drain
-// op waits for this to reach zero. Reading /proc works for any service without its cooperation.
+// Counts a service's ESTABLISHED TCP connections (the drain op waits for this to reach zero) and
+// tells whether anything listens on its port, for any service, without its cooperation.
+//
+// Both used to read and parse all of /proc/net/tcp{,6}, which lists every socket of the machine:
+// under Connection: close load it holds tens of thousands of TIME_WAIT entries and one read cost
+// ~175 ms, parsed synchronously on the agent's event loop (issue 18.3). Now the listen check is a
+// connect probe of the one port (port-probe.ts) and the count asks the kernel for the matching
+// sockets only (`ss` with a state and port filter, evaluated in the kernel by inet_diag); the
+// /proc scan remains as the fallback where `ss` is missing, and for the bench's comparison.
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { isPortListening, type PortProbeOptions } from './port-probe';
 
 const ESTABLISHED = '01';
 const LISTEN = '0A';
@@ -36,6 +45,36 @@ export function countListening(table: string, port: number): number {
 export interface ConnectionCounterOptions {
   /** Tables to read; default /proc/net/tcp and /proc/net/tcp6 (a missing one counts as empty). */
   tables?: string[];
+  /**
+   * How to count: 'ss' asks the kernel for the port's ESTABLISHED sockets only, 'proc' reads the
+   * whole tables, 'auto' uses ss when it runs here and the tables otherwise. Default 'auto', or
+   * 'proc' when `tables` is given (tests read fixture tables).
+   */
+  method?: 'auto' | 'ss' | 'proc';
+  /** The ss program; default "ss" on the PATH. */
+  ssPath?: string;
+}
+
+/** Counts the port's ESTABLISHED sockets (IPv4 and IPv6) with ss; rejects when ss cannot run. */
+export function countEstablishedSs(port: number, ssPath = 'ss'): Promise<number> {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    return Promise.reject(new Error(`not a TCP port: ${port}`));
+  }
+  return new Promise((resolve, reject) => {
+    execFile(
+      ssPath,
+      ['-H', '-t', '-n', 'state', 'established', `( sport = :${port} )`],
+      {
+        timeout: 5000,
+        maxBuffer: 64 * 1024 * 1024,
+        env: { LC_ALL: 'C', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+      },
+      (err, stdout) => {
+        if (err) reject(err);
+        else resolve(stdout.split('\n').filter((l) => l.trim() !== '').length);
+      },
+    );
+  });
 }
 
 async function sumTables(tables: string[], count: (table: string) => number): Promise<number> {
@@ -56,11 +95,41 @@ export function createConnectionCounter(
   opts: ConnectionCounterOptions = {},
 ): (port: number) => Promise<number> {
   const tables = opts.tables ?? ['/proc/net/tcp', '/proc/net/tcp6'];
-  return (port) => sumTables(tables, (t) => countEstablished(t, port));
+  const scan = (port: number) => sumTables(tables, (t) => countEstablished(t, port));
+  const method = opts.method ?? (opts.tables ? 'proc' : 'auto');
+  if (method === 'proc') return scan;
+  const ssPath = opts.ssPath ?? 'ss';
+  if (method === 'ss') return (port) => countEstablishedSs(port, ssPath);
+  // auto: the first failure to run ss (not installed) switches to the tables for good.
+  let ssWorks = true;
+  return async (port) => {
+    if (ssWorks) {
+      try {
+        return await countEstablishedSs(port, ssPath);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        ssWorks = false;
+      }
+    }
+    return scan(port);
+  };
 }
 
-/** Returns a function telling whether anything listens on a local TCP port. */
-export function createListenCheck(opts: ConnectionCounterOptions = {}): (port: number) => Promise<boolean> {
+/** The old listen check: scans the whole tables for a LISTEN socket on the port (bench baseline). */
+export function createListenScan(opts: ConnectionCounterOptions = {}): (port: number) => Promise<boolean> {
   const tables = opts.tables ?? ['/proc/net/tcp', '/proc/net/tcp6'];
   return async (port) => (await sumTables(tables, (t) => countListening(t, port))) > 0;
+}
+
+export interface ListenCheckOptions extends Omit<PortProbeOptions, 'hosts'> {
+  /** Addresses to probe for a port; default 127.0.0.1 and ::1 (port-probe.ts). */
+  hostsFor?: (port: number) => readonly string[] | undefined;
+}
+
+/**
+ * Returns a function telling whether anything listens on a local TCP port: a connect probe of
+ * that port only (port-probe.ts), whatever the size of the socket table.
+ */
+export function createListenCheck(opts: ListenCheckOptions = {}): (port: number) => Promise<boolean> {
+  return (port) => isPortListening(port, { hosts: opts.hostsFor?.(port), timeoutMs: opts.timeoutMs });
 }

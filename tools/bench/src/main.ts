@@ -11,7 +11,17 @@ import { parseArgs } from 'node:util';
 import { printReport, type BenchResult } from './lib/figures';
 import { cleanupAll, installCleanup } from './lib/proc';
 
-const BENCHES = ['plan', 'engine', 'agents', 'fanout', 'logs', 'agent', 'lb', 'console'] as const;
+const BENCHES = [
+  'plan',
+  'engine',
+  'agents',
+  'fanout',
+  'logs',
+  'agent',
+  'lb',
+  'console',
+  'agent-port-check',
+] as const;
 type BenchName = (typeof BENCHES)[number];
 
 const USAGE = `usage: npm run bench -- [${BENCHES.join('|')} ...] [options]
@@ -27,7 +37,8 @@ const USAGE = `usage: npm run bench -- [${BENCHES.join('|')} ...] [options]
   --agent-settle-seconds N  agent: connected and idle before that window opens (default 30)
   --skip-bundle          agent: measure under tsx only (no esbuild bundle)
   --lb-rate N            lb: background load through HAProxy, req/s (default 400)
-  --console-servers N    console: fleet size shown in the browser (default 10000; needs the console built)`;
+  --console-servers N    console: fleet size shown in the browser (default 10000; needs the console built)
+  --time-wait N          agent-port-check: TIME_WAIT sockets in the table (default 20000)`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -43,6 +54,7 @@ const { values, positionals } = parseArgs({
     'skip-bundle': { type: 'boolean' },
     'lb-rate': { type: 'string' },
     'console-servers': { type: 'string' },
+    'time-wait': { type: 'string' },
     engine: { type: 'boolean' },
     help: { type: 'boolean' },
   },
@@ -102,6 +114,11 @@ async function run(name: BenchName): Promise<BenchResult> {
       return (await import('./benches/console')).benchConsole({
         servers: num(values['console-servers'], 10_000),
         rounds: num(values.rounds, 5),
+      });
+    case 'agent-port-check':
+      return (await import('./benches/agent-port-check')).benchAgentPortCheck({
+        timeWait: num(values['time-wait'], 20_000),
+        rounds: num(values.rounds, 30),
       });
     case 'agent':
       return (await import('./benches/agent')).benchAgent({
