@@ -480,8 +480,16 @@ export interface LbServerStatus {
 export type LbMode =
   | {
       mode: 'runtime';
-      /** How long a re-admitted server may take to serve a request before the run warns. */
+      /**
+       * How long a re-admitted server may take to be reported UP by the LB before the run pauses
+       * (and, with readmitWait "served", to serve its first request before the run warns and goes on).
+       */
       readmitTimeoutMs: number;
+      /**
+       * What re-admission waits for: "up" (default) moves on as soon as the LB reports the server
+       * UP; "served" also waits for its first request (never longer than readmitTimeoutMs).
+       */
+      readmitWait?: 'up' | 'served';
     }
   | {
       mode: 'gate-only';
@@ -489,6 +497,8 @@ export type LbMode =
       detectMs: number;
       /** How long the LB takes to mark a server up after its gate opened. */
       readmitMs: number;
+      /** The operator's stated reaction time of a non-HAProxy LB, when it replaced the two above. */
+      reactionMs?: number;
     };
 
 /**
@@ -500,8 +510,18 @@ export interface LoadBalancerPort {
   mode(cluster: string): Promise<LbMode | null>;
   /** Runtime mode: stop sending new requests to these servers now (HAProxy `state drain`). */
   leave(cluster: string, serverIds: string[]): Promise<void>;
-  /** Runtime mode: send them traffic again (HAProxy `state ready`); called only after health was verified. */
+  /**
+   * Runtime mode: send them traffic again; called only after health was verified. On HAProxy one
+   * exchange per balancer: `set server … health up; set server … state ready`, so a server parked
+   * in maint is UP at once instead of after `rise` checks.
+   */
   rejoin(cluster: string, serverIds: string[]): Promise<void>;
+  /**
+   * Runtime mode: these drained servers are about to be stopped on purpose: take them out
+   * completely (HAProxy `state maint`), so the LB stops health-checking them and never marks them
+   * DOWN. Absent: the servers stay drained (re-admission then waits for the LB's own checks).
+   */
+  park?(cluster: string, serverIds: string[]): Promise<void>;
   /** Runtime mode: what the LB reports now for these servers. */
   status(cluster: string, serverIds: string[]): Promise<Map<string, LbServerStatus>>;
   /**
