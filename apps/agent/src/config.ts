@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { SAFE_NAME } from '@rollgate/domain';
 import { z } from 'zod';
+import { MANAGER_KINDS } from './service-managers/service-manager';
 
 type Issue = { input?: unknown; code?: string; keys?: string[] };
 
@@ -147,11 +148,90 @@ const databaseSchema = obj(
   }
 });
 
+/** An argv array run without a shell: the program, then its arguments. */
+const argvSchema = (example: string) =>
+  z
+    .array(
+      z
+        .string({ error: expected(`each word as a string (e.g. ${example})`) })
+        .max(4096, { error: 'each word at most 4096 characters' }),
+      { error: expected(`the program and its arguments as a list, run without a shell (e.g. ${example})`) },
+    )
+    .min(1, { error: expected(`the program and its arguments as a list (e.g. ${example})`) })
+    .max(64, { error: 'at most 64 words' })
+    .refine((a) => a[0] !== undefined && a[0].length > 0, { error: 'the program (first word) is empty' });
+
+const SYSTEMD_UNIT = /^[A-Za-z0-9][A-Za-z0-9:_.@\\-]{0,254}$/;
+const SUPERVISOR_PROGRAM = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+// How each manager is reached (docs/adr/0022); the object of the kind named by `manager` is required.
+const systemdSchema = obj(
+  {
+    /** The unit systemctl starts and stops, e.g. "rollgate-demo-app.service". */
+    unit: z
+      .string({ error: expected('a systemd unit name (e.g. "rollgate-demo-app.service")') })
+      .regex(SYSTEMD_UNIT, { error: expected('a systemd unit name (e.g. "rollgate-demo-app.service")') }),
+    /** The environment file written before each start; default /etc/rollgate/<service>.env. */
+    envFile: pathString('the environment file the unit reads', '/etc/rollgate/demo-app.env').optional(),
+  },
+  'an object like { "unit": "rollgate-demo-app.service" }',
+);
+
+const supervisorSchema = obj(
+  {
+    /** The program in supervisord's configuration ("name" or "group:name"). */
+    program: z
+      .string({ error: expected('a supervisord program name (e.g. "demo-app")') })
+      .regex(SUPERVISOR_PROGRAM, { error: expected('a supervisord program name (e.g. "demo-app")') }),
+    /** supervisorctl -c; default supervisorctl's own search (/etc/supervisor/supervisord.conf, ...). */
+    configFile: pathString("supervisord's configuration file", '/etc/supervisor/supervisord.conf').optional(),
+    /** supervisorctl -s; default the serverurl of that file. */
+    serverUrl: z
+      .string({ error: expected('a supervisord server URL (e.g. "unix:///var/run/supervisor.sock")') })
+      .regex(/^(unix:\/\/\/\S+|https?:\/\/\S+)$/, {
+        error: expected('a supervisord server URL (e.g. "unix:///var/run/supervisor.sock")'),
+      })
+      .optional(),
+    /** When set, an environment file written before each start (for a wrapper that sources it). */
+    envFile: pathString('an environment file for the program', '/etc/rollgate/demo-app.env').optional(),
+  },
+  'an object like { "program": "demo-app", "configFile": "/etc/supervisor/supervisord.conf" }',
+);
+
+const controlSchema = obj(
+  {
+    start: argvSchema('["/opt/app/bin/app", "start"]'),
+    stop: argvSchema('["/opt/app/bin/app", "stop"]'),
+    /** Exits 0 while the service runs, non-zero otherwise (LSB: 3). */
+    status: argvSchema('["/opt/app/bin/app", "status"]'),
+    /** Longest any of the three may run, ms; default 60000. */
+    timeoutMs: z
+      .number({ error: expected('ms a control command may run, 1000-3600000 (default 60000)') })
+      .int({ error: expected('whole ms a control command may run, 1000-3600000 (default 60000)') })
+      .min(1000, { error: expected('ms a control command may run, 1000-3600000 (default 60000)') })
+      .max(3_600_000, { error: expected('ms a control command may run, 1000-3600000 (default 60000)') })
+      .default(60_000),
+  },
+  'an object like { "start": ["/opt/app/bin/app", "start"], "stop": [...], "status": [...] }',
+);
+
+/** The per-kind object each manager needs, and an example of it. */
+const MANAGER_FIELD = {
+  systemd: ['systemd', '"systemd": { "unit": "rollgate-demo-app.service" }', 'systemd.unit'],
+  supervisor: ['supervisor', '"supervisor": { "program": "demo-app" }', 'supervisor.program'],
+  commands: [
+    'control',
+    '"control": { "start": ["/opt/app/bin/app", "start"], "stop": ["/opt/app/bin/app", "stop"], "status": ["/opt/app/bin/app", "status"] }',
+    'control.start, control.stop and control.status',
+  ],
+} as const;
+
 const serviceSchema = obj(
   {
     name: safeName('service name', 'demo-app'),
     port: port(8081),
-    start: commandSchema('node'),
+    /** manager "process" only: the program the agent runs. */
+    start: commandSchema('node').optional(),
     healthUrl: z
       .string({
         error: expected('an http URL that answers 200 when healthy (e.g. "http://127.0.0.1:8081/health")'),
@@ -227,9 +307,59 @@ const serviceSchema = obj(
       },
       'an object like { "port": 9081, "portEnv": "PORT" }',
     ).optional(),
+    /**
+     * How the service is run (docs/adr/0022): "process" (default: the agent starts it as its own
+     * child with `start`), "systemd" (a unit, see `systemd`), "supervisor" (a supervisord program,
+     * see `supervisor`) or "commands" (the operator's own programs, see `control`).
+     */
+    manager: z
+      .enum(MANAGER_KINDS, { error: expected(`one of ${MANAGER_KINDS.join(', ')} (default "process")`) })
+      .default('process'),
+    systemd: systemdSchema.optional(),
+    supervisor: supervisorSchema.optional(),
+    control: controlSchema.optional(),
   },
   'a service object with name, port and start (see the example in apps/agent/README.md)',
 ).superRefine((s, ctx) => {
+  if (s.manager === 'process' && s.start === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['start'],
+      message:
+        'missing; manager is "process" (the default): give start, e.g. { "command": "node", "args": ["server.mjs"] }, or set manager to "systemd", "supervisor" or "commands"',
+    });
+  }
+  if (s.manager !== 'process' && s.start !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['start'],
+      message: `is only for manager "process"; with manager "${s.manager}" the ${s.manager === 'commands' ? 'control commands start' : s.manager} starts the service: remove start`,
+    });
+  }
+  for (const [kind, [field, example, what]] of Object.entries(MANAGER_FIELD)) {
+    const given = s[field] !== undefined;
+    if (s.manager === kind && !given) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['manager'],
+        message: `is ${kind}: give ${what}, e.g. ${example}`,
+      });
+    }
+    if (s.manager !== kind && given) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        message: `is for manager "${kind}" but manager is "${s.manager}": set "manager": "${kind}" or remove ${field}`,
+      });
+    }
+  }
+  if (s.beside && s.manager !== 'process') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['beside'],
+      message: `needs manager "process" (the agent starts the second instance itself); a ${s.manager}-managed service runs one instance: remove beside`,
+    });
+  }
   if (s.beside && s.beside.port === s.port) {
     ctx.addIssue({
       code: 'custom',
@@ -477,8 +607,10 @@ export interface CoordinatorConfig {
 type RawService = RawConfig['services'][number];
 
 /** One managed service, with paths resolved and defaults filled in. */
-export interface ServiceConfig extends Omit<RawService, 'healthUrl'> {
+export interface ServiceConfig extends Omit<RawService, 'healthUrl' | 'systemd'> {
   healthUrl: string;
+  /** Set when manager is "systemd"; envFile defaults to /etc/rollgate/<name>.env. */
+  systemd?: { unit: string; envFile: string };
 }
 
 /** The validated config: every path absolute, every default applied. */
@@ -539,6 +671,15 @@ export function parseConfig(input: unknown, baseDir: string = process.cwd()): Co
         database: s.database && {
           ...s.database,
           pgBinDir: s.database.pgBinDir === undefined ? undefined : abs(s.database.pgBinDir),
+        },
+        systemd: s.systemd && {
+          unit: s.systemd.unit,
+          envFile: abs(s.systemd.envFile ?? `/etc/rollgate/${s.name}.env`),
+        },
+        supervisor: s.supervisor && {
+          ...s.supervisor,
+          configFile: s.supervisor.configFile === undefined ? undefined : abs(s.supervisor.configFile),
+          envFile: s.supervisor.envFile === undefined ? undefined : abs(s.supervisor.envFile),
         },
       })),
     },

@@ -21,6 +21,9 @@ import type { HealthMonitor } from './health-monitor';
 import { httpGet } from './http-get';
 import { OpError, type OpContext, type OpOutcome, type OpRunner } from './op-result';
 import { createRedactor, redactDeep, type Redactor } from './redact';
+import { createLogger } from '@rollgate/logger';
+import { createServiceManagers } from './service-managers/create-service-manager';
+import type { ServiceManager } from './service-managers/service-manager';
 import type { GateWish } from './state-store';
 import type { Supervisor } from './supervisor';
 
@@ -80,7 +83,13 @@ export interface OpRunnerDeps {
   /** The agent's own environment; children get it plus service env plus rollgate.env.json. */
   baseEnv: Record<string, string>;
   editions: EditionStore;
+  /** Runs `process` services, second instances and named commands. */
   supervisor: Supervisor;
+  /**
+   * How each service is started, stopped and asked (docs/adr/0022), by name; default built from
+   * services (process services over `supervisor`).
+   */
+  managers?: ReadonlyMap<string, ServiceManager>;
   health: HealthMonitor;
   setGateWish: (wish: GateWish, reason: string) => Promise<void>;
   countConnections: (port: number) => Promise<number>;
@@ -113,6 +122,26 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
   const downloads = join(deps.dataDir, 'downloads');
   const heavy = deps.heavy ?? createHeavyClient();
   const limits = deps.archiveLimits ?? DEFAULT_ARCHIVE_LIMITS;
+  const managers =
+    deps.managers ??
+    createServiceManagers(deps.services, {
+      dataDir: deps.dataDir,
+      supervisor: deps.supervisor,
+      baseEnv: deps.baseEnv,
+      log: createLogger({ name: 'agent', level: 'silent' }),
+    });
+  const managerOf = (s: ServiceConfig): ServiceManager => {
+    const m = managers.get(s.name);
+    if (!m) throw new Error(`no service manager for ${s.name}; this is a bug in the agent's wiring`);
+    return m;
+  };
+  /** What the manager last said, for a "not running" message; the process manager's log file otherwise. */
+  const whereToLook = (s: ServiceConfig, m: ServiceManager) => {
+    const said = m.lastStatus()?.detail;
+    return m.kind === 'process'
+      ? `see ${join(deps.dataDir, 'logs', `${s.name}.log`)}`
+      : `${m.kind} says: ${said ?? 'nothing yet'}`;
+  };
 
   /** The download needs room too (the unpack checks again for the expanded size, in the child). */
   async function checkRoomForDownload(s: ServiceConfig, op: Extract<ActionOp, { op: 'install' }>) {
@@ -145,6 +174,11 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
   }
 
   async function childEnv(s: ServiceConfig, dir: string): Promise<Record<string, string>> {
+    return { ...deps.baseEnv, ...(await serviceEnv(s, dir)) };
+  }
+
+  /** services[].env with the edition's rollgate.env.json on top (no agent environment). */
+  async function serviceEnv(s: ServiceConfig, dir: string): Promise<Record<string, string>> {
     let fileEnv: Record<string, string> = {};
     try {
       fileEnv = JSON.parse(await readFile(join(dir, ENV_FILE), 'utf8')) as Record<string, string>;
@@ -155,7 +189,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
         );
       }
     }
-    return { ...deps.baseEnv, ...s.env, ...fileEnv };
+    return { ...s.env, ...fileEnv };
   }
 
   async function download(
@@ -341,13 +375,14 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
   async function stop(op: Extract<ActionOp, { op: 'stop' }>, ctx: OpContext): Promise<string> {
     const s = service(op.service);
     const timeout = op.timeoutMs || OP_DEFAULTS.stopTimeoutMs;
-    const pid = deps.supervisor.running(s.name)?.pid;
+    const m = managerOf(s);
+    const pid = m.running()?.pid;
     ctx.log(
       'info',
       MSG.stopping.code,
-      `${MSG.stopping.text} ${s.name}${pid ? ` (pid ${pid})` : ''}: SIGTERM, SIGKILL after ${secs(timeout)}`,
+      `${MSG.stopping.text} ${s.name}${pid ? ` (pid ${pid})` : ''}: ${m.stopsWith(timeout)}`,
     );
-    const r = await deps.supervisor.stop(s.name, timeout, ctx.signal);
+    const r = await m.stop(timeout, ctx.signal);
     await deps.health.checkNow(s.name);
     if (r.alreadyStopped) {
       if (await deps.isListening(s.port)) {
@@ -368,12 +403,13 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
   async function start(op: Extract<ActionOp, { op: 'start' }>, ctx: OpContext): Promise<string> {
     const s = service(op.service);
     const { edition, dir } = await activeDir(s);
-    const running = deps.supervisor.running(s.name);
-    if (running && (await deps.supervisor.refresh(s.name))) {
-      if (running.edition === edition)
-        return `${s.name} edition ${edition} already running (pid ${running.pid})`;
+    const m = managerOf(s);
+    const running = m.running();
+    if (running && (await m.refresh())) {
+      const pidText = running.pid === null ? m.kind : `pid ${running.pid}`;
+      if (running.edition === edition) return `${s.name} edition ${edition} already running (${pidText})`;
       throw new Error(
-        `${s.name} is still running edition ${running.edition} (pid ${running.pid}); stop it before starting ${edition}`,
+        `${s.name} is still running edition ${running.edition} (${pidText}); stop it before starting ${edition}`,
       );
     }
     if (await deps.isListening(s.port)) {
@@ -381,23 +417,18 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
         `port ${s.port} of ${s.name} is already in use by a process this agent does not run; stop that process, then retry`,
       );
     }
-    const cmd = [s.start.command, ...s.start.args].join(' ');
-    ctx.log('info', MSG.starting.code, `${MSG.starting.text} ${s.name} edition ${edition}: ${cmd}`);
+    ctx.log('info', MSG.starting.code, `${MSG.starting.text} ${s.name} edition ${edition}: ${m.startsWith}`);
     let rec;
     try {
-      rec = await deps.supervisor.start(s.name, {
-        ...s.start,
-        cwd: dir,
-        env: await childEnv(s, dir),
-        edition,
-      });
+      rec = await m.start({ edition, dir, env: await serviceEnv(s, dir), signal: ctx.signal });
     } catch (err) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
       throw new Error(
-        `${s.name} edition ${edition} could not be started: ${errorMessage(err)}; check start.command in the agent config`,
+        `${s.name} edition ${edition} could not be started: ${errorMessage(err)}${m.kind === 'process' ? '; check start.command in the agent config' : ''}`,
       );
     }
     void deps.health.checkNow(s.name);
-    return `${s.name} edition ${edition} started (pid ${rec.pid})`;
+    return `${s.name} edition ${edition} started (${rec.pid === null ? `by ${m.kind}` : `pid ${rec.pid}`})`;
   }
 
   /** The supervisor's name for a service's second instance (its own pid file and log). */
@@ -446,7 +477,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       );
       const env = { ...(await childEnv(s, dir)), [beside.portEnv]: String(beside.port) };
       try {
-        await deps.supervisor.start(key, { ...s.start, cwd: dir, env, edition: op.edition });
+        await deps.supervisor.start(key, { ...s.start!, cwd: dir, env, edition: op.edition });
       } catch (err) {
         throw new Error(`${s.name} edition ${op.edition} could not be started beside: ${errorMessage(err)}`);
       }
@@ -510,10 +541,11 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     let lastError = 'no check completed';
     for (;;) {
       // Our process must be alive: a healthy answer from anything else on the port proves nothing.
-      if (!(await deps.supervisor.refresh(s.name))) {
+      const m = managerOf(s);
+      if (!(await m.refresh())) {
         const out = deps.lastOutput(s.name);
         throw new Error(
-          `${s.name} is not running (it exited or was never started)${out ? `; its last output: ${out}` : ''}; see ${join(deps.dataDir, 'logs', `${s.name}.log`)}`,
+          `${s.name} is not running (it exited or was never started)${out ? `; its last output: ${out}` : ''}; ${whereToLook(s, m)}`,
         );
       }
       try {
@@ -622,10 +654,11 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
 
   async function uninstall(op: Extract<ActionOp, { op: 'uninstall' }>, ctx: OpContext): Promise<string> {
     const s = service(op.service);
-    const running = deps.supervisor.running(s.name);
-    if (running && (await deps.supervisor.refresh(s.name))) {
+    const m = managerOf(s);
+    if (await m.refresh()) {
+      const running = m.running();
       throw new Error(
-        `${s.name} is running (pid ${running.pid}, edition ${running.edition}); stop it first, then uninstall`,
+        `${s.name} is running (${running?.pid ? `pid ${running.pid}` : m.kind}, edition ${running?.edition ?? 'unknown'}); stop it first, then uninstall`,
       );
     }
     if (await deps.isListening(s.port)) {

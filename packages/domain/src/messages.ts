@@ -59,6 +59,7 @@ export const MSG = {
   switched: { code: 'RG0115I', text: 'switched: new edition in rotation, old edition out, in one exchange' },
   editionActivated: { code: 'RG0116I', text: 'old edition deactivated, new edition activated' },
   processingServer: { code: 'RG0117I', text: 'processing server' },
+  serviceRestarted: { code: 'RG0118W', text: 'service restarted by its manager' },
   artifactRejected: { code: 'RG0120E', text: 'artifact rejected: checksum mismatch' },
   serviceOutput: { code: 'RG0190I', text: 'service output' },
 } as const;
