@@ -48,6 +48,7 @@ export const MSG = {
   gateClosed: { code: 'RG0060I', text: 'gate closed: server out of rotation' },
   gateOpened: { code: 'RG0061I', text: 'gate opened: server back in rotation' },
   gateLeftClosed: { code: 'RG0062E', text: 'server left out of rotation' },
+  parked: { code: 'RG0063I', text: 'parked in maintenance at the load balancer' },
   opStarted: { code: 'RG0100I', text: 'op started' },
   opSucceeded: { code: 'RG0101I', text: 'op succeeded' },
   opFailed: { code: 'RG0102E', text: 'op failed' },
@@ -60,6 +61,7 @@ export const MSG = {
   editionActivated: { code: 'RG0116I', text: 'old edition deactivated, new edition activated' },
   processingServer: { code: 'RG0117I', text: 'processing server' },
   serviceRestarted: { code: 'RG0118W', text: 'service restarted by its manager' },
+  stepTiming: { code: 'RG0119I', text: 'timing' },
   artifactRejected: { code: 'RG0120E', text: 'artifact rejected: checksum mismatch' },
   serviceOutput: { code: 'RG0190I', text: 'service output' },
 } as const;
