@@ -652,11 +652,24 @@ async function main(argv: string[]): Promise<number> {
     .addOption(json())
     .action(act(lbClearCommand));
   lb.command('haproxy-config')
-    .description('print a ready HAProxy frontend and backend for a cluster, to paste into haproxy.cfg')
+    .description(
+      'print a ready haproxy.cfg for a cluster: a frontend and a backend per pool, for one of its load balancers',
+    )
     .requiredOption('--cluster <cluster>', 'the cluster')
     .option('--backend <name>', 'backend name (default: the configured one, else the cluster name)')
-    .option('--bind <address>', 'where the frontend listens (default *:80)')
-    .option('--socket <path>', 'runtime API socket path (default /run/haproxy/admin.sock)')
+    .option(
+      '--bind <[pool=]address:port>',
+      "where a pool's frontend listens: address:port for one pool (default *:80), pool=address:port for each of several (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      '--balancer <name>',
+      'the load balancer the file is for: named in it, with its runtime API line (default: the first configured)',
+    )
+    .option(
+      '--socket <path>',
+      "runtime API socket path (default: the balancer's configured one, else /run/haproxy/admin.sock)",
+    )
     .option(
       '--check-interval <ms>',
       'health-check interval (default: the configured one, else 1000)',

@@ -130,10 +130,17 @@ export const haproxyConfigInput = z.object({
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,64}$/)
     .optional(),
-  /** Where the frontend listens, e.g. `*:80`; default `*:80`. */
+  /** Where the frontend listens, e.g. `*:80`; default `*:80` (a cluster of one pool). */
   bind: z.string().max(128).default('*:80'),
-  /** Where HAProxy's runtime API socket goes; default /run/haproxy/admin.sock. */
-  socketPath: z.string().max(512).default('/run/haproxy/admin.sock'),
+  /** Pool name → where its frontend listens, e.g. `{ admin: "*:8081" }`; needed with several pools. */
+  binds: z
+    .record(z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'keys are pool names'), z.string().max(128))
+    .refine((r) => Object.keys(r).length <= 256, 'at most 256 pools')
+    .default({}),
+  /** The load balancer the file is for (its name and runtime API line); default the first configured. */
+  balancer: safeName('balancer name').optional(),
+  /** Where HAProxy's runtime API socket goes; default the balancer's configured one, else /run/haproxy/admin.sock. */
+  socketPath: z.string().max(512).optional(),
   /** Health check interval, ms; default: the configured one, else 1000. */
   checkIntervalMs: z.number().int().min(100).max(600_000).optional(),
   /** HAProxy slowstart for re-admitted servers, ms; default none. */

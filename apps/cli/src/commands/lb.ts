@@ -136,7 +136,13 @@ export interface HaproxyConfigFlags {
   json?: boolean;
   cluster: string;
   backend?: string;
-  bind?: string;
+  /**
+   * Where frontends listen (repeatable): `address:port` for a cluster of one pool, or
+   * `<pool>=<address:port>` for each pool of several.
+   */
+  bind?: string[];
+  /** The load balancer the file is for (named in it, its runtime API line); default the first. */
+  balancer?: string;
   socket?: string;
   checkInterval?: number;
   slowstart?: number;
@@ -152,11 +158,34 @@ export interface HaproxyConfigFlags {
   mapDir?: string;
 }
 
+/** `--bind` values: `address:port` (the one frontend) and `<pool>=<address:port>` entries. */
+export function parseBinds(values: string[] = []): { bind?: string; binds: Record<string, string> } {
+  const binds: Record<string, string> = {};
+  let bind: string | undefined;
+  for (const v of values) {
+    const m = /^([A-Za-z0-9._:-]{1,64})=(\S+:\d{1,5})$/.exec(v);
+    if (m) {
+      if (binds[m[1]!] !== undefined) throw new CliError(`--bind ${v}: pool ${m[1]} is given twice.`);
+      binds[m[1]!] = m[2]!;
+    } else if (/^\S+:\d{1,5}$/.test(v) && bind === undefined) {
+      bind = v;
+    } else {
+      throw new CliError(
+        `--bind ${v}: expected <address:port> (one pool) or <pool>=<address:port> (each of several), e.g. --bind admin=*:8081.`,
+      );
+    }
+  }
+  return { ...(bind ? { bind } : {}), binds };
+}
+
 export async function haproxyConfigCommand(ctx: CommandContext, flags: HaproxyConfigFlags): Promise<number> {
+  const { bind, binds } = parseBinds(flags.bind);
   const text = await ctx.client.lb.haproxyConfig.query({
     cluster: flags.cluster,
     ...(flags.backend ? { backend: flags.backend } : {}),
-    ...(flags.bind ? { bind: flags.bind } : {}),
+    ...(bind ? { bind } : {}),
+    ...(Object.keys(binds).length > 0 ? { binds } : {}),
+    ...(flags.balancer ? { balancer: flags.balancer } : {}),
     ...(flags.socket ? { socketPath: flags.socket } : {}),
     ...(flags.checkInterval !== undefined ? { checkIntervalMs: flags.checkInterval } : {}),
     ...(flags.slowstart !== undefined ? { slowstartMs: flags.slowstart } : {}),
