@@ -1,12 +1,7 @@
 import { lbConfigOf, type LbConfig } from '@rollgate/domain';
 import type { ServerRecord } from '@rollgate/engine';
 import { describe, expect, it } from 'vitest';
-import {
-  PoolsConfigError,
-  renderPoolsConfig,
-  usesPools,
-  type PoolsConfigInput,
-} from './haproxy-pools-config';
+import { renderPoolsConfig, usesPools, type PoolsConfigInput } from './haproxy-pools-config';
 
 /** A registered agent as the store holds it: gate on 7070, agent-check on 7071. */
 function server(id: string, role: string, host: string, services: [string, number, string][]): ServerRecord {
