@@ -7,6 +7,8 @@ export declare const WORKER_NAME: string;
 export declare const AGENT_PROTO: string;
 /** agent.proto as protobufjs JSON (INamespace), parsed as proto-loader parses it (camelCase fields). */
 export declare function agentProtoJson(protoPath?: string): Record<string, unknown>;
+/** esbuild plugin: zod's error messages in English only (its other locales left out of a bundle). */
+export declare const zodEnglishOnly: import('esbuild').Plugin;
 export interface BuildOptions {
   /** Where the bundle and its companions go. Default: <repo>/dist/agent. */
   outDir?: string;

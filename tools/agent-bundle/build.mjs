@@ -71,7 +71,7 @@ const protoLoaderUnused = {
  * zod's `z` namespace carries every locale's error messages (~250 KB of the bundle's ~1.1 MB, ~100
  * modules evaluated at start). The agent only ever reports in English, zod's default: keep `en`.
  */
-const zodEnglishOnly = {
+export const zodEnglishOnly = {
   name: 'zod-english-only',
   setup(build) {
     build.onLoad({ filter: /[\\/]node_modules[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx, so `npx rollgate …` works right after `npm install`,
-// with no build step. The import is dynamic: a static one would be hoisted above register().
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/main.ts');
+// `npx rollgate …` in a checkout: the bundled CLI, rebuilt first when a source changed
+// (tools/cli-bundle/run.mjs; docs/adr/0024). An installed CLI is dist/cli/rollgate.cjs itself.
+// The launcher is a build tool, not a library the CLI's code depends on: only this script reaches it.
+// eslint-disable-next-line @nx/enforce-module-boundaries
+await import('../../../tools/cli-bundle/run.mjs');

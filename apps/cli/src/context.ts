@@ -1,4 +1,5 @@
 import type { RollgateClient } from './api-types';
+import type { LiveWatch } from './live';
 import type { Output } from './output';
 
 /** What every command gets from main.ts: nothing reads the environment or the clock on its own. */
@@ -7,7 +8,10 @@ export interface CommandContext {
   /** The coordinator base URL, for messages. */
   url: string;
   out: Output;
+  /** The live run stream (upgrade.watch over SSE): what --wait, --watch and --follow read. */
+  live: LiveWatch;
   now(): number;
+  /** Waits; only between reconnection attempts (nothing polls a run). */
   sleep(ms: number): Promise<void>;
 }
 

@@ -1,13 +1,14 @@
 /**
  * `rollgate`: the scripting interface to the coordinator. This file wires everything: it reads the
  * environment (through env.ts), builds the commander program, gives each command its context and
- * turns every failure into one clear message and an exit code (see EXIT in errors.ts).
+ * turns every failure into one clear message and an exit code (see EXIT in errors.ts). main.ts
+ * loads it on demand (`--version` never does).
  */
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createClient } from './client';
+import { createLiveWatch } from './live';
 import {
   adminInitCommand,
   loginCommand,
@@ -26,6 +27,7 @@ import { DEFAULT_COORDINATOR_URL, EnvError, coordinatorUrlSchema, loadEnv, type 
 import { CliError, EXIT, explainError } from './errors';
 import { terminalText } from './format';
 import { createOutput } from './output';
+import { versionLine } from './version';
 import { agentsRevokeCommand, agentsTokenCreateCommand } from './commands/agents';
 import { auditCommand } from './commands/audit';
 import { editionListCommand, editionUploadCommand } from './commands/editions';
@@ -75,10 +77,6 @@ import {
   startCommand,
 } from './commands/upgrade';
 
-const VERSION = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
-
 /** `cli:<user>@<host>`: enough for the audit log to tell who ran what from where. */
 function defaultActor(env: CliEnv): string {
   let user = env.user;
@@ -105,7 +103,8 @@ interface GlobalFlags {
   token?: string;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Runs one command line (`process.argv` shape); resolves to the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
   let env: CliEnv;
   try {
     env = loadEnv();
@@ -136,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
     }
     return {
       client: createClient({ url, actor, token }),
+      live: createLiveWatch({ url, actor, token }),
       configDir: env.configDir,
       readPassword,
       url,
@@ -159,7 +159,7 @@ async function main(argv: string[]): Promise<number> {
 
   const program = new Command('rollgate')
     .description('Upgrade fleets of servers behind load balancers with no request lost.')
-    .version(VERSION, '-V, --version')
+    .version(versionLine(), '-V, --version')
     .option('--url <url>', 'coordinator base URL (env ROLLGATE_URL)', url)
     .option('--actor <who>', 'the client, for the coordinator log (default: cli:<user>@<host>)')
     .option(
@@ -425,7 +425,7 @@ async function main(argv: string[]): Promise<number> {
       'progress of a run (default: the latest); exit 3 when paused on a failure, 4 when failed or aborted',
     )
     .argument('[runId]', 'the run (default: the latest)')
-    .option('--watch', 'redraw every second until the run ends or waits for someone')
+    .option('--watch', 'follow the run live until it ends or waits for someone')
     .addOption(json())
     .action(act(statusCommand));
   upgrade.command('list').description('list runs, newest first').addOption(json()).action(act(listCommand));
@@ -610,15 +610,25 @@ async function main(argv: string[]): Promise<number> {
   lb.command('configure')
     .description("tell Rollgate how to reach a cluster's load balancer (checked against it before saving)")
     .requiredOption('--cluster <cluster>', 'the cluster')
-    .requiredOption('--backend <name>', 'the HAProxy backend that serves the cluster')
+    .option(
+      '--balancer <name=unix:/path|name=host:port>',
+      'a load balancer in front of the cluster and its HAProxy runtime API (repeatable: an HA pair is two)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      '--pool <name=backend[,roles=a+b][,service=x]>',
+      'a pool: the HAProxy backend (same name on every balancer) of these roles / this service (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--backend <name>', 'one backend for every agent (the one-pool form; gate-only needs none)')
     .addOption(
       new Option('--mode <mode>', 'haproxy-runtime or gate-only').choices(['haproxy-runtime', 'gate-only']),
     )
-    .option('--socket <path>', 'HAProxy runtime API unix socket (implies haproxy-runtime)')
-    .option('--address <host:port>', 'HAProxy runtime API over TCP (implies haproxy-runtime)')
+    .option('--socket <path>', "the one balancer's runtime API unix socket (implies haproxy-runtime)")
+    .option('--address <host:port>', "the one balancer's runtime API over TCP (implies haproxy-runtime)")
     .option(
-      '--server <agent=haproxy...>',
-      'HAProxy server name of an agent, e.g. admin-1=s1 (repeatable)',
+      '--server <[pool/]agent=haproxy...>',
+      'HAProxy server name of an agent in a pool, e.g. stream/stream-1=s1 (repeatable; the pool may be left out when there is one)',
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option(
@@ -637,6 +647,22 @@ async function main(argv: string[]): Promise<number> {
       '--drainage-interval <seconds>',
       "the cluster's default drainage interval (runs may override; default 30)",
       wholeNumber(0, 3600),
+    )
+    .option(
+      '--readmit-timeout <ms>',
+      'how long a re-admitted server may take to be back (default 30000)',
+      wholeNumber(0, 3_600_000),
+    )
+    .addOption(
+      new Option(
+        '--readmit-wait <when>',
+        're-admitted server is back when the LB reports it UP (up, default) or also served a request (served)',
+      ).choices(['up', 'served']),
+    )
+    .option(
+      '--reaction <ms>',
+      "gate-only: the load balancer's stated reaction time (replaces the check arithmetic)",
+      wholeNumber(0, 600_000),
     )
     .option('--file <path>', 'the configuration as JSON (flags override it)')
     .addOption(json())
@@ -732,11 +758,3 @@ async function main(argv: string[]): Promise<number> {
     return explained.exitCode;
   }
 }
-
-// `rollgate … | head` closes stdout early; that is not an error worth a stack trace.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(EXIT.ok);
-  throw err;
-});
-
-process.exitCode = await main(process.argv);

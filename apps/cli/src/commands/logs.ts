@@ -1,4 +1,3 @@
-import { isTerminalRun } from '@rollgate/domain';
 import type { LogRow } from '../api-types';
 import type { CommandContext, JsonFlag } from '../context';
 import { explainError, isConnectionError } from '../errors';
@@ -18,20 +17,18 @@ export interface LogsFlags extends JsonFlag {
 }
 
 export interface FollowOptions {
-  /** Time between polls, ms. Default 500. */
-  intervalMs?: number;
-  /**
-   * After the run ends, wait this long before the last read: agents send log lines in batches, so
-   * the final lines may land just after the run's last transition. Default 1000.
-   */
-  settleMs?: number;
+  /** Pause between attempts to reopen a dropped live stream, ms. Default 500. */
+  retryMs?: number;
   /** How long to keep retrying while the coordinator cannot be reached, ms. Default 60000. */
   reconnectForMs?: number;
 }
 
 /**
- * `upgrade logs`: one page of lines, or with --follow every new line (polled with `afterId`) until
- * the run is terminal, then what remains. With --json: a JSON array, or NDJSON when following.
+ * `upgrade logs`: one page of lines, or with --follow every line so far (paged with `afterId`) and
+ * then every new one as the coordinator pushes it on the live stream (upgrade.watch, no polling),
+ * until the run has ended and its last lines were sent. A dropped stream is reopened after the last
+ * line printed, so no line is printed twice or skipped. With --json: a JSON array, or NDJSON when
+ * following.
  */
 export async function logsCommand(
   ctx: CommandContext,
@@ -40,13 +37,12 @@ export async function logsCommand(
   opts: FollowOptions = {},
 ): Promise<number> {
   const limit = flags.limit ?? 500;
-  const filter = {
-    runId,
-    limit,
+  const narrow = {
     ...(flags.server ? { serverId: flags.server } : {}),
     ...(flags.step !== undefined ? { stepIndex: stepIndexOf(flags.step) } : {}),
     ...(flags.code ? { code: flags.code } : {}),
   };
+  const filter = { runId, limit, ...narrow };
   const line = (log: LogRow) => formatLogLine(log, { color: ctx.out.color });
 
   if (!flags.follow) {
@@ -57,38 +53,40 @@ export async function logsCommand(
     return 0;
   }
 
-  const interval = opts.intervalMs ?? 500;
   const reconnectFor = opts.reconnectForMs ?? 60_000;
   let afterId: number | undefined;
   let unreachableSince: number | null = null;
 
-  // Reads every line after `afterId`, page by page, so a burst larger than one page is not cut off.
+  const emit = (log: LogRow) => {
+    // Ids only grow: a line at or below the last one printed was printed already.
+    if (afterId !== undefined && log.id <= afterId) return;
+    if (flags.json) ctx.out.jsonLine(log);
+    else ctx.out.print(line(log));
+    afterId = log.id;
+  };
+  // Every line after `afterId`, page by page: a backlog larger than one page is not cut off.
   const drain = async () => {
     for (;;) {
       const page = await ctx.client.upgrade.logs.query(
         afterId === undefined ? filter : { ...filter, afterId },
       );
-      for (const log of page) {
-        if (flags.json) ctx.out.jsonLine(log);
-        else ctx.out.print(line(log));
-        afterId = Math.max(afterId ?? 0, log.id);
-      }
+      for (const log of page) emit(log);
       if (page.length < limit) return;
     }
   };
 
   for (;;) {
     try {
-      // Status first, then the lines: every line written before the run ended is read after it.
-      const { run } = await ctx.client.upgrade.status.query({ runId });
       await drain();
-      if (isTerminalRun(run.status)) {
-        await ctx.sleep(opts.settleMs ?? 1000);
-        await drain();
-        return 0;
+      for await (const update of ctx.live({ runId, afterId: afterId ?? 0, ...narrow })) {
+        if (unreachableSince !== null) ctx.out.warn('reconnected to the coordinator.');
+        unreachableSince = null;
+        for (const log of update.logs) emit(log);
       }
-      if (unreachableSince !== null) ctx.out.warn('reconnected to the coordinator.');
-      unreachableSince = null;
+      // The stream ends once the run has ended and its last lines were sent; read once more in
+      // case a page was cut at the stream's own limit.
+      await drain();
+      return 0;
     } catch (err) {
       if (!isConnectionError(err)) throw err;
       const now = ctx.now();
@@ -100,7 +98,7 @@ export async function logsCommand(
       } else if (now - unreachableSince > reconnectFor) {
         throw err;
       }
+      await ctx.sleep(opts.retryMs ?? 500);
     }
-    await ctx.sleep(interval);
   }
 }

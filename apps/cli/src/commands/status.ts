@@ -43,69 +43,106 @@ function changeKey(view: RunView): string {
 }
 
 export interface WatchOptions extends JsonFlag {
-  /** Time between polls, ms. Default 1000. */
-  intervalMs?: number;
+  /** Pause between attempts to reopen a dropped live stream, ms. Default 500. */
+  retryMs?: number;
   /**
    * How long to keep retrying while the coordinator cannot be reached, ms. Default 60000: a
    * coordinator restart does not stop a run, so it should not stop the watch either.
    */
   reconnectForMs?: number;
+  /** How often a terminal redraws the view (ages tick), ms; no request is made. Default 1000. */
+  redrawMs?: number;
 }
 
 /**
- * Follows a run until it settles (see {@link isSettled}), redrawing the progress view in place on a
- * terminal and appending changes elsewhere (NDJSON with --json). Returns the run's exit code.
+ * `afterId` for a stream that carries no log lines: the progress view needs only the run's changes.
+ * Line ids are PostgreSQL bigserials, far below this.
+ */
+const NO_LOG_LINES = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Follows a run until it settles (see {@link isSettled}) on the live stream (upgrade.watch, pushed
+ * by the coordinator as the run changes; no polling), redrawing the progress view in place on a
+ * terminal and appending changes elsewhere (NDJSON with --json). A dropped stream is reopened
+ * (for up to `reconnectForMs`). Returns the run's exit code.
  */
 export async function watchRun(
   ctx: CommandContext,
   runId: string | undefined,
   opts: WatchOptions = {},
 ): Promise<number> {
-  const interval = opts.intervalMs ?? 1000;
   const reconnectFor = opts.reconnectForMs ?? 60_000;
   let pinned = runId;
   let lastKey = '';
+  let last: RunView | null = null;
   let unreachableSince: number | null = null;
-  for (;;) {
-    let view: RunView;
-    try {
-      view = await ctx.client.upgrade.status.query(pinned ? { runId: pinned } : {});
-    } catch (err) {
-      if (!isConnectionError(err)) throw err;
-      const now = ctx.now();
-      if (unreachableSince === null) {
-        unreachableSince = now;
-        ctx.out.warn(
-          `${explainError(err, ctx.url).message} Retrying for up to ${Math.round(reconnectFor / 1000)} s…`,
-        );
-        ctx.out.resetRedraw();
-      } else if (now - unreachableSince > reconnectFor) {
-        throw err;
-      }
-      await ctx.sleep(interval);
-      continue;
-    }
-    if (unreachableSince !== null) {
-      ctx.out.warn('reconnected to the coordinator.');
-      ctx.out.resetRedraw();
-      unreachableSince = null;
-    }
-    // Without a run id the first answer names the latest run; stay on it even if a newer one starts.
-    pinned ??= view.run.id;
+
+  const draw = (view: RunView) =>
+    ctx.out.redraw(renderRunView(view, ctx.now(), { color: ctx.out.color }) + (ctx.out.isTTY ? '' : '\n'));
+  /** Shows a view (if it changed); true once the run has settled. */
+  const show = (view: RunView): boolean => {
+    last = view;
     const key = changeKey(view);
     if (opts.json) {
       if (key !== lastKey) ctx.out.jsonLine(view);
     } else if (ctx.out.isTTY || key !== lastKey) {
-      ctx.out.redraw(renderRunView(view, ctx.now(), { color: ctx.out.color }) + (ctx.out.isTTY ? '' : '\n'));
+      draw(view);
     }
     lastKey = key;
-    if (isSettled(view.run)) return outcomeExitCode(view.run);
-    await ctx.sleep(interval);
+    return isSettled(view.run);
+  };
+  // On a terminal the ages in the view tick between changes: redraw what we have, asking nothing.
+  const ticker =
+    ctx.out.isTTY && !opts.json
+      ? setInterval(() => {
+          if (last && unreachableSince === null) draw(last);
+        }, opts.redrawMs ?? 1000)
+      : null;
+  ticker?.unref();
+
+  try {
+    for (;;) {
+      try {
+        // Without a run id the first answer names the latest run; stay on it even if a newer one starts.
+        if (pinned === undefined) {
+          const view = await ctx.client.upgrade.status.query({});
+          pinned = view.run.id;
+          if (show(view)) return outcomeExitCode(view.run);
+        }
+        for await (const update of ctx.live({ runId: pinned, afterId: NO_LOG_LINES })) {
+          if (unreachableSince !== null) {
+            ctx.out.warn('reconnected to the coordinator.');
+            ctx.out.resetRedraw();
+            unreachableSince = null;
+          }
+          if (update.view && show(update.view)) return outcomeExitCode(update.view.run);
+        }
+        // The coordinator ends the stream once the run has ended: read its final state once.
+        const view = await ctx.client.upgrade.status.query({ runId: pinned });
+        show(view);
+        return outcomeExitCode(view.run);
+      } catch (err) {
+        if (!isConnectionError(err)) throw err;
+        const now = ctx.now();
+        if (unreachableSince === null) {
+          unreachableSince = now;
+          ctx.out.warn(
+            `${explainError(err, ctx.url).message} Retrying for up to ${Math.round(reconnectFor / 1000)} s…`,
+          );
+          ctx.out.resetRedraw();
+        } else if (now - unreachableSince > reconnectFor) {
+          throw err;
+        }
+        await ctx.sleep(opts.retryMs ?? 500);
+      }
+    }
+  } finally {
+    if (ticker) clearInterval(ticker);
   }
 }
 
 export interface StatusFlags extends JsonFlag {
-  /** Redraw every second until the run settles. Default false. */
+  /** Follow the run live until it settles. Default false. */
   watch?: boolean;
 }
 

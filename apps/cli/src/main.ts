@@ -1,0 +1,24 @@
+/**
+ * `rollgate`'s entry point. `--version` is answered here, before anything else is loaded; every
+ * other command loads the program (commander, the tRPC client, zod) on demand. In the bundle
+ * (tools/cli-bundle) the dynamic import keeps that code unevaluated until it is needed.
+ *
+ * No top-level await: the bundle is CommonJS, and a module imported on demand cannot have one.
+ */
+import { versionLine } from './version';
+
+const args = process.argv.slice(2);
+
+// `rollgate … | head` closes stdout early; that is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  process.stdout.write(`${versionLine()}\n`);
+} else {
+  void import('./program').then(async ({ runCli }) => {
+    process.exitCode = await runCli(process.argv);
+  });
+}
