@@ -25,6 +25,7 @@ import {
   type EngineStore,
   type Fence,
   type LbMode,
+  type LbServerStatus,
   type Lease,
   StaleLeaseError,
   type RunLeases,
@@ -172,6 +173,24 @@ export interface Engine {
 
 const ACTIVE: RunStatus[] = ['running', 'waiting-approval', 'paused'];
 
+/** How often the LB's own state is read while the rollout waits on it (sessions, UP), ms. */
+const LB_POLL_MS = 25;
+
+/** What one step spent where, as this process saw it (ms since the epoch, ms). */
+interface StepTiming {
+  /** Time inside load-balancer calls that change state (leave, park). */
+  lbMs: number;
+  leftAt: number | null;
+  drainedAt: number | null;
+  readmitAt: number | null;
+  readmittedAt: number | null;
+}
+
+/** "6 ms" under a second, "1.02 s" from there. */
+function fmtMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
 /**
  * Executes plans durably. Every transition is persisted before its side effect is dispatched;
  * action ids are deterministic, so re-sending after a restart is safe (agents answer from their
@@ -189,8 +208,24 @@ export function createEngine(opts: EngineOptions): Engine {
   const switchDone = new Set<string>();
   const drainReported = new Map<string, number>();
   const skipDrainFor = new Set<string>();
-  /** Re-admissions in progress: when the LB was told, and each server's session count then. */
-  const readmitting = new Map<string, { at: number; baseline: Map<string, number> }>();
+  /**
+   * Re-admissions in progress: when the LB was told, and (readmitWait "served") each server's
+   * session count just before.
+   */
+  const readmitting = new Map<string, { at: number; baseline: Map<string, number> | null }>();
+  /**
+   * Re-admitted servers whose first served request is still to be reported, per run: a report read
+   * from LB state the engine fetches anyway, never a wait.
+   */
+  const servedPending = new Map<string, Map<string, { baseline: number; at: number; stepIndex: number }>>();
+  /** Steps (run:index:attempt) whose stopping servers were parked in maint at the LB. */
+  const parked = new Set<string>();
+  /** Waits on the load balancer alone (see watchLb), by what they wait for. */
+  const lbWatches = new Map<string, NodeJS.Timeout>();
+  /** One-shot wake-ups at a computed time (gate-only waits), by run. */
+  const wakeUps = new Map<string, NodeJS.Timeout>();
+  /** Where each step's time went in this process (run:index:attempt), for its timing line. */
+  const timings = new Map<string, StepTiming>();
   const capacityHoldMs = opts.capacityHoldMs ?? 120_000;
   const queues = new Map<string, Promise<unknown>>();
   const heldSince = new Map<string, number>();
@@ -326,11 +361,106 @@ export function createEngine(opts: EngineOptions): Engine {
     return failedOne;
   }
 
-  /** Waiting on the load balancer: look again soon rather than at the next tick. */
+  /** Waiting on an agent that may come back: look again later rather than at the next tick. */
   function recheckSoon(runId: string, ms = 50) {
     if (stopped) return;
     setTimeout(() => void kick(runId), ms).unref();
   }
+
+  /** Evaluates the run once `ms` from now (a wait whose end is known: gate-only re-admission). */
+  function wakeAt(runId: string, ms: number) {
+    if (stopped || wakeUps.has(runId)) return;
+    const t = setTimeout(
+      () => {
+        wakeUps.delete(runId);
+        void kick(runId);
+      },
+      Math.max(0, ms),
+    );
+    t.unref();
+    wakeUps.set(runId, t);
+  }
+
+  /**
+   * Waits on the load balancer's state alone: reads it every LB_POLL_MS (no store read, no
+   * evaluation) until `ready` says so or `until` passes, then evaluates the run at once. Only
+   * HAProxy's own state is polled on the rollout path (sessions to end, a server to be UP); the
+   * agents' results kick the run themselves. A read that fails ends the wait: the evaluation meets
+   * the error and handles it.
+   */
+  function watchLb(runId: string, what: string, until: number, ready: () => Promise<boolean>) {
+    const key = `${runId}:${what}`;
+    if (stopped || lbWatches.has(key)) return;
+    const look = async () => {
+      let done: boolean;
+      try {
+        done = clock.now() >= until || (await ready());
+      } catch {
+        done = true;
+      }
+      if (stopped) return void lbWatches.delete(key);
+      if (done) {
+        lbWatches.delete(key);
+        void kick(runId);
+        return;
+      }
+      const t = setTimeout(() => void look(), LB_POLL_MS);
+      t.unref();
+      lbWatches.set(key, t);
+    };
+    const t = setTimeout(() => void look(), LB_POLL_MS);
+    t.unref();
+    lbWatches.set(key, t);
+  }
+
+  const stepKey = (runId: string, index: number, attempt: number) => `${runId}:${index}:${attempt}`;
+
+  function timingOf(key: string): StepTiming {
+    let t = timings.get(key);
+    if (!t) {
+      t = { lbMs: 0, leftAt: null, drainedAt: null, readmitAt: null, readmittedAt: null };
+      timings.set(key, t);
+    }
+    return t;
+  }
+
+  /** Runs an LB call and counts its time as the step's LB exchange time. */
+  async function timedLb<T>(key: string, call: () => Promise<T>): Promise<T> {
+    const t0 = clock.now();
+    try {
+      return await call();
+    } finally {
+      timingOf(key).lbMs += clock.now() - t0;
+    }
+  }
+
+  /**
+   * Reports the first request each re-admitted server served, from LB state read anyway (the
+   * drain of the next group, the re-admission of the next); never waited for.
+   */
+  function noteServed(runId: string, stats: Map<string, LbServerStatus>) {
+    const pending = servedPending.get(runId);
+    if (!pending) return;
+    const now = clock.now();
+    for (const [id, p] of pending) {
+      const st = stats.get(id);
+      if (!st || st.totalSessions <= p.baseline) continue;
+      pending.delete(id);
+      emit(
+        runId,
+        'gateOpened',
+        `${id} served its first request within ${fmtMs(now - p.at)} of re-admission`,
+        {
+          serverId: id,
+          stepIndex: p.stepIndex,
+        },
+      );
+    }
+    if (pending.size === 0) servedPending.delete(runId);
+  }
+
+  /** The servers whose first request is still to be reported, to read along with other LB state. */
+  const servedWatch = (runId: string) => [...(servedPending.get(runId)?.keys() ?? [])];
 
   function emit(
     run: string | null,
@@ -749,9 +879,10 @@ export function createEngine(opts: EngineOptions): Engine {
         );
       }
     }
-    await lb!.leave(run.plan.cluster, active(run, planStep.leavesRotation));
+    await timedLb(key, () => lb!.leave(run.plan.cluster, active(run, planStep.leavesRotation)));
     if (!leftAtLb.has(key)) {
       leftAtLb.add(key);
+      timingOf(key).leftAt = clock.now();
       emit(
         run.id,
         'quiescing',
@@ -765,15 +896,23 @@ export function createEngine(opts: EngineOptions): Engine {
   async function drainedAtLb(run: RunRecord, step: StepRecord, planStep: PlanStep): Promise<boolean> {
     const key = `${run.id}:${step.index}:${step.attempt}`;
     if (!leftAtLb.has(key)) await leaveAtLb(run, step, planStep); // after a restart: idempotent
-    const stats = await lb!.status(run.plan.cluster, active(run, planStep.leavesRotation));
+    const leaving = active(run, planStep.leavesRotation);
+    const stats = await lb!.status(run.plan.cluster, [...new Set([...leaving, ...servedWatch(run.id)])]);
+    noteServed(run.id, stats);
     const now = clock.now();
     const started = step.startedAt ?? now;
     const elapsed = now - started;
-    const busy = active(run, planStep.leavesRotation).filter(
-      (id) => (stats.get(id)?.sessions ?? 0) > 0 && !skipDrainFor.has(`${run.id}:${id}`),
-    );
+    const busyIn = (st: Map<string, LbServerStatus>) =>
+      leaving.filter((id) => (st.get(id)?.sessions ?? 0) > 0 && !skipDrainFor.has(`${run.id}:${id}`));
+    const busy = busyIn(stats);
     if (busy.length > 0 && elapsed < drainMsOf(run, planStep)) {
-      recheckSoon(run.id, 100);
+      // Sessions end on their own: watch only the LB's count, and evaluate the moment it is 0.
+      watchLb(
+        run.id,
+        `drain:${key}`,
+        started + drainMsOf(run, planStep),
+        async () => busyIn(await lb!.status(run.plan.cluster, leaving)).length === 0,
+      );
       const last = drainReported.get(key) ?? started;
       if (now - last >= 5000) {
         drainReported.set(key, now);
@@ -787,7 +926,9 @@ export function createEngine(opts: EngineOptions): Engine {
       return false;
     }
     drainReported.delete(key);
-    for (const id of active(run, planStep.leavesRotation)) {
+    const timing = timingOf(key);
+    if (timing.drainedAt === null) timing.drainedAt = now;
+    for (const id of leaving) {
       const left = stats.get(id)?.sessions ?? 0;
       const how = skipDrainFor.delete(`${run.id}:${id}`)
         ? `drain skipped by an operator with ${left} sessions`
@@ -855,7 +996,13 @@ export function createEngine(opts: EngineOptions): Engine {
           );
           return false;
         }
-        recheckSoon(run.id, 100);
+        watchLb(run.id, `switch:${key}`, (step.startedAt ?? now) + mode.readmitTimeoutMs + 1, async () => {
+          const st = await lb.status(cluster, incoming);
+          return incoming.every((id) => {
+            const x = st.get(id);
+            return x !== undefined && (x.healthy ?? x.up);
+          });
+        });
         return false;
       }
       await lb.switchOver(cluster, incoming, outgoing);
@@ -879,8 +1026,42 @@ export function createEngine(opts: EngineOptions): Engine {
   }
 
   /**
-   * A server counts as back only when the load balancer has it up and it has served a request
-   * (runtime), or when the LB has had time to see its open gate (gate-only).
+   * Runtime mode, after the drain and before the stop goes out: the servers whose service this
+   * step stops are set to maint at the LB, so it stops health-checking a service stopped on
+   * purpose (never marks it DOWN) and re-admission needs no `rise` checks. Not a server that a
+   * later switch brings back: the switch waits for the LB's own checks to find it healthy, which
+   * maint would prevent (its re-admission then relies on `health up`).
+   */
+  async function parkAtLb(run: RunRecord, step: StepRecord, planStep: PlanStep, actions: ActionRecord[]) {
+    const key = stepKey(run.id, step.index, step.attempt);
+    if (!lb?.park || parked.has(key)) return;
+    const stops = (id: string) =>
+      actions.some((a) => a.serverId === id && a.ops.some((op) => op.op === 'stop'));
+    const viaSwitch = (id: string) =>
+      run.plan.steps.some(
+        (s) => s.kind === 'switch' && s.index > step.index && s.rejoinsRotation.includes(id),
+      );
+    const ids = active(run, planStep.leavesRotation).filter(
+      (id) => isAgent(id) && stops(id) && !viaSwitch(id),
+    );
+    if (ids.length > 0) {
+      await timedLb(key, () => lb.park!(run.plan.cluster, ids));
+      emit(
+        run.id,
+        'parked',
+        `${ids.join(', ')}: drained, set to maint before the service stops (no health checks of a service stopped on purpose; back UP at once when re-admitted)`,
+        { stepIndex: step.index },
+      );
+    }
+    parked.add(key);
+  }
+
+  /**
+   * A server counts as back once the load balancer reports it UP (runtime: re-admitted in one
+   * exchange after the agent verified its health, then confirmed by one read, waited for only as
+   * long as it is not UP yet, up to readmitTimeoutMs), or once the LB has had time to see its open
+   * gate (gate-only). A first served request is waited for only with readmitWait "served";
+   * otherwise it is reported when seen.
    */
   async function readmitted(
     run: RunRecord,
@@ -891,56 +1072,165 @@ export function createEngine(opts: EngineOptions): Engine {
   ): Promise<boolean> {
     const now = clock.now();
     const ids = planStep.rejoinsRotation;
+    const timing = timingOf(stepKey(run.id, step.index, step.attempt));
+    if (timing.readmitAt === null) timing.readmitAt = now;
     if (mode.mode === 'gate-only') {
-      const done = Math.max(...actions.map((a) => a.finishedAt ?? now));
-      return now >= done + mode.readmitMs;
+      // The agent's clock says when its gate opened; one ahead of ours must not stretch the wait.
+      const done = Math.min(now, Math.max(...actions.map((a) => a.finishedAt ?? now)));
+      const left = done + mode.readmitMs - now;
+      if (left > 0) {
+        wakeAt(run.id, left);
+        return false;
+      }
+      timing.readmittedAt = now;
+      return true;
     }
     const key = `${run.id}:${step.index}`;
+    const cluster = run.plan.cluster;
+    const served = mode.readmitWait === 'served';
     let state = readmitting.get(key);
     if (!state) {
-      const before = await lb!.status(run.plan.cluster, ids);
+      // The "served" baseline is read before the LB is told, so no first request is missed.
+      const before = served ? await lb!.status(cluster, ids) : null;
+      const at = clock.now();
+      timing.readmitAt = at;
       // Health was verified by the action (waitHealthy) before the LB is told to send traffic.
-      await lb!.rejoin(run.plan.cluster, ids);
-      state = { at: now, baseline: new Map(ids.map((id) => [id, before.get(id)?.totalSessions ?? 0])) };
+      await lb!.rejoin(cluster, ids);
+      state = {
+        at,
+        baseline: before ? new Map(ids.map((id) => [id, before.get(id)?.totalSessions ?? 0])) : null,
+      };
       readmitting.set(key, state);
-      recheckSoon(run.id);
+    }
+    const stats = await lb!.status(cluster, [...new Set([...ids, ...servedWatch(run.id)])]);
+    noteServed(run.id, stats);
+    const t = clock.now();
+    const since = t - state.at;
+    const down = ids.filter((id) => !stats.get(id)?.up);
+    if (down.length > 0) {
+      if (since >= mode.readmitTimeoutMs) {
+        readmitting.delete(key);
+        await pauseOnFailure(
+          run,
+          step,
+          planStep,
+          `the load balancer does not report ${down.join(', ')} UP ${fmtMs(since)} after re-admission (health up and ready were sent after the agent found the service healthy; readmitTimeoutMs ${mode.readmitTimeoutMs}). Check the server in HAProxy (show servers state, show stat) and its health check`,
+        );
+        return false;
+      }
+      watchLb(run.id, `readmit:${key}`, state.at + mode.readmitTimeoutMs, async () => {
+        const st = await lb!.status(cluster, ids);
+        return ids.every((id) => st.get(id)?.up);
+      });
+      return false;
+    }
+    if (served && state.baseline) {
+      const baseline = state.baseline;
+      const waiting = ids.filter((id) => (stats.get(id)?.totalSessions ?? 0) <= (baseline.get(id) ?? 0));
+      if (waiting.length > 0 && since < mode.readmitTimeoutMs) {
+        watchLb(run.id, `served:${key}`, state.at + mode.readmitTimeoutMs, async () => {
+          const st = await lb!.status(cluster, waiting);
+          return waiting.every((id) => (st.get(id)?.totalSessions ?? 0) > (baseline.get(id) ?? 0));
+        });
+        return false;
+      }
       emit(
         run.id,
         'gateOpened',
-        `${ids.join(', ')} set ready at the load balancer; waiting for each to serve a request`,
+        waiting.length > 0
+          ? `${waiting.join(', ')} UP at the load balancer but served no request within ${fmtMs(mode.readmitTimeoutMs)} (no traffic?); continuing`
+          : `${ids.join(', ')} UP at the load balancer and served a request ${fmtMs(since)} after re-admission`,
+        { stepIndex: step.index, level: waiting.length > 0 ? 'warn' : 'info' },
+      );
+    } else {
+      emit(
+        run.id,
+        'gateOpened',
+        `${ids.join(', ')} UP at the load balancer ${fmtMs(since)} after health up and ready in one exchange; a first served request is reported when seen`,
         { stepIndex: step.index },
       );
-      return false;
+      const pending = servedPending.get(run.id) ?? new Map();
+      for (const id of ids)
+        pending.set(id, { baseline: stats.get(id)?.totalSessions ?? 0, at: state.at, stepIndex: step.index });
+      servedPending.set(run.id, pending);
     }
-    const baseline = state.baseline;
-    const stats = await lb!.status(run.plan.cluster, ids);
-    const waiting = ids.filter((id) => {
-      const st = stats.get(id);
-      return !st || !st.up || st.totalSessions <= (baseline.get(id) ?? 0);
-    });
-    if (waiting.length === 0) return true;
-    if (now - state.at < mode.readmitTimeoutMs) {
-      recheckSoon(run.id);
-      return false;
-    }
-    const down = waiting.filter((id) => !stats.get(id)?.up);
-    if (down.length > 0) {
-      readmitting.delete(key);
-      await pauseOnFailure(
-        run,
-        step,
-        planStep,
-        `the load balancer does not report ${down.join(', ')} up ${Math.round((now - state.at) / 1000)} s after re-admission`,
-      );
-      return false;
-    }
+    timing.readmittedAt = t;
+    return true;
+  }
+
+  /**
+   * Where a finished step's time went, as one RG0119I line: words for people, then ` | ` and a
+   * JSON object for tools (docs/adr/0025 documents its fields). Figures this process did not see
+   * (a step it took over after a restart) are 0 and `partial` is true.
+   */
+  function emitTiming(
+    run: RunRecord,
+    step: StepRecord,
+    planStep: PlanStep,
+    actions: ActionRecord[],
+    now: number,
+  ) {
+    const key = stepKey(run.id, step.index, step.attempt);
+    const t = timings.get(key);
+    timings.delete(key);
+    const startedAt = step.startedAt ?? now;
+    const totalMs = Math.max(0, now - startedAt);
+    const drainMs = t?.leftAt != null && t.drainedAt != null ? Math.max(0, t.drainedAt - t.leftAt) : 0;
+    const dispatched = actions.map((a) => a.dispatchedAt).filter((x): x is number => x !== null);
+    const finished = actions.map((a) => a.finishedAt).filter((x): x is number => x !== null);
+    const agentMs =
+      dispatched.length > 0 && finished.length > 0
+        ? Math.min(
+            Math.max(0, Math.max(...finished) - Math.min(...dispatched)),
+            Math.max(0, now - Math.min(...dispatched)),
+          )
+        : 0;
+    const readmitMs =
+      t?.readmitAt != null && t.readmittedAt != null ? Math.max(0, t.readmittedAt - t.readmitAt) : 0;
+    const lbMs = t?.lbMs ?? 0;
+    const engineMs = Math.max(0, totalMs - lbMs - drainMs - agentMs - readmitMs);
+    const figures = {
+      v: 1,
+      step: step.index,
+      key: planStep.key,
+      group: planStep.group,
+      servers: active(run, planStep.servers),
+      totalMs,
+      lbMs,
+      drainMs,
+      agentMs,
+      readmitMs,
+      engineMs,
+      partial: t === undefined,
+    };
     emit(
       run.id,
-      'gateOpened',
-      `${waiting.join(', ')} up at the load balancer but served no request within ${Math.round(mode.readmitTimeoutMs / 1000)} s (no traffic?); continuing`,
-      { stepIndex: step.index, level: 'warn' },
+      'stepTiming',
+      `${planStep.title}: lb ${fmtMs(lbMs)}, drain ${fmtMs(drainMs)}, agent ${fmtMs(agentMs)}, readmit ${fmtMs(readmitMs)}, engine ${fmtMs(engineMs)}, total ${fmtMs(totalMs)} | ${JSON.stringify(figures)}`,
+      { stepIndex: step.index },
     );
-    return true;
+  }
+
+  /** At a run's end: the first requests not reported yet, from one last read (never waited for). */
+  async function reportServedAtEnd(run: RunRecord) {
+    const ids = servedWatch(run.id);
+    if (ids.length === 0 || !lb) return;
+    try {
+      noteServed(run.id, await lb.status(run.plan.cluster, ids));
+    } catch {
+      // A report only: the LB's absence here changes nothing of the run.
+    }
+    const left = servedWatch(run.id);
+    servedPending.delete(run.id);
+    if (left.length > 0)
+      emit(
+        run.id,
+        'gateOpened',
+        `${left.join(', ')}: UP, no request served yet since re-admission (no traffic?)`,
+        {
+          level: 'info',
+        },
+      );
   }
 
   /** Announces a new phase of the window when the next step belongs to another one. */
@@ -1014,6 +1304,7 @@ export function createEngine(opts: EngineOptions): Engine {
       const step = steps.find((s) => s.index === run.currentStep);
       const planStep = run.plan.steps[run.currentStep];
       if (!step || !planStep) {
+        await reportServedAtEnd(run);
         await transition(run, 'succeeded', { finishedAt: clock.now(), failure: null });
         if (run.plan.procedure === 'rollback') {
           emit(
@@ -1134,6 +1425,7 @@ export function createEngine(opts: EngineOptions): Engine {
         actions.some((a) => a.status === 'pending')
       ) {
         if (!(await drainedAtLb(run, step, planStep))) return;
+        await parkAtLb(run, step, planStep, actions);
         await dispatch(
           run,
           actions.filter((a) => a.status === 'pending'),
@@ -1167,6 +1459,7 @@ export function createEngine(opts: EngineOptions): Engine {
         }
         await w.updateStep(run.id, step.index, { status: 'succeeded', finishedAt: now, error: null });
         emit(run.id, 'stepSucceeded', planStep.title, { stepIndex: step.index });
+        if (actions.length > 0) emitTiming(run, step, planStep, actions, now);
         const latest = await recordEvidence(run, planStep, actions);
         await transition(latest, 'running', { currentStep: latest.currentStep + 1 });
         continue;
@@ -1369,6 +1662,9 @@ export function createEngine(opts: EngineOptions): Engine {
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      for (const t of [...lbWatches.values(), ...wakeUps.values()]) clearTimeout(t);
+      lbWatches.clear();
+      wakeUps.clear();
       if (renewTimer) clearTimeout(renewTimer);
       await Promise.all([...queues.values()]);
       // A clean stop hands the runs over at once instead of after the lease's TTL.
