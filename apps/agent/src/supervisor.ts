@@ -1,16 +1,85 @@
 // Starts, stops and re-adopts managed service processes, and runs their named commands.
 //
-// A service runs detached in its own process group, with its stdout/stderr appended straight to
-// `<dataDir>/logs/<service>.log`, so it outlives an agent restart untouched. The pid file
-// `<dataDir>/run/<service>.json` records pid + kernel start time, so a restarted agent re-adopts
-// the process and never mistakes a recycled pid for it.
-import { spawn } from 'node:child_process';
-import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
-import { closeSync, fstatSync, openSync } from 'node:fs';
+// A service runs detached in its own process group, with its stdout/stderr going through its log
+// relay (log-relay.ts, rotating `<dataDir>/logs/<service>.log` by size), so both outlive an agent
+// restart untouched. The pid file `<dataDir>/run/<service>.json` records pid + kernel start time,
+// so a restarted agent re-adopts the process and never mistakes a recycled pid for it.
+//
+// A service that exits on its own is restarted by its restart policy, with exponential back-off,
+// until it has restarted maxRestarts times in windowMs: then the supervisor gives up and reports a
+// crash loop. A stop the agent asked for (stop op, rollout) is never followed by a restart
+// (docs/adr/0023). When the agent runs as root a service may run as its own user and group.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@rollgate/logger';
 import { errorMessage, sleep, writeFileAtomic } from './fs-util';
+import { DEFAULT_LOG_ROTATION, startLogRelay, type LogRotation } from './log-relay';
+import { resolveRunAs, type RunAs } from './run-as';
 import { tailFile, type Tail } from './tail-file';
+
+export type { LogRotation } from './log-relay';
+export { DEFAULT_LOG_ROTATION } from './log-relay';
+
+/** When a service that exited on its own is started again (services[].restart). */
+export interface RestartPolicy {
+  /** on-failure: after a non-zero exit or a signal; always: after any exit; never. Default on-failure. */
+  policy: 'on-failure' | 'always' | 'never';
+  /** First delay, ms, doubled after each restart up to maxBackoffMs; default 1000. */
+  backoffMs: number;
+  /** Longest delay, ms; default 30000. A run that lasted this long resets the delay. */
+  maxBackoffMs: number;
+  /** Restarts allowed within windowMs before giving up (a crash loop); default 10. */
+  maxRestarts: number;
+  /** The window, ms; default 10 min. */
+  windowMs: number;
+}
+
+export const DEFAULT_RESTART_POLICY: RestartPolicy = {
+  policy: 'on-failure',
+  backoffMs: 1000,
+  maxBackoffMs: 30_000,
+  maxRestarts: 10,
+  windowMs: 10 * 60_000,
+};
+
+/** How one `process` service is run beyond its command (services[] restart, user, group, log). */
+export interface ProcessOptions {
+  restart?: RestartPolicy;
+  /** Run as this user (name or uid); the agent must be root. Default: the agent's user. */
+  user?: string;
+  /** Run as this group (name or gid); default the user's primary group. */
+  group?: string;
+  /** Log rotation; default 10 MiB × 5 files. */
+  log?: LogRotation;
+}
+
+/** What the supervisor did on its own, for the agent's log and the coordinator. */
+export interface SupervisorEvent {
+  service: string;
+  kind: 'crashed' | 'restarted' | 'restart-failed' | 'crash-loop' | 'not-restarted';
+  /** One sentence for an operator (what happened and what comes next). */
+  detail: string;
+  pid?: number;
+  /** Restarts within the policy's window so far. */
+  restarts?: number;
+  /** The delay before the next restart, when one is scheduled. */
+  delayMs?: number;
+}
+
+/** A service's restart state, for status pages. */
+export interface RestartState {
+  /** Restarts within the current window. */
+  restarts: number;
+  /** Restarts since the agent started (or the last start asked for). */
+  total: number;
+  /** A restart is scheduled (back-off running). */
+  pending: boolean;
+  /** Given up: restarted maxRestarts times within windowMs. */
+  crashLoop: boolean;
+  /** How the last process ended, e.g. "exit code 1" or "signal SIGKILL". */
+  lastExit: string | null;
+}
 
 /** The last 4 KiB (bytes, UTF-8) of a text, cut at a character boundary. */
 export function tail4k(text: string): string {
@@ -28,6 +97,12 @@ export interface PidRecord {
   startTime: string | null;
   edition: string;
   startedAt: number;
+  /** The log relay's pid and start time (absent for a process started before log rotation). */
+  logPid?: number;
+  logStartTime?: string | null;
+  /** The ids the service runs as, when not the agent's. */
+  uid?: number;
+  gid?: number;
 }
 
 /** Kernel start time and state of a pid, or undefined when there is no such process. */
@@ -76,6 +151,13 @@ export interface SupervisorOptions {
   onOutput: (service: string, line: string) => void;
   /** A supervised process went away (any reason): re-check health now. */
   onExit: (service: string) => void;
+  /**
+   * Restart policy, user, group and log rotation of a service (the key may be "<name>@beside");
+   * default: none of them set, i.e. DEFAULT_RESTART_POLICY, the agent's user, DEFAULT_LOG_ROTATION.
+   */
+  processOptions?: (service: string) => ProcessOptions | undefined;
+  /** A crash, a restart, a crash loop: reported by the agent (log line, coordinator). */
+  onEvent?: (event: SupervisorEvent) => void;
 }
 
 export interface StartSpec {
@@ -107,6 +189,21 @@ interface Running {
   rec: PidRecord;
   tail?: Tail;
   stopping: boolean;
+  /** Set for a process this supervisor spawned: its exit event reports the exit status. */
+  child?: ChildProcess;
+  /** How it was started, for a restart (undefined when an adopted process left no spec file). */
+  spec?: StartSpec;
+}
+
+interface RestartBook {
+  /** Times of restarts within the window. */
+  history: number[];
+  total: number;
+  /** Consecutive quick crashes: the back-off exponent. */
+  streak: number;
+  timer?: NodeJS.Timeout;
+  crashLoop: boolean;
+  lastExit: string | null;
 }
 
 export interface Supervisor {
@@ -124,15 +221,50 @@ export interface Supervisor {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<CommandResult>;
+  /** Restarts and crash-loop state of a service (zeros before any crash). */
+  restartState(service: string): RestartState;
+  /** Restarts the supervisor made on its own since the agent started. */
+  restarts(service: string): number;
+  /** Stops following logs and cancels scheduled restarts; the services keep running. */
   close(): void;
 }
 
+const exitText = (code: number | null, sig: NodeJS.Signals | null) =>
+  sig ? `signal ${sig}` : code === null ? 'an unknown status' : `exit code ${code}`;
+
 export function createSupervisor(opts: SupervisorOptions): Supervisor {
   const procs = new Map<string, Running>();
+  const books = new Map<string, RestartBook>();
+  /** A restart under way: stop() and start() wait for it, so neither races a half-started process. */
+  const launching = new Map<string, Promise<unknown>>();
+  let closed = false;
   const runDir = join(opts.dataDir, 'run');
   const logDir = join(opts.dataDir, 'logs');
   const pidFile = (s: string) => join(runDir, `${s}.json`);
+  // The spec a restart needs (command, cwd, env): readable by the agent only, as env may hold secrets.
+  const specFile = (s: string) => join(runDir, `${s}.spec.json`);
   const logFile = (s: string) => join(logDir, `${s}.log`);
+  const optionsOf = (s: string): ProcessOptions => opts.processOptions?.(s) ?? {};
+  const policyOf = (s: string): RestartPolicy => optionsOf(s).restart ?? DEFAULT_RESTART_POLICY;
+  const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+  function bookOf(service: string): RestartBook {
+    let b = books.get(service);
+    if (!b) {
+      b = { history: [], total: 0, streak: 0, crashLoop: false, lastExit: null };
+      books.set(service, b);
+    }
+    return b;
+  }
+
+  function report(e: SupervisorEvent) {
+    const level = e.kind === 'crash-loop' || e.kind === 'restart-failed' ? 'error' : 'warn';
+    opts.log[e.kind === 'restarted' ? 'info' : level](
+      { service: e.service, pid: e.pid, restarts: e.restarts, delayMs: e.delayMs },
+      e.detail,
+    );
+    opts.onEvent?.(e);
+  }
 
   async function follow(service: string, r: Running) {
     r.tail?.stop();
@@ -141,15 +273,241 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
 
   async function forget(service: string) {
     const r = procs.get(service);
+    if (r?.rec.logPid !== undefined) {
+      // The relay writes the last lines when the pipe closes: wait for it (bounded: a grandchild
+      // that inherited the service's output may hold the pipe open for longer).
+      const until = performance.now() + 2000;
+      while (performance.now() < until && (await isAlive(r.rec.logPid, r.rec.logStartTime ?? null))) {
+        await sleep(10);
+      }
+    }
     if (r?.tail) {
       await r.tail.poll().catch(() => {}); // ship the last words (e.g. the shutdown line)
       r.tail.stop();
     }
-    procs.delete(service);
+    if (procs.get(service) === r) procs.delete(service);
     await rm(pidFile(service), { force: true });
   }
 
-  return {
+  async function readSpec(service: string): Promise<StartSpec | undefined> {
+    try {
+      return JSON.parse(await readFile(specFile(service), 'utf8')) as StartSpec;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function writeSpec(service: string, spec: StartSpec) {
+    const tmp = `${specFile(service)}.tmp`;
+    await rm(tmp, { force: true });
+    await writeFile(tmp, `${JSON.stringify(spec)}\n`, { mode: 0o600, flag: 'wx' });
+    await rename(tmp, specFile(service));
+  }
+
+  /**
+   * A process went away without the agent asking: reports it and, if its policy says so,
+   * schedules a restart after the back-off — or gives up when the window's restarts are spent.
+   */
+  function crashed(
+    service: string,
+    rec: PidRecord,
+    exit: { code: number | null; signal: NodeJS.Signals | null } | null,
+    spec: StartSpec | undefined,
+  ) {
+    const book = bookOf(service);
+    const policy = policyOf(service);
+    const how = exit
+      ? exitText(exit.code, exit.signal)
+      : 'an unknown status (it ended while this agent was not watching it)';
+    book.lastExit = how;
+    const ran = Date.now() - rec.startedAt;
+    const what = `${service} (pid ${rec.pid}, edition ${rec.edition}) exited on its own with ${how} after ${secs(ran)}`;
+    const failed = exit === null || exit.signal !== null || exit.code !== 0;
+    if (policy.policy === 'never' || (policy.policy === 'on-failure' && !failed)) {
+      report({
+        service,
+        kind: 'not-restarted',
+        pid: rec.pid,
+        detail: `${what}; not restarted (restart policy "${policy.policy}"); a start op starts it again`,
+      });
+      return;
+    }
+    if (!spec) {
+      report({
+        service,
+        kind: 'not-restarted',
+        pid: rec.pid,
+        detail: `${what}; not restarted: this agent does not know its start command (no ${specFile(service)}); a start op starts it again`,
+      });
+      return;
+    }
+    const now = Date.now();
+    book.history = book.history.filter((t) => now - t < policy.windowMs);
+    if (book.history.length >= policy.maxRestarts) {
+      book.crashLoop = true;
+      report({
+        service,
+        kind: 'crash-loop',
+        pid: rec.pid,
+        restarts: book.history.length,
+        detail: `${what}; crash loop: it was restarted ${book.history.length} times within ${secs(policy.windowMs)}, giving up; fix the service (see ${logFile(service)}), then start it again (a start op or a rollout)`,
+      });
+      return;
+    }
+    if (ran >= policy.maxBackoffMs) book.streak = 0; // it had been stable: back to the first delay
+    const delayMs = Math.min(policy.backoffMs * 2 ** book.streak, policy.maxBackoffMs);
+    book.streak += 1;
+    report({
+      service,
+      kind: 'crashed',
+      pid: rec.pid,
+      restarts: book.history.length,
+      delayMs,
+      detail: `${what}; restarting in ${secs(delayMs)} (restart ${book.history.length + 1} of at most ${policy.maxRestarts} within ${secs(policy.windowMs)}, policy "${policy.policy}")`,
+    });
+    clearTimeout(book.timer);
+    book.timer = setTimeout(() => {
+      book.timer = undefined;
+      const p = restartNow(service, spec, how).finally(() => launching.delete(service));
+      launching.set(service, p);
+    }, delayMs);
+    book.timer.unref();
+  }
+
+  async function restartNow(service: string, spec: StartSpec, after: string) {
+    if (closed || procs.has(service)) return;
+    const book = bookOf(service);
+    book.history.push(Date.now());
+    book.total += 1;
+    try {
+      const rec = await launch(service, spec);
+      report({
+        service,
+        kind: 'restarted',
+        pid: rec.pid,
+        restarts: book.history.length,
+        detail: `${service} restarted after ${after}: pid ${rec.pid}, edition ${rec.edition}`,
+      });
+    } catch (err) {
+      report({
+        service,
+        kind: 'restart-failed',
+        restarts: book.history.length,
+        detail: `${service} could not be restarted: ${errorMessage(err)}`,
+      });
+      // A start that fails counts as a crash: the back-off and the crash-loop bound apply.
+      crashed(service, { pid: 0, startTime: null, edition: spec.edition, startedAt: Date.now() }, null, spec);
+    }
+  }
+
+  /** A process went away: forget it, re-check health, and apply the restart policy. */
+  async function exited(
+    service: string,
+    r: Running,
+    exit: { code: number | null; signal: NodeJS.Signals | null } | null,
+  ) {
+    if (procs.get(service) !== r) return;
+    if (r.stopping) {
+      await forget(service);
+      opts.onExit(service);
+      return;
+    }
+    await forget(service);
+    opts.onExit(service);
+    if (!closed) crashed(service, r.rec, exit, r.spec);
+  }
+
+  async function launch(service: string, spec: StartSpec): Promise<PidRecord> {
+    const po = optionsOf(service);
+    let runAs: RunAs | undefined;
+    if (po.user !== undefined) runAs = await resolveRunAs(service, po.user, po.group);
+    else if (po.group !== undefined) {
+      throw new Error(`${service}: "group" is set without "user"; give services[].user too`);
+    }
+    await mkdir(runDir, { recursive: true });
+    await mkdir(logDir, { recursive: true });
+    const file = logFile(service);
+    const startAt = await stat(file).then(
+      (s) => s.size,
+      () => 0,
+    ); // ship output from the very first line
+    const relay = startLogRelay({
+      file,
+      rotation: po.log ?? DEFAULT_LOG_ROTATION,
+      uid: runAs?.uid,
+      gid: runAs?.gid,
+    });
+    await new Promise<void>((resolve, reject) => {
+      relay.once('spawn', resolve);
+      relay.once('error', (err) => reject(new Error(`could not start the log relay: ${errorMessage(err)}`)));
+    });
+    relay.unref();
+    const pipe = relay.stdin;
+    if (!pipe) throw new Error('the log relay has no input pipe');
+    let child: ChildProcess;
+    try {
+      child = spawn(spec.command, spec.args, {
+        cwd: spec.cwd,
+        env: runAs ? { ...spec.env, USER: runAs.user, LOGNAME: runAs.user, HOME: runAs.home } : spec.env,
+        detached: true, // own process group: stop() signals the whole group, and we may exit first
+        stdio: ['ignore', pipe, pipe],
+        ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+      });
+    } finally {
+      pipe.destroy(); // the service holds its own copy: the relay sees end of input when it goes
+    }
+    // Listen for exit before any await, so an instant crash is not missed.
+    const seen: { r?: Running; exit?: { code: number | null; signal: NodeJS.Signals | null } } = {};
+    child.once('exit', (code, sig) => {
+      seen.exit = { code, signal: sig };
+      if (seen.r) void exited(service, seen.r, seen.exit);
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (err) => {
+        const hint =
+          runAs && /EACCES|EPERM/.test(errorMessage(err))
+            ? `; user ${runAs.user} (uid ${runAs.uid}) must be able to reach ${spec.cwd} and run ${spec.command} (every parent directory needs o+x or group access)`
+            : '';
+        reject(new Error(`could not start ${spec.command}: ${errorMessage(err)}${hint}`));
+      });
+    });
+    const pid = child.pid;
+    if (pid === undefined) throw new Error(`could not start ${spec.command}: no pid`);
+    child.unref();
+    const rec: PidRecord = {
+      pid,
+      startTime: (await procStat(pid))?.startTime ?? null,
+      edition: spec.edition,
+      startedAt: Date.now(),
+      ...(relay.pid === undefined
+        ? {}
+        : { logPid: relay.pid, logStartTime: (await procStat(relay.pid))?.startTime ?? null }),
+      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+    };
+    // The pid file stays the agent's (not the service user's): it names the process group the
+    // agent signals, so a service able to rewrite it could have the agent kill anything.
+    await writeFileAtomic(pidFile(service), `${JSON.stringify(rec)}\n`);
+    await writeSpec(service, spec);
+    const r: Running = { rec, stopping: false, child, spec };
+    procs.set(service, r);
+    r.tail = await tailFile({ path: file, onLine: (line) => opts.onOutput(service, line), startAt });
+    seen.r = r;
+    if (seen.exit) await exited(service, r, seen.exit);
+    return rec;
+  }
+
+  /** Cancels a scheduled restart and waits for one under way. */
+  async function settle(service: string) {
+    const book = books.get(service);
+    if (book?.timer) {
+      clearTimeout(book.timer);
+      book.timer = undefined;
+    }
+    await launching.get(service)?.catch(() => {});
+  }
+
+  const api: Supervisor = {
     async adopt(service) {
       let rec: PidRecord;
       try {
@@ -158,11 +516,13 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
         return undefined;
       }
       if (!(await isAlive(rec.pid, rec.startTime))) {
+        // No stop removed the pid file: the service ended while the agent was away.
         opts.log.info({ service, pid: rec.pid }, 'service recorded in pid file is no longer running');
         await rm(pidFile(service), { force: true });
+        crashed(service, rec, null, await readSpec(service));
         return undefined;
       }
-      const r: Running = { rec, stopping: false };
+      const r: Running = { rec, stopping: false, spec: await readSpec(service) };
       procs.set(service, r);
       await follow(service, r);
       opts.log.info({ service, pid: rec.pid, edition: rec.edition }, 're-adopted running service');
@@ -175,74 +535,35 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       const r = procs.get(service);
       if (!r) return false;
       if (await isAlive(r.rec.pid, r.rec.startTime)) return true;
-      if (!r.stopping) {
+      // Our own child: its exit event (with the exit status) does the rest.
+      if (!r.stopping && !r.child) {
         opts.log.warn({ service, pid: r.rec.pid }, 'service process is gone');
-        await forget(service);
-        opts.onExit(service);
+        await exited(service, r, null);
       }
       return false;
     },
 
     async start(service, spec) {
-      await mkdir(runDir, { recursive: true });
-      await mkdir(logDir, { recursive: true });
-      const fd = openSync(logFile(service), 'a');
-      const startAt = fstatSync(fd).size; // ship output from the very first line
-      let child;
-      try {
-        child = spawn(spec.command, spec.args, {
-          cwd: spec.cwd,
-          env: spec.env,
-          detached: true, // own process group: stop() signals the whole group, and we may exit first
-          stdio: ['ignore', fd, fd],
-        });
-      } finally {
-        closeSync(fd); // the child holds its own copy
+      // Started on purpose: a pending restart is cancelled and the crash-loop count starts over.
+      await settle(service);
+      const book = books.get(service);
+      if (book) {
+        book.history = [];
+        book.streak = 0;
+        book.crashLoop = false;
       }
-      // Listen for exit before any await, so an instant crash is not missed.
-      const seen: { r?: Running; exited: boolean } = { exited: false };
-      child.once('exit', (code, sig) => {
-        seen.exited = true;
-        const r = seen.r;
-        if (!r || procs.get(service) !== r) return;
-        if (!r.stopping) {
-          opts.log.warn({ service, pid: child.pid, code, signal: sig }, 'service exited on its own');
-        }
-        void forget(service).then(() => opts.onExit(service));
-      });
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', (err) =>
-          reject(new Error(`could not start ${spec.command}: ${errorMessage(err)}`)),
-        );
-      });
-      const pid = child.pid;
-      if (pid === undefined) throw new Error(`could not start ${spec.command}: no pid`);
-      child.unref();
-      const rec: PidRecord = {
-        pid,
-        startTime: (await procStat(pid))?.startTime ?? null,
-        edition: spec.edition,
-        startedAt: Date.now(),
-      };
-      await writeFileAtomic(pidFile(service), `${JSON.stringify(rec)}\n`);
-      const r: Running = { rec, stopping: false };
-      seen.r = r;
-      procs.set(service, r);
-      r.tail = await tailFile({
-        path: logFile(service),
-        onLine: (line) => opts.onOutput(service, line),
-        startAt,
-      });
-      if (seen.exited) {
-        await forget(service);
-        opts.onExit(service);
+      const r = procs.get(service);
+      if (r && (await isAlive(r.rec.pid, r.rec.startTime))) {
+        // A restart landed just before this start: keep it if it is the edition asked for.
+        if (r.rec.edition === spec.edition) return r.rec;
+        await api.stop(service, 10_000);
       }
-      return rec;
+      return launch(service, spec);
     },
 
     async stop(service, timeoutMs, signal) {
       const started = performance.now();
+      await settle(service);
       const r = procs.get(service);
       if (!r || !(await isAlive(r.rec.pid, r.rec.startTime))) {
         if (r) await forget(service);
@@ -270,6 +591,21 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       opts.onExit(service);
       return { alreadyStopped: false, killed, ms: Math.round(performance.now() - started) };
     },
+
+    restartState(service) {
+      const b = books.get(service);
+      const p = policyOf(service);
+      const now = Date.now();
+      return {
+        restarts: b ? b.history.filter((t) => now - t < p.windowMs).length : 0,
+        total: b?.total ?? 0,
+        pending: b?.timer !== undefined,
+        crashLoop: b?.crashLoop ?? false,
+        lastExit: b?.lastExit ?? null,
+      };
+    },
+
+    restarts: (service) => books.get(service)?.total ?? 0,
 
     async runCommand(service, spec, timeoutMs, signal) {
       await mkdir(logDir, { recursive: true });
@@ -334,7 +670,10 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
 
     close() {
       // Stop following logs only; the services themselves keep running while the agent is away.
+      closed = true;
+      for (const b of books.values()) clearTimeout(b.timer);
       for (const r of procs.values()) r.tail?.stop();
     },
   };
+  return api;
 }
