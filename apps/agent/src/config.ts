@@ -333,7 +333,7 @@ const serviceSchema = obj(
     ctx.addIssue({
       code: 'custom',
       path: ['start'],
-      message: `is only for manager "process"; with manager "${s.manager}" the ${s.manager === 'commands' ? 'control commands start' : s.manager} starts the service: remove start`,
+      message: `is only for manager "process"; with manager "${s.manager}" ${{ systemd: 'the unit', supervisor: 'supervisord', commands: 'control.start' }[s.manager]} starts the service: remove start`,
     });
   }
   for (const [kind, [field, example, what]] of Object.entries(MANAGER_FIELD)) {

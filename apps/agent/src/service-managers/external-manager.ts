@@ -2,8 +2,8 @@
 // its last answer, remembers which edition it last started (a small record under <dataDir>/run, so
 // a restarted agent knows it again), and notices a restart the manager made on its own — a new
 // pid, or the service seen down and then up again without the agent starting it.
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Logger } from '@rollgate/logger';
 import { errorMessage, writeFileAtomic } from '../fs-util';
 import type {
@@ -95,8 +95,10 @@ export function createExternalManager(o: ExternalManagerOptions): ServiceManager
 
   async function saveRecord(r: StartRecord | undefined) {
     record = r;
-    if (r) await writeFileAtomic(recordFile, `${JSON.stringify(r)}\n`);
-    else await rm(recordFile, { force: true });
+    if (r) {
+      await mkdir(dirname(recordFile), { recursive: true });
+      await writeFileAtomic(recordFile, `${JSON.stringify(r)}\n`);
+    } else await rm(recordFile, { force: true });
   }
 
   function settled(st: ManagerStatus) {

@@ -26,6 +26,8 @@ export interface SupervisorctlManagerOptions {
   supervisorctl?: string;
   /** How long `supervisorctl start` may take, ms (it waits for startsecs); default 60000. */
   startTimeoutMs?: number;
+  /** A status answer younger than this is reused by refresh(); default 500 ms. */
+  reuseMs?: number;
 }
 
 const QUERY_TIMEOUT_MS = 15_000;
@@ -117,5 +119,6 @@ export function createSupervisorctlManager(o: SupervisorctlManagerOptions): Serv
     doStop: (timeoutMs, signal) => ctl('stop', timeoutMs + STOP_GRACE_MS, signal),
     log: o.log,
     onRestart: o.onRestart,
+    reuseMs: o.reuseMs,
   });
 }

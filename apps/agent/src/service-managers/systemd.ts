@@ -22,6 +22,8 @@ export interface SystemdManagerOptions {
   systemctl?: string;
   /** How long `systemctl start` may take, ms; default 90000 (systemd's own TimeoutStartSec). */
   startTimeoutMs?: number;
+  /** A status answer younger than this is reused by refresh(); default 500 ms. */
+  reuseMs?: number;
 }
 
 /** The time systemctl's own queries may take, ms. */
@@ -94,5 +96,6 @@ export function createSystemdManager(o: SystemdManagerOptions): ServiceManager {
     doStop: (timeoutMs, signal) => systemctlOrThrow('stop', timeoutMs + STOP_GRACE_MS, signal),
     log: o.log,
     onRestart: o.onRestart,
+    reuseMs: o.reuseMs,
   });
 }
