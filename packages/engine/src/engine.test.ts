@@ -148,7 +148,7 @@ describe('engine', () => {
     await engine.stop();
   });
 
-  it('runtime LB: drains at the load balancer, dispatches the stop only at 0 sessions, re-admits after a served request', async () => {
+  it('runtime LB: drains at the load balancer, dispatches the stop only at 0 sessions, re-admits once the LB reports the group UP', async () => {
     const calls: string[] = [];
     const lbState = new Map<string, LbServerStatus & { draining: boolean }>();
     for (const id of ['admin-1', 'admin-2', 'stream-1', 'stream-2'])
@@ -649,6 +649,189 @@ describe('engine: guided failure, readiness evidence, scheduling', () => {
       () => store.getRun(down.id),
       (r) => r?.status === 'succeeded',
     );
+    await engine.stop();
+  });
+});
+
+describe('engine: re-admission at the speed of evidence (issue 18)', () => {
+  const IDS = ['admin-1', 'admin-2', 'stream-1', 'stream-2'];
+  const groupedPlan = () =>
+    compileRollout({
+      cluster: 'demo',
+      service: 'demo-app',
+      servers: IDS.map((id) => ({ id, cluster: 'demo', role: id.split('-')[0]! })),
+      toEdition: { app: 'demo-app', name: '2.0', sha256: 'a'.repeat(64), size: 1 },
+      strategy: 'grouped',
+      groupSize: 2,
+      drainageIntervalSec: 5,
+      installedOn: Object.fromEntries(IDS.map((id) => [id, ['1.0', '2.0']])),
+    });
+
+  /**
+   * A runtime LB with HAProxy's admin states. `traffic`: a server in rotation serves a request at
+   * every read; `comesUp`: a re-admitted server is reported UP (else it stays DOWN).
+   */
+  function fakeLb(o: { readmitTimeoutMs: number; readmitWait?: 'up' | 'served' }) {
+    const calls: string[] = [];
+    const admin = new Map(IDS.map((id) => [id, 'ready' as 'ready' | 'drain' | 'maint']));
+    const totals = new Map(IDS.map((id) => [id, 10]));
+    const sessions = new Map(IDS.map((id) => [id, 1]));
+    const ctl = { traffic: false, comesUp: true, sentBeforePark: [] as string[] };
+    const seen: { sent?: { serverId: string; ops: { op: string }[] }[] } = {};
+    const lb: LoadBalancerPort = {
+      mode: async () => ({
+        mode: 'runtime',
+        readmitTimeoutMs: o.readmitTimeoutMs,
+        readmitWait: o.readmitWait,
+      }),
+      async leave(_c, ids) {
+        calls.push(`leave ${ids.join(',')}`);
+        for (const id of ids) admin.set(id, 'drain');
+      },
+      async park(_c, ids) {
+        calls.push(`park ${ids.join(',')}`);
+        // The stop must not have gone out yet: park comes between the drain and the stop.
+        for (const a of seen.sent ?? [])
+          if (ids.includes(a.serverId) && a.ops.some((op) => op.op === 'stop'))
+            ctl.sentBeforePark.push(a.serverId);
+        for (const id of ids) admin.set(id, 'maint');
+      },
+      async rejoin(_c, ids) {
+        calls.push(`rejoin ${ids.join(',')}`);
+        for (const id of ids) admin.set(id, 'ready');
+      },
+      async status(_c, ids) {
+        return new Map(
+          ids.map((id) => {
+            if (admin.get(id) !== 'ready') sessions.set(id, 0);
+            const up = admin.get(id) === 'ready' && ctl.comesUp;
+            if (up && ctl.traffic) totals.set(id, totals.get(id)! + 1);
+            return [id, { up, sessions: sessions.get(id)!, totalSessions: totals.get(id)! }];
+          }),
+        );
+      },
+    };
+    return { lb, calls, admin, ctl, seen };
+  }
+
+  it('item 1: parks each drained group in maint before its stop goes out, re-admits in one call and moves on without waiting for traffic', async () => {
+    // Never any traffic, and a re-admission timeout far beyond the test's own: a wait for a
+    // served request would time the test out.
+    const fake = fakeLb({ readmitTimeoutMs: 60_000 });
+    const { store, engine, fleet, logs } = await setup(createMemoryStore(), fake.lb);
+    fake.seen.sent = fleet.sent;
+    const run = await engine.createRun(groupedPlan(), 'tester');
+    const done = await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'succeeded' || r?.status === 'paused',
+    );
+    expect(done?.failure ?? null).toBeNull();
+    expect(done?.status).toBe('succeeded');
+    expect(fake.calls).toEqual([
+      'leave admin-1,stream-1',
+      'park admin-1,stream-1',
+      'rejoin admin-1,stream-1',
+      'leave admin-2,stream-2',
+      'park admin-2,stream-2',
+      'rejoin admin-2,stream-2',
+    ]);
+    expect(fake.ctl.sentBeforePark).toEqual([]);
+    expect([...fake.admin.values()]).toEqual(['ready', 'ready', 'ready', 'ready']);
+    expect(logs.filter((l) => l.code === 'RG0063I')).toHaveLength(2);
+    const back = logs.filter((l) => l.code === 'RG0061I' && /UP at the load balancer/.test(l.message));
+    expect(back.map((l) => l.message)).toEqual([
+      expect.stringMatching(
+        /admin-1, stream-1 UP at the load balancer .* after health up and ready in one exchange/,
+      ),
+      expect.stringMatching(/admin-2, stream-2 UP at the load balancer/),
+    ]);
+    // No traffic came: the last group's first request is reported as not seen, not waited for.
+    expect(logs.some((l) => /no request served yet since re-admission/.test(l.message))).toBe(true);
+    await engine.stop();
+  });
+
+  it('item 1: the first served request is reported when the LB shows it, never waited for', async () => {
+    const fake = fakeLb({ readmitTimeoutMs: 60_000 });
+    fake.ctl.traffic = true;
+    const { store, engine, logs } = await setup(createMemoryStore(), fake.lb);
+    const run = await engine.createRun(groupedPlan(), 'tester');
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'succeeded',
+    );
+    const served = logs
+      .filter((l) => /served its first request within/.test(l.message))
+      .map((l) => l.serverId);
+    expect(served.sort()).toEqual(['admin-1', 'admin-2', 'stream-1', 'stream-2']);
+    await engine.stop();
+  });
+
+  it('item 1: readmitWait "served" waits for a first request, and goes on once one is served', async () => {
+    const fake = fakeLb({ readmitTimeoutMs: 60_000, readmitWait: 'served' });
+    const { store, engine, logs } = await setup(createMemoryStore(), fake.lb);
+    const run = await engine.createRun(groupedPlan(), 'tester');
+    await until(
+      async () => fake.calls,
+      (c) => c.includes('rejoin admin-1,stream-1'),
+    );
+    // UP but no request yet: the run holds on the first group (well past a few LB polls).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.calls).not.toContain('leave admin-2,stream-2');
+    expect((await store.getRun(run.id))?.status).toBe('running');
+    fake.ctl.traffic = true;
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'succeeded',
+    );
+    expect(
+      logs.some((l) => /admin-1, stream-1 UP at the load balancer and served a request/.test(l.message)),
+    ).toBe(true);
+    await engine.stop();
+  });
+
+  it('item 1: a server the LB does not report UP within readmitTimeoutMs pauses the run with a clear message', async () => {
+    const fake = fakeLb({ readmitTimeoutMs: 300 });
+    fake.ctl.comesUp = false;
+    const { store, engine } = await setup(createMemoryStore(), fake.lb);
+    const run = await engine.createRun(groupedPlan(), 'tester');
+    const paused = await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'paused',
+    );
+    expect(paused?.failure).toMatch(
+      /the load balancer does not report admin-1, stream-1 UP .* after re-admission \(health up and ready were sent/,
+    );
+    // The next group never left: the capacity floor's evidence was not in.
+    expect(fake.calls).not.toContain('leave admin-2,stream-2');
+    await engine.stop();
+  });
+
+  it('item 5: every group step ends with a timing line, in words and as JSON whose parts add up', async () => {
+    const fake = fakeLb({ readmitTimeoutMs: 60_000 });
+    const { store, engine, logs } = await setup(createMemoryStore(), fake.lb);
+    const p = groupedPlan();
+    const run = await engine.createRun(p, 'tester');
+    await until(
+      () => store.getRun(run.id),
+      (r) => r?.status === 'succeeded',
+    );
+    const lines = logs.filter((l) => l.code === 'RG0119I');
+    const groups = lines.filter((l) => /\| \{.*"group":\d/.test(l.message));
+    expect(groups).toHaveLength(2);
+    for (const l of groups) {
+      expect(l.message).toMatch(
+        /^timing: .*: lb \d+ ms, drain \d+ ms, agent [\d.]+ m?s, readmit \d+ ms, engine \d+ ms, total [\d.]+ m?s \| \{/,
+      );
+      const json = JSON.parse(/ \| (\{.*\})$/.exec(l.message)![1]!) as Record<string, unknown>;
+      expect(json).toMatchObject({ v: 1, partial: false, key: expect.stringMatching(/^g\d\.rollout$/) });
+      const n = (k: string) => json[k] as number;
+      for (const k of ['totalMs', 'lbMs', 'drainMs', 'agentMs', 'readmitMs', 'engineMs'])
+        expect(n(k)).toBeGreaterThanOrEqual(0);
+      expect(n('lbMs') + n('drainMs') + n('agentMs') + n('readmitMs') + n('engineMs')).toBeGreaterThanOrEqual(
+        n('totalMs'),
+      );
+      expect(l.stepIndex).toBe(json.step);
+    }
     await engine.stop();
   });
 });
