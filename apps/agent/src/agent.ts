@@ -297,6 +297,20 @@ export function createAgent(opts: AgentOptions): Agent {
           );
         },
         onExit: (service) => void health?.checkNow(service),
+        // A second instance ("<name>@beside") runs with its service's settings.
+        processOptions: (key) => config.services.find((s) => s.name === key.replace(/@beside$/, '')),
+        // The `process` manager's crashes, restarts and crash loops (docs/adr/0023).
+        onEvent: (e) => {
+          const m =
+            e.kind === 'restarted'
+              ? MSG.serviceRestarted
+              : e.kind === 'crash-loop'
+                ? MSG.serviceCrashLoop
+                : MSG.serviceCrashed;
+          const level = e.kind === 'crash-loop' || e.kind === 'restart-failed' ? 'error' : 'warn';
+          ship(level, m.code, `${m.text}: ${e.detail}`);
+          void health?.checkNow(e.service);
+        },
       });
       // Crash restarts belong to each manager: the agent reports them and never fights them.
       managers = createServiceManagers(config.services, {

@@ -226,6 +226,53 @@ const MANAGER_FIELD = {
   ],
 } as const;
 
+// The `process` manager's own settings (docs/adr/0023): restart policy, user and group, log rotation.
+/** A whole number in [min, max] with a default (as `bounded` below, which is declared later). */
+const wholeIn = (what: string, min: number, max: number, dflt: number) =>
+  z
+    .number({ error: expected(`${what}: a whole number from ${min} to ${max} (default ${dflt})`) })
+    .int({ error: expected(`${what}: a whole number from ${min} to ${max} (default ${dflt})`) })
+    .min(min, { error: expected(`${what}: a whole number from ${min} to ${max} (default ${dflt})`) })
+    .max(max, { error: expected(`${what}: a whole number from ${min} to ${max} (default ${dflt})`) })
+    .default(dflt);
+
+const restartSchema = obj(
+  {
+    policy: z
+      .enum(['on-failure', 'always', 'never'], {
+        error: expected('one of "on-failure", "always", "never" (default "on-failure")'),
+      })
+      .default('on-failure'),
+    backoffMs: wholeIn('ms before the first restart', 10, 600_000, 1000),
+    maxBackoffMs: wholeIn('longest ms between restarts', 10, 3_600_000, 30_000),
+    maxRestarts: wholeIn('restarts allowed within windowMs before giving up', 1, 10_000, 10),
+    windowMs: wholeIn('ms of the window maxRestarts counts in', 1000, 24 * 3_600_000, 600_000),
+  },
+  'an object like { "policy": "on-failure", "backoffMs": 1000, "maxBackoffMs": 30000, "maxRestarts": 10, "windowMs": 600000 }',
+).superRefine((r, ctx) => {
+  if (r.maxBackoffMs < r.backoffMs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['maxBackoffMs'],
+      message: `is ${r.maxBackoffMs}, below backoffMs ${r.backoffMs}; the longest delay cannot be shorter than the first`,
+    });
+  }
+});
+
+const ACCOUNT = /^([a-z_][a-z0-9_.-]{0,31}\$?|\d{1,10})$/i;
+const account = (what: string, example: string) =>
+  z
+    .string({ error: expected(`a ${what} name or numeric id (e.g. "${example}")`) })
+    .regex(ACCOUNT, { error: expected(`a ${what} name or numeric id (e.g. "${example}")`) });
+
+const logRotationSchema = obj(
+  {
+    maxBytes: wholeIn('bytes at which the log file is rotated', 4096, 1024 ** 4, 10 * 1024 ** 2),
+    keep: wholeIn('rotated log files kept', 1, 1000, 5),
+  },
+  'an object like { "maxBytes": 10485760, "keep": 5 }',
+);
+
 const serviceSchema = obj(
   {
     name: safeName('service name', 'demo-app'),
@@ -318,9 +365,30 @@ const serviceSchema = obj(
     systemd: systemdSchema.optional(),
     supervisor: supervisorSchema.optional(),
     control: controlSchema.optional(),
+    // manager "process" only: restarted after a crash by this policy (default on-failure).
+    restart: restartSchema.default(() => restartSchema.parse({})),
+    // manager "process" only: run as this user and group (the agent must run as root).
+    user: account('user', 'demo-app').optional(),
+    group: account('group', 'demo-app').optional(),
+    // manager "process" only: the service's log file, rotated by size.
+    log: logRotationSchema.default(() => logRotationSchema.parse({})),
   },
   'a service object with name, port and start (see the example in apps/agent/README.md)',
 ).superRefine((s, ctx) => {
+  if (s.group !== undefined && s.user === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['group'],
+      message: 'is set without "user": give the user too (e.g. "user": "demo-app", "group": "demo-app")',
+    });
+  }
+  if (s.manager !== 'process' && (s.user !== undefined || s.group !== undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [s.user !== undefined ? 'user' : 'group'],
+      message: `is for manager "process"; with manager "${s.manager}" the user is set where the service is defined (e.g. User= in the unit): remove it`,
+    });
+  }
   if (s.manager === 'process' && s.start === undefined) {
     ctx.addIssue({
       code: 'custom',

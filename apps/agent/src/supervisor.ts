@@ -258,12 +258,13 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
   }
 
   function report(e: SupervisorEvent) {
+    // The agent logs (and ships) what it is handed; without a listener the line goes to our log.
+    if (opts.onEvent) return opts.onEvent(e);
     const level = e.kind === 'crash-loop' || e.kind === 'restart-failed' ? 'error' : 'warn';
     opts.log[e.kind === 'restarted' ? 'info' : level](
       { service: e.service, pid: e.pid, restarts: e.restarts, delayMs: e.delayMs },
       e.detail,
     );
-    opts.onEvent?.(e);
   }
 
   async function follow(service: string, r: Running) {

@@ -63,6 +63,8 @@ export const MSG = {
   serviceRestarted: { code: 'RG0118W', text: 'service restarted by its manager' },
   stepTiming: { code: 'RG0119I', text: 'timing' },
   artifactRejected: { code: 'RG0120E', text: 'artifact rejected: checksum mismatch' },
+  serviceCrashed: { code: 'RG0121W', text: 'service exited on its own' },
+  serviceCrashLoop: { code: 'RG0122E', text: 'service crash loop: restarts given up' },
   serviceOutput: { code: 'RG0190I', text: 'service output' },
 } as const;
 
