@@ -36,13 +36,13 @@ const FOUR = [
 
 const RUNTIME_LB: LbConfig = {
   mode: 'haproxy-runtime',
-  runtime: { socketPath: '/run/haproxy/admin.sock' },
-  backend: 'demo',
-  servers: {},
+  balancers: [{ name: 'lb', runtime: { socketPath: '/run/haproxy/admin.sock' } }],
+  pools: [{ name: 'demo', backend: 'demo', servers: {} }],
   checkIntervalMs: 1000,
   fall: 2,
   rise: 2,
   readmitTimeoutMs: 30_000,
+  readmitWait: 'up',
   drainageIntervalSec: 7,
 };
 

@@ -5,10 +5,14 @@
 import {
   besideId,
   describeRule,
-  haproxyServerName,
+  lbConfigOf,
+  poolServerName,
+  resolveLbTargets,
   routingMaps,
+  runtimeAddress,
   type ClusterSettings,
   type LbConfig,
+  type LbPool,
   type RoutingRule,
 } from '@rollgate/domain';
 import {
@@ -37,7 +41,20 @@ export function createRoutingService(opts: RoutingServiceOptions) {
   interface Clone {
     cluster: string;
     lb: LbConfig;
+    /** The pool whose validation backend serves the clone. */
+    pool: LbPool;
+    /** The pool's members. */
+    members: string[];
     servers: string[];
+  }
+
+  /** Every balancer's runtime API, each named for messages. */
+  function runtimesOf(lb: LbConfig) {
+    return lb.balancers.map((b) => ({
+      name: b.name,
+      address: runtimeAddress(b.runtime),
+      rt: createHaproxyRuntime({ ...b.runtime, timeoutMs: opts.timeoutMs ?? 3000 }),
+    }));
   }
 
   /**
@@ -54,25 +71,43 @@ export function createRoutingService(opts: RoutingServiceOptions) {
     const backends: Record<string, string> = {};
     const clones: Record<string, Clone> = {};
     for (const cluster of clusters) {
-      const lb = await store.getClusterLb(cluster);
-      if (!lb) continue;
+      const stored = await store.getClusterLb(cluster);
+      if (!stored) continue;
+      const lb = lbConfigOf(stored);
       const members = servers.filter((s) => s.cluster === cluster && s.status === 'connected');
+      const everyone = servers.filter((s) => s.cluster === cluster);
+      const resolution = resolveLbTargets(
+        lb,
+        everyone.map((s) => ({ id: s.id, role: s.role, services: s.services.map((x) => x.name) })),
+      );
       const apps = new Set(members.flatMap((s) => s.services.map((x) => x.name)));
       for (const app of apps) {
+        // The pool that serves the application: the first (in the configuration's order) that
+        // takes this service of one of its servers. Per-role pools of one application each have
+        // their own frontend; a rule sends to this one's backend (docs/adr/0026).
+        const runs = members.filter((s) => s.services.some((x) => x.name === app));
+        const pool = lb.pools.find(
+          (p) =>
+            (p.service === undefined || p.service === app) &&
+            runs.some((s) => resolution.targets.get(s.id)?.some((t) => t.pool === p.name)),
+        );
+        if (!pool) continue;
         const active = new Set(
           members.map((s) => s.services.find((x) => x.name === app)?.activeEdition ?? ''),
         );
         const [only] = [...active];
-        if (active.size === 1 && only && !(only in backends)) backends[only] = lb.backend;
+        if (active.size === 1 && only && !(only in backends)) backends[only] = pool.backend;
+        const poolMembers = resolution.pools.get(pool.name) ?? [];
         for (const s of members) {
           const e = s.services.find((x) => x.name === app)?.besideEdition;
-          if (e && e !== only) (clones[e] ??= { cluster, lb, servers: [] }).servers.push(s.id);
+          if (e && e !== only && poolMembers.includes(s.id))
+            (clones[e] ??= { cluster, lb, pool, members: poolMembers, servers: [] }).servers.push(s.id);
         }
       }
     }
     for (const [e, c] of Object.entries(clones)) {
       if (e in backends || c.lb.mode !== 'haproxy-runtime') delete clones[e];
-      else backends[e] = validationBackendName(c.lb.backend);
+      else backends[e] = validationBackendName(c.pool.backend);
     }
     return { backends, clones };
   }
@@ -82,23 +117,21 @@ export function createRoutingService(opts: RoutingServiceOptions) {
    * instances ready in the validation backend, the others' in maintenance.
    */
   async function openClone(clone: Clone): Promise<void> {
-    if (!clone.lb.runtime) return;
-    const rt = createHaproxyRuntime({ ...clone.lb.runtime, timeoutMs: opts.timeoutMs ?? 3000 });
-    const members = (await store.listServers({ cluster: clone.cluster })).map((s) => s.id);
-    const backend = validationBackendName(clone.lb.backend);
-    try {
-      await rt.setStates(
-        members.map((id) => ({
-          backend,
-          server: haproxyServerName(clone.lb, besideId(id)),
-          state: clone.servers.includes(id) ? ('ready' as const) : ('maint' as const),
-        })),
-      );
-    } catch (err) {
-      throw new ApiError(
-        'PRECONDITION_FAILED',
-        `The validation backend of cluster "${clone.cluster}" is not as expected: ${(err as Error).message}. Print its configuration again with \`rollgate lb haproxy-config --cluster ${clone.cluster}\` (it lists backend "${backend}"), reload HAProxy once, then set the rules again. Nothing was changed.`,
-      );
+    const backend = validationBackendName(clone.pool.backend);
+    const changes = clone.members.map((id) => ({
+      backend,
+      server: poolServerName(clone.pool, besideId(id)),
+      state: clone.servers.includes(id) ? ('ready' as const) : ('maint' as const),
+    }));
+    for (const { name, rt } of runtimesOf(clone.lb)) {
+      try {
+        await rt.setStates(changes);
+      } catch (err) {
+        throw new ApiError(
+          'PRECONDITION_FAILED',
+          `The validation backend of cluster "${clone.cluster}" on load balancer ${name} is not as expected: ${(err as Error).message}. Print its configuration again with \`rollgate lb haproxy-config --cluster ${clone.cluster}\` (it lists backend "${backend}"), reload HAProxy once, then set the rules again.`,
+        );
+      }
     }
   }
 
@@ -107,17 +140,16 @@ export function createRoutingService(opts: RoutingServiceOptions) {
     return routingMapFiles(cluster, headers, mapDir);
   }
 
-  async function runtimeLb(
-    cluster: string,
-  ): Promise<LbConfig & { runtime: NonNullable<LbConfig['runtime']> }> {
-    const lb = await store.getClusterLb(cluster);
-    if (lb?.mode !== 'haproxy-runtime' || !lb.runtime) {
+  async function runtimeLb(cluster: string): Promise<LbConfig> {
+    const stored = await store.getClusterLb(cluster);
+    const lb = stored ? lbConfigOf(stored) : null;
+    if (lb?.mode !== 'haproxy-runtime' || lb.balancers.length === 0) {
       throw new ApiError(
         'PRECONDITION_FAILED',
-        `Routing rules are applied through HAProxy's runtime API, and cluster "${cluster}" has ${lb ? 'a gate-only load balancer' : 'no load balancer configured'}. Configure it first: \`rollgate lb configure --cluster ${cluster} --backend <name> --socket <path>\`.`,
+        `Routing rules are applied through HAProxy's runtime API, and cluster "${cluster}" has ${lb ? 'a gate-only load balancer' : 'no load balancer configured'}. Configure it first: \`rollgate lb configure --cluster ${cluster} --balancer lb1=unix:/run/haproxy/admin.sock --pool <name>=<backend>\`.`,
       );
     }
-    return lb as LbConfig & { runtime: NonNullable<LbConfig['runtime']> };
+    return lb;
   }
 
   async function view(cluster: string, settings: ClusterSettings): Promise<RoutesView> {
@@ -169,21 +201,23 @@ export function createRoutingService(opts: RoutingServiceOptions) {
       }
       const files = filesOf(cluster, rules, dir);
       const before = filesOf(cluster, (settings.routing?.rules ?? []) as RoutingRule[], dir);
-      const rt = createHaproxyRuntime({ ...lb.runtime, timeoutMs: opts.timeoutMs ?? 3000 });
-      // Check every map file is known to HAProxy before changing any: a frontend that does not
-      // name one would leave the rules half applied.
+      const balancers = runtimesOf(lb);
+      // Check every map file is known to every balancer before changing any: a frontend that does
+      // not name one would leave the rules half applied.
       const all = [files.source, files.pathPrefix, ...Object.values(files.headers)];
       const unknown: string[] = [];
-      try {
-        for (const f of all) {
-          const answer = await rt.raw(`show map ${f}`);
-          if (/^Unknown map identifier/m.test(answer)) unknown.push(f);
+      for (const { name, address, rt } of balancers) {
+        try {
+          for (const f of all) {
+            const answer = await rt.raw(`show map ${f}`);
+            if (/^Unknown map identifier/m.test(answer)) unknown.push(`${f} on ${name}`);
+          }
+        } catch (err) {
+          throw new ApiError(
+            'PRECONDITION_FAILED',
+            `Load balancer ${name} (${address}) of cluster "${cluster}" did not answer (${(err as Error).message}). Check that its HAProxy runs and its runtime API in \`rollgate lb show --cluster ${cluster}\` is right. Nothing was changed.`,
+          );
         }
-      } catch (err) {
-        throw new ApiError(
-          'PRECONDITION_FAILED',
-          `HAProxy's runtime API for cluster "${cluster}" did not answer (${(err as Error).message}). Check that HAProxy runs and the socket in \`rollgate lb show --cluster ${cluster}\` is right. Nothing was changed.`,
-        );
       }
       if (unknown.length > 0) {
         throw new ApiError(
@@ -195,21 +229,24 @@ export function createRoutingService(opts: RoutingServiceOptions) {
         const clone = clones[e];
         if (clone) await openClone(clone);
       }
-      try {
-        await rt.replaceMap(files.source, maps.source);
-        await rt.replaceMap(files.pathPrefix, maps.pathPrefix);
-        for (const [header, file] of Object.entries(files.headers)) {
-          await rt.replaceMap(file, maps.headers[header] ?? []);
+      for (const { name, rt } of balancers) {
+        try {
+          await rt.replaceMap(files.source, maps.source);
+          await rt.replaceMap(files.pathPrefix, maps.pathPrefix);
+          for (const [header, file] of Object.entries(files.headers)) {
+            await rt.replaceMap(file, maps.headers[header] ?? []);
+          }
+        } catch (err) {
+          // Each map is swapped whole, but the maps (and the balancers) one after the other: say
+          // so, and keep the old rules.
+          throw new ApiError(
+            'PRECONDITION_FAILED',
+            `Load balancer ${name} refused or dropped a map change (${(err as Error).message}); some maps (or balancers) may hold the new rules and others the old. The saved rules were not changed: set them again once every balancer answers.`,
+          );
         }
-      } catch (err) {
-        // Each map is swapped whole, but the maps one after the other: say so, and keep the old rules.
-        throw new ApiError(
-          'PRECONDITION_FAILED',
-          `HAProxy refused or dropped a map change (${(err as Error).message}); some maps may hold the new rules and others the old. The saved rules were not changed: set them again once HAProxy answers.`,
-        );
-      }
-      for (const [header, file] of Object.entries(before.headers)) {
-        if (!(header in files.headers)) await rt.replaceMap(file, []).catch(() => undefined);
+        for (const [header, file] of Object.entries(before.headers)) {
+          if (!(header in files.headers)) await rt.replaceMap(file, []).catch(() => undefined);
+        }
       }
       const next: ClusterSettings = { ...settings, routing: { mapDir: dir, rules } };
       await store.setClusterSettings(cluster, next);

@@ -2,7 +2,11 @@ import {
   checkSchedule,
   compileMajorUpgrade,
   compileMinorUpgrade,
-  haproxyServerName,
+  lbConfigOf,
+  poolServerName,
+  resolveLbTargets,
+  runtimeAddress,
+  targetsOf,
   learnWindow,
   noticeText,
   type Edition,
@@ -12,12 +16,13 @@ import {
   type StepKind,
   type Phase,
 } from '@rollgate/domain';
-import { renderHaproxyBackend, renderRoutingFrontend, routingMapFiles, type ServerStat } from '@rollgate/lb';
+import { renderHaproxyBackend, renderRoutingFrontend, routingMapFiles } from '@rollgate/lb';
 import {
   ApiError,
   MAX_EDITION_BYTES,
   type ApiServices,
   type EvidenceView,
+  type LbView,
   type PlanPreview,
   type UpgradeInput,
 } from '@rollgate/api';
@@ -409,12 +414,9 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
     },
     lb: {
       async configure(cluster, config, actor) {
-        const servers = await store.listServers({ cluster });
+        let checkedAgainst: string[];
         try {
-          await opts.lb.verify(
-            config,
-            servers.map((s) => s.id),
-          );
+          checkedAgainst = await opts.lb.verify(config, cluster);
         } catch (err) {
           throw new ApiError('PRECONDITION_FAILED', `${(err as Error).message} Nothing was saved.`);
         }
@@ -425,9 +427,9 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
           actor,
           action: 'lb.configure',
           target: cluster,
-          details: { ...config },
+          details: { ...config, checkedAgainst },
         });
-        return config;
+        return { ...config, checkedAgainst };
       },
       async clear(cluster, actor) {
         await store.setClusterLb(cluster, null);
@@ -441,41 +443,73 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
         });
       },
       async show(cluster) {
-        const config = await store.getClusterLb(cluster);
+        const stored = await store.getClusterLb(cluster);
+        const config = stored ? lbConfigOf(stored) : null;
         const servers = await store.listServers({ cluster });
-        let error: string | null = null;
-        let stats = new Map<string, ServerStat>();
-        if (config?.mode === 'haproxy-runtime') {
-          try {
-            stats = await opts.lb.stats(config);
-          } catch (err) {
-            error = (err as Error).message;
-          }
-        }
+        const resolution = config
+          ? resolveLbTargets(
+              config,
+              servers.map((s) => ({ id: s.id, role: s.role, services: s.services.map((x) => x.name) })),
+            )
+          : null;
+        const live =
+          config?.mode === 'haproxy-runtime' ? await opts.lb.liveStats(config, cluster) : new Map();
+        const balancers = (config?.balancers ?? []).map((b) => ({
+          name: b.name,
+          address: runtimeAddress(b.runtime),
+          error: live.get(b.name)?.error ?? null,
+        }));
+        const errors = balancers.filter((b) => b.error !== null).map((b) => `${b.name}: ${b.error}`);
         return {
           cluster,
           config,
-          error,
-          servers: servers.map((s) => {
-            const name = config ? haproxyServerName(config, s.id) : s.id;
-            const st = stats.get(name);
-            return {
-              serverId: s.id,
-              haproxyServer: name,
-              status: st
-                ? {
-                    up: st.status === 'UP' && st.adminState === 'ready',
-                    sessions: st.scur,
-                    totalSessions: st.stot,
-                    state: st.statusText,
-                  }
-                : null,
-            };
+          error: errors.length > 0 ? errors.join('; ') : null,
+          balancers,
+          problems: resolution?.problems ?? [],
+          servers: servers.flatMap((s): LbView['servers'] => {
+            const targets = config && resolution ? targetsOf(config, resolution, s.id) : [];
+            if (targets.length === 0)
+              return [{ serverId: s.id, pool: null, haproxyServer: s.id, status: null, views: [] }];
+            return targets.map((t) => {
+              const views = [...live].flatMap(([balancer, v]) => {
+                const st = v.stats?.get(t.backend)?.get(t.server);
+                return st
+                  ? [
+                      {
+                        balancer,
+                        up: st.status === 'UP' && st.adminState === 'ready',
+                        sessions: st.scur,
+                        totalSessions: st.stot,
+                        state: st.statusText,
+                      },
+                    ]
+                  : [];
+              });
+              const all = views.length === balancers.length && views.length > 0;
+              return {
+                serverId: s.id,
+                pool: t.pool,
+                haproxyServer: `${t.backend}/${t.server}`,
+                status: all
+                  ? {
+                      up: views.every((v) => v.up),
+                      sessions: views.reduce((n, v) => n + v.sessions, 0),
+                      totalSessions: views.reduce((n, v) => n + v.totalSessions, 0),
+                      state: views
+                        .map((v) => (balancers.length > 1 ? `${v.balancer} ${v.state}` : v.state))
+                        .join(', '),
+                    }
+                  : null,
+                views,
+              };
+            });
           }),
         };
       },
       async haproxyConfig(input) {
-        const config: LbConfig | null = await store.getClusterLb(input.cluster);
+        const stored = await store.getClusterLb(input.cluster);
+        const config: LbConfig | null = stored ? lbConfigOf(stored) : null;
+        const firstPool = config?.pools[0];
         const servers = await store.listServers({ cluster: input.cluster });
         if (servers.length === 0) {
           throw new ApiError(
@@ -496,7 +530,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
           // The service HAProxy sends traffic to is also the one it checks (health mode service).
           const svc = s.services.find((x) => x.port === port);
           return {
-            name: config ? haproxyServerName(config, s.id) : s.id,
+            name: firstPool ? poolServerName(firstPool, s.id) : s.id,
             address: gate.host,
             servicePort: port,
             gatePort: gate.port,
@@ -515,7 +549,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
             `Cluster "${input.cluster}" reaches its load balancer gate-only, and ${noAgent.join(', ')} has no agent-check: with --health service nothing would tell HAProxy to drain it. Set gate.agentCheckPort in its agent config, configure the runtime API (rollgate lb configure --socket <path>), or print the gate-checked configuration with --health gate.`,
           );
         }
-        const backend = input.backend ?? config?.backend ?? input.cluster;
+        const backend = input.backend ?? firstPool?.backend ?? input.cluster;
         const render = (o: Parameters<typeof renderHaproxyBackend>[0]): string => {
           try {
             return renderHaproxyBackend(o);

@@ -8,6 +8,7 @@ export type {
   Principal,
   EvidenceView,
   GatePreview,
+  LbConfigured,
   LbView,
   PlanPreview,
   PortalLinkView,

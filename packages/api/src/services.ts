@@ -76,8 +76,11 @@ export interface ApiServices {
     setSettings(cluster: string, settings: ClusterSettings, actor: string): Promise<ClusterSettings>;
   };
   lb: {
-    /** Validates the config against the live load balancer before saving it. */
-    configure(cluster: string, config: LbConfig, actor: string): Promise<LbConfig>;
+    /**
+     * Validates the config against the cluster's agents (every one placed in exactly one pool per
+     * service) and every live balancer before saving it.
+     */
+    configure(cluster: string, config: LbConfig, actor: string): Promise<LbConfigured>;
     clear(cluster: string, actor: string): Promise<void>;
     show(cluster: string): Promise<LbView>;
     haproxyConfig(input: HaproxyConfigInput): Promise<string>;
@@ -179,15 +182,27 @@ export interface PortalLinkView {
   state: 'active' | 'expired' | 'revoked';
 }
 
-/** A cluster's load balancer as configured and, in runtime mode, as it reports now. */
+/** A saved LB configuration and the balancers it was checked against (none in gate-only mode). */
+export type LbConfigured = LbConfig & { checkedAgainst: string[] };
+
+/** A cluster's load balancers as configured and, in runtime mode, as each reports now. */
 export interface LbView {
   cluster: string;
   config: LbConfig | null;
+  /** Each balancer, and why its live view is missing, if it is. */
+  balancers: { name: string; address: string; error: string | null }[];
+  /** Agents the pools leave out or place twice (the config was saved before they registered). */
+  problems: string[];
+  /** One row per (server, pool it is in); a server in no pool has one row with pool null. */
   servers: {
     serverId: string;
+    pool: string | null;
+    /** "backend/server". */
     haproxyServer: string;
-    /** null when the LB cannot be asked (gate-only, or not configured). */
+    /** Over every balancer (up on all, sessions summed); null when one cannot be asked. */
     status: { up: boolean; sessions: number; totalSessions: number; state: string } | null;
+    /** What each balancer reports. */
+    views: { balancer: string; up: boolean; sessions: number; totalSessions: number; state: string }[];
   }[];
   /** Why the live status is missing, if it is. */
   error: string | null;

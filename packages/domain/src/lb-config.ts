@@ -69,13 +69,7 @@ function normaliseLegacy(input: unknown): unknown {
 
 /** Optional numbers may also be stored as null (the documented form); both mean "not set". */
 function optionalInt(min: number, max: number) {
-  return z
-    .number()
-    .int()
-    .min(min)
-    .max(max)
-    .nullish()
-    .transform((v) => v ?? undefined);
+  return z.preprocess((v) => (v === null ? undefined : v), z.number().int().min(min).max(max).optional());
 }
 
 const lbConfigObject = z

@@ -2,17 +2,23 @@ import { readFile } from 'node:fs/promises';
 import type { CommandContext, JsonFlag } from '../context';
 import { CliError } from '../errors';
 import { renderTable } from '../format';
+import { lbConfigSchema, type LbConfig } from '@rollgate/domain';
 
 export interface LbConfigureFlags extends JsonFlag {
   cluster: string;
-  /** haproxy-runtime (default when a socket or address is given) or gate-only. */
+  /** haproxy-runtime (default when a balancer, socket or address is given) or gate-only. */
   mode?: 'haproxy-runtime' | 'gate-only';
-  /** HAProxy runtime API unix socket. */
+  /** `name=unix:/path` or `name=host:port`, one per load balancer (repeatable). */
+  balancer?: string[];
+  /** `name=backend[,roles=a+b][,service=x]`, one per pool (repeatable). */
+  pool?: string[];
+  /** Legacy: the runtime API unix socket of the one balancer ("lb"). */
   socket?: string;
-  /** HAProxy runtime API as host:port. */
+  /** Legacy: the runtime API as host:port of the one balancer ("lb"). */
   address?: string;
-  backend: string;
-  /** `agentId=haproxyServer` pairs; an agent not listed is named by its id. */
+  /** Legacy: the one backend (a pool of every agent, named after it). */
+  backend?: string;
+  /** `[pool/]agentId=haproxyServer`; an agent not listed is named by its id. */
   server?: string[];
   checkInterval?: number;
   fall?: number;
@@ -20,62 +26,182 @@ export interface LbConfigureFlags extends JsonFlag {
   agentInter?: number;
   /** The cluster's default drainage interval, s. */
   drainageInterval?: number;
+  /** How long a re-admitted server may take, ms. */
+  readmitTimeout?: number;
+  /** What re-admission waits for: up (the LB reports it UP) or served (also a first request). */
+  readmitWait?: 'up' | 'served';
+  /** Gate-only: the load balancer's stated reaction time, ms. */
+  reaction?: number;
   /** Or the whole configuration as a JSON file (flags given as well override it). */
   file?: string;
 }
 
-function parseServers(pairs: string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of pairs) {
-    const m = /^([^=\s]+)=([^=\s]+)$/.exec(p);
-    if (!m) throw new CliError(`--server ${p}: expected agentId=haproxyServer, e.g. admin-1=s1.`);
-    out[m[1]!] = m[2]!;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** `--balancer lb1=unix:/run/haproxy/admin.sock` or `--balancer lb2=10.0.0.2:9999`. */
+export function parseBalancer(text: string): Record<string, unknown> {
+  const eq = text.indexOf('=');
+  const name = eq > 0 ? text.slice(0, eq) : '';
+  const where = eq > 0 ? text.slice(eq + 1) : '';
+  if (NAME.test(name)) {
+    if (where.startsWith('unix:') && where.length > 5)
+      return { name, runtime: { socketPath: where.slice(5) } };
+    const m = /^(.+):(\d{1,5})$/.exec(where);
+    if (m) return { name, runtime: { host: m[1], port: Number(m[2]) } };
   }
-  return out;
+  throw new CliError(
+    `--balancer ${text}: expected name=unix:/path/to/admin.sock or name=host:port (e.g. lb1=unix:/run/haproxy/admin.sock, lb2=10.0.0.2:9999).`,
+  );
+}
+
+/** `--pool stream=be_stream,roles=stream+media,service=tomcat`. */
+export function parsePool(text: string): Record<string, unknown> {
+  const [head = '', ...opts] = text.split(',');
+  const eq = head.indexOf('=');
+  const shape =
+    'expected name=backend[,roles=a+b][,service=x] (e.g. --pool stream=be_stream,roles=stream,service=tomcat)';
+  if (eq <= 0 || eq === head.length - 1) throw new CliError(`--pool ${text}: ${shape}.`);
+  const pool: Record<string, unknown> = { name: head.slice(0, eq), backend: head.slice(eq + 1) };
+  for (const o of opts) {
+    const m = /^(roles|service)=(.+)$/.exec(o);
+    if (!m) throw new CliError(`--pool ${text}: "${o}" is not roles=... or service=...; ${shape}.`);
+    if (m[1] === 'roles') pool.roles = m[2]!.split('+');
+    else pool.service = m[2];
+  }
+  return pool;
+}
+
+/** `--server stream/stream-1=s1` (pool/agent=server), or `agent=server` when there is one pool. */
+export function applyServers(pools: Record<string, unknown>[], pairs: string[]): void {
+  for (const p of pairs) {
+    const m = /^(?:([^/=\s]+)\/)?([^/=\s]+)=([^=\s]+)$/.exec(p);
+    if (!m)
+      throw new CliError(`--server ${p}: expected pool/agentId=haproxyServer, e.g. stream/stream-1=s1.`);
+    const [, poolName, agent, server] = m;
+    let pool: Record<string, unknown> | undefined;
+    if (poolName !== undefined) {
+      pool = pools.find((x) => x.name === poolName);
+      if (!pool)
+        throw new CliError(
+          `--server ${p}: no pool "${poolName}"; the pools are ${pools.map((x) => String(x.name)).join(', ') || 'none'}.`,
+        );
+    } else if (pools.length === 1) {
+      pool = pools[0];
+    } else {
+      throw new CliError(
+        `--server ${p}: the cluster has ${pools.length} pools; say which with pool/agent=server (pools: ${pools.map((x) => String(x.name)).join(', ') || 'none'}).`,
+      );
+    }
+    pool!.servers = { ...((pool!.servers as Record<string, string> | undefined) ?? {}), [agent!]: server! };
+  }
+}
+
+/** Zod's issues as one line per problem, each with where it is. */
+function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  return issues.map((i) => `${i.path.length > 0 ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
+}
+
+/**
+ * The configuration `lb configure` sends: the file (if any, in either form), then the flags over
+ * it, validated here with the same strict schema as the coordinator so a typo is named at once.
+ */
+export function buildLbConfig(flags: LbConfigureFlags, file?: unknown): LbConfig {
+  let base: Record<string, unknown> = {};
+  if (file !== undefined) {
+    const parsed = lbConfigSchema.safeParse(file);
+    if (!parsed.success)
+      throw new CliError(`--file ${flags.file}: ${describeIssues(parsed.error.issues)}. Nothing was sent.`);
+    base = { ...parsed.data };
+  }
+  let balancers = (base.balancers as Record<string, unknown>[] | undefined) ?? [];
+  let pools = ((base.pools as Record<string, unknown>[] | undefined) ?? []).map((p) => ({ ...p }));
+  if (flags.socket && flags.address) throw new CliError('Give --socket or --address, not both.');
+  if ((flags.socket || flags.address) && flags.balancer?.length)
+    throw new CliError(
+      'Give the load balancers with --balancer only (--socket and --address name one "lb").',
+    );
+  if (flags.socket) balancers = [{ name: 'lb', runtime: { socketPath: flags.socket } }];
+  if (flags.address) balancers = [parseBalancer(`lb=${flags.address}`)];
+  if (flags.balancer?.length) balancers = flags.balancer.map(parseBalancer);
+  if (flags.backend && flags.pool?.length)
+    throw new CliError('Give the backends with --pool only (--backend is the one-pool form).');
+  if (flags.backend) pools = [{ name: flags.backend, backend: flags.backend }];
+  if (flags.pool?.length) pools = flags.pool.map(parsePool);
+  if (flags.server?.length) applyServers(pools, flags.server);
+  const mode =
+    flags.mode ??
+    (flags.socket || flags.address || flags.balancer?.length
+      ? 'haproxy-runtime'
+      : ((base.mode as string | undefined) ?? 'gate-only'));
+  const config = {
+    ...base,
+    mode,
+    balancers,
+    pools,
+    ...(flags.checkInterval !== undefined ? { checkIntervalMs: flags.checkInterval } : {}),
+    ...(flags.fall !== undefined ? { fall: flags.fall } : {}),
+    ...(flags.rise !== undefined ? { rise: flags.rise } : {}),
+    ...(flags.agentInter !== undefined ? { agentInterMs: flags.agentInter } : {}),
+    ...(flags.drainageInterval !== undefined ? { drainageIntervalSec: flags.drainageInterval } : {}),
+    ...(flags.readmitTimeout !== undefined ? { readmitTimeoutMs: flags.readmitTimeout } : {}),
+    ...(flags.readmitWait !== undefined ? { readmitWait: flags.readmitWait } : {}),
+    ...(flags.reaction !== undefined ? { reactionMs: flags.reaction } : {}),
+  };
+  const parsed = lbConfigSchema.safeParse(config);
+  if (!parsed.success) {
+    throw new CliError(
+      `${describeIssues(parsed.error.issues)}. Give the load balancers with --balancer name=unix:/path (or name=host:port) and the backends with --pool name=backend[,roles=a+b][,service=x]; see rollgate lb configure --help. Nothing was sent.`,
+    );
+  }
+  return parsed.data;
+}
+
+function describePools(config: LbConfig): string {
+  return config.pools
+    .map((p) => {
+      const who = [
+        p.roles ? `roles ${p.roles.join('+')}` : 'every role',
+        p.service ? `service ${p.service}` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
+      return `${p.name} → backend ${p.backend} (${who})`;
+    })
+    .join('; ');
 }
 
 export async function lbConfigureCommand(ctx: CommandContext, flags: LbConfigureFlags): Promise<number> {
-  let base: Record<string, unknown> = {};
+  let file: unknown;
   if (flags.file) {
     try {
-      base = JSON.parse(await readFile(flags.file, 'utf8')) as Record<string, unknown>;
+      file = JSON.parse(await readFile(flags.file, 'utf8')) as unknown;
     } catch (err) {
       throw new CliError(
         `--file ${flags.file}: ${(err as Error).message}. Give a JSON file with the LB configuration.`,
       );
     }
   }
-  let runtime: Record<string, unknown> | undefined;
-  if (flags.socket) runtime = { socketPath: flags.socket };
-  if (flags.address) {
-    const m = /^(.+):(\d{1,5})$/.exec(flags.address);
-    if (!m) throw new CliError(`--address ${flags.address}: expected host:port, e.g. 127.0.0.1:9999.`);
-    runtime = { host: m[1], port: Number(m[2]) };
-  }
-  const mode =
-    flags.mode ?? (runtime ? 'haproxy-runtime' : ((base.mode as string | undefined) ?? 'gate-only'));
-  const config = {
-    ...base,
-    mode,
-    backend: flags.backend,
-    ...(runtime ? { runtime } : {}),
-    ...(flags.server ? { servers: parseServers(flags.server) } : {}),
-    ...(flags.checkInterval !== undefined ? { checkIntervalMs: flags.checkInterval } : {}),
-    ...(flags.fall !== undefined ? { fall: flags.fall } : {}),
-    ...(flags.rise !== undefined ? { rise: flags.rise } : {}),
-    ...(flags.agentInter !== undefined ? { agentInterMs: flags.agentInter } : {}),
-    ...(flags.drainageInterval !== undefined ? { drainageIntervalSec: flags.drainageInterval } : {}),
-  };
+  const config = buildLbConfig(flags, file);
   const saved = await ctx.client.lb.configure.mutate({
     cluster: flags.cluster,
     config: config as Parameters<typeof ctx.client.lb.configure.mutate>[0]['config'],
   });
   if (flags.json) ctx.out.json(saved);
-  else
+  else {
+    const checked =
+      saved.checkedAgainst.length > 0
+        ? `checked against ${saved.checkedAgainst.join(', ')}`
+        : 'gate-only: no load balancer was asked, nothing was checked against one';
+    const pools = saved.pools.length > 0 ? ` Pools: ${describePools(saved)}.` : '';
     ctx.out.print(
-      `Load balancer of cluster ${flags.cluster}: ${saved.mode}, backend ${saved.backend} (checked against the live load balancer).`,
+      `Load balancer of cluster ${flags.cluster}: ${saved.mode} (${checked}); every agent is placed in its pool.${pools}`,
     );
+  }
   return 0;
+}
+
+function ms(v: number | undefined): string {
+  return v === undefined ? '-' : `${v} ms`;
 }
 
 export async function lbShowCommand(
@@ -92,16 +218,24 @@ export async function lbShowCommand(
       `Cluster ${flags.cluster} has no load balancer configured: the engine relies on the agents' gates alone.`,
     );
     ctx.out.print(
-      `Configure one with: rollgate lb configure --cluster ${flags.cluster} --backend <name> --socket <path>`,
+      `Configure one with: rollgate lb configure --cluster ${flags.cluster} --balancer lb1=unix:/run/haproxy/admin.sock --pool web=be_web`,
     );
     return 0;
   }
-  ctx.out.print(`Cluster ${flags.cluster}: ${view.config.mode}, backend ${view.config.backend}`);
-  if (view.error) ctx.out.print(`Live status unavailable: ${view.error}`);
+  const c = view.config;
+  ctx.out.print(`Cluster ${flags.cluster}: ${c.mode}`);
+  for (const b of view.balancers)
+    ctx.out.print(`  balancer ${b.name} at ${b.address}${b.error ? ` — not answering: ${b.error}` : ''}`);
+  if (c.pools.length > 0) ctx.out.print(`  pools: ${describePools(c)}`);
+  ctx.out.print(
+    `  timing: check interval ${ms(c.checkIntervalMs)}, fall ${c.fall}, rise ${c.rise}, agent-inter ${ms(c.agentInterMs)}, drainage interval ${c.drainageIntervalSec === undefined ? '-' : `${c.drainageIntervalSec} s`}, readmit timeout ${ms(c.readmitTimeoutMs)}, readmit wait ${c.readmitWait}, reaction ${ms(c.reactionMs)}`,
+  );
+  for (const p of view.problems) ctx.out.print(`  problem: ${p}`);
   ctx.out.print(
     renderTable(
       [
         { header: 'SERVER' },
+        { header: 'POOL' },
         { header: 'HAPROXY' },
         { header: 'STATE' },
         { header: 'SESSIONS', align: 'right' },
@@ -109,6 +243,7 @@ export async function lbShowCommand(
       ],
       view.servers.map((s) => [
         s.serverId,
+        s.pool ?? '-',
         s.haproxyServer,
         s.status?.state ?? '-',
         s.status ? String(s.status.sessions) : '-',

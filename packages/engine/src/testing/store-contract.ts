@@ -826,17 +826,17 @@ export function describeStoreContract(
         expect(await store.getClusterLb('demo')).toBeNull();
         const runtime = {
           mode: 'haproxy-runtime' as const,
-          runtime: { socketPath: '/run/haproxy/admin.sock' },
-          backend: 'demo',
-          servers: { 'admin-1': 's1' },
+          balancers: [{ name: 'lb', runtime: { socketPath: '/run/haproxy/admin.sock' } }],
+          pools: [{ name: 'demo', backend: 'demo', servers: { 'admin-1': 's1' } }],
           checkIntervalMs: 1000,
           fall: 2,
           rise: 2,
           readmitTimeoutMs: 30_000,
+          readmitWait: 'up' as const,
         };
         await store.setClusterLb('demo', runtime);
         expect(await store.getClusterLb('demo')).toEqual(runtime);
-        const gateOnly = { ...runtime, mode: 'gate-only' as const, servers: {} };
+        const gateOnly = { ...runtime, mode: 'gate-only' as const, balancers: [], pools: [] };
         await store.setClusterLb('demo', gateOnly);
         expect(await store.getClusterLb('demo')).toEqual(gateOnly);
         expect(await store.getClusterLb('other')).toBeNull();
