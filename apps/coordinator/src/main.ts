@@ -11,6 +11,7 @@ import {
   createPgNotifier,
   createPgStore,
 } from '@rollgate/db';
+import { createRunChanges, storeWithRunChanges } from '@rollgate/api';
 import { MSG } from '@rollgate/domain';
 import { createEngine, type Clock, type LogRecord } from '@rollgate/engine';
 import { createLogger } from '@rollgate/logger';
@@ -51,7 +52,9 @@ async function main() {
   });
   await db.start();
   // Every audit entry written while serving an API call says from where (request-origin.ts).
-  const store = auditWithOrigin(createPgStore(db.db));
+  // Every write of a run wakes its live streams (upgrade.watch: `--wait`, the console), docs/adr/0024.
+  const runChanges = createRunChanges();
+  const store = storeWithRunChanges(auditWithOrigin(createPgStore(db.db)), runChanges);
   // pg-store commits appends in call order and fails one started behind a failed one: while one
   // commits, the next ones are sent (3 measured best here; 4 no better, and each holds a connection).
   // Lines that can never be stored are set aside (log_dead_letters) with an alert, never retried
@@ -248,7 +251,7 @@ async function main() {
   const http = createHttpServer({
     host: env.ROLLGATE_HTTP_HOST,
     port: env.ROLLGATE_HTTP_PORT,
-    services,
+    services: { ...services, runChanges },
     log,
     proxyTrust: env.proxyTrust,
     allowedHosts: env.allowedHosts,

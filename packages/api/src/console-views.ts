@@ -67,8 +67,16 @@ export function editionStates(editions: EditionRecord[], servers: ServerRecord[]
   return out;
 }
 
-/** How often a watch looks for changes; the console's live view is at most this far behind. */
+/**
+ * How often a watch looks for changes when nothing wakes it (see run-changes.ts: a change made in
+ * this process wakes it at once); the console's live view is at most this far behind.
+ */
 export const WATCH_INTERVAL_MS = 500;
+/**
+ * After the run has ended, the watch ends once no line has come for this long: the run's last lines
+ * (the coordinator's log writer flushes every 200 ms) are still sent, and `--follow` ends soon after.
+ */
+export const WATCH_END_QUIET_MS = 300;
 
 /**
  * The live run view: yields the view whenever the run changes and the new log lines (filtered) as
@@ -97,6 +105,6 @@ export async function* watchRun<
     lastStepsKey = stepsKey;
     if (changed || lines.length > 0) yield { view: changed ? view : null, logs: lines };
     if (isTerminalRun(view.run.status) && lines.length === 0 && !changed) return;
-    await sleep(WATCH_INTERVAL_MS);
+    await sleep(isTerminalRun(view.run.status) ? WATCH_END_QUIET_MS : WATCH_INTERVAL_MS);
   }
 }

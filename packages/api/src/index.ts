@@ -1,6 +1,7 @@
 export { appRouter, type AppRouter, type RunView, type StepView } from './router';
 export type { EditionState, ServersPage } from './console-views';
 export { ApiError, type ApiErrorCode } from './errors';
+export { createRunChanges, storeWithRunChanges, type RunChanges, type RunFollower } from './run-changes';
 export type {
   ApiContext,
   ApiServices,

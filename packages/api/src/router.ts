@@ -464,20 +464,29 @@ export const appRouter = t.router({
     /** The live view over SSE: the run view when it changes and its new log lines (filtered). */
     watch: viewer.input(watchInput).subscription(async function* ({ ctx, input, signal }) {
       await requireRun(ctx, input.runId);
-      yield* watchRun(
-        input,
-        async () => runView(ctx, await requireRun(ctx, input.runId)),
-        (afterId) =>
-          ctx.services.store.queryLogs({
-            runId: input.runId,
-            afterId,
-            ...(input.serverId ? { serverId: input.serverId } : {}),
-            ...(input.stepIndex !== undefined ? { stepIndex: input.stepIndex } : {}),
-            ...(input.code ? { code: input.code } : {}),
-            limit: 1000,
-          }),
-        signal,
-      );
+      // Woken by the run's changes in this process (run-changes.ts); the interval is the fallback.
+      const follower = ctx.services.runChanges?.follow(input.runId);
+      // A client that leaves ends the wait at once, not at the fallback interval.
+      signal?.addEventListener('abort', () => follower?.close(), { once: true });
+      try {
+        yield* watchRun(
+          input,
+          async () => runView(ctx, await requireRun(ctx, input.runId)),
+          (afterId) =>
+            ctx.services.store.queryLogs({
+              runId: input.runId,
+              afterId,
+              ...(input.serverId ? { serverId: input.serverId } : {}),
+              ...(input.stepIndex !== undefined ? { stepIndex: input.stepIndex } : {}),
+              ...(input.code ? { code: input.code } : {}),
+              limit: 1000,
+            }),
+          signal,
+          follower ? (ms) => follower.wait(ms) : undefined,
+        );
+      } finally {
+        follower?.close();
+      }
     }),
   }),
 

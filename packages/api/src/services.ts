@@ -1,3 +1,4 @@
+import type { RunChanges } from './run-changes';
 import type {
   ActionResult,
   ClusterSettings,
@@ -38,6 +39,8 @@ export interface RoutesView {
 export interface ApiServices {
   version: string;
   store: EngineStore;
+  /** Wakes the live stream on a run's change (run-changes.ts); without it the stream polls. */
+  runChanges?: Pick<RunChanges, 'follow'>;
   auth: AuthServices;
   /** Agent identity (docs/adr/0013); absent on a coordinator built without it (unit tests). */
   agents?: AgentIdentityServices;

@@ -1,0 +1,119 @@
+import type { EngineStore } from '@rollgate/engine';
+
+/** A follower of one run's changes (see {@link RunChanges.follow}). */
+export interface RunFollower {
+  /**
+   * Resolves at the run's next change (at once when one came since the last call), after
+   * `coalesceMs` more so that the writes of one transition arrive together; or after `ms` without
+   * a change (the fallback for changes made by another coordinator sharing the database).
+   */
+  wait(ms: number): Promise<void>;
+  /** Stops following; a pending wait resolves. */
+  close(): void;
+}
+
+/**
+ * Which runs changed, in this process: the live stream (upgrade.watch) wakes on a change instead of
+ * polling, so `--wait` and the console see a run's end at once (docs/adr/0024).
+ */
+export interface RunChanges {
+  /** Something of this run was written: its state, a step, an action, the ledger or log lines. */
+  notify(runId: string): void;
+  follow(runId: string): RunFollower;
+}
+
+export interface RunChangesOptions {
+  /** After a change, wait this long for the rest of the transition's writes, ms. Default 20. */
+  coalesceMs?: number;
+}
+
+export function createRunChanges(opts: RunChangesOptions = {}): RunChanges {
+  const coalesceMs = opts.coalesceMs ?? 20;
+  // Only runs someone follows are tracked: the map holds no more than the open streams.
+  const followers = new Map<string, Set<{ changed: () => void }>>();
+  return {
+    notify(runId) {
+      for (const f of followers.get(runId) ?? []) f.changed();
+    },
+    follow(runId) {
+      let dirty = false;
+      let wake: (() => void) | null = null;
+      let closed = false;
+      const me = {
+        changed() {
+          dirty = true;
+          wake?.();
+        },
+      };
+      let set = followers.get(runId);
+      if (!set) followers.set(runId, (set = new Set()));
+      set.add(me);
+      const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+      return {
+        async wait(ms) {
+          if (!dirty && !closed) {
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(done, ms);
+              function done() {
+                clearTimeout(timer);
+                wake = null;
+                resolve();
+              }
+              wake = done;
+            });
+          }
+          if (dirty && !closed && coalesceMs > 0) await sleep(coalesceMs);
+          dirty = false;
+        },
+        close() {
+          closed = true;
+          wake?.();
+          const s = followers.get(runId);
+          s?.delete(me);
+          if (s?.size === 0) followers.delete(runId);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * The store with every write that changes what a run's view or logs show reported to `changes`
+ * (after it committed). The stores are plain objects of closures: a copy with some methods replaced
+ * is the same store.
+ */
+export function storeWithRunChanges<S extends EngineStore>(store: S, changes: Pick<RunChanges, 'notify'>): S {
+  return {
+    ...store,
+    async createRun(run, steps) {
+      await store.createRun(run, steps);
+      changes.notify(run.id);
+    },
+    async updateRun(id, expectedVersion, patch, fence) {
+      const r = await store.updateRun(id, expectedVersion, patch, fence);
+      if (r) changes.notify(id);
+      return r;
+    },
+    async updateStep(runId, index, patch, fence) {
+      await store.updateStep(runId, index, patch, fence);
+      changes.notify(runId);
+    },
+    async startStep(runId, index, attempt, startedAt, actions, ledger, fence) {
+      await store.startStep(runId, index, attempt, startedAt, actions, ledger, fence);
+      changes.notify(runId);
+    },
+    async updateAction(id, from, patch, fence) {
+      const a = await store.updateAction(id, from, patch, fence);
+      if (a) changes.notify(a.runId);
+      return a;
+    },
+    async reopenLedger(runId, serverId, at, fence) {
+      await store.reopenLedger(runId, serverId, at, fence);
+      changes.notify(runId);
+    },
+    async appendLogs(lines) {
+      await store.appendLogs(lines);
+      for (const runId of new Set(lines.map((l) => l.runId))) if (runId) changes.notify(runId);
+    },
+  };
+}
