@@ -21,11 +21,12 @@ const BENCHES = [
   'lb',
   'console',
   'agent-port-check',
+  'vs-ansible',
 ] as const;
 type BenchName = (typeof BENCHES)[number];
 
 const USAGE = `usage: npm run bench -- [${BENCHES.join('|')} ...] [options]
-  (no names: all of them but console, at their default sizes)
+  (no names: all of them but console and vs-ansible, at their default sizes)
   --sizes N,N,...        agents and fanout: fleet sizes (default 1000; the issue's set is 1000,5000,10000)
   --rounds N             fanout: dispatch rounds per size (default 5)
   --engine               fanout: also through the engine and PostgreSQL (a run step on every agent)
@@ -38,7 +39,13 @@ const USAGE = `usage: npm run bench -- [${BENCHES.join('|')} ...] [options]
   --skip-bundle          agent: measure under tsx only (no esbuild bundle)
   --lb-rate N            lb: background load through HAProxy, req/s (default 400)
   --console-servers N    console: fleet size shown in the browser (default 10000; needs the console built)
-  --time-wait N          agent-port-check: TIME_WAIT sockets in the table (default 20000)`;
+  --time-wait N          agent-port-check: TIME_WAIT sockets in the table (default 20000)
+  --trials N             vs-ansible: trials per load and tool, interleaved (default 2)
+  --loads L,L,...        vs-ansible: none, keepalive, close (default all three)
+  --skip-ansible         vs-ansible: Rollgate only
+  --gate-trials N        vs-ansible: gate-only rollouts of 6 servers (default 2; 0 skips them)
+  --readmit-timeout-ms N vs-ansible: the cluster's readmitTimeoutMs (default 3000)
+  --peer-dir DIR         vs-ansible: the peer baseline's folder (default ../shared/peer-ansible)`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -55,6 +62,12 @@ const { values, positionals } = parseArgs({
     'lb-rate': { type: 'string' },
     'console-servers': { type: 'string' },
     'time-wait': { type: 'string' },
+    trials: { type: 'string' },
+    loads: { type: 'string' },
+    'skip-ansible': { type: 'boolean' },
+    'gate-trials': { type: 'string' },
+    'readmit-timeout-ms': { type: 'string' },
+    'peer-dir': { type: 'string' },
     engine: { type: 'boolean' },
     help: { type: 'boolean' },
   },
@@ -80,7 +93,19 @@ const num = (v: string | undefined, def: number) => {
 };
 const sizes = (values.sizes ?? '1000').split(',').map((s) => num(s.trim(), 0));
 // console needs the built console and a browser: it runs when named (`npm run bench -- console`).
-const DEFAULT_SET = BENCHES.filter((b) => b !== 'console');
+// vs-ansible needs Debian's ansible and wrk and takes minutes: it too runs when named.
+const DEFAULT_SET = BENCHES.filter((b) => b !== 'console' && b !== 'vs-ansible');
+/** --loads for vs-ansible: a comma list of none, keepalive, close. */
+function vsAnsibleLoads(v: string | undefined): ('none' | 'keepalive' | 'close')[] {
+  const all = ['none', 'keepalive', 'close'] as const;
+  const list = (v ?? all.join(',')).split(',').map((x) => x.trim());
+  const bad = list.filter((x) => !(all as readonly string[]).includes(x));
+  if (bad.length > 0 || list.length === 0) {
+    console.error(`--loads takes none, keepalive and close (comma-separated), got "${v}"\n${USAGE}`);
+    process.exit(2);
+  }
+  return list as ('none' | 'keepalive' | 'close')[];
+}
 const wanted: BenchName[] = positionals.length > 0 ? (positionals as BenchName[]) : DEFAULT_SET;
 
 installCleanup();
@@ -114,6 +139,15 @@ async function run(name: BenchName): Promise<BenchResult> {
       return (await import('./benches/console')).benchConsole({
         servers: num(values['console-servers'], 10_000),
         rounds: num(values.rounds, 5),
+      });
+    case 'vs-ansible':
+      return (await import('./benches/vs-ansible')).benchVsAnsible({
+        trials: num(values.trials, 2),
+        loads: vsAnsibleLoads(values.loads),
+        skipAnsible: Boolean(values['skip-ansible']),
+        gateTrials: values['gate-trials'] === '0' ? 0 : num(values['gate-trials'], 2),
+        readmitTimeoutMs: num(values['readmit-timeout-ms'], 3000),
+        ...(values['peer-dir'] ? { peerDir: values['peer-dir'] } : {}),
       });
     case 'agent-port-check':
       return (await import('./benches/agent-port-check')).benchAgentPortCheck({

@@ -16,6 +16,8 @@ export interface BenchResult {
   figures: Figure[];
   /** How the figures were obtained: shown in the JSON so a number is never read without its method. */
   method: string;
+  /** Raw per-trial data behind the figures, printed in the JSON only (not in the table). */
+  details?: unknown;
 }
 
 export const round = (x: number, digits = 1): number => {
@@ -59,6 +61,7 @@ export function printReport(
           ...(r.result ? { method: r.result.method } : {}),
           ...(r.error ? { error: r.error } : {}),
           figures: r.result?.figures ?? [],
+          ...(r.result?.details !== undefined ? { details: r.result.details } : {}),
         })),
       },
       null,
