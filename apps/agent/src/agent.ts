@@ -481,6 +481,7 @@ export function createAgent(opts: AgentOptions): Agent {
       await agentCheck?.stop();
       await gate?.stop();
       supervisor?.close();
+      for (const m of managers?.values() ?? []) m.close();
       await journal?.close();
       log.info({}, 'agent stopped');
     },

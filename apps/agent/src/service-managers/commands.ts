@@ -26,6 +26,8 @@ export interface CommandsManagerOptions {
   run: Runner;
   log: Logger;
   onRestart?: RestartListener;
+  /** How often status runs on the agent's own initiative, ms; default 5000. */
+  watchMs?: number;
 }
 
 const show = (argv: readonly string[]) => argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
@@ -89,5 +91,6 @@ export function createCommandsManager(o: CommandsManagerOptions): ServiceManager
     doStop: (_timeoutMs, signal) => runOrThrow('stop', control.stop, o.dataDir, plainEnv(), signal),
     log: o.log,
     onRestart: o.onRestart,
+    watchMs: o.watchMs,
   });
 }

@@ -20,11 +20,20 @@ export interface ServiceManagerDeps {
   onRestart?: RestartListener;
   /** Runs systemctl, supervisorctl and control commands; default runArgv (no shell, timeout, capped output). */
   run?: Runner;
+  /** How often systemd, supervisord or a status command is asked unprompted, ms; default 5000. */
+  watchMs?: number;
 }
 
 export function createServiceManager(s: ServiceConfig, deps: ServiceManagerDeps): ServiceManager {
   const run = deps.run ?? runArgv;
-  const common = { service: s.name, dataDir: deps.dataDir, run, log: deps.log, onRestart: deps.onRestart };
+  const common = {
+    service: s.name,
+    dataDir: deps.dataDir,
+    run,
+    log: deps.log,
+    onRestart: deps.onRestart,
+    watchMs: deps.watchMs,
+  };
   // Config validation guarantees the kind's own object; the messages cover a hand-built config.
   const missing = (what: string) =>
     new Error(`service ${s.name} has manager "${s.manager}" but no ${what}; fix the agent config`);

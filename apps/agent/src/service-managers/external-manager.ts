@@ -32,6 +32,12 @@ export interface ExternalManagerOptions {
   onRestart?: RestartListener;
   /** A status answer younger than this is reused by refresh(); default 500 ms. */
   reuseMs?: number;
+  /**
+   * How often the manager is asked on the agent's own initiative, ms; default 5000, 0 = never.
+   * The health monitor asks only when a probe fails, and a manager that restarts a crashed
+   * service within a second may leave nothing for a probe to see.
+   */
+  watchMs?: number;
 }
 
 interface StartRecord {
@@ -54,6 +60,7 @@ export function createExternalManager(o: ExternalManagerOptions): ServiceManager
   let busy = false;
   let restarts = 0;
   let inFlight: Promise<ManagerStatus> | undefined;
+  let timer: NodeJS.Timeout | undefined;
 
   async function ask(): Promise<ManagerStatus> {
     inFlight ??= o
@@ -101,6 +108,19 @@ export function createExternalManager(o: ExternalManagerOptions): ServiceManager
     } else await rm(recordFile, { force: true });
   }
 
+  async function refresh(): Promise<boolean> {
+    const st = last && performance.now() - lastAt < reuseMs && !inFlight ? last : await ask();
+    if (st !== last) observe(st);
+    return UP.has(st.state);
+  }
+
+  function watch() {
+    const every = o.watchMs ?? 5000;
+    if (timer || every <= 0) return;
+    timer = setInterval(() => void refresh(), every);
+    timer.unref();
+  }
+
   function settled(st: ManagerStatus) {
     lastPid = st.pid;
     wasUp = UP.has(st.state);
@@ -123,6 +143,7 @@ export function createExternalManager(o: ExternalManagerOptions): ServiceManager
       observe(st);
       busy = false;
       settled(st);
+      watch();
       if (!UP.has(st.state)) return undefined;
       // Running, but not started by this agent (or its record was lost): the edition is not known.
       record ??= { kind: o.kind, edition: 'unknown', startedAt: 0 };
@@ -134,17 +155,14 @@ export function createExternalManager(o: ExternalManagerOptions): ServiceManager
       return { pid: last.pid, edition: record.edition };
     },
 
-    async refresh() {
-      const st = last && performance.now() - lastAt < reuseMs && !inFlight ? last : await ask();
-      if (st !== last) observe(st);
-      return UP.has(st.state);
-    },
+    refresh,
 
     async start(req) {
       busy = true;
       try {
         await o.doStart(req);
         await saveRecord({ kind: o.kind, edition: req.edition, startedAt: Date.now() });
+        watch();
         const st = await ask();
         observe(st);
         settled(st);
@@ -188,6 +206,9 @@ export function createExternalManager(o: ExternalManagerOptions): ServiceManager
 
     lastStatus: () => last,
     restarts: () => restarts,
-    close() {},
+    close() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
   };
 }

@@ -28,6 +28,8 @@ export interface SupervisorctlManagerOptions {
   startTimeoutMs?: number;
   /** A status answer younger than this is reused by refresh(); default 500 ms. */
   reuseMs?: number;
+  /** How often the manager is asked on the agent's own initiative, ms; default 5000. */
+  watchMs?: number;
 }
 
 const QUERY_TIMEOUT_MS = 15_000;
@@ -120,5 +122,6 @@ export function createSupervisorctlManager(o: SupervisorctlManagerOptions): Serv
     log: o.log,
     onRestart: o.onRestart,
     reuseMs: o.reuseMs,
+    watchMs: o.watchMs,
   });
 }

@@ -24,6 +24,8 @@ export interface SystemdManagerOptions {
   startTimeoutMs?: number;
   /** A status answer younger than this is reused by refresh(); default 500 ms. */
   reuseMs?: number;
+  /** How often the manager is asked on the agent's own initiative, ms; default 5000. */
+  watchMs?: number;
 }
 
 /** The time systemctl's own queries may take, ms. */
@@ -97,5 +99,6 @@ export function createSystemdManager(o: SystemdManagerOptions): ServiceManager {
     log: o.log,
     onRestart: o.onRestart,
     reuseMs: o.reuseMs,
+    watchMs: o.watchMs,
   });
 }
