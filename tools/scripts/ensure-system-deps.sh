@@ -18,6 +18,9 @@ if [ -z "${wanted[*]}" ]; then
   # cluster in its own directory on a free port).
   # chromium: the console's browser tests (apps/web/src/e2e) and the console bench drive Debian's
   # Chromium through playwright-core (never `npx playwright install`: nothing is downloaded).
+  # supervisor: the agent's `supervisor` service manager is tested against a real supervisord,
+  # started by the test itself as a non-daemon child with its own config (Debian's postinst may
+  # also start the system's supervisord: harmless, the test never talks to it).
   wanted=(
     useradd:passwd
     haproxy:haproxy
@@ -26,6 +29,8 @@ if [ -z "${wanted[*]}" ]; then
     /usr/lib/postgresql/15/bin/pg_dump:postgresql-client-15
     /usr/lib/postgresql/15/bin/pg_restore:postgresql-client-15
     /usr/lib/postgresql/15/bin/psql:postgresql-client-15
+    supervisord:supervisor
+    supervisorctl:supervisor
   )
 fi
 
