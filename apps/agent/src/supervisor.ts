@@ -10,7 +10,7 @@
 // crash loop. A stop the agent asked for (stop op, rollout) is never followed by a restart
 // (docs/adr/0023). When the agent runs as root a service may run as its own user and group.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@rollgate/logger';
 import { errorMessage, sleep, writeFileAtomic } from './fs-util';
@@ -428,10 +428,33 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     await mkdir(runDir, { recursive: true });
     await mkdir(logDir, { recursive: true });
     const file = logFile(service);
-    const startAt = await stat(file).then(
-      (s) => s.size,
-      () => 0,
-    ); // ship output from the very first line
+    // The file exists before the relay starts, so the tail holds it from the first line on and
+    // follows every rotation from there (a burst may rotate before the relay's first poll).
+    const fh = await open(file, 'a', 0o640);
+    let startAt: number;
+    try {
+      if (runAs) await fh.chown(runAs.uid, runAs.gid);
+      startAt = (await fh.stat()).size; // ship output from the very first line
+    } finally {
+      await fh.close();
+    }
+    const tail = await tailFile({ path: file, onLine: (line) => opts.onOutput(service, line), startAt });
+    try {
+      return await spawnWithRelay(service, spec, file, po, runAs, tail);
+    } catch (err) {
+      tail.stop();
+      throw err;
+    }
+  }
+
+  async function spawnWithRelay(
+    service: string,
+    spec: StartSpec,
+    file: string,
+    po: ProcessOptions,
+    runAs: RunAs | undefined,
+    tail: Tail,
+  ): Promise<PidRecord> {
     const relay = startLogRelay({
       file,
       rotation: po.log ?? DEFAULT_LOG_ROTATION,
@@ -490,9 +513,8 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     // agent signals, so a service able to rewrite it could have the agent kill anything.
     await writeFileAtomic(pidFile(service), `${JSON.stringify(rec)}\n`);
     await writeSpec(service, spec);
-    const r: Running = { rec, stopping: false, child, spec };
+    const r: Running = { rec, stopping: false, child, spec, tail };
     procs.set(service, r);
-    r.tail = await tailFile({ path: file, onLine: (line) => opts.onOutput(service, line), startAt });
     seen.r = r;
     if (seen.exit) await exited(service, r, seen.exit);
     return rec;
