@@ -81,6 +81,7 @@ export function createCommandsManager(o: CommandsManagerOptions): ServiceManager
         req.dir,
         {
           ...o.baseEnv,
+          ...o.serviceEnv,
           ...req.env,
           ROLLGATE_SERVICE: o.service,
           ROLLGATE_EDITION: req.edition,
