@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { lbConfigSchema } from './lb-config';
-import { floorPools, resolveLbTargets, targetsOf } from './lb-targets';
+import {
+  floorPools,
+  isLbUnreachableFailure,
+  LbUnreachableError,
+  resolveLbTargets,
+  targetsOf,
+} from './lb-targets';
 
 const seed = lbConfigSchema.parse({
   mode: 'haproxy-runtime',
@@ -102,5 +108,15 @@ describe('resolveLbTargets (issue 14 items 1 and 2)', () => {
       { pool: 'runtime', backend: 'be_runtime', server: 'stream-1-beside' },
     ]);
     expect(targetsOf(seed, r, 'nobody')).toEqual([]);
+  });
+
+  it("issue 14.1: an unreachable balancer's message names it and what to do, and is recognised in a run failure", () => {
+    const err = new LbUnreachableError('lb2', 'unix:/run/h2.sock', 'connection refused', 'seed');
+    expect(err.message).toBe(
+      'load balancer lb2 (unix:/run/h2.sock) of cluster seed does not answer: connection refused. Start it, or fix its runtime API address with `rollgate lb configure --cluster seed` (see `rollgate lb show --cluster seed`); the run resumes by itself once it answers.',
+    );
+    expect(isLbUnreachableFailure(err.message)).toBe(true);
+    expect(isLbUnreachableFailure('paused by op')).toBe(false);
+    expect(isLbUnreachableFailure(null)).toBe(false);
   });
 });

@@ -124,3 +124,13 @@ export class LbUnreachableError extends Error {
     this.name = 'LbUnreachableError';
   }
 }
+
+const UNREACHABLE_FAILURE = /^load balancer \S+ \(.+?\) of cluster \S+ does not answer: /;
+
+/**
+ * A run's failure text says a balancer did not answer (an LbUnreachableError's message): the
+ * engine resumes such a run by itself once the balancer answers again.
+ */
+export function isLbUnreachableFailure(failure: string | null | undefined): boolean {
+  return typeof failure === 'string' && UNREACHABLE_FAILURE.test(failure);
+}

@@ -3,7 +3,9 @@ import {
   besideId,
   besideOwner,
   canTransitionRun,
+  isLbUnreachableFailure,
   isTerminalRun,
+  LbUnreachableError,
   MSG,
   PHASE_LABEL,
   RESULT_KIND_OF_OP,
@@ -644,6 +646,27 @@ export function createEngine(opts: EngineOptions): Engine {
           })
           .join('; ');
         return `no other healthy "${role}" server is in rotation${why ? ` (${why})` : ''}, so taking ${leaving.join(', ')} out would stop the service`;
+      }
+    }
+    // The same floor per load-balancer pool (a backend of a role, or of one service): a server in
+    // several pools leaves every one of them (docs/adr/0026).
+    const pools = lb ? ((await lb.mode(run.plan.cluster))?.pools ?? []) : [];
+    const byId = new Map(servers.map((s) => [s.id, s]));
+    for (const pool of pools) {
+      const going = pool.filter((id) => leaving.includes(id));
+      if (going.length === 0) continue;
+      const serving = pool.filter((id) => {
+        const s = byId.get(id);
+        return (
+          !!s &&
+          !leaving.includes(id) &&
+          !out.has(id) &&
+          connected(s) &&
+          (s.gateOpen || incoming.includes(id))
+        );
+      });
+      if (serving.length === 0 && !going.every((id) => incoming.includes(besideId(id)))) {
+        return `no other healthy server of the pool of ${pool.join(', ')} is in rotation, so taking ${going.join(', ')} out would leave that pool without a server`;
       }
     }
     return null;
@@ -1497,12 +1520,46 @@ export function createEngine(opts: EngineOptions): Engine {
         }
       }
       return evaluate(runId);
-    }).catch((err: unknown) => {
+    }).catch(async (err: unknown) => {
       if (err instanceof StaleLeaseError) lost(runId, err.message, err.token);
+      else if (err instanceof LbUnreachableError) await pauseForLb(runId, err);
       else log.error({ err, runId }, 'run evaluation failed');
     });
     queuedKicks.set(runId, next);
     return next;
+  }
+
+  /**
+   * A balancer did not answer: the run pauses with its message (which names it and what to do),
+   * and tick() resumes it by itself once every balancer answers again (the LB calls are idempotent).
+   */
+  async function pauseForLb(runId: string, err: LbUnreachableError): Promise<void> {
+    await serial(runId, async () => {
+      const run = await store.getRun(runId);
+      if (run?.status !== 'running') return;
+      await transition(run, 'paused', { failure: err.message });
+      emit(runId, 'runPaused', err.message, { level: 'error' });
+    }).catch((e: unknown) => log.error({ err: e, runId }, 'pausing the run for its load balancer failed'));
+  }
+
+  /** A run paused for an unreachable balancer goes on once the balancer answers (status succeeds). */
+  async function resumeIfLbBack(run: RunRecord): Promise<void> {
+    if (!lb) return;
+    const resumed = await serial(run.id, async () => {
+      if (!(await lead(run.id))) return false;
+      const current = await store.getRun(run.id);
+      if (current?.status !== 'paused' || !isLbUnreachableFailure(current.failure)) return false;
+      const ids = current.plan.groups.flatMap((g) => g.servers.map((s) => s.id));
+      try {
+        await lb.status(current.plan.cluster, ids);
+      } catch {
+        return false; // still not answering (or not as configured): stay paused, ask again next tick
+      }
+      await transition(current, 'running', { failure: null });
+      emit(run.id, 'runResumed', 'by rollgate: every load balancer answers again');
+      return true;
+    });
+    if (resumed) await kick(run.id);
   }
 
   /** A scheduled run that is due starts now, unless its precheck (freeze, readiness) refuses. */
@@ -1533,6 +1590,7 @@ export function createEngine(opts: EngineOptions): Engine {
       runs.map(async (r) => {
         if (r.status === 'running') return kick(r.id);
         if (r.status === 'pending' && r.scheduledAt !== null && r.scheduledAt <= now) return startDue(r);
+        if (r.status === 'paused' && isLbUnreachableFailure(r.failure)) return resumeIfLbBack(r);
         // A paused run's window keeps running out: propose a rollback when it gets short.
         if (r.status === 'paused' && r.options.windowEndsAt !== null && !r.proposal) {
           return serial(r.id, async () => {

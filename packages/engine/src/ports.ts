@@ -477,7 +477,7 @@ export interface LbServerStatus {
 }
 
 /** How the engine can work with a cluster's load balancer. */
-export type LbMode =
+export type LbMode = (
   | {
       mode: 'runtime';
       /**
@@ -499,7 +499,14 @@ export type LbMode =
       readmitMs: number;
       /** The operator's stated reaction time of a non-HAProxy LB, when it replaced the two above. */
       reactionMs?: number;
-    };
+    }
+) & {
+  /**
+   * Agent ids per pool (docs/adr/0026): the live capacity floor keeps a server of each in rotation,
+   * as it does of each role. Absent: roles only.
+   */
+  pools?: string[][];
+};
 
 /**
  * The load balancer in front of the fleet (HAProxy's runtime API in the coordinator). Every call
