@@ -25,7 +25,7 @@ import {
   type ReadinessGate,
   type ServerGroup,
 } from './plan';
-import { compareIds, formServerGroups, simulateRotation } from './groups';
+import { compareIds, formServerGroups, poolEmptiedBy, simulateRotation } from './groups';
 
 /**
  * What the minor and major upgrade compilers (and the rollback compiler, in part) share: input
@@ -130,6 +130,11 @@ export interface UpgradeInput {
   service: string;
   /** The servers of the cluster. */
   servers: ServerRef[];
+  /**
+   * Server ids per load-balancer pool (floorPools of the cluster's LB configuration): groups are
+   * formed so that none takes the last server of a pool. Default: roles only.
+   */
+  pools?: string[][];
   /** The edition to roll out. */
   toEdition: Edition;
   /** What the servers run now (what a rollback returns to); put on `plan.fromEdition`. Default unknown. */
@@ -238,7 +243,16 @@ export function validateUpgradeInput(
   validateName(issues, input.cluster, input.service);
   const members = validateServers(issues, input.cluster, input.servers, procedure);
   validateEdition(issues, input.toEdition, 'EDITION', 'Edition');
-  const groups = formServerGroups(members);
+  const groups = formServerGroups(members, input.pools ?? []);
+  for (const g of groups) {
+    const pool = poolEmptiedBy(g, input.pools ?? []);
+    if (pool)
+      issues.add(
+        'CAPACITY_POOL_EMPTY',
+        `Server group ${g.index} holds every server of the load-balancer pool of ${pool.join(', ')}: taking it out would leave that pool without a server.`,
+        'Give the pool a server of a role with a second server, or split it by role (rollgate lb configure --pool).',
+      );
+  }
   if (members.length > 0 && groups.length < 2) {
     issues.add(
       'TOO_FEW_GROUPS',

@@ -177,3 +177,57 @@ describe('simulateRotation: a server served by its second instance', () => {
     expect(stranger.issues.map((i) => i.code)).toContain('PLAN_UNKNOWN_SERVER');
   });
 });
+
+describe('the capacity floor per load-balancer pool (issue 14 items 1 and 2)', () => {
+  // A pool of one service that runs on a1 and s1 only: by roles alone, group 1 would hold both.
+  const pools = [
+    ['a1', 'a2'],
+    ['s1', 's2'],
+    ['a1', 's1'],
+  ];
+  const input = (p?: string[][]) => ({
+    cluster: 'demo',
+    service: 'demo-app',
+    servers: seedFleet,
+    toEdition: { app: 'demo-app', name: '2.0', sha256: 'cd'.repeat(32), size: 1 },
+    preparation: { stage: false } as const,
+    ...(p ? { pools: p } : {}),
+  });
+
+  it('issue 14.1: groups never hold every server of a pool; each still has one server per role', () => {
+    expect(formServerGroups(seedFleet).map((g) => g.servers.map((s) => s.id))).toEqual([
+      ['a1', 's1'],
+      ['a2', 's2'],
+    ]);
+    const groups = formServerGroups(seedFleet, pools).map((g) => g.servers.map((s) => s.id).sort());
+    expect(groups).toEqual([
+      ['a1', 's2'],
+      ['a2', 's1'],
+    ]);
+  });
+
+  it('issue 14.1: a compiled plan keeps a server of every pool in rotation at every step', () => {
+    const plan = compileMinorUpgrade(input(pools));
+    expect(simulateRotation(plan, { pools }).issues).toEqual([]);
+    // The roles-only plan would have emptied the pool: the simulation says so.
+    const rolesOnly = compileMinorUpgrade(input());
+    const issues = simulateRotation(rolesOnly, { pools }).issues.filter(
+      (i) => i.code === 'CAPACITY_POOL_EMPTY',
+    );
+    expect(issues.length).toBeGreaterThan(0);
+    expect(issues[0]!.message).toContain('leaves no server of the pool of a1, s1 in rotation');
+  });
+
+  it('issue 14.1: a pool no grouping can keep served is refused at compilation, naming it', () => {
+    // Every admin with every stream: whichever admin and stream a group pairs, one pool goes dark.
+    const cross = [
+      ['a1', 's1'],
+      ['a1', 's2'],
+      ['a2', 's1'],
+      ['a2', 's2'],
+    ];
+    expect(() => compileMinorUpgrade(input(cross))).toThrow(
+      /Server group 1 holds every server of the load-balancer pool of a1, s1/,
+    );
+  });
+});

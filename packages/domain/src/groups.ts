@@ -21,7 +21,10 @@ export function compareIds(a: string, b: string): number {
  * (duplicates and foreign clusters are the compiler's business); the order of the input does not
  * matter.
  */
-export function formServerGroups(servers: ServerRef[]): ServerGroup[] {
+export function formServerGroups(
+  servers: ServerRef[],
+  pools: readonly (readonly string[])[] = [],
+): ServerGroup[] {
   const byRole = new Map<string, ServerRef[]>();
   for (const s of servers) {
     const list = byRole.get(s.role);
@@ -40,7 +43,54 @@ export function formServerGroups(servers: ServerRef[]): ServerGroup[] {
     }
     groups.push({ index: k + 1, servers: members });
   }
+  if (pools.length > 0) keepEveryPoolServed(groups, pools);
   return groups;
+}
+
+/** The first pool (of at least two servers) that a group holds whole, or null. */
+export function poolEmptiedBy(
+  group: ServerGroup,
+  pools: readonly (readonly string[])[],
+): readonly string[] | null {
+  const ids = new Set(group.servers.map((s) => s.id));
+  return pools.find((p) => p.length >= 2 && p.every((id) => ids.has(id))) ?? null;
+}
+
+/**
+ * Load-balancer pools need not follow roles (a pool of one service may span roles): a group that
+ * holds every server of a pool would leave that pool empty while it is out. Such a group swaps one
+ * of the pool's servers with a server of the same role in another group, so groups keep one
+ * server per role; a swap is kept only if neither group then empties a pool. What cannot be fixed
+ * is reported by validateUpgradeInput (CAPACITY_POOL_EMPTY).
+ */
+function keepEveryPoolServed(groups: ServerGroup[], pools: readonly (readonly string[])[]): void {
+  for (const g of groups) {
+    for (let guard = 0; guard < pools.length; guard++) {
+      const pool = poolEmptiedBy(g, pools);
+      if (!pool) break;
+      let swapped = false;
+      for (const id of [...pool].sort(compareIds).reverse()) {
+        const i = g.servers.findIndex((s) => s.id === id);
+        const mine = g.servers[i]!;
+        for (const other of groups) {
+          if (other === g) continue;
+          const j = other.servers.findIndex((s) => s.role === mine.role);
+          if (j < 0) continue;
+          const theirs = other.servers[j]!;
+          g.servers[i] = theirs;
+          other.servers[j] = mine;
+          if (!poolEmptiedBy(g, pools) && !poolEmptiedBy(other, pools)) {
+            swapped = true;
+            break;
+          }
+          g.servers[i] = mine;
+          other.servers[j] = theirs;
+        }
+        if (swapped) break;
+      }
+      if (!swapped) break;
+    }
+  }
 }
 
 /** Where the fleet stands after one plan step, as far as the load balancer is concerned. */
@@ -59,6 +109,8 @@ export interface SimulateRotationOptions {
    * Their gates are not closed again, so steps do not declare them in `leavesRotation`. Default [].
    */
   initiallyOut?: readonly string[];
+  /** Server ids per load-balancer pool: each keeps a server in rotation, like each role. Default []. */
+  pools?: readonly (readonly string[])[];
 }
 
 export interface RotationSimulation {
@@ -245,6 +297,15 @@ export function simulateRotation(
           `${at} has servers of groups ${groupsOut.join(', ')} out of rotation at once.`,
           'Start the previous group and open its gates before stopping the next one.',
         );
+      }
+      for (const pool of options.pools ?? []) {
+        if (pool.length > 0 && pool.every((id) => out.has(id) && !besideServing.has(id))) {
+          issue(
+            'CAPACITY_POOL_EMPTY',
+            `${at} leaves no server of the pool of ${pool.join(', ')} in rotation: that backend would stop serving.`,
+            'Keep at least one server of each load-balancer pool in rotation (groups are formed so), or move the step into an announced downtime phase.',
+          );
+        }
       }
       for (const role of emptyRoles) {
         issue(
