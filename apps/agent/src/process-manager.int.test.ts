@@ -224,6 +224,29 @@ describe('process manager: restart policy (issue 14.3)', () => {
     await sup.stop('crashy', 5000);
   });
 
+  it('restarts a re-adopted service (after an agent restart) that dies, from its kept start spec', async () => {
+    const first = supervisor({ adopted: { restart: policy } });
+    const rec = await first.start('adopted', sh('echo up; exec sleep 1000'));
+    pids.push(rec.pid);
+    first.close(); // the agent goes away; the service stays
+
+    const events: SupervisorEvent[] = [];
+    const second = supervisor({ adopted: { restart: policy } }, events);
+    expect(await second.adopt('adopted')).toMatchObject({ pid: rec.pid });
+    process.kill(rec.pid, 'SIGKILL');
+    // Not our child: the death is seen by the health poll (refresh), with no exit status.
+    await until('the restart of the adopted service', async () => {
+      await second.refresh('adopted');
+      return events.some((e) => e.kind === 'restarted');
+    });
+    expect(events.find((e) => e.kind === 'crashed')!.detail).toMatch(/an unknown status/);
+    const now = second.running('adopted')!;
+    pids.push(now.pid);
+    expect(now.pid).not.toBe(rec.pid);
+    expect(await isAlive(now.pid, now.startTime)).toBe(true);
+    await second.stop('adopted', 5000);
+  });
+
   it('does not restart a service the agent stopped on purpose, even with policy "always"', async () => {
     const events: SupervisorEvent[] = [];
     const sup = supervisor({ steady: { restart: { ...policy, policy: 'always', backoffMs: 10 } } }, events);

@@ -407,7 +407,8 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     r: Running,
     exit: { code: number | null; signal: NodeJS.Signals | null } | null,
   ) {
-    if (procs.get(service) !== r) return;
+    // Closed: this supervisor no longer owns anything (a new agent may have adopted the process).
+    if (closed || procs.get(service) !== r) return;
     if (r.stopping) {
       await forget(service);
       opts.onExit(service);
@@ -415,7 +416,7 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     }
     await forget(service);
     opts.onExit(service);
-    if (!closed) crashed(service, r.rec, exit, r.spec);
+    crashed(service, r.rec, exit, r.spec);
   }
 
   async function launch(service: string, spec: StartSpec): Promise<PidRecord> {
