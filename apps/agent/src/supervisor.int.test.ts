@@ -93,12 +93,13 @@ describe('supervisor', () => {
     const r = await sup.runCommand(
       'svc',
       {
-        command: process.execPath,
-        args: ['-e', "console.log('working'); setInterval(() => {}, 1000)"],
+        // sh, not node: it prints before the timeout even on a loaded machine (node takes longer to start).
+        command: '/bin/sh',
+        args: ['-c', 'echo working; exec sleep 1000'],
         cwd: dataDir,
         env: {},
       },
-      300,
+      1000,
     );
     expect(r).toMatchObject({ timedOut: true, lastLine: 'working' });
     const ok = await sup.runCommand(

@@ -37,6 +37,7 @@ import {
 import { IdentityError, type AgentIdentity } from './agent-identity';
 import { AuthError, type AuthService } from './auth-service';
 import { createEditionVerbs } from './edition-verbs';
+import { PoolsConfigError, renderPoolsConfig, usesPools } from './haproxy-pools-config';
 import { createRoutingService } from './routing-service';
 import { blockingGates, previewReadiness } from './readiness-check';
 import type { ArtifactStore } from './artifact-store';
@@ -516,6 +517,20 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
             'NOT_FOUND',
             `No server has registered in cluster "${input.cluster}"; start its agents first.`,
           );
+        }
+        // Several pools or balancers: a frontend and a backend per pool (docs/adr/0027).
+        if (config && usesPools(config, input.balancer)) {
+          if (input.routing)
+            throw new ApiError(
+              'PRECONDITION_FAILED',
+              `--routing prints one routing frontend for a cluster of one backend, and cluster "${input.cluster}" has pools (${config.pools.map((p) => p.name).join(', ')}): print the configuration without --routing.`,
+            );
+          try {
+            return renderPoolsConfig(input, config, servers);
+          } catch (err) {
+            if (err instanceof PoolsConfigError) throw new ApiError('PRECONDITION_FAILED', err.message);
+            throw err;
+          }
         }
         const rows = servers.map((s) => {
           const gate = gateAddress(s.gateUrl);
