@@ -2,6 +2,7 @@ import {
   checkSchedule,
   compileMajorUpgrade,
   compileMinorUpgrade,
+  floorPools,
   lbConfigOf,
   poolServerName,
   resolveLbTargets,
@@ -199,10 +200,24 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
       prep.snapshots === 'all'
         ? servers.map((s) => s.id)
         : (prep.snapshots ?? []).filter((id) => servers.some((s) => s.id === id));
+    // Each load-balancer pool keeps a server in rotation while a group is out (docs/adr/0026).
+    const storedLb = await store.getClusterLb(input.cluster);
+    const ids = new Set(servers.map((s) => s.id));
+    const pools = storedLb
+      ? floorPools(
+          resolveLbTargets(
+            lbConfigOf(storedLb),
+            servers.map((s) => ({ id: s.id, role: s.role, services: s.services.map((x) => x.name) })),
+          ),
+        )
+          .map((p) => p.filter((id) => ids.has(id)))
+          .filter((p) => p.length > 0)
+      : [];
     const common = {
       cluster: input.cluster,
       service: input.app,
       servers: servers.map((s) => ({ id: s.id, cluster: s.cluster, role: s.role, hostname: s.hostname })),
+      ...(pools.length > 0 ? { pools } : {}),
       toEdition: edition,
       ...(fromEdition ? { fromEdition } : {}),
       // The run's own interval, else the cluster's, else 30 s (the seed's edition manager default).
