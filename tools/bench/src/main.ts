@@ -22,6 +22,7 @@ const BENCHES = [
   'console',
   'agent-port-check',
   'vs-ansible',
+  'cli-startup',
 ] as const;
 type BenchName = (typeof BENCHES)[number];
 
@@ -40,12 +41,14 @@ const USAGE = `usage: npm run bench -- [${BENCHES.join('|')} ...] [options]
   --lb-rate N            lb: background load through HAProxy, req/s (default 400)
   --console-servers N    console: fleet size shown in the browser (default 10000; needs the console built)
   --time-wait N          agent-port-check: TIME_WAIT sockets in the table (default 20000)
-  --trials N             vs-ansible: trials per load and tool, interleaved (default 2)
+  --trials N             vs-ansible: trials per load and tool, interleaved (default 1)
   --loads L,L,...        vs-ansible: none, keepalive, close (default all three)
   --skip-ansible         vs-ansible: Rollgate only
-  --gate-trials N        vs-ansible: gate-only rollouts of 6 servers (default 2; 0 skips them)
+  --gate-trials N        vs-ansible: gate-only rollouts of 6 servers (default 1; 0 skips them)
   --readmit-timeout-ms N vs-ansible: the cluster's readmitTimeoutMs (default 3000)
-  --peer-dir DIR         vs-ansible: the peer baseline's folder (default ../shared/peer-ansible)`;
+  --peer-dir DIR         vs-ansible: the peer baseline's folder (default ../shared/peer-ansible)
+  --cli-runs N           cli-startup: runs per command and variant, median reported (default 10)
+  --cli-waits N          cli-startup: rollouts followed with --wait, and with --follow (default 4)`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -68,6 +71,8 @@ const { values, positionals } = parseArgs({
     'gate-trials': { type: 'string' },
     'readmit-timeout-ms': { type: 'string' },
     'peer-dir': { type: 'string' },
+    'cli-runs': { type: 'string' },
+    'cli-waits': { type: 'string' },
     engine: { type: 'boolean' },
     help: { type: 'boolean' },
   },
@@ -140,12 +145,17 @@ async function run(name: BenchName): Promise<BenchResult> {
         servers: num(values['console-servers'], 10_000),
         rounds: num(values.rounds, 5),
       });
+    case 'cli-startup':
+      return (await import('./benches/cli-startup')).benchCliStartup({
+        runs: num(values['cli-runs'], 10),
+        waits: num(values['cli-waits'], 4),
+      });
     case 'vs-ansible':
       return (await import('./benches/vs-ansible')).benchVsAnsible({
-        trials: num(values.trials, 2),
+        trials: num(values.trials, 1),
         loads: vsAnsibleLoads(values.loads),
         skipAnsible: Boolean(values['skip-ansible']),
-        gateTrials: values['gate-trials'] === '0' ? 0 : num(values['gate-trials'], 2),
+        gateTrials: values['gate-trials'] === '0' ? 0 : num(values['gate-trials'], 1),
         readmitTimeoutMs: num(values['readmit-timeout-ms'], 3000),
         ...(values['peer-dir'] ? { peerDir: values['peer-dir'] } : {}),
       });

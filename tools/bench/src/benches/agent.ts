@@ -59,7 +59,7 @@ async function nodeFloor(): Promise<{ rss: number; anon: number }> {
 }
 
 /** The node flags the systemd unit starts the bundle with (between `node` and the script in ExecStart). */
-function unitNodeFlags(): string[] {
+export function unitNodeFlags(): string[] {
   const unit = readFileSync(join(ROOT, 'tools/agent-bundle/rollgate-agent.service'), 'utf8');
   const m = /^ExecStart=\S*node((?:\s+-\S+)*)\s+\S+rollgate-agent\.cjs/m.exec(unit);
   if (!m)

@@ -33,6 +33,36 @@ export interface GroupPhases {
   're-admission': number;
   /** The window minus LB reaction, drain, stop and start-to-ready. */
   engine: number;
+  /**
+   * From the engine's timing line (RG0119I), when it writes one: the agent's action beyond the
+   * service's own stop and start-to-ready, and the engine's own time plus the gap to the next step.
+   */
+  agentOverhead?: number;
+  engineOwn?: number;
+}
+
+/** The JSON the engine appends to its per-step timing line (RG0119I, `… | {"v":1,…}`). */
+interface TimingLine {
+  v: number;
+  step: number;
+  totalMs: number;
+  lbMs: number;
+  drainMs: number;
+  agentMs: number;
+  readmitMs: number;
+  engineMs: number;
+}
+
+function timingLine(l: StoredLog): TimingLine | null {
+  if (l.code !== 'RG0119I') return null;
+  const i = l.message.lastIndexOf(' | {');
+  if (i < 0) return null;
+  try {
+    const t = JSON.parse(l.message.slice(i + 3)) as TimingLine;
+    return t.v === 1 && typeof t.totalMs === 'number' ? t : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface RunPhases {
@@ -74,6 +104,7 @@ export function phasesFromRun(
     .filter((st) => st.kind === 'prepare' && st.startedAt !== null && st.finishedAt !== null)
     .reduce((sum, st) => sum + (st.finishedAt! - st.startedAt!), 0);
 
+  let timedGroups = 0;
   const perGroup: GroupPhases[] = groups.map((st, gi) => {
     const start = st.startedAt!;
     const end = groups[gi + 1]?.startedAt ?? runEnd;
@@ -115,6 +146,25 @@ export function phasesFromRun(
       st.finishedAt;
     const readmission = healthy !== null && back !== null ? back - healthy : 0;
     const window = end - start;
+    const timed = inStep.map(timingLine).find((t) => t !== null);
+    if (timed) {
+      // The engine's own account: time inside LB calls, the drain, the agent's action, re-admission.
+      timedGroups++;
+      lbReaction = timed.lbMs;
+      drain = timed.drainMs;
+      return {
+        servers: members,
+        window: s(window),
+        'LB reaction': s(lbReaction),
+        drain: s(drain),
+        stop: s(stop),
+        'start-to-ready': s(startToReady),
+        're-admission': s(timed.readmitMs),
+        engine: s(window - lbReaction - drain - stop - startToReady),
+        agentOverhead: s(timed.agentMs - stop - startToReady),
+        engineOwn: s(timed.engineMs + (end - start - timed.totalMs)),
+      };
+    }
     return {
       servers: members,
       window: s(window),
@@ -141,6 +191,9 @@ export function phasesFromRun(
       'CLI end': s(cli.cliEnd - runEnd),
     },
     perGroup,
-    source: 'run log timestamps (RG0110I/RG0111I/RG0101I/RG0061I), step times and svc.js logs',
+    source:
+      timedGroups === perGroup.length && timedGroups > 0
+        ? "the engine's timing lines (RG0119I), step times and svc.js logs"
+        : `run log timestamps (RG0110I/RG0111I/RG0101I/RG0061I)${timedGroups > 0 ? ` and ${timedGroups} timing lines (RG0119I)` : ''}, step times and svc.js logs`,
   };
 }

@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startFleet, type Fleet } from '@rollgate/demo-fleet';
+import { pathToFileURL } from 'node:url';
+import { startFleet, type Fleet, type FleetAgent } from '@rollgate/demo-fleet';
 import { createHaproxyRuntime } from '@rollgate/lb';
 import { freePort, startHaproxyOnFreePort } from '@rollgate/lb/testing';
 import { onCleanup, ROOT, sleep, waitFor } from '../lib/proc';
@@ -24,6 +25,7 @@ import {
   type ServerIntrinsic,
   type WrkReport,
 } from './vs-ansible-fleet';
+import { unitNodeFlags } from './agent';
 import { phasesFromRun, type RunPhases } from './vs-ansible-phases';
 
 export const APP = 'svc';
@@ -42,6 +44,19 @@ export interface RollgateFleetOptions {
   rise: number;
   /** The cluster's readmitTimeoutMs (lb configure). */
   readmitTimeoutMs: number;
+  /** The agent bundle (agentBundle()); none: tsx on the sources. */
+  agentBundle?: string;
+}
+
+/**
+ * Builds the agent bundle (tools/agent-bundle) into `outDir`: the agents then run as their systemd
+ * unit runs them, and start in a fraction of tsx's time on a busy machine.
+ */
+export async function agentBundle(outDir: string): Promise<string> {
+  const { buildAgentBundle } = (await import(
+    pathToFileURL(join(ROOT, 'tools/agent-bundle/build.mjs')).href
+  )) as typeof import('../../../agent-bundle/build.mjs');
+  return (await buildAgentBundle({ outDir })).bundle;
 }
 
 export interface RollgateFleet {
@@ -76,6 +91,14 @@ export async function startRollgateFleet(o: RollgateFleetOptions): Promise<Rollg
     heartbeatMs: 1000,
     // Plaintext on loopback, as every bench (README "How"): the figures measure the rollout.
     insecure: true,
+    ...(o.agentBundle
+      ? {
+          agentCommand: (a: FleetAgent) => ({
+            command: process.execPath,
+            args: [...unitNodeFlags(), o.agentBundle!, '--config', a.configPath],
+          }),
+        }
+      : {}),
     agents: Array.from({ length: o.servers }, (_, i) => ({
       id: `s${i + 1}`,
       role: 'web',

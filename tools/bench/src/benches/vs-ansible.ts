@@ -10,16 +10,22 @@ import { tempDir } from '../lib/proc';
 import { ansibleTrial, haproxyModulePresent, type AnsibleTrial } from './vs-ansible-ansible';
 import { checkPeerDir, DEFAULT_PEER_DIR, ensureTools, type Load } from './vs-ansible-fleet';
 import { PHASES, type GroupPhases, type PhaseName } from './vs-ansible-phases';
-import { findCli, rollgateTrial, startRollgateFleet, type RollgateTrial } from './vs-ansible-rollgate';
+import {
+  agentBundle,
+  findCli,
+  rollgateTrial,
+  startRollgateFleet,
+  type RollgateTrial,
+} from './vs-ansible-rollgate';
 
 export interface VsAnsibleOptions {
-  /** Trials per load and tool; default 2. */
+  /** Trials per load and tool; default 1. */
   trials: number;
   /** Loads, in the order each round runs them; default none, keepalive, close. */
   loads: Load[];
   /** Rollgate only (no Ansible trials); default false. */
   skipAnsible: boolean;
-  /** Gate-only trials (6 servers, 3 groups); 0 skips the variant; default 2. */
+  /** Gate-only trials (6 servers, 3 groups); 0 skips the variant; default 1. */
   gateTrials: number;
   /** The peer baseline's folder; default ../shared/peer-ansible. */
   peerDir?: string;
@@ -55,6 +61,7 @@ export async function benchVsAnsible(opts: VsAnsibleOptions): Promise<BenchResul
   const loadAvgStart = load1();
 
   // Every rollout goes to a new edition: 1.0 is installed, then 2.0, 3.0, …
+  const bundle = await agentBundle(join(work.path, 'agent'));
   const rollouts = opts.trials * opts.loads.length;
   const editions = Array.from({ length: rollouts + 1 }, (_, i) => `${i + 1}.0`);
   const fleet = await startRollgateFleet({
@@ -68,6 +75,7 @@ export async function benchVsAnsible(opts: VsAnsibleOptions): Promise<BenchResul
     fall: 2,
     rise: 2,
     readmitTimeoutMs: opts.readmitTimeoutMs,
+    agentBundle: bundle,
   });
   const rg: Record<Load, RollgateTrial[]> = { none: [], keepalive: [], close: [] };
   const ans: Record<Load, AnsibleTrial[]> = { none: [], keepalive: [], close: [] };
@@ -133,6 +141,7 @@ export async function benchVsAnsible(opts: VsAnsibleOptions): Promise<BenchResul
       fall,
       rise,
       readmitTimeoutMs: opts.readmitTimeoutMs,
+      agentBundle: bundle,
     });
     for (let t = 1; t <= opts.gateTrials; t++) {
       const la = load1();
@@ -181,7 +190,7 @@ export async function benchVsAnsible(opts: VsAnsibleOptions): Promise<BenchResul
       '(option httpchk GET /health, inter 1s fall 2 rise 2, runtime socket at level admin). Ansible: a fresh fleet per trial ' +
       "on inventory.ini's ports, `ansible-playbook rolling.yml -e work_dir=…` as given (serial: 1, " +
       `${moduleNote}), under a child subreaper as run.sh runs it; wall = around ansible-playbook. Rollgate: one real coordinator ` +
-      '(embedded PostgreSQL) and 4 real agents (tsx) running svc.js as their service, lb configure haproxy-runtime ' +
+      "(embedded PostgreSQL) and 4 real agents (the bundle, with its systemd unit's node flags) running svc.js as their service, lb configure haproxy-runtime " +
       `(readmitTimeoutMs ${opts.readmitTimeoutMs}), each trial rolls to a new edition with \`rollgate edition rollout --group-size 1 ` +
       `--drainage-interval ${DRAINAGE_S} --wait\` (${cli.kind}: ${cli.describe}); wall = around the CLI process. Loads: wrk -t2 -c8 ` +
       '--timeout 5s -s editions.lua (keep-alive, or -- close), started 2 s before and stopped (SIGINT) 2 s after; failed = ' +
@@ -300,6 +309,10 @@ function phaseFigures(bench: string, trials: RollgateTrial[], groups: number): F
     };
   });
   const share = median(trials.flatMap((t) => t.phases.perGroup.map((g) => g.engine)));
+  const groupsAll = trials.flatMap((t) => t.phases.perGroup);
+  const split = groupsAll.every((g) => g.agentOverhead !== undefined && g.engineOwn !== undefined)
+    ? `; of which the agent beyond the service's own stop and start ${Math.round(median(groupsAll.map((g) => g.agentOverhead!)) * 1000)} ms, re-admission ${Math.round(median(groupsAll.map((g) => g['re-admission'])) * 1000)} ms, the engine's own (its timing line) with the gap to the next step ${Math.round(median(groupsAll.map((g) => g.engineOwn!)) * 1000)} ms (medians)`
+    : '';
   figures.push(
     atMost(
       {
@@ -307,7 +320,7 @@ function phaseFigures(bench: string, trials: RollgateTrial[], groups: number): F
         case: "Rollgate engine's own share per group (median)",
         value: round(share * 1000, 0),
         unit: 'ms',
-        note: `${groups} groups; everything in a group but LB reaction, drain, stop, start-to-ready`,
+        note: `${groups} groups; everything in a group but LB reaction, drain, stop, start-to-ready${split}`,
       },
       100,
       '≤ 100 ms',
