@@ -8,14 +8,15 @@
 // machine read, and `tcp_tw_reuse` can be turned off there so that loopback keeps them.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 // The agent's own functions, so the figures are the real code's.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import {
+  countEstablished,
   createConnectionCounter,
   createListenCheck,
-  createListenScan,
 } from '@rollgate/agent/src/tcp-connections';
 import { median, percentile, round, type BenchResult, type Figure } from '../lib/figures';
 import { ROOT } from '../lib/proc';
@@ -35,6 +36,29 @@ interface Timings {
   namespace: string;
   rows: { method: string; tableSize: 'empty' | 'full'; samples: number[]; answer: string }[];
 }
+
+const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'];
+
+/** The agent's check before issue 18.3, verbatim: both tables read, split into arrays per line. */
+function splitCount(table: string, port: number, wanted: string): number {
+  let n = 0;
+  for (const line of table.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    const local = cols[1];
+    const state = cols[3];
+    if (!local || state !== wanted) continue;
+    const colon = local.lastIndexOf(':');
+    if (colon < 0) continue;
+    if (parseInt(local.slice(colon + 1), 16) === port) n += 1;
+  }
+  return n;
+}
+
+const oldScan = (wanted: string) => async (port: number) => {
+  let n = 0;
+  for (const t of TABLES) n += splitCount(await readFile(t, 'utf8').catch(() => ''), port, wanted);
+  return n;
+};
 
 /** TIME_WAIT sockets now in this namespace (/proc/net/sockstat "tw"). */
 function timeWaitCount(): number {
@@ -88,16 +112,31 @@ async function measure(opts: PortCheckOptions, namespace: string): Promise<Timin
   const target = servers[0]!;
   const closed = await listen(); // a port known to be free once it is closed again
   closed.server.close();
+  const listenOld = oldScan('0A');
   const methods = {
-    'listen: /proc scan (old)': createListenScan(),
+    'listen: /proc scan, split parser (old)': async (port: number) => (await listenOld(port)) > 0,
     'listen: connect probe (new)': createListenCheck(),
-    'count: /proc scan (old)': createConnectionCounter({ method: 'proc' }),
-    'count: ss filtered (new)': createConnectionCounter({ method: 'ss' }),
+    'count: /proc scan, split parser (old)': oldScan('01'),
+    'count: /proc scan, index parser': createConnectionCounter({ method: 'proc' }),
+    'count: ss filtered': createConnectionCounter({ method: 'ss' }),
+    'count: auto (new: index parser ≤ 2000 sockets, else ss)': createConnectionCounter(),
   } as const;
+  /** The synchronous share of a scan (the agent's event loop is blocked for it), per parser. */
+  const parseOnly = async () => {
+    const texts = await Promise.all(TABLES.map((t) => readFile(t, 'utf8').catch(() => '')));
+    const [a] = await time(async () => texts.reduce((n, t) => n + splitCount(t, target.port, '01'), 0));
+    const [b] = await time(async () => texts.reduce((n, t) => n + countEstablished(t, target.port), 0));
+    return { split: a, index: b };
+  };
   const rows: Timings['rows'] = [];
   const run = async (tableSize: 'empty' | 'full', rounds: number) => {
     const samples = new Map<string, { s: number[]; answer: string }>();
+    const split: number[] = [];
+    const index: number[] = [];
     for (let r = 0; r < rounds; r++) {
+      const po = await parseOnly();
+      split.push(po.split);
+      index.push(po.index);
       for (const [name, fn] of Object.entries(methods)) {
         const [ms, v] = await time(() => (fn as (p: number) => Promise<unknown>)(target.port));
         const e = samples.get(name) ?? { s: [], answer: String(v) };
@@ -106,6 +145,18 @@ async function measure(opts: PortCheckOptions, namespace: string): Promise<Timin
       }
     }
     for (const [method, e] of samples) rows.push({ method, tableSize, samples: e.s, answer: e.answer });
+    rows.push({
+      method: 'parse only, event loop blocked: split (old)',
+      tableSize,
+      samples: split,
+      answer: '-',
+    });
+    rows.push({
+      method: 'parse only, event loop blocked: index (new)',
+      tableSize,
+      samples: index,
+      answer: '-',
+    });
   };
   await run('empty', Math.min(10, opts.rounds));
   await makeTimeWait(
