@@ -284,6 +284,9 @@ describe('engine', () => {
         'resume agent-checks admin-1,stream-1,admin-2,stream-2',
         'rejoin admin-1,stream-1',
         'rejoin admin-2,stream-2',
+        // Half 2 was stopped after the switch drained it (not parked): its re-admission resumes
+        // agent-checks all the same (idempotent).
+        'resume agent-checks admin-2,stream-2',
       ]);
       // Half 1 was healthy (its gates open) when it was switched in; someone served all along.
       expect(fake.fewest()).toBeGreaterThanOrEqual(2);
@@ -700,6 +703,9 @@ describe('engine: re-admission at the speed of evidence (issue 18)', () => {
         calls.push(`rejoin ${ids.join(',')}`);
         for (const id of ids) admin.set(id, 'ready');
       },
+      async holdAgentChecks(_c, ids, hold) {
+        calls.push(`${hold ? 'hold' : 'resume'} agent-checks ${ids.join(',')}`);
+      },
       async status(_c, ids) {
         return new Map(
           ids.map((id) => {
@@ -714,7 +720,7 @@ describe('engine: re-admission at the speed of evidence (issue 18)', () => {
     return { lb, calls, admin, ctl, seen };
   }
 
-  it('item 1: parks each drained group in maint before its stop goes out, re-admits in one call and moves on without waiting for traffic', async () => {
+  it('item 1: parks each drained group in maint (agent-checks held) before its stop goes out, re-admits in one call and moves on without waiting for traffic', async () => {
     // Never any traffic, and a re-admission timeout far beyond the test's own: a wait for a
     // served request would time the test out.
     const fake = fakeLb({ readmitTimeoutMs: 60_000 });
@@ -727,13 +733,18 @@ describe('engine: re-admission at the speed of evidence (issue 18)', () => {
     );
     expect(done?.failure ?? null).toBeNull();
     expect(done?.status).toBe('succeeded');
+    // Agent-checks are held while parked: an agent's "drain" would take the server out of maint.
     expect(fake.calls).toEqual([
       'leave admin-1,stream-1',
+      'hold agent-checks admin-1,stream-1',
       'park admin-1,stream-1',
       'rejoin admin-1,stream-1',
+      'resume agent-checks admin-1,stream-1',
       'leave admin-2,stream-2',
+      'hold agent-checks admin-2,stream-2',
       'park admin-2,stream-2',
       'rejoin admin-2,stream-2',
+      'resume agent-checks admin-2,stream-2',
     ]);
     expect(fake.ctl.sentBeforePark).toEqual([]);
     expect([...fake.admin.values()]).toEqual(['ready', 'ready', 'ready', 'ready']);

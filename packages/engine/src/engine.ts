@@ -699,7 +699,10 @@ export function createEngine(opts: EngineOptions): Engine {
     }
     if (back.length > 0) {
       const mode = lb ? await lb.mode(run.plan.cluster) : null;
-      if (mode?.mode === 'runtime') await lb!.rejoin(run.plan.cluster, back);
+      if (mode?.mode === 'runtime') {
+        await lb!.rejoin(run.plan.cluster, back);
+        await lb!.holdAgentChecks?.(run.plan.cluster, back, false);
+      }
       const at = clock.now();
       for (const id of back) {
         await w.reopenLedger(run.id, run.id, id, at);
@@ -1068,6 +1071,10 @@ export function createEngine(opts: EngineOptions): Engine {
       (id) => isAgent(id) && stops(id) && !viaSwitch(id),
     );
     if (ids.length > 0) {
+      // An agent-check answer ("drain" while the gate is closed) would take the server out of
+      // maint again, and its check would then mark the stopped service DOWN: the LB stops asking
+      // until re-admission.
+      await timedLb(key, () => lb.holdAgentChecks?.(run.plan.cluster, ids, true) ?? Promise.resolve());
       await timedLb(key, () => lb.park!(run.plan.cluster, ids));
       emit(
         run.id,
@@ -1119,6 +1126,9 @@ export function createEngine(opts: EngineOptions): Engine {
       timing.readmitAt = at;
       // Health was verified by the action (waitHealthy) before the LB is told to send traffic.
       await lb!.rejoin(cluster, ids);
+      // Agent-checks held while parked (or for a switch) answer again; idempotent, so also after a
+      // restart that forgot whether they were held. The gate is open by now: they answer "ready".
+      if (planStep.kind !== 'switch') await lb!.holdAgentChecks?.(cluster, ids, false);
       state = {
         at,
         baseline: before ? new Map(ids.map((id) => [id, before.get(id)?.totalSessions ?? 0])) : null,
@@ -1328,6 +1338,7 @@ export function createEngine(opts: EngineOptions): Engine {
       const planStep = run.plan.steps[run.currentStep];
       if (!step || !planStep) {
         await reportServedAtEnd(run);
+        for (const k of [...timings.keys()]) if (k.startsWith(`${run.id}:`)) timings.delete(k);
         await transition(run, 'succeeded', { finishedAt: clock.now(), failure: null });
         if (run.plan.procedure === 'rollback') {
           emit(
@@ -1410,6 +1421,7 @@ export function createEngine(opts: EngineOptions): Engine {
           }));
         // Durable before effect: the step, its actions and the ledger are committed first.
         await store.startStep(run.id, step.index, attempt, now, actions, ledger, fenceOf(run.id));
+        timingOf(stepKey(run.id, step.index, attempt));
         emit(run.id, 'stepStarted', `${step.index + 1}/${run.plan.steps.length} ${planStep.title}`, {
           stepIndex: step.index,
         });

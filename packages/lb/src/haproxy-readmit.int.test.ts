@@ -5,6 +5,7 @@
 // Node HTTP server with its own health path, behind a hand-written configuration whose rise is
 // long (10 checks 300 ms apart), so waiting for checks could not be mistaken for the exchange.
 import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitResponses } from './haproxy-parse';
 import { createHaproxyRuntime, type HaproxyRuntime } from './haproxy-runtime';
@@ -16,6 +17,21 @@ let rt: HaproxyRuntime;
 let fePort: number;
 const ports: Record<string, number> = {};
 const services = new Map<string, Server>();
+/** What each server's agent-check answers (Rollgate's agent: "drain up" while its gate is closed). */
+const agentSays: Record<string, string> = {};
+const agents: TcpServer[] = [];
+const agentPorts: Record<string, number> = {};
+
+/** HAProxy's agent-check protocol: connect, read one line, close. */
+async function startAgent(name: string): Promise<void> {
+  const s = createTcpServer((sock) => {
+    // HAProxy closes its side as soon as it has the line: a reset then is no failure.
+    sock.on('error', () => undefined);
+    sock.end(`${agentSays[name] ?? 'ready up'}\n`);
+  });
+  await new Promise<void>((r) => s.listen(agentPorts[name], '127.0.0.1', r));
+  agents.push(s);
+}
 
 /** The service: 200 on /healthz and its name on any other path. */
 async function startService(name: string): Promise<void> {
@@ -80,7 +96,9 @@ async function healthy(name: string): Promise<boolean> {
 beforeAll(async () => {
   fePort = await freePort();
   for (const n of ['s1', 's2', 's3']) ports[n] = await freePort();
+  for (const n of ['s1', 's2', 's3']) agentPorts[n] = await freePort();
   for (const n of ['s1', 's2', 's3']) await startService(n);
+  for (const n of ['s1', 's2', 's3']) await startAgent(n);
   hp = await startHaproxy({
     config: ({ socketPath }) =>
       [
@@ -97,7 +115,10 @@ beforeAll(async () => {
         `backend ${BE}`,
         '  option httpchk GET /healthz',
         '  default-server check inter 300 fall 2 rise 10',
-        ...['s1', 's2', 's3'].map((n) => `  server ${n} 127.0.0.1:${ports[n]}`),
+        ...['s1', 's2', 's3'].map(
+          (n) =>
+            `  server ${n} 127.0.0.1:${ports[n]} agent-check agent-port ${agentPorts[n]} agent-inter 200`,
+        ),
         '',
       ].join('\n'),
   });
@@ -110,14 +131,30 @@ beforeAll(async () => {
 afterAll(async () => {
   await hp?.stop();
   for (const n of [...services.keys()]) await stopService(n);
+  for (const a of agents) a.close();
 });
 
 describe('re-admission on a real HAProxy (issue 18 item 1)', () => {
+  it('an agent-check answer takes a server out of maint: parking must hold its agent-checks', async () => {
+    // What the engine did before it held them: drain, the gate closes, then maint.
+    await rt.raw(`set server ${BE}/s2 state drain`);
+    agentSays.s2 = 'drain up';
+    await rt.raw(`set server ${BE}/s2 state maint`);
+    expect((await stat('s2')).status).toBe('MAINT');
+    await waitFor(async () => /^DRAIN/.test((await stat('s2')).status), 's2 out of maint by its agent');
+    agentSays.s2 = 'ready up';
+    await rt.raw(`set server ${BE}/s2 state ready`);
+    await waitFor(async () => (await stat('s2')).status === 'UP', 's2 back UP');
+  });
+
   it('a server parked in maint whose service was stopped and restarted is UP in the exchange that sends health up and state ready; a drained one is marked DOWN and waits for rise without health up', async () => {
     // s1 is parked (the engine's choreography); s3 only drained (the old one), as the control.
     const s1FailsBefore = Number((await stat('s1')).chkfail);
+    // The gates close: the agents answer "drain" from now on.
+    agentSays.s1 = 'drain up';
+    agentSays.s3 = 'drain up';
     await rt.raw(`set server ${BE}/s1 state drain;set server ${BE}/s3 state drain`);
-    await rt.raw(`set server ${BE}/s1 state maint`);
+    await rt.raw(`disable agent ${BE}/s1;set server ${BE}/s1 state maint`);
     await stopService('s1');
     await stopService('s3');
     // The drained server's stopped service is health-checked and marked DOWN ...
@@ -136,6 +173,9 @@ describe('re-admission on a real HAProxy (issue 18 item 1)', () => {
     // The control: `state ready` alone leaves the DOWN server DOWN until `rise` checks pass.
     expect((await inOneExchange([`set server ${BE}/s3 state ready`], 's3')).status).toMatch(/^DOWN/);
 
+    // The gates open (the start action's last op): the agents answer "ready" again.
+    agentSays.s1 = 'ready up';
+    agentSays.s3 = 'ready up';
     // The parked server: UP as the exchange that re-admits it ends (10 checks at 300 ms could not
     // have passed within one exchange).
     const s1 = await inOneExchange(
@@ -143,6 +183,7 @@ describe('re-admission on a real HAProxy (issue 18 item 1)', () => {
       's1',
     );
     expect(s1.status).toMatch(/^UP/);
+    await rt.raw(`enable agent ${BE}/s1`);
     // The same for the DOWN one once its health is set up, in the order the readmit sends.
     const s3 = await inOneExchange(
       [`set server ${BE}/s3 state ready`, `set server ${BE}/s3 health up`],
