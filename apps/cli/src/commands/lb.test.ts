@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CommandContext } from '../context';
-import { haproxyConfigCommand, parseRule } from './lb';
+import { buildLbConfig, haproxyConfigCommand, lbConfigureCommand, parseRule } from './lb';
 
 describe('lb routes set --rule', () => {
   it('reads the three kinds of rule, the edition after the last "="', () => {
@@ -60,5 +60,127 @@ describe('lb haproxy-config --health (issue 13 item 3)', () => {
       health: 'service',
     });
     expect(await asked({ cluster: 'shop' })).toEqual({ cluster: 'shop' });
+  });
+});
+
+describe('lb configure flags (issue 14 item 1)', () => {
+  it('issue 14.1: reads balancers, pools with roles and service, and per-pool server names', () => {
+    const c = buildLbConfig({
+      cluster: 'seed',
+      balancer: ['lb1=unix:/run/haproxy-1/admin.sock', 'lb2=10.0.0.2:9999'],
+      pool: ['admin=be_admin,roles=admin', 'stream=be_stream,roles=stream+media,service=tomcat'],
+      server: ['stream/stream-1=s1'],
+    });
+    expect(c.mode).toBe('haproxy-runtime');
+    expect(c.balancers).toEqual([
+      { name: 'lb1', runtime: { socketPath: '/run/haproxy-1/admin.sock' } },
+      { name: 'lb2', runtime: { host: '10.0.0.2', port: 9999 } },
+    ]);
+    expect(c.pools).toEqual([
+      { name: 'admin', backend: 'be_admin', roles: ['admin'], servers: {} },
+      {
+        name: 'stream',
+        backend: 'be_stream',
+        roles: ['stream', 'media'],
+        service: 'tomcat',
+        servers: { 'stream-1': 's1' },
+      },
+    ]);
+  });
+
+  it('issue 14.1: every timing knob has a flag', () => {
+    const c = buildLbConfig({
+      cluster: 'seed',
+      mode: 'gate-only',
+      checkInterval: 500,
+      fall: 3,
+      rise: 4,
+      agentInter: 700,
+      drainageInterval: 9,
+      readmitTimeout: 12_000,
+      readmitWait: 'served',
+      reaction: 2500,
+    });
+    expect(c).toMatchObject({
+      checkIntervalMs: 500,
+      fall: 3,
+      rise: 4,
+      agentInterMs: 700,
+      drainageIntervalSec: 9,
+      readmitTimeoutMs: 12_000,
+      readmitWait: 'served',
+      reactionMs: 2500,
+    });
+  });
+
+  it('issue 14.1: gate-only needs no backend; the legacy one-backend flags still work', () => {
+    expect(buildLbConfig({ cluster: 'seed' })).toMatchObject({ mode: 'gate-only', balancers: [], pools: [] });
+    expect(
+      buildLbConfig({ cluster: 'seed', socket: '/run/h.sock', backend: 'demo', server: ['a-1=s1'] }),
+    ).toMatchObject({
+      mode: 'haproxy-runtime',
+      balancers: [{ name: 'lb', runtime: { socketPath: '/run/h.sock' } }],
+      pools: [{ name: 'demo', backend: 'demo', servers: { 'a-1': 's1' } }],
+    });
+  });
+
+  it('issue 14.1: says what is wrong with a flag, and with runtime mode missing a pool', () => {
+    expect(() => buildLbConfig({ cluster: 's', balancer: ['lb1'] })).toThrow(
+      /--balancer lb1: expected name=unix:/,
+    );
+    expect(() => buildLbConfig({ cluster: 's', pool: ['be_x'] })).toThrow(
+      /--pool be_x: expected name=backend/,
+    );
+    expect(() => buildLbConfig({ cluster: 's', pool: ['a=b,role=x'] })).toThrow(
+      /"role=x" is not roles=\.\.\. or service=/,
+    );
+    expect(() => buildLbConfig({ cluster: 's', pool: ['a=be_a', 'b=be_b'], server: ['x-1=s1'] })).toThrow(
+      /has 2 pools; say which with pool\/agent=server/,
+    );
+    expect(() => buildLbConfig({ cluster: 's', pool: ['a=be_a'], server: ['c/x-1=s1'] })).toThrow(
+      /no pool "c"/,
+    );
+    expect(() => buildLbConfig({ cluster: 's', balancer: ['lb1=unix:/x'] })).toThrow(
+      /pools: mode haproxy-runtime needs at least one pool/,
+    );
+  });
+
+  it('issue 14.1: --file is validated strictly, naming an unknown key; flags override it', () => {
+    expect(() =>
+      buildLbConfig({ cluster: 's', file: 'lb.json' }, { mode: 'gate-only', drainSeconds: 3 }),
+    ).toThrow(/--file lb.json: .*Unrecognized key.*"drainSeconds"/);
+    const c = buildLbConfig(
+      { cluster: 's', file: 'lb.json', fall: 5 },
+      { mode: 'haproxy-runtime', runtime: { socketPath: '/x' }, backend: 'demo', fall: 2 },
+    );
+    expect(c).toMatchObject({ fall: 5, pools: [{ name: 'demo', backend: 'demo' }] });
+  });
+
+  it('issue 14.1: the message says which balancers were checked, and that gate-only checked nothing', async () => {
+    const printed: string[] = [];
+    const ctx = (checkedAgainst: string[]) =>
+      ({
+        client: {
+          lb: {
+            configure: {
+              mutate: async ({ config }: { config: Record<string, unknown> }) => ({
+                ...config,
+                checkedAgainst,
+              }),
+            },
+          },
+        },
+        out: { print: (t: string) => printed.push(t) },
+      }) as unknown as CommandContext;
+    await lbConfigureCommand(ctx(['lb1', 'lb2']), {
+      cluster: 'seed',
+      balancer: ['lb1=unix:/a.sock', 'lb2=unix:/b.sock'],
+      pool: ['web=be_web'],
+    });
+    await lbConfigureCommand(ctx([]), { cluster: 'seed' });
+    expect(printed[0]).toContain('(checked against lb1, lb2)');
+    expect(printed[0]).toContain('web → backend be_web (every role)');
+    expect(printed[1]).toContain('gate-only: no load balancer was asked, nothing was checked against one');
+    expect(printed[1]).not.toContain('checked against lb');
   });
 });

@@ -192,10 +192,11 @@ export async function lbConfigureCommand(ctx: CommandContext, flags: LbConfigure
       saved.checkedAgainst.length > 0
         ? `checked against ${saved.checkedAgainst.join(', ')}`
         : 'gate-only: no load balancer was asked, nothing was checked against one';
-    const pools = saved.pools.length > 0 ? ` Pools: ${describePools(saved)}.` : '';
-    ctx.out.print(
-      `Load balancer of cluster ${flags.cluster}: ${saved.mode} (${checked}); every agent is placed in its pool.${pools}`,
-    );
+    const pools =
+      saved.pools.length > 0
+        ? ` Pools (every agent placed in one per service): ${describePools(saved)}.`
+        : '';
+    ctx.out.print(`Load balancer of cluster ${flags.cluster}: ${saved.mode} (${checked}).${pools}`);
   }
   return 0;
 }
