@@ -247,6 +247,20 @@ describe('process manager: restart policy (issue 14.3)', () => {
     await second.stop('adopted', 5000);
   });
 
+  it('does not restart a service whose edition directory went away while the restart waited', async () => {
+    const events: SupervisorEvent[] = [];
+    const sup = supervisor({ gone: { restart: { ...policy, backoffMs: 300 } } }, events);
+    const dir = await mkdtemp(join(dataDir, 'edition-'));
+    const rec = await sup.start('gone', { ...sh('exec sleep 1000'), cwd: dir });
+    pids.push(rec.pid);
+    process.kill(rec.pid, 'SIGKILL');
+    await rm(dir, { recursive: true });
+    await until('the not-restarted report', () => events.some((e) => e.kind === 'not-restarted'));
+    expect(events.map((e) => e.kind)).toEqual(['crashed', 'not-restarted']);
+    expect(events[1]!.detail).toMatch(/its directory .* is gone/);
+    expect(sup.running('gone')).toBeUndefined();
+  });
+
   it('does not restart a service the agent stopped on purpose, even with policy "always"', async () => {
     const events: SupervisorEvent[] = [];
     const sup = supervisor({ steady: { restart: { ...policy, policy: 'always', backoffMs: 10 } } }, events);

@@ -10,7 +10,7 @@
 // crash loop. A stop the agent asked for (stop op, rollout) is never followed by a restart
 // (docs/adr/0023). When the agent runs as root a service may run as its own user and group.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@rollgate/logger';
 import { errorMessage, sleep, writeFileAtomic } from './fs-util';
@@ -377,6 +377,20 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
 
   async function restartNow(service: string, spec: StartSpec, after: string) {
     if (closed || procs.has(service)) return;
+    if (
+      !(await stat(spec.cwd).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      // Uninstalled (or its edition removed) while the restart waited: nothing left to start.
+      report({
+        service,
+        kind: 'not-restarted',
+        detail: `${service} not restarted after ${after}: its directory ${spec.cwd} is gone (edition ${spec.edition} uninstalled?); a start op starts the active edition`,
+      });
+      return;
+    }
     const book = bookOf(service);
     book.history.push(Date.now());
     book.total += 1;
@@ -612,6 +626,8 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
         }
       }
       await forget(service);
+      // Stopped on purpose: nothing to restart from, even after an agent restart.
+      await rm(specFile(service), { force: true });
       opts.onExit(service);
       return { alreadyStopped: false, killed, ms: Math.round(performance.now() - started) };
     },
