@@ -323,6 +323,11 @@ describe('renderHaproxyPools: a frontend and a backend per pool (issue 14 item 1
     expect(section(cfg, 'backend be_stream')).toContain(
       'server stream-2 10.0.2.2:8080 check agent-check agent-port 7071 agent-inter 1000ms',
     );
+    // The reasons are given once, at the first backend; the others point to it.
+    expect(cfg.match(/Health mode: service/g)).toHaveLength(1);
+    expect(cfg.match(/# The same settings as backend be_admin above, for the same reasons\./g)).toHaveLength(
+      2,
+    );
     // One global section, one defaults section, whatever the number of pools.
     expect(lines(cfg).filter((l) => l === 'global' || l === 'defaults')).toEqual(['global', 'defaults']);
     expect(lines(cfg)).toContain(

@@ -228,6 +228,8 @@ function backendSection(
   backend: string,
   servers: readonly HaproxyBackendServer[],
   c: CommonSettings,
+  /** Where the reasons were given already (a later pool's backend): one line instead of each comment. */
+  explainedAt?: string,
 ): string[] {
   const healthPath = c.health === 'service' ? serviceHealthPath(servers) : '/gate';
   const serverLines = servers.map((s) => {
@@ -251,8 +253,11 @@ function backendSection(
       : `${line}\n    server ${s.name}-beside ${hostPort(s.address, s.besidePort)} disabled`;
   });
   const anyAgent = servers.some((s) => s.agentCheckPort !== undefined);
-  return [
+  const lines = [
     `backend ${backend}`,
+    ...(explainedAt !== undefined
+      ? [`    # The same settings as ${explainedAt} above, for the same reasons.`]
+      : []),
     '    balance roundrobin',
     ...(c.health === 'service' ? SERVICE_HEALTH_COMMENT : GATE_HEALTH_COMMENT),
     `    option httpchk GET ${healthPath}`,
@@ -276,10 +281,11 @@ function backendSection(
     '    # pool-purge-delay: idle connections to a drained server are closed sooner (default 5 s),',
     "    # so a drain that counts the service's connections ends sooner after its last request.",
     `    default-server ${c.defaultServer}`,
-    ...serverLines,
-    '',
-    ...validationBackend(backend, servers, c.defaultServer, c.retries),
   ];
+  // A later backend keeps its first comment line (the pointer above) and drops the others.
+  const body =
+    explainedAt === undefined ? lines : lines.filter((l, i) => i <= 1 || !l.trimStart().startsWith('#'));
+  return [...body, ...serverLines, '', ...validationBackend(backend, servers, c.defaultServer, c.retries)];
 }
 
 /**
@@ -444,13 +450,13 @@ export function renderHaproxyPools(opts: RenderHaproxyPoolsOptions): string {
     '# Check it with: haproxy -c -f /etc/haproxy/haproxy.cfg',
     '',
     ...globalAndDefaults(socket.line, socket.comment),
-    ...pools.flatMap((p) => [
+    ...pools.flatMap((p, i) => [
       `# Pool "${p.name}".`,
       `frontend ${p.frontend}`,
       `    bind ${p.bind}`,
       `    default_backend ${p.backend}`,
       '',
-      ...backendSection(p.backend, p.servers, common),
+      ...backendSection(p.backend, p.servers, common, i === 0 ? undefined : `backend ${pools[0]!.backend}`),
     ]),
   ]
     .join('\n')
