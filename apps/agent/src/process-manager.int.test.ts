@@ -175,6 +175,23 @@ describe('process manager: log rotation (issue 14.3)', () => {
     await sup.stop('chatty', 5000);
   });
 
+  it('writes a line longer than maxBytes whole, in a file of its own', async () => {
+    const lines: string[] = [];
+    const sup = supervisor({ wide: { log: { maxBytes: 4096, keep: 2 } } }, [], lines);
+    const rec = await sup.start(
+      'wide',
+      sh(`echo before; head -c 10000 /dev/zero | tr '\\0' x; echo; echo after; exec sleep 1000`),
+    );
+    pids.push(rec.pid);
+    await until('the line after the long one', () => lines.includes('after'));
+    const read = (f: string) => readFile(join(dataDir, 'logs', f), 'utf8');
+    expect(await read('wide.log.2')).toBe('before\n');
+    expect(await read('wide.log.1')).toBe(`${'x'.repeat(10_000)}\n`);
+    expect(await read('wide.log')).toBe('after\n');
+    expect(lines).toEqual(['before', 'x'.repeat(10_000), 'after']);
+    await sup.stop('wide', 5000);
+  });
+
   it('defaults to 10 MiB × 5 files', () => {
     expect(DEFAULT_LOG_ROTATION).toEqual({ maxBytes: 10 * 1024 * 1024, keep: 5 });
   });
