@@ -680,7 +680,7 @@ describe('engine: re-admission at the speed of evidence (issue 18)', () => {
     const totals = new Map(IDS.map((id) => [id, 10]));
     const sessions = new Map(IDS.map((id) => [id, 1]));
     const ctl = { traffic: false, comesUp: true, sentBeforePark: [] as string[] };
-    const seen: { sent?: { serverId: string; ops: { op: string }[] }[] } = {};
+    const seen: { sent?: { actionId: string; ops: { op: string }[] }[] } = {};
     const lb: LoadBalancerPort = {
       mode: async () => ({
         mode: 'runtime',
@@ -695,8 +695,10 @@ describe('engine: re-admission at the speed of evidence (issue 18)', () => {
         calls.push(`park ${ids.join(',')}`);
         // The stop must not have gone out yet: park comes between the drain and the stop.
         for (const a of seen.sent ?? [])
-          if (ids.includes(a.serverId) && a.ops.some((op) => op.op === 'stop'))
-            ctl.sentBeforePark.push(a.serverId);
+          for (const id of ids)
+            // Action ids are `<run>.s<step>.<server>.a<attempt>`.
+            if (a.actionId.includes(`.${id}.`) && a.ops.some((op) => op.op === 'stop'))
+              ctl.sentBeforePark.push(id);
         for (const id of ids) admin.set(id, 'maint');
       },
       async rejoin(_c, ids) {

@@ -141,7 +141,7 @@ describe('re-admission on a real HAProxy (issue 18 item 1)', () => {
     agentSays.s2 = 'drain up';
     await rt.raw(`set server ${BE}/s2 state maint`);
     expect((await stat('s2')).status).toBe('MAINT');
-    await waitFor(async () => /^DRAIN/.test((await stat('s2')).status), 's2 out of maint by its agent');
+    await waitFor(async () => /^DRAIN/.test((await stat('s2')).status ?? ''), 's2 out of maint by its agent');
     agentSays.s2 = 'ready up';
     await rt.raw(`set server ${BE}/s2 state ready`);
     await waitFor(async () => (await stat('s2')).status === 'UP', 's2 back UP');
