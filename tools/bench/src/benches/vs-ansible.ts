@@ -121,6 +121,7 @@ export async function benchVsAnsible(opts: VsAnsibleOptions): Promise<BenchResul
   for (const load of opts.loads) {
     figures.push(...loadFigures(load, rg[load], ans[load], opts.skipAnsible));
   }
+  process.stderr.write(`${issueTable(opts.loads, rg, ans)}\n`);
 
   // Gate-only: 6 servers in 3 groups of 2, HAProxy checking every 500 ms (service check and
   // agent-check), no runtime API: the engine waits what the checks need and no more.
@@ -199,6 +200,29 @@ export async function benchVsAnsible(opts: VsAnsibleOptions): Promise<BenchResul
       `Load average (1 min) ${loadAvgStart} at the start, ${load1()} at the end; the machine is shared, figures are indicative.`,
     details: { cli: cli.describe, trials: trialLog },
   };
+}
+
+/** The issue's side-by-side table (Markdown), for the README. */
+function issueTable(
+  loads: Load[],
+  rg: Record<Load, RollgateTrial[]>,
+  ans: Record<Load, AnsibleTrial[]>,
+): string {
+  const med = (xs: number[]) => (xs.length > 0 ? median(xs) : NaN);
+  const wall = (xs: number[]) => (xs.length > 0 ? `${med(xs).toFixed(1)} s (${range(xs)})` : '–');
+  const rows = loads.map((load) => {
+    const rw = rg[load].map((r) => r.wallS);
+    const aw = ans[load].map((a) => a.wallS);
+    const intrinsic = med(rg[load].map((r) => r.intrinsicS));
+    const failed = (xs: { load: { failed: number } | null }[]) =>
+      load === 'none' ? '–' : String(sum(xs.map((x) => x.load?.failed ?? 0)));
+    return `| ${LOAD_NAME[load]} (${rw.length}) | ${intrinsic.toFixed(1)} s | ${wall(aw)} | ${wall(rw)} | ${(med(rw) / intrinsic).toFixed(1)} × | ${aw.length > 0 ? `${(med(aw) / med(rw)).toFixed(1)} ×` : '–'} | ${failed(rg[load])} / ${ans[load].length > 0 ? failed(ans[load]) : '–'} |`;
+  });
+  return [
+    '| load (trials each) | Rollgate intrinsic, median | Ansible wall, median (range) | Rollgate wall, median (range) | Rollgate / intrinsic | Ansible / Rollgate | failed requests Rollgate / Ansible |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
 }
 
 function loadFigures(load: Load, rg: RollgateTrial[], ans: AnsibleTrial[], skipAnsible: boolean): Figure[] {
