@@ -77,7 +77,8 @@ export function createExternalManager(o: ExternalManagerOptions): ServiceManager
     const prev = last;
     last = st;
     if (prev?.state !== st.state) {
-      const level = st.state === 'running' || (st.state === 'stopped' && !wasUp) ? 'info' : 'warn';
+      // The agent's own start and stop are news, not trouble; the manager's own moves are.
+      const level = busy || st.state === 'running' || (st.state === 'stopped' && !wasUp) ? 'info' : 'warn';
       o.log[level](
         { service: o.service, manager: o.kind, state: st.state, pid: st.pid },
         `${o.who} says ${o.service} is ${st.state}${st.detail ? `: ${st.detail}` : ''}`,
