@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +16,8 @@ export function versionLine(): string {
   ).version;
   let commit = 'unknown';
   try {
+    // Loaded here only: the bundle's --version (the branch above) must not pay for child_process.
+    const { execFileSync } = process.getBuiltinModule('node:child_process');
     commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
       cwd: fileURLToPath(new URL('.', import.meta.url)),
       encoding: 'utf8',
