@@ -9,7 +9,7 @@ import { createMemoryStore, type ServerRecord } from '@rollgate/engine';
 import { createHaproxyRuntime } from '@rollgate/lb';
 import { freePort, startHaproxy, type HaproxyProcess } from '@rollgate/lb/testing';
 import { createLogger } from '@rollgate/logger';
-import { createLbAdapter, type LbAdapter } from './lb-adapter';
+import { createLbAdapter, type LbAdapter, type LbBalancerView } from './lb-adapter';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -152,7 +152,18 @@ describe('LB adapter on an HAProxy pair (issue 14 item 1)', () => {
       ],
     });
     await store.setClusterLb('seed', config);
+    // Each balancer's view on the ledger, kept as the PostgreSQL table does (newest per key).
+    const kept = new Map<string, LbBalancerView>();
+    const views = {
+      async record(rows: LbBalancerView[]) {
+        for (const r of rows) kept.set(`${r.balancer}|${r.serverId}|${r.pool}`, r);
+      },
+      async list(cluster: string) {
+        return [...kept.values()].filter((v) => v.cluster === cluster);
+      },
+    };
     adapter = createLbAdapter({
+      views,
       store,
       log: createLogger({ name: 'test', level: 'silent' }),
       cacheMs: 0,
@@ -189,6 +200,16 @@ describe('LB adapter on an HAProxy pair (issue 14 item 1)', () => {
     expect(await adminStates('be_stream', 's1')).toEqual(['drain', 'drain']);
     expect(await adminStates('be_runtime', 'stream-1')).toEqual(['drain', 'drain']);
     expect(await adminStates('be_admin', 'admin-2')).toEqual(['ready', 'ready']);
+    const recorded = (await adapter.ledgerViews('seed'))
+      .filter((v) => v.serverId === 'stream-1')
+      .map((v) => `${v.balancer} ${v.pool} ${v.server} ${v.state}`)
+      .sort();
+    expect(recorded).toEqual([
+      'lb1 runtime stream-1 drain',
+      'lb1 stream s1 drain',
+      'lb2 runtime stream-1 drain',
+      'lb2 stream s1 drain',
+    ]);
     const out = await adapter.port.status('seed', ['stream-1']);
     expect(out.get('stream-1')).toMatchObject({ up: false, healthy: true });
 
@@ -250,6 +271,9 @@ describe('LB adapter on an HAProxy pair (issue 14 item 1)', () => {
     expect((await runtimes()[0]!.serverStats('be_admin')).find((s) => s.name === 'admin-1')?.adminState).toBe(
       'drain',
     );
+    // The ledger keeps each balancer's view: lb1 drained admin-1, lb2 still holds what it was last told.
+    const admin1 = (await adapter.ledgerViews('seed')).filter((v) => v.serverId === 'admin-1');
+    expect(admin1.map((v) => `${v.balancer} ${v.state}`).sort()).toEqual(['lb1 drain', 'lb2 ready']);
     await expect(adapter.port.status('seed', ['admin-1'])).rejects.toBeInstanceOf(LbUnreachableError);
     await expect(adapter.verify(config, 'seed')).rejects.toThrow(/load balancer lb2 .*cannot reach/);
   });

@@ -34,6 +34,26 @@ export interface LbAdapterOptions {
   cacheMs?: number;
   /** Runtime API timeout per balancer, ms; default 3000. */
   timeoutMs?: number;
+  /** Where each balancer's view on the ledger is kept (migration 0014); default: not kept. */
+  views?: LbViewsPort;
+}
+
+/** The state Rollgate last set for a server in a pool on one balancer. */
+export interface LbBalancerView {
+  cluster: string;
+  balancer: string;
+  serverId: string;
+  pool: string;
+  backend: string;
+  server: string;
+  state: 'ready' | 'drain' | 'maint';
+  setAt: number;
+}
+
+/** Each balancer's view on the LB ledger (createPgLbLedgerViews in production). */
+export interface LbViewsPort {
+  record(rows: LbBalancerView[]): Promise<void>;
+  list(cluster: string): Promise<LbBalancerView[]>;
 }
 
 /** HAProxy sends a server new traffic when it is UP (operationally up and administratively ready). */
@@ -155,15 +175,45 @@ export function createLbAdapter(opts: LbAdapterOptions) {
     return out;
   }
 
+  /** Records what a balancer that answered now holds; a failure to record never fails the change. */
+  async function recordViews(
+    cluster: string,
+    balancer: string,
+    changes: { id: string; t: LbTarget; state: LbBalancerView['state'] }[],
+  ): Promise<void> {
+    if (!opts.views || changes.length === 0) return;
+    const setAt = Date.now();
+    try {
+      await opts.views.record(
+        changes.map(({ id, t, state }) => ({
+          cluster,
+          balancer,
+          serverId: id,
+          pool: t.pool,
+          backend: t.backend,
+          server: t.server,
+          state,
+          setAt,
+        })),
+      );
+    } catch (err) {
+      opts.log.warn({ err, cluster, balancer }, 'could not record the balancer view on the LB ledger');
+    }
+  }
+
   async function setState(cluster: string, ids: string[], state: 'ready' | 'drain' | 'maint') {
     if (ids.length === 0) return;
     const r = await runtimeResolved(cluster);
-    const changes = targetsFor(r, cluster, ids).map(({ t }) => ({
-      backend: t.backend,
-      server: t.server,
-      state,
-    }));
-    await onEvery(r, cluster, (rt) => rt.setStates(changes));
+    const pairs = targetsFor(r, cluster, ids);
+    const changes = pairs.map(({ t }) => ({ backend: t.backend, server: t.server, state }));
+    await onEvery(r, cluster, async (rt, b) => {
+      await rt.setStates(changes);
+      await recordViews(
+        cluster,
+        b.name,
+        pairs.map((p) => ({ ...p, state })),
+      );
+    });
     opts.log.info(
       { cluster, servers: ids, state, balancers: r.config.balancers.map((b) => b.name) },
       'load balancer state set',
@@ -179,7 +229,8 @@ export function createLbAdapter(opts: LbAdapterOptions) {
   async function readmit(cluster: string, ids: string[]) {
     if (ids.length === 0) return;
     const r = await runtimeResolved(cluster);
-    const targets = targetsFor(r, cluster, ids).map(({ t }) => `${t.backend}/${t.server}`);
+    const pairs = targetsFor(r, cluster, ids);
+    const targets = pairs.map(({ t }) => `${t.backend}/${t.server}`);
     for (const t of targets) if (!HAPROXY_TARGET.test(t)) throw new Error(`invalid HAProxy server ${t}`);
     const commands = targets.flatMap((t) => [`set server ${t} health up`, `set server ${t} state ready`]);
     await onEvery(r, cluster, async (rt, b) => {
@@ -191,6 +242,11 @@ export function createLbAdapter(opts: LbAdapterOptions) {
         .map(({ c, out }) => `${c}: ${out}`);
       if (problems.length > 0)
         throw new Error(`re-admission at ${b.name} (${rt.address}) failed: ${problems.join('; ')}`);
+      await recordViews(
+        cluster,
+        b.name,
+        pairs.map((p) => ({ ...p, state: 'ready' as const })),
+      );
     });
     opts.log.info(
       { cluster, servers: ids },
@@ -279,11 +335,15 @@ export function createLbAdapter(opts: LbAdapterOptions) {
       const r = await runtimeResolved(cluster);
       // One exchange per balancer, ready first: for the microseconds between the two halves both
       // serve, never neither.
-      const changes = [
-        ...targetsFor(r, cluster, incoming).map(({ t }) => ({ ...t, state: 'ready' as const })),
-        ...targetsFor(r, cluster, outgoing).map(({ t }) => ({ ...t, state: 'drain' as const })),
-      ].map(({ backend, server, state }) => ({ backend, server, state }));
-      await onEvery(r, cluster, (rt) => rt.setStates(changes));
+      const pairs = [
+        ...targetsFor(r, cluster, incoming).map((p) => ({ ...p, state: 'ready' as const })),
+        ...targetsFor(r, cluster, outgoing).map((p) => ({ ...p, state: 'drain' as const })),
+      ];
+      const changes = pairs.map(({ t, state }) => ({ backend: t.backend, server: t.server, state }));
+      await onEvery(r, cluster, async (rt, b) => {
+        await rt.setStates(changes);
+        await recordViews(cluster, b.name, pairs);
+      });
       opts.log.info({ cluster, incoming, outgoing }, 'load balancer switched in one exchange per balancer');
     },
     async holdAgentChecks(cluster, ids, hold) {
@@ -307,6 +367,10 @@ export function createLbAdapter(opts: LbAdapterOptions) {
 
   return {
     port,
+    /** Each balancer's view on the ledger: what Rollgate last set there per server and pool. */
+    async ledgerViews(cluster: string): Promise<LbBalancerView[]> {
+      return opts.views ? opts.views.list(cluster) : [];
+    },
     /** Drops the cached configuration of a cluster (after it was changed, or its fleet was). */
     forget(cluster: string) {
       cache.delete(cluster);

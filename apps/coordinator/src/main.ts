@@ -8,6 +8,7 @@ import {
   createPgAuthStore,
   createPgLoginAttempts,
   createPgIdentityStore,
+  createPgLbLedgerViews,
   createPgNotifier,
   createPgStore,
 } from '@rollgate/db';
@@ -95,7 +96,7 @@ async function main() {
     intervalMs: env.ROLLGATE_PRUNE_INTERVAL_MS,
   });
   const artifacts = createArtifactStore({ dir: env.artifactsDir });
-  const lb = createLbAdapter({ store, log });
+  const lb = createLbAdapter({ store, log, views: createPgLbLedgerViews(db.db) });
 
   // Agent identity (docs/adr/0013): mTLS with certificates from our CA unless the operator opted out.
   const identityStore = createPgIdentityStore(db.db);

@@ -470,6 +470,11 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
           : null;
         const live =
           config?.mode === 'haproxy-runtime' ? await opts.lb.liveStats(config, cluster) : new Map();
+        const recorded = config ? await opts.lb.ledgerViews(cluster) : [];
+        const lastSetOf = (serverId: string, pool: string) =>
+          recorded
+            .filter((v) => v.serverId === serverId && v.pool === pool)
+            .map((v) => ({ balancer: v.balancer, state: v.state, setAt: v.setAt }));
         const balancers = (config?.balancers ?? []).map((b) => ({
           name: b.name,
           address: runtimeAddress(b.runtime),
@@ -485,7 +490,9 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
           servers: servers.flatMap((s): LbView['servers'] => {
             const targets = config && resolution ? targetsOf(config, resolution, s.id) : [];
             if (targets.length === 0)
-              return [{ serverId: s.id, pool: null, haproxyServer: s.id, status: null, views: [] }];
+              return [
+                { serverId: s.id, pool: null, haproxyServer: s.id, status: null, views: [], lastSet: [] },
+              ];
             return targets.map((t) => {
               const views = [...live].flatMap(([balancer, v]) => {
                 const st = v.stats?.get(t.backend)?.get(t.server);
@@ -517,6 +524,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
                     }
                   : null,
                 views,
+                lastSet: lastSetOf(s.id, t.pool),
               };
             });
           }),

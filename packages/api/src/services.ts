@@ -206,6 +206,8 @@ export interface LbView {
     status: { up: boolean; sessions: number; totalSessions: number; state: string } | null;
     /** What each balancer reports. */
     views: { balancer: string; up: boolean; sessions: number; totalSessions: number; state: string }[];
+    /** Each balancer's view on the ledger: the state Rollgate last set there, and when (epoch ms). */
+    lastSet: { balancer: string; state: string; setAt: number }[];
   }[];
   /** Why the live status is missing, if it is. */
   error: string | null;

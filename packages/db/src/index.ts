@@ -11,6 +11,7 @@ export { DEFAULT_LOG_LIMIT, createLogDeadLetters, unstorableLogLine, type LogDea
 export { pruneExpired, type PruneOptions, type PruneResult } from './retention';
 export { createPgAuthStore, createPgLoginAttempts, type PgLoginAttempts } from './pg-auth-store';
 export { createPgIdentityStore } from './pg-identity-store';
+export { createPgLbLedgerViews, type LbLedgerView, type PgLbLedgerViews } from './lb-ledger-views';
 export { createLogWriter, type LogWriter, type LogWriterOptions, type LogWriterStats } from './log-writer';
 export * as schema from './schema';
 export { createPgNotifier, type PgNotifier, type PgNotifierOptions } from './pg-notifier';

@@ -195,6 +195,28 @@ export const lbLedger = pgTable(
 );
 
 /**
+ * Each balancer's view on the ledger (docs/adr/0026): the state Rollgate last set for a server in a
+ * pool on one load balancer of an HA pair, and when. After a balancer missed changes (it did not
+ * answer), `lb show` shows where it disagrees with the other.
+ */
+export const lbLedgerViews = pgTable(
+  'lb_ledger_views',
+  {
+    cluster: text('cluster')
+      .notNull()
+      .references(() => clusters.name, { onDelete: 'cascade' }),
+    balancer: text('balancer').notNull(),
+    serverId: text('server_id').notNull(),
+    pool: text('pool').notNull(),
+    backend: text('backend').notNull(),
+    server: text('server').notNull(),
+    state: text('state').notNull(),
+    setAt: bigint('set_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ name: 'lb_ledger_views_pk', columns: [t.cluster, t.balancer, t.serverId, t.pool] })],
+);
+
+/**
  * Log lines of runs, actions and agents, stored as chunks: one row holds consecutive lines of one
  * source (run, action, server, step, agent stream) as parallel arrays. Ingest at agent volume is
  * bound by index maintenance per row (a row per line with its three indexes topped out at

@@ -241,6 +241,7 @@ export async function lbShowCommand(
         { header: 'STATE' },
         { header: 'SESSIONS', align: 'right' },
         { header: 'TOTAL', align: 'right' },
+        { header: 'LAST SET (PER BALANCER)' },
       ],
       view.servers.map((s) => [
         s.serverId,
@@ -249,6 +250,7 @@ export async function lbShowCommand(
         s.status?.state ?? '-',
         s.status ? String(s.status.sessions) : '-',
         s.status ? String(s.status.totalSessions) : '-',
+        s.lastSet.map((v) => `${v.balancer} ${v.state}`).join(', ') || '-',
       ]),
     ),
   );
