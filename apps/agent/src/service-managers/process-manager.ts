@@ -45,8 +45,8 @@ export function createProcessManager(o: ProcessManagerOptions): ServiceManager {
     },
     stop: (timeoutMs, signal) => sup.stop(service, timeoutMs, signal),
     lastStatus: () => last,
-    // The agent's own supervisor: its restarts (if any) are its own business (supervisor.ts).
-    restarts: () => 0,
+    // The agent's own supervisor restarts a crashed service by its policy (supervisor.ts).
+    restarts: () => sup.restarts(service),
     // The supervisor is shared by every process service and closed once by the agent.
     close() {},
   };
