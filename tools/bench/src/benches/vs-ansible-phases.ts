@@ -113,25 +113,25 @@ export function phasesFromRun(
     // Runtime API: the engine sets drain (RG0110I) and reports the sessions gone (RG0111I).
     const setDrain = at(inStep, (l) => l.source === 'engine' && l.code === 'RG0110I');
     const drained = at(inStep, (l) => l.source === 'engine' && l.code === 'RG0111I', 'last');
-    let lbReaction = 0;
+    // Gate-only: the agent's drain op waits for the LB to notice the closed gate, then for the
+    // sessions; both are counted as the LB's reaction (no session figure to split them by).
+    let agentDrain = 0;
+    for (const id of members) {
+      const began = at(
+        inStep,
+        (l) => l.serverId === id && l.code === 'RG0100I' && /: drain\b/.test(l.message),
+      );
+      const ended = at(
+        inStep,
+        (l) => l.serverId === id && l.code === 'RG0101I' && /: drain\b/.test(l.message),
+      );
+      if (began !== null && ended !== null) agentDrain = Math.max(agentDrain, ended - began);
+    }
+    let lbReaction = agentDrain;
     let drain = 0;
     if (setDrain !== null && drained !== null) {
       lbReaction = setDrain - start;
       drain = drained - setDrain;
-    } else {
-      // Gate-only: the agent's drain op waits for the LB to notice the closed gate, then for the
-      // sessions; both are counted as the LB's reaction (no session figure to split them by).
-      for (const id of members) {
-        const began = at(
-          inStep,
-          (l) => l.serverId === id && l.code === 'RG0100I' && /: drain\b/.test(l.message),
-        );
-        const ended = at(
-          inStep,
-          (l) => l.serverId === id && l.code === 'RG0101I' && /: drain\b/.test(l.message),
-        );
-        if (began !== null && ended !== null) lbReaction = Math.max(lbReaction, ended - began);
-      }
     }
     const stop = Math.max(0, ...members.map((id) => (svc.get(id)?.stopS ?? 0) * 1000));
     const startToReady = Math.max(0, ...members.map((id) => (svc.get(id)?.startToReadyS ?? 0) * 1000));
@@ -150,8 +150,10 @@ export function phasesFromRun(
     if (timed) {
       // The engine's own account: time inside LB calls, the drain, the agent's action, re-admission.
       timedGroups++;
-      lbReaction = timed.lbMs;
-      drain = timed.drainMs;
+      // Runtime: time inside LB calls and the drain; gate-only: the agent's drain op (inside agentMs).
+      const atLb = timed.lbMs + timed.drainMs > 0;
+      lbReaction = atLb ? timed.lbMs : agentDrain;
+      drain = atLb ? timed.drainMs : 0;
       return {
         servers: members,
         window: s(window),
@@ -161,7 +163,7 @@ export function phasesFromRun(
         'start-to-ready': s(startToReady),
         're-admission': s(timed.readmitMs),
         engine: s(window - lbReaction - drain - stop - startToReady),
-        agentOverhead: s(timed.agentMs - stop - startToReady),
+        agentOverhead: s(timed.agentMs - (atLb ? 0 : agentDrain) - stop - startToReady),
         engineOwn: s(timed.engineMs + (end - start - timed.totalMs)),
       };
     }
