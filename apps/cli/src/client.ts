@@ -1,6 +1,7 @@
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { AppRouter } from '@rollgate/api';
 import type { RollgateClient } from './api-types';
+import { httpFetch } from './http-fetch';
 
 /** The header the coordinator reads the caller's identity from, for its audit log. */
 export const ACTOR_HEADER = 'x-rollgate-actor';
@@ -43,7 +44,10 @@ export function createClient(opts: ClientOptions): RollgateClient {
         fetch: (input, init) => {
           const timeout = AbortSignal.timeout(timeoutMs);
           const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-          return fetch(input as string | URL, { ...(init as RequestInit), signal });
+          return httpFetch(input as string | URL, {
+            ...(init as { method?: string; headers?: Record<string, string>; body?: string | null }),
+            signal,
+          }) as unknown as Promise<Response>;
         },
       }),
     ],
