@@ -5,9 +5,11 @@
 // Two real HAProxy processes, each configured with the file `rollgate lb haproxy-config` prints for
 // it (one frontend and one backend per pool), both driven by the coordinator's runtime API. Agents
 // run as the packaged bundle, enrolled with join tokens (mTLS).
+import { execFile } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startFleet, waitFor, type Fleet, type FleetAgent } from '@rollgate/demo-fleet';
+import { promisify } from 'node:util';
+import { ROOT, startFleet, waitFor, type Fleet, type FleetAgent } from '@rollgate/demo-fleet';
 import { createHaproxyRuntime, type HaproxyRuntime, type ServerStat } from '@rollgate/lb';
 import { freePort, startHaproxy, type HaproxyProcess } from '@rollgate/lb/testing';
 import { buildAgentPackage, unitCommand } from './agent-package';
@@ -52,8 +54,6 @@ export interface SeedBalancer {
   stats(): Promise<ServerStat[]>;
   /** Starts HAProxy with its printed configuration (again, after stop: same sockets and ports). */
   start(): Promise<void>;
-  /** Prints its configuration again, now named for it (`--balancer <name>`), and reloads HAProxy with it. */
-  reprint(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -63,7 +63,7 @@ export interface SeedFleet {
   balancers: Record<BalancerName, SeedBalancer>;
   /** "<balancer>/<pool>" → frontend URL, for the load generator on every frontend of both. */
   frontends(only?: readonly BalancerName[]): Record<string, string>;
-  /** The LB configuration stored for the cluster (runtime mode, both balancers, three pools). */
+  /** The LB configuration stored for the cluster (runtime mode, both balancers, three pools), as lb show reports it. */
   lbConfig: Record<string, unknown>;
   /** Waits until both balancers report every server of every pool UP and ready. */
   allUp(what: string, timeoutMs?: number): Promise<void>;
@@ -94,7 +94,7 @@ export async function startSeedFleet(opts: SeedFleetOptions): Promise<SeedFleet>
   for (const a of AGENTS) if (a.role === 'admin') licensePorts.set(a.id, await freePort());
   const fleet = await startFleet({
     dir: join(opts.dir, 'fleet'),
-    heartbeatMs: 500,
+    heartbeatMs: 1000,
     agents: AGENTS,
     service: {
       name: APP,
@@ -128,28 +128,54 @@ export async function startSeedFleet(opts: SeedFleetOptions): Promise<SeedFleet>
       LICENSE,
     );
   try {
-    // The pools first, gate-only (no balancer yet): what `lb haproxy-config` renders from.
     const pools = POOLS.map((p) => ({ ...p, roles: [...p.roles] }));
-    await fleet.api.lb.configure.mutate({
-      cluster: SEED_CLUSTER,
-      config: { mode: 'gate-only', pools, ...LB_TIMINGS },
-    });
+    const sockets = Object.fromEntries(BALANCERS.map((b) => [b, join(opts.dir, b, 'admin.sock')]));
+    for (const b of BALANCERS) await mkdir(join(opts.dir, b), { recursive: true });
+    // 1. The pools and balancers, gate-only: nothing is checked against a balancer yet.
+    const balancerFlags = BALANCERS.flatMap((b) => ['--balancer', `${b}=unix:${sockets[b]}`]);
+    const poolFlags = pools.flatMap((p) => [
+      '--pool',
+      `${p.name}=${p.backend},roles=${p.roles.join('+')},service=${p.service}`,
+    ]);
+    const timingFlags = [
+      '--check-interval',
+      String(LB_TIMINGS.checkIntervalMs),
+      '--fall',
+      String(LB_TIMINGS.fall),
+      '--rise',
+      String(LB_TIMINGS.rise),
+      '--agent-inter',
+      String(LB_TIMINGS.agentInterMs),
+      '--drainage-interval',
+      String(LB_TIMINGS.drainageIntervalSec),
+      '--readmit-timeout',
+      String(LB_TIMINGS.readmitTimeoutMs),
+    ];
+    const configure = (...extra: string[]) =>
+      rollgateCli(fleet, [
+        'lb',
+        'configure',
+        '--cluster',
+        SEED_CLUSTER,
+        ...extra,
+        ...balancerFlags,
+        ...poolFlags,
+        ...timingFlags,
+      ]);
+    await configure('--mode', 'gate-only');
+    // 2. Each balancer started on the file `lb haproxy-config --balancer <name>` prints for it.
     for (const name of BALANCERS) {
-      const dir = join(opts.dir, name);
-      await mkdir(dir, { recursive: true });
-      balancers[name] = await printedBalancer(fleet, name, join(dir, 'admin.sock'));
+      balancers[name] = printedBalancer(fleet, name, sockets[name]!);
       await balancers[name].start();
     }
-    // Now the runtime mode over both balancers (checked against each live one).
-    const lbConfig = {
-      mode: 'haproxy-runtime' as const,
-      balancers: BALANCERS.map((name) => ({ name, runtime: { socketPath: balancers[name].socketPath } })),
-      pools,
-      ...LB_TIMINGS,
-    };
-    await fleet.api.lb.configure.mutate({ cluster: SEED_CLUSTER, config: lbConfig });
-    // Each balancer's own file, as an operator installs it once the pair is configured.
-    for (const name of BALANCERS) await balancers[name].reprint();
+    // 3. Runtime mode over both, with the CLI command the README shows (checked against each).
+    await configure();
+    const lbConfig = (await fleet.api.lb.show.query({ cluster: SEED_CLUSTER })).config as Record<
+      string,
+      unknown
+    >;
+    if (lbConfig.mode !== 'haproxy-runtime')
+      throw new Error(`lb configure left cluster ${SEED_CLUSTER} in mode ${String(lbConfig.mode)}`);
     const allUp = async (what: string, timeoutMs = 30_000) => {
       await waitFor(
         what,
@@ -198,17 +224,17 @@ export async function startSeedFleet(opts: SeedFleetOptions): Promise<SeedFleet>
  * A balancer configured with what `rollgate lb haproxy-config --balancer <name>` prints (through the
  * same API call the CLI makes), with loopback frontends on free ports and its socket under `dir`.
  */
-async function printedBalancer(fleet: Fleet, name: BalancerName, socketPath: string): Promise<SeedBalancer> {
+function printedBalancer(fleet: Fleet, name: BalancerName, socketPath: string): SeedBalancer {
   let proc: HaproxyProcess | null = null;
   let config = '';
   let frontends = {} as Record<PoolName, string>;
   const runtime = createHaproxyRuntime({ socketPath, timeoutMs: 15_000 });
   const ports = {} as Record<PoolName, number>;
-  /** What `rollgate lb haproxy-config [--balancer <name>] --socket <path> --bind <pool>=...` prints. */
-  const print = (named: boolean) =>
+  /** What `rollgate lb haproxy-config --balancer <name> --socket <path> --bind <pool>=...` prints. */
+  const print = () =>
     fleet.api.lb.haproxyConfig.query({
       cluster: SEED_CLUSTER,
-      ...(named ? { balancer: name } : {}),
+      balancer: name,
       socketPath,
       binds: Object.fromEntries(POOLS.map((p) => [p.name, `127.0.0.1:${ports[p.name]}`])),
     });
@@ -234,7 +260,7 @@ async function printedBalancer(fleet: Fleet, name: BalancerName, socketPath: str
       }
       for (let attempt = 1; ; attempt++) {
         for (const p of POOLS) ports[p.name] = await freePort();
-        const text = await print(false);
+        const text = await print();
         try {
           proc = await startHaproxy({ config: text });
         } catch (err) {
@@ -249,12 +275,6 @@ async function printedBalancer(fleet: Fleet, name: BalancerName, socketPath: str
         return;
       }
     },
-    async reprint() {
-      const text = await print(true);
-      await proc?.reload(text);
-      config = text;
-      return text;
-    },
     async stop() {
       const p = proc;
       proc = null;
@@ -262,6 +282,16 @@ async function printedBalancer(fleet: Fleet, name: BalancerName, socketPath: str
     },
   };
   return self;
+}
+
+/** The real CLI (`npx rollgate …`) against the fleet, signed in as its administrator; its stdout. */
+export async function rollgateCli(fleet: Fleet, args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [join(ROOT, 'apps/cli/bin/rollgate.mjs'), '--url', fleet.url, ...args],
+    { cwd: ROOT, env: { ...process.env, ROLLGATE_TOKEN: fleet.admin.token }, maxBuffer: 16 * 1024 * 1024 },
+  );
+  return stdout;
 }
 
 /** The agents leave services running on purpose (a restarted agent adopts them): stop them here. */
