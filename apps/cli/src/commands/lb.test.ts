@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CommandContext } from '../context';
-import { buildLbConfig, haproxyConfigCommand, lbConfigureCommand, parseRule } from './lb';
+import { buildLbConfig, haproxyConfigCommand, lbConfigureCommand, lbShowCommand, parseRule } from './lb';
 
 describe('lb routes set --rule', () => {
   it('reads the three kinds of rule, the edition after the last "="', () => {
@@ -182,5 +182,52 @@ describe('lb configure flags (issue 14 item 1)', () => {
     expect(printed[0]).toContain('web → backend be_web (every role)');
     expect(printed[1]).toContain('gate-only: no load balancer was asked, nothing was checked against one');
     expect(printed[1]).not.toContain('checked against lb');
+  });
+});
+
+describe('lb show (issue 14 item 1)', () => {
+  it("issue 14.1: prints each balancer, the pools, every timing knob and each balancer's view per pool", async () => {
+    const printed: string[] = [];
+    const config = buildLbConfig({
+      cluster: 'seed',
+      balancer: ['lb1=unix:/a.sock', 'lb2=10.0.0.2:9999'],
+      pool: ['stream=be_stream,roles=stream,service=tomcat'],
+      readmitWait: 'served',
+      reaction: 1500,
+    });
+    const view = {
+      cluster: 'seed',
+      config,
+      error: 'lb2: connection refused',
+      problems: [],
+      balancers: [
+        { name: 'lb1', address: 'unix:/a.sock', error: null },
+        { name: 'lb2', address: 'tcp:10.0.0.2:9999', error: 'connection refused' },
+      ],
+      servers: [
+        {
+          serverId: 'stream-1',
+          pool: 'stream',
+          haproxyServer: 'be_stream/stream-1',
+          status: null,
+          views: [],
+          lastSet: [
+            { balancer: 'lb1', state: 'drain', setAt: 2 },
+            { balancer: 'lb2', state: 'ready', setAt: 1 },
+          ],
+        },
+      ],
+    };
+    const ctx = {
+      client: { lb: { show: { query: async () => view } } },
+      out: { print: (t: string) => printed.push(t) },
+    } as unknown as CommandContext;
+    expect(await lbShowCommand(ctx, { cluster: 'seed' })).toBe(0);
+    const text = printed.join('\n');
+    expect(text).toContain('balancer lb1 at unix:/a.sock');
+    expect(text).toContain('balancer lb2 at tcp:10.0.0.2:9999 — not answering: connection refused');
+    expect(text).toContain('pools: stream → backend be_stream (roles stream, service tomcat)');
+    expect(text).toContain('readmit wait served, reaction 1500 ms');
+    expect(text).toMatch(/stream-1\s+stream\s+be_stream\/stream-1\s+-\s+-\s+-\s+lb1 drain, lb2 ready/);
   });
 });
