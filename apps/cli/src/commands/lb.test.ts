@@ -61,6 +61,22 @@ describe('lb haproxy-config --health (issue 13 item 3)', () => {
     });
     expect(await asked({ cluster: 'shop' })).toEqual({ cluster: 'shop' });
   });
+
+  it('issue 14: --balancer and a --bind per pool reach the API; a bare --bind stays the one-pool form', async () => {
+    expect(
+      await asked({ cluster: 'seed', balancer: 'lb2', bind: ['admin=*:8081', 'stream=10.0.0.9:8083'] }),
+    ).toEqual({ cluster: 'seed', balancer: 'lb2', binds: { admin: '*:8081', stream: '10.0.0.9:8083' } });
+    expect(await asked({ cluster: 'shop', bind: ['*:80'] })).toEqual({ cluster: 'shop', bind: '*:80' });
+  });
+
+  it('issue 14: says what a --bind should look like, and refuses a pool given twice', async () => {
+    await expect(asked({ cluster: 'seed', bind: ['admin=8081'] })).rejects.toThrow(
+      /--bind admin=8081: expected <address:port> \(one pool\) or <pool>=<address:port> \(each of several\), e\.g\. --bind admin=\*:8081\./,
+    );
+    await expect(asked({ cluster: 'seed', bind: ['admin=*:1', 'admin=*:2'] })).rejects.toThrow(
+      /--bind admin=\*:2: pool admin is given twice\./,
+    );
+  });
 });
 
 describe('lb configure flags (issue 14 item 1)', () => {
