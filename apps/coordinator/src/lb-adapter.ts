@@ -221,7 +221,8 @@ export function createLbAdapter(opts: LbAdapterOptions) {
   }
 
   /**
-   * Re-admission in ONE exchange per balancer: `health up` then `state ready` per server. The
+   * Re-admission in ONE exchange per balancer: `state ready` then `health up` per server (in that
+   * order HAProxy 2.6 leaves it at full health, so one slow check cannot take it DOWN again). The
    * agent verified the service healthy (waitHealthy) before this is called, so HAProxy's check
    * state is set to what the evidence says: a server parked in maint (or marked DOWN while its
    * service was stopped) is UP at once instead of after `rise` checks; its own checks carry on.
@@ -232,7 +233,7 @@ export function createLbAdapter(opts: LbAdapterOptions) {
     const pairs = targetsFor(r, cluster, ids);
     const targets = pairs.map(({ t }) => `${t.backend}/${t.server}`);
     for (const t of targets) if (!HAPROXY_TARGET.test(t)) throw new Error(`invalid HAProxy server ${t}`);
-    const commands = targets.flatMap((t) => [`set server ${t} health up`, `set server ${t} state ready`]);
+    const commands = targets.flatMap((t) => [`set server ${t} state ready`, `set server ${t} health up`]);
     await onEvery(r, cluster, async (rt, b) => {
       const outs = splitResponses(await rt.raw(commands.join(';')));
       // A tracking server takes its health from the one it tracks: nothing to force there.

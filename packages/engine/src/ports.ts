@@ -519,7 +519,7 @@ export interface LoadBalancerPort {
   leave(cluster: string, serverIds: string[]): Promise<void>;
   /**
    * Runtime mode: send them traffic again; called only after health was verified. On HAProxy one
-   * exchange per balancer: `set server … health up; set server … state ready`, so a server parked
+   * exchange per balancer: `set server … state ready; set server … health up`, so a server parked
    * in maint is UP at once instead of after `rise` checks.
    */
   rejoin(cluster: string, serverIds: string[]): Promise<void>;

@@ -178,11 +178,12 @@ describe('re-admission on a real HAProxy (issue 18 item 1)', () => {
     agentSays.s3 = 'ready up';
     // The parked server: UP as the exchange that re-admits it ends (10 checks at 300 ms could not
     // have passed within one exchange).
+    // In the order the readmit sends: ready first, then health up, which leaves it at full health.
     const s1 = await inOneExchange(
-      [`set server ${BE}/s1 health up`, `set server ${BE}/s1 state ready`],
+      [`set server ${BE}/s1 state ready`, `set server ${BE}/s1 health up`],
       's1',
     );
-    expect(s1.status).toMatch(/^UP/);
+    expect(s1.status).toBe('UP');
     await rt.raw(`enable agent ${BE}/s1`);
     // The same for the DOWN one once its health is set up, in the order the readmit sends.
     const s3 = await inOneExchange(
