@@ -174,9 +174,26 @@ describe('no request lost through a real HAProxy', () => {
 
   it('a drain waits for in-flight slow requests (15 s) to finish before the service is stopped', async () => {
     await useLb('haproxy-runtime');
+    // Staged beforehand, so the run's own staging step finds it installed and group 1 leaves
+    // rotation within moments of the start, while the slow requests still run, however busy the
+    // machine (staging in the agents' child processes took 13 s at load 25).
+    const staged = await fleet.api.editions.install.mutate({
+      app: 'demo-app',
+      cluster: 'demo',
+      edition: '2.3',
+    });
+    await waitFor(
+      'the distribution of 2.3 to finish',
+      async () => {
+        const s = await fleet.api.upgrade.status.query({ runId: staged.run.id });
+        if (s.run.status === 'paused' || s.run.status === 'failed')
+          throw new Error(`${s.run.status}: ${s.run.failure}`);
+        return s.run.status === 'succeeded' ? s : null;
+      },
+      180_000,
+      250,
+    );
     // Two slow requests per server, through the load balancer, already running when the run starts.
-    // 15 s: the preparation steps (staging the edition in the agents' child processes) come before
-    // group 1 leaves rotation, and the requests must still be running then even on a busy machine.
     const slow = Array.from({ length: 8 }, () =>
       fetch(`${front}/slow?ms=15000`).then(
         async (r) => ({ status: r.status, body: await r.text() }),
