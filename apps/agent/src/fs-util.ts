@@ -7,9 +7,10 @@ import { dirname, join } from 'node:path';
  * Writes a file so readers see either the old or the new content, never half of it: write a temp
  * file in the same directory, fsync it, rename it over the target, fsync the directory.
  */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
+export async function writeFileAtomic(path: string, data: string, mode = 0o644): Promise<void> {
   const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'w', 0o644);
+  // 'wx': a temp name that exists already is never reused (nor followed, if it is a link).
+  const fh = await open(tmp, 'wx', mode);
   try {
     await fh.writeFile(data);
     await fh.sync();

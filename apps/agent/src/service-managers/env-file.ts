@@ -2,10 +2,9 @@
 // EnvironmentFile=, or a wrapper script under supervisord): which edition is active, where it is,
 // and the service's configured environment. Written atomically with mode 0600, since the values
 // may hold secrets (a database URL), and never logged.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fsyncDir } from '../fs-util';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../fs-util';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -45,19 +44,5 @@ export function renderEnvFile(
 /** Replaces path with text so a reader sees the old or the new file, never half of one; mode 0600. */
 export async function writeEnvFileAtomic(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.env.tmp`);
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fsyncDir(dirname(path));
+  await writeFileAtomic(path, text, 0o600);
 }
