@@ -1008,10 +1008,15 @@ export const ids = (g: ServerGroup): string[] => g.servers.map((s) => s.id);
 
 /**
  * Backstops run on every compiled plan: the input checks should make them unreachable. If one
- * fires, the compiler is wrong, and a wrong plan must never reach the engine.
+ * fires, the compiler is wrong, and a wrong plan must never reach the engine. `pools` (server ids per
+ * load-balancer pool, default none) makes the simulation check the capacity floor per pool too.
  */
-export function assertPlanSound(plan: Plan, initiallyOut: string[] = []): Plan {
-  const internal = [...checkOps(plan), ...simulateRotation(plan, { initiallyOut }).issues];
+export function assertPlanSound(
+  plan: Plan,
+  initiallyOut: string[] = [],
+  pools: readonly (readonly string[])[] = [],
+): Plan {
+  const internal = [...checkOps(plan), ...simulateRotation(plan, { initiallyOut, pools }).issues];
   if (internal.length > 0) throw new PlanValidationError(internal);
   return plan;
 }

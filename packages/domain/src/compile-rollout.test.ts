@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileRollout, compileSimpleActivation, type RolloutInput } from './compile-rollout';
+import { simulateRotation } from './groups';
 import { PlanValidationError } from './plan';
 
 const sha = (c: string) => c.repeat(64);
@@ -183,5 +184,134 @@ describe('compileSimpleActivation', () => {
     const step = plan.steps.find((s) => s.key === 'activate')!;
     expect(step).toMatchObject({ phase: 'downtime', allowsDowntime: true });
     expect(step.leavesRotation).toHaveLength(4);
+  });
+});
+
+describe('compileRollout: the capacity floor holds per load-balancer pool (issue 14 item 1)', () => {
+  const ids4 = ['api-1', 'api-2', 'web-1', 'web-2'];
+  // Pools that cross roles: each pool has a server of each role (a backend per service, not per role).
+  const crossing = [
+    ['api-1', 'web-1'],
+    ['api-2', 'web-2'],
+  ];
+  const groupsOf = (plan: ReturnType<typeof compileRollout>) =>
+    plan.groups.map((g) => g.servers.map((s) => s.id));
+  const rolloutSteps = (plan: ReturnType<typeof compileRollout>) =>
+    plan.steps
+      .filter((s) => s.kind === 'upgrade' || s.kind === 'switch')
+      .map((s) => [s.key, s.leavesRotation]);
+
+  it('pools across roles: grouped groups swap within a role so no group takes a pool whole, and the simulation agrees', () => {
+    const legacy = compileRollout(input({ groupSize: 2 }, ids4));
+    expect(groupsOf(legacy)).toEqual([
+      ['api-1', 'web-1'],
+      ['api-2', 'web-2'],
+    ]);
+    // Without pools the first group would empty the pool of api-1, web-1: the simulation says so.
+    expect(simulateRotation(legacy, { pools: crossing }).issues.map((i) => i.code)).toContain(
+      'CAPACITY_POOL_EMPTY',
+    );
+    const plan = compileRollout(input({ groupSize: 2, pools: crossing }, ids4));
+    expect(groupsOf(plan)).toEqual([
+      ['api-1', 'web-2'],
+      ['api-2', 'web-1'],
+    ]);
+    expect(rolloutSteps(plan)).toEqual([
+      ['g1.rollout', ['api-1', 'web-2']],
+      ['g2.rollout', ['api-2', 'web-1']],
+    ]);
+    expect(simulateRotation(plan, { pools: crossing }).issues).toEqual([]);
+  });
+
+  it('a server in two pools (per-role backends plus a second service on api-1 and web-1): grouped and atomic keep every pool served', () => {
+    const pools = [
+      ['api-1', 'api-2'],
+      ['web-1', 'web-2'],
+      ['api-1', 'web-1'],
+    ];
+    const grouped = compileRollout(input({ groupSize: 2, pools }, ids4));
+    expect(groupsOf(grouped)).toEqual([
+      ['api-1', 'web-2'],
+      ['api-2', 'web-1'],
+    ]);
+    expect(simulateRotation(grouped, { pools }).issues).toEqual([]);
+    const atomic = compileRollout(input({ strategy: 'atomic', pools }, ids4));
+    expect(rolloutSteps(atomic)).toEqual([
+      ['half1.prepare', ['api-1', 'web-2']],
+      ['switch', ['api-2', 'web-1']],
+      ['half2.update', []],
+    ]);
+    expect(simulateRotation(atomic, { pools }).issues).toEqual([]);
+  });
+
+  it('refuses a group size whose every group would take a pool whole, naming the pool and a smaller --group-size', () => {
+    // Every api/web pair is a pool: any group of two takes one of them out whole.
+    const pairs = [
+      ['api-1', 'web-1'],
+      ['api-1', 'web-2'],
+      ['api-2', 'web-1'],
+      ['api-2', 'web-2'],
+    ];
+    const [issue, ...rest] = issues(() => compileRollout(input({ groupSize: 2, pools: pairs }, ids4)));
+    expect(rest).toEqual([]);
+    expect(issue).toMatchObject({ code: 'CAPACITY_POOL_EMPTY' });
+    expect(issue!.message).toMatch(
+      /^Group 1 \(api-1, web-\d\) holds every server of the load-balancer pool of api-1, web-\d: taking it out would leave that pool without a server\.$/,
+    );
+    expect(issue!.hint).toContain('groupSize below 2');
+    // One at a time, every pool keeps a server.
+    const one = compileRollout(input({ groupSize: 1, pools: pairs }, ids4));
+    expect(simulateRotation(one, { pools: pairs }).issues).toEqual([]);
+  });
+
+  it('refuses a single-server pool, for grouped and atomic, saying what to do', () => {
+    const pools = [['api-1', 'api-2'], ['web-1', 'web-2'], ['web-2']];
+    const [grouped, ...more] = issues(() => compileRollout(input({ pools }, ids4)));
+    expect(more).toEqual([]);
+    expect(grouped).toMatchObject({
+      code: 'CAPACITY_POOL_EMPTY',
+      message:
+        'The load-balancer pool of web-2 has a single server: rolling web-2 out would leave that pool without a server.',
+    });
+    expect(grouped!.hint).toMatch(/Add a server to the pool \(rollgate lb configure --pool\)/);
+    const [atomic] = issues(() => compileRollout(input({ strategy: 'atomic', pools }, ids4)));
+    expect(atomic!.code).toBe('CAPACITY_POOL_EMPTY');
+    expect(atomic!.message).toContain('the atomic strategy needs a server of every pool in each half');
+  });
+
+  it('atomic halves each keep a server of every pool; halves that cannot are refused', () => {
+    const plan = compileRollout(input({ strategy: 'atomic', pools: crossing }, ids4));
+    const [h1, h2] = groupsOf(plan);
+    for (const pool of crossing) {
+      expect(pool.some((id) => h1!.includes(id))).toBe(true);
+      expect(pool.some((id) => h2!.includes(id))).toBe(true);
+    }
+    expect(simulateRotation(plan, { pools: crossing }).issues).toEqual([]);
+    const pairs = [...crossing, ['api-1', 'web-2'], ['api-2', 'web-1']];
+    const [issue] = issues(() => compileRollout(input({ strategy: 'atomic', pools: pairs }, ids4)));
+    expect(issue!.code).toBe('CAPACITY_POOL_EMPTY');
+    expect(issue!.message).toMatch(/^Half 1 \(/);
+    expect(issue!.hint).toContain('--strategy grouped');
+  });
+
+  it('legacy: no pools, or pools that follow the roles, compile exactly the plan of before', () => {
+    for (const over of [{ groupSize: 2 }, { strategy: 'atomic' as const }, {}]) {
+      const before = compileRollout(input(over));
+      expect(compileRollout(input({ ...over, pools: [] }))).toEqual(before);
+      const byRole = [
+        ['admin-1', 'admin-2'],
+        ['stream-1', 'stream-2'],
+      ];
+      expect(compileRollout(input({ ...over, pools: byRole }))).toEqual(before);
+    }
+    // Ids outside the target are ignored (a pool is checked on the servers being rolled out).
+    const plan = compileRollout(input({ pools: [['admin-1', 'admin-2', 'other-9']] }));
+    expect(plan.groups).toEqual(compileRollout(input()).groups);
+  });
+
+  it('a lone server in its own pool is rolled out side by side: its second instance keeps the pool served', () => {
+    const plan = compileRollout(input({ beside: true, pools: [['solo-1']] }, ['solo-1']));
+    expect(plan.rollout).toMatchObject({ beside: true });
+    expect(simulateRotation(plan, { pools: [['solo-1']] }).issues).toEqual([]);
   });
 });

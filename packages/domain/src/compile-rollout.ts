@@ -74,10 +74,16 @@ export interface RolloutInput {
    * side instead of being refused. Default false.
    */
   beside?: boolean;
+  /**
+   * Server ids per load-balancer pool (floorPools of the cluster's LB configuration, as for the
+   * upgrade compilers): no group, and neither atomic half, takes every server of a pool out of
+   * rotation. Ids outside `servers` are ignored. Default: roles only.
+   */
+  pools?: string[][];
 }
 
-type Resolved = Required<Omit<RolloutInput, 'fromEdition' | 'installedOn' | 'beside' | 'cloneOn'>> &
-  Pick<RolloutInput, 'fromEdition' | 'installedOn' | 'beside' | 'cloneOn'>;
+type Resolved = Required<Omit<RolloutInput, 'fromEdition' | 'installedOn' | 'beside' | 'cloneOn' | 'pools'>> &
+  Pick<RolloutInput, 'fromEdition' | 'installedOn' | 'beside' | 'cloneOn' | 'pools'>;
 
 function resolve(input: RolloutInput): Resolved {
   const d = ROLLOUT_DEFAULTS;
@@ -184,6 +190,93 @@ function checkGroupsKeepEveryRole(
   }
 }
 
+/** The pools restricted to the target's servers (sorted, deduplicated); empty pools dropped. */
+function poolsOf(input: RolloutInput, members: ServerRef[]): string[][] {
+  const ids = new Set(members.map((s) => s.id));
+  return (input.pools ?? [])
+    .map((p) => [...new Set(p.filter((id) => ids.has(id)))].sort(compareIds))
+    .filter((p) => p.length > 0);
+}
+
+/** The first pool the group holds whole, or null. */
+function poolHeldBy(group: ServerGroup, pools: readonly string[][]): string[] | null {
+  const ids = new Set(group.servers.map((s) => s.id));
+  return pools.find((p) => p.every((id) => ids.has(id))) ?? null;
+}
+
+/**
+ * Groups (or atomic halves) are formed by role; load-balancer pools need not follow roles (a pool
+ * of one service may span roles, a server may be in two pools). A group holding every server of a
+ * pool swaps one of them with a server of the same role in another group, so every group keeps its
+ * role counts (and the role floor still holds); a swap is kept only if neither group then holds a
+ * pool whole. For two atomic halves, "neither half holds a pool whole" is "each half keeps a server
+ * of every pool". Groups are tried in order and the search is bounded by servers × groups per pool.
+ */
+function keepEveryPoolServed(groups: ServerGroup[], pools: readonly string[][]): void {
+  for (const g of groups) {
+    for (let guard = 0; guard < pools.length; guard++) {
+      const pool = poolHeldBy(g, pools);
+      if (!pool) break;
+      let swapped = false;
+      for (const id of [...pool].reverse()) {
+        const i = g.servers.findIndex((s) => s.id === id);
+        const mine = g.servers[i]!;
+        for (const other of groups) {
+          if (other === g) continue;
+          for (let j = 0; j < other.servers.length && !swapped; j++) {
+            const theirs = other.servers[j]!;
+            if (theirs.role !== mine.role) continue;
+            g.servers[i] = theirs;
+            other.servers[j] = mine;
+            if (!poolHeldBy(g, pools) && !poolHeldBy(other, pools)) swapped = true;
+            else {
+              g.servers[i] = mine;
+              other.servers[j] = theirs;
+            }
+          }
+          if (swapped) break;
+        }
+        if (swapped) break;
+      }
+      if (!swapped) break;
+    }
+  }
+}
+
+/**
+ * The pool floor, in words: a single-server pool cannot keep a server while its server is rolled
+ * out; a group (or half) that still holds a pool whole after the swaps is refused with what to do.
+ */
+function checkGroupsKeepEveryPool(
+  issues: Issues,
+  groups: ServerGroup[],
+  pools: readonly string[][],
+  r: Resolved,
+): void {
+  const single = pools.filter((p) => p.length === 1);
+  for (const [id] of single) {
+    issues.add(
+      'CAPACITY_POOL_EMPTY',
+      `The load-balancer pool of ${id} has a single server: rolling ${id} out would leave that pool without a server${r.strategy === 'atomic' ? ', and the atomic strategy needs a server of every pool in each half' : ''}.`,
+      'Add a server to the pool (rollgate lb configure --pool), or accept downtime with a simple activation.',
+    );
+  }
+  if (single.length > 0) return;
+  for (const g of groups) {
+    const pool = poolHeldBy(g, pools);
+    if (!pool) continue;
+    const what = r.strategy === 'atomic' ? `Half ${g.index}` : `Group ${g.index}`;
+    issues.add(
+      'CAPACITY_POOL_EMPTY',
+      `${what} (${g.servers.map((s) => s.id).join(', ')}) holds every server of the load-balancer pool of ${pool.join(', ')}: taking it out would leave that pool without a server.`,
+      r.strategy === 'atomic'
+        ? 'Each half must keep a server of every pool: give the pool a server of a role with a second server, use --strategy grouped, or split the pool by role (rollgate lb configure --pool).'
+        : `Use a groupSize below ${pool.length} (the pool's servers), or give the pool a server of a role with a second server (rollgate lb configure --pool).`,
+    );
+    return;
+  }
+}
+
 function rolloutOps(r: Resolved, stage: boolean, gate: { leave: boolean; rejoin: boolean }): ActionOp[] {
   const { service, toEdition: e } = r;
   return [
@@ -286,8 +379,9 @@ export function compileRollout(input: RolloutInput, procedure: 'rollout' | 'back
   const { issues, members } = validate(input, r, procedure);
   const ordered = interleaveByRole(members);
   if (issues.length === 0 && members.length === 1 && r.beside)
-    return compileBeside(r, members[0]!, procedure);
+    return compileBeside(r, members[0]!, procedure, poolsOf(input, members));
   let groups: ServerGroup[] = [];
+  const pools = poolsOf(input, members);
   if (issues.length === 0) {
     if (r.strategy === 'grouped') {
       for (let i = 0; i < ordered.length; i += r.groupSize) {
@@ -310,6 +404,10 @@ export function compileRollout(input: RolloutInput, procedure: 'rollout' | 'back
       ];
     }
     checkGroupsKeepEveryRole(issues, groups, members, input.cluster);
+    if (issues.length === 0 && pools.length > 0) {
+      keepEveryPoolServed(groups, pools);
+      checkGroupsKeepEveryPool(issues, groups, pools, r);
+    }
   }
   if (issues.length > 0) throw new PlanValidationError(issues as PlanIssue[]);
 
@@ -406,7 +504,7 @@ export function compileRollout(input: RolloutInput, procedure: 'rollout' | 'back
     maxOut,
     false,
   );
-  return assertPlanSound(plan);
+  return assertPlanSound(plan, [], pools);
 }
 
 /**
@@ -415,7 +513,12 @@ export function compileRollout(input: RolloutInput, procedure: 'rollout' | 'back
  * switches edition and restarts; a second exchange moves traffic back; the second instance stops.
  * Every request is answered by one of the two instances.
  */
-function compileBeside(r: Resolved, server: ServerRef, procedure: 'rollout' | 'backout'): Plan {
+function compileBeside(
+  r: Resolved,
+  server: ServerRef,
+  procedure: 'rollout' | 'backout',
+  pools: string[][],
+): Plan {
   const e = r.toEdition;
   const id = server.id;
   const twin = besideId(id);
@@ -497,7 +600,8 @@ function compileBeside(r: Resolved, server: ServerRef, procedure: 'rollout' | 'b
     1,
     false,
   );
-  return assertPlanSound({ ...plan, rollout: { ...plan.rollout!, beside: true } });
+  // Its pools keep a server throughout: the instance beside it serves in its place.
+  return assertPlanSound({ ...plan, rollout: { ...plan.rollout!, beside: true } }, [], pools);
 }
 
 export interface ValidationInput extends RolloutInput {
