@@ -172,4 +172,41 @@ describe('editions.plan', () => {
     const err = await refusal(gateOnly.verbs.plan(input()));
     expect((err as PlanValidationError).issues[0]).toMatchObject({ code: 'GROUP_EMPTIES_ROLE' });
   });
+
+  it("honours the cluster's load-balancer pools: no group or half takes a pool whole (issue 14 item 1)", async () => {
+    // admin-1 and stream-1 also run a runtime service, in a pool of its own that crosses the roles.
+    const withRuntime = (s: ServerRecord): ServerRecord => ({
+      ...s,
+      services: [...s.services, { ...s.services[0]!, name: 'runtime' }],
+    });
+    const fleet = FOUR.map((s) => (s.id.endsWith('-1') ? withRuntime(s) : s));
+    const pooled: LbConfig = {
+      ...RUNTIME_LB,
+      pools: [
+        { name: 'app', backend: 'be_app', service: 'demo-app', servers: {} },
+        { name: 'rt', backend: 'be_rt', service: 'runtime', servers: {} },
+      ],
+    };
+    const ids = (plan: Plan) => plan.groups.map((g) => g.servers.map((s) => s.id));
+    const { verbs } = await setup(fleet, pooled);
+    expect(ids(await verbs.plan(input({ groupSize: 2 })))).toEqual([
+      ['admin-1', 'stream-2'],
+      ['admin-2', 'stream-1'],
+    ]);
+    expect(ids(await verbs.plan(input({ strategy: 'atomic' })))).toEqual([
+      ['admin-1', 'stream-2'],
+      ['admin-2', 'stream-1'],
+    ]);
+    // Without the pools, the first group would be admin-1 and stream-1: the whole runtime pool.
+    const legacy = await setup(fleet, RUNTIME_LB);
+    expect(ids(await legacy.verbs.plan(input({ groupSize: 2 })))[0]).toEqual(['admin-1', 'stream-1']);
+    // A pool of one server cannot keep a server while it is rolled out: refused, naming it.
+    const lone = await setup(
+      FOUR.map((s) => (s.id === 'admin-1' ? withRuntime(s) : s)),
+      pooled,
+    );
+    const err = await refusal(lone.verbs.plan(input()));
+    expect((err as PlanValidationError).issues[0]).toMatchObject({ code: 'CAPACITY_POOL_EMPTY' });
+    expect(err.message).toContain('pool of admin-1 has a single server');
+  });
 });

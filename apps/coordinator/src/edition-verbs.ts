@@ -7,6 +7,9 @@ import {
   compileSimpleActivation,
   compileValidation,
   compileDeactivation,
+  floorPools,
+  lbConfigOf,
+  resolveLbTargets,
   type Edition,
   type RoutingRule,
   type Plan,
@@ -92,11 +95,26 @@ export function createEditionVerbs({ store, engine, routing }: EditionVerbsOptio
     const servers = await target(app, cluster);
     const from = activeOf(servers, app);
     const fromEdition = from ? ((await store.getEdition(app, from)) ?? undefined) : undefined;
-    const drain = drainageIntervalSec ?? (await store.getClusterLb(cluster))?.drainageIntervalSec ?? 30;
+    const storedLb = await store.getClusterLb(cluster);
+    const drain = drainageIntervalSec ?? storedLb?.drainageIntervalSec ?? 30;
+    // Each load-balancer pool keeps a server in rotation while a group or half is out, as for the
+    // upgrades (docs/adr/0026).
+    const ids = new Set(servers.map((s) => s.id));
+    const pools = storedLb
+      ? floorPools(
+          resolveLbTargets(
+            lbConfigOf(storedLb),
+            servers.map((s) => ({ id: s.id, role: s.role, services: s.services.map((x) => x.name) })),
+          ),
+        )
+          .map((p) => p.filter((id) => ids.has(id)))
+          .filter((p) => p.length > 0)
+      : [];
     const input: RolloutInput = {
       cluster,
       service: app,
       servers: servers.map((s) => ({ id: s.id, cluster: s.cluster, role: s.role, hostname: s.hostname })),
+      ...(pools.length > 0 ? { pools } : {}),
       toEdition,
       ...(fromEdition ? { fromEdition } : {}),
       drainageIntervalSec: drain,
