@@ -5,7 +5,12 @@
 // balancer of a pair gets the same file, but for the header naming it and its own runtime API line.
 import { resolveLbTargets, type LbConfig } from '@rollgate/domain';
 import type { ServerRecord } from '@rollgate/engine';
-import { renderHaproxyPools, type HaproxyBackendServer, type HaproxyPool } from '@rollgate/lb';
+import {
+  renderHaproxyPools,
+  type HaproxyBackendServer,
+  type HaproxyPool,
+  type RoutingMapFiles,
+} from '@rollgate/lb';
 
 /** What of `lb haproxy-config`'s input the pools rendering reads. */
 export interface PoolsConfigInput {
@@ -49,11 +54,15 @@ function gateAddress(gateUrl: string): { host: string; port: number } | null {
   }
 }
 
-/** The haproxy.cfg text for one balancer of the cluster. */
+/**
+ * The haproxy.cfg text for one balancer of the cluster. With `routing` (pool name → its map files,
+ * `lb haproxy-config --routing`), each pool's frontend consults its own routing maps first.
+ */
 export function renderPoolsConfig(
   input: PoolsConfigInput,
   config: LbConfig,
   servers: readonly ServerRecord[],
+  routing?: Record<string, RoutingMapFiles>,
 ): string {
   if (input.backend !== undefined)
     throw new PoolsConfigError(
@@ -112,7 +121,14 @@ export function renderPoolsConfig(
       };
     });
     const bind = input.binds[pool.name] ?? (config.pools.length === 1 ? input.bind : undefined);
-    return { name: pool.name, backend: pool.backend, servers: rows, ...(bind ? { bind } : {}) };
+    const maps = routing?.[pool.name];
+    return {
+      name: pool.name,
+      backend: pool.backend,
+      servers: rows,
+      ...(bind ? { bind } : {}),
+      ...(maps ? { routing: maps } : {}),
+    };
   });
   const runtime = input.socketPath
     ? { socketPath: input.socketPath }

@@ -17,12 +17,14 @@ import {
 } from '@rollgate/domain';
 import {
   createHaproxyRuntime,
+  routingMapFileList,
   routingMapFiles,
   validationBackendName,
   type RoutingMapFiles,
 } from '@rollgate/lb';
 import { ApiError, type RoutesView } from '@rollgate/api';
 import type { EngineStore } from '@rollgate/engine';
+import { usesPools } from './haproxy-pools-config';
 
 export interface RoutingServiceOptions {
   store: EngineStore;
@@ -60,16 +62,20 @@ export function createRoutingService(opts: RoutingServiceOptions) {
   /**
    * Each edition's backend: a cluster whose connected servers all run it as the active edition of
    * one application, and whose load balancer is configured; else a cluster validating it (some of
-   * its servers' second instances run it: its validation backend).
+   * its servers' second instances run it: its validation backend). `backends` is the one-backend
+   * view (the first pool that serves the application); `byPool` is the same per pool name, for
+   * clusters of per-role pools whose frontends each route to the same role (docs/adr/0029).
    */
   async function editionBackends(): Promise<{
     backends: Record<string, string>;
-    clones: Record<string, Clone>;
+    byPool: Record<string, Record<string, { cluster: string; backend: string }>>;
+    clones: Record<string, Clone[]>;
   }> {
     const servers = await store.listServers({});
     const clusters = [...new Set(servers.map((s) => s.cluster))].sort();
     const backends: Record<string, string> = {};
-    const clones: Record<string, Clone> = {};
+    const byPool: Record<string, Record<string, { cluster: string; backend: string }>> = {};
+    const clones: Record<string, Clone[]> = {};
     for (const cluster of clusters) {
       const stored = await store.getClusterLb(cluster);
       if (!stored) continue;
@@ -81,35 +87,57 @@ export function createRoutingService(opts: RoutingServiceOptions) {
         everyone.map((s) => ({ id: s.id, role: s.role, services: s.services.map((x) => x.name) })),
       );
       const apps = new Set(members.flatMap((s) => s.services.map((x) => x.name)));
+      const seen: Record<string, Set<string>> = {};
       for (const app of apps) {
-        // The pool that serves the application: the first (in the configuration's order) that
-        // takes this service of one of its servers. Per-role pools of one application each have
-        // their own frontend; a rule sends to this one's backend (docs/adr/0026).
+        // The pools that serve the application, in the configuration's order: those that take this
+        // service of one of its servers. The first is the one-backend view's (docs/adr/0026).
         const runs = members.filter((s) => s.services.some((x) => x.name === app));
-        const pool = lb.pools.find(
+        const pools = lb.pools.filter(
           (p) =>
             (p.service === undefined || p.service === app) &&
             runs.some((s) => resolution.targets.get(s.id)?.some((t) => t.pool === p.name)),
         );
-        if (!pool) continue;
+        const [first] = pools;
+        if (!first) continue;
         const active = new Set(
           members.map((s) => s.services.find((x) => x.name === app)?.activeEdition ?? ''),
         );
         const [only] = [...active];
-        if (active.size === 1 && only && !(only in backends)) backends[only] = pool.backend;
-        const poolMembers = resolution.pools.get(pool.name) ?? [];
-        for (const s of members) {
-          const e = s.services.find((x) => x.name === app)?.besideEdition;
-          if (e && e !== only && poolMembers.includes(s.id))
-            (clones[e] ??= { cluster, lb, pool, members: poolMembers, servers: [] }).servers.push(s.id);
+        if (active.size === 1 && only && !(only in backends)) {
+          backends[only] = first.backend;
+          (seen[only] ??= new Set()).add(cluster);
+        }
+        for (const pool of pools) {
+          if (active.size === 1 && only && seen[only]?.has(cluster))
+            (byPool[only] ??= {})[pool.name] ??= { cluster, backend: pool.backend };
+          const poolMembers = resolution.pools.get(pool.name) ?? [];
+          for (const s of members) {
+            const e = s.services.find((x) => x.name === app)?.besideEdition;
+            if (!e || e === only || !poolMembers.includes(s.id)) continue;
+            const list = (clones[e] ??= []);
+            let clone = list.find((c) => c.cluster === cluster && c.pool.name === pool.name);
+            if (!clone) list.push((clone = { cluster, lb, pool, members: poolMembers, servers: [] }));
+            if (!clone.servers.includes(s.id)) clone.servers.push(s.id);
+          }
         }
       }
     }
-    for (const [e, c] of Object.entries(clones)) {
-      if (e in backends || c.lb.mode !== 'haproxy-runtime') delete clones[e];
-      else backends[e] = validationBackendName(c.pool.backend);
+    for (const [e, list] of Object.entries(clones)) {
+      const kept = list.filter((c) => c.lb.mode === 'haproxy-runtime' && c.cluster === list[0]!.cluster);
+      if (e in backends || kept.length === 0) {
+        delete clones[e];
+        continue;
+      }
+      clones[e] = kept;
+      backends[e] = validationBackendName(kept[0]!.pool.backend);
+      byPool[e] = Object.fromEntries(
+        kept.map((c) => [
+          c.pool.name,
+          { cluster: c.cluster, backend: validationBackendName(c.pool.backend) },
+        ]),
+      );
     }
-    return { backends, clones };
+    return { backends, byPool, clones };
   }
 
   /**
@@ -135,9 +163,73 @@ export function createRoutingService(opts: RoutingServiceOptions) {
     }
   }
 
+  function headersOf(rules: RoutingRule[]): string[] {
+    return [...new Set(rules.flatMap((r) => (r.match === 'header' ? [r.header] : [])))].sort();
+  }
+
   function filesOf(cluster: string, rules: RoutingRule[], mapDir: string): RoutingMapFiles {
-    const headers = [...new Set(rules.flatMap((r) => (r.match === 'header' ? [r.header] : [])))].sort();
-    return routingMapFiles(cluster, headers, mapDir);
+    return routingMapFiles(cluster, headersOf(rules), mapDir);
+  }
+
+  /** One frontend's maps: the cluster's (one backend), or one pool's (per-role pools). */
+  interface MapSet {
+    pool?: string;
+    files: RoutingMapFiles;
+    rules: RoutingRule[];
+    backendOf: (edition: string) => string | undefined;
+  }
+
+  /**
+   * The frontends whose maps the rules fill. A cluster of per-role pools (the same test
+   * `lb haproxy-config` uses to print a frontend per pool) has one set of maps per pool, whose
+   * values are the backend of the pool of the same name in the cluster serving the edition; a
+   * rule whose edition's cluster has no such pool is left out of that pool's maps (`skipped`).
+   */
+  function mapSetsOf(
+    cluster: string,
+    lb: LbConfig | null,
+    rules: RoutingRule[],
+    mapDir: string,
+    eb: Awaited<ReturnType<typeof editionBackends>>,
+  ): { sets: MapSet[]; skipped: Map<RoutingRule, string[]> } {
+    const skipped = new Map<RoutingRule, string[]>();
+    if (!lb || !usesPools(lb, undefined)) {
+      return {
+        sets: [{ files: filesOf(cluster, rules, mapDir), rules, backendOf: (e) => eb.backends[e] }],
+        skipped,
+      };
+    }
+    const headers = headersOf(rules);
+    const sets = lb.pools.map((pool): MapSet => {
+      const backendOf = (e: string) => eb.byPool[e]?.[pool.name]?.backend;
+      const kept = rules.filter((r) => {
+        if (backendOf(r.edition) || !(r.edition in eb.backends)) return true;
+        const there = Object.values(eb.byPool[r.edition] ?? {})[0]?.cluster ?? 'the cluster';
+        skipped
+          .set(r, skipped.get(r) ?? [])
+          .get(r)!
+          .push(
+            `pool "${pool.name}" skipped: cluster "${there}", which serves edition ${r.edition}, has no pool "${pool.name}"`,
+          );
+        return false;
+      });
+      return {
+        pool: pool.name,
+        files: routingMapFiles(cluster, headers, mapDir, pool.name),
+        rules: kept,
+        backendOf,
+      };
+    });
+    return { sets, skipped };
+  }
+
+  function describe(r: RoutingRule, sets: MapSet[], skipped: Map<RoutingRule, string[]>): string {
+    const pooled = sets.filter((x) => x.pool !== undefined && x.rules.includes(r));
+    const parts = [
+      ...pooled.map((x) => `pool ${x.pool} → ${x.backendOf(r.edition) ?? 'no backend'}`),
+      ...(skipped.get(r) ?? []),
+    ];
+    return parts.length === 0 ? describeRule(r) : `${describeRule(r)} (${parts.join('; ')})`;
   }
 
   async function runtimeLb(cluster: string): Promise<LbConfig> {
@@ -156,13 +248,22 @@ export function createRoutingService(opts: RoutingServiceOptions) {
     const routing = settings.routing;
     const rules = (routing?.rules ?? []) as RoutingRule[];
     const mapDir = routing?.mapDir ?? DEFAULT_MAP_DIR;
-    const { backends } = await editionBackends();
+    const eb = await editionBackends();
+    const stored = await store.getClusterLb(cluster);
+    const { sets, skipped } = mapSetsOf(cluster, stored ? lbConfigOf(stored) : null, rules, mapDir, eb);
     return {
       cluster,
       mapDir,
-      rules: rules.map((r) => ({ ...r, description: describeRule(r), backend: backends[r.edition] ?? null })),
-      files: filesOf(cluster, rules, mapDir),
-      editions: backends,
+      rules: rules.map((r) => ({
+        ...r,
+        description: describe(r, sets, skipped),
+        backend: eb.backends[r.edition] ?? null,
+      })),
+      files: sets[0]!.files,
+      ...(sets[0]!.pool !== undefined
+        ? { pools: Object.fromEntries(sets.map((x) => [x.pool!, x.files])) }
+        : {}),
+      editions: eb.backends,
     };
   }
 
@@ -185,10 +286,14 @@ export function createRoutingService(opts: RoutingServiceOptions) {
       const lb = await runtimeLb(cluster);
       const settings = await store.getClusterSettings(cluster);
       const dir = mapDir ?? settings.routing?.mapDir ?? DEFAULT_MAP_DIR;
-      const { backends: editions, clones } = await editionBackends();
+      const eb = await editionBackends();
+      const { backends: editions, clones } = eb;
+      const { sets, skipped } = mapSetsOf(cluster, lb, rules, dir, eb);
       let maps;
       try {
-        maps = routingMaps(rules, (e) => editions[e]);
+        // Every edition a rule names must be served somewhere (a rule to nowhere is a 503).
+        routingMaps(rules, (e) => editions[e]);
+        maps = sets.map((x) => routingMaps(x.rules, x.backendOf));
       } catch (err) {
         throw new ApiError(
           'PRECONDITION_FAILED',
@@ -199,12 +304,11 @@ export function createRoutingService(opts: RoutingServiceOptions) {
           }. Nothing was changed.`,
         );
       }
-      const files = filesOf(cluster, rules, dir);
-      const before = filesOf(cluster, (settings.routing?.rules ?? []) as RoutingRule[], dir);
+      const before = mapSetsOf(cluster, lb, (settings.routing?.rules ?? []) as RoutingRule[], dir, eb).sets;
       const balancers = runtimesOf(lb);
       // Check every map file is known to every balancer before changing any: a frontend that does
       // not name one would leave the rules half applied.
-      const all = [files.source, files.pathPrefix, ...Object.values(files.headers)];
+      const all = sets.flatMap((x) => routingMapFileList(x.files));
       const unknown: string[] = [];
       for (const { name, address, rt } of balancers) {
         try {
@@ -222,19 +326,21 @@ export function createRoutingService(opts: RoutingServiceOptions) {
       if (unknown.length > 0) {
         throw new ApiError(
           'PRECONDITION_FAILED',
-          `HAProxy's configuration does not name the map file(s) ${unknown.join(', ')}. Add the frontend from \`rollgate lb haproxy-config --cluster ${cluster} --routing\` (it lists every map file), create the files, reload HAProxy once, then set the rules again. Nothing was changed.`,
+          `HAProxy's configuration does not name the map file(s) ${unknown.join(', ')}. Add the frontend${sets.length > 1 ? 's' : ''} from \`rollgate lb haproxy-config --cluster ${cluster} --routing\` (it lists every map file), create the files, reload HAProxy once, then set the rules again. Nothing was changed.`,
         );
       }
       for (const e of new Set(rules.map((r) => r.edition))) {
-        const clone = clones[e];
-        if (clone) await openClone(clone);
+        for (const clone of clones[e] ?? []) await openClone(clone);
       }
       for (const { name, rt } of balancers) {
         try {
-          await rt.replaceMap(files.source, maps.source);
-          await rt.replaceMap(files.pathPrefix, maps.pathPrefix);
-          for (const [header, file] of Object.entries(files.headers)) {
-            await rt.replaceMap(file, maps.headers[header] ?? []);
+          for (const [i, x] of sets.entries()) {
+            const m = maps[i]!;
+            await rt.replaceMap(x.files.source, m.source);
+            await rt.replaceMap(x.files.pathPrefix, m.pathPrefix);
+            for (const [header, file] of Object.entries(x.files.headers)) {
+              await rt.replaceMap(file, m.headers[header] ?? []);
+            }
           }
         } catch (err) {
           // Each map is swapped whole, but the maps (and the balancers) one after the other: say
@@ -244,8 +350,11 @@ export function createRoutingService(opts: RoutingServiceOptions) {
             `Load balancer ${name} refused or dropped a map change (${(err as Error).message}); some maps (or balancers) may hold the new rules and others the old. The saved rules were not changed: set them again once every balancer answers.`,
           );
         }
-        for (const [header, file] of Object.entries(before.headers)) {
-          if (!(header in files.headers)) await rt.replaceMap(file, []).catch(() => undefined);
+        for (const old of before) {
+          const now = sets.find((x) => x.pool === old.pool);
+          for (const [header, file] of Object.entries(old.files.headers)) {
+            if (!now || !(header in now.files.headers)) await rt.replaceMap(file, []).catch(() => undefined);
+          }
         }
       }
       const next: ClusterSettings = { ...settings, routing: { mapDir: dir, rules } };
@@ -255,7 +364,11 @@ export function createRoutingService(opts: RoutingServiceOptions) {
         actor,
         action: 'lb.routes.set',
         target: cluster,
-        details: { rules: rules.map(describeRule), mapDir: dir, ...(from ? { from } : {}) },
+        details: {
+          rules: rules.map((r) => describe(r, sets, skipped)),
+          mapDir: dir,
+          ...(from ? { from } : {}),
+        },
       });
       return view(cluster, next);
     },

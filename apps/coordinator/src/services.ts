@@ -543,13 +543,21 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
         }
         // Several pools or balancers: a frontend and a backend per pool (docs/adr/0027).
         if (config && usesPools(config, input.balancer)) {
-          if (input.routing)
-            throw new ApiError(
-              'PRECONDITION_FAILED',
-              `--routing prints one routing frontend for a cluster of one backend, and cluster "${input.cluster}" has pools (${config.pools.map((p) => p.name).join(', ')}): print the configuration without --routing.`,
-            );
+          // --routing: each pool's frontend consults its own maps (docs/adr/0029).
+          const routes = input.routing ? await routing.get(input.cluster) : undefined;
+          const headers = [
+            ...new Set([...Object.keys(routes?.files.headers ?? {}), ...input.routingHeaders]),
+          ];
+          const routingFiles = routes
+            ? Object.fromEntries(
+                config.pools.map((p) => [
+                  p.name,
+                  routingMapFiles(input.cluster, headers.sort(), input.mapDir ?? routes.mapDir, p.name),
+                ]),
+              )
+            : undefined;
           try {
-            return renderPoolsConfig(input, config, servers);
+            return renderPoolsConfig(input, config, servers, routingFiles);
           } catch (err) {
             if (err instanceof PoolsConfigError) throw new ApiError('PRECONDITION_FAILED', err.message);
             throw err;

@@ -28,6 +28,8 @@ export interface RoutesView {
   mapDir: string;
   rules: (RoutingRule & { description: string; backend: string | null })[];
   files: { source: string; pathPrefix: string; headers: Record<string, string> };
+  /** A cluster of per-role pools: each pool's own map files (`files` is the first pool's). */
+  pools?: Record<string, { source: string; pathPrefix: string; headers: Record<string, string> }>;
   /** Which backend serves each edition now. */
   editions: Record<string, string>;
 }

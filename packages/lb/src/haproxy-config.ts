@@ -9,6 +9,13 @@
 //   URL per server. The gate says "wish AND health" in one answer, but it is served by the agent:
 //   when the agent is down, so is the server in HAProxy's eyes.
 
+import {
+  routingLookupLines,
+  routingMapCreateComment,
+  routingMapFileList,
+  type RoutingMapFiles,
+} from './haproxy-routing';
+
 /** One server of the cluster, as HAProxy reaches it. */
 export interface HaproxyBackendServer {
   /** HAProxy server name; use the agent id (e.g. "admin-1") so runtime API calls can name it. */
@@ -338,6 +345,11 @@ export interface HaproxyPool {
   bind?: string;
   /** The servers of the pool, each named as the coordinator names it in this backend. */
   servers: HaproxyBackendServer[];
+  /**
+   * The pool's routing maps (routingMapFiles with the pool's name): its frontend consults them
+   * before its default backend (docs/adr/0029). Default none: a plain frontend.
+   */
+  routing?: RoutingMapFiles;
 }
 
 /** How a balancer's runtime API is reached: the `stats socket` line of its configuration. */
@@ -452,8 +464,15 @@ export function renderHaproxyPools(opts: RenderHaproxyPoolsOptions): string {
     ...globalAndDefaults(socket.line, socket.comment),
     ...pools.flatMap((p, i) => [
       `# Pool "${p.name}".`,
+      ...(p.routing
+        ? [
+            `# Its routing rules' maps (Rollgate fills them at runtime); create them once before (re)loading:`,
+            routingMapCreateComment(routingMapFileList(p.routing)),
+          ]
+        : []),
       `frontend ${p.frontend}`,
       `    bind ${p.bind}`,
+      ...(p.routing ? routingLookupLines(p.routing, '    ') : []),
       `    default_backend ${p.backend}`,
       '',
       ...backendSection(p.backend, p.servers, common, i === 0 ? undefined : `backend ${pools[0]!.backend}`),

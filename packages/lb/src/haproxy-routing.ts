@@ -12,21 +12,49 @@ export interface RoutingMapFiles {
   headers: Record<string, string>;
 }
 
-/** Map files of a cluster under `mapDir` (default /etc/haproxy/rollgate), one per kind and header. */
+/**
+ * Map files of a cluster under `mapDir` (default /etc/haproxy/rollgate), one per kind and header.
+ * With `pool` (a cluster of per-role pools, docs/adr/0029) each pool's frontend has its own maps,
+ * `<cluster>.<pool>.source.map` etc., whose values are backends of that pool's role.
+ */
 export function routingMapFiles(
   cluster: string,
   headers: readonly string[],
   mapDir = '/etc/haproxy/rollgate',
+  pool?: string,
 ): RoutingMapFiles {
   if (!NAME.test(cluster)) throw new Error(`invalid cluster name ${JSON.stringify(cluster)}`);
+  if (pool !== undefined && !NAME.test(pool)) throw new Error(`invalid pool name ${JSON.stringify(pool)}`);
   const bad = headers.filter((h) => !HEADER.test(h));
   if (bad.length > 0)
     throw new Error(`invalid header name(s) ${bad.join(', ')}: lower-case letters, digits and "-"`);
+  const base = pool === undefined ? cluster : `${cluster}.${pool}`;
   return {
-    source: join(mapDir, `${cluster}.source.map`),
-    pathPrefix: join(mapDir, `${cluster}.path.map`),
-    headers: Object.fromEntries(headers.map((h) => [h, join(mapDir, `${cluster}.header.${h}.map`)])),
+    source: join(mapDir, `${base}.source.map`),
+    pathPrefix: join(mapDir, `${base}.path.map`),
+    headers: Object.fromEntries(headers.map((h) => [h, join(mapDir, `${base}.header.${h}.map`)])),
   };
+}
+
+/** Every map file of `files`, in the order the frontend consults them. */
+export function routingMapFileList(files: RoutingMapFiles): string[] {
+  return [files.source, ...Object.values(files.headers), files.pathPrefix];
+}
+
+/** The `use_backend` lines that consult the maps, first match wins, indented by `indent`. */
+export function routingLookupLines(files: RoutingMapFiles, indent = '  '): string[] {
+  const lookup = (fetch: string, conv: string, file: string) =>
+    `${indent}use_backend %[${fetch},${conv}(${file})] if { ${fetch},${conv}(${file}) -m found }`;
+  return [
+    lookup('src', 'map_ip', files.source),
+    ...Object.entries(files.headers).map(([h, f]) => lookup(`req.hdr(${h})`, 'map_str', f)),
+    lookup('path', 'map_beg', files.pathPrefix),
+  ];
+}
+
+/** The comment telling how to create the map files before HAProxy (re)loads. */
+export function routingMapCreateComment(files: readonly string[], prefix = '#'): string {
+  return `${prefix}   install -d ${[...new Set(files.map((f) => f.slice(0, f.lastIndexOf('/'))))].join(' ')} && touch ${files.join(' ')}`;
 }
 
 export interface RenderRoutingFrontendOptions {
@@ -46,19 +74,15 @@ export interface RenderRoutingFrontendOptions {
  * is fine): the comment at the top says how to create them.
  */
 export function renderRoutingFrontend(o: RenderRoutingFrontendOptions): string {
-  const files = [o.files.source, ...Object.values(o.files.headers), o.files.pathPrefix];
-  const lookup = (fetch: string, conv: string, file: string) =>
-    `  use_backend %[${fetch},${conv}(${file})] if { ${fetch},${conv}(${file}) -m found }`;
+  const files = routingMapFileList(o.files);
   return [
     `# Routing rules of cluster ${o.cluster} (Rollgate fills these maps at runtime; no reload needed).`,
     `# Create the map files once before (re)loading HAProxy:`,
-    `#   install -d ${[...new Set(files.map((f) => f.slice(0, f.lastIndexOf('/'))))].join(' ')} && touch ${files.join(' ')}`,
+    routingMapCreateComment(files),
     `frontend ${o.name ?? `${o.cluster}_front`}`,
     `  bind ${o.bind}`,
     '  mode http',
-    lookup('src', 'map_ip', o.files.source),
-    ...Object.entries(o.files.headers).map(([h, f]) => lookup(`req.hdr(${h})`, 'map_str', f)),
-    lookup('path', 'map_beg', o.files.pathPrefix),
+    ...routingLookupLines(o.files),
     `  default_backend ${o.defaultBackend}`,
     '',
   ].join('\n');

@@ -46,6 +46,8 @@ export {
 } from './gate-timing';
 export {
   renderRoutingFrontend,
+  routingLookupLines,
+  routingMapFileList,
   routingMapFiles,
   type RenderRoutingFrontendOptions,
   type RoutingMapFiles,
