@@ -193,7 +193,7 @@ export function createRoutingService(opts: RoutingServiceOptions) {
     eb: Awaited<ReturnType<typeof editionBackends>>,
   ): { sets: MapSet[]; skipped: Map<RoutingRule, string[]> } {
     const skipped = new Map<RoutingRule, string[]>();
-    if (!lb || !usesPools(lb, undefined)) {
+    if (!lb || !usesPools(lb, undefined) || lb.pools.length === 0) {
       return {
         sets: [{ files: filesOf(cluster, rules, mapDir), rules, backendOf: (e) => eb.backends[e] }],
         skipped,
