@@ -205,6 +205,12 @@ describe('issue 14: a routing rule across per-role pools', () => {
       'header x-edition: 2.0 → edition 2.0 (pool admin → be_admin_green; pool stream → be_stream_green; pool "tools" skipped: cluster "green", which serves edition 2.0, has no pool "tools")',
     );
     expect(Object.keys(view.pools ?? {})).toEqual(POOLS.blue);
+    // The operator reads the same in `rollgate lb routes`.
+    const printed = await rollgateCli(fleet, ['lb', 'routes', '--cluster', 'blue']);
+    expect(printed).toContain('pool stream → be_stream_green');
+    expect(printed).toContain(
+      'pool "tools" skipped: cluster "green", which serves edition 2.0, has no pool "tools"',
+    );
     const rt = createHaproxyRuntime({ socketPath });
     for (const p of ['admin', 'stream'])
       expect(await rt.showMap(routingMapFiles('blue', [HEADER], mapDir, p).headers[HEADER]!)).toEqual([
