@@ -7,9 +7,7 @@ import {
   compileSimpleActivation,
   compileValidation,
   compileDeactivation,
-  floorPools,
-  lbConfigOf,
-  resolveLbTargets,
+  planPools,
   type Edition,
   type RoutingRule,
   type Plan,
@@ -99,17 +97,7 @@ export function createEditionVerbs({ store, engine, routing }: EditionVerbsOptio
     const drain = drainageIntervalSec ?? storedLb?.drainageIntervalSec ?? 30;
     // Each load-balancer pool keeps a server in rotation while a group or half is out, as for the
     // upgrades (docs/adr/0026).
-    const ids = new Set(servers.map((s) => s.id));
-    const pools = storedLb
-      ? floorPools(
-          resolveLbTargets(
-            lbConfigOf(storedLb),
-            servers.map((s) => ({ id: s.id, role: s.role, services: s.services.map((x) => x.name) })),
-          ),
-        )
-          .map((p) => p.filter((id) => ids.has(id)))
-          .filter((p) => p.length > 0)
-      : [];
+    const pools = planPools(storedLb, servers);
     const input: RolloutInput = {
       cluster,
       service: app,

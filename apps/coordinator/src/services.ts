@@ -2,8 +2,8 @@ import {
   checkSchedule,
   compileMajorUpgrade,
   compileMinorUpgrade,
-  floorPools,
   lbConfigOf,
+  planPools,
   poolServerName,
   resolveLbTargets,
   runtimeAddress,
@@ -202,17 +202,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
         : (prep.snapshots ?? []).filter((id) => servers.some((s) => s.id === id));
     // Each load-balancer pool keeps a server in rotation while a group is out (docs/adr/0026).
     const storedLb = await store.getClusterLb(input.cluster);
-    const ids = new Set(servers.map((s) => s.id));
-    const pools = storedLb
-      ? floorPools(
-          resolveLbTargets(
-            lbConfigOf(storedLb),
-            servers.map((s) => ({ id: s.id, role: s.role, services: s.services.map((x) => x.name) })),
-          ),
-        )
-          .map((p) => p.filter((id) => ids.has(id)))
-          .filter((p) => p.length > 0)
-      : [];
+    const pools = planPools(storedLb, servers);
     const common = {
       cluster: input.cluster,
       service: input.app,
@@ -221,9 +211,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
       toEdition: edition,
       ...(fromEdition ? { fromEdition } : {}),
       // The run's own interval, else the cluster's, else 30 s (the seed's edition manager default).
-      drainMs:
-        (input.drainageIntervalSec ?? (await store.getClusterLb(input.cluster))?.drainageIntervalSec ?? 30) *
-        1000,
+      drainMs: (input.drainageIntervalSec ?? storedLb?.drainageIntervalSec ?? 30) * 1000,
       healthTimeoutMs: input.healthTimeoutSec * 1000,
       signOff: input.signOff,
       probe: { path: input.probePath, expectStatus: 200, expectBodyContains: '' },

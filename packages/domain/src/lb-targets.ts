@@ -2,7 +2,7 @@
 // cluster's LB configuration resolved against the agents' roles and managed services. Pure, so the
 // coordinator (fan-out, `lb configure`), the plan compiler (capacity floor per pool) and the
 // engine (live floor) all read the same answer.
-import { besideOwner, poolServerName, type LbConfig, type LbPool } from './lb-config';
+import { besideOwner, lbConfigOf, poolServerName, type LbConfig, type LbPool } from './lb-config';
 
 /** What the resolution needs of an agent: its id, role and managed services' names. */
 export interface LbAgent {
@@ -103,6 +103,22 @@ export function targetsOf(
 /** Agent ids per non-empty pool: the units the capacity floor keeps a server of in rotation. */
 export function floorPools(resolution: Pick<LbResolution, 'pools'>): string[][] {
   return [...resolution.pools.values()].filter((ids) => ids.length > 0).map((ids) => [...ids]);
+}
+
+/**
+ * The pools a plan's capacity floor keeps served, among these servers: from a cluster's stored LB
+ * configuration (none stored: no pools), each pool narrowed to the servers of the plan.
+ */
+export function planPools(
+  storedLb: unknown,
+  servers: readonly { id: string; role: string; services: readonly { name: string }[] }[],
+): string[][] {
+  if (storedLb === null || storedLb === undefined) return [];
+  const ids = new Set(servers.map((s) => s.id));
+  const agents = servers.map((s) => ({ id: s.id, role: s.role, services: s.services.map((x) => x.name) }));
+  return floorPools(resolveLbTargets(lbConfigOf(storedLb), agents))
+    .map((p) => p.filter((id) => ids.has(id)))
+    .filter((p) => p.length > 0);
 }
 
 /**
