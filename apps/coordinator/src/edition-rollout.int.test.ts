@@ -184,6 +184,12 @@ describe('edition verbs: install, grouped rollout under load, back-out fast path
     console.log(
       `[atomic] sent ${report.sent}, errors ${report.errors}, non-2xx ${report.non2xx}; before the switch ${JSON.stringify(tally(before))}, after it ${JSON.stringify(tally(after))}`,
     );
+    // Who answered the old edition after the switch, and when: the run's lines say what moved then.
+    const strays = after.filter((r) => r.key !== '2.0');
+    if (strays.length > 0)
+      console.log(
+        `[atomic] after the switch at ${switchedAt}: ${strays.map((r) => `${r.key} from ${r.server} due +${r.startedAt - switchedAt} ms, done +${r.finishedAt - switchedAt} ms`).join('; ')}\n${lines.map((l) => `+${l.at - switchedAt} ${l.code} ${l.serverId ?? ''} ${l.message}`).join('\n')}`,
+      );
     expect(report.errorSamples).toEqual([]);
     expect(report.errors).toBe(0);
     expect(report.non2xx).toBe(0);

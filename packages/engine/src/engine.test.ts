@@ -281,11 +281,11 @@ describe('engine', () => {
         'leave admin-1,stream-1',
         'hold agent-checks admin-1,stream-1,admin-2,stream-2',
         'switch in admin-1,stream-1 out admin-2,stream-2',
-        'resume agent-checks admin-1,stream-1,admin-2,stream-2',
+        // Only half 1 answers again: half 2's agents might still say "ready" to the LB.
+        'resume agent-checks admin-1,stream-1',
         'rejoin admin-1,stream-1',
         'rejoin admin-2,stream-2',
-        // Half 2 was stopped after the switch drained it (not parked): its re-admission resumes
-        // agent-checks all the same (idempotent).
+        // Half 2's checks stay held until its re-admission resumes them.
         'resume agent-checks admin-2,stream-2',
       ]);
       // Half 1 was healthy (its gates open) when it was switched in; someone served all along.
@@ -332,11 +332,12 @@ describe('engine', () => {
       expect(fake.calls).toEqual([
         `hold agent-checks ${twin},solo-1`,
         `switch in ${twin} out solo-1`,
-        `resume agent-checks ${twin},solo-1`,
+        // solo-1's checks stay held while it is upgraded out of rotation, until it is switched in.
+        `resume agent-checks ${twin}`,
         `rejoin ${twin}`,
         `hold agent-checks solo-1,${twin}`,
         `switch in solo-1 out ${twin}`,
-        `resume agent-checks solo-1,${twin}`,
+        'resume agent-checks solo-1',
         'rejoin solo-1',
       ]);
       // One of the two instances was in rotation and healthy at every moment.

@@ -1046,7 +1046,12 @@ export function createEngine(opts: EngineOptions): Engine {
     }
     if (switchDone.has(key)) return true;
     if (!(await drainedAtLb(run, step, planStep))) return false;
-    await lb.holdAgentChecks?.(cluster, both, false);
+    // Only the incoming half answers again. The old half's agents may not have taken the closed
+    // wish in yet (it travels on their stream, then is journaled): an agent-check asked before
+    // that answers "ready" and puts the old edition back in rotation (seen under load: requests
+    // to 1.0 for 100 ms after the switch). The old half's checks resume when it is re-admitted,
+    // or put back by an abort.
+    await lb.holdAgentChecks?.(cluster, incoming, false);
     switchDone.add(key);
     return true;
   }

@@ -30,6 +30,8 @@ export interface LoadResult {
   status: number | null;
   /** The body's `edition` field, or the first 40 characters of the body; null on error. */
   key: string | null;
+  /** The body's `server` field when it has one (which backend answered), else null. */
+  server?: string | null;
   /** The error message when status is null. */
   error?: string;
 }
@@ -64,6 +66,16 @@ export interface LoadGenerator {
   start(): void;
   /** Stops sending, waits for the requests still running (at most timeoutMs), and reports. */
   stop(): Promise<LoadReport>;
+}
+
+function serverOf(body: string): string | null {
+  try {
+    const j = JSON.parse(body) as unknown;
+    if (j && typeof j === 'object' && 'server' in j) return String((j as { server: unknown }).server);
+  } catch {
+    // not JSON: no server to name
+  }
+  return null;
 }
 
 function keyOf(body: string): string {
@@ -154,6 +166,7 @@ export function createLoadGenerator(opts: LoadGeneratorOptions): LoadGenerator {
           finishedAt,
           status,
           key,
+          server: status === null ? null : serverOf(body),
           ...(err ? { error: err.message } : {}),
         });
         resolve();
