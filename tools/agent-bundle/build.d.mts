@@ -16,11 +16,16 @@ export interface BuildOptions {
   minify?: boolean;
   /** Build as this agent version (Hello.agent_version, the banner); default apps/agent/package.json's. */
   version?: string;
+  /** The commit `--version` prints; default the checkout's (gitCommit). */
+  commit?: string;
 }
 export interface BuildResult {
   /** Absolute path of rollgate-agent.cjs. */
   bundle: string;
   bytes: number;
+  /** The version and commit `--version` prints. */
+  version: string;
+  commit: string;
   /** Absolute path of rollgate-agent-worker.cjs (the heavy-work child), and its size. */
   worker: string;
   workerBytes: number;
@@ -29,4 +34,6 @@ export interface BuildResult {
   metafile: import('esbuild').Metafile;
   workerMetafile: import('esbuild').Metafile;
 }
+/** The checkout's commit (12 hex digits), or "unknown" outside a git checkout. */
+export declare function gitCommit(): string;
 export declare function buildAgentBundle(opts?: BuildOptions): Promise<BuildResult>;

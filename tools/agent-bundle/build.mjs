@@ -10,6 +10,7 @@
 // CommonJS on purpose: grpc-js bundled as ESM crashes (`Dynamic require of "process"`) unless a
 // createRequire banner is added; pino is used without transports (plain JSON to stdout), which
 // survive bundling. See /work/shared/STACK-NOTES.md ("grpc-js, bundling the agent").
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -95,11 +96,28 @@ const agentVersion = (version) => ({
   },
 });
 
-/** `version`: build as this agent version (default apps/agent/package.json's, which version.ts repeats). */
+/** The checkout's commit (12 hex digits) that `--version` prints, or "unknown" outside a git checkout. */
+export function gitCommit() {
+  try {
+    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * `version`: build as this agent version (default apps/agent/package.json's, which version.ts repeats).
+ * `commit`: the commit `--version` prints (default the checkout's, see gitCommit).
+ */
 export async function buildAgentBundle({
   outDir = join(ROOT, 'dist/agent'),
   minify = true,
   version: asVersion,
+  commit = gitCommit(),
 } = {}) {
   const esbuild = await import('esbuild');
   const out = resolve(outDir);
@@ -124,11 +142,12 @@ export async function buildAgentBundle({
       ROLLGATE_AGENT_PROTO_EMBEDDED: 'true',
       ROLLGATE_AGENT_PROTO_JSON: JSON.stringify(agentProtoJson()),
       ROLLGATE_AGENT_WORKER_FILE: JSON.stringify(WORKER_NAME),
+      ROLLGATE_AGENT_COMMIT: JSON.stringify(commit),
     },
     plugins: [protoLoaderUnused, zodEnglishOnly, ...(asVersion ? [agentVersion(asVersion)] : [])],
     metafile: true,
     banner: {
-      js: `#!/usr/bin/env node\n// rollgate-agent ${version} (single-file bundle)\nvar __rollgate_bundle_url = require("url").pathToFileURL(__filename).href;`,
+      js: `#!/usr/bin/env node\n// rollgate-agent ${version} (commit ${commit}, single-file bundle)\nvar __rollgate_bundle_url = require("url").pathToFileURL(__filename).href;`,
     },
     logLevel: 'silent',
   });
@@ -156,6 +175,8 @@ export async function buildAgentBundle({
   return {
     bundle,
     bytes: statSync(bundle).size,
+    version,
+    commit,
     worker,
     workerBytes: statSync(worker).size,
     metafile: result.metafile,

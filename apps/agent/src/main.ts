@@ -15,9 +15,10 @@ import { loadConfig } from './config';
 import { readEnv } from './env';
 import { errorMessage } from './fs-util';
 import { createIdentity, EnrolmentRefused, type AgentIdentity } from './identity';
+import { versionLine } from './version-line';
 
 const USAGE =
-  'usage: rollgate-agent --config <path> [--check-config] [--join-token-file <path>] [--insecure]   (or set ROLLGATE_AGENT_CONFIG)';
+  'usage: rollgate-agent --config <path> [--check-config] [--join-token-file <path>] [--insecure] [--version]   (or set ROLLGATE_AGENT_CONFIG)';
 
 /** Enrols, retrying while the coordinator cannot be reached; a refusal ends the attempt at once. */
 async function enrolWithRetry(identity: AgentIdentity, token: string, log: Logger): Promise<void> {
@@ -43,6 +44,7 @@ async function main(): Promise<number> {
         'join-token-file': { type: 'string' },
         insecure: { type: 'boolean' },
         help: { type: 'boolean' },
+        version: { type: 'boolean' },
       },
       strict: true,
     }).values;
@@ -52,6 +54,10 @@ async function main(): Promise<number> {
   }
   if (args.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (args.version) {
+    console.log(versionLine());
     return 0;
   }
   let env;

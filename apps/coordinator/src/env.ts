@@ -86,6 +86,21 @@ const schema = z.object({
       'ROLLGATE_ALLOWED_HOSTS must be comma-separated host names or IP addresses, e.g. rollgate.internal,10.0.0.11',
     )
     .optional(),
+  // Notifications (README "Notifications", docs/adr/0032).
+  /** The SMTP relay email notifications go through (plain SMTP, no AUTH); unset: no email. */
+  ROLLGATE_SMTP_HOST: z.string().min(1).max(253).optional(),
+  ROLLGATE_SMTP_PORT: port(25),
+  /** The sender of notification email; default rollgate@<this host>. */
+  ROLLGATE_SMTP_FROM: z
+    .string()
+    .regex(/^[^\s<>@]+@[^\s<>@]+$/, 'ROLLGATE_SMTP_FROM must be an email address, e.g. rollgate@example.com')
+    .optional(),
+  /** Attempts per notification before it is given up; default 8. */
+  ROLLGATE_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+  /** Wait before the second attempt, doubled for each next one (at most 10 min), ms; default 5000. */
+  ROLLGATE_NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
+  /** Undelivered notifications one subscription may hold before new ones are dropped; default 1000. */
+  ROLLGATE_NOTIFY_MAX_PENDING: z.coerce.number().int().min(1).max(1_000_000).default(1000),
 });
 
 export type CoordinatorEnv = z.infer<typeof schema> & {

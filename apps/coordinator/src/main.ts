@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import {
   createDb,
@@ -8,9 +9,11 @@ import {
   createPgAuthStore,
   createPgLoginAttempts,
   createPgIdentityStore,
+  createPgServiceTokenStore,
   createPgLbLedgerViews,
   createPgNotifier,
   createPgStore,
+  defaultMigrationsFolder,
 } from '@rollgate/db';
 import { createRunChanges, storeWithRunChanges } from '@rollgate/api';
 import { MSG } from '@rollgate/domain';
@@ -31,7 +34,13 @@ import { createScheduledPrecheck } from './readiness-check';
 import { createAuthService } from './auth-service';
 import { createBootstrapSecret } from './bootstrap-secret';
 import { createCoordinatorServices } from './services';
+import { createServiceTokens } from './service-tokens';
 import { createRetention } from './retention';
+import { createNotifier } from './notifications/notifier';
+import { createCoordinatorMetrics, storeWithMetrics } from './metrics';
+import { createReadiness } from './readiness';
+import { createGrpcHealth } from './grpc-health';
+import { versionLine } from './version';
 
 export const COORDINATOR_VERSION = '0.1.0';
 
@@ -41,6 +50,11 @@ function newRunId(now: Date): string {
 }
 
 async function main() {
+  // Before the environment is read: `--version` works on a machine not yet configured.
+  if (process.argv.slice(2).includes('--version')) {
+    process.stdout.write(`${versionLine()}\n`);
+    return;
+  }
   const env = readEnv();
   const log = createLogger({ name: 'coordinator', level: env.ROLLGATE_LOG_LEVEL });
   const clock: Clock = { now: () => Date.now() };
@@ -55,7 +69,30 @@ async function main() {
   // Every audit entry written while serving an API call says from where (request-origin.ts).
   // Every write of a run wakes its live streams (upgrade.watch: `--wait`, the console), docs/adr/0024.
   const runChanges = createRunChanges();
-  const store = storeWithRunChanges(auditWithOrigin(createPgStore(db.db)), runChanges);
+  // One registry for the process (docs/adr/0030); its gauges are read at scrape time.
+  const metrics = createCoordinatorMetrics({
+    gauges: {
+      runsByState: async () => {
+        const { rows } = await db.pool.query<{ status: string; n: number }>(
+          'SELECT status, count(*)::int AS n FROM runs GROUP BY status',
+        );
+        return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+      },
+      serversOutOfRotation: async () => {
+        const { rows } = await db.pool.query<{ n: number }>(
+          'SELECT count(DISTINCT server_id)::int AS n FROM lb_ledger WHERE reopened_at IS NULL',
+        );
+        return rows[0]?.n ?? 0;
+      },
+      agentsConnected: () => gateway.connectedCount(),
+      logWriter: () => logWriter.stats(),
+    },
+  });
+  const readiness = createReadiness({ pool: () => db.pool, migrationsFolder: defaultMigrationsFolder() });
+  const store = storeWithMetrics(
+    storeWithRunChanges(auditWithOrigin(createPgStore(db.db)), runChanges),
+    metrics,
+  );
   // pg-store commits appends in call order and fails one started behind a failed one: while one
   // commits, the next ones are sent (3 measured best here; 4 no better, and each holds a connection).
   // Lines that can never be stored are set aside (log_dead_letters) with an alert, never retried
@@ -96,7 +133,12 @@ async function main() {
     intervalMs: env.ROLLGATE_PRUNE_INTERVAL_MS,
   });
   const artifacts = createArtifactStore({ dir: env.artifactsDir });
-  const lb = createLbAdapter({ store, log, views: createPgLbLedgerViews(db.db) });
+  const lb = createLbAdapter({
+    store,
+    log,
+    views: createPgLbLedgerViews(db.db),
+    onOperation: (result) => metrics.lbOperation(result),
+  });
 
   // Agent identity (docs/adr/0013): mTLS with certificates from our CA unless the operator opted out.
   const identityStore = createPgIdentityStore(db.db);
@@ -150,7 +192,15 @@ async function main() {
       port: env.ROLLGATE_GRPC_PORT,
       store,
       artifacts,
-      logs: logWriter,
+      logs: {
+        write: (r) => {
+          const accepted = logWriter.write(r);
+          if (accepted) metrics.logLines('agent', 1);
+          return accepted;
+        },
+        flush: () => logWriter.flush(),
+        whenWritable: () => logWriter.whenWritable(),
+      },
       log,
       clock,
       version: COORDINATOR_VERSION,
@@ -162,6 +212,12 @@ async function main() {
         maxBatchLines: env.ROLLGATE_LOG_MAX_BATCH_LINES,
       },
       coordinatorId: env.coordinatorId,
+      extraServices: [
+        createGrpcHealth({
+          services: ['rollgate.agent.v1.AgentService'],
+          ready: async () => (await readiness.check()).ready,
+        }),
+      ],
       // Client certificates are required and must chain to our CA; Hello then pins the server id.
       ...(ca
         ? {
@@ -179,7 +235,10 @@ async function main() {
     {
       onActionUpdate: (u) => engine.onActionUpdate(u),
       onAgentConnected: (id) => engine.onAgentConnected(id),
-      onAgentLost: (id) => engine.onAgentLost(id),
+      onAgentLost: (id) => {
+        metrics.agentLost();
+        return engine.onAgentLost(id);
+      },
     },
   );
   // Several coordinators may share the database: each listens for its peers' commands to agents
@@ -206,6 +265,26 @@ async function main() {
       }
     },
   });
+  // Run events to signed webhooks and to the contacts by email (docs/adr/0032): fed from the
+  // engine's coded lines as they are emitted, so the engine itself knows nothing of it.
+  const notifications = createNotifier({
+    pool: db.pool,
+    store,
+    log,
+    notice: (runId) => services.runs.notice(runId),
+    ...(env.ROLLGATE_SMTP_HOST
+      ? {
+          smtp: {
+            host: env.ROLLGATE_SMTP_HOST,
+            port: env.ROLLGATE_SMTP_PORT,
+            from: env.ROLLGATE_SMTP_FROM ?? `rollgate@${hostname()}`,
+          },
+        }
+      : {}),
+    maxAttempts: env.ROLLGATE_NOTIFY_MAX_ATTEMPTS,
+    retryBaseMs: env.ROLLGATE_NOTIFY_RETRY_BASE_MS,
+    maxPending: env.ROLLGATE_NOTIFY_MAX_PENDING,
+  });
   const engine = createEngine({
     store,
     bus: peers.bus,
@@ -219,7 +298,10 @@ async function main() {
       );
     },
     clock,
-    emit: (r) => logWriter.write(r),
+    emit: (r) => {
+      if (logWriter.write(r)) metrics.logLines('coordinator', 1);
+      notifications.onRecord(r);
+    },
     log,
     newRunId: () => newRunId(new Date(clock.now())),
     lb: lb.port,
@@ -242,6 +324,7 @@ async function main() {
       attempts: createPgLoginAttempts(db.db),
       bootstrapSecret,
     }),
+    tokens: createServiceTokens({ store: createPgServiceTokenStore(db.db), clock }),
     store,
     engine,
     artifacts,
@@ -252,10 +335,12 @@ async function main() {
   const http = createHttpServer({
     host: env.ROLLGATE_HTTP_HOST,
     port: env.ROLLGATE_HTTP_PORT,
-    services: { ...services, runChanges },
+    services: { ...services, runChanges, notify: notifications.api },
     log,
     proxyTrust: env.proxyTrust,
     allowedHosts: env.allowedHosts,
+    metrics,
+    readiness,
   });
 
   await notifier.start();
@@ -263,6 +348,7 @@ async function main() {
   const grpcPort = await gateway.start();
   guard.start();
   retention.start();
+  notifications.start();
   const enrolPort = await enrolment?.start();
   const httpPort = await http.start();
   log.info(
@@ -294,6 +380,7 @@ async function main() {
     await gateway.stop();
     await engine.stop();
     await retention.stop();
+    await notifications.stop();
     await notifier.stop();
     await logWriter.stop();
     await db.stop();

@@ -18,3 +18,18 @@ export type {
 } from './services';
 export * from './inputs';
 export type { PortalView } from './portal-view';
+export {
+  DEFAULT_EMAIL_EVENTS,
+  MAX_SUBSCRIPTIONS_PER_CLUSTER,
+  NOTIFY_EVENTS,
+  notifyDeliveriesInput,
+  notifyListInput,
+  notifyRef,
+  notifySubscribeInput,
+  type NotifyDeliveriesInput,
+  type NotifyDeliveryView,
+  type NotifyEvent,
+  type NotifyServices,
+  type NotifySubscribeInput,
+  type NotifySubscriptionView,
+} from './notify-router';

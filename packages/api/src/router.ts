@@ -47,6 +47,13 @@ import {
   joinTokenInput,
 } from './inputs';
 import { portalView } from './portal-view';
+import {
+  notifyDeliveriesInput,
+  notifyListInput,
+  notifyRef,
+  notifySubscribeInput,
+  type NotifyServices,
+} from './notify-router';
 import { editionStates, pageServers, watchRun } from './console-views';
 import type { ApiContext } from './services';
 
@@ -602,9 +609,30 @@ export const appRouter = t.router({
       .mutation(({ ctx, input }) => agentIdentity(ctx).revoke(input.serverId, ctx.actor, ctx.from)),
   }),
 
+  /** Notifications (docs/adr/0032): per-cluster subscriptions to run events; secrets never answered. */
+  notify: t.router({
+    subscribe: operator
+      .input(notifySubscribeInput)
+      .mutation(({ ctx, input }) => notifications(ctx).subscribe(input, ctx.actor)),
+    list: viewer.input(notifyListInput).query(({ ctx, input }) => notifications(ctx).list(input.cluster)),
+    remove: operator
+      .input(notifyRef)
+      .mutation(({ ctx, input }) => notifications(ctx).remove(input.id, ctx.actor)),
+    deliveries: viewer
+      .input(notifyDeliveriesInput)
+      .query(({ ctx, input }) => notifications(ctx).deliveries(input)),
+  }),
+
   audit: t.router({
     list: viewer.query(({ ctx }) => ctx.services.store.listAudit({ limit: 200 })),
   }),
 });
+
+function notifications(ctx: ApiContext): NotifyServices {
+  if (!ctx.services.notify) {
+    throw new TRPCError({ code: 'NOT_IMPLEMENTED', message: 'This coordinator has no notifications.' });
+  }
+  return ctx.services.notify;
+}
 
 export type AppRouter = typeof appRouter;

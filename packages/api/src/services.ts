@@ -1,4 +1,5 @@
 import type { RunChanges } from './run-changes';
+import type { NotifyServices } from './notify-router';
 import type {
   ActionResult,
   ClusterSettings,
@@ -46,6 +47,8 @@ export interface ApiServices {
   auth: AuthServices;
   /** Agent identity (docs/adr/0013); absent on a coordinator built without it (unit tests). */
   agents?: AgentIdentityServices;
+  /** Notifications (docs/adr/0032); absent on a coordinator built without them (unit tests). */
+  notify?: NotifyServices;
   runs: {
     /** The compiled plan with its windows (seed and learned) and the readiness gates as they stand now. */
     plan(input: UpgradeInput): Promise<PlanPreview>;

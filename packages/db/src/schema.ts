@@ -357,3 +357,49 @@ export const loginAttempts = pgTable(
 
 // Agent identities (join tokens, agent certificates, transports): docs/adr/0013.
 export * from './identity-schema';
+
+/**
+ * Per-cluster subscriptions to run events (issue 16 item 4, migration 0016, docs/adr/0032): a
+ * webhook (url + the HMAC secret, never returned by the API) or email to the run's contacts.
+ */
+export const notifySubscriptions = pgTable(
+  'notify_subscriptions',
+  {
+    id: text('id').primaryKey(),
+    cluster: text('cluster').notNull(),
+    kind: text('kind').$type<'webhook' | 'email'>().notNull(),
+    url: text('url'),
+    secret: text('secret'),
+    events: text('events').array().notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: epochMs('created_at').notNull(),
+  },
+  (t) => [index('notify_subscriptions_cluster_idx').on(t.cluster)],
+);
+
+/** One event for one subscription: written before it is sent, retried with back-off until done. */
+export const notifyDeliveries = pgTable(
+  'notify_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    subscriptionId: text('subscription_id')
+      .notNull()
+      .references(() => notifySubscriptions.id, { onDelete: 'cascade' }),
+    runId: text('run_id'),
+    event: text('event').notNull(),
+    payload: jsonb('payload').notNull(),
+    status: text('status').$type<'pending' | 'delivered' | 'failed'>().notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAt: epochMs('next_at').notNull(),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    createdAt: epochMs('created_at').notNull(),
+    finishedAt: epochMs('finished_at'),
+  },
+  (t) => [
+    index('notify_deliveries_due_idx')
+      .on(t.nextAt)
+      .where(sql`${t.status} = 'pending'`),
+    index('notify_deliveries_subscription_idx').on(t.subscriptionId, t.id),
+  ],
+);
