@@ -27,9 +27,15 @@ const envSchema = z.object({
   // Fallbacks for the default actor when the OS cannot tell who we are (e.g. an unknown uid in a container).
   USER: optional(z.string()),
   LOGNAME: optional(z.string()),
-  // A session token for scripts (CI): used instead of the one `rollgate login` saved. Never logged.
+  // A token for scripts (CI): a service token (`rollgate token create`, docs/adr/0031) or a session
+  // token, used instead of the session `rollgate login` saved. Never logged.
   ROLLGATE_TOKEN: optional(
-    z.string().regex(/^[A-Za-z0-9_-]{20,200}$/, 'must be a token printed by `rollgate login --print-token`'),
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_-]{20,200}$/,
+        'must be a token printed by `rollgate token create` or `rollgate login --print-token`',
+      ),
   ),
   XDG_CONFIG_HOME: optional(z.string()),
   HOME: optional(z.string()),

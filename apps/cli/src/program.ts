@@ -29,6 +29,7 @@ import { terminalText } from './format';
 import { createOutput } from './output';
 import { versionLine } from './version';
 import { agentsRevokeCommand, agentsTokenCreateCommand } from './commands/agents';
+import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './commands/tokens';
 import { auditCommand } from './commands/audit';
 import { editionListCommand, editionUploadCommand } from './commands/editions';
 import {
@@ -131,7 +132,9 @@ export async function runCli(argv: string[]): Promise<number> {
     // A token: --token, else ROLLGATE_TOKEN, else the session `rollgate login` saved for this URL.
     const token = global.token ?? env.token ?? (await loadSession(env.configDir, url, Date.now()))?.token;
     if (global.token !== undefined && !/^[A-Za-z0-9_-]{20,200}$/.test(global.token)) {
-      throw new CliError('--token must be a token printed by `rollgate login --print-token`.');
+      throw new CliError(
+        '--token must be a token printed by `rollgate login --print-token` or `rollgate token create`.',
+      );
     }
     return {
       client: createClient({ url, actor, token }),
@@ -164,7 +167,7 @@ export async function runCli(argv: string[]): Promise<number> {
     .option('--actor <who>', 'the client, for the coordinator log (default: cli:<user>@<host>)')
     .option(
       '--token <token>',
-      'a session token (default: ROLLGATE_TOKEN, else the session of `rollgate login`)',
+      'a session or service token (default: ROLLGATE_TOKEN, else the session of `rollgate login`)',
     )
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
@@ -252,6 +255,30 @@ export async function runCli(argv: string[]): Promise<number> {
     .argument('<server-id>', 'the agent id')
     .addOption(json())
     .action(act(agentsRevokeCommand));
+
+  const serviceTokens = program
+    .command('token')
+    .description('service tokens for CI: a role, an optional cluster, an expiry (administrators only)');
+  serviceTokens
+    .command('create')
+    .description('create a service token; prints it once on standard output (use it as ROLLGATE_TOKEN)')
+    .requiredOption('--name <name>', 'a name for the token, e.g. ci')
+    .addOption(roleOption())
+    .option('--cluster <cluster>', 'the only cluster it may act on (default: every cluster)')
+    .option('--expires <duration>', 'how long it lives: 90s, 12h, 30d (at most 365d)', '30d')
+    .addOption(json())
+    .action(act(tokenCreateCommand));
+  serviceTokens
+    .command('list')
+    .description('every service token: role, scope, created, expires, last used, revoked')
+    .addOption(json())
+    .action(act(tokenListCommand));
+  serviceTokens
+    .command('revoke')
+    .description('revoke a service token at once (audited)')
+    .argument('<name>', 'the token name')
+    .addOption(json())
+    .action(act(tokenRevokeCommand));
 
   program
     .command('servers')

@@ -40,6 +40,7 @@ import { AuthError, type AuthService } from './auth-service';
 import { createEditionVerbs } from './edition-verbs';
 import { PoolsConfigError, renderPoolsConfig, usesPools } from './haproxy-pools-config';
 import { createRoutingService } from './routing-service';
+import { isServiceToken, type ServiceTokens } from './service-tokens';
 import { blockingGates, previewReadiness } from './readiness-check';
 import type { ArtifactStore } from './artifact-store';
 import type { LbAdapter } from './lb-adapter';
@@ -55,6 +56,8 @@ export interface CoordinatorServicesOptions {
   lb: LbAdapter;
   /** Join tokens and revocation (docs/adr/0013); absent when agents connect insecurely. */
   agents?: AgentIdentity;
+  /** Service tokens for CI (docs/adr/0031); without them an `rgt_` token opens nothing. */
+  tokens?: ServiceTokens;
 }
 
 /** The identity service with its refusals as API errors. */
@@ -84,7 +87,7 @@ function gateAddress(gateUrl: string): { host: string; port: number } | null {
 }
 
 /** The auth service with its refusals as API errors (same words, tRPC codes). */
-function authServices(auth: AuthService): ApiServices['auth'] {
+function authServices(auth: AuthService, tokens?: ServiceTokens): ApiServices['auth'] {
   const wrap =
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
@@ -99,7 +102,11 @@ function authServices(auth: AuthService): ApiServices['auth'] {
     bootstrap: wrap(auth.bootstrap),
     login: wrap(auth.login),
     logout: wrap(auth.logout),
-    authenticate: auth.authenticate,
+    // A service token (`rgt_…`) is not a session: its own table, role and scope.
+    authenticate: (token) =>
+      isServiceToken(token)
+        ? (tokens?.authenticate(token) ?? Promise.resolve(null))
+        : auth.authenticate(token),
     createUser: wrap(auth.createUser),
     listUsers: wrap(auth.listUsers),
     setRole: wrap(auth.setRole),
@@ -276,8 +283,9 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
   return {
     version: opts.version,
     store,
-    auth: authServices(opts.auth),
+    auth: authServices(opts.auth, opts.tokens),
     ...(opts.agents ? { agents: agentServices(opts.agents) } : {}),
+    ...(opts.tokens ? { tokens: opts.tokens } : {}),
     runs: {
       async plan(input) {
         const p = await preview(input, 'preview', newBackupLabel());

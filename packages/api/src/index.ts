@@ -17,6 +17,19 @@ export type {
   RoutesView,
 } from './services';
 export * from './inputs';
+export {
+  DEFAULT_TOKEN_TTL_SECONDS,
+  MAX_LIVE_TOKENS,
+  MAX_TOKEN_TTL_SECONDS,
+  MIN_TOKEN_TTL_SECONDS,
+  SERVICE_TOKEN_PREFIX,
+  tokenCreateInput,
+  tokenRef,
+  type ServiceTokenScope,
+  type ServiceTokenServices,
+  type ServiceTokenView,
+  type TokenCreateInput,
+} from './tokens-router';
 export type { PortalView } from './portal-view';
 export {
   DEFAULT_EMAIL_EVENTS,

@@ -48,6 +48,15 @@ import {
 } from './inputs';
 import { portalView } from './portal-view';
 import {
+  createServiceToken,
+  enforceTokenScope,
+  listServiceTokens,
+  revokeServiceToken,
+  SERVICE_TOKEN_PREFIX,
+  tokenCreateInput,
+  tokenRef,
+} from './tokens-router';
+import {
   notifyDeliveriesInput,
   notifyListInput,
   notifyRef,
@@ -100,7 +109,7 @@ const NEEDS: Record<Role, string> = {
  * procedures and nothing else.
  */
 function requireRole(need: Role) {
-  return t.middleware(({ ctx, next, path }) => {
+  return t.middleware(async ({ ctx, next, path, getRawInput }) => {
     const p = ctx.principal;
     if (p.kind === 'portal') {
       throw new TRPCError({
@@ -109,9 +118,15 @@ function requireRole(need: Role) {
       });
     }
     if (p.kind !== 'user') {
+      // A service token that opens nothing says why (expired, revoked, unknown) and what to do.
+      const tokenRefusal =
+        ctx.token?.startsWith(SERVICE_TOKEN_PREFIX) && ctx.services.tokens
+          ? await ctx.services.tokens.refusal(ctx.token)
+          : null;
       throw new TRPCError({
         code: 'UNAUTHORIZED',
         message:
+          tokenRefusal ??
           "Sign in first: `rollgate login` (or the console's sign-in page), or pass a token (ROLLGATE_TOKEN).",
       });
     }
@@ -121,6 +136,8 @@ function requireRole(need: Role) {
         message: `${p.user.username} is ${p.user.role === 'admin' ? 'an' : 'a'} ${p.user.role}; "${path}" needs ${NEEDS[need]}. Ask an administrator.`,
       });
     }
+    // Every call of a service token is audited and held to its cluster (docs/adr/0031).
+    if (p.token) await enforceTokenScope(ctx, p.token, path, await getRawInput());
     return next({ ctx: { ...ctx, user: p.user } });
   });
 }
@@ -607,6 +624,13 @@ export const appRouter = t.router({
     revoke: operator
       .input(agentRef)
       .mutation(({ ctx, input }) => agentIdentity(ctx).revoke(input.serverId, ctx.actor, ctx.from)),
+  }),
+
+  /** Service tokens for CI (docs/adr/0031): a signed-in administrator's, never a token's. */
+  tokens: t.router({
+    create: admin.input(tokenCreateInput).mutation(({ ctx, input }) => createServiceToken(ctx, input)),
+    list: admin.query(({ ctx }) => listServiceTokens(ctx)),
+    revoke: admin.input(tokenRef).mutation(({ ctx, input }) => revokeServiceToken(ctx, input.name)),
   }),
 
   /** Notifications (docs/adr/0032): per-cluster subscriptions to run events; secrets never answered. */

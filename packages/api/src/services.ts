@@ -22,6 +22,7 @@ import type {
   HaproxyConfigInput,
   UpgradeInput,
 } from './inputs';
+import type { ServiceTokenScope, ServiceTokenServices } from './tokens-router';
 
 /** A cluster's routing rules (concurrent and validation editions) and where they point. */
 export interface RoutesView {
@@ -47,6 +48,8 @@ export interface ApiServices {
   auth: AuthServices;
   /** Agent identity (docs/adr/0013); absent on a coordinator built without it (unit tests). */
   agents?: AgentIdentityServices;
+  /** Service tokens for CI (docs/adr/0031); absent on a coordinator built without them (unit tests). */
+  tokens?: ServiceTokenServices;
   /** Notifications (docs/adr/0032); absent on a coordinator built without them (unit tests). */
   notify?: NotifyServices;
   runs: {
@@ -131,9 +134,12 @@ export interface ApiServices {
   };
 }
 
-/** Who is calling: a signed-in account, a customer's portal link, or nobody yet. */
+/**
+ * Who is calling: a signed-in account, a customer's portal link, or nobody yet. A service token
+ * (docs/adr/0031) is a 'user' with its role, plus `token`: its name and cluster scope.
+ */
 export type Principal =
-  | { kind: 'user'; user: UserView }
+  | { kind: 'user'; user: UserView; token?: ServiceTokenScope }
   | { kind: 'portal'; runId: string; recipient: string }
   | { kind: 'anonymous' };
 
@@ -158,7 +164,8 @@ export interface AuthServices {
     from: string,
   ): Promise<{ token: string; user: UserView; expiresAt: number }>;
   logout(token: string): Promise<void>;
-  authenticate(token: string): Promise<{ kind: 'user'; user: UserView } | null>;
+  /** A session's account, or a service token (`rgt_…`) as a user with its scope; null when neither. */
+  authenticate(token: string): Promise<{ kind: 'user'; user: UserView; token?: ServiceTokenScope } | null>;
   createUser(actor: UserView, username: string, role: Role, password: string): Promise<UserView>;
   listUsers(): Promise<UserView[]>;
   setRole(actor: UserView, username: string, role: Role): Promise<UserView>;

@@ -357,6 +357,8 @@ export const loginAttempts = pgTable(
 
 // Agent identities (join tokens, agent certificates, transports): docs/adr/0013.
 export * from './identity-schema';
+// Service tokens for CI: docs/adr/0031.
+export * from './service-tokens-schema';
 
 /**
  * Per-cluster subscriptions to run events (issue 16 item 4, migration 0016, docs/adr/0032): a

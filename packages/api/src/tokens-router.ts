@@ -1,0 +1,209 @@
+// Service tokens for CI (issue 16 item 5, docs/adr/0031): their inputs, what the API answers, the
+// cluster scope every call of a scoped token is held to, and the audit row of every use.
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { roleSchema, safeName, type Role } from '@rollgate/domain';
+import type { ApiContext } from './services';
+
+/** Tokens carry this prefix, so a leaked one is recognisable (secret scanners, logs). */
+export const SERVICE_TOKEN_PREFIX = 'rgt_';
+
+/** Default lifetime of a token when the creator names none: 30 days. */
+export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 86_400;
+/** The longest a token may live: 365 days (a forgotten token dies on its own). */
+export const MAX_TOKEN_TTL_SECONDS = 365 * 86_400;
+/** The shortest: 10 s (tests use it to see a token expire). */
+export const MIN_TOKEN_TTL_SECONDS = 10;
+/** How many unrevoked, unexpired tokens may exist at once. */
+export const MAX_LIVE_TOKENS = 200;
+
+export const tokenCreateInput = z.object({
+  name: safeName('token name'),
+  role: roleSchema,
+  /** The only cluster the token may act on; absent: every cluster. */
+  cluster: safeName('cluster name').optional(),
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(MIN_TOKEN_TTL_SECONDS, `a token lives at least ${MIN_TOKEN_TTL_SECONDS} s`)
+    .max(MAX_TOKEN_TTL_SECONDS, 'a token lives at most 365 days: create a new one when it expires')
+    .default(DEFAULT_TOKEN_TTL_SECONDS),
+});
+export type TokenCreateInput = z.infer<typeof tokenCreateInput>;
+export const tokenRef = z.object({ name: safeName('token name') });
+
+/** What a service token is scoped to, on the principal it authenticates. */
+export interface ServiceTokenScope {
+  id: string;
+  name: string;
+  /** null: every cluster. */
+  cluster: string | null;
+}
+
+/** A token as administrators see it: never the token itself. */
+export interface ServiceTokenView {
+  name: string;
+  role: Role;
+  cluster: string | null;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+  lastUsedFrom: string | null;
+  state: 'active' | 'expired' | 'revoked';
+}
+
+/** The coordinator's service-tokens.ts, as the router needs it. */
+export interface ServiceTokenServices {
+  /** The token's text is in this answer only: it is stored as its sha256. */
+  create(input: TokenCreateInput, actor: string): Promise<{ token: string; view: ServiceTokenView }>;
+  list(): Promise<ServiceTokenView[]>;
+  /** `changed` is false when it was revoked already. */
+  revoke(name: string, actor: string): Promise<{ view: ServiceTokenView; changed: boolean }>;
+  /** Why a token authenticates nothing, written for the person running CI. */
+  refusal(token: string): Promise<string>;
+  /** Stamps the token's last use (when and from where). */
+  touch(id: string, from: string): Promise<void>;
+}
+
+/** Which cluster a call's input names, directly or through a run or a server. */
+export type ClusterReference =
+  | { kind: 'cluster'; cluster: string }
+  | { kind: 'run'; runId: string }
+  | { kind: 'server'; serverId: string }
+  | { kind: 'none' };
+
+/** Reads the raw (not yet validated) input of a call for the cluster it acts on. */
+export function clusterReference(raw: unknown): ClusterReference {
+  if (typeof raw !== 'object' || raw === null) return { kind: 'none' };
+  const r = raw as Record<string, unknown>;
+  if (typeof r.cluster === 'string') return { kind: 'cluster', cluster: r.cluster };
+  if (typeof r.runId === 'string') return { kind: 'run', runId: r.runId };
+  if (typeof r.serverId === 'string') return { kind: 'server', serverId: r.serverId };
+  return { kind: 'none' };
+}
+
+/**
+ * Procedures a cluster-scoped token may call without naming a cluster: they act on no cluster
+ * (an edition is uploaded for an application, not a cluster) or only on the caller itself.
+ */
+export const CLUSTER_FREE_PROCEDURES: ReadonlySet<string> = new Set([
+  'health',
+  'auth.whoami',
+  'editions.list',
+  'editions.upload',
+]);
+
+/**
+ * Holds a cluster-scoped token to its cluster and writes the audit row of every call a token
+ * makes (allowed or refused). A call that names another cluster, or none where one is needed,
+ * is refused with what to do.
+ */
+export async function enforceTokenScope(
+  ctx: ApiContext,
+  scope: ServiceTokenScope,
+  path: string,
+  raw: unknown,
+): Promise<void> {
+  const refusal = scope.cluster === null ? null : await scopeRefusal(ctx, scope, path, raw);
+  await ctx.services.tokens?.touch(scope.id, ctx.from);
+  await ctx.services.store.appendAudit({
+    at: Date.now(),
+    actor: ctx.actor,
+    action: refusal ? 'token.refused' : 'token.use',
+    target: scope.name,
+    details: {
+      procedure: path,
+      from: ctx.from,
+      ...(scope.cluster ? { scope: scope.cluster } : {}),
+      ...(refusal ? { reason: refusal } : {}),
+    },
+  });
+  if (refusal) throw new TRPCError({ code: 'FORBIDDEN', message: refusal });
+}
+
+async function scopeRefusal(
+  ctx: ApiContext,
+  scope: ServiceTokenScope,
+  path: string,
+  raw: unknown,
+): Promise<string | null> {
+  const ref = clusterReference(raw);
+  let named: string | null = null;
+  if (ref.kind === 'cluster') named = ref.cluster;
+  else if (ref.kind === 'run') {
+    // An unknown run names no cluster; the procedure itself answers NOT_FOUND.
+    const run = await ctx.services.store.getRun(ref.runId);
+    if (!run) return null;
+    named = run.plan.cluster;
+  } else if (ref.kind === 'server') {
+    const server = await ctx.services.store.getServer(ref.serverId);
+    if (!server) return null;
+    named = server.cluster;
+  } else if (CLUSTER_FREE_PROCEDURES.has(path)) return null;
+  else {
+    return `Service token "${scope.name}" may act on cluster "${scope.cluster}" only, and "${path}" names no cluster (it would read or act across clusters). Name the cluster or the run (e.g. --cluster ${scope.cluster}), or use a token without a cluster scope.`;
+  }
+  if (named === scope.cluster) return null;
+  return `Service token "${scope.name}" may act on cluster "${scope.cluster}" only; "${path}" acts on cluster "${named}". Use a token scoped to "${named}" (an administrator creates one: \`rollgate token create --name <name> --role <role> --cluster ${named}\`).`;
+}
+
+/** Token management is for a signed-in administrator: a token never mints or revokes tokens. */
+function requireHumanAdmin(ctx: ApiContext): void {
+  if (ctx.principal.kind === 'user' && ctx.principal.token) {
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message:
+        'A service token cannot create, list or revoke service tokens; an administrator signs in (`rollgate login`) to do it.',
+    });
+  }
+}
+
+function tokenServices(ctx: ApiContext): ServiceTokenServices {
+  if (!ctx.services.tokens) {
+    throw new TRPCError({
+      code: 'PRECONDITION_FAILED',
+      message: 'This coordinator was built without service tokens.',
+    });
+  }
+  return ctx.services.tokens;
+}
+
+/** `tokens.create`: the answer carries the token once; the audit row names it, never its text. */
+export async function createServiceToken(ctx: ApiContext, input: TokenCreateInput) {
+  requireHumanAdmin(ctx);
+  const created = await tokenServices(ctx).create(input, ctx.actor);
+  await ctx.services.store.appendAudit({
+    at: Date.now(),
+    actor: ctx.actor,
+    action: 'token.create',
+    target: input.name,
+    details: {
+      role: input.role,
+      cluster: input.cluster ?? null,
+      expiresAt: new Date(created.view.expiresAt).toISOString(),
+    },
+  });
+  return created;
+}
+
+export async function listServiceTokens(ctx: ApiContext): Promise<ServiceTokenView[]> {
+  requireHumanAdmin(ctx);
+  return tokenServices(ctx).list();
+}
+
+export async function revokeServiceToken(ctx: ApiContext, name: string): Promise<ServiceTokenView> {
+  requireHumanAdmin(ctx);
+  const { view, changed } = await tokenServices(ctx).revoke(name, ctx.actor);
+  if (changed) {
+    await ctx.services.store.appendAudit({
+      at: Date.now(),
+      actor: ctx.actor,
+      action: 'token.revoke',
+      target: name,
+      details: { role: view.role, cluster: view.cluster },
+    });
+  }
+  return view;
+}
