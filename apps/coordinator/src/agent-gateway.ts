@@ -36,7 +36,7 @@ export interface AgentGatewayEvents {
 }
 
 export interface AgentGatewayOptions {
-  /** Interface to listen on; default 127.0.0.1 (plaintext is for loopback until mTLS lands). */
+  /** Interface to listen on; default 127.0.0.1. Streams use mTLS (docs/adr/0013) unless ROLLGATE_INSECURE_AGENTS. */
   host?: string;
   /** gRPC port; 0 picks a free one. Default 7401. */
   port?: number;
@@ -93,6 +93,10 @@ export interface AgentGatewayOptions {
     agentId: string,
     sha256: string,
   ) => Promise<string | null>;
+  /**
+   * More gRPC services on the same port (the standard health service, grpc-health.ts). Default: none.
+   */
+  extraServices?: { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }[];
   /**
    * This coordinator's id, recorded on the servers whose streams it holds (so a peer leading a
    * run publishes their commands here) and guarding its status writes. Default: none recorded.
@@ -726,6 +730,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
         },
         handlers as grpc.UntypedServiceImplementation,
       );
+      for (const extra of opts.extraServices ?? []) server.addService(extra.definition, extra.implementation);
       const address = `${opts.host ?? '127.0.0.1'}:${opts.port ?? 7401}`;
       return new Promise((resolve, reject) => {
         server.bindAsync(
