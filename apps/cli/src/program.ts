@@ -31,6 +31,12 @@ import { versionLine } from './version';
 import { agentsRevokeCommand, agentsTokenCreateCommand } from './commands/agents';
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './commands/tokens';
 import { auditCommand } from './commands/audit';
+import {
+  notifyAddCommand,
+  notifyDeliveriesCommand,
+  notifyListCommand,
+  notifyRemoveCommand,
+} from './commands/notify';
 import { editionListCommand, editionUploadCommand } from './commands/editions';
 import {
   editionActivateCommand,
@@ -255,6 +261,44 @@ export async function runCli(argv: string[]): Promise<number> {
     .argument('<server-id>', 'the agent id')
     .addOption(json())
     .action(act(agentsRevokeCommand));
+
+  const notify = program
+    .command('notify')
+    .description("run events to signed webhooks and to the run's contacts by email (README Notifications)");
+  notify
+    .command('add')
+    .description("subscribe a webhook or the run contacts to a cluster's run events (operators)")
+    .requiredOption('--cluster <cluster>', 'the cluster whose runs are followed')
+    .option('--webhook <url>', 'POST each event as JSON, signed (X-Rollgate-Signature: sha256=<HMAC>)')
+    .option('--secret-file <file>', "the webhook's HMAC secret, on the file's first line (16+ characters)")
+    .option('--email', "email the run's contacts (the announcement of `upgrade notice`)")
+    .option(
+      '--events <list>',
+      'comma-separated: scheduled,started,phase,paused,failed,rollback-proposed,sign-off,succeeded,rolled-back,aborted',
+    )
+    .addOption(json())
+    .action(act(notifyAddCommand));
+  notify
+    .command('list')
+    .description('the subscriptions (never their secrets)')
+    .option('--cluster <cluster>', 'only this cluster')
+    .addOption(json())
+    .action(act(notifyListCommand));
+  notify
+    .command('remove')
+    .description('remove a subscription and its pending deliveries (operators)')
+    .argument('<id>', 'the subscription id (ns-…)')
+    .addOption(json())
+    .action(act(notifyRemoveCommand));
+  notify
+    .command('deliveries')
+    .description('the delivery log, newest first: attempts, status, last error')
+    .option('--cluster <cluster>', 'only this cluster')
+    .option('--subscription <id>', 'only this subscription')
+    .option('--run <runId>', 'only this run')
+    .option('--limit <n>', 'at most this many (1-1000)', '50')
+    .addOption(json())
+    .action(act(notifyDeliveriesCommand));
 
   const serviceTokens = program
     .command('token')
