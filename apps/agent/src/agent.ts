@@ -29,6 +29,7 @@ import {
   type ServiceHealthView,
 } from './gate';
 import { createHealthMonitor, serviceHealthTarget, type HealthMonitor } from './health-monitor';
+import { createAgentMetrics, createMetricsServer } from './metrics';
 import { createHeavyClient } from './heavy-client';
 import { openJournal, type Journal } from './journal';
 import { createLogShipper, type LogShipper, type ShipLevel } from './log-shipper';
@@ -60,8 +61,8 @@ export interface AgentOptions {
 }
 
 export interface Agent {
-  /** agentCheckPort is set when gate.agentCheckPort is configured. */
-  start(): Promise<{ gatePort: number; agentCheckPort?: number }>;
+  /** agentCheckPort is set when gate.agentCheckPort is configured, metricsPort when metrics is. */
+  start(): Promise<{ gatePort: number; agentCheckPort?: number; metricsPort?: number }>;
   /** Stops cleanly; the managed services keep running. */
   stop(): Promise<void>;
   status(): AgentStatus;
@@ -128,6 +129,20 @@ export function createAgent(opts: AgentOptions): Agent {
   let connection: Connection | undefined;
   let shipper: LogShipper | undefined;
   let lastReported = '';
+  const metrics = createAgentMetrics({
+    gateOpen: () => decide().open,
+    gateWishOpen: () => (state?.get().gateWish ?? 'open') === 'open',
+    connected: () => connection?.connected ?? false,
+    services: () =>
+      config.services.map((s) => ({ name: s.name, state: health?.get(s.name)?.state ?? 'unknown' })),
+  });
+  const metricsServer = config.metrics
+    ? createMetricsServer({
+        registry: metrics.registry,
+        host: config.metrics.host,
+        port: config.metrics.port,
+      })
+    : undefined;
 
   function ship(level: ShipLevel, code: string, rawMessage: string, actionId = '') {
     const message = redact(rawMessage);
@@ -357,7 +372,13 @@ export function createAgent(opts: AgentOptions): Agent {
         isListening: createListenCheck({ hostsFor: probeHostsFor(config.services, localAddresses()) }),
         fetchArtifact: (sha256, signal) => {
           if (!connection) throw new Error('no coordinator connection');
-          return connection.fetchArtifact(sha256, signal);
+          const chunks = connection.fetchArtifact(sha256, signal);
+          return (async function* counted() {
+            for await (const chunk of chunks) {
+              metrics.bytesStaged(chunk.data.length);
+              yield chunk;
+            }
+          })();
         },
         lastOutput: (service) => lastOutput.get(service),
         heavy,
@@ -366,9 +387,14 @@ export function createAgent(opts: AgentOptions): Agent {
       executor = createExecutor({
         journal,
         runOp: async (op, ctx) => {
+          const t0 = performance.now();
+          let ok = false;
           try {
-            return await runOp(op, ctx);
+            const outcome = await runOp(op, ctx);
+            ok = true;
+            return outcome;
           } finally {
+            metrics.opFinished(op.op, ok, (performance.now() - t0) / 1000);
             if ('service' in op) await refreshInventory(op.service).catch(() => {});
           }
         },
@@ -439,6 +465,7 @@ export function createAgent(opts: AgentOptions): Agent {
           gateOpen: decide().open,
         }),
         onWelcome: async (w) => {
+          metrics.welcomed();
           if (w.gateWish === 'GATE_STATE_OPEN' || w.gateWish === 'GATE_STATE_CLOSED') {
             await setGateWish(
               w.gateWish === 'GATE_STATE_OPEN' ? 'open' : 'closed',
@@ -457,17 +484,23 @@ export function createAgent(opts: AgentOptions): Agent {
         onMessage,
       });
       connection.start();
+      const metricsPort = metricsServer ? (await metricsServer.start()).port : undefined;
       log.info(
         {
           version: AGENT_VERSION,
           coordinator: config.coordinator.addresses.join(', '),
           gatePort,
           agentCheckPort,
+          metricsPort,
           dataDir,
         },
         'agent started',
       );
-      return agentCheckPort === undefined ? { gatePort } : { gatePort, agentCheckPort };
+      return {
+        gatePort,
+        ...(agentCheckPort === undefined ? {} : { agentCheckPort }),
+        ...(metricsPort === undefined ? {} : { metricsPort }),
+      };
     },
 
     async stop() {
@@ -479,6 +512,7 @@ export function createAgent(opts: AgentOptions): Agent {
       await connection?.stop();
       shipper?.stop();
       await agentCheck?.stop();
+      await metricsServer?.stop();
       await gate?.stop();
       supervisor?.close();
       for (const m of managers?.values() ?? []) m.close();

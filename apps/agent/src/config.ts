@@ -637,6 +637,17 @@ export const agentConfigSchema = obj(
       .default([]),
     // Bounds on archives and on the heavy-work child (docs/adr/0016); every key optional.
     limits: limitsSchema.default(() => limitsSchema.parse({})),
+    // Prometheus metrics at http://host:port/metrics (docs/adr/0030); off when absent, loopback by default.
+    metrics: obj(
+      {
+        host: z
+          .string({ error: expected('an address to bind (e.g. "127.0.0.1")') })
+          .min(1, { error: expected('an address to bind (e.g. "127.0.0.1")') })
+          .default('127.0.0.1'),
+        port: port(9470),
+      },
+      'an object like { "port": 9470 } or { "host": "0.0.0.0", "port": 9470 }',
+    ).optional(),
     logLevel: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
         error: expected('one of trace, debug, info, warn, error, fatal, silent'),
@@ -646,6 +657,25 @@ export const agentConfigSchema = obj(
   'a JSON object with agentId, cluster, role, coordinator, dataDir, gate and services',
 ).superRefine((cfg, ctx) => {
   // The agent-check listens on its own port: sharing one with the gate or a service cannot bind.
+  // The metrics port too, when it is on the gate's host or any address.
+  const metricsPort = cfg.metrics?.port;
+  if (metricsPort !== undefined) {
+    const taken =
+      metricsPort === cfg.gate.port
+        ? 'gate.port'
+        : metricsPort === cfg.gate.agentCheckPort
+          ? 'gate.agentCheckPort'
+          : cfg.services.some((s) => s.port === metricsPort)
+            ? 'the port of a service'
+            : null;
+    if (taken !== null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metrics', 'port'],
+        message: `port ${metricsPort} is already ${taken}; give the metrics a port of their own (e.g. 9470)`,
+      });
+    }
+  }
   const agentCheckPort = cfg.gate.agentCheckPort;
   if (agentCheckPort === undefined) return;
   const clash =

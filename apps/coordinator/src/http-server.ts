@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { appRouter, type ApiContext, type ApiServices, type Principal } from '@rollgate/api';
 import type { Logger } from '@rollgate/logger';
 import { clientAddress, DEFAULT_PROXY_TRUST, withRequestOrigin, type ProxyTrust } from './request-origin';
+import type { CoordinatorMetrics } from './metrics';
+import type { Readiness } from './readiness';
 
 /** Request body caps, bytes (docs/adr/0020). */
 export interface BodyLimits {
@@ -36,6 +38,10 @@ export interface HttpServerOptions {
   allowedHosts?: string[];
   /** Body caps; defaults in DEFAULT_BODY_LIMITS. */
   bodyLimits?: Partial<BodyLimits>;
+  /** Serves /metrics from its registry and times every API call into it; default: no /metrics. */
+  metrics?: Pick<CoordinatorMetrics, 'registry' | 'apiCall'>;
+  /** Answers /readyz (503 with the reason when not ready); default: /readyz answers 200 like /healthz. */
+  readiness?: { check(): Promise<Readiness> };
 }
 
 /** A signed-in caller, as the auth service answers for a bearer token. */
@@ -121,7 +127,10 @@ function readCapped(req: IncomingMessage, limit: number): Promise<string | null>
   });
 }
 
-/** tRPC over HTTP at /trpc for the console and the CLI, plus /healthz. */
+/** Procedure names, the only values the API latency's `procedure` label takes besides batch and other. */
+const PROCEDURES = new Set(Object.keys(appRouter._def.procedures));
+
+/** tRPC over HTTP at /trpc for the console and the CLI, plus /healthz, /readyz and /metrics. */
 export function createHttpServer(opts: HttpServerOptions) {
   const trust = opts.proxyTrust ?? DEFAULT_PROXY_TRUST;
   const limits: BodyLimits = { ...DEFAULT_BODY_LIMITS, ...opts.bodyLimits };
@@ -179,6 +188,21 @@ export function createHttpServer(opts: HttpServerOptions) {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       return;
     }
+    // Like /healthz, these two answer whatever the Host header (a scraper names the address it
+    // scrapes); they carry counts and states, never a secret or an id (docs/adr/0030).
+    if (req.url === '/readyz') {
+      const r = opts.readiness ? await opts.readiness.check() : ({ ready: true } as const);
+      res
+        .writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify(r.ready ? { ready: true } : { ready: false, reason: r.reason }));
+      return;
+    }
+    if (req.url === '/metrics' && opts.metrics) {
+      const registry = opts.metrics.registry;
+      const text = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(text);
+      return;
+    }
     const host = hostName(req.headers.host);
     if (!allowed.has('*') && (host === null || !allowed.has(host))) {
       refuse(
@@ -220,6 +244,12 @@ export function createHttpServer(opts: HttpServerOptions) {
     const upload = user !== null && !batched && procedures[0] === 'editions.upload';
     const limit = upload ? limits.upload : user === null || sensitive ? limits.anonymous : limits.signedIn;
     const procedure = procedures.join(',').slice(0, 100);
+    if (opts.metrics) {
+      const metrics = opts.metrics;
+      const label = batched ? 'batch' : PROCEDURES.has(procedures[0]!) ? procedures[0]! : 'other';
+      const t0 = performance.now();
+      res.once('finish', () => metrics.apiCall(label, res.statusCode, (performance.now() - t0) / 1000));
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > limit) return tooLarge(req, res, procedure, limit);

@@ -36,6 +36,8 @@ export interface LbAdapterOptions {
   timeoutMs?: number;
   /** Where each balancer's view on the ledger is kept (migration 0014); default: not kept. */
   views?: LbViewsPort;
+  /** Told the result of every exchange with a balancer (metrics.ts); default: not told. */
+  onOperation?: (result: 'ok' | 'unreachable' | 'error') => void;
 }
 
 /** The state Rollgate last set for a server in a pool on one balancer. */
@@ -157,6 +159,7 @@ export function createLbAdapter(opts: LbAdapterOptions) {
     let other: Error | null = null;
     settled.forEach((s, i) => {
       const b = r.config.balancers[i]!;
+      opts.onOperation?.(s.status === 'fulfilled' ? 'ok' : unreachable(s.reason) ? 'unreachable' : 'error');
       if (s.status === 'fulfilled') out.set(b.name, s.value);
       else if (unreachable(s.reason))
         unreach ??= new LbUnreachableError(

@@ -81,7 +81,8 @@ export interface RollgateDb {
 const OWNER_LOCK = '5939040475853541490';
 const MIGRATION_LOCK = '5939040475853482354';
 
-const defaultMigrationsFolder = () => fileURLToPath(new URL('../migrations', import.meta.url));
+/** Where this package's migrations are; createDb applies them from here by default. */
+export const defaultMigrationsFolder = () => fileURLToPath(new URL('../migrations', import.meta.url));
 
 export function redactUrl(url: string): string {
   try {

@@ -1,5 +1,6 @@
 export {
   createDb,
+  defaultMigrationsFolder,
   redactUrl,
   type CreateDbOptions,
   type Db,
