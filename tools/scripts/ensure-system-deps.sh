@@ -21,6 +21,9 @@ if [ -z "${wanted[*]}" ]; then
   # supervisor: the agent's `supervisor` service manager is tested against a real supervisord,
   # started by the test itself as a non-daemon child with its own config (Debian's postinst may
   # also start the system's supervisord: harmless, the test never talks to it).
+  # prometheus: promtool checks /metrics and the sample alert rules, and a real Prometheus scrapes
+  # a coordinator once (apps/coordinator/src/metrics.int.test.ts; the test starts its own on a free
+  # loopback port; Debian's postinst may also start the system's one on :9090: harmless, unused).
   wanted=(
     useradd:passwd
     haproxy:haproxy
@@ -31,6 +34,8 @@ if [ -z "${wanted[*]}" ]; then
     /usr/lib/postgresql/15/bin/psql:postgresql-client-15
     supervisord:supervisor
     supervisorctl:supervisor
+    promtool:prometheus
+    prometheus:prometheus
   )
 fi
 
