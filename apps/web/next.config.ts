@@ -11,6 +11,9 @@ const config: NextConfig = {
   poweredByHeader: false,
   turbopack: { root: workspaceRoot },
   outputFileTracingRoot: workspaceRoot,
+  // `npm run build` ships .next/standalone (server.js and only the node_modules it needs) as dist/web
+  // (tools/build/build.mjs, docs/adr/0033); `next start` in a checkout still works.
+  output: 'standalone',
   // The console talks to nothing but its own origin (see app/api/trpc); no remote images or fonts.
   images: { unoptimized: true },
 };
