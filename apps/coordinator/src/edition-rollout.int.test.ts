@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHaproxyRuntime } from '@rollgate/lb';
 import { createLoadGenerator, type LoadResult } from '@rollgate/lb/testing';
 import {
   behindHaproxy,
@@ -148,6 +149,22 @@ describe('edition verbs: install, grouped rollout under load, back-out fast path
       onResult: (r) => results.push(r),
     });
     load.start();
+    // HAProxy's own view, sampled while the run goes: how many servers serve at the fewest.
+    const rt = createHaproxyRuntime({ socketPath: lb.socketPath });
+    const serving = { fewest: Infinity, rounds: 0, failedReads: 0, stopped: false };
+    const sampling = (async () => {
+      while (!serving.stopped) {
+        try {
+          const rows = await rt.serverStats('demo');
+          const up = rows.filter((r) => !r.name.endsWith('-beside') && r.status === 'UP').length;
+          serving.fewest = Math.min(serving.fewest, up);
+          serving.rounds++;
+        } catch {
+          serving.failedReads++;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
     // Long enough that requests finish more than a second before the switch however quickly the
     // run reaches it (the fast path can get there within a second of the rollout's start).
     await new Promise((r) => setTimeout(r, 2000));
@@ -166,6 +183,8 @@ describe('edition verbs: install, grouped rollout under load, back-out fast path
     ]);
     await finished(view.run.id);
     await new Promise((r) => setTimeout(r, 500));
+    serving.stopped = true;
+    await sampling;
     const report = await load.stop();
     const lines = await fleet.api.upgrade.logs.query({ runId: view.run.id, limit: 5000 });
     const switchLine = lines.find((l) => l.code === 'RG0115I');
@@ -198,7 +217,12 @@ describe('edition verbs: install, grouped rollout under load, back-out fast path
     expect(tally(before)).toEqual({ '1.0': before.length });
     expect(tally(after)).toEqual({ '2.0': after.length });
     expect(await active()).toEqual(['2.0', '2.0', '2.0', '2.0']);
-    // The capacity floor held: never more than half the cluster out of rotation.
+    // The capacity floor held: HAProxy never had fewer than half the cluster in rotation.
+    console.log(
+      `[atomic] ${serving.rounds} show-stat rounds (${serving.failedReads} failed reads), fewest servers UP ${serving.fewest}`,
+    );
     expect(view.run.plan.maxOutOfRotation).toBe(2);
+    expect(serving.rounds).toBeGreaterThan(10);
+    expect(serving.fewest).toBe(2);
   });
 });
