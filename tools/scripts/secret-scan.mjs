@@ -25,6 +25,7 @@ const PATTERNS = [
   ['a join token', /rgjoin\.[a-f0-9]{16}\.[A-Za-z0-9_-]{43}/],
   ['a database URL with a password', /postgres(?:ql)?:\/\/[^:@/\s"']+:[^@\s"'*]+@/],
   ['a bearer token', /Bearer [A-Za-z0-9_-]{20,}/],
+  ['a service token', /rgt_[A-Za-z0-9_-]{43}/],
 ];
 
 const files = [];
