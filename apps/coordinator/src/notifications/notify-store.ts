@@ -107,7 +107,7 @@ export function createNotifyStore(pool: Pool) {
         await pool.query(
           `INSERT INTO notify_deliveries (subscription_id, run_id, event, payload, status, next_at, created_at)
            VALUES ($1, $2, $3, $4, 'pending', ${at(5)}, ${at(5)})`,
-          [s.id, runId, event, JSON.stringify(payload)],
+          [s.id, runId, event, JSON.stringify(payload), now],
         );
         queued++;
       }
