@@ -24,8 +24,11 @@ if [ -z "${wanted[*]}" ]; then
   # prometheus: promtool checks /metrics and the sample alert rules, and a real Prometheus scrapes
   # a coordinator once (apps/coordinator/src/metrics.int.test.ts; the test starts its own on a free
   # loopback port; Debian's postinst may also start the system's one on :9090: harmless, unused).
+  # python3: the notification test receives mail with Python 3.11's `smtpd` DebuggingServer
+  # (apps/coordinator/src/notifications/notifications.int.test.ts).
   wanted=(
     useradd:passwd
+    python3:python3
     haproxy:haproxy
     /usr/lib/chromium/chromium:chromium
     /usr/lib/postgresql/15/bin/postgres:postgresql-15
