@@ -130,7 +130,7 @@ describe('coordinator metrics and readiness (issue 16 item 3)', () => {
     };
     await startCoordinator();
     const Health = grpc.makeGenericClientConstructor(HEALTH_SERVICE_DEFINITION, 'Health');
-    health = new Health(grpcAddress, grpc.credentials.createInsecure()) as typeof health;
+    health = new Health(grpcAddress, grpc.credentials.createInsecure()) as unknown as typeof health;
   }, 120_000);
 
   afterAll(async () => {

@@ -88,7 +88,7 @@ describe('coordinator metrics (issue 16 item 3)', () => {
     // The samples are taken off the write path: wait until they are in.
     for (let i = 0; i < 100; i++) {
       const counts = (await value(m, 'rollgate_step_duration_seconds')).filter((v) =>
-        v.metricName?.endsWith('_count'),
+        (v as { metricName?: string }).metricName?.endsWith('_count'),
       );
       if (counts.reduce((a, v) => a + v.value, 0) === 3) break;
       await new Promise((res) => setTimeout(res, 10));
