@@ -9,6 +9,7 @@ import { formatTime } from '../view-model';
 import { usePolled } from './hooks';
 import { IssueList } from './issue-list';
 import { NeedsRole, useCan, useSessionUser } from './session-context';
+import { ServiceTokensCard } from './service-tokens-card';
 
 const ROLES: { role: Role; what: string }[] = [
   { role: 'viewer', what: 'reads everything, changes nothing' },
@@ -124,6 +125,7 @@ function UsersAdmin() {
           })
         }
       />
+      <ServiceTokensCard />
     </>
   );
 }
