@@ -6,6 +6,8 @@ const constraints = {
   'type:domain': [],
   'type:protocol': [],
   'type:util': [],
+  // The shared test kit (freePort, waitFor): Node only, imports nothing of ours (docs/adr/0034).
+  'type:test-kit': [],
   // Load-balancer drivers (@rollgate/lb): pure Node on top of the domain.
   'type:lb': ['type:domain'],
   'type:engine': ['type:domain', 'type:util'],
@@ -31,6 +33,7 @@ const constraints = {
     'type:protocol',
     'type:tool',
     'type:lb',
+    'type:test-kit',
   ],
 };
 const boundaries = (extra = []) => [
@@ -90,11 +93,17 @@ export default [
     },
   },
   {
+    // Test support that is not itself a test file (the lb's testing entry, the engine's harness)
+    // may use the test kit too.
+    files: ['packages/*/src/testing/**/*.ts', 'packages/engine/src/test-harness.ts'],
+    rules: { '@nx/enforce-module-boundaries': boundaries(['type:test-kit']) },
+  },
+  {
     // Tests may also use the tools (the demo fleet, the demo-app's editions) and the load-balancer
     // test helpers (a real HAProxy, the load generator) to drive real processes.
     files: ['**/*.test.ts', '**/*.int.test.ts', '**/*.spec.ts'],
     rules: {
-      '@nx/enforce-module-boundaries': boundaries(['type:tool', 'type:lb']),
+      '@nx/enforce-module-boundaries': boundaries(['type:tool', 'type:lb', 'type:test-kit']),
       '@typescript-eslint/no-restricted-imports': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
     },

@@ -12,7 +12,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -27,20 +26,10 @@ import {
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgentBundle } from './build.mjs';
+import { freePort, waiter } from '@rollgate/test-kit';
 
 let work: string;
 let dist: string;
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 const config = (over: Record<string, unknown> = {}) => ({
   agentId: 'bundle-1',
@@ -261,17 +250,10 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
     let out = '';
     agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
     agent.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const until = async <T>(fn: () => T | undefined, what: string): Promise<T> => {
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const v = fn();
-        if (v !== undefined) return v;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; agent output:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const { waitFor: until } = waiter({ timeoutMs: 60_000, diagnostics: () => `agent output:\n${out}` });
+
     const install = async (id: string, edition: string) => {
-      const conn = await until(() => stream, 'the agent to connect');
+      const conn = await until('the agent to connect', () => stream);
       conn.write({
         runAction: {
           actionId: id,
@@ -281,9 +263,8 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
           ops: [{ install: { service: 'shop', edition, sha256, size: bytes.length } }],
         },
       });
-      return until(
-        () => updates.find((u) => u.actionId === id && /SUCCEEDED|FAILED|CANCELLED/.test(u.status)),
-        `the result of ${id}`,
+      return until(`the result of ${id}`, () =>
+        updates.find((u) => u.actionId === id && /SUCCEEDED|FAILED|CANCELLED/.test(u.status)),
       );
     };
     const worker = join(dist, 'rollgate-agent-worker.cjs');

@@ -37,6 +37,7 @@ import {
 } from '@rollgate/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentCheckServer } from './agent-check';
+import { waiter } from '@rollgate/test-kit';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -160,22 +161,12 @@ let gatePort: number;
 let agentCheckPort: number;
 let appPort: number;
 
-async function waitFor<T>(
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${what}\n--- agent (tail) ---\n${agentOutput.slice(-3000)}\n--- haproxy ---\n${hp?.output().slice(-2000)}`,
-      );
-    await sleep(25);
-  }
-}
+const { waitFor } = waiter({
+  timeoutMs: 20_000,
+  everyMs: 25,
+  diagnostics: () =>
+    `--- agent (tail) ---\n${agentOutput.slice(-3000)}\n--- haproxy ---\n${hp?.output().slice(-2000)}`,
+});
 
 function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
@@ -196,8 +187,8 @@ const stat = async (name: string): Promise<ServerStat | undefined> =>
 async function runAction(actionId: string, ops: ActionOp[]): Promise<ActionUpdate__Output> {
   coord.send({ runAction: { actionId, runId: 'agent-check', ops } });
   return waitFor(
-    () => coord.updates.find((u) => u.actionId === actionId && /SUCCEEDED|FAILED|CANCELLED/.test(u.status)),
     `final result of ${actionId}`,
+    () => coord.updates.find((u) => u.actionId === actionId && /SUCCEEDED|FAILED|CANCELLED/.test(u.status)),
     60_000,
   );
 }
@@ -281,13 +272,13 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => other.listen(otherPort, '127.0.0.1', r));
 
-  const hello = await waitFor(() => coord.hellos[0], 'Hello from the agent', 60_000);
+  const hello = await waitFor('Hello from the agent', () => coord.hellos[0], 60_000);
   expect(hello.agentCheckPort).toBe(agentCheckPort);
   // Where HAProxy checks the service: reported by the agent from services[].healthUrl.
   expect(hello.services[0]).toMatchObject({ healthPath: '/health', healthPort: appPort });
   await waitFor(
-    async () => (await httpGet(gatePort, '/gate').catch(() => undefined))?.status === 200,
     'gate open',
+    async () => (await httpGet(gatePort, '/gate').catch(() => undefined))?.status === 200,
   );
 
   hp = await startHaproxy({
@@ -319,8 +310,8 @@ beforeAll(async () => {
   });
   rt = createHaproxyRuntime({ socketPath: hp.socketPath });
   await waitFor(
-    async () => (await stat('admin-1'))?.agentStatus === 'L7OK' && (await stat('admin-1'))?.status === 'UP',
     'admin-1 UP with its agent-check answering',
+    async () => (await stat('admin-1'))?.agentStatus === 'L7OK' && (await stat('admin-1'))?.status === 'UP',
   );
 }, 120_000);
 
@@ -352,14 +343,14 @@ describe('agent-check with a real HAProxy, agent and demo-app', () => {
     const { results, report } = await underLoad(async () => {
       closedAt = Date.now();
       coord.send({ setGate: { state: 'GATE_STATE_CLOSED', reason: 'test: drain through agent-check' } });
-      drainStat = await waitFor(async () => {
+      drainStat = await waitFor('admin-1 DRAIN by its agent-check', async () => {
         const s = await stat('admin-1');
         return s?.status === 'DRAIN' ? s : undefined;
-      }, 'admin-1 DRAIN by its agent-check');
+      });
       await sleep(2000);
       openedAt = Date.now();
       coord.send({ setGate: { state: 'GATE_STATE_OPEN', reason: 'test: back in rotation' } });
-      await waitFor(async () => (await stat('admin-1'))?.status === 'UP', 'admin-1 UP again');
+      await waitFor('admin-1 UP again', async () => (await stat('admin-1'))?.status === 'UP');
       await sleep(500);
     });
     expect(drainStat).toMatchObject({
@@ -413,7 +404,7 @@ describe('agent-check with a real HAProxy, agent and demo-app', () => {
       expect(cycle.reason).toBe('');
       expect(cycle.status).toBe('ACTION_STATUS_SUCCEEDED');
       drained = `restart cycle took ${Date.now() - started} ms`;
-      await waitFor(async () => (await stat('admin-1'))?.status === 'UP', 'admin-1 UP after the cycle');
+      await waitFor('admin-1 UP after the cycle', async () => (await stat('admin-1'))?.status === 'UP');
       await sleep(500);
     });
     console.log(
@@ -432,41 +423,41 @@ describe('agent-check with a real HAProxy, agent and demo-app', () => {
     await rt.raw(`disable agent ${BACKEND}/admin-1`);
     await rt.setState(BACKEND, 'admin-1', 'drain');
     await waitFor(
-      async () => (await stat('admin-1'))?.adminState === 'drain',
       'admin-1 drained by the runtime API',
+      async () => (await stat('admin-1'))?.adminState === 'drain',
     );
     await rt.raw(`enable agent ${BACKEND}/admin-1`);
     await waitFor(
-      async () => (await stat('admin-1'))?.adminState === 'ready',
       'agent "ready" clearing the drain',
+      async () => (await stat('admin-1'))?.adminState === 'ready',
       5000,
     );
 
     // Wish closed: a reload forgets admin states, and the agent-check puts the drain back.
     coord.send({ setGate: { state: 'GATE_STATE_CLOSED', reason: 'test: reload' } });
     await waitFor(
-      async () => (await stat('admin-1'))?.adminState === 'drain',
       'admin-1 drained by its agent-check',
+      async () => (await stat('admin-1'))?.adminState === 'drain',
     );
     await hp.reload();
     const reloadedAt = Date.now();
     await waitFor(
-      async () => (await stat('admin-1'))?.adminState === 'drain',
       'drain re-asserted after reload',
+      async () => (await stat('admin-1'))?.adminState === 'drain',
       5000,
     );
     console.log(`[agent-check] drain re-asserted ${Date.now() - reloadedAt} ms after an HAProxy reload`);
     coord.send({ setGate: { state: 'GATE_STATE_OPEN', reason: 'test: reload done' } });
-    await waitFor(async () => (await stat('admin-1'))?.status === 'UP', 'admin-1 UP again');
+    await waitFor('admin-1 UP again', async () => (await stat('admin-1'))?.status === 'UP');
   });
 
   it("a stopped service is marked DOWN by HAProxy's own check of it, never by the agent-check; UP again once healthy", async () => {
     const stopped = await runAction('down.stop', [{ stop: { service: 'demo-app', timeoutMs: 10_000 } }]);
     expect(stopped.status).toBe('ACTION_STATUS_SUCCEEDED');
-    const down = await waitFor(async () => {
+    const down = await waitFor('admin-1 DOWN by its health check', async () => {
       const s = await stat('admin-1');
       return s?.status === 'DOWN' ? s : undefined;
-    }, 'admin-1 DOWN by its health check');
+    });
     // DOWN by the check of the service (connection refused), while the agent still says "ready up".
     expect(down).toMatchObject({ statusText: 'DOWN', adminState: 'ready', agentStatus: 'L7OK' });
     expect(down.checkStatus).toMatch(/^L4CON|^L7/);
@@ -479,7 +470,7 @@ describe('agent-check with a real HAProxy, agent and demo-app', () => {
       { waitHealthy: { service: 'demo-app', timeoutMs: 20_000 } },
     ]);
     expect(restarted.status).toBe('ACTION_STATUS_SUCCEEDED');
-    await waitFor(async () => (await stat('admin-1'))?.status === 'UP', 'admin-1 UP once healthy');
+    await waitFor('admin-1 UP once healthy', async () => (await stat('admin-1'))?.status === 'UP');
     expect(JSON.parse((await httpGet(gatePort, '/status')).body)).toMatchObject({ agentCheck: 'ready up' });
   });
 });

@@ -80,6 +80,7 @@ class S(http.server.ThreadingHTTPServer):
     request_queue_size = 256
 S(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()
 `;
+import { waiter } from '@rollgate/test-kit';
 
 // ------------------------------------------------------------------ a fake coordinator for several agents
 
@@ -167,19 +168,7 @@ function diagnostics(): string {
   return `${agents.join('\n')}\n--- haproxy (service mode) ---\n${hpService?.output().slice(-1500)}`;
 }
 
-async function waitFor<T>(
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${diagnostics()}`);
-    await sleep(50);
-  }
-}
+const { waitFor } = waiter({ timeoutMs: 30_000, diagnostics });
 
 function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
@@ -285,8 +274,8 @@ beforeAll(async () => {
   }
 
   const hellos = await waitFor(
-    () => (AGENTS.every((id) => coord.hellos.some((h) => h.agentId === id)) ? coord.hellos : undefined),
     'Hello from both agents',
+    () => (AGENTS.every((id) => coord.hellos.some((h) => h.agentId === id)) ? coord.hellos : undefined),
     90_000,
   );
   // The servers as the coordinator learns them: the health path comes from the agents' Hello.
@@ -307,8 +296,8 @@ beforeAll(async () => {
   expect(servers.map((s) => s.healthPath)).toEqual(['/healthz', '/healthz']);
   for (const n of nodes.values())
     await waitFor(
-      async () => (await httpGet(n.gatePort, '/gate').catch(() => undefined))?.status === 200,
       `${n.id}'s gate open`,
+      async () => (await httpGet(n.gatePort, '/gate').catch(() => undefined))?.status === 200,
       60_000,
     );
 
@@ -339,10 +328,10 @@ beforeAll(async () => {
   rtService = createHaproxyRuntime({ socketPath: hpService.socketPath });
   rtGate = createHaproxyRuntime({ socketPath: hpGate.socketPath });
   for (const rt of [rtService, rtGate])
-    await waitFor(async () => {
+    await waitFor('both servers UP with their agent-check answering', async () => {
       const st = await statsOf(rt);
       return AGENTS.every((id) => st.get(id)?.status === 'UP' && st.get(id)?.agentStatus === 'L7OK');
-    }, 'both servers UP with their agent-check answering');
+    });
 }, 180_000);
 
 afterAll(async () => {
@@ -372,6 +361,7 @@ describe('a dead or busy agent never takes a healthy service out of rotation (is
     const details = new Set<string>();
     // Until the service has answered two more probes late (each one a failed probe: timeout 1 s).
     await waitFor(
+      'two late probes',
       async () => {
         const g = await httpGet(api2.gatePort, '/gate');
         gateAnswers.set(g.status, (gateAnswers.get(g.status) ?? 0) + 1);
@@ -382,7 +372,6 @@ describe('a dead or busy agent never takes a healthy service out of rotation (is
         const now = JSON.parse((await httpGet(api2.servicePort, '/probes')).body) as { late: number };
         return now.late >= before.late + 2;
       },
-      'two late probes',
       60_000,
     );
     await sleep(1600); // the last late probe has timed out on the agent's side
@@ -442,7 +431,7 @@ describe('a dead or busy agent never takes a healthy service out of rotation (is
   it('agents restarted: the drain through the agent-check still works, with no request lost', async () => {
     const hellosBefore = coord.hellos.length;
     for (const n of nodes.values()) startAgent(n);
-    await waitFor(() => coord.hellos.length >= hellosBefore + 2, 'Hello from both restarted agents', 90_000);
+    await waitFor('Hello from both restarted agents', () => coord.hellos.length >= hellosBefore + 2, 90_000);
     const api1 = nodes.get('api-1')!;
     // The service was left running and was adopted, not restarted.
     const st = JSON.parse((await httpGet(api1.gatePort, '/status')).body) as { agentCheck: string };
@@ -455,18 +444,18 @@ describe('a dead or busy agent never takes a healthy service out of rotation (is
     const { results, report } = await underLoad(async () => {
       closedAt = Date.now();
       coord.send('api-1', { setGate: { state: 'GATE_STATE_CLOSED', reason: 'test: drain after restart' } });
-      drained = await waitFor(async () => {
+      drained = await waitFor('api-1 DRAIN by its agent-check', async () => {
         const s = (await statsOf(rtService)).get('api-1');
         return s?.status === 'DRAIN' ? s : undefined;
-      }, 'api-1 DRAIN by its agent-check');
+      });
       drainSeenAt = Date.now();
       await sleep(1500);
       openedAt = Date.now();
       coord.send('api-1', { setGate: { state: 'GATE_STATE_OPEN', reason: 'test: back in rotation' } });
-      await waitFor(async () => {
+      await waitFor('api-1 UP again', async () => {
         const s = (await statsOf(rtService)).get('api-1');
         return s?.status === 'UP' && s.adminState === 'ready';
-      }, 'api-1 UP again');
+      });
       await sleep(500);
     });
     expect(drained).toMatchObject({ statusText: 'DRAIN (agent)', adminState: 'drain' });

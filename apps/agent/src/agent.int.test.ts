@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,38 +25,17 @@ import {
   type Welcome,
 } from '@rollgate/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, waiter } from '@rollgate/test-kit';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 
 // ------------------------------------------------------------------ helpers
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-async function waitFor<T>(
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${what}\n--- agent output (tail) ---\n${agentOutput.slice(-4000)}`,
-      );
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const { waitFor } = waiter({
+  timeoutMs: 20_000,
+  everyMs: 25,
+  diagnostics: () => `--- agent output (tail) ---\n${agentOutput.slice(-4000)}`,
+});
 
 function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
@@ -210,8 +189,8 @@ async function journal(): Promise<{ t: string; id: string; status?: string; reas
 
 const finalUpdate = (id: string) =>
   waitFor(
-    () => coord.updates.find((u) => u.actionId === id && /SUCCEEDED|FAILED|CANCELLED/.test(u.status)),
     `final result of ${id}`,
+    () => coord.updates.find((u) => u.actionId === id && /SUCCEEDED|FAILED|CANCELLED/.test(u.status)),
     60_000,
   );
 
@@ -297,7 +276,7 @@ afterAll(async () => {
 
 describe('agent against a fake coordinator and the real demo-app', () => {
   it('provisions the initial edition 1.0, starts it, and says Hello', async () => {
-    const hello = await waitFor(() => coord.hellos[0], 'Hello');
+    const hello = await waitFor('Hello', () => coord.hellos[0]);
     expect(hello).toMatchObject({
       agentId: 'admin-1',
       cluster: 'demo',
@@ -312,22 +291,21 @@ describe('agent against a fake coordinator and the real demo-app', () => {
       activeEdition: '1.0',
     });
 
-    const root = await waitFor(() => tryGet(appPort, '/'), 'demo-app 1.0 answering');
+    const root = await waitFor('demo-app 1.0 answering', () => tryGet(appPort, '/'));
     expect(JSON.parse(root.body)).toMatchObject({ edition: '1.0', server: 'admin-1' });
-    await waitFor(async () => (await tryGet(gatePort, '/gate'))?.status === 200, 'gate open');
-    await waitFor(() => coord.received.some((m) => m.body === 'heartbeat'), 'a heartbeat');
-    await waitFor(
-      () => coord.received.some((m) => m.body === 'health' && m.health?.gateOpen),
-      'a health report with the gate open',
+    await waitFor('gate open', async () => (await tryGet(gatePort, '/gate'))?.status === 200);
+    await waitFor('a heartbeat', () => coord.received.some((m) => m.body === 'heartbeat'));
+    await waitFor('a health report with the gate open', () =>
+      coord.received.some((m) => m.body === 'health' && m.health?.gateOpen),
     );
   });
 
   it('answers 503 on the gate while the coordinator wish is closed, and persists the wish', async () => {
     coord.send({ setGate: { state: 'GATE_STATE_CLOSED', reason: 'test' } });
-    const closed = await waitFor(async () => {
+    const closed = await waitFor('gate 503', async () => {
       const r = await tryGet(gatePort, '/gate');
       return r?.status === 503 ? r : undefined;
-    }, 'gate 503');
+    });
     expect(closed.body.trim()).toBe('closed by coordinator');
     const state = JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8')) as { gateWish: string };
     expect(state.gateWish).toBe('closed');
@@ -340,7 +318,7 @@ describe('agent against a fake coordinator and the real demo-app', () => {
     });
 
     coord.send({ setGate: { state: 'GATE_STATE_OPEN', reason: 'test' } });
-    await waitFor(async () => (await tryGet(gatePort, '/gate'))?.status === 200, 'gate 200 again');
+    await waitFor('gate 200 again', async () => (await tryGet(gatePort, '/gate'))?.status === 200);
   });
 
   it('runs the upgrade action to 2.0 without losing an in-flight request', async () => {
@@ -388,7 +366,7 @@ describe('agent against a fake coordinator and the real demo-app', () => {
     const root = JSON.parse((await httpGet(appPort, '/')).body) as { edition: string; pid: number };
     expect(root.edition).toBe('2.0');
     expect(root.pid).not.toBe(oldPid);
-    await waitFor(async () => (await tryGet(gatePort, '/gate'))?.status === 200, 'gate open after upgrade');
+    await waitFor('gate open after upgrade', async () => (await tryGet(gatePort, '/gate'))?.status === 200);
 
     // Side by side, current switched, configuration carried over.
     const svcDir = join(dataDir, 'editions', 'demo-app');
@@ -402,9 +380,8 @@ describe('agent against a fake coordinator and the real demo-app', () => {
     expect(coord.fetches).toEqual([{ sha256: e2.sha256, agentId: 'admin-1' }]);
 
     // Progress shipped with stable codes, including the service's own output.
-    await waitFor(
-      () => coord.logs.some((l) => l.code === 'RG0190I' && l.message.includes('edition 2.0 listening')),
-      'service output',
+    await waitFor('service output', () =>
+      coord.logs.some((l) => l.code === 'RG0190I' && l.message.includes('edition 2.0 listening')),
     );
     const codes = new Set(coord.logs.map((l) => l.code));
     for (const c of ['RG0100I', 'RG0101I', 'RG0110I', 'RG0111I', 'RG0112I', 'RG0113I', 'RG0114I', 'RG0190I'])
@@ -425,9 +402,8 @@ describe('agent against a fake coordinator and the real demo-app', () => {
         ops: [{ stop: { service: 'demo-app', timeoutMs: 1000 } }],
       },
     });
-    const again = await waitFor(
-      () => coord.updates.slice(before).find((u) => u.actionId === 'run1.s0.admin-1.a1'),
-      'journal answer',
+    const again = await waitFor('journal answer', () =>
+      coord.updates.slice(before).find((u) => u.actionId === 'run1.s0.admin-1.a1'),
     );
     expect(again.status).toBe('ACTION_STATUS_SUCCEEDED');
     await new Promise((r) => setTimeout(r, 300));
@@ -446,12 +422,10 @@ describe('agent against a fake coordinator and the real demo-app', () => {
       },
     });
     expect(await finalUpdate('cmd.ok')).toMatchObject({ status: 'ACTION_STATUS_SUCCEEDED' });
-    await waitFor(
-      () =>
-        coord.logs.some(
-          (l) => l.code === 'RG0190I' && l.actionId === 'cmd.ok' && l.message.includes('schema at v2'),
-        ),
-      'command output',
+    await waitFor('command output', () =>
+      coord.logs.some(
+        (l) => l.code === 'RG0190I' && l.actionId === 'cmd.ok' && l.message.includes('schema at v2'),
+      ),
     );
 
     coord.send({
@@ -500,24 +474,22 @@ describe('agent against a fake coordinator and the real demo-app', () => {
     expect(existsSync(join(dataDir, 'editions', 'demo-app', '3.0'))).toBe(false);
     expect((await readdir(join(dataDir, 'editions', 'demo-app'))).sort()).toEqual(['1.0', '2.0', 'current']);
     expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
-    await waitFor(
-      () => coord.logs.some((l) => l.code === 'RG0120E' && l.actionId === 'run2.s0.admin-1.a1'),
-      'RG0120E',
+    await waitFor('RG0120E', () =>
+      coord.logs.some((l) => l.code === 'RG0120E' && l.actionId === 'run2.s0.admin-1.a1'),
     );
   });
 
   it('reconnects after the coordinator restarts and adopts the Welcome gate wish', async () => {
     await coord.stop();
-    await waitFor(
-      async () => (await tryGet(gatePort, '/status'))?.body.includes('"connected": false'),
-      'agent notices',
+    await waitFor('agent notices', async () =>
+      (await tryGet(gatePort, '/status'))?.body.includes('"connected": false'),
     );
     // The gate keeps working while the coordinator is away; let a few reconnects fail first.
     expect((await httpGet(gatePort, '/gate')).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1500));
     expect(JSON.parse((await httpGet(gatePort, '/status')).body)).toMatchObject({ connected: false });
     coord = await startFakeCoordinator(coordPort, { ...welcome, gateWish: 'GATE_STATE_CLOSED' });
-    const hello = await waitFor(() => coord.hellos[0], 'Hello after coordinator restart', 30_000);
+    const hello = await waitFor('Hello after coordinator restart', () => coord.hellos[0], 30_000);
     // Every finished result, newest last, so a coordinator that lost track can settle them.
     expect(hello.journaled.map((u) => [u.actionId, u.status])).toEqual([
       ['run1.s0.admin-1.a1', 'ACTION_STATUS_SUCCEEDED'],
@@ -531,9 +503,9 @@ describe('agent against a fake coordinator and the real demo-app', () => {
       activeEdition: '2.0',
       health: 'SERVICE_HEALTH_HEALTHY',
     });
-    await waitFor(async () => (await tryGet(gatePort, '/gate'))?.status === 503, 'gate closed by Welcome');
+    await waitFor('gate closed by Welcome', async () => (await tryGet(gatePort, '/gate'))?.status === 503);
     coord.send({ setGate: { state: 'GATE_STATE_OPEN', reason: 'back' } });
-    await waitFor(async () => (await tryGet(gatePort, '/gate'))?.status === 200, 'gate reopened');
+    await waitFor('gate reopened', async () => (await tryGet(gatePort, '/gate'))?.status === 200);
   });
 
   it('never re-runs an action interrupted by an agent crash; the service keeps serving', async () => {
@@ -547,12 +519,8 @@ describe('agent against a fake coordinator and the real demo-app', () => {
         ops: [{ drain: { service: 'demo-app', maxWaitMs: 60_000 } }],
       },
     });
-    await waitFor(
-      () =>
-        coord.updates.find(
-          (u) => u.actionId === 'run3.s0.admin-1.a1' && u.status === 'ACTION_STATUS_RUNNING',
-        ),
-      'RUNNING',
+    await waitFor('RUNNING', () =>
+      coord.updates.find((u) => u.actionId === 'run3.s0.admin-1.a1' && u.status === 'ACTION_STATUS_RUNNING'),
     );
     const pid = await servicePid();
     await stopAgent('SIGKILL');
@@ -564,7 +532,7 @@ describe('agent against a fake coordinator and the real demo-app', () => {
 
     const hellosBefore = coord.hellos.length;
     agent = startAgent();
-    const hello = await waitFor(() => coord.hellos[hellosBefore], 'Hello from the restarted agent', 30_000);
+    const hello = await waitFor('Hello from the restarted agent', () => coord.hellos[hellosBefore], 30_000);
     const settled = hello.journaled.find((u) => u.actionId === 'run3.s0.admin-1.a1');
     expect(settled?.status).toBe('ACTION_STATUS_FAILED');
     expect(settled?.reason).toBe(
@@ -580,19 +548,18 @@ describe('agent against a fake coordinator and the real demo-app', () => {
         ops: [{ drain: { service: 'demo-app', maxWaitMs: 60_000 } }],
       },
     });
-    const answer = await waitFor(
-      () => coord.updates.slice(before).find((u) => u.actionId === 'run3.s0.admin-1.a1'),
-      'journal answer',
+    const answer = await waitFor('journal answer', () =>
+      coord.updates.slice(before).find((u) => u.actionId === 'run3.s0.admin-1.a1'),
     );
     expect(answer.status).toBe('ACTION_STATUS_FAILED');
 
     // Re-adopted, not restarted.
-    const status = await waitFor(async () => {
+    const status = await waitFor('healthy status', async () => {
       const s = JSON.parse((await httpGet(gatePort, '/status')).body) as {
         services: { pid: number; state: string }[];
       };
       return s.services[0]?.state === 'healthy' ? s : undefined;
-    }, 'healthy status');
+    });
     expect(status.services[0]?.pid).toBe(pid);
 
     const recs = await journal();

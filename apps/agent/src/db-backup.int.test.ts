@@ -22,6 +22,7 @@ import type { HealthMonitor } from './health-monitor';
 import { openJournal, type Journal } from './journal';
 import { createOpRunner } from './ops';
 import { createSupervisor, type Supervisor } from './supervisor';
+import { waitFor } from '@rollgate/test-kit';
 
 const unavailable = appPostgresUnavailableReason();
 
@@ -135,13 +136,11 @@ describe.skipIf(unavailable !== null)('database backups with a real PostgreSQL 1
 
   async function runAction(id: string, ops: ActionOp__Output[]): Promise<ActionUpdate> {
     await executor.handleRunAction({ actionId: id, runId: 'r1', stepIndex: 0, attempt: 1, ops });
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const u = updates.find((x) => x.actionId === id && /SUCCEEDED|FAILED|CANCELLED/.test(String(x.status)));
-      if (u) return u;
-      if (Date.now() > deadline) throw new Error(`action ${id} did not finish`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    return waitFor(
+      `action ${id} to finish`,
+      () => updates.find((x) => x.actionId === id && /SUCCEEDED|FAILED|CANCELLED/.test(String(x.status))),
+      { timeoutMs: 120_000, everyMs: 20 },
+    );
   }
 
   const counts = async () => ({

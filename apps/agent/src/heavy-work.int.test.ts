@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,40 +24,17 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeBomb, writeGzipTar } from '../test/archives';
 import { createHeavyClient } from './heavy-client';
+import { freePort, waiter } from '@rollgate/test-kit';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const MiB = 1024 * 1024;
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
 let agentOutput = '';
 
-async function waitFor<T>(
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out waiting for ${what}\n--- agent output (tail) ---\n${agentOutput.slice(-4000)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const { waitFor } = waiter({
+  timeoutMs: 60_000,
+  diagnostics: () => `--- agent output (tail) ---\n${agentOutput.slice(-4000)}`,
+});
 
 /** ms until the gate answered (any status), or undefined when it did not answer within 5 s. */
 function probeGate(port: number): Promise<number | undefined> {
@@ -173,8 +150,8 @@ function install(id: string, edition: string, a: { sha256: string; size: number 
     },
   });
   return waitFor(
-    () => updates.find((u) => u.actionId === id && /SUCCEEDED|FAILED|CANCELLED/.test(u.status)),
     `the result of ${id}`,
+    () => updates.find((u) => u.actionId === id && /SUCCEEDED|FAILED|CANCELLED/.test(u.status)),
     120_000,
   );
 }
@@ -214,8 +191,8 @@ beforeAll(async () => {
   );
   agent.stdout?.on('data', (d: Buffer) => (agentOutput = (agentOutput + d.toString()).slice(-20_000)));
   agent.stderr?.on('data', (d: Buffer) => (agentOutput = (agentOutput + d.toString()).slice(-20_000)));
-  await waitFor(() => stream, 'the agent to connect');
-  await waitFor(async () => (await probeAgentCheck(checkPort)) !== undefined, 'the agent-check port');
+  await waitFor('the agent to connect', () => stream);
+  await waitFor('the agent-check port', async () => (await probeAgentCheck(checkPort)) !== undefined);
   // Resting: the median of a few samples once the agent has settled.
   await new Promise((r) => setTimeout(r, 3000));
   const samples: number[] = [];
@@ -300,8 +277,8 @@ describe('issue 13: heavy work off the agent loop, bounded archives', () => {
     expect(await probeGate(gatePort)).toBeDefined();
     let last = 0;
     await waitFor(
-      async () => (last = await rssMb(agent.pid!)) < restingMb + 20,
       `agent RSS under resting ${restingMb.toFixed(1)} MB + 20 MB`,
+      async () => (last = await rssMb(agent.pid!)) < restingMb + 20,
       60_000,
     ).catch((err: Error) => {
       throw new Error(`${err.message} (last ${last.toFixed(1)} MB)`);

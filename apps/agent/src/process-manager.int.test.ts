@@ -18,6 +18,7 @@ import {
   type SupervisorEvent,
 } from './supervisor';
 import { createConnectionCounter, createListenCheck } from './tcp-connections';
+import { waiter } from '@rollgate/test-kit';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 const SERVICE_USER = 'rollgate-svc';
@@ -25,13 +26,7 @@ let dataDir: string;
 const sups: Supervisor[] = [];
 const pids: number[] = [];
 
-const until = async (what: string, fn: () => boolean | Promise<boolean>, ms = 20_000) => {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const { until } = waiter({ timeoutMs: 20_000, everyMs: 20 });
 
 function supervisor(
   options: Record<string, ProcessOptions>,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createLogger } from '@rollgate/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSupervisor, isAlive, type PidRecord } from './supervisor';
+import { waiter } from '@rollgate/test-kit';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 let dataDir: string;
@@ -24,13 +25,7 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-const until = async (fn: () => boolean | Promise<boolean>, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const { until } = waiter({ timeoutMs: 5000, everyMs: 20 });
 
 describe('supervisor', () => {
   it('ships output, SIGKILLs a process that ignores SIGTERM after the timeout', async () => {
@@ -53,7 +48,7 @@ describe('supervisor', () => {
       edition: '1.0',
     });
     started.push(rec.pid);
-    await until(() => lines.includes('up'));
+    await until("the process's 'up' line", () => lines.includes('up'));
     const r = await sup.stop('stubborn', 300);
     expect(r).toMatchObject({ alreadyStopped: false, killed: true });
     expect(r.ms).toBeGreaterThanOrEqual(300);
@@ -79,7 +74,7 @@ describe('supervisor', () => {
     const sup2 = createSupervisor({ dataDir, baseEnv: {}, log, onOutput: () => {}, onExit: () => {} });
     expect(await sup2.adopt('svc')).toMatchObject({ pid: rec.pid, edition: '2.0' });
     expect(await sup2.stop('svc', 2000)).toMatchObject({ alreadyStopped: false, killed: false });
-    await until(async () => !(await isAlive(rec.pid)));
+    await until('the process to be gone', async () => !(await isAlive(rec.pid)));
 
     // A pid file naming a live process with another start time is someone else's process.
     const fake: PidRecord = { pid: process.pid, startTime: '1', edition: '1.0', startedAt: 0 };

@@ -10,24 +10,9 @@ import { createHaproxyRuntime } from '@rollgate/lb';
 import { freePort, startHaproxy, type HaproxyProcess } from '@rollgate/lb/testing';
 import { createLogger } from '@rollgate/logger';
 import { createLbAdapter, type LbAdapter, type LbBalancerView } from './lb-adapter';
+import { waiter } from '@rollgate/test-kit';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(50);
-  }
-}
+const { waitFor } = waiter({ timeoutMs: 20_000 });
 
 function agent(id: string, role: string, services: string[]): ServerRecord {
   return {

@@ -6,6 +6,7 @@ import { createEngine, type Engine } from './engine';
 import { createMemoryStore } from './memory-store';
 import type { AgentBus, DispatchAction, EngineStore, RunLeases } from './ports';
 import { registerServers, silent } from './test-harness';
+import { waiter } from '@rollgate/test-kit';
 
 const IDS = ['admin-1', 'admin-2', 'stream-1', 'stream-2'];
 
@@ -87,13 +88,7 @@ function fleet(store: EngineStore, holdFrom = Infinity) {
   return { bus, executed, engines, release };
 }
 
-async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const { until } = waiter({ timeoutMs: 5000, everyMs: 10 });
 
 function engineOn(
   store: EngineStore & RunLeases,

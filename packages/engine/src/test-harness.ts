@@ -5,6 +5,7 @@ import { compileMinorUpgrade, type Plan } from '@rollgate/domain';
 import { createEngine, type Engine, type EngineOptions } from './engine';
 import { createMemoryStore } from './memory-store';
 import type { AgentBus, DispatchAction, EngineStore, LoadBalancerPort, LogRecord } from './ports';
+import { untilValue } from '@rollgate/test-kit';
 
 export const silent = { info() {}, warn() {}, error() {} };
 
@@ -165,12 +166,10 @@ export async function setup(
   return { store, fleet, logs, engine };
 }
 
-export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out; last value: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/**
+ * Reads until `ok` holds for the value and returns it (the engine tests' form of the test kit's
+ * untilValue: 5 s, every 10 ms; the timeout names the last value).
+ */
+export function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
+  return untilValue('a value that holds', fn, ok, { timeoutMs: ms, everyMs: 10 });
 }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitResponses } from './haproxy-parse';
 import { createHaproxyRuntime, type HaproxyRuntime } from './haproxy-runtime';
 import { freePort, startHaproxy, type HaproxyProcess } from './testing';
+import { waiter } from '@rollgate/test-kit';
 
 const BE = 'be_app';
 let hp: HaproxyProcess;
@@ -50,17 +51,7 @@ async function stopService(name: string): Promise<void> {
   await new Promise<void>((r) => s.close(() => r()));
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(fn: () => Promise<T | undefined | false>, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${hp.output().slice(-2000)}`);
-    await sleep(25);
-  }
-}
+const { waitFor } = waiter({ timeoutMs: 20_000, everyMs: 25, diagnostics: () => hp.output().slice(-2000) });
 
 /** Column values of one server from a `show stat` answer. */
 function statOf(csv: string, server: string): Record<string, string> {
@@ -125,7 +116,7 @@ beforeAll(async () => {
   rt = createHaproxyRuntime({ socketPath: hp.socketPath, timeoutMs: 5000 });
   // Every server UP before the test (HAProxy may start them waiting for rise).
   await rt.raw(['s1', 's2', 's3'].map((n) => `set server ${BE}/${n} health up`).join(';'));
-  await waitFor(async () => (await stat('s1')).status === 'UP' && (await stat('s3')).status === 'UP', 'UP');
+  await waitFor('UP', async () => (await stat('s1')).status === 'UP' && (await stat('s3')).status === 'UP');
 }, 60_000);
 
 afterAll(async () => {
@@ -141,10 +132,10 @@ describe('re-admission on a real HAProxy (issue 18 item 1)', () => {
     agentSays.s2 = 'drain up';
     await rt.raw(`set server ${BE}/s2 state maint`);
     expect((await stat('s2')).status).toBe('MAINT');
-    await waitFor(async () => /^DRAIN/.test((await stat('s2')).status ?? ''), 's2 out of maint by its agent');
+    await waitFor('s2 out of maint by its agent', async () => /^DRAIN/.test((await stat('s2')).status ?? ''));
     agentSays.s2 = 'ready up';
     await rt.raw(`set server ${BE}/s2 state ready`);
-    await waitFor(async () => (await stat('s2')).status === 'UP', 's2 back UP');
+    await waitFor('s2 back UP', async () => (await stat('s2')).status === 'UP');
   });
 
   it('a server parked in maint whose service was stopped and restarted is UP in the exchange that sends health up and state ready; a drained one is marked DOWN and waits for rise without health up', async () => {
@@ -158,7 +149,7 @@ describe('re-admission on a real HAProxy (issue 18 item 1)', () => {
     await stopService('s1');
     await stopService('s3');
     // The drained server's stopped service is health-checked and marked DOWN ...
-    await waitFor(async () => (await stat('s3')).status === 'DOWN', 's3 DOWN by its checks');
+    await waitFor('s3 DOWN by its checks', async () => (await stat('s3')).status === 'DOWN');
     // ... while the parked one, stopped as long, was never checked: no failed check, still MAINT.
     const parked = await stat('s1');
     expect(parked.status).toBe('MAINT');
@@ -167,8 +158,8 @@ describe('re-admission on a real HAProxy (issue 18 item 1)', () => {
     await startService('s1');
     await startService('s3');
     // The agent's waitHealthy: the service answers its own health check.
-    await waitFor(() => healthy('s1'), 's1 healthy');
-    await waitFor(() => healthy('s3'), 's3 healthy');
+    await waitFor('s1 healthy', () => healthy('s1'));
+    await waitFor('s3 healthy', () => healthy('s3'));
 
     // The control: `state ready` alone leaves the DOWN server DOWN until `rise` checks pass.
     expect((await inOneExchange([`set server ${BE}/s3 state ready`], 's3')).status).toMatch(/^DOWN/);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderHaproxyBackend } from './haproxy-config';
 import { createHaproxyRuntime, type HaproxyRuntime } from './haproxy-runtime';
 import { createLoadGenerator, freePort, startHaproxy, type HaproxyProcess, type LoadResult } from './testing';
+import { waiter } from '@rollgate/test-kit';
 
 const BACKEND = 'rollgate_demo';
 let hp: HaproxyProcess;
@@ -25,19 +26,7 @@ async function backendServer(name: string, port: number): Promise<Server> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(
-  fn: () => Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${hp.output().slice(-2000)}`);
-    await sleep(25);
-  }
-}
+const { waitFor } = waiter({ timeoutMs: 10_000, everyMs: 25, diagnostics: () => hp.output().slice(-2000) });
 
 /** Runs load while `during` acts; returns every result and the report. */
 async function underLoad(during: () => Promise<void>, opts: { keepAlive: boolean; rate?: number }) {
@@ -80,9 +69,8 @@ beforeAll(async () => {
       }),
   });
   rt = createHaproxyRuntime({ socketPath: hp.socketPath });
-  await waitFor(
-    async () => (await rt.serverStats(BACKEND)).every((s) => s.status === 'UP' && s.checkStatus === 'L7OK'),
-    'all servers UP by their health check',
+  await waitFor('all servers UP by their health check', async () =>
+    (await rt.serverStats(BACKEND)).every((s) => s.status === 'UP' && s.checkStatus === 'L7OK'),
   );
 }, 30_000);
 

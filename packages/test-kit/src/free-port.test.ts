@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { freePort } from './index';
+import { freePort } from './free-port';
 
 describe('freePort', () => {
   it('never hands out one port twice in a process, even when the OS offers it again', async () => {

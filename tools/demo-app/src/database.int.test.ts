@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '@rollgate/lb/testing';
+import { FatalWait, freePort, waitFor } from '@rollgate/test-kit';
 import { psqlQuery, startAppPostgres, type AppPostgres } from '@rollgate/app-db';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,11 +50,14 @@ async function startServer(cwd: string): Promise<number> {
   let out = '';
   c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   c.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!out.includes('listening')) {
-    if (Date.now() > deadline || c.exitCode !== null) throw new Error(`demo-app did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(
+    'the demo-app to listen',
+    () => {
+      if (c.exitCode !== null) throw new FatalWait(`demo-app did not start: ${out}`);
+      return out.includes('listening');
+    },
+    { timeoutMs: 10_000, everyMs: 20, diagnostics: () => `demo-app did not start: ${out}` },
+  );
   return port;
 }
 

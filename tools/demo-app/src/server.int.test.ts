@@ -3,22 +3,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoServerPath } from './package-editions';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
+import { FatalWait, freePort, waitFor } from '@rollgate/test-kit';
 
 function get(
   port: number,
@@ -72,11 +61,14 @@ async function startDemo(extraEnv: Record<string, string> = {}): Promise<ChildPr
   output = '';
   c.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   c.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!output.includes('listening')) {
-    if (Date.now() > deadline || c.exitCode !== null) throw new Error(`demo-app did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(
+    'the demo-app to listen',
+    () => {
+      if (c.exitCode !== null) throw new FatalWait(`demo-app did not start: ${output}`);
+      return output.includes('listening');
+    },
+    { timeoutMs: 10_000, everyMs: 20, diagnostics: () => `demo-app did not start: ${output}` },
+  );
   return c;
 }
 

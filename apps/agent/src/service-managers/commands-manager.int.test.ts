@@ -2,7 +2,6 @@
 // a timeout and capped output (issue 14 item 3).
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@rollgate/logger';
@@ -10,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCommandsManager } from './commands';
 import { OUTPUT_CAP, runArgv } from './run-argv';
 import type { ServiceManager } from './service-manager';
+import { freePort, waiter } from '@rollgate/test-kit';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 
@@ -48,26 +48,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined | false>, what: string, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const { waitFor } = waiter({ timeoutMs: 30_000, everyMs: 100 });
 
 function get(port: number): Promise<string> {
   return new Promise((res, rej) => {
@@ -120,7 +101,7 @@ describe('commands manager with a real control script (issue 14 item 3)', () => 
     const rec = await manager.start({ edition: '3.1', dir: editionDir, env: { DB_PASSWORD: 'hunter2' } });
     expect(rec).toEqual({ pid: null, edition: '3.1' });
     expect(
-      await waitFor(async () => (await get(port)).startsWith('edition 3.1') && get(port), 'the service'),
+      await waitFor('the service', async () => (await get(port)).startsWith('edition 3.1') && get(port)),
     ).toBe('edition 3.1 secret-seen True\n');
     expect(await manager.refresh()).toBe(true);
     expect(manager.lastStatus()?.detail).toMatch(/^running pid \d+$/);
@@ -178,7 +159,7 @@ describe('runArgv: no shell, a timeout, bounded output', () => {
         return false;
       }
     };
-    await waitFor(async () => !alive(), 'the grandchild to be gone');
+    await waitFor('the grandchild to be gone', async () => !alive());
   });
 
   it('keeps only the end of a large output', async () => {

@@ -7,7 +7,6 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +23,7 @@ import { createSupervisor } from '../supervisor';
 import { createConnectionCounter, createListenCheck } from '../tcp-connections';
 import { createServiceManagers } from './create-service-manager';
 import type { ServiceManager } from './service-manager';
+import { freePort, waiter } from '@rollgate/test-kit';
 
 const run = promisify(execFile);
 const log = createLogger({ name: 'test', level: 'silent' });
@@ -45,32 +45,7 @@ print("serving edition", edition, flush=True)
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined | false>, what: string, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? ` (${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const { waitFor } = waiter({ timeoutMs: 30_000, everyMs: 100 });
 
 function get(port: number): Promise<string> {
   return new Promise((res, rej) => {
@@ -164,12 +139,10 @@ beforeAll(async () => {
     ].join('\n'),
   );
   supervisord = spawn('supervisord', ['-n', '-c', conf], { stdio: 'ignore' });
-  await waitFor(
-    async () =>
-      (
-        await run('supervisorctl', ['-c', conf, 'status', 'web']).catch((e: { stdout?: string }) => e)
-      ).stdout?.includes('STOPPED'),
-    'supervisord to answer',
+  await waitFor('supervisord to answer', async () =>
+    (
+      await run('supervisorctl', ['-c', conf, 'status', 'web']).catch((e: { stdout?: string }) => e)
+    ).stdout?.includes('STOPPED'),
   );
 
   const parsed = parseConfig(
@@ -235,8 +208,8 @@ afterAll(async () => {
   if (supervisord && supervisord.exitCode === null) {
     await run('supervisorctl', ['-c', conf, 'shutdown']).catch(() => {});
     await waitFor(
-      async () => supervisord!.exitCode !== null || supervisord!.signalCode !== null,
       'supervisord to exit',
+      async () => supervisord!.exitCode !== null || supervisord!.signalCode !== null,
       15_000,
     ).catch(() => supervisord!.kill('SIGKILL'));
   }
@@ -251,7 +224,7 @@ describe('a service under a real supervisord (issue 14 item 3)', () => {
     expect(await get(port)).toMatch(/^edition 1\.0 pid \d+/);
     expect(manager.running()?.edition).toBe('1.0');
     expect(manager.lastStatus()?.detail).toMatch(/^RUNNING pid \d+/);
-    await waitFor(async () => health.get('web')?.state === 'healthy', 'the health view to be healthy');
+    await waitFor('the health view to be healthy', async () => health.get('web')?.state === 'healthy');
   });
 
   it('rolls out to a new edition: supervisord runs 2.0 through the current link', async () => {
@@ -282,14 +255,14 @@ describe('a service under a real supervisord (issue 14 item 3)', () => {
   });
 
   it('crashed (kill -9): supervisord restarts it and the agent reports the restart', async () => {
-    await waitFor(async () => health.get('web')?.state === 'healthy', 'healthy before the crash');
+    await waitFor('healthy before the crash', async () => health.get('web')?.state === 'healthy');
     const { stdout } = await run('supervisorctl', ['-c', conf, 'pid', 'web']);
     const victim = Number(stdout.trim());
     expect(victim).toBeGreaterThan(0);
     expect(manager.running()?.pid).toBe(victim);
     process.kill(victim, 'SIGKILL');
 
-    const detail = await waitFor(async () => restarts[0], 'the agent to notice the restart');
+    const detail = await waitFor('the agent to notice the restart', async () => restarts[0]);
     const now = manager.running()?.pid;
     expect(now).toBeGreaterThan(0);
     expect(now).not.toBe(victim);
@@ -299,7 +272,7 @@ describe('a service under a real supervisord (issue 14 item 3)', () => {
     expect(manager.restarts()).toBe(1);
     // Same edition (the current link did not move), served by the new process; health is back.
     expect(await get(port)).toBe(`edition 1.0 pid ${now}\n`);
-    await waitFor(async () => health.get('web')?.state === 'healthy', 'healthy after the restart');
+    await waitFor('healthy after the restart', async () => health.get('web')?.state === 'healthy');
     // A start now is a no-op: the agent does not fight supervisord over its own restart.
     expect(await op({ op: 'start', service: 'web' })).toBe(`web edition 1.0 already running (pid ${now})`);
   });
@@ -310,7 +283,7 @@ describe('a service under a real supervisord (issue 14 item 3)', () => {
       (e: { stdout: string }) => e,
     );
     expect(stdout).toMatch(/STOPPED/);
-    await waitFor(async () => health.get('web')?.state === 'stopped', 'the health view to say stopped');
+    await waitFor('the health view to say stopped', async () => health.get('web')?.state === 'stopped');
     expect(manager.running()).toBeUndefined();
     expect(await op({ op: 'stop', service: 'web', timeoutMs: 10_000 })).toBe('web was already stopped');
   });

@@ -3,6 +3,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
+import { waiter } from '@rollgate/test-kit';
 
 function connect(port: number): Promise<{ socket: Socket; received: () => string; closed: () => boolean }> {
   return new Promise((resolve, reject) => {
@@ -20,13 +21,7 @@ function connect(port: number): Promise<{ socket: Socket; received: () => string
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, fn: () => boolean, ms = 2000) {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const { until } = waiter({ timeoutMs: 2000, everyMs: 10 });
 
 describe('startTcpProxy', () => {
   let echo: Server;

@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waiter } from '@rollgate/test-kit';
 
 export const ROOT = resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
 
@@ -61,32 +62,11 @@ export function tempDir(prefix: string): { path: string; remove: () => Promise<v
 }
 
 /** A TCP port free on loopback right now (one implementation, shared with the tests). */
-export { freePort } from '@rollgate/lb/testing';
+export { freePort } from '@rollgate/test-kit';
 
-/** Polls `fn` until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs: number,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`,
-      );
-    }
-    await sleep(everyMs);
-  }
-}
+/** Polls until a probe returns a truthy value, every 100 ms (one implementation, shared with the tests). */
+export { FatalWait } from '@rollgate/test-kit';
+export const { waitFor } = waiter({ everyMs: 100 });
 
 /** Sends SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
 export function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
