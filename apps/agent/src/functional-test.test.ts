@@ -147,7 +147,11 @@ describe('functionalTest probes', () => {
       ['admin version', 'version', true],
       ['about', 'version', true],
     ]);
-    for (const p of r.probes) expect(p.ms).toBeGreaterThanOrEqual(0);
+    // Each probe's time is measured: the navigation waited for the slow page (60 ms on the server).
+    for (const p of r.probes) expect(Number.isInteger(p.ms), `${p.name}: ${p.ms}`).toBe(true);
+    const slowest = Number(/slowest: \/apps\/slow (\d+) ms/.exec(r.probes[2]!.detail)?.[1]);
+    expect(slowest).toBeGreaterThanOrEqual(59);
+    expect(r.probes[2]!.ms).toBeGreaterThanOrEqual(slowest);
     expect(r.probes[2]!.detail).toMatch(/3 pages answered 200; slowest: \/apps\/slow \d+ ms/);
     expect(r.probes[4]!.detail).toMatch(/exited 0: app launched/);
     // The login was form-encoded, and the pages after it carried the session cookie.

@@ -630,7 +630,7 @@ describe('engine: guided failure, readiness evidence, scheduling', () => {
   });
 
   it('allowsDowntime lets a step empty a role (announced downtime); without it the floor holds', async () => {
-    const { store, engine, logs } = await setup();
+    const { store, engine, logs, fleet } = await setup();
     const base = plan();
     const stopAll = {
       ...base.steps.find((s) => s.key === 'g1.stop')!,
@@ -640,10 +640,15 @@ describe('engine: guided failure, readiness evidence, scheduling', () => {
     };
     const p: Plan = { ...base, maxOutOfRotation: 4, steps: [{ ...stopAll, index: 0 }] };
     const held = await engine.createRun(p, 'tester');
-    await until(
-      async () => logs.filter((l) => l.code === 'RG0030W' && l.runId === held.id).length,
-      (n) => n > 0,
+    const holds = await until(
+      async () => logs.filter((l) => l.code === 'RG0030W' && l.runId === held.id),
+      (l) => l.length > 0,
     );
+    // The floor held: the step names the emptied role, and no server was sent the stop.
+    expect(holds[0]!.message).toMatch(/no other healthy "(admin|stream)" server is in rotation/);
+    expect((await store.getRun(held.id))!.status).toBe('running');
+    expect(fleet.sent.filter((a) => a.runId === held.id)).toEqual([]);
+    expect([...fleet.gates.values()].every((open) => open)).toBe(true);
     await engine.abort(held.id, 'tester');
     const down = await engine.createRun(
       { ...p, steps: [{ ...stopAll, index: 0, allowsDowntime: true }] },
@@ -653,6 +658,17 @@ describe('engine: guided failure, readiness evidence, scheduling', () => {
       () => store.getRun(down.id),
       (r) => r?.status === 'succeeded',
     );
+    // The announced downtime emptied both roles: all four servers were stopped, out of rotation together.
+    const stopped = fleet.sent.filter((a) => a.runId === down.id).map((a) => a.actionId);
+    expect(stopped).toHaveLength(4);
+    expect((await store.getActions(down.id)).map((a) => a.serverId).sort()).toEqual([
+      'admin-1',
+      'admin-2',
+      'stream-1',
+      'stream-2',
+    ]);
+    expect(fleet.maxOut).toBe(4);
+    expect(logs.some((l) => l.code === 'RG0030W' && l.runId === down.id)).toBe(false);
     await engine.stop();
   });
 });
@@ -839,8 +855,13 @@ describe('engine: re-admission at the speed of evidence (issue 18)', () => {
       const json = JSON.parse(/ \| (\{.*\})$/.exec(l.message)![1]!) as Record<string, unknown>;
       expect(json).toMatchObject({ v: 1, partial: false, key: expect.stringMatching(/^g\d\.rollout$/) });
       const n = (k: string) => json[k] as number;
+      // Whole milliseconds (the figures are clamped at 0, so a sign check could not fail), and the
+      // engine's share is what the others leave of the total.
       for (const k of ['totalMs', 'lbMs', 'drainMs', 'agentMs', 'readmitMs', 'engineMs'])
-        expect(n(k)).toBeGreaterThanOrEqual(0);
+        expect(Number.isInteger(n(k)), `${k} = ${n(k)}`).toBe(true);
+      expect(n('engineMs')).toBe(
+        Math.max(0, n('totalMs') - n('lbMs') - n('drainMs') - n('agentMs') - n('readmitMs')),
+      );
       expect(n('lbMs') + n('drainMs') + n('agentMs') + n('readmitMs') + n('engineMs')).toBeGreaterThanOrEqual(
         n('totalMs'),
       );
