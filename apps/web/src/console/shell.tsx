@@ -14,6 +14,7 @@ const NAV: readonly { href: string; label: string; need: Role }[] = [
   { href: '/plan', label: 'Plan upgrade', need: 'viewer' },
   { href: '/runs', label: 'Runs', need: 'viewer' },
   { href: '/audit', label: 'Audit', need: 'viewer' },
+  { href: '/notifications', label: 'Notifications', need: 'viewer' },
   { href: '/users', label: 'Users', need: 'admin' },
 ];
 
