@@ -86,6 +86,7 @@ async function main() {
       },
       agentsConnected: () => gateway.connectedCount(),
       logWriter: () => logWriter.stats(),
+      ready: async () => (await readiness.check()).ready,
     },
   });
   const readiness = createReadiness({ pool: () => db.pool, migrationsFolder: defaultMigrationsFolder() });

@@ -152,6 +152,7 @@ describe('coordinator metrics and readiness (issue 16 item 3)', () => {
       'rollgate_runs{state="paused"} 0',
       'rollgate_runs{state="running"} 0',
       'rollgate_servers_out_of_rotation 0',
+      'rollgate_ready 1',
       'rollgate_agents_connected 0',
       'rollgate_agents_lost_total 0',
       'rollgate_log_writer_lag_lines',
@@ -420,8 +421,15 @@ describe('coordinator metrics and readiness (issue 16 item 3)', () => {
     expect(down.body.reason).not.toContain('postgres://');
     expect(await check('')).toEqual({ status: SERVING_STATUS.NOT_SERVING });
     expect((await get(`${base}/healthz`)).status).toBe(200);
+    // /metrics still answers: the database's gauges are left out, rollgate_ready says why.
+    const scrape = await get(`${base}/metrics`);
+    expect(scrape.status).toBe(200);
+    expect(sample(scrape.text, 'rollgate_ready')).toBe(0);
+    expect(scrape.text).not.toContain('rollgate_runs{');
+    expect(sample(scrape.text, 'rollgate_agents_connected')).toBe(0);
     await db.start();
     await waitFor('/readyz to answer 200 again', async () => (await readyz()).status === 200, 60_000);
+    expect(sample((await get(`${base}/metrics`)).text, 'rollgate_ready')).toBe(1);
     expect(await check('')).toEqual({ status: SERVING_STATUS.SERVING });
   });
 

@@ -30,6 +30,27 @@ export interface CoordinatorGauges {
   agentsConnected(): number;
   /** The log writer: lines waiting in memory and lines persisted so far. */
   logWriter(): { buffered: number; written: number };
+  /** Whether /readyz would answer 200 (database reachable and migrated); default: not exported. */
+  ready?(): Promise<boolean>;
+}
+
+/** A database read slower than this leaves its gauge out of the scrape, ms. */
+const GAUGE_TIMEOUT_MS = 2000;
+
+/**
+ * The value, or null when it failed or took too long: a scrape while the database is down still
+ * answers, with the database's gauges left out (no stale value) and `rollgate_ready 0`.
+ */
+async function orNull<T>(read: () => Promise<T>): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), GAUGE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([read().catch(() => null), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface CoordinatorMetricsOptions {
@@ -58,8 +79,9 @@ export function createCoordinatorMetrics(opts: CoordinatorMetricsOptions) {
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const counts = await g.runsByState();
-      for (const state of RUN_STATES) this.set({ state }, counts[state] ?? 0);
+      const counts = await orNull(() => g.runsByState());
+      this.reset();
+      if (counts) for (const state of RUN_STATES) this.set({ state }, counts[state] ?? 0);
     },
   });
   new Gauge({
@@ -67,9 +89,22 @@ export function createCoordinatorMetrics(opts: CoordinatorMetricsOptions) {
     help: 'Servers a run took out of rotation and has not put back yet.',
     registers: [registry],
     async collect() {
-      this.set(await g.serversOutOfRotation());
+      const n = await orNull(() => g.serversOutOfRotation());
+      this.reset();
+      if (n !== null) this.set(n);
     },
   });
+  const ready = g.ready;
+  if (ready) {
+    new Gauge({
+      name: 'rollgate_ready',
+      help: 'Whether the coordinator is ready (1: database reachable and migrated, as /readyz) or not (0).',
+      registers: [registry],
+      async collect() {
+        this.set((await orNull(ready)) ? 1 : 0);
+      },
+    });
+  }
   new Gauge({
     name: 'rollgate_agents_connected',
     help: 'Agents whose stream this coordinator holds.',
