@@ -184,7 +184,7 @@ describe('coordinator metrics and readiness (issue 16 item 3)', () => {
   it('the sample alerting rules pass promtool check rules and their unit tests (run paused, agent lost, server out of rotation)', async () => {
     const rules = join(ROOT, 'deploy/prometheus/rollgate-alerts.yml');
     const checked = await promtool(['check', 'rules', rules]);
-    expect(checked.out).toContain('SUCCESS: 4 rules found');
+    expect(checked.out).toContain('SUCCESS: 5 rules found');
     expect(checked.code).toBe(0);
     const text = await readFile(rules, 'utf8');
     for (const alert of ['RollgateRunPaused', 'RollgateAgentLost', 'RollgateServerOutOfRotation'])
