@@ -133,6 +133,9 @@ if (!only || only === 'checks') {
     join(root, 'tools/scripts/proto-gen.mjs'),
     '--check',
   ]);
+  await check('protocol: the .proto only grows (against proto-baseline)', process.execPath, [
+    join(root, 'packages/protocol/scripts/proto-grows.mjs'),
+  ]);
   await check('format (prettier --check)', bin('prettier'), ['--check', '--log-level=warn', '.']);
   await check('lint (eslint + nx module boundaries)', bin('nx'), [
     'run-many',
