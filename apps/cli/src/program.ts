@@ -35,6 +35,7 @@ import {
   notifyAddCommand,
   notifyDeliveriesCommand,
   notifyListCommand,
+  notifyPortalLinkCommand,
   notifyRemoveCommand,
 } from './commands/notify';
 import { editionListCommand, editionUploadCommand } from './commands/editions';
@@ -299,6 +300,19 @@ export async function runCli(argv: string[]): Promise<number> {
     .option('--limit <n>', 'at most this many (1-1000)', '50')
     .addOption(json())
     .action(act(notifyDeliveriesCommand));
+  notify
+    .command('portal-link')
+    .description(
+      "email a new customer portal link to the run's lead contact (operators; the link is in that mail only)",
+    )
+    .argument('<runId>', 'the run')
+    .option('--ttl-hours <n>', 'how long it works, 1-720 hours', '72')
+    .addOption(json())
+    .action(
+      act((ctx, runId: string, flags: JsonFlag & { ttlHours?: string }) =>
+        notifyPortalLinkCommand(ctx, runId, flags),
+      ),
+    );
 
   const serviceTokens = program
     .command('token')

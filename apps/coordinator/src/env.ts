@@ -95,6 +95,11 @@ const schema = z.object({
     .string()
     .regex(/^[^\s<>@]+@[^\s<>@]+$/, 'ROLLGATE_SMTP_FROM must be an email address, e.g. rollgate@example.com')
     .optional(),
+  /** The console's public base URL, for portal links emailed to customers, e.g. https://rollgate.example.com. */
+  ROLLGATE_CONSOLE_URL: z
+    .string()
+    .url('ROLLGATE_CONSOLE_URL must be an http(s) URL, e.g. https://rollgate.example.com')
+    .optional(),
   /** Attempts per notification before it is given up; default 8. */
   ROLLGATE_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   /** Wait before the second attempt, doubled for each next one (at most 10 min), ms; default 5000. */

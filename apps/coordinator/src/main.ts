@@ -273,6 +273,9 @@ async function main() {
     store,
     log,
     notice: (runId) => services.runs.notice(runId),
+    createPortalToken: (...a) => services.auth.createPortalToken(...a),
+    revokePortalLink: (runId, linkId) => services.auth.revokePortalLink(runId, linkId),
+    ...(env.ROLLGATE_CONSOLE_URL ? { consoleUrl: env.ROLLGATE_CONSOLE_URL } : {}),
     ...(env.ROLLGATE_SMTP_HOST
       ? {
           smtp: {

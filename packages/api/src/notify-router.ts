@@ -86,6 +86,17 @@ export const notifyDeliveriesInput = z.object({
   limit: z.number().int().min(1).max(1000).default(100),
 });
 export type NotifyDeliveriesInput = z.infer<typeof notifyDeliveriesInput>;
+export const notifyPortalLinkInput = z.object({
+  runId: z.string().min(1).max(80),
+  /** How long the link works; default 72 h. */
+  ttlHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30)
+    .default(72),
+});
+export type NotifyPortalLinkInput = z.infer<typeof notifyPortalLinkInput>;
 
 /** A subscription as the API shows it: never its secret. */
 export interface NotifySubscriptionView {
@@ -122,4 +133,12 @@ export interface NotifyServices {
   list(cluster?: string): Promise<NotifySubscriptionView[]>;
   remove(id: string, actor: string): Promise<NotifySubscriptionView>;
   deliveries(input: NotifyDeliveriesInput): Promise<NotifyDeliveryView[]>;
+  /**
+   * Creates a portal link for the run's lead customer contact and emails it to them at once (the
+   * link's token is in that mail only: never stored, queued or logged).
+   */
+  emailPortalLink(
+    input: NotifyPortalLinkInput,
+    actor: string,
+  ): Promise<{ linkId: string; recipient: string; email: string; expiresAt: number }>;
 }

@@ -59,6 +59,7 @@ import {
 import {
   notifyDeliveriesInput,
   notifyListInput,
+  notifyPortalLinkInput,
   notifyRef,
   notifySubscribeInput,
   type NotifyServices,
@@ -645,6 +646,9 @@ export const appRouter = t.router({
     deliveries: viewer
       .input(notifyDeliveriesInput)
       .query(({ ctx, input }) => notifications(ctx).deliveries(input)),
+    emailPortalLink: operator
+      .input(notifyPortalLinkInput)
+      .mutation(({ ctx, input }) => notifications(ctx).emailPortalLink(input, ctx.actor)),
   }),
 
   audit: t.router({

@@ -188,3 +188,23 @@ export async function notifyDeliveriesCommand(
     );
   return 0;
 }
+
+export async function notifyPortalLinkCommand(
+  ctx: CommandContext,
+  runId: string,
+  flags: JsonFlag & { ttlHours?: string },
+): Promise<number> {
+  const ttlHours = Number(flags.ttlHours ?? '72');
+  if (!Number.isInteger(ttlHours) || ttlHours < 1 || ttlHours > 720) {
+    throw new CliError(`--ttl-hours ${flags.ttlHours} is not a whole number of hours from 1 to 720.`);
+  }
+  const r = await ctx.client.notify.emailPortalLink.mutate({ runId, ttlHours });
+  if (flags.json) ctx.out.json(r);
+  else
+    ctx.out.print(
+      terminalText(
+        `portal link ${r.linkId} emailed to ${r.recipient} <${r.email}>; it works until ${formatDateTime(r.expiresAt)}`,
+      ),
+    );
+  return 0;
+}

@@ -71,6 +71,8 @@ describe('notifications: signed webhooks with retries and a delivery log, email 
   let latePort: number;
   let runId: string;
   const subs: Record<string, string> = {};
+  /** Secrets this file creates, for the suite's secret scan of every log (see afterAll). */
+  const secrets = [SECRET];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rollgate-notify-'));
@@ -95,6 +97,7 @@ describe('notifications: signed webhooks with retries and a delivery log, email 
         ROLLGATE_SMTP_FROM: 'rollgate@ops.example.test',
         ROLLGATE_NOTIFY_RETRY_BASE_MS: '200',
         ROLLGATE_NOTIFY_MAX_ATTEMPTS: '10',
+        ROLLGATE_CONSOLE_URL: 'https://console.example.test/',
       },
     });
     latePort = await freePort();
@@ -150,10 +153,13 @@ describe('notifications: signed webhooks with retries and a delivery log, email 
     await fleet?.stop();
     smtpd?.kill('SIGTERM');
     await Promise.all([ok.close(), flaky.close(), late.close()]);
-    // The secret scan of `npm test` looks for this secret in every archived log too.
+    // The secret scan of `npm test` looks for these secrets in every archived log too.
     const archive = process.env.ROLLGATE_TEST_LOG_ARCHIVE;
-    if (archive)
-      await appendFile(join(archive, `${basename(dir)}.secrets`), `\n${SECRET}`).catch(() => undefined);
+    if (archive) {
+      await appendFile(join(archive, `${basename(dir)}.secrets`), `\n${secrets.join('\n')}`).catch(
+        () => undefined,
+      );
+    }
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -252,6 +258,29 @@ describe('notifications: signed webhooks with retries and a delivery log, email 
     expect(late.got).toHaveLength(1);
     expect(late.got[0]).toMatchObject({ valid: true, body: { event: 'succeeded', runId } });
     expect(d!.attempts).toBeGreaterThanOrEqual(2);
+  });
+
+  it('emails a new portal link to the lead contact on request; its token opens the run’s portal and is in that mail only', async () => {
+    const sent = JSON.parse(await cli(['notify', 'portal-link', runId, '--ttl-hours', '2', '--json'])) as {
+      linkId: string;
+      recipient: string;
+      email: string;
+    };
+    expect(sent).toMatchObject({ recipient: 'Lea Lead', email: 'lea@customer.example.test' });
+    const token = await waitFor(
+      'the portal link mail at the SMTP server',
+      () => /https:\/\/console\.example\.test\/portal\/([A-Za-z0-9_-]+)/.exec(smtpOut)?.[1],
+      30_000,
+    );
+    secrets.push(token);
+    const view = await fleet.api.portal.view.query({ token });
+    expect(view).toMatchObject({ runId, recipient: 'Lea Lead' });
+    const links = await fleet.api.upgrade.portalLinks.query({ runId });
+    expect(links.map((l) => l.id)).toContain(sent.linkId);
+    // Neither the delivery log nor the coordinator's log holds the token.
+    const deliveries = JSON.stringify(await fleet.api.notify.deliveries.query({ limit: 1000 }));
+    expect(deliveries).not.toContain(token);
+    expect(await readFile(join(dir, 'logs', 'coordinator.log'), 'utf8')).not.toContain(token);
   });
 
   it('never shows or logs the secret: not in notify list, not in the coordinator log', async () => {

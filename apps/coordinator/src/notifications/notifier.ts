@@ -29,6 +29,17 @@ export interface NotifierOptions {
   notice: (runId: string) => Promise<string>;
   /** The SMTP relay email goes through; without it email subscriptions are refused. */
   smtp?: SmtpOptions;
+  /** Creates a customer portal link (services.auth.createPortalToken); without it none is emailed. */
+  createPortalToken?: (
+    runId: string,
+    recipient: string,
+    ttlMs: number,
+    actor: string,
+  ) => Promise<{ token: string; expiresAt: number; id: string }>;
+  /** Withdraws a link whose mail could not be sent (services.auth.revokePortalLink). */
+  revokePortalLink?: (runId: string, linkId: string) => Promise<unknown>;
+  /** The console's public base URL, which portal links are under (ROLLGATE_CONSOLE_URL). */
+  consoleUrl?: string;
   /** Attempts per delivery before it is given up (status failed); default 8. */
   maxAttempts?: number;
   /** Wait before the 2nd attempt, doubled for each next one, ms; default 5000. */
@@ -355,6 +366,70 @@ export function createNotifier(opts: NotifierOptions) {
       return view(gone);
     },
     deliveries: (input) => db.listDeliveries(input),
+    async emailPortalLink(input, actor) {
+      if (!opts.smtp || !opts.createPortalToken || !opts.consoleUrl) {
+        throw new ApiError(
+          'PRECONDITION_FAILED',
+          'Emailing a portal link needs an SMTP relay and the console URL: set ROLLGATE_SMTP_HOST and ROLLGATE_CONSOLE_URL on the coordinator (or give the link yourself: `rollgate upgrade portal-link create`).',
+        );
+      }
+      const run = await opts.store.getRun(input.runId);
+      if (!run)
+        throw new ApiError('NOT_FOUND', `No run ${input.runId}: \`rollgate upgrade list\` shows the runs.`);
+      const lead = (await contactsOf(run))?.lead;
+      if (!lead?.email) {
+        throw new ApiError(
+          'PRECONDITION_FAILED',
+          `Run ${run.id} has no lead customer contact with an email address: start the run with --contacts (lead.email), or give the link yourself with \`rollgate upgrade portal-link create\`.`,
+        );
+      }
+      const link = await opts.createPortalToken(run.id, lead.name, input.ttlHours * 3_600_000, actor);
+      const url = `${opts.consoleUrl.replace(/\/+$/, '')}/portal/${link.token}`;
+      try {
+        await sendMail(opts.smtp, {
+          to: [lead.email],
+          subject: `[Rollgate] ${run.plan.service} ${run.plan.toEdition.name} on ${run.plan.cluster}: your verification and sign-off`,
+          text: [
+            `Dear ${lead.name},`,
+            '',
+            `This link opens the customer portal of the upgrade of ${run.plan.service} to edition ${run.plan.toEdition.name}:`,
+            'there you can follow it, verify the service and sign off, or authorise a proposed rollback.',
+            '',
+            url,
+            '',
+            `It works until ${new Date(link.expiresAt).toISOString()} and is for you alone: do not forward it.`,
+          ].join('\n'),
+        });
+      } catch (err) {
+        // The link was never delivered: it must not stay usable.
+        const revoked = await opts.revokePortalLink?.(run.id, link.id).then(
+          () => true,
+          () => false,
+        );
+        throw new ApiError(
+          'PRECONDITION_FAILED',
+          `The portal link could not be emailed (${opts.smtp.host}:${opts.smtp.port ?? 25}: ${(err as Error).message}); ${
+            revoked
+              ? `link ${link.id} was revoked. Check the relay and try again.`
+              : `revoke link ${link.id} with \`rollgate upgrade portal-link revoke ${run.id} ${link.id}\` and try again.`
+          }`,
+        );
+      }
+      await opts.store.appendAudit({
+        at: now(),
+        actor,
+        action: 'notify.portal-link',
+        target: run.id,
+        details: {
+          linkId: link.id,
+          recipient: lead.name,
+          email: lead.email,
+          expiresAt: new Date(link.expiresAt).toISOString(),
+        },
+      });
+      log.info({ runId: run.id, linkId: link.id }, 'portal link emailed to the lead customer contact');
+      return { linkId: link.id, recipient: lead.name, email: lead.email, expiresAt: link.expiresAt };
+    },
   };
 
   return {
