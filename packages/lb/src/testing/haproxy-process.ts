@@ -7,6 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { FatalWait, waitFor } from '@rollgate/test-kit';
 import { createHaproxyRuntime } from '../haproxy-runtime';
 
 export interface HaproxyPaths {
@@ -133,23 +134,20 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<HaproxyPr
       return undefined;
     }
   };
-  const waitForWorker = async (what: string, notPid?: number): Promise<number> => {
-    const deadline = Date.now() + startTimeoutMs;
-    for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(
-          `haproxy exited (${child.exitCode ?? child.signalCode}) ${what}; config ${configPath}:\n${out.trim()}`,
-        );
-      }
-      const pid = await workerPidNow();
-      if (pid !== undefined && pid !== notPid) return pid;
-      if (Date.now() > deadline)
-        throw new Error(
-          `haproxy did not answer on ${socketPath} within ${startTimeoutMs} ms ${what}; output:\n${out.trim()}`,
-        );
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
+  const waitForWorker = (what: string, notPid?: number): Promise<number> =>
+    waitFor(
+      `haproxy to answer on ${socketPath} ${what}`,
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new FatalWait(
+            `haproxy exited (${child.exitCode ?? child.signalCode}) ${what}; config ${configPath}:\n${out.trim()}`,
+          );
+        }
+        const pid = await workerPidNow();
+        return pid !== undefined && pid !== notPid ? pid : undefined;
+      },
+      { timeoutMs: startTimeoutMs, everyMs: 25, diagnostics: () => `output:\n${out.trim()}` },
+    );
 
   let workerPid: number;
   try {
