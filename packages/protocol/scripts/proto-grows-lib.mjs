@@ -87,7 +87,9 @@ export function describeText(text) {
 /** Loads every .proto (imports resolved from `protoRoot`) and describes each file. */
 export function describeFiles(protoRoot, relFiles, join) {
   const root = new protobuf.Root();
-  root.resolvePath = (_origin, target) => join(protoRoot, target);
+  // google/protobuf/* are protobufjs's own common types; everything else is under protoRoot.
+  root.resolvePath = (_origin, target) =>
+    target.startsWith('google/protobuf/') ? target : join(protoRoot, target);
   root.loadSync(relFiles, { keepCase: true });
   root.resolveAll();
   const prefix = protoRoot.endsWith('/') ? protoRoot : `${protoRoot}/`;
