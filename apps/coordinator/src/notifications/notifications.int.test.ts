@@ -14,6 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, freePort, runSucceeded, startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
 
 const SECRET = randomBytes(24).toString('hex');
+const CONTACTS = {
+  lead: { name: 'Lea Lead', email: 'lea@customer.example.test' },
+  appAdmin: { name: 'Ada Admin', email: 'ada@customer.example.test' },
+  lbAdmin: { name: 'Lou Balancer', phone: '+44 20 7946 0000' },
+};
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -91,6 +96,9 @@ describe('notifications: signed webhooks with retries and a delivery log, email 
     fleet = await startFleet({
       dir,
       heartbeatMs: 500,
+      // 2.1 fails to start on admin-2: the last test's run stops on it.
+      editions: ['1.0', '2.0', '2.1'],
+      failEdition: { 'admin-2': '2.1' },
       coordinatorEnv: {
         ROLLGATE_SMTP_HOST: '127.0.0.1',
         ROLLGATE_SMTP_PORT: String(smtpPort),
@@ -138,11 +146,7 @@ describe('notifications: signed webhooks with retries and a delivery log, email 
       edition: '2.0',
       drainageIntervalSec: 0,
       signOff: false,
-      contacts: {
-        lead: { name: 'Lea Lead', email: 'lea@customer.example.test' },
-        appAdmin: { name: 'Ada Admin', email: 'ada@customer.example.test' },
-        lbAdmin: { name: 'Lou Balancer', phone: '+44 20 7946 0000' },
-      },
+      contacts: CONTACTS,
     });
     runId = start.run.id;
     await runSucceeded(fleet, runId);
@@ -319,5 +323,46 @@ describe('notifications: signed webhooks with retries and a delivery log, email 
     const removed = await fleet.api.notify.remove.mutate({ id: subs.late! });
     expect(removed.id).toBe(subs.late);
     expect(await fleet.api.notify.deliveries.query({ subscriptionId: subs.late })).toEqual([]);
+  });
+
+  it('a failed step sends "failed" with the reason and the choices, by webhook and to the contacts', async () => {
+    // The coordinator was restarted above: its agents come back first.
+    await fleet.waitConnected();
+    const start = await fleet.api.upgrade.start.mutate({
+      cluster: 'demo',
+      app: 'demo-app',
+      edition: '2.1',
+      drainageIntervalSec: 0,
+      healthTimeoutSec: 20,
+      signOff: false,
+      contacts: CONTACTS,
+    });
+    const failedRun = start.run.id;
+    const failed = await waitFor(
+      'the failed event at the receiver',
+      () => ok.got.find((r) => r.body.runId === failedRun && r.body.event === 'failed'),
+      150_000,
+    );
+    const view = await fleet.api.upgrade.status.query({ runId: failedRun });
+    expect(view.run.status).toBe('paused');
+    expect(failed.valid).toBe(true);
+    expect(failed.body.reason).toBe(view.run.failure);
+    expect(failed.body.choices).toEqual([
+      { action: 'resume', command: `rollgate upgrade resume ${failedRun}` },
+      { action: 'rollback', command: `rollgate upgrade rollback ${failedRun}` },
+      { action: 'abort', command: `rollgate upgrade abort ${failedRun}` },
+    ]);
+    await waitFor(
+      'the failure mail with the choices',
+      () => smtpOut.includes(`abort: rollgate upgrade abort ${failedRun}`),
+      30_000,
+    );
+    expect(smtpOut).toContain('upgrade step failed: paused for a decision');
+    await fleet.api.upgrade.abort.mutate({ runId: failedRun, reason: 'end of the notification test' });
+    await waitFor(
+      'the aborted event at the receiver',
+      () => ok.got.find((r) => r.body.runId === failedRun && r.body.event === 'aborted'),
+      30_000,
+    );
   });
 });
