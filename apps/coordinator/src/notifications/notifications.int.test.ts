@@ -325,7 +325,7 @@ describe('notifications: signed webhooks with retries and a delivery log, email 
     expect(await fleet.api.notify.deliveries.query({ subscriptionId: subs.late })).toEqual([]);
   });
 
-  it('a failed step sends "failed" with the reason and the choices, by webhook and to the contacts', async () => {
+  it('a failed step sends "failed" with the reason and the choices; the rollback sends started and rolled-back, by webhook and to the contacts', async () => {
     // The coordinator was restarted above: its agents come back first.
     await fleet.waitConnected();
     const start = await fleet.api.upgrade.start.mutate({
@@ -358,11 +358,16 @@ describe('notifications: signed webhooks with retries and a delivery log, email 
       30_000,
     );
     expect(smtpOut).toContain('upgrade step failed: paused for a decision');
-    await fleet.api.upgrade.abort.mutate({ runId: failedRun, reason: 'end of the notification test' });
-    await waitFor(
-      'the aborted event at the receiver',
-      () => ok.got.find((r) => r.body.runId === failedRun && r.body.event === 'aborted'),
-      30_000,
+    // Rolled back: the rollback run's start and end are notified, and its mail goes to the
+    // contacts of the run it undoes (the rollback run has none of its own).
+    const rb = await fleet.api.upgrade.rollback.mutate({ runId: failedRun, reason: 'notification test' });
+    const rolledBack = await waitFor(
+      'the rolled-back event at the receiver',
+      () => ok.got.find((r) => r.body.runId === rb.run.id && r.body.event === 'rolled-back'),
+      150_000,
     );
+    expect(rolledBack).toMatchObject({ valid: true, body: { procedure: 'rollback', edition: '2.0' } });
+    expect(ok.got.some((r) => r.body.runId === rb.run.id && r.body.event === 'started')).toBe(true);
+    await waitFor('the rolled-back mail', () => smtpOut.includes('upgrade rolled back'), 30_000);
   });
 });
