@@ -43,7 +43,10 @@ import { createRoutingService } from './routing-service';
 import { isServiceToken, type ServiceTokens } from './service-tokens';
 import { blockingGates, previewReadiness } from './readiness-check';
 import type { ArtifactStore } from './artifact-store';
+import { redactUrl } from './artifact-fetch';
+import { ArtifactRefused } from './artifact-upload';
 import type { LbAdapter } from './lb-adapter';
+import { readLbTraffic } from './lb-traffic';
 
 export interface CoordinatorServicesOptions {
   version: string;
@@ -526,6 +529,14 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
           }),
         };
       },
+      async traffic(cluster) {
+        return readLbTraffic(
+          cluster,
+          await store.getClusterLb(cluster),
+          await store.listServers({ cluster }),
+          opts.clock.now(),
+        );
+      },
       async haproxyConfig(input) {
         const stored = await store.getClusterLb(input.cluster);
         const config: LbConfig | null = stored ? lbConfigOf(stored) : null;
@@ -656,31 +667,78 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
           );
         }
         const { sha256, size } = await opts.artifacts.put(content);
-        const record = {
-          app: input.app,
-          name: input.name,
-          description: input.description,
-          sha256,
-          size,
-          ...(input.dbUpgradeCommand ? { dbUpgradeCommand: input.dbUpgradeCommand } : {}),
-          createdAt: opts.clock.now(),
-          createdBy: actor,
-        };
-        try {
-          await store.insertEdition(record);
-        } catch (err) {
-          if (err instanceof StoreConflictError) throw new ApiError('CONFLICT', err.message);
-          throw err;
-        }
-        await store.appendAudit({
-          at: opts.clock.now(),
-          actor,
-          action: 'edition.upload',
-          target: `${input.app}/${input.name}`,
-          details: { sha256, size },
-        });
-        return record;
+        return recordEdition(input, sha256, size, actor);
+      },
+      async addStream(input, body, actor) {
+        const { sha256, size } = await storeOrRefuse(() =>
+          opts.artifacts.putStream(body, { sha256: input.sha256, size: input.size }),
+        );
+        return recordEdition(input, sha256, size, actor, { streamed: true });
+      },
+      async addFromUrl(input, actor) {
+        await refuseTaken(input.app, input.name);
+        const { sha256, size } = await storeOrRefuse(() =>
+          opts.artifacts.putFromUrl(input.url, input.sha256),
+        );
+        return recordEdition(input, sha256, size, actor, { from: redactUrl(input.url) });
       },
     },
   };
+
+  /** An edition name is never reused for an application (docs/adr/0005). */
+  async function refuseTaken(app: string, name: string): Promise<void> {
+    const existing = await store.getEdition(app, name);
+    if (existing) {
+      throw new ApiError(
+        'CONFLICT',
+        `Edition "${name}" of ${app} already exists (sha256 ${existing.sha256.slice(0, 12)}…). Editions are never overwritten: upload it under a new name such as "${name}_2".`,
+      );
+    }
+  }
+
+  /** Streamed and fetched archives: the store's refusals become the API's clear errors. */
+  async function storeOrRefuse<T>(put: () => Promise<T>): Promise<T> {
+    try {
+      return await put();
+    } catch (err) {
+      if (err instanceof ArtifactRefused) {
+        throw new ApiError(err.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', err.message);
+      }
+      throw err;
+    }
+  }
+
+  /** Records an archive already in the store as an edition, as every way of adding one does. */
+  async function recordEdition(
+    input: { app: string; name: string; description: string; dbUpgradeCommand?: string | undefined },
+    sha256: string,
+    size: number,
+    actor: string,
+    extra: Record<string, unknown> = {},
+  ) {
+    const record = {
+      app: input.app,
+      name: input.name,
+      description: input.description,
+      sha256,
+      size,
+      ...(input.dbUpgradeCommand ? { dbUpgradeCommand: input.dbUpgradeCommand } : {}),
+      createdAt: opts.clock.now(),
+      createdBy: actor,
+    };
+    try {
+      await store.insertEdition(record);
+    } catch (err) {
+      if (err instanceof StoreConflictError) throw new ApiError('CONFLICT', err.message);
+      throw err;
+    }
+    await store.appendAudit({
+      at: opts.clock.now(),
+      actor,
+      action: 'edition.upload',
+      target: `${input.app}/${input.name}`,
+      details: { sha256, size, ...extra },
+    });
+    return record;
+  }
 }

@@ -11,6 +11,7 @@ export type {
   GatePreview,
   LbConfigured,
   LbView,
+  LbTrafficView,
   PlanPreview,
   PortalLinkView,
   RollbackOptionView,

@@ -5,6 +5,8 @@ import type { PlanStep } from '@rollgate/domain';
 import { ApiError } from './errors';
 import {
   editionUploadInput,
+  editionStreamInput,
+  editionFromUrlInput,
   editionsListInput,
   clusterRef,
   haproxyConfigInput,
@@ -286,6 +288,25 @@ export const appRouter = t.router({
     upload: operator
       .input(editionUploadInput)
       .mutation(({ ctx, input }) => ctx.services.editions.upload(input, ctx.actor)),
+    /**
+     * The check a streamed upload (PUT /upload/edition) makes before it reads the body: the
+     * caller's role and token scope, the fields, and that the name is free (docs/adr/0036).
+     */
+    uploadCheck: operator.input(editionStreamInput).mutation(async ({ ctx, input }) => {
+      const existing = await ctx.services.store.getEdition(input.app, input.name);
+      if (existing) {
+        throw new ApiError(
+          'CONFLICT',
+          `Edition "${input.name}" of ${input.app} already exists (sha256 ${existing.sha256.slice(0, 12)}…). Editions are never overwritten: upload it under a new name such as "${input.name}_2".`,
+        );
+      }
+      return { ok: true as const };
+    }),
+    addFromUrl: operator.input(editionFromUrlInput).mutation(({ ctx, input }) => {
+      const add = ctx.services.editions.addFromUrl;
+      if (!add) throw new ApiError('PRECONDITION_FAILED', 'This coordinator cannot fetch editions by URL.');
+      return add(input, ctx.actor);
+    }),
     install: operator
       .input(editionInstallInput)
       .mutation(async ({ ctx, input }) =>
@@ -534,6 +555,7 @@ export const appRouter = t.router({
       .input(clusterRef)
       .mutation(({ ctx, input }) => ctx.services.lb.clear(input.cluster, ctx.actor)),
     show: viewer.input(clusterRef).query(({ ctx, input }) => ctx.services.lb.show(input.cluster)),
+    traffic: viewer.input(clusterRef).query(({ ctx, input }) => ctx.services.lb.traffic(input.cluster)),
     haproxyConfig: viewer
       .input(haproxyConfigInput)
       .query(({ ctx, input }) => ctx.services.lb.haproxyConfig(input)),

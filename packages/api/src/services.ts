@@ -17,6 +17,8 @@ import type {
   EditionBackoutInput,
   EditionRolloutInput,
   EditionUploadInput,
+  EditionStreamInput,
+  EditionFromUrlInput,
   EditionValidateInput,
   EditionDeactivateInput,
   HaproxyConfigInput,
@@ -94,6 +96,8 @@ export interface ApiServices {
     configure(cluster: string, config: LbConfig, actor: string): Promise<LbConfigured>;
     clear(cluster: string, actor: string): Promise<void>;
     show(cluster: string): Promise<LbView>;
+    /** What the cluster's HAProxy balancers have served per edition, and failed, from their counters. */
+    traffic(cluster: string): Promise<LbTrafficView>;
     haproxyConfig(input: HaproxyConfigInput): Promise<string>;
     /** The cluster's routing rules and where each points now. */
     routes(cluster: string): Promise<RoutesView>;
@@ -108,6 +112,17 @@ export interface ApiServices {
   };
   editions: {
     upload(input: EditionUploadInput, actor: string): Promise<EditionRecord>;
+    /**
+     * Streams an archive (a request body) to the artifact store and records it like `upload`;
+     * absent where the coordinator has no store on disk (docs/adr/0036).
+     */
+    addStream?(
+      input: EditionStreamInput,
+      body: import('node:stream').Readable,
+      actor: string,
+    ): Promise<EditionRecord>;
+    /** Fetches an archive by URL, verifies its sha256 and records it like `upload` (docs/adr/0036). */
+    addFromUrl?(input: EditionFromUrlInput, actor: string): Promise<EditionRecord>;
     /** Distribute (install without activating) an edition on every server of a cluster. */
     install(input: { app: string; cluster: string; edition: string }, actor: string): Promise<RunRecord>;
     /** Simple activation: stop, deactivate, activate, start — with downtime, so it must be accepted. */
@@ -222,6 +237,30 @@ export interface LbView {
     lastSet: { balancer: string; state: string; setAt: number }[];
   }[];
   /** Why the live status is missing, if it is. */
+  error: string | null;
+}
+
+/**
+ * HAProxy's counters for a cluster (`show stat`, summed over its balancers and pool backends):
+ * cumulative since HAProxy started, so a reader draws the differences between two samples.
+ */
+export interface LbTrafficView {
+  cluster: string;
+  /** When the counters were read (epoch ms). */
+  at: number;
+  /** Answers below 500 per edition, each server counted under the edition it runs now. */
+  editions: { edition: string; served: number }[];
+  servers: {
+    serverId: string;
+    /** "backend/server". */
+    haproxyServer: string;
+    edition: string | null;
+    served: number;
+    http5xx: number;
+  }[];
+  /** 5xx answers of the cluster's backends, including the 502/503/504 HAProxy sent itself. */
+  failed: number;
+  /** Why the counters are missing or partial (no runtime API configured, a balancer unreachable). */
   error: string | null;
 }
 
