@@ -6,7 +6,7 @@
 //                                  [--only coordinator,agent,cli] [--no-console]
 //
 //   rollgate-coordinator_<v>_<arch>.deb  /usr/lib/rollgate/coordinator (+ console), two units,
-//                                        /etc/rollgate/coordinator.env (+ console.env), /var/lib/rollgate
+//                                        /etc/rollgate/coordinator.env (+ console.env), /var/lib/rollgate/coordinator
 //   rollgate-agent_<v>_all.deb           /usr/lib/rollgate/agent, its unit, /etc/rollgate/agent.json
 //   rollgate-cli_<v>_all.deb             /usr/bin/rollgate
 //
@@ -159,7 +159,7 @@ function coordinatorPackage({ dist, work, out, version, withConsole }) {
       withConsole ? 'Rollgate coordinator and console' : 'Rollgate coordinator',
       'Runs upgrades and rollbacks of applications on server fleets behind load',
       'balancers: the API, the agents\u2019 gRPC endpoint and enrolment, and the web',
-      `${withConsole ? 'console' : 'API'}. Needs a PostgreSQL (DATABASE_URL in /etc/rollgate/coordinator.env).',
+      `${withConsole ? 'console' : 'API'}. Needs a PostgreSQL (DATABASE_URL in /etc/rollgate/coordinator.env).`,
     ],
     conffiles,
     scripts: ['postinst', 'prerm', 'postrm'],
@@ -171,10 +171,10 @@ function readme(withConsole) {
 
 1. Create a PostgreSQL database and put its URL in /etc/rollgate/coordinator.env (DATABASE_URL).
 2. systemctl start rollgate-coordinator${withConsole ? ' rollgate-console' : ''}
-3. On this machine: sudo ROLLGATE_DATA_DIR=/var/lib/rollgate rollgate admin init --username admin
+3. On this machine: sudo ROLLGATE_DATA_DIR=/var/lib/rollgate/coordinator rollgate admin init --username admin
    (rollgate-cli), then \`rollgate agents token create --cluster <name>\` for each agent.
 
-Data: /var/lib/rollgate (removed by dpkg --purge). Logs: journalctl -u rollgate-coordinator.
+Data: /var/lib/rollgate/coordinator (removed by dpkg --purge). Logs: journalctl -u rollgate-coordinator.
 `;
 }
 

@@ -7,7 +7,7 @@ rollgate_ensure_user() {
     groupadd --system rollgate
   fi
   if ! getent passwd rollgate >/dev/null; then
-    useradd --system --gid rollgate --home-dir /var/lib/rollgate --no-create-home \
+    useradd --system --gid rollgate --home-dir /nonexistent --no-create-home \
       --shell /usr/sbin/nologin --comment "Rollgate" rollgate
   fi
 }
