@@ -25,6 +25,15 @@ const schema = z.object({
   ROLLGATE_LEASE_TTL_MS: z.coerce.number().int().min(500).max(600_000).default(3000),
   ROLLGATE_LEASE_RENEW_MS: z.coerce.number().int().min(50).max(300_000).default(1000),
   ROLLGATE_ARTIFACTS_DIR: z.string().min(1).optional(),
+  /** Largest edition archive accepted (streamed upload or by URL), bytes; default 4 GiB (docs/adr/0036). */
+  ROLLGATE_MAX_EDITION_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024, 'ROLLGATE_MAX_EDITION_BYTES must be at least 1024 bytes')
+    .max(2 ** 50)
+    .default(4 * 1024 ** 3),
+  /** How long fetching an edition by URL may take, ms; default 30 minutes. */
+  ROLLGATE_EDITION_FETCH_TIMEOUT_MS: z.coerce.number().int().min(1000).max(86_400_000).default(1_800_000),
   // Agent identity (README "Agent identity (mTLS)", docs/adr/0013).
   /** Plaintext agent streams, no enrolment: only for benches and tests on loopback. Default off. */
   ROLLGATE_INSECURE_AGENTS: z

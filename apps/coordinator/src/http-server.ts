@@ -5,6 +5,7 @@ import type { Logger } from '@rollgate/logger';
 import { clientAddress, DEFAULT_PROXY_TRUST, withRequestOrigin, type ProxyTrust } from './request-origin';
 import type { CoordinatorMetrics } from './metrics';
 import type { Readiness } from './readiness';
+import { EDITION_UPLOAD_PATH, handleEditionUpload } from './artifact-upload-route';
 
 /** Request body caps, bytes (docs/adr/0020). */
 export interface BodyLimits {
@@ -212,6 +213,22 @@ export function createHttpServer(opts: HttpServerOptions) {
         'MISDIRECTED',
         `This coordinator does not answer to the host name "${(req.headers.host ?? '').slice(0, 100)}" (a guard against DNS rebinding). If it is one of its names, add it to ROLLGATE_ALLOWED_HOSTS.`,
       );
+      return;
+    }
+    // Streamed edition uploads (docs/adr/0036): the body goes to disk, so no body cap applies here;
+    // the artifact store's limit (ROLLGATE_MAX_EDITION_BYTES) does.
+    if (req.url === EDITION_UPLOAD_PATH || req.url?.startsWith(`${EDITION_UPLOAD_PATH}?`)) {
+      const from = clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trust);
+      const token = bearer(req);
+      const user = token ? await opts.services.auth.authenticate(token) : null;
+      const ctx: ApiContext = {
+        actor: user ? user.user.username : 'anonymous',
+        principal: user ?? { kind: 'anonymous' },
+        from,
+        token,
+        services: opts.services,
+      };
+      await withRequestOrigin(from, () => handleEditionUpload(req, res, ctx, opts.log));
       return;
     }
     if (!req.url?.startsWith('/trpc/')) {

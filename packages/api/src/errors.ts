@@ -6,7 +6,8 @@ export type ApiErrorCode =
   | 'PRECONDITION_FAILED'
   | 'FORBIDDEN'
   | 'UNAUTHORIZED'
-  | 'TOO_MANY_REQUESTS';
+  | 'TOO_MANY_REQUESTS'
+  | 'PAYLOAD_TOO_LARGE';
 
 /**
  * An error whose message is meant for the operator: it says what is wrong and what to do.

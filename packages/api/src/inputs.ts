@@ -84,6 +84,33 @@ export const editionUploadInput = z.object({
 });
 export type EditionUploadInput = z.infer<typeof editionUploadInput>;
 
+const sha256Hex = z
+  .string()
+  .regex(/^[a-f0-9]{64}$/, 'a sha256 is 64 lower-case hexadecimal digits (sha256sum prints it)');
+const editionMeta = editionUploadInput.omit({ contentBase64: true });
+
+/**
+ * A streamed upload's fields (PUT /upload/edition, docs/adr/0036), checked before the body is
+ * read: the archive itself streams to disk, up to ROLLGATE_MAX_EDITION_BYTES.
+ */
+export const editionStreamInput = editionMeta.extend({
+  /** Declared digest: a different one is refused and nothing is recorded. */
+  sha256: sha256Hex.optional(),
+  /** Declared size, bytes: a different one (an incomplete transfer) is refused. */
+  size: z.number().int().min(1).optional(),
+});
+export type EditionStreamInput = z.infer<typeof editionStreamInput>;
+
+/** An edition the coordinator fetches from a URL and verifies against its sha256 (docs/adr/0036). */
+export const editionFromUrlInput = editionMeta.extend({
+  url: z
+    .string()
+    .max(4000)
+    .regex(/^https?:\/\//i, 'the URL must start with http:// or https://'),
+  sha256: sha256Hex,
+});
+export type EditionFromUrlInput = z.infer<typeof editionFromUrlInput>;
+
 export const runRef = z.object({ runId });
 export const runControl = z.object({ runId, reason: z.string().max(2000).optional() });
 export const signOffInput = z.object({

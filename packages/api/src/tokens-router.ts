@@ -93,6 +93,8 @@ export const CLUSTER_FREE_PROCEDURES: ReadonlySet<string> = new Set([
   'auth.whoami',
   'editions.list',
   'editions.upload',
+  'editions.uploadCheck',
+  'editions.addFromUrl',
 ]);
 
 /**
