@@ -1,0 +1,432 @@
+// The Debian packages (issue 16 item 2, docs/adr/0035), for real, as root on this machine: built by
+// dpkg-deb from a fresh `npm run build` (coordinator, CLI, agent), installed with `dpkg -i`, the
+// coordinator and an agent started exactly as their units' ExecStartPre/ExecStart lines say (no
+// systemd as PID 1 here) as the units' User=, on a Debian PostgreSQL 15 by DATABASE_URL; then
+// upgraded in place to a newer build (data and edited conffiles kept, the agent reconnects with the
+// identity it kept), then purged (nothing left). The console is packaged the same way (a directory
+// of dist/ and a unit) but left out here: its `next build` alone takes ~150 s (docs/adr/0033).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAppPostgres, type AppPostgres } from '@rollgate/app-db';
+import { FatalWait, freePort, waitFor } from '@rollgate/test-kit';
+import { buildAll } from '../build/build.mjs';
+import { processesMentioning } from '../build/testing';
+import { buildPackages } from './package.mjs';
+
+const PACKAGES = ['rollgate-coordinator', 'rollgate-agent', 'rollgate-cli'];
+const COORDINATOR_DATA = '/var/lib/rollgate/coordinator';
+const PASSWORD = 'a long enough password for the package test';
+const CLUSTER = 'deb-test';
+const AGENT_ID = 'deb-web-01';
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
+  return new Promise<Ran>((resolve) => {
+    const child = execFile(
+      cmd,
+      args,
+      { env: opts.env ?? process.env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end(opts.input ?? '');
+  });
+}
+
+async function ok(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const r = await run(cmd, args, opts);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}:\n${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+/** Splits a unit's command line as systemd does for the forms used here: words, '…' and "…". */
+function splitCommand(line: string): string[] {
+  const words: string[] = [];
+  const re = /'([^']*)'|"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  for (let m = re.exec(line); m; m = re.exec(line))
+    words.push(m[1] ?? m[2]?.replace(/\\(.)/g, '$1') ?? m[3]!);
+  return words;
+}
+
+interface Unit {
+  user?: string;
+  group?: string;
+  workingDirectory?: string;
+  environmentFiles: string[];
+  environment: Record<string, string>;
+  execStartPre: string[][];
+  execStart: string[];
+}
+
+/** The [Service] settings of an installed unit that say how its process starts. */
+function readUnit(name: string): Unit {
+  const text = readFileSync(`/lib/systemd/system/${name}`, 'utf8');
+  const service = text.split(/^\[Service\]$/m)[1]!.split(/^\[/m)[0]!;
+  const unit: Unit = { environmentFiles: [], environment: {}, execStartPre: [], execStart: [] };
+  for (const raw of service.split('\n')) {
+    const m = /^([A-Za-z]+)=(.*)$/.exec(raw.trim());
+    if (!m) continue;
+    const [, key, value] = m as unknown as [string, string, string];
+    if (key === 'User') unit.user = value;
+    else if (key === 'Group') unit.group = value;
+    else if (key === 'WorkingDirectory') unit.workingDirectory = value;
+    else if (key === 'EnvironmentFile') unit.environmentFiles.push(value);
+    else if (key === 'Environment') {
+      for (const kv of splitCommand(value))
+        unit.environment[kv.split('=')[0]!] = kv.slice(kv.indexOf('=') + 1);
+    } else if (key === 'ExecStartPre') unit.execStartPre.push(splitCommand(value));
+    else if (key === 'ExecStart') unit.execStart = splitCommand(value);
+  }
+  return unit;
+}
+
+/** The environment systemd gives the unit's processes: its PATH, Environment= and EnvironmentFile=. */
+function unitEnv(unit: Unit): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    ...unit.environment,
+  };
+  for (const spec of unit.environmentFiles) {
+    const optional = spec.startsWith('-');
+    const file = optional ? spec.slice(1) : spec;
+    if (!existsSync(file)) {
+      if (optional) continue;
+      throw new Error(`${file} (EnvironmentFile=) does not exist`);
+    }
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+      if (m) env[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
+    }
+  }
+  return env;
+}
+
+/** `setpriv` to the unit's User=/Group= (the environment is kept, as systemd's is). */
+function asUser(unit: Unit, argv: string[]): string[] {
+  if (!unit.user) return argv;
+  return [
+    'setpriv',
+    `--reuid=${unit.user}`,
+    `--regid=${unit.group ?? unit.user}`,
+    '--init-groups',
+    '--',
+    ...argv,
+  ];
+}
+
+interface Started {
+  proc: ChildProcess;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Runs the unit's ExecStartPre lines (each must exit 0), then starts its ExecStart line. */
+async function startUnit(name: string): Promise<{ started: Started; pre: Ran[] }> {
+  const unit = readUnit(name);
+  const env = unitEnv(unit);
+  const pre: Ran[] = [];
+  for (const argv of unit.execStartPre) {
+    const [cmd, ...args] = asUser(unit, argv);
+    const r = await run(cmd!, args, { env });
+    if (r.code !== 0)
+      throw new Error(`${name}: ExecStartPre ${argv.join(' ')} exited ${r.code}:\n${r.stderr}`);
+    pre.push(r);
+  }
+  const [cmd, ...args] = asUser(unit, unit.execStart);
+  let out = '';
+  const proc = spawn(cmd!, args, {
+    cwd: unit.workingDirectory ?? '/',
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return {
+    pre,
+    started: {
+      proc,
+      output: () => out,
+      stop: async () => {
+        // The unit's KillSignal (SIGTERM) to the main process only, as KillMode=process does.
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+        await exited;
+      },
+    },
+  };
+}
+
+function pidsOfUid(uid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const m = /^Uid:\s+(\d+)/m.exec(readFileSync(join('/proc', entry, 'status'), 'utf8'));
+      if (m && Number(m[1]) === uid) found.push(Number(entry));
+    } catch {
+      // Ended while we looked.
+    }
+  }
+  return found;
+}
+
+async function packageStatus(pkg: string): Promise<string> {
+  return (await run('dpkg-query', ['-W', '-f=${db:Status-Status} ${Version}', pkg])).stdout.trim();
+}
+
+describe('Debian packages: dpkg -i, start as the units say, upgrade in place, purge (issue 16 item 2)', () => {
+  let dir: string;
+  let pg: AppPostgres | undefined;
+  let debs1: string[] = [];
+  let debs2: string[] = [];
+  const running: Started[] = [];
+  let rollgateUid = -1;
+  let before: string[] = [];
+  const ports = { http: 0, grpc: 0, enrol: 0, gate: 0, service: 0 };
+  let cliEnv: NodeJS.ProcessEnv;
+  const rollgate = (args: string[], input?: string) =>
+    run('/usr/bin/rollgate', args, { env: cliEnv, ...(input ? { input } : {}) });
+
+  beforeAll(async () => {
+    for (const p of PACKAGES) {
+      const s = await packageStatus(p);
+      if (s && !s.startsWith('not-installed') && !s.startsWith(' ')) {
+        throw new Error(
+          `${p} is already installed here (${s}): this test installs and purges it; remove it first`,
+        );
+      }
+    }
+    dir = await mkdtemp(join(tmpdir(), 'rollgate-deb-'));
+    const dist = join(dir, 'dist');
+    await buildAll({ outDir: dist, targets: ['coordinator', 'cli', 'agent'] });
+    debs1 = Object.values(
+      buildPackages({ dist, out: join(dir, 'deb1'), version: '0.1.0+test1', withConsole: false }).debs,
+    );
+    debs2 = Object.values(
+      buildPackages({ dist, out: join(dir, 'deb2'), version: '0.1.0+test2', withConsole: false }).debs,
+    );
+    // /var/lib/rollgate may hold others' files (a checkout's embedded PostgreSQL keeps fallback clusters in pg/).
+    before = existsSync('/var/lib/rollgate') ? readdirSync('/var/lib/rollgate').sort() : [];
+    pg = await startAppPostgres({ dir: join(dir, 'pg'), database: 'rollgate' });
+    for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
+    cliEnv = {
+      PATH: process.env.PATH,
+      HOME: dir,
+      XDG_CONFIG_HOME: join(dir, 'cli-config'),
+      ROLLGATE_URL: `http://127.0.0.1:${ports.http}`,
+      ROLLGATE_DATA_DIR: COORDINATOR_DATA,
+    };
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const s of running) await s.stop().catch(() => {});
+    // Managed services the agent left running (KillMode=process) belong to the rollgate user.
+    if (rollgateUid > 0) for (const pid of pidsOfUid(rollgateUid)) process.kill(pid, 'SIGKILL');
+    await run('dpkg', ['--purge', ...PACKAGES]);
+    await pg?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('issue 16 item 2: dpkg -i installs the three packages with their files, the rollgate user and the conffiles', async () => {
+    await ok('dpkg', ['-i', ...debs1]);
+    for (const p of PACKAGES) expect(await packageStatus(p)).toBe('installed 0.1.0+test1');
+    const files = (await ok('dpkg', ['-L', ...PACKAGES])).split('\n');
+    expect(files).toEqual(
+      expect.arrayContaining([
+        '/usr/lib/rollgate/coordinator/main.cjs',
+        '/usr/lib/rollgate/coordinator/migrations/meta/_journal.json',
+        '/usr/lib/rollgate/coordinator/proto/rollgate/agent/v1/agent.proto',
+        '/lib/systemd/system/rollgate-coordinator.service',
+        '/etc/rollgate/coordinator.env',
+        '/usr/lib/rollgate/agent/rollgate-agent.cjs',
+        '/usr/lib/rollgate/agent/rollgate-agent-worker.cjs',
+        '/lib/systemd/system/rollgate-agent.service',
+        '/etc/rollgate/agent.json',
+        '/usr/bin/rollgate',
+      ]),
+    );
+    const user = (await ok('getent', ['passwd', 'rollgate'])).trim().split(':');
+    rollgateUid = Number(user[2]);
+    // dpkg-query prints each package's conffiles with no separator: one package a call.
+    const conffiles = async (p: string) => ok('dpkg-query', ['-W', '-f=${Conffiles}', p]);
+    expect(await conffiles('rollgate-coordinator')).toMatch(
+      /^ \/etc\/rollgate\/coordinator\.env [0-9a-f]{32}$/,
+    );
+    expect(await conffiles('rollgate-agent')).toMatch(/^ \/etc\/rollgate\/agent\.json [0-9a-f]{32}$/);
+    expect(user[6]).toBe('/usr/sbin/nologin');
+    const data = statSync(COORDINATOR_DATA);
+    expect({ uid: data.uid, mode: (data.mode & 0o777).toString(8) }).toEqual({
+      uid: rollgateUid,
+      mode: '750',
+    });
+    // The environment file carries DATABASE_URL: root and the service's group only.
+    const env = statSync('/etc/rollgate/coordinator.env');
+    expect({ uid: env.uid, mode: (env.mode & 0o777).toString(8) }).toEqual({ uid: 0, mode: '640' });
+    expect(await ok('/usr/bin/rollgate', ['--version'])).toMatch(/^0\.1\.0 \(commit [0-9a-f]{12}\)\n$/);
+  });
+
+  it('issue 16 item 2: the coordinator refuses to start without DATABASE_URL (its ExecStartPre), with the reason', async () => {
+    const unit = readUnit('rollgate-coordinator.service');
+    const pre = unit.execStartPre[0]!;
+    const [cmd, ...args] = asUser(unit, pre);
+    const r = await run(cmd!, args, { env: unitEnv(unit) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'DATABASE_URL is not set: put the PostgreSQL URL in /etc/rollgate/coordinator.env',
+    );
+  });
+
+  it('issue 16 item 2: the coordinator and an agent started as their units say, on Debian PostgreSQL; the agent enrols and `rollgate servers` shows it', async () => {
+    // The operator's edits of the conffiles (kept by the upgrade below).
+    const env = readFileSync('/etc/rollgate/coordinator.env', 'utf8');
+    writeFileSync(
+      '/etc/rollgate/coordinator.env',
+      `${env}\n# deb.int.test.ts\nDATABASE_URL=${pg!.url}\nROLLGATE_HTTP_PORT=${ports.http}\nROLLGATE_GRPC_PORT=${ports.grpc}\nROLLGATE_ENROL_PORT=${ports.enrol}\n`,
+    );
+    const coordinator = (await startUnit('rollgate-coordinator.service')).started;
+    running.push(coordinator);
+    await waitFor(
+      'the packaged coordinator to answer /healthz and /readyz',
+      async () => {
+        if (coordinator.proc.exitCode !== null)
+          throw new FatalWait(
+            `the coordinator exited ${coordinator.proc.exitCode}:\n${coordinator.output()}`,
+          );
+        const [h, r] = await Promise.all(
+          ['healthz', 'readyz'].map((p) => fetch(`${cliEnv.ROLLGATE_URL}/${p}`)),
+        );
+        return h!.ok && r!.ok;
+      },
+      { timeoutMs: 60_000, everyMs: 200 },
+    );
+    // It runs as the unit's User= and keeps its data where the package put it.
+    // (setpriv execs the program: the same pid.)
+    expect(statSync(`/proc/${coordinator.proc.pid}`).uid).toBe(rollgateUid);
+    expect(existsSync(join(COORDINATOR_DATA, 'bootstrap-secret'))).toBe(true);
+
+    expect((await rollgate(['admin', 'init', '--username', 'root'], `${PASSWORD}\n`)).code).toBe(0);
+    const login = await rollgate(['login', '--username', 'root'], `${PASSWORD}\n`);
+    expect(login.stderr).toBe('');
+    const token = JSON.parse(
+      (await rollgate(['agents', 'token', 'create', '--cluster', CLUSTER, '--json'])).stdout,
+    ) as { token: string };
+
+    writeFileSync(
+      '/etc/rollgate/agent.json',
+      `${JSON.stringify(
+        {
+          agentId: AGENT_ID,
+          cluster: CLUSTER,
+          role: 'web',
+          coordinator: { address: `127.0.0.1:${ports.grpc}`, enrolAddress: `127.0.0.1:${ports.enrol}` },
+          dataDir: '/var/lib/rollgate-agent',
+          gate: { host: '127.0.0.1', port: ports.gate },
+          services: [
+            {
+              name: 'files',
+              port: ports.service,
+              start: {
+                command: '/usr/bin/python3',
+                args: ['-m', 'http.server', String(ports.service), '--bind', '127.0.0.1'],
+              },
+              healthUrl: `http://127.0.0.1:${ports.service}/`,
+            },
+          ],
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    writeFileSync('/etc/rollgate/agent.env', `ROLLGATE_JOIN_TOKEN=${token.token}\n`, { mode: 0o600 });
+    const { started: agent, pre } = await startUnit('rollgate-agent.service');
+    running.push(agent);
+    // ExecStartPre: --check-config validated the edited agent.json.
+    expect(pre[0]!.stdout).toContain(`OK: /etc/rollgate/agent.json is valid (agent ${AGENT_ID}`);
+    await waitForAgent(agent);
+  });
+
+  async function waitForAgent(agent: Started) {
+    await waitFor(
+      `agent ${AGENT_ID} to show as connected in \`rollgate servers\``,
+      async () => {
+        if (agent.proc.exitCode !== null)
+          throw new FatalWait(`the agent exited ${agent.proc.exitCode}:\n${agent.output()}`);
+        const r = await rollgate(['servers', '--cluster', CLUSTER, '--json']);
+        if (r.code !== 0) return false;
+        const s = (JSON.parse(r.stdout) as { id: string; status: string }[]).find((x) => x.id === AGENT_ID);
+        return s !== undefined && s.status !== 'lost' && s.status !== 'offline';
+      },
+      { timeoutMs: 60_000, everyMs: 250 },
+    );
+  }
+
+  it('issue 16 item 2: dpkg -i of a newer build upgrades in place: data and the edited conffiles kept, the agent reconnects with its kept identity', async () => {
+    const ca = readFileSync(join(COORDINATOR_DATA, 'agent-ca/ca.crt'), 'utf8');
+    const edited = readFileSync('/etc/rollgate/coordinator.env', 'utf8');
+    const agentJson = readFileSync('/etc/rollgate/agent.json', 'utf8');
+    for (const s of running.splice(0)) await s.stop();
+    // The join token was single-use: the upgraded agent must come back on the identity it kept.
+    writeFileSync('/etc/rollgate/agent.env', '');
+    await ok('dpkg', ['-i', ...debs2]);
+    for (const p of PACKAGES) expect(await packageStatus(p)).toBe('installed 0.1.0+test2');
+    expect(readFileSync('/etc/rollgate/coordinator.env', 'utf8')).toBe(edited);
+    expect(readFileSync('/etc/rollgate/agent.json', 'utf8')).toBe(agentJson);
+    expect(existsSync('/etc/rollgate/coordinator.env.dpkg-dist')).toBe(false);
+    expect(readFileSync(join(COORDINATOR_DATA, 'agent-ca/ca.crt'), 'utf8')).toBe(ca);
+    expect(statSync(COORDINATOR_DATA).uid).toBe(rollgateUid);
+
+    const coordinator = (await startUnit('rollgate-coordinator.service')).started;
+    running.push(coordinator);
+    await waitFor(
+      'the upgraded coordinator to answer /readyz',
+      async () => {
+        if (coordinator.proc.exitCode !== null)
+          throw new FatalWait(
+            `the coordinator exited ${coordinator.proc.exitCode}:\n${coordinator.output()}`,
+          );
+        return (await fetch(`${cliEnv.ROLLGATE_URL}/readyz`)).ok;
+      },
+      { timeoutMs: 60_000, everyMs: 200 },
+    );
+    // The session saved before the upgrade still works: the database was kept.
+    expect((await rollgate(['whoami'])).stdout).toContain('root');
+    const agent = (await startUnit('rollgate-agent.service')).started;
+    running.push(agent);
+    await waitForAgent(agent);
+  });
+
+  it('issue 16 item 2: dpkg --purge leaves nothing: files, conffiles, data, the rollgate user, processes', async () => {
+    for (const s of running.splice(0)) await s.stop();
+    // What the agent started (KillMode=process keeps it across agent restarts) is the operator's to stop.
+    for (const pid of pidsOfUid(rollgateUid)) process.kill(pid, 'SIGTERM');
+    await waitFor('the rollgate user to have no process', () => pidsOfUid(rollgateUid).length === 0, 30_000);
+    await ok('dpkg', ['--purge', ...PACKAGES]);
+    for (const p of PACKAGES) expect(await packageStatus(p)).not.toMatch(/^(installed|config-files)/);
+    const left = [
+      '/usr/lib/rollgate',
+      '/usr/bin/rollgate',
+      '/etc/rollgate',
+      COORDINATOR_DATA,
+      '/var/lib/rollgate-agent',
+      '/lib/systemd/system/rollgate-coordinator.service',
+      '/lib/systemd/system/rollgate-agent.service',
+    ].filter((p) => existsSync(p));
+    expect(left).toEqual([]);
+    // /var/lib/rollgate is gone, or holds only what was there before the test.
+    expect(existsSync('/var/lib/rollgate') ? readdirSync('/var/lib/rollgate').sort() : []).toEqual(before);
+    expect((await run('getent', ['passwd', 'rollgate'])).code).not.toBe(0);
+    expect((await run('getent', ['group', 'rollgate'])).code).not.toBe(0);
+    expect(processesMentioning('/usr/lib/rollgate/')).toEqual([]);
+    expect(pidsOfUid(rollgateUid)).toEqual([]);
+  });
+});
