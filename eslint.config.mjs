@@ -36,11 +36,11 @@ const constraints = {
     'type:test-kit',
   ],
 };
-const boundaries = (extra = []) => [
+const boundaries = (extra = [], allow = []) => [
   'error',
   {
     enforceBuildableLibDependency: false,
-    allow: [],
+    allow,
     depConstraints: Object.entries(constraints).map(([sourceTag, tags]) => ({
       sourceTag,
       onlyDependOnLibsWithTags: [...new Set([...tags, ...extra])],
@@ -91,6 +91,12 @@ export default [
         },
       ],
     },
+  },
+  {
+    // Tools that need a whole coordinator in their own process (the bench) use its public entry,
+    // createCoordinator (docs/adr/0038); Nx forbids importing an app otherwise, deep paths stay so.
+    files: ['tools/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': boundaries([], ['@rollgate/coordinator']) },
   },
   {
     // Test support that is not itself a test file (the lb's testing entry, the engine's harness)

@@ -1,21 +1,15 @@
 import { actionId, MSG, type ActionOp, type Plan } from '@rollgate/domain';
-import {
-  createEngine,
-  createMemoryStore,
-  type Engine,
-  type EngineStore,
-  type LogRecord,
-} from '@rollgate/engine';
+import { createMemoryStore, type AgentBus, type Engine, type EngineStore } from '@rollgate/engine';
 import { createLogger } from '@rollgate/logger';
-// No product API broadcasts a command, so this bench assembles the coordinator's own parts in this
-// process, as apps/coordinator/src/main.ts does: a deliberate reach into the app and the data layer,
-// for measurement only (nothing of it ships).
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { createAgentGateway } from '@rollgate/coordinator/src/agent-gateway';
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { createArtifactStore } from '@rollgate/coordinator/src/artifact-store';
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { createDb, createLogWriter, createPgStore } from '@rollgate/db';
+// Gateway level: the coordinator's agent gateway alone. Engine level: the whole coordinator in this
+// process (createCoordinator, as main.ts starts it) with measurement taps (docs/adr/0038).
+import {
+  createAgentGateway,
+  createArtifactStore,
+  createCoordinator,
+  type AgentGateway,
+  type AgentGatewayEvents,
+} from '@rollgate/coordinator';
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,7 +36,6 @@ const PROBE: ActionOp[] = [
     timeoutMs: 5000,
   },
 ];
-const silent = { info() {}, warn() {}, error() {} };
 /** The engine takes its run ids from here, so the bench knows every action id before dispatch. */
 let nextRunId = 'r-fanout-0';
 
@@ -69,10 +62,34 @@ interface Harness {
   welcomed: number;
 }
 
-/** One in-process coordinator core: gateway (+ engine and PostgreSQL in engine mode). */
-async function startCore(n: number, mode: 'gateway' | 'engine') {
-  const dir = tempDir(`fanout-${mode}`);
-  const h: Harness = {
+/** The harness's view of every agent event (gateway mode: the gateway's only handler). */
+function observe(h: Harness, inner: AgentGatewayEvents | null): AgentGatewayEvents {
+  return {
+    async onActionUpdate(u) {
+      const i = h.index.get(u.actionId);
+      if (i !== undefined) {
+        // The first ACCEPTED counts: an action sent again (its agent looked lost) is answered again.
+        if (u.status === 'accepted' && Number.isNaN(h.acks[i]!)) {
+          h.acks[i] = performance.now() - h.t0;
+          h.accepted++;
+        } else if (u.status === 'succeeded') h.succeeded++;
+      }
+      if (inner) await inner.onActionUpdate(u);
+      else if (h.accepted === h.expected && h.succeeded === h.expected) h.done?.();
+    },
+    onAgentConnected: async (id) => {
+      await inner?.onAgentConnected(id);
+      h.welcomed++;
+    },
+    onAgentLost: async (id) => {
+      h.lost++;
+      await inner?.onAgentLost(id);
+    },
+  };
+}
+
+function newHarness(n: number): Harness {
+  return {
     acks: new Float64Array(n),
     accepted: 0,
     succeeded: 0,
@@ -87,107 +104,102 @@ async function startCore(n: number, mode: 'gateway' | 'engine') {
     startStepMs: NaN,
     lost: 0,
   };
-  let store: EngineStore = createMemoryStore();
-  let logs: { write(r: LogRecord): boolean; flush(): Promise<void>; whenWritable?(): Promise<void> } = {
-    write: () => true,
-    flush: async () => {},
-  };
-  let stopDb = async () => {};
-  if (mode === 'engine') {
-    const db = createDb({ dataDir: dir.path });
-    await db.start();
-    stopDb = onCleanup('fanout database', () => db.stop());
-    const pgStore = createPgStore(db.db);
-    // Timed: how long the step's persistence (durable before effect) holds the fan-out back.
-    store = {
-      ...pgStore,
-      async startStep(...args: Parameters<typeof pgStore.startStep>) {
-        const t = performance.now();
-        await pgStore.startStep(...args);
-        h.startStepMs = performance.now() - t;
-      },
-    };
-    const writer = createLogWriter({ store });
-    logs = writer;
-    const prev = stopDb;
-    stopDb = async () => {
-      await writer.stop().catch(() => undefined);
-      await prev();
-    };
-  }
-  const ref: { engine?: Engine } = {};
+}
+
+interface Core {
+  h: Harness;
+  /** Which agents the gateway holds connected. */
+  agents: Pick<AgentBus, 'isConnected'>;
+  /** Gateway mode only: sends one action to one agent; false if the gateway holds it lost. */
+  dispatch?: AgentGateway['bus']['dispatch'];
+  /** Engine mode only. */
+  engine?: Engine;
+  address: string;
+  stop(): Promise<void>;
+}
+
+/** Gateway mode: the coordinator's agent gateway alone, on the engine's memory store. */
+async function startGatewayCore(n: number): Promise<Core> {
+  const dir = tempDir('fanout-gateway');
+  const h = newHarness(n);
   const gateway = createAgentGateway(
     {
       port: 0,
-      store,
+      store: createMemoryStore(),
       artifacts: createArtifactStore({ dir: dir.path }),
-      logs,
+      logs: { write: () => true, flush: async () => {} },
       log: createLogger({ name: 'bench-gateway', level: 'warn' }),
       clock: { now: () => Date.now() },
       version: 'bench',
       heartbeatIntervalMs: 5000,
     },
-    {
-      async onActionUpdate(u) {
-        const i = h.index.get(u.actionId);
-        if (i !== undefined) {
-          // The first ACCEPTED counts: an action sent again (its agent looked lost) is answered again.
-          if (u.status === 'accepted' && Number.isNaN(h.acks[i]!)) {
-            h.acks[i] = performance.now() - h.t0;
-            h.accepted++;
-          } else if (u.status === 'succeeded') h.succeeded++;
-        }
-        if (ref.engine) await ref.engine.onActionUpdate(u);
-        else if (h.accepted === h.expected && h.succeeded === h.expected) h.done?.();
-      },
-      onAgentConnected: async (id) => {
-        await ref.engine?.onAgentConnected(id);
-        h.welcomed++;
-      },
-      onAgentLost: async (id) => {
-        h.lost++;
-        await ref.engine?.onAgentLost(id);
-      },
-    },
+    observe(h, null),
   );
-  if (mode === 'engine') {
-    // The engine's bus is the gateway's, timed: when the fan-out left the coordinator.
-    const bus = {
-      ...gateway.bus,
-      dispatch(...args: Parameters<typeof gateway.bus.dispatch>) {
-        const t = performance.now() - h.t0;
-        if (Number.isNaN(h.firstDispatch)) h.firstDispatch = t;
-        h.lastDispatch = t;
-        h.dispatches++;
-        return gateway.bus.dispatch(...args);
-      },
-    };
-    ref.engine = createEngine({
-      store,
-      bus,
-      clock: { now: () => Date.now() },
-      emit: (rec) => {
-        logs.write(rec);
-        if (rec.code === MSG.runCompleted.code) h.done?.();
-      },
-      log: silent,
-      newRunId: () => nextRunId,
-    });
-    await ref.engine.start();
-  }
   const port = await gateway.start();
-  const stopGateway = onCleanup('fanout gateway', async () => {
-    await gateway.stop();
-    await ref.engine?.stop();
-  });
+  const stopGateway = onCleanup('fanout gateway', () => gateway.stop());
   return {
     h,
-    gateway,
-    engine: ref.engine,
+    agents: gateway.bus,
+    dispatch: (...args) => gateway.bus.dispatch(...args),
     address: `127.0.0.1:${port}`,
     async stop() {
       await stopGateway();
-      await stopDb();
+      await dir.remove();
+    },
+  };
+}
+
+/**
+ * Engine mode: the whole coordinator (embedded PostgreSQL, engine, gateway) in this process, its
+ * store's startStep and its engine's dispatches timed through createCoordinator's taps.
+ */
+async function startEngineCore(n: number): Promise<Core> {
+  const dir = tempDir('fanout-engine');
+  const h = newHarness(n);
+  const coordinator = createCoordinator({
+    dataDir: dir.path,
+    httpPort: 0,
+    grpcPort: 0,
+    insecureAgents: true,
+    heartbeatMs: 5000,
+    log: createLogger({ name: 'bench-coordinator', level: 'warn' }),
+    taps: {
+      // Timed: how long the step's persistence (durable before effect) holds the fan-out back.
+      store: <S extends EngineStore>(store: S): S => ({
+        ...store,
+        async startStep(...args: Parameters<EngineStore['startStep']>) {
+          const t = performance.now();
+          await store.startStep(...args);
+          h.startStepMs = performance.now() - t;
+        },
+      }),
+      // Timed: when the fan-out left the coordinator.
+      bus: (bus) => ({
+        ...bus,
+        dispatch(...args: Parameters<AgentBus['dispatch']>) {
+          const t = performance.now() - h.t0;
+          if (Number.isNaN(h.firstDispatch)) h.firstDispatch = t;
+          h.lastDispatch = t;
+          h.dispatches++;
+          return bus.dispatch(...args);
+        },
+      }),
+      agentEvents: (events) => observe(h, events),
+      onRecord: (rec) => {
+        if (rec.code === MSG.runCompleted.code) h.done?.();
+      },
+      newRunId: () => nextRunId,
+    },
+  });
+  const stopCoordinator = onCleanup('fanout coordinator', () => coordinator.stop());
+  const { grpcPort } = await coordinator.start();
+  return {
+    h,
+    agents: coordinator.agents,
+    engine: coordinator.engine,
+    address: `127.0.0.1:${grpcPort}`,
+    async stop() {
+      await stopCoordinator();
       await dir.remove();
     },
   };
@@ -244,7 +256,7 @@ function probePlan(n: number): Plan {
 }
 
 async function fanout(n: number, rounds: number, mode: 'gateway' | 'engine'): Promise<Figure[]> {
-  const core = await startCore(n, mode);
+  const core = mode === 'engine' ? await startEngineCore(n) : await startGatewayCore(n);
   const workers = Math.min(4, Math.max(2, Math.ceil(n / 2500)));
   const pool = await startSimPool(workers);
   const { h } = core;
@@ -274,7 +286,7 @@ async function fanout(n: number, rounds: number, mode: 'gateway' | 'engine'): Pr
       let away = n;
       while (performance.now() - tWait < 30_000) {
         away = 0;
-        for (let i = 0; i < n; i++) if (!core.gateway.bus.isConnected(agentId(i))) away++;
+        for (let i = 0; i < n; i++) if (!core.agents.isConnected(agentId(i))) away++;
         if (away === 0) break;
         await sleep(100);
       }
@@ -297,7 +309,7 @@ async function fanout(n: number, rounds: number, mode: 'gateway' | 'engine'): Pr
         h.t0 = performance.now();
         let sent = 0;
         for (let i = 0; i < n; i++) {
-          const ok = core.gateway.bus.dispatch(agentId(i), {
+          const ok = core.dispatch!(agentId(i), {
             actionId: actionId('r-bench', r, agentId(i), 1),
             runId: 'r-bench',
             stepIndex: r,
@@ -396,8 +408,9 @@ export async function benchFanout(opts: FanoutOptions): Promise<BenchResult> {
       'agent, the time from the start of the round to its ACCEPTED reaching onActionUpdate (agents answer ' +
       'ACCEPTED then SUCCEEDED at once). ' +
       (opts.engine
-        ? 'Via engine: the same gateway with createEngine() and createPgStore() on an embedded PostgreSQL, ' +
-          'as main.ts wires them; a round is engine.createRun() of a one-step plan probing every server, timed ' +
+        ? 'Via engine: the whole coordinator in the bench process, createCoordinator() as main.ts starts it ' +
+          '(embedded PostgreSQL, run leases, plaintext agent streams), its store and bus timed through its ' +
+          'taps; a round is engine.createRun() of a one-step plan probing every server, timed ' +
           'from createRun to each ACCEPTED (the engine persists the step and its actions, then dispatches ' +
           'them one by one, each with its own UPDATE; every update it receives re-evaluates the run and reads ' +
           `all of the step's actions, so a round is quadratic in the fleet: run up to ${ENGINE_MAX} agents).`
