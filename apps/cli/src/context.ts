@@ -1,4 +1,5 @@
 import type { RollgateClient } from './api-types';
+import type { EditionRow } from './api-types';
 import type { LiveWatch } from './live';
 import type { Output } from './output';
 
@@ -13,6 +14,21 @@ export interface CommandContext {
   now(): number;
   /** Waits; only between reconnection attempts (nothing polls a run). */
   sleep(ms: number): Promise<void>;
+  /**
+   * Streams an edition archive to the coordinator with progress on stderr (docs/adr/0036); null
+   * when the coordinator has no streamed upload. Default none: `editions.upload` (base64) then.
+   */
+  streamEdition?: (
+    file: string,
+    fields: {
+      app: string;
+      name: string;
+      description: string;
+      dbUpgradeCommand?: string;
+      sha256: string;
+      size: number;
+    },
+  ) => Promise<EditionRow | null>;
 }
 
 /** Flags shared by every read command. */

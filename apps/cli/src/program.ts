@@ -39,6 +39,7 @@ import {
   notifyRemoveCommand,
 } from './commands/notify';
 import { editionListCommand, editionUploadCommand } from './commands/editions';
+import { createEditionUpload } from './edition-stream';
 import {
   editionActivateCommand,
   editionBackoutCommand,
@@ -146,6 +147,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return {
       client: createClient({ url, actor, token }),
       live: createLiveWatch({ url, actor, token }),
+      streamEdition: createEditionUpload({ url, actor, token, stderr: process.stderr }),
       configDir: env.configDir,
       readPassword,
       url,
@@ -350,10 +352,15 @@ export async function runCli(argv: string[]): Promise<number> {
     .description('upload and list editions (versions of an application)');
   edition
     .command('upload')
-    .description('upload an edition archive; prints its sha256 and size')
+    .alias('add')
+    .description(
+      'upload an edition archive (streamed, with progress) or have the coordinator fetch it by URL; prints its sha256 and size',
+    )
     .requiredOption('--app <app>', 'the application, e.g. demo-app')
     .requiredOption('--name <name>', 'the edition name, e.g. 2.0 or 1.0.1_FIX')
-    .requiredOption('--file <path>', 'the archive to upload (at most 64 MiB)')
+    .option('--file <path>', "the archive to upload (up to the coordinator's ROLLGATE_MAX_EDITION_BYTES)")
+    .option('--from-url <url>', 'an http(s) URL the coordinator fetches the archive from (needs --sha256)')
+    .option('--sha256 <hex>', "the archive's sha256: required with --from-url, checked against --file")
     .option('--description <text>', 'free text shown in the console')
     .option('--db-upgrade-command <name>', "named database upgrade command from the service's config")
     .addOption(json())
