@@ -22,6 +22,7 @@ import { IssueList } from './issue-list';
 import { RunChart } from './run-chart';
 import { RunPanel } from './run-panel';
 import { StepTimeline } from './step-timeline';
+import { TrafficCard } from './traffic-chart';
 import { PortalLinkCard } from './portal-link-card';
 import { NeedsRole, useCan } from './session-context';
 
@@ -119,6 +120,8 @@ export function LiveRunPage({ runId }: { runId: string }) {
         <h3>Timeline</h3>
         <RunChart steps={view.steps} currentIndex={cur ? cur.index : null} />
       </section>
+
+      <TrafficCard cluster={view.run.plan.cluster} />
 
       {canOperate ? <PortalLinkCard runId={view.run.id} /> : null}
 
