@@ -348,14 +348,16 @@ describe('Debian packages: dpkg -i, start as the units say, upgrade in place, pu
       )}\n`,
     );
     writeFileSync('/etc/rollgate/agent.env', `ROLLGATE_JOIN_TOKEN=${token.token}\n`, { mode: 0o600 });
+    const agentStarted = Date.now();
     const { started: agent, pre } = await startUnit('rollgate-agent.service');
     running.push(agent);
     // ExecStartPre: --check-config validated the edited agent.json.
     expect(pre[0]!.stdout).toContain(`OK: /etc/rollgate/agent.json is valid (agent ${AGENT_ID}`);
-    await waitForAgent(agent);
+    await waitForAgent(agent, agentStarted);
   });
 
-  async function waitForAgent(agent: Started) {
+  /** Until `rollgate servers` shows the agent connected with a heartbeat after `since` (ms). */
+  async function waitForAgent(agent: Started, since: number) {
     await waitFor(
       `agent ${AGENT_ID} to show as connected in \`rollgate servers\``,
       async () => {
@@ -363,8 +365,10 @@ describe('Debian packages: dpkg -i, start as the units say, upgrade in place, pu
           throw new FatalWait(`the agent exited ${agent.proc.exitCode}:\n${agent.output()}`);
         const r = await rollgate(['servers', '--cluster', CLUSTER, '--json']);
         if (r.code !== 0) return false;
-        const s = (JSON.parse(r.stdout) as { id: string; status: string }[]).find((x) => x.id === AGENT_ID);
-        return s !== undefined && s.status !== 'lost' && s.status !== 'offline';
+        const s = (
+          JSON.parse(r.stdout) as { id: string; status: string; lastHeartbeatAt: string | number | null }[]
+        ).find((x) => x.id === AGENT_ID);
+        return s?.status === 'connected' && new Date(s.lastHeartbeatAt ?? 0).getTime() >= since;
       },
       { timeoutMs: 60_000, everyMs: 250 },
     );
@@ -400,9 +404,10 @@ describe('Debian packages: dpkg -i, start as the units say, upgrade in place, pu
     );
     // The session saved before the upgrade still works: the database was kept.
     expect((await rollgate(['whoami'])).stdout).toContain('root');
+    const agentStarted = Date.now();
     const agent = (await startUnit('rollgate-agent.service')).started;
     running.push(agent);
-    await waitForAgent(agent);
+    await waitForAgent(agent, agentStarted);
   });
 
   it('issue 16 item 2: dpkg --purge leaves nothing: files, conffiles, data, the rollgate user, processes', async () => {
