@@ -1,12 +1,17 @@
 // `npm start`: the coordinator on the embedded PostgreSQL, the console, and a local demo fleet of
 // 4 agents (2 roles × 2 servers) each managing a demo-app. State lives under .rollgate/ and
-// survives restarts. Ctrl-C stops everything.
+// survives restarts. When HAProxy is installed, the demo fleet is put behind it (configured with
+// `lb haproxy-config` and `lb configure`) with a steady load, so the console's live run page shows
+// requests served per edition and failed requests during an upgrade. Ctrl-C stops everything.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { appPostgresUnavailableReason, startAppPostgres, type AppPostgres } from '@rollgate/app-db';
+import { findHaproxy } from '@rollgate/lb/testing';
 import { z } from 'zod';
-import { ROOT, startFleet, waitFor } from './fleet';
+import { ROOT, startFleet, waitFor, type Fleet } from './fleet';
+import { behindHaproxy, type FleetHaproxy } from './src/haproxy';
+import { createSteadyLoad, type SteadyLoad } from './src/steady-load';
 
 const env = z
   .object({
@@ -14,6 +19,14 @@ const env = z
     ROLLGATE_HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(7400),
     ROLLGATE_GRPC_PORT: z.coerce.number().int().min(1).max(65535).default(7401),
     ROLLGATE_WEB_PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    // HAProxy's frontend for the demo fleet (only when HAProxy is installed).
+    ROLLGATE_LB_PORT: z.coerce.number().int().min(1).max(65535).default(7480),
+    // The steady load sent through that frontend, requests per second.
+    ROLLGATE_DEMO_LOAD_RPS: z.coerce
+      .number({ error: 'ROLLGATE_DEMO_LOAD_RPS must be a number of requests per second' })
+      .min(0.1)
+      .max(100)
+      .default(5),
     // 1: agents connect in plaintext (no enrolment); default: join tokens and mTLS (docs/adr/0013).
     ROLLGATE_DEMO_INSECURE: z
       .enum(['0', '1'], { error: 'ROLLGATE_DEMO_INSECURE must be 0 or 1' })
@@ -28,6 +41,46 @@ function runNext(args: string[], extraEnv: Record<string, string>): ChildProcess
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...extraEnv },
     stdio: 'inherit',
   });
+}
+
+const DEMO_CLUSTER = 'demo';
+
+/**
+ * HAProxy in front of the demo cluster with a steady load through it, or null (said why) when
+ * HAProxy is not installed or does not start: the demo then runs without a load balancer, as its
+ * gates alone take servers out of rotation.
+ */
+async function startFrontend(
+  fleet: Fleet,
+  socketPath: string,
+): Promise<{ lb: FleetHaproxy; load: SteadyLoad } | null> {
+  try {
+    findHaproxy();
+  } catch (err) {
+    console.log(
+      `rollgate: HAProxy was not found, so the demo fleet runs without a load balancer: ${String(
+        err instanceof Error ? err.message : err,
+      )}`,
+    );
+    // A load balancer configured by an earlier start with HAProxy would now refuse every upgrade.
+    const shown = await fleet.api.lb.show.query({ cluster: DEMO_CLUSTER });
+    if (shown.config?.balancers.some((b) => b.runtime.socketPath === socketPath)) {
+      await fleet.api.lb.clear.mutate({ cluster: DEMO_CLUSTER });
+    }
+    return null;
+  }
+  let lb: FleetHaproxy;
+  try {
+    lb = await behindHaproxy(fleet, { cluster: DEMO_CLUSTER, port: env.ROLLGATE_LB_PORT });
+  } catch (err) {
+    console.log(
+      `rollgate: HAProxy did not start in front of the demo fleet (is port ${env.ROLLGATE_LB_PORT} taken? set ROLLGATE_LB_PORT): ${err instanceof Error ? err.message : String(err)}`,
+    );
+    return null;
+  }
+  const load = createSteadyLoad({ url: lb.front, ratePerSec: env.ROLLGATE_DEMO_LOAD_RPS });
+  load.start();
+  return { lb, load };
 }
 
 async function main() {
@@ -61,6 +114,13 @@ async function main() {
     await appDb?.stop();
     throw err;
   });
+  const frontend = await startFrontend(fleet, join(dir, `haproxy-${DEMO_CLUSTER}.sock`)).catch(
+    async (err: unknown) => {
+      await fleet.stop();
+      await appDb?.stop();
+      throw err;
+    },
+  );
 
   if (!existsSync(join(ROOT, 'apps/web/.next/BUILD_ID'))) {
     console.log('rollgate: building the console once (next build, ~30 s) …');
@@ -78,6 +138,12 @@ async function main() {
   Rollgate is running.
     console      ${consoleUrl}
     API (tRPC)   ${fleet.url}/trpc
+    frontend     ${
+      frontend
+        ? `${frontend.lb.front} (HAProxy in front of cluster ${DEMO_CLUSTER}, ${env.ROLLGATE_DEMO_LOAD_RPS} requests/s of steady load;
+                 a live run page draws the requests served per edition and the failed ones)`
+        : 'none: HAProxy was not found (apt-get install haproxy), so upgrades use the gates alone'
+    }
     agents gRPC  ${fleet.grpcAddress} ${fleet.insecure ? '(INSECURE: plaintext, ROLLGATE_DEMO_INSECURE=1)' : `(mTLS; agents enrolled with join tokens at ${fleet.enrolAddress})`}
     demo fleet   ${fleet.agents.map((a) => `${a.id} (demo-app on :${a.servicePort}, gate :${a.gatePort})`).join(', ')}
     logs         ${join(dir, 'logs')}${
@@ -108,6 +174,8 @@ async function main() {
     stopping = true;
     console.log('\nrollgate: stopping …');
     web.kill('SIGTERM');
+    await frontend?.load.stop();
+    await frontend?.lb.stop();
     await fleet.stop();
     await appDb?.stop();
     process.exit(0);

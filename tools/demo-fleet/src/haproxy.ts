@@ -25,6 +25,8 @@ export interface BehindHaproxyOptions {
    * these fields are added. `false`: not configured (gate-only tests, refusals).
    */
   lb?: Partial<LbConfigure> | false;
+  /** The frontend's port; default a free one (retried if taken meanwhile). A given port is not retried. */
+  port?: number;
 }
 
 export interface FleetHaproxy {
@@ -42,18 +44,22 @@ export async function behindHaproxy(fleet: Fleet, opts: BehindHaproxyOptions = {
   const cluster = opts.cluster ?? 'demo';
   const socketPath = join(fleet.dir, `haproxy-${cluster}.sock`);
   let running = '';
-  const started = await startHaproxyOnFreePort(async (port) => {
-    const config = await fleet.api.lb.haproxyConfig.query({
-      cluster,
-      backend: cluster,
-      bind: `127.0.0.1:${port}`,
-      socketPath,
-      checkIntervalMs: 500,
-      ...opts.config,
-    });
-    running = opts.append ? `${config}\n${await opts.append()}` : config;
-    return running;
-  }, freePort);
+  const started = await startHaproxyOnFreePort(
+    async (port) => {
+      const config = await fleet.api.lb.haproxyConfig.query({
+        cluster,
+        backend: cluster,
+        bind: `127.0.0.1:${port}`,
+        socketPath,
+        checkIntervalMs: 500,
+        ...opts.config,
+      });
+      running = opts.append ? `${config}\n${await opts.append()}` : config;
+      return running;
+    },
+    opts.port === undefined ? freePort : () => Promise.resolve(opts.port!),
+    opts.port === undefined ? 5 : 1,
+  );
   const ready = opts.ready ?? ((name: string) => !name.endsWith('-beside'));
   await waitFor(
     `HAProxy to see the servers of cluster ${cluster} up`,
