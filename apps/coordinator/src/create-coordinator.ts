@@ -84,6 +84,10 @@ export interface CoordinatorOptions {
   leaseRenewMs?: number;
   /** Edition archives; default `<dataDir>/artifacts` (shared storage for several coordinators). */
   artifactsDir?: string;
+  /** Largest edition archive, streamed or fetched by URL, bytes; default 4 GiB (docs/adr/0036). */
+  maxEditionBytes?: number;
+  /** How long fetching an edition by URL may take, ms; default 30 minutes. */
+  editionFetchTimeoutMs?: number;
   /** Plaintext agent streams, no enrolment (docs/adr/0013): loopback benches and tests only. Default false. */
   insecureAgents?: boolean;
   /** The agent CA's directory; default `<dataDir>/agent-ca`. */
@@ -275,7 +279,11 @@ export function createCoordinator(opts: CoordinatorOptions): Coordinator {
       logRetentionDays: opts.logRetentionDays ?? 90,
       intervalMs: opts.pruneIntervalMs ?? 3_600_000,
     });
-    const artifacts = createArtifactStore({ dir: resolve(opts.artifactsDir ?? join(dataDir, 'artifacts')) });
+    const artifacts = createArtifactStore({
+      dir: resolve(opts.artifactsDir ?? join(dataDir, 'artifacts')),
+      ...(opts.maxEditionBytes ? { maxBytes: opts.maxEditionBytes } : {}),
+      ...(opts.editionFetchTimeoutMs ? { fetchTimeoutMs: opts.editionFetchTimeoutMs } : {}),
+    });
     const lb = createLbAdapter({
       store,
       log,

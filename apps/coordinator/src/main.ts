@@ -19,6 +19,8 @@ function optionsFromEnv(env: CoordinatorEnv): CoordinatorOptions {
     leaseTtlMs: env.ROLLGATE_LEASE_TTL_MS,
     leaseRenewMs: env.ROLLGATE_LEASE_RENEW_MS,
     artifactsDir: env.artifactsDir,
+    maxEditionBytes: env.ROLLGATE_MAX_EDITION_BYTES,
+    editionFetchTimeoutMs: env.ROLLGATE_EDITION_FETCH_TIMEOUT_MS,
     insecureAgents: env.ROLLGATE_INSECURE_AGENTS,
     agentCaDir: env.agentCaDir,
     ...(env.ROLLGATE_AGENT_CA_CERT && env.ROLLGATE_AGENT_CA_KEY
