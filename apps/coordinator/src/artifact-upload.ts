@@ -29,7 +29,11 @@ export interface StreamExpectations {
 }
 
 const gib = (n: number) =>
-  n >= 1024 ** 3 ? `${+(n / 1024 ** 3).toFixed(2)} GiB` : `${+(n / 1024 ** 2).toFixed(2)} MiB`;
+  n >= 1024 ** 3
+    ? `${+(n / 1024 ** 3).toFixed(2)} GiB`
+    : n >= 1024 ** 2
+      ? `${+(n / 1024 ** 2).toFixed(2)} MiB`
+      : `${n} bytes`;
 
 /**
  * Temporary names are `<declared sha256 or "upload">.<random>.part`: two uploads of the same
