@@ -46,37 +46,36 @@ function runNext(args: string[], extraEnv: Record<string, string>): ChildProcess
 const DEMO_CLUSTER = 'demo';
 
 /**
- * HAProxy in front of the demo cluster with a steady load through it, or null (said why) when
- * HAProxy is not installed or does not start: the demo then runs without a load balancer, as its
- * gates alone take servers out of rotation.
+ * HAProxy in front of the demo cluster with a steady load through it, or why not (HAProxy is not
+ * installed or does not start): the demo then runs without a load balancer, its gates alone
+ * taking servers out of rotation.
  */
 async function startFrontend(
   fleet: Fleet,
   socketPath: string,
-): Promise<{ lb: FleetHaproxy; load: SteadyLoad } | null> {
-  try {
-    findHaproxy();
-  } catch (err) {
-    console.log(
-      `rollgate: HAProxy was not found, so the demo fleet runs without a load balancer: ${String(
-        err instanceof Error ? err.message : err,
-      )}`,
-    );
+): Promise<{ lb: FleetHaproxy; load: SteadyLoad } | { reason: string }> {
+  const without = async (reason: string) => {
+    console.log(`rollgate: the demo fleet runs without a load balancer: ${reason}`);
     // A load balancer configured by an earlier start with HAProxy would now refuse every upgrade.
     const shown = await fleet.api.lb.show.query({ cluster: DEMO_CLUSTER });
     if (shown.config?.balancers.some((b) => b.runtime.socketPath === socketPath)) {
       await fleet.api.lb.clear.mutate({ cluster: DEMO_CLUSTER });
     }
-    return null;
+    return { reason };
+  };
+  const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+  try {
+    findHaproxy();
+  } catch (err) {
+    return without(`HAProxy was not found (${message(err)})`);
   }
   let lb: FleetHaproxy;
   try {
     lb = await behindHaproxy(fleet, { cluster: DEMO_CLUSTER, port: env.ROLLGATE_LB_PORT });
   } catch (err) {
-    console.log(
-      `rollgate: HAProxy did not start in front of the demo fleet (is port ${env.ROLLGATE_LB_PORT} taken? set ROLLGATE_LB_PORT): ${err instanceof Error ? err.message : String(err)}`,
+    return without(
+      `HAProxy did not start in front of it (is port ${env.ROLLGATE_LB_PORT} taken? set ROLLGATE_LB_PORT): ${message(err)}`,
     );
-    return null;
   }
   const load = createSteadyLoad({ url: lb.front, ratePerSec: env.ROLLGATE_DEMO_LOAD_RPS });
   load.start();
@@ -114,13 +113,14 @@ async function main() {
     await appDb?.stop();
     throw err;
   });
-  const frontend = await startFrontend(fleet, join(dir, `haproxy-${DEMO_CLUSTER}.sock`)).catch(
+  const started = await startFrontend(fleet, join(dir, `haproxy-${DEMO_CLUSTER}.sock`)).catch(
     async (err: unknown) => {
       await fleet.stop();
       await appDb?.stop();
       throw err;
     },
   );
+  const frontend = 'lb' in started ? started : null;
 
   if (!existsSync(join(ROOT, 'apps/web/.next/BUILD_ID'))) {
     console.log('rollgate: building the console once (next build, ~30 s) …');
@@ -142,7 +142,7 @@ async function main() {
       frontend
         ? `${frontend.lb.front} (HAProxy in front of cluster ${DEMO_CLUSTER}, ${env.ROLLGATE_DEMO_LOAD_RPS} requests/s of steady load;
                  a live run page draws the requests served per edition and the failed ones)`
-        : 'none: HAProxy was not found (apt-get install haproxy), so upgrades use the gates alone'
+        : `none, so upgrades use the gates alone: ${'reason' in started ? started.reason : ''}`
     }
     agents gRPC  ${fleet.grpcAddress} ${fleet.insecure ? '(INSECURE: plaintext, ROLLGATE_DEMO_INSECURE=1)' : `(mTLS; agents enrolled with join tokens at ${fleet.enrolAddress})`}
     demo fleet   ${fleet.agents.map((a) => `${a.id} (demo-app on :${a.servicePort}, gate :${a.gatePort})`).join(', ')}

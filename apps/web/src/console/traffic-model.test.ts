@@ -21,8 +21,8 @@ describe('the traffic chart (issue 16 item 7)', () => {
       sample(3000, ['2.0', 15], ['1.0', 14], 1),
     ]);
     expect(points).toEqual([
-      { at: 2000, served: { '1.0': 5 }, failed: 0 },
-      { at: 3000, served: { '2.0': 2, '1.0': 2 }, failed: 1 },
+      { at: 2000, seconds: 1, served: { '1.0': 5 }, failed: 0 },
+      { at: 3000, seconds: 1, served: { '2.0': 2, '1.0': 2 }, failed: 1 },
     ]);
   });
 
@@ -31,7 +31,7 @@ describe('the traffic chart (issue 16 item 7)', () => {
       sample(1000, ['1.0', 50], ['1.0', 50], 3),
       sample(2000, ['1.0', 4], ['1.0', 2]),
     ]);
-    expect(points).toEqual([{ at: 2000, served: { '1.0': 6 }, failed: 0 }]);
+    expect(points).toEqual([{ at: 2000, seconds: 1, served: { '1.0': 6 }, failed: 0 }]);
   });
 
   it('draws one line per edition and the failed line, with totals in the legend', () => {
@@ -44,6 +44,11 @@ describe('the traffic chart (issue 16 item 7)', () => {
       ['1.0', 3],
       ['2.0', 6],
     ]);
+    // Rates per second: 5 requests over a 2 s interval is 2.5/s, so the scale tops at 3/s.
+    expect(
+      layoutTraffic(trafficPoints([sample(0, ['1.0', 0], ['1.0', 0]), sample(2000, ['1.0', 5], ['1.0', 0])]))
+        .max,
+    ).toBe(3);
     const html = renderToStaticMarkup(createElement(TrafficChart, { points }));
     expect(html).toContain('<svg');
     expect(html.match(/<polyline/g)).toHaveLength(3);

@@ -12,6 +12,8 @@ export interface TrafficSample {
 /** Requests in the interval ending at `at`: served per edition, and failed. */
 export interface TrafficPoint {
   at: number;
+  /** The interval's length (reads are about a second apart, later when the coordinator is slow). */
+  seconds: number;
   served: Record<string, number>;
   failed: number;
 }
@@ -31,7 +33,12 @@ export function trafficPoints(samples: readonly TrafficSample[]): TrafficPoint[]
       const key = s.edition ?? 'unknown';
       served[key] = (served[key] ?? 0) + delta(before.get(s.haproxyServer), s.served);
     }
-    points.push({ at: next.at, served, failed: delta(prev.failed, next.failed) });
+    points.push({
+      at: next.at,
+      seconds: Math.max(0.001, (next.at - prev.at) / 1000),
+      served,
+      failed: delta(prev.failed, next.failed),
+    });
   }
   return points;
 }
@@ -39,25 +46,30 @@ export function trafficPoints(samples: readonly TrafficSample[]): TrafficPoint[]
 export interface TrafficChartLayout {
   width: number;
   height: number;
-  /** Highest requests in one interval (the y scale's top). */
+  /** The highest rate drawn, requests per second (the y scale's top). */
   max: number;
   lines: { edition: string; points: string; total: number }[];
   failed: { points: string; total: number };
 }
 
-/** Polylines over the points, oldest left; the y axis is requests per interval from 0 to `max`. */
+/**
+ * Polylines over the points, oldest left; the y axis is requests per second from 0 to `max`. The
+ * totals are requests, not rates.
+ */
 export function layoutTraffic(
   points: readonly TrafficPoint[],
   width = 560,
   height = 140,
 ): TrafficChartLayout {
   const editions = [...new Set(points.flatMap((p) => Object.keys(p.served)))].sort();
-  const max = Math.max(1, ...points.flatMap((p) => [...Object.values(p.served), p.failed]));
+  const max = Math.ceil(
+    Math.max(1, ...points.flatMap((p) => [...Object.values(p.served), p.failed].map((v) => v / p.seconds))),
+  );
   const pad = 6;
   const x = (i: number) => (points.length <= 1 ? pad : pad + (i * (width - 2 * pad)) / (points.length - 1));
   const y = (v: number) => height - pad - (v * (height - 2 * pad)) / max;
   const line = (value: (p: TrafficPoint) => number) =>
-    points.map((p, i) => `${x(i).toFixed(1)},${y(value(p)).toFixed(1)}`).join(' ');
+    points.map((p, i) => `${x(i).toFixed(1)},${y(value(p) / p.seconds).toFixed(1)}`).join(' ');
   const sum = (value: (p: TrafficPoint) => number) => points.reduce((n, p) => n + value(p), 0);
   return {
     width,
