@@ -1,12 +1,23 @@
 // The Debian packages (issue 16 item 2, docs/adr/0035), for real, as root on this machine: built by
 // dpkg-deb from a fresh `npm run build` (coordinator, CLI, agent), installed with `dpkg -i`, the
-// coordinator and an agent started exactly as their units' ExecStartPre/ExecStart lines say (no
-// systemd as PID 1 here) as the units' User=, on a Debian PostgreSQL 15 by DATABASE_URL; then
-// upgraded in place to a newer build (data and edited conffiles kept, the agent reconnects with the
-// identity it kept), then purged (nothing left). The console is packaged the same way (a directory
+// coordinator and two agents (this machine plays two servers of a Python stdlib service) started
+// exactly as their units' ExecStartPre/ExecStart lines say (no systemd as PID 1 here) as the units'
+// User=, on a Debian PostgreSQL 15 by DATABASE_URL; an upgrade run of that fleet started and paused
+// with the installed CLI; the packages upgraded in place to a newer build (data and edited
+// conffiles kept, the agents reconnect on the identities they kept, the run resumes and succeeds);
+// then purged (nothing left). The console is packaged the same way (a directory
 // of dist/ and a unit) but left out here: its `next build` alone takes ~150 s (docs/adr/0033).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +33,21 @@ const COORDINATOR_DATA = '/var/lib/rollgate/coordinator';
 const PASSWORD = 'a long enough password for the package test';
 const CLUSTER = 'deb-test';
 const AGENT_ID = 'deb-web-01';
+const AGENT_2 = 'deb-web-02';
+const APP = 'shop';
+
+/** The application the fleet runs: a stdlib Python HTTP server that says its edition. */
+function serverPy(edition: string): string {
+  return [
+    'import http.server, os',
+    'class H(http.server.BaseHTTPRequestHandler):',
+    '    def do_GET(self):',
+    `        self.send_response(200); self.end_headers(); self.wfile.write(b"${edition}")`,
+    '    def log_message(self, *a): pass',
+    "http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()",
+    '',
+  ].join('\n');
+}
 
 interface Ran {
   code: number;
@@ -38,6 +64,8 @@ function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.P
       (err, stdout, stderr) =>
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
     );
+    // A program that exits without reading its input (EPIPE) is not an error of the test.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(opts.input ?? '');
   });
 }
@@ -130,9 +158,19 @@ interface Started {
 }
 
 /** Runs the unit's ExecStartPre lines (each must exit 0), then starts its ExecStart line. */
-async function startUnit(name: string): Promise<{ started: Started; pre: Ran[] }> {
+async function startUnit(
+  name: string,
+  opts: { config?: [string, string]; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ started: Started; pre: Ran[] }> {
   const unit = readUnit(name);
-  const env = unitEnv(unit);
+  // A second server on this machine: the same command lines with its own config file.
+  if (opts.config) {
+    const [from, to] = opts.config;
+    const swap = (argv: string[]) => argv.map((a) => (a === from ? to : a));
+    unit.execStartPre = unit.execStartPre.map(swap);
+    unit.execStart = swap(unit.execStart);
+  }
+  const env = { ...unitEnv(unit), ...opts.env };
   const pre: Ran[] = [];
   for (const argv of unit.execStartPre) {
     const [cmd, ...args] = asUser(unit, argv);
@@ -184,7 +222,7 @@ async function packageStatus(pkg: string): Promise<string> {
   return (await run('dpkg-query', ['-W', '-f=${db:Status-Status} ${Version}', pkg])).stdout.trim();
 }
 
-describe('Debian packages: dpkg -i, start as the units say, upgrade in place, purge (issue 16 item 2)', () => {
+describe('Debian packages: dpkg -i, start as the units say, a fleet run paused across the upgrade in place, purge (issue 16 item 2)', () => {
   let dir: string;
   let pg: AppPostgres | undefined;
   let debs1: string[] = [];
@@ -192,7 +230,8 @@ describe('Debian packages: dpkg -i, start as the units say, upgrade in place, pu
   const running: Started[] = [];
   let rollgateUid = -1;
   let before: string[] = [];
-  const ports = { http: 0, grpc: 0, enrol: 0, gate: 0, service: 0 };
+  const ports = { http: 0, grpc: 0, enrol: 0, gate: 0, service: 0, gate2: 0, service2: 0 };
+  let runId = '';
   let cliEnv: NodeJS.ProcessEnv;
   const rollgate = (args: string[], input?: string) =>
     run('/usr/bin/rollgate', args, { env: cliEnv, ...(input ? { input } : {}) });
@@ -207,6 +246,14 @@ describe('Debian packages: dpkg -i, start as the units say, upgrade in place, pu
       }
     }
     dir = await mkdtemp(join(tmpdir(), 'rollgate-deb-'));
+    // The rollgate user reads the editions and the second agent's config from here.
+    chmodSync(dir, 0o755);
+    for (const edition of ['1.0', '2.0']) {
+      const src = join(dir, `src-${edition}`);
+      mkdirSync(src);
+      writeFileSync(join(src, 'server.py'), serverPy(edition));
+      await ok('tar', ['-czf', join(dir, `${APP}-${edition}.tar.gz`), '-C', src, 'server.py']);
+    }
     const dist = join(dir, 'dist');
     await buildAll({ outDir: dist, targets: ['coordinator', 'cli', 'agent'] });
     debs1 = Object.values(
@@ -286,7 +333,7 @@ describe('Debian packages: dpkg -i, start as the units say, upgrade in place, pu
     );
   });
 
-  it('issue 16 item 2: the coordinator and an agent started as their units say, on Debian PostgreSQL; the agent enrols and `rollgate servers` shows it', async () => {
+  it('issue 16 item 2: the coordinator and two agents started as their units say, on Debian PostgreSQL; the agents enrol and `rollgate servers` shows them connected', async () => {
     // The operator's edits of the conffiles (kept by the upgrade below).
     const env = readFileSync('/etc/rollgate/coordinator.env', 'utf8');
     writeFileSync(
@@ -317,49 +364,131 @@ describe('Debian packages: dpkg -i, start as the units say, upgrade in place, pu
     expect((await rollgate(['admin', 'init', '--username', 'root'], `${PASSWORD}\n`)).code).toBe(0);
     const login = await rollgate(['login', '--username', 'root'], `${PASSWORD}\n`);
     expect(login.stderr).toBe('');
-    const token = JSON.parse(
-      (await rollgate(['agents', 'token', 'create', '--cluster', CLUSTER, '--json'])).stdout,
-    ) as { token: string };
+    const joinToken = async () =>
+      (
+        JSON.parse(
+          (await rollgate(['agents', 'token', 'create', '--cluster', CLUSTER, '--json'])).stdout,
+        ) as {
+          token: string;
+        }
+      ).token;
 
-    writeFileSync(
-      '/etc/rollgate/agent.json',
+    const agentConfig = (id: string, dataDir: string, gate: number, port: number) =>
       `${JSON.stringify(
         {
-          agentId: AGENT_ID,
+          agentId: id,
           cluster: CLUSTER,
           role: 'web',
           coordinator: { address: `127.0.0.1:${ports.grpc}`, enrolAddress: `127.0.0.1:${ports.enrol}` },
-          dataDir: '/var/lib/rollgate-agent',
-          gate: { host: '127.0.0.1', port: ports.gate },
+          dataDir,
+          gate: { host: '127.0.0.1', port: gate },
           services: [
             {
-              name: 'files',
-              port: ports.service,
-              start: {
-                command: '/usr/bin/python3',
-                args: ['-m', 'http.server', String(ports.service), '--bind', '127.0.0.1'],
-              },
-              healthUrl: `http://127.0.0.1:${ports.service}/`,
+              name: APP,
+              port,
+              start: { command: '/usr/bin/python3', args: ['server.py'] },
+              env: { PORT: String(port) },
+              healthUrl: `http://127.0.0.1:${port}/health`,
+              initialEdition: { name: '1.0', archive: join(dir, `${APP}-1.0.tar.gz`) },
             },
           ],
         },
         null,
         2,
-      )}\n`,
+      )}\n`;
+    writeFileSync(
+      '/etc/rollgate/agent.json',
+      agentConfig(AGENT_ID, '/var/lib/rollgate-agent', ports.gate, ports.service),
     );
-    writeFileSync('/etc/rollgate/agent.env', `ROLLGATE_JOIN_TOKEN=${token.token}\n`, { mode: 0o600 });
+    // A second server (this machine plays two): the same unit with its own config and data directory.
+    const data2 = join(dir, 'agent-2-data');
+    mkdirSync(data2, { mode: 0o750 });
+    chownSync(
+      data2,
+      rollgateUid,
+      rollgateUid === -1 ? -1 : Number((await ok('id', ['-g', 'rollgate'])).trim()),
+    );
+    writeFileSync(join(dir, 'agent-2.json'), agentConfig(AGENT_2, data2, ports.gate2, ports.service2));
+    writeFileSync('/etc/rollgate/agent.env', `ROLLGATE_JOIN_TOKEN=${await joinToken()}\n`, { mode: 0o600 });
     const agentStarted = Date.now();
     const { started: agent, pre } = await startUnit('rollgate-agent.service');
     running.push(agent);
     // ExecStartPre: --check-config validated the edited agent.json.
     expect(pre[0]!.stdout).toContain(`OK: /etc/rollgate/agent.json is valid (agent ${AGENT_ID}`);
-    await waitForAgent(agent, agentStarted);
+    const second = (
+      await startUnit('rollgate-agent.service', {
+        config: ['/etc/rollgate/agent.json', join(dir, 'agent-2.json')],
+        env: { ROLLGATE_JOIN_TOKEN: await joinToken() },
+      })
+    ).started;
+    running.push(second);
+    await waitForAgent(agent, agentStarted, AGENT_ID);
+    await waitForAgent(second, agentStarted, AGENT_2);
   });
 
+  it('issue 16 item 2: an upgrade run of the two-server fleet, with the installed CLI, is paused before the packages are upgraded', async () => {
+    const upload = await rollgate([
+      'edition',
+      'upload',
+      '--app',
+      APP,
+      '--name',
+      '2.0',
+      '--file',
+      join(dir, `${APP}-2.0.tar.gz`),
+      '--json',
+    ]);
+    // (Its progress goes to stderr.)
+    expect(upload.code, upload.stderr).toBe(0);
+    const start = await rollgate([
+      'upgrade',
+      'start',
+      '--cluster',
+      CLUSTER,
+      '--app',
+      APP,
+      '--edition',
+      '2.0',
+      '--drainage-interval',
+      '1',
+      '--no-sign-off',
+      '--probe-path',
+      '/',
+      '--json',
+    ]);
+    expect(start.code, `${start.stdout}${start.stderr}`).toBe(0);
+    runId = (JSON.parse(start.stdout) as { run: { id: string } }).run.id;
+    expect(runId).toBeTruthy();
+    expect((await rollgate(['upgrade', 'pause', runId, '--reason', 'package upgrade'])).code).toBe(0);
+    await waitFor('the run to be paused', async () => (await runState()) === 'paused', {
+      timeoutMs: 60_000,
+      everyMs: 250,
+    });
+    // Paused part-way: a server is still on 1.0, so the rest of the run happens after the package upgrade.
+    expect(Object.values(await activeEditions())).toContain(`${APP} 1.0`);
+  });
+
+  /** `rollgate servers`: each server's `<service> <edition>`. */
+  async function activeEditions(): Promise<Record<string, string>> {
+    const servers = JSON.parse((await rollgate(['servers', '--cluster', CLUSTER, '--json'])).stdout) as {
+      id: string;
+      services: { name: string; activeEdition: string }[];
+    }[];
+    return Object.fromEntries(
+      servers.map((x) => [x.id, x.services.map((v) => `${v.name} ${v.activeEdition}`).join(', ')]),
+    );
+  }
+
+  async function runState(): Promise<string> {
+    const r = await rollgate(['upgrade', 'status', runId, '--json']);
+    if (!r.stdout) return `no status (exit ${r.code}): ${r.stderr}`;
+    return (JSON.parse(r.stdout) as { run: { status: string } }).run.status;
+  }
+
   /** Until `rollgate servers` shows the agent connected with a heartbeat after `since` (ms). */
-  async function waitForAgent(agent: Started, since: number) {
+  async function waitForAgent(agent: Started, since: number, id: string) {
     await waitFor(
-      `agent ${AGENT_ID} to show as connected in \`rollgate servers\``,
+      `agent ${id} to show as connected in \`rollgate servers\``,
       async () => {
         if (agent.proc.exitCode !== null)
           throw new FatalWait(`the agent exited ${agent.proc.exitCode}:\n${agent.output()}`);
@@ -367,14 +496,14 @@ describe('Debian packages: dpkg -i, start as the units say, upgrade in place, pu
         if (r.code !== 0) return false;
         const s = (
           JSON.parse(r.stdout) as { id: string; status: string; lastHeartbeatAt: string | number | null }[]
-        ).find((x) => x.id === AGENT_ID);
+        ).find((x) => x.id === id);
         return s?.status === 'connected' && new Date(s.lastHeartbeatAt ?? 0).getTime() >= since;
       },
       { timeoutMs: 60_000, everyMs: 250 },
     );
   }
 
-  it('issue 16 item 2: dpkg -i of a newer build upgrades in place: data and the edited conffiles kept, the agent reconnects with its kept identity', async () => {
+  it('issue 16 item 2: dpkg -i of a newer build upgrades in place: data and the edited conffiles kept, the agents reconnect with their kept identities, the paused run resumes and succeeds', async () => {
     const ca = readFileSync(join(COORDINATOR_DATA, 'agent-ca/ca.crt'), 'utf8');
     const edited = readFileSync('/etc/rollgate/coordinator.env', 'utf8');
     const agentJson = readFileSync('/etc/rollgate/agent.json', 'utf8');
@@ -407,7 +536,29 @@ describe('Debian packages: dpkg -i, start as the units say, upgrade in place, pu
     const agentStarted = Date.now();
     const agent = (await startUnit('rollgate-agent.service')).started;
     running.push(agent);
-    await waitForAgent(agent, agentStarted);
+    const second = (
+      await startUnit('rollgate-agent.service', {
+        config: ['/etc/rollgate/agent.json', join(dir, 'agent-2.json')],
+      })
+    ).started;
+    running.push(second);
+    await waitForAgent(agent, agentStarted, AGENT_ID);
+    await waitForAgent(second, agentStarted, AGENT_2);
+    // The run paused before the upgrade resumes on the upgraded binaries and finishes.
+    expect(await runState()).toBe('paused');
+    expect((await rollgate(['upgrade', 'resume', runId])).code).toBe(0);
+    await waitFor(
+      'the resumed run to succeed',
+      async () => {
+        const state = await runState();
+        if (['failed', 'aborted', 'rolled-back'].includes(state))
+          throw new FatalWait(`the run ended ${state}`);
+        return state === 'succeeded';
+      },
+      { timeoutMs: 120_000, everyMs: 500 },
+    );
+    expect(await activeEditions()).toEqual({ [AGENT_ID]: `${APP} 2.0`, [AGENT_2]: `${APP} 2.0` });
+    expect(await (await fetch(`http://127.0.0.1:${ports.service}/`)).text()).toBe('2.0');
   });
 
   it('issue 16 item 2: dpkg --purge leaves nothing: files, conffiles, data, the rollgate user, processes', async () => {
