@@ -76,8 +76,13 @@ async function ok(cmd: string, args: string[], opts: { input?: string; env?: Nod
   return r.stdout;
 }
 
-/** Splits a unit's command line as systemd does for the forms used here: words, '…' and "…". */
-function splitCommand(line: string): string[] {
+/**
+ * Splits a unit's command line as systemd does for the forms used here: words, '…' and "…", and
+ * `$$` for a literal `$` (the units use no `$VAR` of systemd's own expansion: asserted).
+ */
+function splitCommand(raw: string): string[] {
+  if (raw.replaceAll('$$', '').includes('$')) throw new Error(`unexpected systemd $-expansion in: ${raw}`);
+  const line = raw.replaceAll('$$', '$');
   const words: string[] = [];
   const re = /'([^']*)'|"((?:[^"\\]|\\.)*)"|(\S+)/g;
   for (let m = re.exec(line); m; m = re.exec(line))
