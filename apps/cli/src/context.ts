@@ -28,6 +28,8 @@ export interface CommandContext {
       sha256: string;
       size: number;
     },
+    /** No progress lines (--json): a bar is drawn on a terminal only. Default false. */
+    quiet?: boolean,
   ) => Promise<EditionRow | null>;
 }
 

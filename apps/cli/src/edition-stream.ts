@@ -122,9 +122,9 @@ export function createEditionStreamer(opts: EditionStreamOptions): EditionStream
 
 /**
  * Progress of an upload on stderr (stdout stays the result's): a bar redrawn in place on a
- * terminal, else a plain line every 10 %.
+ * terminal, else a plain line every 10 % (none when `quiet`, e.g. --json in a script).
  */
-export function createUploadProgress(stderr: NodeJS.WriteStream, label: string) {
+export function createUploadProgress(stderr: NodeJS.WriteStream, label: string, quiet = false) {
   const tty = stderr.isTTY === true;
   let lastTenth = -1;
   let lastDraw = 0;
@@ -144,6 +144,7 @@ export function createUploadProgress(stderr: NodeJS.WriteStream, label: string) 
         );
         return;
       }
+      if (quiet) return;
       const tenth = Math.floor(ratio * 10);
       if (tenth > lastTenth) {
         lastTenth = tenth;
@@ -159,8 +160,8 @@ export function createUploadProgress(stderr: NodeJS.WriteStream, label: string) 
 /** The streamed upload with its progress on `stderr`: what program.ts gives commands. */
 export function createEditionUpload(opts: EditionStreamOptions & { stderr: NodeJS.WriteStream }) {
   const streamer = createEditionStreamer(opts);
-  return async (file: string, fields: EditionStreamFields): Promise<EditionRow | null> => {
-    const progress = createUploadProgress(opts.stderr, `Uploading ${fields.app} ${fields.name}`);
+  return async (file: string, fields: EditionStreamFields, quiet = false): Promise<EditionRow | null> => {
+    const progress = createUploadProgress(opts.stderr, `Uploading ${fields.app} ${fields.name}`, quiet);
     try {
       return await streamer(file, fields, (sent, total) => progress.update(sent, total));
     } finally {

@@ -140,7 +140,9 @@ function requireRole(need: Role) {
       });
     }
     // Every call of a service token is audited and held to its cluster (docs/adr/0031).
-    if (p.token) await enforceTokenScope(ctx, p.token, path, await getRawInput());
+    // The streamed upload's check is the upload as far as a token's scope and audit are concerned.
+    const acting = path === 'editions.uploadCheck' ? 'editions.upload' : path;
+    if (p.token) await enforceTokenScope(ctx, p.token, acting, await getRawInput());
     return next({ ctx: { ...ctx, user: p.user } });
   });
 }

@@ -70,7 +70,7 @@ export async function editionUploadCommand(ctx: CommandContext, flags: EditionUp
     }
     // Streamed to disk on the coordinator (docs/adr/0036); base64 only for a coordinator without it.
     edition = ctx.streamEdition
-      ? await ctx.streamEdition(file, { ...fields, sha256: expected, size: info.size })
+      ? await ctx.streamEdition(file, { ...fields, sha256: expected, size: info.size }, flags.json === true)
       : null;
     if (edition === null) {
       if (info.size > MAX_BASE64_EDITION_BYTES) {
