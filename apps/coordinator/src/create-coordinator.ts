@@ -50,6 +50,7 @@ import { createNotifier } from './notifications/notifier';
 import { createCoordinatorMetrics, storeWithMetrics } from './metrics';
 import { createReadiness } from './readiness';
 import { createGrpcHealth } from './grpc-health';
+import { z } from 'zod';
 
 export const COORDINATOR_VERSION = '0.1.0';
 
@@ -176,8 +177,62 @@ function defaultTlsServerNames(grpcHost: string): string[] {
   ];
 }
 
+const int = (min: number, max: number) => z.number().int().min(min).max(max).optional();
+const port = int(0, 65535);
+// The bounds are env.ts's: a tool gets the same refusal as an operator (functions are not checked).
+const optionsSchema = z
+  .object({
+    dataDir: z.string().min(1, 'dataDir is required, e.g. .rollgate'),
+    databaseUrl: z.string().url('databaseUrl must be a postgres:// URL').optional(),
+    httpPort: port,
+    grpcPort: port,
+    enrolPort: port,
+    heartbeatMs: int(100, 600_000),
+    // env.ts checks an operator-given id; its default (host:data directory) may hold any character.
+    coordinatorId: z.string().min(1).optional(),
+    leaseTtlMs: int(500, 600_000),
+    leaseRenewMs: int(50, 300_000),
+    maxEditionBytes: int(1024, 2 ** 50),
+    editionFetchTimeoutMs: int(1000, 86_400_000),
+    agentCertLifetimeMs: int(10_000, 90 * 86_400_000),
+    enrolRateLimit: int(1, 100_000),
+    identityRecheckMs: int(100, 600_000),
+    agentLogs: z
+      .object({
+        linesPerSecond: int(10, 10_000_000),
+        charsPerSecond: int(1000, 1_000_000_000),
+        maxLineChars: int(256, 1_048_576),
+        maxBatchLines: int(50, 100_000),
+      })
+      .optional(),
+    logRetentionDays: int(1, 36_500),
+    pruneIntervalMs: int(1000, 86_400_000),
+    smtp: z.object({ host: z.string().min(1).max(253), port }).optional(),
+    consoleUrl: z.string().url('consoleUrl must be an http(s) URL').optional(),
+    notify: z
+      .object({
+        maxAttempts: int(1, 50),
+        retryBaseMs: int(10, 3_600_000),
+        maxPending: int(1, 1_000_000),
+      })
+      .optional(),
+  })
+  .refine((o) => (o.leaseRenewMs ?? 1000) * 2 <= (o.leaseTtlMs ?? 3000), {
+    message: 'leaseRenewMs must be at most half of leaseTtlMs, so one late renewal does not lose a run',
+    path: ['leaseRenewMs'],
+  });
+
+/** Refuses options out of env.ts's bounds, naming each one, before anything is started. */
+function checkOptions(opts: CoordinatorOptions): void {
+  const parsed = optionsSchema.safeParse(opts);
+  if (parsed.success) return;
+  const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  throw new Error(`invalid coordinator options:\n${lines.join('\n')}`);
+}
+
 /** The coordinator: database, engine, agent gateway (gRPC), enrolment (HTTPS), HTTP/tRPC API, jobs. */
 export function createCoordinator(opts: CoordinatorOptions): Coordinator {
+  checkOptions(opts);
   const dataDir = resolve(opts.dataDir);
   const httpHost = opts.httpHost ?? '127.0.0.1';
   const grpcHost = opts.grpcHost ?? '127.0.0.1';
