@@ -591,3 +591,30 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
     expect(pidsOfUid(rollgateUid)).toEqual([]);
   });
 });
+
+describe('npm run package: bad input (issue 16 item 2)', () => {
+  it('issue 16 item 2: a missing part of dist/, a bad version or an unknown package is refused with what to do, and nothing is written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rollgate-deb-bad-'));
+    try {
+      const out = join(dir, 'deb');
+      expect(() => buildPackages({ dist: join(dir, 'dist'), out })).toThrow(
+        `${join(dir, 'dist')}/coordinator/main.cjs is missing (the coordinator bundle): run \`npm run build\` first (or --dist DIR)`,
+      );
+      // The console is checked before anything is packaged, too.
+      mkdirSync(join(dir, 'dist/coordinator'), { recursive: true });
+      writeFileSync(join(dir, 'dist/coordinator/main.cjs'), '');
+      expect(() => buildPackages({ dist: join(dir, 'dist'), out, only: ['coordinator'] })).toThrow(
+        /web\/rollgate-console\.cjs is missing \(the console: `npm run build` without --only, or package with --no-console\)/,
+      );
+      expect(() => buildPackages({ dist: join(dir, 'dist'), out, version: '1.0/evil' })).toThrow(
+        '1.0/evil is not a Debian version: digits first, then letters, digits and . + ~ (e.g. 0.1.0+test2)',
+      );
+      expect(() =>
+        buildPackages({ dist: join(dir, 'dist'), out, only: ['web' as unknown as 'cli'] }),
+      ).toThrow('unknown package web: choose among coordinator, agent, cli');
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

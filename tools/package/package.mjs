@@ -19,6 +19,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -105,9 +106,11 @@ function dpkgDeb({ root, out, name, version, arch, depends, description, conffil
   mkdirSync(out, { recursive: true });
   const deb = join(out, `${name}_${version}_${arch}.deb`);
   // gzip: xz takes minutes for the console on two busy cores, for a few MB saved.
-  execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', root, deb], {
+  // Written aside and renamed: an interrupted build leaves no truncated .deb under the final name.
+  execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', root, `${deb}.tmp`], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  renameSync(`${deb}.tmp`, deb);
   return deb;
 }
 
@@ -261,6 +264,19 @@ export function buildPackages(opts = {}) {
   const unknown = only.filter((p) => !PACKAGES.includes(p));
   if (unknown.length > 0)
     throw new Error(`unknown package ${unknown.join(', ')}: choose among ${PACKAGES.join(', ')}`);
+  // Every input is checked before the first package is made: a missing part writes nothing.
+  const parts = {
+    coordinator: [['coordinator/main.cjs', 'the coordinator bundle']],
+    agent: [['agent/rollgate-agent.cjs', 'the agent bundle']],
+    cli: [['cli/rollgate.cjs', 'the CLI bundle']],
+  };
+  if (withConsole) {
+    parts.coordinator.push([
+      'web/rollgate-console.cjs',
+      'the console: `npm run build` without --only, or package with --no-console',
+    ]);
+  }
+  for (const p of only) for (const [file, what] of parts[p]) need(join(dist, file), what);
   const work = mkdtempSync(join(tmpdir(), 'rollgate-deb-'));
   try {
     const debs = {};
