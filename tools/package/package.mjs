@@ -157,7 +157,7 @@ function coordinatorPackage({ dist, work, out, version, withConsole }) {
     version,
     // The console's standalone output carries native modules (sharp); the coordinator alone is JavaScript.
     arch: withConsole ? hostArch() : 'all',
-    depends: [NODE_DEPENDS, 'adduser | passwd'],
+    depends: [NODE_DEPENDS, 'passwd'],
     description: [
       withConsole ? 'Rollgate coordinator and console' : 'Rollgate coordinator',
       'Runs upgrades and rollbacks of applications on server fleets behind load',
@@ -213,7 +213,7 @@ function agentPackage({ dist, work, out, version }) {
     name: 'rollgate-agent',
     version,
     arch: 'all',
-    depends: [NODE_DEPENDS, 'adduser | passwd'],
+    depends: [NODE_DEPENDS, 'passwd'],
     description: [
       'Rollgate agent',
       'Upgrades this server\u2019s services on the Rollgate coordinator\u2019s command and',
