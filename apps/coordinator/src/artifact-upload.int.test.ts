@@ -77,11 +77,38 @@ async function makeEdition(file: string, size: number): Promise<{ sha256: string
   return { sha256: hash.digest('hex'), size: (await stat(file)).size };
 }
 
+/** Resident memory of a process and all its descendants (the agent's unpack worker), bytes. */
+async function treeRss(pid: number): Promise<number> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  const kids = children.split(/\s+/).filter(Boolean).map(Number);
+  const own = await rss(pid).catch(() => 0);
+  return own + (await Promise.all(kids.map(treeRss))).reduce((a, b) => a + b, 0);
+}
+
+/** Samples `read` every 50 ms while `work` runs; the highest value read. */
+async function peakDuring<T>(read: () => Promise<number>, work: () => Promise<T>): Promise<[T, number]> {
+  let peak = await read();
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      peak = Math.max(peak, await read().catch(() => 0));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  try {
+    return [await work(), peak];
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+}
+
 /** Resident memory of a process, bytes (/proc/<pid>/status VmRSS). */
 async function rss(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  // A process exiting (a zombie) has no VmRSS line: it holds no memory any more.
   const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
-  return Number(kb) * 1024;
+  return kb === undefined ? 0 : Number(kb) * 1024;
 }
 
 describe('issue 16 item 6: editions streamed to disk and by URL, on a real coordinator', () => {
@@ -92,6 +119,8 @@ describe('issue 16 item 6: editions streamed to disk and by URL, on a real coord
   let files: Server;
   let filesUrl = '';
   let small: { file: string; sha256: string; size: number };
+  /** The large edition, made by the first test and served by URL to the agent's test. */
+  let bigFile: { file: string; sha256: string; size: number } | undefined;
 
   function rollgate(args: string[], token = fleet.admin.token): Promise<Result> {
     return new Promise((resolve) => {
@@ -160,8 +189,8 @@ describe('issue 16 item 6: editions streamed to disk and by URL, on a real coord
     home = await mkdtemp(join(tmpdir(), 'rollgate-artifacts-home-'));
     fleet = await startFleet({
       dir,
-      agents: [],
-      editions: [],
+      agents: [{ id: 'web-1', role: 'web' }],
+      editions: ['1.0'],
       insecure: true,
       coordinatorEnv: { ROLLGATE_MAX_EDITION_BYTES: String(LIMIT) },
     });
@@ -173,6 +202,9 @@ describe('issue 16 item 6: editions streamed to disk and by URL, on a real coord
       if (req.url === '/upload-app-1.0.tar.gz') {
         res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': small.size });
         createReadStream(small.file).pipe(res);
+      } else if (req.url === '/big.tar.gz' && bigFile) {
+        res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': bigFile.size });
+        createReadStream(bigFile.file).pipe(res);
       } else if (req.url === '/moved') {
         res.writeHead(302, { location: '/upload-app-1.0.tar.gz' }).end();
       } else res.writeHead(404).end();
@@ -193,19 +225,13 @@ describe('issue 16 item 6: editions streamed to disk and by URL, on a real coord
     async () => {
       const file = join(dir, 'big.tar.gz');
       const big = await makeEdition(file, BIG);
+      bigFile = { file, ...big };
       const pid = fleet.coordinator!.pid!;
       const before = await rss(pid);
-      let peak = before;
-      let sampling = true;
-      const sampler = (async () => {
-        while (sampling) {
-          peak = Math.max(peak, await rss(pid).catch(() => 0));
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      })();
-      const r = await rollgate(['edition', 'add', '--app', 'upload-app', '--name', 'big', '--file', file]);
-      sampling = false;
-      await sampler;
+      const [r, peak] = await peakDuring(
+        () => rss(pid),
+        () => rollgate(['edition', 'add', '--app', 'upload-app', '--name', 'big', '--file', file]),
+      );
       const mb = (n: number) => Math.round(n / MiB);
       console.log(
         `streamed upload of ${mb(big.size)} MiB: coordinator VmRSS ${mb(before)} MiB before, peak ${mb(peak)} MiB (+${mb(peak - before)} MiB)`,
@@ -221,7 +247,6 @@ describe('issue 16 item 6: editions streamed to disk and by URL, on a real coord
       expect(await partials()).toEqual([]);
       // Held in memory, the archive alone would add its whole size.
       expect(peak - before).toBeLessThan(Math.min(128 * MiB, big.size / 2));
-      await rm(file, { force: true });
     },
     Math.max(300_000, (BIG / MiB) * 600),
   );
@@ -245,6 +270,54 @@ describe('issue 16 item 6: editions streamed to disk and by URL, on a real coord
     expect(await editions()).toContain('1.0');
     expect((await stat(join(artifactsDir, small.sha256))).size).toBe(small.size);
   }, 60_000);
+
+  it(
+    'issue 16 item 6: the large edition, fetched by URL, installs on an agent with its memory bounded',
+    async () => {
+      expect(bigFile).toBeDefined();
+      const big = bigFile!;
+      const added = await rollgate([
+        'edition',
+        'add',
+        '--app',
+        'demo-app',
+        '--name',
+        'big',
+        '--from-url',
+        `${filesUrl}/big.tar.gz`,
+        '--sha256',
+        big.sha256,
+      ]);
+      expect(added.stderr).toBe('');
+      expect(added.code).toBe(0);
+      const agent = fleet.agents.find((a) => a.id === 'web-1')!;
+      const pid = agent.proc!.pid!;
+      const before = await treeRss(pid);
+      const [r, peak] = await peakDuring(
+        () => treeRss(pid),
+        () =>
+          rollgate([
+            'edition',
+            'install',
+            '--app',
+            'demo-app',
+            '--cluster',
+            'demo',
+            '--edition',
+            'big',
+            '--wait',
+          ]),
+      );
+      const mb = (n: number) => Math.round(n / MiB);
+      console.log(
+        `install of a ${mb(big.size)} MiB edition: agent and its workers VmRSS ${mb(before)} MiB before, peak ${mb(peak)} MiB (+${mb(peak - before)} MiB)`,
+      );
+      expect(r.stderr).not.toMatch(/rollgate:/);
+      expect(r.code).toBe(0);
+      expect(peak - before).toBeLessThan(Math.min(256 * MiB, big.size * 2));
+    },
+    Math.max(300_000, (BIG / MiB) * 600),
+  );
 
   it('issue 16 item 6: a URL whose content does not match the sha256 is refused and nothing is recorded', async () => {
     const wrong = createHash('sha256').update('something else').digest('hex');
