@@ -23,6 +23,7 @@ const BENCHES = [
   'agent-port-check',
   'vs-ansible',
   'cli-startup',
+  'edition-upload',
 ] as const;
 type BenchName = (typeof BENCHES)[number];
 
@@ -48,7 +49,8 @@ const USAGE = `usage: npm run bench -- [${BENCHES.join('|')} ...] [options]
   --readmit-timeout-ms N vs-ansible: the cluster's readmitTimeoutMs (default 3000)
   --peer-dir DIR         vs-ansible: the peer baseline's folder (default ../shared/peer-ansible)
   --cli-runs N           cli-startup: runs per command and variant, median reported (default 10)
-  --cli-waits N          cli-startup: rollouts followed with --wait, and with --follow (default 4)`;
+  --cli-waits N          cli-startup: rollouts followed with --wait, and with --follow (default 4)
+  --upload-mib N         edition-upload: the edition's payload, MiB (default 1024; runs when named)`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -73,6 +75,7 @@ const { values, positionals } = parseArgs({
     'peer-dir': { type: 'string' },
     'cli-runs': { type: 'string' },
     'cli-waits': { type: 'string' },
+    'upload-mib': { type: 'string' },
     engine: { type: 'boolean' },
     help: { type: 'boolean' },
   },
@@ -99,7 +102,8 @@ const num = (v: string | undefined, def: number) => {
 const sizes = (values.sizes ?? '1000').split(',').map((s) => num(s.trim(), 0));
 // console needs the built console and a browser: it runs when named (`npm run bench -- console`).
 // vs-ansible needs Debian's ansible and wrk and takes minutes: it too runs when named.
-const DEFAULT_SET = BENCHES.filter((b) => b !== 'console' && b !== 'vs-ansible');
+// edition-upload writes and uploads a 1 GiB archive (3 GiB of disk for a while): when named too.
+const DEFAULT_SET = BENCHES.filter((b) => b !== 'console' && b !== 'vs-ansible' && b !== 'edition-upload');
 /** --loads for vs-ansible: a comma list of none, keepalive, close. */
 function vsAnsibleLoads(v: string | undefined): ('none' | 'keepalive' | 'close')[] {
   const all = ['none', 'keepalive', 'close'] as const;
@@ -117,6 +121,10 @@ installCleanup();
 
 async function run(name: BenchName): Promise<BenchResult> {
   switch (name) {
+    case 'edition-upload':
+      return (await import('./benches/edition-upload')).benchEditionUpload({
+        sizeMiB: num(values['upload-mib'], 1024),
+      });
     case 'plan':
       return (await import('./benches/plan')).benchPlan();
     case 'engine':
