@@ -353,6 +353,7 @@ export async function startFakeApi(): Promise<FakeApi> {
       haproxyConfig: unused('lb.haproxyConfig'),
       routes: unused('lb.routes'),
       setRoutes: unused('lb.setRoutes'),
+      traffic: unused('lb.traffic'),
     },
     editions: {
       install: unused('editions.install'),
