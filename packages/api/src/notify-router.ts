@@ -1,31 +1,9 @@
 // Notifications (issue 16 item 4, docs/adr/0032): per-cluster subscriptions to run events, by
 // signed webhook or by email to the run's contacts; their inputs and what the API answers.
 import { z } from 'zod';
-import { safeName } from '@rollgate/domain';
+import { NOTIFY_EVENTS, safeName, type NotifyEvent } from '@rollgate/domain';
 
-/** The run events one can subscribe to. */
-export const NOTIFY_EVENTS = [
-  'scheduled',
-  'started',
-  'phase',
-  'paused',
-  'failed',
-  'rollback-proposed',
-  'sign-off',
-  'succeeded',
-  'rolled-back',
-  'aborted',
-] as const;
-export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
-
-/** What an email subscription gets when it names no events: the announcement and the outcome. */
-export const DEFAULT_EMAIL_EVENTS: NotifyEvent[] = [
-  'scheduled',
-  'started',
-  'succeeded',
-  'failed',
-  'rolled-back',
-];
+export { DEFAULT_EMAIL_EVENTS, NOTIFY_EVENTS, type NotifyEvent } from '@rollgate/domain';
 
 /** Subscriptions per cluster at most. */
 export const MAX_SUBSCRIPTIONS_PER_CLUSTER = 50;

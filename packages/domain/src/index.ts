@@ -33,3 +33,4 @@ export * from './routing';
 export * from './compile-rollout';
 export * from './auth';
 export * from './agent-identity';
+export * from './notify-events';

@@ -1,21 +1,11 @@
 // `rollgate notify add|list|remove|deliveries` (issue 16 item 4, docs/adr/0032).
 import { readFile } from 'node:fs/promises';
+import { NOTIFY_EVENTS } from '@rollgate/domain';
 import type { CommandContext, JsonFlag } from '../context';
 import { CliError } from '../errors';
 import { formatDateTime, renderTable, terminalText } from '../format';
 
-const EVENTS = [
-  'scheduled',
-  'started',
-  'phase',
-  'paused',
-  'failed',
-  'rollback-proposed',
-  'sign-off',
-  'succeeded',
-  'rolled-back',
-  'aborted',
-] as const;
+const EVENTS = NOTIFY_EVENTS;
 type Event = (typeof EVENTS)[number];
 
 export interface NotifyAddFlags extends JsonFlag {
