@@ -142,12 +142,27 @@ describe('issue 16 item 5: service tokens', () => {
     );
     await expect(api.upgrade.pause({ runId: 'r-prod' })).rejects.toThrow(/acts on cluster "prod"/);
     await expect(api.agents.revoke({ serverId: 'web-9' })).rejects.toThrow(/acts on cluster "prod"/);
+    // Naming its own cluster beside another cluster's run or server vouches for nothing.
+    await expect(
+      api.upgrade.pause({ runId: 'r-prod', cluster: 'demo' } as { runId: string }),
+    ).rejects.toThrow(/acts on cluster "prod"/);
+    // An id no cluster can be checked for (a subscription's) is refused whatever else is named.
+    await expect(
+      api.notify.remove({ id: 'ns-0123456789ab', cluster: 'demo' } as { id: string }),
+    ).rejects.toThrow(/names id, which cannot be held to a cluster/);
     // Reads across clusters are refused too; naming the cluster works.
     await expect(api.servers.list({})).rejects.toThrow(/names no cluster/);
     expect(await api.servers.list({ cluster: 'demo' })).toEqual([expect.objectContaining({ id: 'web-1' })]);
     const refused = (await store.listAudit({ limit: 50 })).filter((a) => a.action === 'token.refused');
     expect(refused.map((a) => a.details.procedure).sort()).toEqual(
-      ['agents.revoke', 'cluster.settings', 'servers.list', 'upgrade.pause'].sort(),
+      [
+        'agents.revoke',
+        'cluster.settings',
+        'notify.remove',
+        'servers.list',
+        'upgrade.pause',
+        'upgrade.pause',
+      ].sort(),
     );
   });
 

@@ -67,21 +67,35 @@ export interface ServiceTokenServices {
   touch(id: string, from: string): Promise<void>;
 }
 
-/** Which cluster a call's input names, directly or through a run or a server. */
-export type ClusterReference =
-  | { kind: 'cluster'; cluster: string }
-  | { kind: 'run'; runId: string }
-  | { kind: 'server'; serverId: string }
-  | { kind: 'none' };
+/** What a call's input names that belongs to a cluster: the cluster itself, a run, a server. */
+export interface ClusterReferences {
+  cluster?: string;
+  runId?: string;
+  serverId?: string;
+  /** Other ids (a portal link's, a subscription's, an action's): no cluster can be checked for them. */
+  unchecked: string[];
+}
 
-/** Reads the raw (not yet validated) input of a call for the cluster it acts on. */
-export function clusterReference(raw: unknown): ClusterReference {
-  if (typeof raw !== 'object' || raw === null) return { kind: 'none' };
+/**
+ * Ids a scoped token's call may carry: resolved to a cluster, a log cursor, or a portal link
+ * (only ever looked up within the run the call names).
+ */
+const CHECKED_IDS = new Set(['runId', 'serverId', 'afterId', 'linkId']);
+
+/**
+ * Reads the raw (not yet validated) input of a call for everything in it that belongs to a
+ * cluster. All of them count: inputs are not strict, so a key the procedure ignores must not
+ * vouch for one it acts on (e.g. a scoped cluster beside another cluster's run).
+ */
+export function clusterReferences(raw: unknown): ClusterReferences {
+  if (typeof raw !== 'object' || raw === null) return { unchecked: [] };
   const r = raw as Record<string, unknown>;
-  if (typeof r.cluster === 'string') return { kind: 'cluster', cluster: r.cluster };
-  if (typeof r.runId === 'string') return { kind: 'run', runId: r.runId };
-  if (typeof r.serverId === 'string') return { kind: 'server', serverId: r.serverId };
-  return { kind: 'none' };
+  return {
+    ...(typeof r.cluster === 'string' ? { cluster: r.cluster } : {}),
+    ...(typeof r.runId === 'string' ? { runId: r.runId } : {}),
+    ...(typeof r.serverId === 'string' ? { serverId: r.serverId } : {}),
+    unchecked: Object.keys(r).filter((k) => /^ids?$|Ids?$/.test(k) && !CHECKED_IDS.has(k)),
+  };
 }
 
 /**
@@ -131,24 +145,28 @@ async function scopeRefusal(
   path: string,
   raw: unknown,
 ): Promise<string | null> {
-  const ref = clusterReference(raw);
-  let named: string | null = null;
-  if (ref.kind === 'cluster') named = ref.cluster;
-  else if (ref.kind === 'run') {
-    // An unknown run names no cluster; the procedure itself answers NOT_FOUND.
-    const run = await ctx.services.store.getRun(ref.runId);
-    if (!run) return null;
-    named = run.plan.cluster;
-  } else if (ref.kind === 'server') {
-    const server = await ctx.services.store.getServer(ref.serverId);
-    if (!server) return null;
-    named = server.cluster;
-  } else if (CLUSTER_FREE_PROCEDURES.has(path)) return null;
-  else {
+  const refs = clusterReferences(raw);
+  if (refs.unchecked.length > 0)
+    return `Service token "${scope.name}" may act on cluster "${scope.cluster}" only, and "${path}" names ${refs.unchecked.join(', ')}, which cannot be held to a cluster. Use a token without a cluster scope (or sign in) for it.`;
+  // Every cluster the input names, directly or through a run or a server; an unknown run or
+  // server names none (the procedure itself answers NOT_FOUND).
+  const named: string[] = [];
+  if (refs.cluster !== undefined) named.push(refs.cluster);
+  if (refs.runId !== undefined) {
+    const run = await ctx.services.store.getRun(refs.runId);
+    if (run) named.push(run.plan.cluster);
+  }
+  if (refs.serverId !== undefined) {
+    const server = await ctx.services.store.getServer(refs.serverId);
+    if (server) named.push(server.cluster);
+  }
+  if (refs.cluster === undefined && refs.runId === undefined && refs.serverId === undefined) {
+    if (CLUSTER_FREE_PROCEDURES.has(path)) return null;
     return `Service token "${scope.name}" may act on cluster "${scope.cluster}" only, and "${path}" names no cluster (it would read or act across clusters). Name the cluster or the run (e.g. --cluster ${scope.cluster}), or use a token without a cluster scope.`;
   }
-  if (named === scope.cluster) return null;
-  return `Service token "${scope.name}" may act on cluster "${scope.cluster}" only; "${path}" acts on cluster "${named}". Use a token scoped to "${named}" (an administrator creates one: \`rollgate token create --name <name> --role <role> --cluster ${named}\`).`;
+  const other = named.find((c) => c !== scope.cluster);
+  if (other === undefined) return null;
+  return `Service token "${scope.name}" may act on cluster "${scope.cluster}" only; "${path}" acts on cluster "${other}". Use a token scoped to "${other}" (an administrator creates one: \`rollgate token create --name <name> --role <role> --cluster ${other}\`).`;
 }
 
 /** Token management is for a signed-in administrator: a token never mints or revokes tokens. */
