@@ -37,8 +37,16 @@ export function probeOnce(host: string, port: number, timeoutMs = 250): Promise<
       sock.destroy();
       resolve(answer);
     };
-    const timer = setTimeout(() => finish('listening'), timeoutMs);
-    sock.once('connect', () => finish('listening'));
+    // Past the deadline, I/O that is already in (a refusal the kernel sent at once, but the loop
+    // was too busy to read before the timer was due) is read first: timers run before I/O
+    // callbacks in an event-loop turn, setImmediate after them. A busy agent must not take a
+    // refused port for a listening one.
+    const timer = setTimeout(() => setImmediate(() => finish('listening')), timeoutMs);
+    sock.once('connect', () =>
+      // A connect to a free port in the ephemeral range can be given that very port as its own
+      // source port and "connect" to itself (TCP simultaneous open): nothing listens there.
+      finish(sock.localPort === port && sock.localAddress === sock.remoteAddress ? 'refused' : 'listening'),
+    );
     sock.once('error', (err: NodeJS.ErrnoException) =>
       // ECONNREFUSED: nothing listens. EADDRNOTAVAIL/ENETUNREACH/EAFNOSUPPORT: no such address here
       // (e.g. no IPv6 loopback in this container): nothing can listen there either.
