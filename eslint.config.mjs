@@ -106,8 +106,9 @@ export default [
   },
   {
     // Tests may also use the tools (the demo fleet, the demo-app's editions) and the load-balancer
-    // test helpers (a real HAProxy, the load generator) to drive real processes.
-    files: ['**/*.test.ts', '**/*.int.test.ts', '**/*.spec.ts'],
+    // test helpers (a real HAProxy, the load generator) to drive real processes. The console's
+    // e2e folder holds only browser tests and their shared set-up.
+    files: ['**/*.test.ts', '**/*.int.test.ts', '**/*.spec.ts', 'apps/web/src/e2e/**/*.ts'],
     rules: {
       '@nx/enforce-module-boundaries': boundaries(['type:tool', 'type:lb', 'type:test-kit']),
       '@typescript-eslint/no-restricted-imports': 'off',

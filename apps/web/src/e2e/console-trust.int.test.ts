@@ -4,14 +4,15 @@
  * an oversized body without a session is refused before the console reads it, a cross-origin POST
  * is refused, and the session cookie is `__Host-…; Secure` except on plain-HTTP loopback.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT, startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
+import { startNextConsole } from './next-console';
+import { freePort, ROOT, startFleet, type Fleet } from '@rollgate/demo-fleet';
 
 const WEB = join(ROOT, 'apps/web');
 
@@ -90,7 +91,6 @@ describe('the console against an HTTP attacker', { timeout: 240_000 }, () => {
   let dir: string;
   let fleet: Fleet;
   let next: ChildProcess | null = null;
-  let nextLog = '';
   let base: string;
   let port: number;
 
@@ -103,31 +103,7 @@ describe('the console against an HTTP attacker', { timeout: 240_000 }, () => {
     dir = await mkdtemp(join(tmpdir(), 'rollgate-console-trust-'));
     [fleet, port] = await Promise.all([startFleet({ dir, agents: [], editions: ['1.0'] }), freePort()]);
     base = `http://127.0.0.1:${port}`;
-    next = spawn(
-      process.execPath,
-      [join(ROOT, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'],
-      {
-        cwd: WEB,
-        env: {
-          ...process.env,
-          COORDINATOR_URL: fleet.url,
-          NEXT_TELEMETRY_DISABLED: '1',
-          NODE_ENV: 'production',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    next.stdout?.on('data', (d: Buffer) => (nextLog += d.toString()));
-    next.stderr?.on('data', (d: Buffer) => (nextLog += d.toString()));
-    await waitFor(
-      `the console at ${base}`,
-      async () => {
-        if (next?.exitCode !== null) throw new Error(`next start exited: ${nextLog}`);
-        return (await fetch(`${base}/api/trpc/health`)).ok;
-      },
-      60_000,
-      200,
-    );
+    next = await startNextConsole({ coordinatorUrl: fleet.url, port, timeoutMs: 60_000 });
   });
 
   afterAll(async () => {

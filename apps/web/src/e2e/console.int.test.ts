@@ -16,14 +16,15 @@
  * new viewer sees no action button and the API refuses its mutations. Every page is saved to
  * test-results/screenshots/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startNextConsole } from './next-console';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT, startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
+import { freePort, ROOT, startFleet, type Fleet } from '@rollgate/demo-fleet';
 
 const WEB = join(ROOT, 'apps/web');
 const SHOTS = join(ROOT, 'test-results/screenshots');
@@ -71,7 +72,6 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
   let dir: string;
   let fleet: Fleet;
   let next: ChildProcess | null = null;
-  let nextLog = '';
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -114,31 +114,7 @@ describe('the operator console in a real browser', { timeout: 180_000 }, () => {
     fleet = started;
     base = `http://127.0.0.1:${port}`;
     // The real server process (not npx), so stopping it stops the server.
-    next = spawn(
-      process.execPath,
-      [join(ROOT, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'],
-      {
-        cwd: WEB,
-        env: {
-          ...process.env,
-          COORDINATOR_URL: fleet.url,
-          NEXT_TELEMETRY_DISABLED: '1',
-          NODE_ENV: 'production',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    next.stdout?.on('data', (d: Buffer) => (nextLog += d.toString()));
-    next.stderr?.on('data', (d: Buffer) => (nextLog += d.toString()));
-    await waitFor(
-      `the console at ${base}`,
-      async () => {
-        if (next?.exitCode !== null) throw new Error(`next start exited: ${nextLog}`);
-        return (await fetch(`${base}/api/trpc/health`)).ok;
-      },
-      30_000,
-      200,
-    );
+    next = await startNextConsole({ coordinatorUrl: fleet.url, port, timeoutMs: 30_000 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [

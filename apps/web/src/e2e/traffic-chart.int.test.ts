@@ -5,11 +5,12 @@
  * out and watches the run's live page: the chart draws a line for each edition that served
  * requests during the run, and the failed line's total is 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startNextConsole } from './next-console';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoadGenerator, type LoadGenerator } from '@rollgate/lb/testing';
@@ -19,7 +20,6 @@ import {
   ROOT,
   runSucceeded,
   startFleet,
-  waitFor,
   type Fleet,
   type FleetHaproxy,
 } from '@rollgate/demo-fleet';
@@ -34,7 +34,6 @@ describe('the traffic chart on the live run page (issue 16 item 7)', { timeout: 
   let lb: FleetHaproxy;
   let load: LoadGenerator | null = null;
   let next: ChildProcess | null = null;
-  let nextLog = '';
   let browser: Browser;
   let base: string;
 
@@ -59,31 +58,7 @@ describe('the traffic chart on the live run page (issue 16 item 7)', { timeout: 
     load.start();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    next = spawn(
-      process.execPath,
-      [join(ROOT, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'],
-      {
-        cwd: WEB,
-        env: {
-          ...process.env,
-          COORDINATOR_URL: fleet.url,
-          NEXT_TELEMETRY_DISABLED: '1',
-          NODE_ENV: 'production',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    next.stdout?.on('data', (d: Buffer) => (nextLog += d.toString()));
-    next.stderr?.on('data', (d: Buffer) => (nextLog += d.toString()));
-    await waitFor(
-      `the console at ${base}`,
-      async () => {
-        if (next?.exitCode !== null) throw new Error(`next start exited: ${nextLog}`);
-        return (await fetch(`${base}/api/trpc/health`)).ok;
-      },
-      30_000,
-      200,
-    );
+    next = await startNextConsole({ coordinatorUrl: fleet.url, port, timeoutMs: 30_000 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
