@@ -10,6 +10,12 @@ export interface InstallEditionOp {
   edition?: string;
   sha256?: string;
   size?: number | string | Long;
+  /**
+   * Set when the operator chose that agents fetch the edition themselves (docs/adr/0039): an
+   * http(s) URL the agent downloads from, verifying sha256, instead of FetchArtifact. Its query
+   * string may be a signature: agents never log more than its origin and path.
+   */
+  url?: string;
 }
 
 /**
@@ -20,4 +26,10 @@ export interface InstallEditionOp__Output {
   edition: string;
   sha256: string;
   size: number;
+  /**
+   * Set when the operator chose that agents fetch the edition themselves (docs/adr/0039): an
+   * http(s) URL the agent downloads from, verifying sha256, instead of FetchArtifact. Its query
+   * string may be a signature: agents never log more than its origin and path.
+   */
+  url: string;
 }
