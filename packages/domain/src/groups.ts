@@ -1,7 +1,12 @@
+import { unservedPools } from './capacity-floor';
 import { besideOwner } from './lb-config';
 import type { ActionOpKind } from './ops';
 import type { ServerRef } from './fleet';
 import type { Plan, PlanIssue, ServerGroup } from './plan';
+
+// The floor's live twin is public with this module, its compile-time counterpart.
+export { liveCapacityBreach, unservedPools } from './capacity-floor';
+export type { FloorBreach, FloorBreachCode, FloorServer, LiveFloorInput } from './capacity-floor';
 
 /**
  * Plain code-unit order. `localeCompare` would depend on the ICU data and locale of the process, and
@@ -298,14 +303,13 @@ export function simulateRotation(
           'Start the previous group and open its gates before stopping the next one.',
         );
       }
-      for (const pool of options.pools ?? []) {
-        if (pool.length > 0 && pool.every((id) => out.has(id) && !besideServing.has(id))) {
-          issue(
-            'CAPACITY_POOL_EMPTY',
-            `${at} leaves no server of the pool of ${pool.join(', ')} in rotation: that backend would stop serving.`,
-            'Keep at least one server of each load-balancer pool in rotation (groups are formed so), or move the step into an announced downtime phase.',
-          );
-        }
+      // The live check (liveCapacityBreach) applies the same pool rule to the fleet as it is.
+      for (const pool of unservedPools(options.pools ?? [], (id) => !out.has(id) || besideServing.has(id))) {
+        issue(
+          'CAPACITY_POOL_EMPTY',
+          `${at} leaves no server of the pool of ${pool.join(', ')} in rotation: that backend would stop serving.`,
+          'Keep at least one server of each load-balancer pool in rotation (groups are formed so), or move the step into an announced downtime phase.',
+        );
       }
       for (const role of emptyRoles) {
         issue(
