@@ -14,7 +14,8 @@ const constraints = {
   'type:data': ['type:engine', 'type:domain', 'type:util'],
   'type:api': ['type:engine', 'type:domain', 'type:util'],
   'scope:agent': ['type:protocol', 'type:domain', 'type:util'],
-  'scope:web': ['type:api'],
+  // The console imports the router's type and the pure domain's vocabulary (labels, schemas).
+  'scope:web': ['type:api', 'type:domain'],
   'scope:cli': ['type:api', 'type:domain'],
   'scope:coordinator': [
     'type:api',

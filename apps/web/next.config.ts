@@ -9,6 +9,8 @@ const workspaceRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
 const config: NextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
+  // The pure domain (the vocabulary the console shares with the CLI) is TypeScript source.
+  transpilePackages: ['@rollgate/domain'],
   turbopack: { root: workspaceRoot },
   outputFileTracingRoot: workspaceRoot,
   // `npm run build` ships .next/standalone (server.js and only the node_modules it needs) as dist/web

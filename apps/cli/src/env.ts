@@ -1,20 +1,6 @@
+// The coordinator URL's schema is the domain's, shared with the console.
+import { coordinatorUrlSchema } from '@rollgate/domain';
 import { z } from 'zod';
-
-/** Where the coordinator listens when neither --url nor ROLLGATE_URL says otherwise. */
-export const DEFAULT_COORDINATOR_URL = 'http://127.0.0.1:7400';
-
-/** An http(s) URL with nothing after the path; the error says what a good value looks like. */
-export const coordinatorUrlSchema = z
-  .string()
-  .trim()
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && u.search === '' && u.hash === '';
-    } catch {
-      return false;
-    }
-  }, `must be an http(s) URL of the coordinator, like ${DEFAULT_COORDINATOR_URL}`);
 
 // Empty strings count as unset: `ROLLGATE_URL= rollgate …` is how people clear a variable for one call.
 const optional = <T extends z.ZodType>(schema: T) =>

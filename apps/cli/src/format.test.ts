@@ -3,12 +3,10 @@ import type { LogRow, RunView, ServerRow } from './api-types';
 import {
   activeEditions,
   colors,
-  formatAge,
   formatBytes,
   formatClock,
   formatDateTime,
   formatDetails,
-  formatDuration,
   formatLogLine,
   renderAudit,
   progressBar,
@@ -79,19 +77,7 @@ describe('progressBar', () => {
   });
 });
 
-describe('durations and times', () => {
-  it('formats durations compactly', () => {
-    expect(formatDuration(0)).toBe('0s');
-    expect(formatDuration(59_999)).toBe('59s');
-    expect(formatDuration(125_000)).toBe('2m 05s');
-    expect(formatDuration(3 * 3600_000 + 7 * 60_000)).toBe('3h 07m');
-    expect(formatDuration(52 * 3600_000)).toBe('2d 4h');
-    expect(formatDuration(-5)).toBe('0s');
-  });
-  it('formats ages, and never for a missing time', () => {
-    expect(formatAge(NOW - 4000, NOW)).toBe('4s ago');
-    expect(formatAge(null, NOW)).toBe('never');
-  });
+describe('times', () => {
   it('formats clock and date times (UTC for stable tests)', () => {
     expect(formatClock(Date.UTC(2025, 0, 15, 12, 1, 2, 345), { utc: true })).toBe('12:01:02.345');
     expect(formatClock(Date.UTC(2025, 0, 15, 3, 4, 5, 6), { utc: true })).toBe('03:04:05.006');

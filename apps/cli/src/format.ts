@@ -2,6 +2,7 @@
  * Pure text rendering for the CLI: tables, the progress bar, log lines and the run view. No I/O, no
  * clock (the caller passes `now`), so everything here is unit-tested byte for byte.
  */
+import { formatAge, formatDuration } from '@rollgate/domain';
 import type { AuditRow, EditionRow, LogRow, RunRow, RunView, ServerRow, StepView } from './api-types';
 
 // ── colour ──────────────────────────────────────────────────────────────────────────────────────
@@ -172,23 +173,6 @@ export function progressBar(done: number, total: number, width = 10): string {
   return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}]`;
 }
 
-/** A short age for a duration in ms: `4s`, `2m 05s`, `3h 07m`, `2d 4h`. */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${String(m % 60).padStart(2, '0')}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
-}
-
-/** How long ago `at` was, or `never`. */
-export function formatAge(at: number | null | undefined, now: number): string {
-  if (at === null || at === undefined) return 'never';
-  return `${formatDuration(now - at)} ago`;
-}
-
 export interface TimeOptions {
   /** Render in UTC instead of the local time zone (tests, and hosts in different zones). Default false. */
   utc?: boolean;
@@ -318,8 +302,9 @@ export function renderEditions(editions: EditionRow[], opts: ListOptions = {}): 
     .map((e) => [
       e.app,
       e.name,
-      formatBytes(e.size),
+      e.size > 0 ? formatBytes(e.size) : '?',
       e.sha256.slice(0, 12),
+      e.fetchBy === 'agents' ? 'agents' : 'coordinator',
       e.dbUpgradeCommand ?? '-',
       formatDateTime(e.createdAt, opts),
       e.createdBy,
@@ -331,6 +316,7 @@ export function renderEditions(editions: EditionRow[], opts: ListOptions = {}): 
       { header: 'EDITION' },
       { header: 'SIZE', align: 'right' },
       { header: 'SHA256' },
+      { header: 'FETCHED BY' },
       { header: 'DB UPGRADE' },
       { header: 'UPLOADED' },
       { header: 'BY' },

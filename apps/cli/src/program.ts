@@ -7,6 +7,7 @@
 import os from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_COORDINATOR_URL, coordinatorUrlSchema } from '@rollgate/domain';
 import { createClient } from './client';
 import { createLiveWatch } from './live';
 import {
@@ -23,7 +24,7 @@ import {
 import type { JsonFlag } from './context';
 import { loadSession } from './credentials';
 import { readPassword } from './read-password';
-import { DEFAULT_COORDINATOR_URL, EnvError, coordinatorUrlSchema, loadEnv, type CliEnv } from './env';
+import { EnvError, loadEnv, type CliEnv } from './env';
 import { CliError, EXIT, explainError } from './errors';
 import { terminalText } from './format';
 import { createOutput } from './output';

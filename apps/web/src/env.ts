@@ -1,25 +1,13 @@
 import type { BlockList } from 'node:net';
+import { DEFAULT_COORDINATOR_URL, coordinatorUrlSchema } from '@rollgate/domain';
 import { z } from 'zod';
 import { parseTrustedProxies, type ProxyTrust } from './forwarded';
 
-/** Where the coordinator's tRPC endpoint lives when COORDINATOR_URL is unset. */
-export const DEFAULT_COORDINATOR_URL = 'http://127.0.0.1:7400';
-
-// Empty counts as unset, so `COORDINATOR_URL= npm start` falls back to the default.
+// Empty counts as unset, so `COORDINATOR_URL= npm start` falls back to the default (the domain's,
+// as the CLI's).
 const coordinatorUrl = z.preprocess(
   (v) => (v === '' ? undefined : v),
-  z
-    .string()
-    .trim()
-    .refine((v) => {
-      try {
-        const u = new URL(v);
-        return (u.protocol === 'http:' || u.protocol === 'https:') && u.search === '' && u.hash === '';
-      } catch {
-        return false;
-      }
-    }, `must be the coordinator's http(s) base URL, like ${DEFAULT_COORDINATOR_URL}`)
-    .default(DEFAULT_COORDINATOR_URL),
+  coordinatorUrlSchema.default(DEFAULT_COORDINATOR_URL),
 );
 
 const envSchema = z.object({

@@ -1,11 +1,12 @@
-/** Roles as the console shows them (the coordinator enforces them; the console only hides controls). */
-export type Role = 'viewer' | 'operator' | 'admin';
+// The roles and their order are the domain's (the coordinator enforces them; the console only
+// hides controls).
+import { roleAllows as domainRoleAllows, type Role } from '@rollgate/domain';
 
-const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+export type { Role };
 
 /** Whether `role` may do what needs `need`; nobody signed in (null) may do nothing. */
 export function roleAllows(role: Role | null | undefined, need: Role): boolean {
-  return role ? RANK[role] >= RANK[need] : false;
+  return role ? domainRoleAllows(role, need) : false;
 }
 
 /** The note shown where a control is hidden. */

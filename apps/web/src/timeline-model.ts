@@ -4,7 +4,8 @@
  * step's status, under a band that shows each phase. The component only draws these rectangles.
  */
 import type { Phase, StepStatus, StepView } from './api-types';
-import { PHASE_LABEL, stepTone, type Tone } from './view-model';
+import { PHASE_LABEL } from '@rollgate/domain';
+import { stepTone, type Tone } from './view-model';
 
 export type TimelineStep = Pick<StepView, 'index' | 'group' | 'status' | 'title' | 'phase' | 'kind'>;
 

@@ -4,8 +4,6 @@ import {
   activeEditions,
   agentTone,
   currentStep,
-  formatAge,
-  formatDuration,
   groupByPhase,
   progressPercent,
   runTone,
@@ -50,16 +48,6 @@ describe('tones', () => {
     expect(agentTone('connected')).toBe('ok');
     expect(agentTone('lost')).toBe('warn');
     expect(agentTone('disconnected')).toBe('bad');
-  });
-});
-
-describe('ages and durations', () => {
-  it('formats compactly', () => {
-    expect(formatDuration(4000)).toBe('4s');
-    expect(formatDuration(125_000)).toBe('2m 05s');
-    expect(formatDuration(3 * 3600_000 + 7 * 60_000)).toBe('3h 07m');
-    expect(formatAge(NOW - 95_000, NOW)).toBe('1m 35s ago');
-    expect(formatAge(null, NOW)).toBe('never');
   });
 });
 

@@ -2,19 +2,8 @@
  * Pure helpers behind the console's components: grouping, labels, tones and ages. No React, no
  * clock (callers pass `now`), so they are unit-tested directly.
  */
+import { PHASE_LABEL, formatDuration } from '@rollgate/domain';
 import type { Performer, Phase, RunStatus, RunView, ServerRow, StepStatus, StepView } from './api-types';
-
-/**
- * Phase banners, worded as the seed procedure announces them (the same words as PHASE_LABEL in
- * @rollgate/domain, which the web app may not import; the Record type keeps the set in step).
- */
-export const PHASE_LABEL: Record<Phase, string> = {
-  preparation: 'Pre-upgrade requirements',
-  'service-at-risk': 'Service at risk / limited capability',
-  downtime: 'Service downtime',
-  'limited-service-restored': 'Limited service restored',
-  'full-service-restored': 'Full service restored',
-};
 
 export const PERFORMER_LABEL: Record<Performer, string> = {
   engineer: 'engineer',
@@ -69,21 +58,6 @@ export const RUN_STATUS_LABEL: Record<RunStatus, string> = {
   failed: 'failed',
   aborted: 'aborted',
 };
-
-/** `4s`, `2m 05s`, `3h 07m`, `2d 4h`. */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${String(m % 60).padStart(2, '0')}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
-}
-
-export function formatAge(at: number | null, now: number): string {
-  return at === null ? 'never' : `${formatDuration(now - at)} ago`;
-}
 
 /** `demo-app 2.0` per managed service, or `—`. */
 export function activeEditions(server: Pick<ServerRow, 'services'>): string {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   passwordSchema,
+  readinessGateSchema,
   roleSchema,
   usernameSchema,
   appNameSchema,
@@ -15,16 +16,6 @@ import {
 } from '@rollgate/domain';
 
 const runId = z.string().min(1).max(80);
-const readinessGate = z.enum([
-  'contacts',
-  'remote-access',
-  'test-machine',
-  'installation-files',
-  'file-backup',
-  'snapshots',
-  'database-backup',
-  'repository',
-]);
 
 export const upgradeInput = z.object({
   cluster: safeName('cluster name'),
@@ -52,7 +43,7 @@ export const upgradeInput = z.object({
   contacts: contactsSchema.optional(),
   /** Readiness gates waived by the caller, each with its reason (audited). */
   waive: z
-    .array(z.object({ gate: readinessGate, reason: z.string().min(3).max(2000) }))
+    .array(z.object({ gate: readinessGateSchema, reason: z.string().min(3).max(2000) }))
     .max(8)
     .default([]),
   /**
@@ -193,7 +184,7 @@ export const decideRollbackInput = z.object({
   decision: z.enum(['authorise', 'decline']),
   comment: z.string().max(4000).default(''),
 });
-export const waiveInput = z.object({ runId, gate: readinessGate, reason: z.string().min(3).max(2000) });
+export const waiveInput = z.object({ runId, gate: readinessGateSchema, reason: z.string().min(3).max(2000) });
 export const noticeInput = z.object({
   runId,
   /** IANA time zone the notice is written in; default the cluster's schedule time zone, else UTC. */

@@ -1,19 +1,9 @@
 import { z } from 'zod';
 import { SAFE_NAME } from './fleet';
 import { functionalProbeSchema } from './ops';
+import { readinessGateSchema } from './readiness-gates';
 import { mapDirSchema, routingRulesSchema } from './routing';
 import { schedulePolicySchema } from './schedule';
-
-const gateName = z.enum([
-  'contacts',
-  'remote-access',
-  'test-machine',
-  'installation-files',
-  'file-backup',
-  'snapshots',
-  'database-backup',
-  'repository',
-]);
 
 const commandName = z
   .string()
@@ -27,8 +17,8 @@ export const clusterSettingsSchema = z.strictObject({
   /** Which readiness gates a run must pass, beyond the defaults of its procedure. */
   readiness: z
     .strictObject({
-      require: z.array(gateName).default([]),
-      optional: z.array(gateName).default([]),
+      require: z.array(readinessGateSchema).default([]),
+      optional: z.array(readinessGateSchema).default([]),
     })
     .optional(),
   /** The functionality tests: run from the test machine's agent through the load balancer. */

@@ -1,5 +1,6 @@
 import { describeOp } from './ops';
-import { PHASE_LABEL, type Performer, type Phase, type Plan } from './plan';
+import { PHASE_LABEL, type Phase } from './phases';
+import type { Performer, Plan } from './plan';
 import { plural } from './compile-common';
 
 const PHASE_BANNER: Record<Phase, string> = {

@@ -2,6 +2,10 @@ export * from './fleet';
 export * from './ops';
 export * from './op-results';
 export * from './plan';
+export * from './phases';
+export * from './readiness-gates';
+export * from './durations';
+export * from './coordinator-url';
 export * from './messages';
 export * from './groups';
 export {

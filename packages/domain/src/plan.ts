@@ -1,21 +1,12 @@
 import type { ActionOp } from './ops';
 import type { Edition, ServerRef } from './fleet';
+import type { Phase } from './phases';
+import type { ReadinessGate } from './readiness-gates';
 
-/** The phases of an upgrade window; every plan step belongs to one, and notices are announced from them. */
-export type Phase =
-  | 'preparation' // the seed's pre-upgrade requirements: checked and recorded before the window
-  | 'service-at-risk'
-  | 'downtime'
-  | 'limited-service-restored'
-  | 'full-service-restored';
-
-export const PHASE_LABEL: Record<Phase, string> = {
-  preparation: 'Pre-upgrade requirements',
-  'service-at-risk': 'Service at risk / limited capability',
-  downtime: 'Service downtime',
-  'limited-service-restored': 'Limited service restored',
-  'full-service-restored': 'Full service restored',
-};
+// The phases and gate names have their own files (one list each); plan's importers still find the
+// types here.
+export type { Phase } from './phases';
+export type { ReadinessGate } from './readiness-gates';
 
 /** Who performs a step in the seed procedure (Rollgate automates the engineer's part). */
 export type Performer = 'engineer' | 'administrator' | 'customer';
@@ -32,20 +23,6 @@ export type StepKind =
   | 'db-restore' // rollback: restore the database from the run's verified backup
   | 'rebuild' // rollback: uninstall every edition, reinstall, reconnect to the database
   | 'switch'; // atomic rollout: one load-balancer exchange puts one half in and the other out
-
-/**
- * The seed's pre-upgrade requirements, as gates a run must pass before its window begins. Some are
- * confirmed by a person (contacts), the others are checked by Rollgate and carry their evidence.
- */
-export type ReadinessGate =
-  | 'contacts' // lead customer contact, application and LB administrators reachable; others on call
-  | 'remote-access' // every agent connected, of a compatible version
-  | 'test-machine' // a designated agent runs the functionality tests (before start)
-  | 'installation-files' // the edition staged on every server, checksums verified
-  | 'file-backup' // each server's configured directories archived (kept by the agent)
-  | 'snapshots' // a server snapshot through the configured hook, per server
-  | 'database-backup' // pg_dump (or the configured command), verified restorable
-  | 'repository'; // the configured repository check (e.g. every published package present)
 
 export interface PlanStep {
   index: number;

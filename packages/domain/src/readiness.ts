@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Procedure, ReadinessGate } from './plan';
+import type { Procedure } from './plan';
+import { READINESS_GATE_NAMES, type ReadinessGate } from './readiness-gates';
 
 export interface ReadinessGateInfo {
   title: string;
@@ -75,8 +76,6 @@ export const READINESS_GATES: Readonly<Record<ReadinessGate, ReadinessGateInfo>>
   },
 });
 
-const ALL_GATES = Object.keys(READINESS_GATES) as ReadinessGate[];
-
 /** The gates each procedure requires unless a policy says otherwise. */
 export const DEFAULT_REQUIRED_GATES: Readonly<Record<Procedure, readonly ReadinessGate[]>> = Object.freeze({
   minor: ['remote-access', 'installation-files'],
@@ -113,7 +112,7 @@ export function requiredGates(
   if (context.testsConfigured) set.add('test-machine');
   for (const g of policy.require ?? []) set.add(g);
   for (const g of policy.optional ?? []) set.delete(g);
-  return ALL_GATES.filter((g) => set.has(g));
+  return READINESS_GATE_NAMES.filter((g) => set.has(g));
 }
 
 const personSchema = z.object({

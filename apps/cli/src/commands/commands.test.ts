@@ -167,7 +167,7 @@ describe('loadEnv', () => {
   it('rejects a URL that is not http(s), naming the variable', () => {
     expect(() => loadEnv({ ROLLGATE_URL: 'ftp://x' })).toThrow(EnvError);
     expect(() => loadEnv({ ROLLGATE_URL: 'localhost:7400' })).toThrow(
-      /ROLLGATE_URL must be an http\(s\) URL/,
+      /ROLLGATE_URL must be the coordinator's http\(s\) base URL/,
     );
   });
 });

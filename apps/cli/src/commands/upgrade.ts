@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { describePlan } from '@rollgate/domain';
+import { READINESS_GATE_NAMES, describePlan, isReadinessGate, type ReadinessGate } from '@rollgate/domain';
 import type { PlanOut, RunView, UpgradeFlagsInput } from '../api-types';
 import type { CommandContext, JsonFlag } from '../context';
 import { CliError } from '../errors';
@@ -35,18 +35,6 @@ export interface UpgradeFlags extends JsonFlag {
   waive?: string[];
 }
 
-const GATES = [
-  'contacts',
-  'remote-access',
-  'test-machine',
-  'installation-files',
-  'file-backup',
-  'snapshots',
-  'database-backup',
-  'repository',
-] as const;
-type Gate = (typeof GATES)[number];
-
 function readContacts(path: string): UpgradeFlagsInput['contacts'] {
   let text: string;
   try {
@@ -63,13 +51,13 @@ function readContacts(path: string): UpgradeFlagsInput['contacts'] {
   }
 }
 
-function parseWaivers(list: string[] | undefined): { gate: Gate; reason: string }[] {
+function parseWaivers(list: string[] | undefined): { gate: ReadinessGate; reason: string }[] {
   return (list ?? []).map((w) => {
     const eq = w.indexOf('=');
-    const gate = (eq > 0 ? w.slice(0, eq) : w) as Gate;
+    const gate = eq > 0 ? w.slice(0, eq) : w;
     const reason = eq > 0 ? w.slice(eq + 1).trim() : '';
-    if (!GATES.includes(gate)) {
-      throw new CliError(`--waive: unknown gate "${gate}"; gates are ${GATES.join(', ')}.`);
+    if (!isReadinessGate(gate)) {
+      throw new CliError(`--waive: unknown gate "${gate}"; gates are ${READINESS_GATE_NAMES.join(', ')}.`);
     }
     if (reason.length < 3) {
       throw new CliError(

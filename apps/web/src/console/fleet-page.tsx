@@ -19,7 +19,8 @@ import {
   type SortKey,
 } from '../fleet-model';
 import { consoleClient } from '../trpc-client';
-import { activeEditions, agentTone, formatAge } from '../view-model';
+import { formatAge } from '@rollgate/domain';
+import { activeEditions, agentTone } from '../view-model';
 import { useNow, usePolled } from './hooks';
 import { SummaryBar } from './summary-bar';
 

@@ -1,8 +1,7 @@
+import { formatAge, formatDuration } from '@rollgate/domain';
 import type { RunView } from '../api-types';
 import {
   currentStep,
-  formatAge,
-  formatDuration,
   formatTime,
   PROCEDURE_LABEL,
   progressPercent,
