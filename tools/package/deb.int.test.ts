@@ -1,12 +1,13 @@
 // The Debian packages (issue 16 item 2, docs/adr/0035), for real, as root on this machine: built by
-// dpkg-deb from a fresh `npm run build` (coordinator, CLI, agent), installed with `dpkg -i`, the
-// coordinator and two agents (this machine plays two servers of a Python stdlib service) started
-// exactly as their units' ExecStartPre/ExecStart lines say (no systemd as PID 1 here) as the units'
-// User=, on a Debian PostgreSQL 15 by DATABASE_URL; an upgrade run of that fleet started and paused
-// with the installed CLI; the packages upgraded in place to a newer build (data and edited
-// conffiles kept, the agents reconnect on the identities they kept, the run resumes and succeeds);
-// then purged (nothing left). The console is packaged the same way (a directory
-// of dist/ and a unit) but left out here: its `next build` alone takes ~150 s (docs/adr/0033).
+// dpkg-deb from a fresh `npm run build` (coordinator, console, CLI, agent), installed with `dpkg -i`,
+// the coordinator, the console and two agents (this machine plays two servers of a Python stdlib
+// service) started exactly as their units' ExecStartPre/ExecStart lines say (no systemd as PID 1
+// here) as the units' User=, on a Debian PostgreSQL 15 by DATABASE_URL; the console signs in against
+// the installed coordinator; an upgrade run of that fleet started and paused with the installed CLI;
+// the packages upgraded in place to a newer build (data and edited conffiles kept, the agents
+// reconnect on the identities they kept, the console serves the upgraded files, the run resumes and
+// succeeds); then purged (nothing left). The console's `next build` is most of this file's time:
+// ~25 s with Next's build cache warm (the checks tier's `next build` warms it), ~90 s cold.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,
@@ -235,7 +236,7 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
   const running: Started[] = [];
   let rollgateUid = -1;
   let before: string[] = [];
-  const ports = { http: 0, grpc: 0, enrol: 0, gate: 0, service: 0, gate2: 0, service2: 0 };
+  const ports = { http: 0, grpc: 0, enrol: 0, gate: 0, service: 0, gate2: 0, service2: 0, console: 0 };
   let runId = '';
   let cliEnv: NodeJS.ProcessEnv;
   const rollgate = (args: string[], input?: string) =>
@@ -260,12 +261,13 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
       await ok('tar', ['-czf', join(dir, `${APP}-${edition}.tar.gz`), '-C', src, 'server.py']);
     }
     const dist = join(dir, 'dist');
-    await buildAll({ outDir: dist, targets: ['coordinator', 'cli', 'agent'] });
-    debs1 = Object.values(
-      buildPackages({ dist, out: join(dir, 'deb1'), version: '0.1.0+test1', withConsole: false }).debs,
-    );
-    debs2 = Object.values(
-      buildPackages({ dist, out: join(dir, 'deb2'), version: '0.1.0+test2', withConsole: false }).debs,
+    const t0 = performance.now();
+    await buildAll({ outDir: dist, targets: ['coordinator', 'cli', 'agent', 'web'] });
+    const t1 = performance.now();
+    debs1 = Object.values(buildPackages({ dist, out: join(dir, 'deb1'), version: '0.1.0+test1' }).debs);
+    debs2 = Object.values(buildPackages({ dist, out: join(dir, 'deb2'), version: '0.1.0+test2' }).debs);
+    console.log(
+      `deb: built (with the console) in ${((t1 - t0) / 1000).toFixed(1)} s, packaged twice in ${((performance.now() - t1) / 1000).toFixed(1)} s`,
     );
     // /var/lib/rollgate may hold others' files (a checkout's embedded PostgreSQL keeps fallback clusters in pg/).
     before = existsSync('/var/lib/rollgate') ? readdirSync('/var/lib/rollgate').sort() : [];
@@ -278,7 +280,8 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
       ROLLGATE_URL: `http://127.0.0.1:${ports.http}`,
       ROLLGATE_DATA_DIR: COORDINATOR_DATA,
     };
-  }, 240_000);
+    // A cold `next build` on two busy cores takes minutes (docs/adr/0033).
+  }, 900_000);
 
   afterAll(async () => {
     for (const s of running) await s.stop().catch(() => {});
@@ -289,7 +292,7 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 120_000);
 
-  it('issue 16 item 2: dpkg -i installs the three packages with their files, the rollgate user and the conffiles', async () => {
+  it('issue 16 item 2: dpkg -i installs the three packages with their files (the console too), the rollgate user and the conffiles', async () => {
     await ok('dpkg', ['-i', ...debs1]);
     for (const p of PACKAGES) expect(await packageStatus(p)).toBe('installed 0.1.0+test1');
     const files = (await ok('dpkg', ['-L', ...PACKAGES])).split('\n');
@@ -300,6 +303,10 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
         '/usr/lib/rollgate/coordinator/proto/rollgate/agent/v1/agent.proto',
         '/lib/systemd/system/rollgate-coordinator.service',
         '/etc/rollgate/coordinator.env',
+        '/usr/lib/rollgate/console/rollgate-console.cjs',
+        '/usr/lib/rollgate/console/apps/web/server.js',
+        '/lib/systemd/system/rollgate-console.service',
+        '/etc/rollgate/console.env',
         '/usr/lib/rollgate/agent/rollgate-agent.cjs',
         '/usr/lib/rollgate/agent/rollgate-agent-worker.cjs',
         '/lib/systemd/system/rollgate-agent.service',
@@ -312,7 +319,7 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
     // dpkg-query prints each package's conffiles with no separator: one package a call.
     const conffiles = async (p: string) => ok('dpkg-query', ['-W', '-f=${Conffiles}', p]);
     expect(await conffiles('rollgate-coordinator')).toMatch(
-      /^ \/etc\/rollgate\/coordinator\.env [0-9a-f]{32}$/,
+      /^ \/etc\/rollgate\/coordinator\.env [0-9a-f]{32}\n \/etc\/rollgate\/console\.env [0-9a-f]{32}$/,
     );
     expect(await conffiles('rollgate-agent')).toMatch(/^ \/etc\/rollgate\/agent\.json [0-9a-f]{32}$/);
     expect(user[6]).toBe('/usr/sbin/nologin');
@@ -322,8 +329,20 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
       mode: '750',
     });
     // The environment file carries DATABASE_URL: root and the service's group only.
-    const env = statSync('/etc/rollgate/coordinator.env');
-    expect({ uid: env.uid, mode: (env.mode & 0o777).toString(8) }).toEqual({ uid: 0, mode: '640' });
+    const gid = Number(user[3]);
+    for (const file of ['/etc/rollgate/coordinator.env', '/etc/rollgate/console.env']) {
+      const st = statSync(file);
+      expect({ file, uid: st.uid, gid: st.gid, mode: (st.mode & 0o777).toString(8) }).toEqual({
+        file,
+        uid: 0,
+        gid,
+        mode: '640',
+      });
+    }
+    // The console carries sharp's native module: the package is for this machine's architecture.
+    expect(await ok('dpkg-query', ['-W', '-f=${Architecture}', 'rollgate-coordinator'])).toBe(
+      (await ok('dpkg', ['--print-architecture'])).trim(),
+    );
     expect(await ok('/usr/bin/rollgate', ['--version'])).toMatch(/^0\.1\.0 \(commit [0-9a-f]{12}\)\n$/);
   });
 
@@ -431,6 +450,40 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
     await waitForAgent(second, agentStarted, AGENT_2);
   });
 
+  it('issue 16 item 2: the console started as its unit says serves its sign-in page and static files, and signs in against the installed coordinator', async () => {
+    // The operator's edit of console.env (kept by the upgrade below): its port, the coordinator's API.
+    const env = readFileSync('/etc/rollgate/console.env', 'utf8');
+    writeFileSync(
+      '/etc/rollgate/console.env',
+      `${env}\n# deb.int.test.ts\nPORT=${ports.console}\nCOORDINATOR_URL=${cliEnv.ROLLGATE_URL}\n`,
+    );
+    const web = await startConsole();
+    expect(statSync(`/proc/${web.proc.pid}`).uid).toBe(rollgateUid);
+    const page = await fetch(`${consoleUrl()}/login`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('Sign in');
+    // Next's static files, installed beside the server and readable by the rollgate user.
+    const assets = [...new Set([...html.matchAll(/\/_next\/static\/[^"']+\.(?:css|js)/g)].map((m) => m[0]))];
+    expect(assets.length).toBeGreaterThan(0);
+    for (const asset of assets) {
+      expect({ asset, status: (await fetch(`${consoleUrl()}${asset}`)).status }).toEqual({
+        asset,
+        status: 200,
+      });
+    }
+    // A wrong password is refused by the coordinator (not by the console), a right one signs in.
+    const refused = await consoleSignIn('not the password');
+    const answer = (await refused.json()) as { error: { code: string } };
+    expect({ status: refused.status, code: answer.error.code }).toEqual({
+      status: 401,
+      code: 'UNAUTHORIZED',
+    });
+    consoleCookie = await consoleSessionCookie(await consoleSignIn(PASSWORD));
+    // The fleet as the console shows it: the coordinator's servers.list, through the console's API.
+    expect(Object.keys(await consoleServers(consoleCookie)).sort()).toEqual([AGENT_ID, AGENT_2]);
+  });
+
   it('issue 16 item 2: an upgrade run of the two-server fleet, with the installed CLI, is paused before the packages are upgraded', async () => {
     const upload = await rollgate([
       'edition',
@@ -473,6 +526,60 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
     expect(Object.values(await activeEditions())).toContain(`${APP} 1.0`);
   });
 
+  const consoleUrl = () => `http://127.0.0.1:${ports.console}`;
+  let consoleCookie = '';
+
+  /** Runs rollgate-console.service's lines; resolves once the sign-in page answers. */
+  async function startConsole(): Promise<Started> {
+    const web = (await startUnit('rollgate-console.service')).started;
+    running.push(web);
+    await waitFor(
+      'the packaged console to answer /login',
+      async () => {
+        if (web.proc.exitCode !== null)
+          throw new FatalWait(`the console exited ${web.proc.exitCode}:\n${web.output()}`);
+        return (await fetch(`${consoleUrl()}/login`)).ok;
+      },
+      { timeoutMs: 60_000, everyMs: 200 },
+    );
+    return web;
+  }
+
+  /** What the sign-in page's form does: POST /api/session from the console's own origin. */
+  function consoleSignIn(password: string): Promise<Response> {
+    return fetch(`${consoleUrl()}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: consoleUrl() },
+      body: JSON.stringify({ username: 'root', password }),
+    });
+  }
+
+  async function consoleSessionCookie(res: Response): Promise<string> {
+    const body = await res.text();
+    expect({ status: res.status, body }).toMatchObject({ status: 200 });
+    const cookie = res.headers.getSetCookie()[0]?.split(';')[0];
+    expect(cookie).toMatch(/^[\w-]+=.+/);
+    return cookie!;
+  }
+
+  /** servers.list through the console's API proxy with its session cookie: each server's `<service> <edition>`. */
+  async function consoleServers(cookie: string): Promise<Record<string, string>> {
+    const input = encodeURIComponent(JSON.stringify({ cluster: CLUSTER }));
+    const res = await fetch(`${consoleUrl()}/api/trpc/servers.list?input=${input}`, {
+      headers: { cookie },
+    });
+    const body = await res.text();
+    expect({ status: res.status, body }).toMatchObject({ status: 200 });
+    const servers = (
+      JSON.parse(body) as {
+        result: { data: { id: string; services: { name: string; activeEdition: string }[] }[] };
+      }
+    ).result.data;
+    return Object.fromEntries(
+      servers.map((x) => [x.id, x.services.map((v) => `${v.name} ${v.activeEdition}`).join(', ')]),
+    );
+  }
+
   /** `rollgate servers`: each server's `<service> <edition>`. */
   async function activeEditions(): Promise<Record<string, string>> {
     const servers = JSON.parse((await rollgate(['servers', '--cluster', CLUSTER, '--json'])).stdout) as {
@@ -512,6 +619,11 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
     const ca = readFileSync(join(COORDINATOR_DATA, 'agent-ca/ca.crt'), 'utf8');
     const edited = readFileSync('/etc/rollgate/coordinator.env', 'utf8');
     const agentJson = readFileSync('/etc/rollgate/agent.json', 'utf8');
+    const consoleEnv = readFileSync('/etc/rollgate/console.env', 'utf8');
+    const consoleFiles = ['rollgate-console.cjs', 'apps/web/server.js'].map((f) =>
+      join('/usr/lib/rollgate/console', f),
+    );
+    const inodes = consoleFiles.map((f) => statSync(f).ino);
     for (const s of running.splice(0)) await s.stop();
     // The join token was single-use: the upgraded agent must come back on the identity it kept.
     writeFileSync('/etc/rollgate/agent.env', '');
@@ -519,7 +631,11 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
     for (const p of PACKAGES) expect(await packageStatus(p)).toBe('installed 0.1.0+test2');
     expect(readFileSync('/etc/rollgate/coordinator.env', 'utf8')).toBe(edited);
     expect(readFileSync('/etc/rollgate/agent.json', 'utf8')).toBe(agentJson);
+    expect(readFileSync('/etc/rollgate/console.env', 'utf8')).toBe(consoleEnv);
     expect(existsSync('/etc/rollgate/coordinator.env.dpkg-dist')).toBe(false);
+    expect(existsSync('/etc/rollgate/console.env.dpkg-dist')).toBe(false);
+    // dpkg unpacked the newer build's console over the old one (new files, not the same inodes).
+    expect(consoleFiles.map((f, i) => statSync(f).ino === inodes[i])).toEqual([false, false]);
     expect(readFileSync(join(COORDINATOR_DATA, 'agent-ca/ca.crt'), 'utf8')).toBe(ca);
     expect(statSync(COORDINATOR_DATA).uid).toBe(rollgateUid);
 
@@ -564,9 +680,16 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
     );
     expect(await activeEditions()).toEqual({ [AGENT_ID]: `${APP} 2.0`, [AGENT_2]: `${APP} 2.0` });
     expect(await (await fetch(`http://127.0.0.1:${ports.service}/`)).text()).toBe('2.0');
+    // The console from the upgraded files, on its kept console.env: the session it signed in before
+    // the upgrade still works, and it shows the fleet the resumed run finished.
+    await startConsole();
+    expect(await consoleServers(consoleCookie)).toEqual({
+      [AGENT_ID]: `${APP} 2.0`,
+      [AGENT_2]: `${APP} 2.0`,
+    });
   });
 
-  it('issue 16 item 2: dpkg --purge leaves nothing: files, conffiles, data, the rollgate user, processes', async () => {
+  it('issue 16 item 2: dpkg --purge leaves nothing: files (the console too), conffiles, data, the rollgate user, processes', async () => {
     for (const s of running.splice(0)) await s.stop();
     // What the agent started (KillMode=process keeps it across agent restarts) is the operator's to stop.
     for (const pid of pidsOfUid(rollgateUid)) process.kill(pid, 'SIGTERM');
@@ -581,6 +704,9 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
       '/var/lib/rollgate-agent',
       '/lib/systemd/system/rollgate-coordinator.service',
       '/lib/systemd/system/rollgate-agent.service',
+      '/usr/lib/rollgate/console',
+      '/etc/rollgate/console.env',
+      '/lib/systemd/system/rollgate-console.service',
     ].filter((p) => existsSync(p));
     expect(left).toEqual([]);
     // /var/lib/rollgate is gone, or holds only what was there before the test.
