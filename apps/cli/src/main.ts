@@ -19,6 +19,10 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.stdout.write(`${versionLine()}\n`);
 } else {
   void import('./program').then(async ({ runCli }) => {
-    process.exitCode = await runCli(process.argv);
+    const code = await runCli(process.argv);
+    // Everything is said (stdout and stderr are synchronous on Linux for files, pipes and
+    // terminals); waiting for the event loop to drain would only wait for the live stream's and
+    // the HTTP agent's sockets to wind down, 60–100 ms after a `--wait` run's last line.
+    process.exit(code);
   });
 }
