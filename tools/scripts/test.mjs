@@ -143,6 +143,9 @@ if (!only || only === 'checks') {
     'lint',
     '--outputStyle=static',
   ]);
+  await check('lint rules bite (forbidden imports in probe files are refused)', process.execPath, [
+    join(root, 'tools/scripts/boundaries-check.mjs'),
+  ]);
   await check('typecheck (tsc, strict)', bin('nx'), ['run-many', '-t', 'typecheck', '--outputStyle=static']);
   await check('console builds (next build)', bin('nx'), [
     'run',
