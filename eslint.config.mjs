@@ -71,7 +71,8 @@ const boundaries = (extra = [], allow = [], external = externals) => [
 /**
  * The import rules of ARCHITECTURE.md, enforced: arrows point inward (apps → api → engine → domain),
  * db implements engine's ports, protocol and domain import nothing of ours, the agent imports only
- * protocol, domain and logger, and the web app and the CLI import the router TYPE only.
+ * protocol, domain and logger, and the web app and the CLI import the router TYPE only (and the pure
+ * domain); the domain imports zod only and the engine no transport or storage package (docs/adr/0041).
  */
 export default [
   {
