@@ -1,0 +1,73 @@
+import type { ActionResult, GateRecord, PlanStep } from '@rollgate/domain';
+import type { ActionRecord, Clock, RunRecord } from './ports';
+import type { Emit } from './run-log';
+import { withGate, type RunRecords } from './run-records';
+
+/** A one-line summary of what a step's actions produced, for the run's log. */
+export function evidenceLine(results: (ActionResult | null)[]): string | null {
+  const parts: string[] = [];
+  for (const r of results) {
+    if (!r) continue;
+    if (r.kind === 'functionalTest') {
+      const ms = r.probes.reduce((t, p) => t + p.ms, 0);
+      parts.push(`${r.passed}/${r.passed + r.failed} probes passed via ${r.baseUrl} in ${ms} ms`);
+    } else if (r.kind === 'backupFiles') {
+      parts.push(`${r.archive} (${r.bytes} bytes, sha256 ${r.sha256.slice(0, 12)}…)`);
+    } else if (r.kind === 'dbBackup') {
+      parts.push(
+        `${r.file} (${r.bytes} bytes, ${Object.keys(r.tables).length} tables, ${r.verified ? `verified by a test restore in ${r.verifyMs} ms` : 'not verified'})`,
+      );
+    } else if (r.kind === 'dbRestore') {
+      parts.push(`restored from ${r.file} (${Object.keys(r.tables).length} tables)`);
+    } else if (r.kind === 'command') {
+      parts.push(`${r.command} exited ${r.exitCode} after ${r.ms} ms`);
+    }
+  }
+  return parts.length > 0 ? parts.join('; ') : null;
+}
+
+export interface EvidenceContext {
+  clock: Clock;
+  emit: Emit;
+  patchRun: RunRecords['patchRun'];
+}
+
+/** Records what a step that succeeded proved: its readiness gate met, its evidence in the log. */
+export type RecordEvidence = (
+  run: RunRecord,
+  planStep: PlanStep,
+  actions: ActionRecord[],
+) => Promise<RunRecord>;
+
+export function createRecordEvidence({ clock, emit, patchRun }: EvidenceContext): RecordEvidence {
+  /** After a step succeeded: its readiness gate is met, its evidence is in the log. */
+  return async function recordEvidence(
+    run: RunRecord,
+    planStep: PlanStep,
+    actions: ActionRecord[],
+  ): Promise<RunRecord> {
+    const results = actions.map((a) => a.result);
+    const line = evidenceLine(results);
+    if (planStep.kind === 'test') {
+      emit(run.id, 'testsPassed', `${planStep.title}${line ? `: ${line}` : ''}`, {
+        stepIndex: planStep.index,
+      });
+    } else if (line && (planStep.kind === 'prepare' || planStep.kind === 'db-restore')) {
+      emit(run.id, 'backupRecorded', `${planStep.title}: ${line}`, { stepIndex: planStep.index });
+    }
+    if (!planStep.gate) return run;
+    const record: GateRecord = {
+      gate: planStep.gate,
+      required: run.readiness.find((g) => g.gate === planStep.gate)?.required ?? true,
+      status: 'met',
+      evidence: {
+        step: planStep.key,
+        actions: actions.map((a) => ({ id: a.id, server: a.serverId, status: a.status, result: a.result })),
+      },
+      by: 'rollgate',
+      at: clock.now(),
+    };
+    emit(run.id, 'gateMet', `${planStep.gate}${line ? `: ${line}` : ''}`, { stepIndex: planStep.index });
+    return patchRun(run, { readiness: withGate(run, record) });
+  };
+}
