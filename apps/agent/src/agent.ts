@@ -42,6 +42,7 @@ import { createSupervisor, type Supervisor } from './supervisor';
 import { createConnectionCounter, createListenCheck } from './tcp-connections';
 import { localAddresses, probeHostsFor } from './port-probe';
 import { AGENT_VERSION } from './version';
+import type { UrlFetchLimits } from './url-fetch';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -58,6 +59,8 @@ export interface AgentOptions {
   healthIntervalMs?: number;
   /** Finished results sent in Hello.journaled; default 200. */
   helloJournaled?: number;
+  /** Bounds on an edition downloaded from its URL (env.ts, docs/adr/0039); default DEFAULT_URL_FETCH_LIMITS. */
+  urlFetch?: UrlFetchLimits;
 }
 
 export interface Agent {
@@ -383,6 +386,8 @@ export function createAgent(opts: AgentOptions): Agent {
         lastOutput: (service) => lastOutput.get(service),
         heavy,
         archiveLimits: config.limits,
+        ...(opts.urlFetch ? { urlFetch: opts.urlFetch } : {}),
+        onUrlBytes: (n) => metrics.bytesStaged(n),
       });
       executor = createExecutor({
         journal,

@@ -1,5 +1,6 @@
 // The only reader of process.env in the agent: everything else takes options.
 import { z } from 'zod';
+import { DEFAULT_URL_FETCH_LIMITS, type UrlFetchLimits } from './url-fetch';
 
 const envSchema = z.object({
   /** Path of the agent's JSON config file; `--config` wins over it. */
@@ -14,6 +15,19 @@ const envSchema = z.object({
       error: 'ROLLGATE_AGENT_INSECURE must be 1/true/yes or 0/false/no',
     })
     .optional(),
+  /** Most bytes of an edition the agent downloads from its URL (docs/adr/0039); default 4 GiB. */
+  ROLLGATE_AGENT_MAX_DOWNLOAD_BYTES: z.coerce
+    .number({ error: 'ROLLGATE_AGENT_MAX_DOWNLOAD_BYTES must be a number of bytes, e.g. 4294967296' })
+    .int('ROLLGATE_AGENT_MAX_DOWNLOAD_BYTES must be a whole number of bytes')
+    .min(1024 * 1024, 'ROLLGATE_AGENT_MAX_DOWNLOAD_BYTES must be at least 1 MiB (1048576)')
+    .optional(),
+  /** Longest download of an edition from its URL, ms; default 30 minutes. */
+  ROLLGATE_AGENT_FETCH_TIMEOUT_MS: z.coerce
+    .number({ error: 'ROLLGATE_AGENT_FETCH_TIMEOUT_MS must be a number of milliseconds' })
+    .int('ROLLGATE_AGENT_FETCH_TIMEOUT_MS must be a whole number of milliseconds')
+    .min(1000, 'ROLLGATE_AGENT_FETCH_TIMEOUT_MS must be at least 1000 (1 s)')
+    .max(24 * 3_600_000, 'ROLLGATE_AGENT_FETCH_TIMEOUT_MS must be at most 86400000 (24 h)')
+    .optional(),
 });
 
 export interface AgentEnv {
@@ -22,6 +36,8 @@ export interface AgentEnv {
   /** The join token, if given (a secret: never logged, not passed to managed services). */
   joinToken: string | undefined;
   insecure: boolean;
+  /** Bounds on an edition downloaded from its URL (docs/adr/0039). */
+  urlFetch: UrlFetchLimits;
   /**
    * The agent's own environment, copied: managed services start with it plus their configured env,
    * as a service started by hand in a shell would.
@@ -47,6 +63,10 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): AgentEnv {
     logLevel: parsed.data.ROLLGATE_LOG_LEVEL,
     joinToken: parsed.data.ROLLGATE_JOIN_TOKEN,
     insecure: insecure === '1' || insecure === 'true' || insecure === 'yes',
+    urlFetch: {
+      maxBytes: parsed.data.ROLLGATE_AGENT_MAX_DOWNLOAD_BYTES ?? DEFAULT_URL_FETCH_LIMITS.maxBytes,
+      timeoutMs: parsed.data.ROLLGATE_AGENT_FETCH_TIMEOUT_MS ?? DEFAULT_URL_FETCH_LIMITS.timeoutMs,
+    },
     inherited,
   };
 }

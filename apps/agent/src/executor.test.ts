@@ -145,7 +145,10 @@ describe('executor: exactly once', () => {
     expect(f.reason).toMatch(/^op 1 of 1 \(gate\) is invalid: state: /);
     await ex.handleRunAction(
       action('a6', [
-        { op: 'install', install: { service: 'demo-app', edition: '2.0', sha256: 'nothex', size: 1 } },
+        {
+          op: 'install',
+          install: { service: 'demo-app', edition: '2.0', sha256: 'nothex', size: 1, url: '' },
+        },
       ]),
     );
     expect((await final('a6')).reason).toMatch(/op 1 of 1 \(install\) is invalid: sha256/);

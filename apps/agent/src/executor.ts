@@ -4,7 +4,7 @@
 //   unknown                 → journal "started" (fsync), reply ACCEPTED, run the ops in order.
 // Actions run one at a time, in arrival order: two actions interleaving stop/start on the same
 // service would leave it in an unknown state.
-import { describeOp, MSG, type ActionOp, type ActionResult } from '@rollgate/domain';
+import { describeOp, editionUrlForLogs, MSG, type ActionOp, type ActionResult } from '@rollgate/domain';
 import type { Logger } from '@rollgate/logger';
 import type { ActionUpdate, RunAction__Output } from '@rollgate/protocol';
 import { errorMessage } from './fs-util';
@@ -220,7 +220,14 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           await finish(id, 'FAILED', mapped.reason, mapped.index);
           return;
         }
-        await journal.appendStarted(id, mapped.ops);
+        // An edition's URL may carry a signature: the journal keeps its origin and path only
+        // (docs/adr/0039); it is only read back to report an interrupted action, never re-run.
+        await journal.appendStarted(
+          id,
+          mapped.ops.map((op) =>
+            op.op === 'install' && op.url ? { ...op, url: editionUrlForLogs(op.url) } : op,
+          ),
+        );
       } catch (err) {
         log.error({ actionId: id, err: errorMessage(err) }, 'could not journal the action; not running it');
         opts.sendUpdate(

@@ -135,6 +135,7 @@ async function main(): Promise<number> {
     log,
     baseEnv: env.inherited,
     credentials,
+    urlFetch: env.urlFetch,
   });
   try {
     await agent.start();

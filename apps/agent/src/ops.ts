@@ -2,7 +2,7 @@
 // Error whose message tells an operator what happened and what to do; the executor adds which op.
 import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MSG, type ActionOp, type CommandResult } from '@rollgate/domain';
+import { MSG, editionUrlForLogs, type ActionOp, type CommandResult } from '@rollgate/domain';
 import type { ArtifactChunk__Output } from '@rollgate/protocol';
 import {
   ArchiveLimitError,
@@ -26,6 +26,7 @@ import { createServiceManagers } from './service-managers/create-service-manager
 import type { ServiceManager } from './service-managers/service-manager';
 import type { GateWish } from './state-store';
 import type { Supervisor } from './supervisor';
+import { DEFAULT_URL_FETCH_LIMITS, UrlFetchError, fetchUrlBytes, type UrlFetchLimits } from './url-fetch';
 
 /** Defaults for a zero timeout: proto3 cannot tell "unset" from 0, and 0 is never meant literally. */
 
@@ -105,6 +106,10 @@ export interface OpRunnerDeps {
   heavy?: HeavyClient;
   /** Bounds on archives the agent reads back (backups); default DEFAULT_ARCHIVE_LIMITS. */
   archiveLimits?: ArchiveLimits;
+  /** Bounds on an edition the agent downloads from its URL (docs/adr/0039); default DEFAULT_URL_FETCH_LIMITS. */
+  urlFetch?: UrlFetchLimits;
+  /** Counts bytes an edition downloaded from its URL (the agent's metrics); default none. */
+  onUrlBytes?: (n: number) => void;
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -122,6 +127,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
   const downloads = join(deps.dataDir, 'downloads');
   const heavy = deps.heavy ?? createHeavyClient();
   const limits = deps.archiveLimits ?? DEFAULT_ARCHIVE_LIMITS;
+  const urlLimits = deps.urlFetch ?? DEFAULT_URL_FETCH_LIMITS;
   const managers =
     deps.managers ??
     createServiceManagers(deps.services, {
@@ -192,11 +198,59 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     return { ...s.env, ...fileEnv };
   }
 
+  /**
+   * An edition the operator chose agents fetch themselves (docs/adr/0039): from its URL, through
+   * a sha256 into a file in the heavy-work process, verified before anything is unpacked. Any
+   * failure removes the file and names the URL's origin and path only (a query string may be a
+   * signature). Not retried: a wrong URL or digest does not get better by asking again.
+   */
+  async function downloadFromUrl(
+    s: ServiceConfig,
+    op: Extract<ActionOp, { op: 'install' }> & { url: string },
+    ctx: OpContext,
+  ): Promise<string> {
+    await mkdir(downloads, { recursive: true });
+    const part = join(downloads, `${op.sha256}.part`);
+    const from = editionUrlForLogs(op.url);
+    const timeout = AbortSignal.timeout(urlLimits.timeoutMs);
+    const signal = AbortSignal.any([ctx.signal, timeout]);
+    async function* counted(): AsyncIterable<Uint8Array> {
+      for await (const chunk of fetchUrlBytes(op.url, {
+        declaredSize: op.size,
+        maxBytes: urlLimits.maxBytes,
+        signal,
+      })) {
+        deps.onUrlBytes?.(chunk.length);
+        yield chunk;
+      }
+    }
+    let got: string;
+    try {
+      got = (await heavy.run({ kind: 'receive', file: part }, { signal, input: counted() })).sha256;
+    } catch (err) {
+      await rm(part, { force: true });
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      const reason =
+        err instanceof UrlFetchError ? err.message : `fetching ${from} failed: ${errorMessage(err)}`;
+      throw new Error(
+        `could not fetch the archive of ${s.name} ${op.edition} (sha256 ${short(op.sha256)}): ${reason}; nothing was installed — check the edition's URL (rollgate edition add --from-url … --fetch-by agents)`,
+      );
+    }
+    if (got !== op.sha256) {
+      await rm(part, { force: true });
+      const reason = `checksum mismatch for ${s.name} ${op.edition}: ${from} served sha256 ${got}, expected ${op.sha256}; the archive was refused and nothing was installed — check the URL and the --sha256 given with it`;
+      ctx.log('error', MSG.artifactRejected.code, `${MSG.artifactRejected.text}: ${reason}`);
+      throw new Error(reason);
+    }
+    return part;
+  }
+
   async function download(
     s: ServiceConfig,
     op: Extract<ActionOp, { op: 'install' }>,
     ctx: OpContext,
   ): Promise<string> {
+    if (op.url) return downloadFromUrl(s, { ...op, url: op.url }, ctx);
     await mkdir(downloads, { recursive: true });
     const part = join(downloads, `${op.sha256}.part`);
     let received = 0;
@@ -262,7 +316,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     ctx.log(
       'info',
       MSG.synchronizing.code,
-      `${MSG.synchronizing.text}: ${s.name} edition ${op.edition} (${op.size} bytes, sha256 ${short(op.sha256)})`,
+      `${MSG.synchronizing.text}: ${s.name} edition ${op.edition} (${op.size > 0 ? `${op.size} bytes` : 'size unknown'}, sha256 ${short(op.sha256)})${op.url ? ` from ${editionUrlForLogs(op.url)}` : ''}`,
     );
     const started = performance.now();
     try {

@@ -10,7 +10,7 @@ describe('wire ops → domain ops', () => {
       { op: 'gate', gate: { state: 'GATE_STATE_CLOSED' } },
       { op: 'drain', drain: { service: 'demo-app', maxWaitMs: 30000, minWaitMs: 0 } },
       { op: 'stop', stop: { service: 'demo-app', timeoutMs: 10000 } },
-      { op: 'install', install: { service: 'demo-app', edition: '2.0', sha256: sha, size: 2133 } },
+      { op: 'install', install: { service: 'demo-app', edition: '2.0', sha256: sha, size: 2133, url: '' } },
       { op: 'activate', activate: { service: 'demo-app', edition: '2.0' } },
       { op: 'configure', configure: { service: 'demo-app', edition: '2.0', env: { MODE: 'x' } } },
       { op: 'start', start: { service: 'demo-app' } },

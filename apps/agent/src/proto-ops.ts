@@ -58,8 +58,11 @@ export function protoOpToCandidate(op: ActionOp__Output): Record<string, unknown
       return { op: 'drain', ...op.drain };
     case 'stop':
       return { op: 'stop', ...op.stop };
-    case 'install':
-      return { op: 'install', ...op.install };
+    case 'install': {
+      // proto3's empty string is "unset": the edition then comes from the coordinator.
+      const { url, ...rest } = op.install ?? { url: '' };
+      return { op: 'install', ...rest, ...(url ? { url } : {}) };
+    }
     case 'activate':
       return { op: 'activate', ...op.activate };
     case 'configure':

@@ -7,7 +7,7 @@
 import os from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_COORDINATOR_URL, coordinatorUrlSchema } from '@rollgate/domain';
+import { DEFAULT_COORDINATOR_URL, ROLES, coordinatorUrlSchema } from '@rollgate/domain';
 import { createClient } from './client';
 import { createLiveWatch } from './live';
 import {
@@ -219,9 +219,7 @@ export async function runCli(argv: string[]): Promise<number> {
     );
   const users = program.command('users').description('operator accounts (administrators only)');
   const roleOption = () =>
-    new Option('--role <role>', 'admin, operator or viewer')
-      .choices(['admin', 'operator', 'viewer'])
-      .makeOptionMandatory();
+    new Option('--role <role>', 'admin, operator or viewer').choices(ROLES).makeOptionMandatory();
   users
     .command('list')
     .description('every account and its role')
@@ -360,8 +358,22 @@ export async function runCli(argv: string[]): Promise<number> {
     .requiredOption('--app <app>', 'the application, e.g. demo-app')
     .requiredOption('--name <name>', 'the edition name, e.g. 2.0 or 1.0.1_FIX')
     .option('--file <path>', "the archive to upload (up to the coordinator's ROLLGATE_MAX_EDITION_BYTES)")
-    .option('--from-url <url>', 'an http(s) URL the coordinator fetches the archive from (needs --sha256)')
+    .option(
+      '--from-url <url>',
+      'an http(s) URL the archive is fetched from, by the coordinator or (--fetch-by agents) each agent (needs --sha256)',
+    )
     .option('--sha256 <hex>', "the archive's sha256: required with --from-url, checked against --file")
+    .addOption(
+      new Option(
+        '--fetch-by <who>',
+        'with --from-url: the coordinator downloads it once (default), or each agent downloads it from the URL',
+      ).choices(['coordinator', 'agents']),
+    )
+    .option(
+      '--size <bytes>',
+      "with --fetch-by agents: the archive's size, checked by every agent (default unknown)",
+      wholeNumber(1, Number.MAX_SAFE_INTEGER),
+    )
     .option('--description <text>', 'free text shown in the console')
     .option('--db-upgrade-command <name>', "named database upgrade command from the service's config")
     .addOption(json())

@@ -10,6 +10,7 @@ import {
 import type {
   ActionUpdateInput,
   AgentBus,
+  DispatchAction,
   Clock,
   EngineStore,
   LogRecord,
@@ -658,24 +659,57 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
     await flushTouches();
   }
 
+  /**
+   * Install ops of editions the operator chose agents fetch themselves carry its URL
+   * (docs/adr/0039). Looked up when dispatched, never stored in the plan (the URL may carry a
+   * signature); a step's fan-out asks the store once per edition, not once per server.
+   */
+  const fetchUrls = new Map<string, { at: number; url: Promise<string | null> }>();
+  async function withFetchUrls(ops: DispatchAction['ops']): Promise<DispatchAction['ops']> {
+    const now = clock.now();
+    for (const [k, v] of fetchUrls) if (now - v.at > 10_000) fetchUrls.delete(k);
+    return Promise.all(
+      ops.map(async (op) => {
+        if (op.op !== 'install') return op;
+        const key = `${op.edition}\u0000${op.sha256}`;
+        let hit = fetchUrls.get(key);
+        if (!hit) {
+          hit = { at: now, url: store.editionFetchUrl(op.edition, op.sha256) };
+          fetchUrls.set(key, hit);
+          hit.url.catch(() => fetchUrls.delete(key));
+        }
+        const url = await hit.url;
+        return url ? { ...op, url } : op;
+      }),
+    );
+  }
+
+  function send(serverId: string, action: DispatchAction, ops: DispatchAction['ops']): boolean {
+    const conn = connections.get(serverId);
+    if (!conn || conn.lost) return false;
+    conn.sent.delete(action.actionId);
+    conn.sent.add(action.actionId);
+    if (conn.sent.size > MAX_SENT_REMEMBERED) conn.sent.delete(conn.sent.values().next().value!);
+    return (
+      conn.call.write({
+        runAction: {
+          actionId: action.actionId,
+          runId: action.runId,
+          stepIndex: action.stepIndex,
+          attempt: action.attempt,
+          ops: ops.map(toWireOp),
+        },
+      }) || true
+    );
+  }
+
   const bus: AgentBus = {
     dispatch(serverId, action) {
       const conn = connections.get(serverId);
       if (!conn || conn.lost) return false;
-      conn.sent.delete(action.actionId);
-      conn.sent.add(action.actionId);
-      if (conn.sent.size > MAX_SENT_REMEMBERED) conn.sent.delete(conn.sent.values().next().value!);
-      return (
-        conn.call.write({
-          runAction: {
-            actionId: action.actionId,
-            runId: action.runId,
-            stepIndex: action.stepIndex,
-            attempt: action.attempt,
-            ops: action.ops.map(toWireOp),
-          },
-        }) || true
-      );
+      if (!action.ops.some((op) => op.op === 'install')) return send(serverId, action, action.ops);
+      // Sent once the store answered; send() looks the agent up again (it may have gone meanwhile).
+      return withFetchUrls(action.ops).then((ops) => send(serverId, action, ops));
     },
     cancel(serverId, actionId, reason) {
       connections.get(serverId)?.call.write({ cancelAction: { actionId, reason } });

@@ -32,6 +32,7 @@ import {
   StoreConflictError,
   type Clock,
   type Engine,
+  type EditionRecord,
   type EngineStore,
   type RunRecord,
 } from '@rollgate/engine';
@@ -43,7 +44,7 @@ import { createRoutingService } from './routing-service';
 import { isServiceToken, type ServiceTokens } from './service-tokens';
 import { blockingGates, previewReadiness } from './readiness-check';
 import type { ArtifactStore } from './artifact-store';
-import { redactUrl } from './artifact-fetch';
+import { checkFetchUrl, redactUrl } from './artifact-fetch';
 import { ArtifactRefused } from './artifact-upload';
 import type { LbAdapter } from './lb-adapter';
 import { readLbTraffic } from './lb-traffic';
@@ -677,10 +678,25 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
       },
       async addFromUrl(input, actor) {
         await refuseTaken(input.app, input.name);
+        const from = redactUrl(input.url);
+        if (input.fetchBy === 'agents') {
+          // The coordinator never downloads it (docs/adr/0039): each agent fetches the URL and
+          // verifies the sha256 when it stages the edition. Its size is what the operator said,
+          // or 0 (unknown: agents then bound it by their own limit).
+          await storeOrRefuse(async () => checkFetchUrl(input.url));
+          return recordEdition(
+            input,
+            input.sha256,
+            input.size ?? 0,
+            actor,
+            { from, fetchBy: 'agents' },
+            { fetchBy: 'agents', source: from, fetchUrl: input.url },
+          );
+        }
         const { sha256, size } = await storeOrRefuse(() =>
           opts.artifacts.putFromUrl(input.url, input.sha256),
         );
-        return recordEdition(input, sha256, size, actor, { from: redactUrl(input.url) });
+        return recordEdition(input, sha256, size, actor, { from }, { source: from });
       },
     },
   };
@@ -715,8 +731,9 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
     size: number,
     actor: string,
     extra: Record<string, unknown> = {},
+    origin: { fetchBy?: 'agents'; source?: string; fetchUrl?: string } = {},
   ) {
-    const record = {
+    const record: EditionRecord = {
       app: input.app,
       name: input.name,
       description: input.description,
@@ -725,9 +742,11 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
       ...(input.dbUpgradeCommand ? { dbUpgradeCommand: input.dbUpgradeCommand } : {}),
       createdAt: opts.clock.now(),
       createdBy: actor,
+      ...(origin.fetchBy ? { fetchBy: origin.fetchBy } : {}),
+      ...(origin.source ? { source: origin.source } : {}),
     };
     try {
-      await store.insertEdition(record);
+      await store.insertEdition(record, origin.fetchUrl);
     } catch (err) {
       if (err instanceof StoreConflictError) throw new ApiError('CONFLICT', err.message);
       throw err;

@@ -12,7 +12,15 @@ export function toWireOp(op: ActionOp): WireOp {
     case 'stop':
       return { stop: { service: op.service, timeoutMs: op.timeoutMs } };
     case 'install':
-      return { install: { service: op.service, edition: op.edition, sha256: op.sha256, size: op.size } };
+      return {
+        install: {
+          service: op.service,
+          edition: op.edition,
+          sha256: op.sha256,
+          size: op.size,
+          ...(op.url ? { url: op.url } : {}),
+        },
+      };
     case 'activate':
       return { activate: { service: op.service, edition: op.edition } };
     case 'configure':

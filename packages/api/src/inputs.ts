@@ -8,6 +8,7 @@ import {
   clusterSettingsSchema,
   contactsSchema,
   editionNameSchema,
+  editionFetchBySchema,
   headerNameSchema,
   lbConfigSchema,
   mapDirSchema,
@@ -92,14 +93,29 @@ export const editionStreamInput = editionMeta.extend({
 });
 export type EditionStreamInput = z.infer<typeof editionStreamInput>;
 
-/** An edition the coordinator fetches from a URL and verifies against its sha256 (docs/adr/0036). */
-export const editionFromUrlInput = editionMeta.extend({
-  url: z
-    .string()
-    .max(4000)
-    .regex(/^https?:\/\//i, 'the URL must start with http:// or https://'),
-  sha256: sha256Hex,
-});
+/**
+ * An edition given by URL and verified against its sha256: fetched by the coordinator
+ * (docs/adr/0036) or, with fetchBy "agents", by each agent itself (docs/adr/0039).
+ */
+export const editionFromUrlInput = editionMeta
+  .extend({
+    url: z
+      .string()
+      .max(4000)
+      .regex(/^https?:\/\//i, 'the URL must start with http:// or https://'),
+    sha256: sha256Hex,
+    /** Who downloads the archive; default "coordinator". */
+    fetchBy: editionFetchBySchema.default('coordinator'),
+    /**
+     * The archive's size in bytes, with fetchBy "agents" (the coordinator never sees the bytes):
+     * agents refuse a different size and check their disk for it first. Unknown when absent.
+     */
+    size: z.number().int().min(1, 'size must be at least 1 byte').optional(),
+  })
+  .refine((v) => v.size === undefined || v.fetchBy === 'agents', {
+    path: ['size'],
+    message: 'size is only given with fetchBy "agents": the coordinator measures what it fetches itself',
+  });
 export type EditionFromUrlInput = z.infer<typeof editionFromUrlInput>;
 
 export const runRef = z.object({ runId });

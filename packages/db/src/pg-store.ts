@@ -89,6 +89,8 @@ function toEdition(row: typeof editions.$inferSelect): EditionRecord {
   // Optional in the domain type: absent rather than null.
   if (row.description !== null) e.description = row.description;
   if (row.dbUpgradeCommand !== null) e.dbUpgradeCommand = row.dbUpgradeCommand;
+  if (row.fetchBy === 'agents') e.fetchBy = 'agents';
+  if (row.source !== null) e.source = row.source;
   return e;
 }
 
@@ -517,9 +519,12 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
       return row ? serverFromRow(row) : null;
     },
 
-    async insertEdition(edition: EditionRecord) {
+    async insertEdition(edition: EditionRecord, fetchUrl?: string) {
       try {
         await db.insert(editions).values({
+          fetchBy: edition.fetchBy ?? 'coordinator',
+          source: edition.source ?? null,
+          fetchUrl: edition.fetchBy === 'agents' ? (fetchUrl ?? null) : null,
           app: edition.app,
           name: edition.name,
           description: edition.description ?? null,
@@ -545,6 +550,15 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
         .from(editions)
         .where(and(eq(editions.app, app), eq(editions.name, name)));
       return row ? toEdition(row) : null;
+    },
+
+    async editionFetchUrl(name, sha256) {
+      const [row] = await db
+        .select({ fetchUrl: editions.fetchUrl })
+        .from(editions)
+        .where(and(eq(editions.name, name), eq(editions.sha256, sha256), eq(editions.fetchBy, 'agents')))
+        .limit(1);
+      return row?.fetchUrl ?? null;
     },
 
     async listEditions(app) {

@@ -92,6 +92,12 @@ export const editions = pgTable(
     dbUpgradeCommand: text('db_upgrade_command'),
     createdAt: epochMs('created_at').notNull(),
     createdBy: text('created_by').notNull(),
+    // Who downloads the archive (docs/adr/0039): the coordinator's store, or each agent from fetch_url.
+    fetchBy: text('fetch_by').$type<'coordinator' | 'agents'>().notNull().default('coordinator'),
+    // origin + path of the URL it came from, safe to show; fetch_url is the full one (it may carry
+    // a signature) and is read only to hand it to agents.
+    source: text('source'),
+    fetchUrl: text('fetch_url'),
   },
   (t) => [primaryKey({ name: 'editions_pk', columns: [t.app, t.name] })],
 );

@@ -38,3 +38,4 @@ export * from './compile-rollout';
 export * from './auth';
 export * from './agent-identity';
 export * from './notify-events';
+export * from './edition-source';

@@ -136,6 +136,11 @@ export const actionOpSchema = z.discriminatedUnion('op', [
     edition: z.string().min(1).max(64),
     sha256: z.string().regex(/^[a-f0-9]{64}$/),
     size: z.number().int().min(0),
+    /**
+     * Only on the wire, never in a plan: the operator's URL when agents fetch the edition
+     * themselves (docs/adr/0039). The coordinator adds it when it dispatches the op.
+     */
+    url: z.string().max(4000).optional(),
   }),
   z.object({ op: z.literal('activate'), service, edition: z.string().min(1).max(64) }),
   z.object({

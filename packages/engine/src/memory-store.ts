@@ -44,6 +44,8 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore & 
   const seen = new Set<string>();
   const servers = new Map<string, ServerRecord>();
   const editions = new Map<string, EditionRecord>();
+  /** Kept apart from the records: a URL may carry a signature (docs/adr/0039). */
+  const fetchUrls = new Map<string, string>();
   const audit: AuditEvent[] = [];
   const clusterLb = new Map<string, LbConfig>();
   const clusterSettings = new Map<string, ClusterSettings>();
@@ -255,10 +257,18 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore & 
     async setClusterSettings(cluster, settings) {
       clusterSettings.set(cluster, clone(settings));
     },
-    async insertEdition(e) {
+    async insertEdition(e, fetchUrl) {
       const key = `${e.app}\u0000${e.name}`;
       if (editions.has(key)) throw new StoreConflictError(`edition ${e.name} of ${e.app} already exists`);
       editions.set(key, clone(e));
+      if (e.fetchBy === 'agents' && fetchUrl) fetchUrls.set(key, fetchUrl);
+    },
+    async editionFetchUrl(name, sha256) {
+      for (const [key, e] of editions) {
+        if (e.name === name && e.sha256 === sha256 && e.fetchBy === 'agents')
+          return fetchUrls.get(key) ?? null;
+      }
+      return null;
     },
     async getEdition(app, name) {
       const e = editions.get(`${app}\u0000${name}`);

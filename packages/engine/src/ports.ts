@@ -260,6 +260,13 @@ export interface AuditEvent {
 export interface EditionRecord extends Edition {
   createdAt: number;
   createdBy: string;
+  /**
+   * Absent: agents download the archive from the coordinator (uploaded, or fetched by it).
+   * 'agents': each agent downloads it from the operator's URL itself (docs/adr/0039).
+   */
+  fetchBy?: 'agents';
+  /** Origin and path of the URL it was added from, safe to show (never the query string). */
+  source?: string;
 }
 
 /**
@@ -361,8 +368,17 @@ export interface EngineStore {
   setClusterSettings(cluster: string, settings: ClusterSettings): Promise<void>;
 
   // editions
-  insertEdition(edition: EditionRecord): Promise<void>;
+  /**
+   * `fetchUrl`: the full URL agents download an edition with fetchBy 'agents' from (it may carry a
+   * signature, so it is kept apart from the record and read only by editionFetchUrl).
+   */
+  insertEdition(edition: EditionRecord, fetchUrl?: string): Promise<void>;
   getEdition(app: string, name: string): Promise<EditionRecord | null>;
+  /**
+   * The URL agents fetch an edition of this name and archive from, when its operator chose so
+   * (fetchBy 'agents'); null when they download it from the coordinator.
+   */
+  editionFetchUrl(name: string, sha256: string): Promise<string | null>;
   /** Oldest first (by createdAt). */
   listEditions(app?: string): Promise<EditionRecord[]>;
 

@@ -25,16 +25,49 @@ export interface EditionUploadFlags extends JsonFlag {
   fromUrl?: string;
   /** The archive's sha256: required with fromUrl, checked against the file otherwise. */
   sha256?: string;
+  /**
+   * With fromUrl: who downloads the archive, "coordinator" (once, into its store) or "agents"
+   * (each agent from the URL, docs/adr/0039). Default "coordinator".
+   */
+  fetchBy?: string;
+  /** With fetchBy "agents": the archive's size in bytes, checked by the agents. Default unknown. */
+  size?: number;
   /** Free text shown in the console. Default ''. */
   description?: string;
   /** Named database upgrade command (from the service's config on the agents). Default: none. */
   dbUpgradeCommand?: string;
 }
 
+/**
+ * The by-URL choices (docs/adr/0039), checked before anything is sent: --fetch-by and --size only
+ * mean something with --from-url, and --size only when agents fetch (the coordinator measures).
+ */
+export function urlEditionOptions(flags: EditionUploadFlags): {
+  fetchBy: 'coordinator' | 'agents';
+  size?: number;
+} {
+  const fetchBy = flags.fetchBy ?? 'coordinator';
+  if (fetchBy !== 'coordinator' && fetchBy !== 'agents') {
+    throw new CliError(
+      `--fetch-by must be "coordinator" (it downloads the archive once) or "agents" (each agent downloads it from the URL), not "${fetchBy}".`,
+    );
+  }
+  if (flags.fromUrl === undefined && (flags.fetchBy !== undefined || flags.size !== undefined)) {
+    throw new CliError('--fetch-by and --size go with --from-url <url>; an uploaded --file needs neither.');
+  }
+  if (flags.size !== undefined && fetchBy !== 'agents') {
+    throw new CliError(
+      '--size goes with --fetch-by agents: when the coordinator fetches the archive it measures it itself.',
+    );
+  }
+  return { fetchBy, ...(flags.size !== undefined ? { size: flags.size } : {}) };
+}
+
 export async function editionUploadCommand(ctx: CommandContext, flags: EditionUploadFlags): Promise<number> {
   if ((flags.file === undefined) === (flags.fromUrl === undefined)) {
     throw new CliError('Give the archive with --file <path> or --from-url <url> (one of them).');
   }
+  const byUrl = urlEditionOptions(flags);
   if (flags.sha256 !== undefined && !/^[a-f0-9]{64}$/.test(flags.sha256)) {
     throw new CliError('--sha256 must be 64 lower-case hexadecimal digits, as `sha256sum` prints.');
   }
@@ -54,7 +87,7 @@ export async function editionUploadCommand(ctx: CommandContext, flags: EditionUp
     }
     expected = flags.sha256;
     edition = await ctx.client.editions.addFromUrl.mutate(
-      { ...fields, url: flags.fromUrl, sha256: flags.sha256 },
+      { ...fields, url: flags.fromUrl, sha256: flags.sha256, ...byUrl },
       { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) },
     );
   } else {
@@ -94,6 +127,13 @@ export async function editionUploadCommand(ctx: CommandContext, flags: EditionUp
   }
   if (flags.json) {
     ctx.out.json(edition);
+  } else if (edition.fetchBy === 'agents') {
+    ctx.out.print(`Added edition ${edition.name} of ${edition.app}: each agent fetches it from the URL`);
+    ctx.out.print(`  from   ${edition.source ?? '-'}`);
+    ctx.out.print(`  sha256 ${edition.sha256} (every agent verifies it before unpacking)`);
+    ctx.out.print(
+      `  size   ${edition.size > 0 ? `${edition.size} bytes (${formatBytes(edition.size)})` : 'unknown (agents bound it by their own limit)'}`,
+    );
   } else {
     ctx.out.print(`Uploaded edition ${edition.name} of ${edition.app}`);
     ctx.out.print(`  sha256 ${edition.sha256}`);

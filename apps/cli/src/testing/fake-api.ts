@@ -266,6 +266,7 @@ export async function startFakeApi(): Promise<FakeApi> {
       return servers.find((s) => s.id === id) ?? null;
     },
     insertEdition: unused('insertEdition'),
+    editionFetchUrl: unused('editionFetchUrl'),
     async getEdition(app, name) {
       return editions.find((e) => e.app === app && e.name === name) ?? null;
     },

@@ -871,6 +871,22 @@ export function describeStoreContract(
         await store.insertEdition(edition('other', '1.0.1_FIX'));
       });
 
+      it('issue 16 item 6: an edition agents fetch by URL keeps its URL apart from the record (docs/adr/0039)', async () => {
+        const byAgents = edition('app', '4.0', {
+          sha256: 'c'.repeat(64),
+          fetchBy: 'agents',
+          source: 'https://artifacts.example/app-4.0.tgz',
+        });
+        const url = 'https://artifacts.example/app-4.0.tgz?X-Signature=secret';
+        await store.insertEdition(byAgents, url);
+        await store.insertEdition(edition('app', '5.0', { sha256: 'd'.repeat(64) }));
+        expect(await store.getEdition('app', '4.0')).toEqual(byAgents);
+        expect(JSON.stringify(await store.listEditions('app'))).not.toContain('secret');
+        expect(await store.editionFetchUrl('4.0', 'c'.repeat(64))).toBe(url);
+        expect(await store.editionFetchUrl('4.0', 'd'.repeat(64))).toBeNull();
+        expect(await store.editionFetchUrl('5.0', 'd'.repeat(64))).toBeNull();
+      });
+
       it('lists editions, optionally of one app', async () => {
         await store.insertEdition(edition('app', '1.0'));
         await store.insertEdition(edition('app', '2.0'));
