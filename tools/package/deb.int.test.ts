@@ -7,7 +7,7 @@
 // the packages upgraded in place to a newer build (data and edited conffiles kept, the agents
 // reconnect on the identities they kept, the console serves the upgraded files, the run resumes and
 // succeeds); then purged (nothing left). The console's `next build` is most of this file's time:
-// ~25 s with Next's build cache warm (the checks tier's `next build` warms it), ~90 s cold.
+// ~25 s with Next's build cache warm (the checks tier's `next build` warms it), ~85 s cold (docs/adr/0035).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,
@@ -344,6 +344,14 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
       (await ok('dpkg', ['--print-architecture'])).trim(),
     );
     expect(await ok('/usr/bin/rollgate', ['--version'])).toMatch(/^0\.1\.0 \(commit [0-9a-f]{12}\)\n$/);
+    const consoleUnit = readUnit('rollgate-console.service');
+    const [cmd, ...args] = asUser(consoleUnit, [...consoleUnit.execStart, '--version']);
+    expect(await ok(cmd!, args)).toMatch(/^0\.1\.0 \(commit [0-9a-f]{12}\)\n$/);
+    // Out of the box, the console's COORDINATOR_URL is where the coordinator's env file makes it listen.
+    const coordinatorEnv = unitEnv(readUnit('rollgate-coordinator.service'));
+    expect(unitEnv(consoleUnit).COORDINATOR_URL).toBe(
+      `http://${coordinatorEnv.ROLLGATE_HTTP_HOST}:${coordinatorEnv.ROLLGATE_HTTP_PORT}`,
+    );
   });
 
   it('issue 16 item 2: the coordinator refuses to start without DATABASE_URL (its ExecStartPre), with the reason', async () => {
@@ -615,7 +623,7 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
     );
   }
 
-  it('issue 16 item 2: dpkg -i of a newer build upgrades in place: data and the edited conffiles kept, the agents reconnect with their kept identities, the paused run resumes and succeeds', async () => {
+  it('issue 16 item 2: dpkg -i of a newer build upgrades in place: data and the edited conffiles kept, the agents reconnect with their kept identities, the paused run resumes and succeeds, the upgraded console shows it', async () => {
     const ca = readFileSync(join(COORDINATOR_DATA, 'agent-ca/ca.crt'), 'utf8');
     const edited = readFileSync('/etc/rollgate/coordinator.env', 'utf8');
     const agentJson = readFileSync('/etc/rollgate/agent.json', 'utf8');
