@@ -163,12 +163,18 @@ export function AppTable({ app }: { app: AppEditions }) {
                   );
                 })}
                 <td className="mono">{e.dbUpgradeCommand ?? <span className="muted">—</span>}</td>
-                <td className="num">{formatBytes(e.size)}</td>
+                <td className="num">
+                  {e.size > 0 ? formatBytes(e.size) : <span className="muted">unknown</span>}
+                </td>
                 <td className="mono muted" title={e.sha256}>
                   {e.sha256.slice(0, 12)}…
                 </td>
                 <td className="muted small">
                   {formatTime(e.createdAt)} by {e.createdBy}
+                  {e.fetchBy === 'agents' ? (
+                    // docs/adr/0039: origin and path only; the URL's query string is never shown.
+                    <div title={e.source}>each agent fetches it from {e.source}</div>
+                  ) : null}
                 </td>
               </tr>
             ))}
