@@ -11,6 +11,7 @@ import { createLbChoreography } from './lb-choreography';
 import { createLeaseKeeper } from './leases';
 import { createLiveCapacity } from './live-capacity';
 import { createNewRun } from './new-run';
+import { createReadmission } from './readmission';
 import { createRunLog } from './run-log';
 import { createRunQueue } from './run-queue';
 import { createRunRecords } from './run-records';
@@ -36,8 +37,8 @@ const ACTIVE: RunStatus[] = ['running', 'waiting-approval', 'paused'];
  *
  * This function only wires the units; each one reads alone: leases.ts (who leads a run),
  * run-queue.ts and kick.ts (one change at a time per run), evaluate.ts (moving a run on),
- * live-capacity.ts (the capacity floor, a domain rule), lb-choreography.ts (the load balancer's
- * part of a step), failure-policy.ts (pause, roll back, put back), commands.ts (operators),
+ * live-capacity.ts (the capacity floor, a domain rule), lb-choreography.ts and readmission.ts (the
+ * load balancer's part of a step), failure-policy.ts (pause, roll back, put back), commands.ts (operators),
  * agent-events.ts (agents), tick.ts (the periodic look).
  */
 export function createEngine(opts: EngineOptions): Engine {
@@ -82,6 +83,8 @@ export function createEngine(opts: EngineOptions): Engine {
     kick,
     agentLostTimeoutMs: opts.agentLostTimeoutMs ?? 300_000,
   });
+  const pauseOnFailure = failure.pauseOnFailure;
+  const readmission = createReadmission({ lb, clock, emit, wake, timings, pauseOnFailure });
   const lbc = createLbChoreography({
     lb,
     bus,
@@ -90,7 +93,8 @@ export function createEngine(opts: EngineOptions): Engine {
     emit,
     wake,
     timings,
-    pauseOnFailure: failure.pauseOnFailure,
+    served: readmission,
+    pauseOnFailure,
   });
   const evaluate = createEvaluate({
     store,
@@ -101,6 +105,7 @@ export function createEngine(opts: EngineOptions): Engine {
     capacityProblem: createLiveCapacity({ store, bus, lb }),
     capacityHoldMs: opts.capacityHoldMs ?? 120_000,
     lbc,
+    readmission,
     failure,
     dispatch,
     timings,

@@ -4,6 +4,7 @@ import { evidenceLine, type RecordEvidence } from './evidence';
 import type { FailurePolicy } from './failure-policy';
 import type { LbChoreography } from './lb-choreography';
 import type { CapacityProblem } from './live-capacity';
+import type { Readmission } from './readmission';
 import type { ActionRecord, Clock, EngineStore, Fence, RunRecord } from './ports';
 import type { Emit } from './run-log';
 import { activeServers, type RunRecords } from './run-records';
@@ -19,6 +20,7 @@ export interface EvaluateContext {
   /** How long a step may be held by the capacity floor before the run pauses, ms. */
   capacityHoldMs: number;
   lbc: LbChoreography;
+  readmission: Pick<Readmission, 'readmitted' | 'readmitDone' | 'reportServedAtEnd'>;
   failure: Pick<FailurePolicy, 'pauseOnFailure' | 'failLostActions'>;
   dispatch: Dispatch;
   timings: StepTimings;
@@ -44,7 +46,7 @@ export function createEvaluate(ctx: EvaluateContext): (runId: string) => Promise
     dispatch,
     timings,
   } = ctx;
-  const { recordEvidence } = ctx;
+  const { recordEvidence, readmission } = ctx;
   /** When each step (run:index) was first held by the capacity floor. */
   const heldSince = new Map<string, number>();
 
@@ -65,7 +67,7 @@ export function createEvaluate(ctx: EvaluateContext): (runId: string) => Promise
       const step = steps.find((s) => s.index === run.currentStep);
       const planStep = run.plan.steps[run.currentStep];
       if (!step || !planStep) {
-        await lbc.reportServedAtEnd(run);
+        await readmission.reportServedAtEnd(run);
         timings.forgetRun(run.id);
         await records.transition(run, 'succeeded', { finishedAt: clock.now(), failure: null });
         if (run.plan.procedure === 'rollback') {
@@ -209,11 +211,17 @@ export function createEvaluate(ctx: EvaluateContext): (runId: string) => Promise
         if (
           rejoining.length > 0 &&
           lbMode &&
-          !(await lbc.readmitted(run, step, { ...planStep, rejoinsRotation: rejoining }, actions, lbMode))
+          !(await readmission.readmitted(
+            run,
+            step,
+            { ...planStep, rejoinsRotation: rejoining },
+            actions,
+            lbMode,
+          ))
         ) {
           return;
         }
-        lbc.readmitDone(run.id, step.index);
+        readmission.readmitDone(run.id, step.index);
         const now = clock.now();
         // A server back in rotation closes every open entry about it, also those an earlier
         // (aborted) run left, so the capacity floor counts it as serving again.
