@@ -3,6 +3,7 @@
 // they never travel in a flag, where `ps` and shell history would show them.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Role } from '@rollgate/domain';
 import type { CommandContext, JsonFlag } from '../context';
 import { forgetSession, saveSession } from '../credentials';
 import { CliError } from '../errors';
@@ -119,7 +120,7 @@ export async function usersListCommand(ctx: CommandContext, flags: JsonFlag): Pr
 
 export async function usersCreateCommand(
   ctx: AuthContext,
-  flags: JsonFlag & { username: string; role: 'admin' | 'operator' | 'viewer' },
+  flags: JsonFlag & { username: string; role: Role },
 ): Promise<number> {
   const password = await ctx.readPassword(`Password for the new user ${flags.username}: `);
   const user = await ctx.client.users.create.mutate({ username: flags.username, role: flags.role, password });
@@ -130,7 +131,7 @@ export async function usersCreateCommand(
 
 export async function usersSetRoleCommand(
   ctx: CommandContext,
-  flags: JsonFlag & { username: string; role: 'admin' | 'operator' | 'viewer' },
+  flags: JsonFlag & { username: string; role: Role },
 ): Promise<number> {
   const user = await ctx.client.users.setRole.mutate({ username: flags.username, role: flags.role });
   if (flags.json) ctx.out.json(user);

@@ -1,5 +1,6 @@
 // `rollgate token create|list|revoke`: service tokens for CI (docs/adr/0031). Administrators only;
 // the token is printed once, on standard output alone, so `$(rollgate token create …)` captures it.
+import type { Role } from '@rollgate/domain';
 import type { RollgateClient } from '../api-types';
 import type { CommandContext, JsonFlag } from '../context';
 import { CliError } from '../errors';
@@ -10,7 +11,7 @@ export type TokenRow = Awaited<ReturnType<RollgateClient['tokens']['list']['quer
 
 export interface ServiceTokenCreateFlags extends JsonFlag {
   name: string;
-  role: 'admin' | 'operator' | 'viewer';
+  role: Role;
   /** The only cluster it may act on. Default: every cluster. */
   cluster?: string;
   /** How long it lives: 90s, 30m, 12h, 30d (at most 365d). Default 30d. */
