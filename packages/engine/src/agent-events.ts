@@ -7,7 +7,7 @@ import type { Emit } from './run-log';
 import type { RunQueue } from './run-queue';
 
 export interface AgentEventsContext {
-  store: EngineStore;
+  store: Pick<EngineStore, 'getAction' | 'getOutstandingActions' | 'getRun' | 'updateAction'>;
   bus: Pick<AgentBus, 'dispatch'>;
   clock: Clock;
   emit: Emit;

@@ -11,7 +11,7 @@ import { activeServers, type RunRecords } from './run-records';
 import { stepKey, type StepTimings } from './step-timing';
 
 export interface EvaluateContext {
-  store: EngineStore;
+  store: Pick<EngineStore, 'getRun' | 'getSteps' | 'getActions' | 'startStep' | 'openLedger'>;
   clock: Clock;
   emit: Emit;
   records: RunRecords;
@@ -19,7 +19,7 @@ export interface EvaluateContext {
   capacityProblem: CapacityProblem;
   /** How long a step may be held by the capacity floor before the run pauses, ms. */
   capacityHoldMs: number;
-  lbc: LbChoreography;
+  lbc: Pick<LbChoreography, 'modeFor' | 'opsFor' | 'leaveAtLb' | 'drainedAtLb' | 'switched' | 'parkAtLb'>;
   readmission: Pick<Readmission, 'readmitted' | 'readmitDone' | 'reportServedAtEnd'>;
   failure: Pick<FailurePolicy, 'pauseOnFailure' | 'failLostActions'>;
   dispatch: Dispatch;
@@ -33,20 +33,8 @@ export interface EvaluateContext {
  * Returns when the run has to wait; whatever it waits for evaluates it again.
  */
 export function createEvaluate(ctx: EvaluateContext): (runId: string) => Promise<void> {
-  const {
-    store,
-    clock,
-    emit,
-    records,
-    fenceOf,
-    capacityProblem,
-    capacityHoldMs,
-    lbc,
-    failure,
-    dispatch,
-    timings,
-  } = ctx;
-  const { recordEvidence, readmission } = ctx;
+  const { store, clock, emit, records, fenceOf, capacityProblem, capacityHoldMs } = ctx;
+  const { lbc, readmission, failure, dispatch, timings, recordEvidence } = ctx;
   /** When each step (run:index) was first held by the capacity floor. */
   const heldSince = new Map<string, number>();
 

@@ -50,7 +50,7 @@ export interface FailurePolicyContext {
  */
 export function createFailurePolicy(ctx: FailurePolicyContext) {
   const { store, bus, lb, clock, log, emit, records, queue, leases, wake, newRun, kick } = ctx;
-  const agentLostTimeoutMs = ctx.agentLostTimeoutMs;
+  const { agentLostTimeoutMs } = ctx;
 
   /**
    * An agent that went silent with an action of this step in hand (SIGKILL, a dead host, a long

@@ -8,7 +8,7 @@ import type { RunQueue } from './run-queue';
 import type { RunRecords } from './run-records';
 
 export interface TickContext {
-  store: EngineStore;
+  store: Pick<EngineStore, 'getRun' | 'listRuns'>;
   clock: Clock;
   emit: Emit;
   records: Pick<RunRecords, 'transition'>;
