@@ -5,9 +5,9 @@ import { z } from 'zod';
  * pause, resume, skip, roll back, sign off on the customer's word); an administrator also changes
  * settings (load balancers, cluster settings, users) and waives readiness gates.
  */
-export type Role = 'admin' | 'operator' | 'viewer';
+export const ROLES = ['admin', 'operator', 'viewer'] as const;
 
-export const ROLES: readonly Role[] = ['admin', 'operator', 'viewer'];
+export type Role = (typeof ROLES)[number];
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
@@ -16,7 +16,7 @@ export function roleAllows(role: Role, need: Role): boolean {
   return RANK[role] >= RANK[need];
 }
 
-export const roleSchema = z.enum(['admin', 'operator', 'viewer'], {
+export const roleSchema = z.enum(ROLES, {
   error: 'a role is "admin", "operator" or "viewer"',
 });
 
