@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startFleet, type Fleet } from '@rollgate/demo-fleet';
-import { untilValue } from '@rollgate/test-kit';
+import { until, untilValue } from '@rollgate/test-kit';
 
 const SERVICE = 'pages';
 const CLUSTER = 'web';
@@ -284,10 +284,15 @@ describe('issue 16 item 6: agents fetch an edition from its URL themselves (--fe
       'pages-1': { edition: '2.0', gateOpen: true },
       'pages-2': { edition: '2.0', gateOpen: true },
     });
-    // Nothing half-written is left on the agents.
+    // Nothing half-written is left on the agents, once each has finished its download (the step
+    // fails at the first failure; the other agent may still be fetching then).
     for (const a of fleet.agents) {
-      const downloads = await readdir(join(a.dataDir, 'downloads')).catch(() => []);
-      expect(downloads.filter((f) => f.endsWith('.part'))).toEqual([]);
+      await until(
+        `${a.id} to have no .part file left`,
+        async () =>
+          (await readdir(join(a.dataDir, 'downloads')).catch(() => [])).every((f) => !f.endsWith('.part')),
+        30_000,
+      );
       expect(await readdir(join(a.dataDir, 'editions', SERVICE))).not.toContain('3.0');
     }
     await fleet.api.upgrade.abort.mutate({ runId: view.run.id }).catch(() => undefined);
