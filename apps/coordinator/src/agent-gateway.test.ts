@@ -201,3 +201,35 @@ describe('agent gateway: connection status across a reconnect', () => {
     expect(s?.status).toBe('connected');
   });
 });
+
+describe('agent gateway: editions agents fetch by URL (issue 16 item 6, docs/adr/0039)', () => {
+  it("adds the edition's URL to install ops on the wire only, and not to other editions' installs", async () => {
+    const store = createMemoryStore();
+    const url = 'https://repo.example/shop-2.0.tgz?sig=s3cret';
+    const edition = { app: 'shop', sha256: 'b'.repeat(64), size: 10, createdAt: 1, createdBy: 'op' };
+    await store.insertEdition(
+      { ...edition, name: '2.0', fetchBy: 'agents', source: 'https://repo.example/shop-2.0.tgz' },
+      url,
+    );
+    await store.insertEdition({ ...edition, name: '1.0', sha256: 'c'.repeat(64) });
+    const t = setup(store);
+    const call = t.connect();
+    call.hello();
+    await vi.waitFor(() => expect(call.welcomed).toBe(true));
+    const install = (name: string, sha256: string) =>
+      ({ op: 'install', service: 'shop', edition: name, sha256, size: 10 }) as const;
+    const ops = [
+      install('2.0', 'b'.repeat(64)),
+      install('1.0', 'c'.repeat(64)),
+      { op: 'start', service: 'shop' } as const,
+    ];
+    const action = { actionId: 'a1', runId: 'r1', stepIndex: 0, attempt: 1, ops: [...ops] };
+    expect(await t.gateway.bus.dispatch('admin-1', action)).toBe(true);
+    const sent = call.written.find((m) => m.runAction)?.runAction;
+    expect(sent?.ops?.[0]?.install).toMatchObject({ edition: '2.0', url });
+    expect(sent?.ops?.[1]?.install).toMatchObject({ edition: '1.0' });
+    expect(sent?.ops?.[1]?.install).not.toHaveProperty('url');
+    // The action the engine holds (and stores in the plan) never gets the URL.
+    expect(JSON.stringify(action)).not.toContain('s3cret');
+  });
+});
