@@ -11,6 +11,10 @@
  * attached to them. Sign-in and bootstrap are not reachable here (their answer holds a token the page
  * must not see): the console signs in through app/api/session.
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { clearSessionCookie, clientAddress, isPlainLoopback, sameOrigin, sessionToken } from './session';
 
 /** The client the coordinator's audit log records for calls from the console (beside the user). */
@@ -51,6 +55,8 @@ export function isEventStreamRequest(request: Request): boolean {
 }
 
 type ErrorKey =
+  | 'BAD_REQUEST'
+  | 'UNAUTHORIZED'
   | 'NOT_FOUND'
   | 'METHOD_NOT_SUPPORTED'
   | 'BAD_GATEWAY'
@@ -98,6 +104,8 @@ export async function readCappedBody(request: Request, limit: number): Promise<A
 function trpcError(status: number, code: ErrorKey, message: string, path: string): Response {
   // JSON-RPC numbers as @trpc/server uses them.
   const jsonRpc = {
+    BAD_REQUEST: -32600,
+    UNAUTHORIZED: -32001,
     NOT_FOUND: -32004,
     METHOD_NOT_SUPPORTED: -32005,
     FORBIDDEN: -32003,
@@ -123,6 +131,15 @@ function rootCause(err: unknown): { name: string; message: string } {
     name: typeof e?.name === 'string' ? e.name : 'Error',
     message: typeof e?.message === 'string' ? e.message : String(cur),
   };
+}
+
+/** Who is calling, as the coordinator must hear it: the console, the session's bearer, the browser's address. */
+function upstreamHeaders(request: Request, token: string | null): Headers {
+  const headers = new Headers({ 'x-rollgate-actor': CONSOLE_ACTOR });
+  if (token) headers.set('authorization', `Bearer ${token}`);
+  const from = clientAddress(request);
+  if (from) headers.set('x-forwarded-for', from);
+  return headers;
 }
 
 export async function forwardToCoordinator(
@@ -159,16 +176,13 @@ export async function forwardToCoordinator(
   }
   const base = opts.coordinatorUrl.replace(/\/+$/, '');
   const target = `${base}/trpc/${procedure}${new URL(request.url).search}`;
-  const headers = new Headers({ 'x-rollgate-actor': CONSOLE_ACTOR });
+  const portal = isPortalProcedure(procedure);
+  const token = portal ? null : sessionToken(request);
+  const headers = upstreamHeaders(request, token);
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = request.headers.get(name);
     if (value !== null) headers.set(name, value);
   }
-  const portal = isPortalProcedure(procedure);
-  const token = portal ? null : sessionToken(request);
-  if (token) headers.set('authorization', `Bearer ${token}`);
-  const from = clientAddress(request);
-  if (from) headers.set('x-forwarded-for', from);
   let body: ArrayBuffer | undefined;
   if (request.method === 'POST') {
     const limit =
@@ -246,5 +260,170 @@ export async function forwardToCoordinator(
     status: upstream.status,
     statusText: upstream.statusText,
     headers: responseHeaders,
+  });
+}
+
+/** The coordinator's streamed edition upload (docs/adr/0036). */
+export const EDITION_UPLOAD_PATH = '/upload/edition';
+/** The query fields the coordinator's upload reads: nothing else is passed on. */
+const UPLOAD_FIELDS = ['app', 'name', 'description', 'dbUpgradeCommand', 'sha256', 'size'] as const;
+/** The coordinator answers an upload with a small JSON document (the record, or an error). */
+const UPLOAD_ANSWER_MAX = 64 * 1024;
+
+export interface UploadProxyOptions {
+  /** Coordinator base URL, e.g. `http://127.0.0.1:7400`; `/upload/edition` is appended. */
+  coordinatorUrl: string;
+  /**
+   * How long the upload may go without a byte moving, ms. Default 60000. The upload as a whole has
+   * no deadline: a large archive over a slow link takes as long as it takes.
+   */
+  idleTimeoutMs?: number;
+}
+
+/** The coordinator's answer, read whole (it is small): null when it is larger than it may be. */
+function readAnswer(res: IncomingMessage): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    res.on('data', (c: Buffer) => {
+      total += c.length;
+      if (total > UPLOAD_ANSWER_MAX) {
+        res.destroy();
+        resolve(null);
+        return;
+      }
+      chunks.push(c);
+    });
+    res.on('end', () => resolve(Buffer.concat(chunks)));
+    res.on('error', reject);
+  });
+}
+
+/**
+ * A browser's edition upload (PUT, the raw .tar.gz) streamed on to the coordinator's
+ * `PUT /upload/edition` chunk by chunk, with back-pressure: the console holds a stream buffer at
+ * most, whatever the archive's size, and the coordinator enforces its limit
+ * (ROLLGATE_MAX_EDITION_BYTES). As for the tRPC calls: the same-origin check, the session cookie as
+ * the bearer token, the console as the actor, the browser's address; without a session nothing is
+ * sent. The coordinator's answer (status and body) comes back as it is.
+ */
+export async function forwardEditionUpload(request: Request, opts: UploadProxyOptions): Promise<Response> {
+  const path = 'editions.upload';
+  if (request.method !== 'PUT') {
+    return trpcError(405, 'METHOD_NOT_SUPPORTED', `Send the archive with PUT, not ${request.method}.`, path);
+  }
+  if (!sameOrigin(request)) {
+    return trpcError(
+      403,
+      'FORBIDDEN',
+      'A cross-origin upload was refused: use the console’s own pages.',
+      path,
+    );
+  }
+  const token = sessionToken(request);
+  if (!token) {
+    return trpcError(401, 'UNAUTHORIZED', 'Sign in to upload an edition. Nothing was uploaded.', path);
+  }
+  const declared = request.headers.get('content-length');
+  if (declared === null || !/^\d{1,16}$/.test(declared)) {
+    return trpcError(
+      411,
+      'BAD_REQUEST',
+      'Send the archive with its Content-Length (a file, not a stream). Nothing was uploaded.',
+      path,
+    );
+  }
+  const base = opts.coordinatorUrl.replace(/\/+$/, '');
+  const given = new URL(request.url).searchParams;
+  const query = new URLSearchParams();
+  for (const field of UPLOAD_FIELDS) {
+    const value = given.get(field);
+    if (value !== null) query.set(field, value);
+  }
+  const target = new URL(`${base}${EDITION_UPLOAD_PATH}?${query}`);
+  const headers = upstreamHeaders(request, token);
+  headers.set('content-type', 'application/gzip');
+  headers.set('content-length', declared);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const idleMs = opts.idleTimeoutMs ?? 60_000;
+  const secure = !isPlainLoopback(request);
+
+  return new Promise<Response>((resolve) => {
+    const body = request.body
+      ? Readable.fromWeb(request.body as unknown as NodeReadableStream<Uint8Array>)
+      : Readable.from([]);
+    const upstream = send(target, { method: 'PUT', headers: Object.fromEntries(headers), timeout: idleMs });
+    let settled = false;
+    const finish = (answer: Response) => {
+      if (settled) return;
+      settled = true;
+      request.signal.removeEventListener('abort', abort);
+      resolve(answer);
+    };
+    // The browser went away: the coordinator sees its upload cut off and records nothing.
+    const abort = () => {
+      if (settled) return;
+      upstream.destroy(new Error('the browser cancelled the upload'));
+      body.destroy();
+    };
+    request.signal.addEventListener('abort', abort, { once: true });
+    upstream.on('timeout', () => {
+      upstream.destroy();
+      body.destroy();
+      finish(
+        trpcError(
+          504,
+          'GATEWAY_TIMEOUT',
+          `The upload to the coordinator at ${base} stalled for ${Math.round(idleMs / 1000)} s; nothing was recorded. Try again.`,
+          path,
+        ),
+      );
+    });
+    upstream.on('error', (err) => {
+      body.destroy();
+      finish(
+        trpcError(
+          502,
+          'BAD_GATEWAY',
+          `The upload to the coordinator at ${base} failed: ${rootCause(err).message}. Nothing was recorded; start the coordinator (\`npm start\`) or point COORDINATOR_URL at it, then try again.`,
+          path,
+        ),
+      );
+    });
+    upstream.on('response', (res) => {
+      readAnswer(res).then(
+        (answer) => {
+          // The answer may come before the whole body (a refusal is made before a byte is read):
+          // what the browser still sends is read and dropped, so it gets to read the answer.
+          body.unpipe(upstream);
+          body.on('data', () => undefined);
+          upstream.destroy();
+          if (answer === null) {
+            finish(
+              trpcError(502, 'BAD_GATEWAY', `The coordinator at ${base} gave an oversized answer.`, path),
+            );
+            return;
+          }
+          const responseHeaders = new Headers({ 'cache-control': 'no-store' });
+          const type = res.headers['content-type'];
+          if (type) responseHeaders.set('content-type', type);
+          if (res.statusCode === 401) responseHeaders.append('set-cookie', clearSessionCookie({ secure }));
+          finish(
+            new Response(new Uint8Array(answer), { status: res.statusCode ?? 502, headers: responseHeaders }),
+          );
+        },
+        (err: unknown) =>
+          finish(
+            trpcError(
+              502,
+              'BAD_GATEWAY',
+              `The coordinator's answer was cut off: ${rootCause(err).message}.`,
+              path,
+            ),
+          ),
+      );
+    });
+    body.on('error', (err) => upstream.destroy(err));
+    body.pipe(upstream);
   });
 }

@@ -3,7 +3,7 @@
 import Link from 'next/link';
 import { useMemo, useState, type FormEvent } from 'react';
 import type { RunListRow } from '../api-types';
-import { bytesToBase64, formatBytes } from '../encode';
+import { formatBytes } from '../encode';
 import {
   activeEditionOf,
   buildEditionCall,
@@ -506,6 +506,86 @@ function TargetPanel(props: {
   );
 }
 
+/** The console's streamed upload route (app/api/upload/edition, docs/adr/0036). */
+const UPLOAD_ROUTE = '/api/upload/edition';
+
+interface EditionRecord {
+  app: string;
+  name: string;
+  sha256: string;
+  size: number;
+}
+
+/** Why an upload did not happen, as the IssueList shows it. */
+class UploadRefused extends Error {
+  constructor(
+    message: string,
+    readonly data: { code: string },
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * PUTs the file as it is (the browser streams it from disk; never read into this page's memory)
+ * and reports the bytes sent. Resolves with the recorded edition; rejects with the coordinator's
+ * own refusal.
+ */
+function putEdition(
+  query: URLSearchParams,
+  file: File,
+  onProgress: (sent: number, total: number) => void,
+): Promise<EditionRecord> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PUT', `${UPLOAD_ROUTE}?${query}`);
+    xhr.setRequestHeader('content-type', 'application/gzip');
+    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+    xhr.onerror = () =>
+      reject(
+        new UploadRefused(
+          'The upload was cut off (the console or the network went away). Nothing was recorded.',
+          {
+            code: 'NETWORK',
+          },
+        ),
+      );
+    xhr.onload = () => {
+      let parsed: {
+        result?: { data?: EditionRecord };
+        error?: { message?: string; data?: { code?: string } };
+      } = {};
+      try {
+        parsed = JSON.parse(xhr.responseText) as typeof parsed;
+      } catch {
+        // Not JSON: an older coordinator's plain-text 404, or something in between.
+      }
+      if (xhr.status === 404) {
+        reject(
+          new UploadRefused(
+            `The coordinator does not take streamed uploads (PUT /upload/edition answered 404${
+              parsed.error?.message ? `: ${parsed.error.message}` : ''
+            }): it is older than this console. Upgrade the coordinator, or upload with the CLI (\`rollgate edition upload\`). Nothing was uploaded.`,
+            { code: 'NOT_FOUND' },
+          ),
+        );
+        return;
+      }
+      if (xhr.status === 200 && parsed.result?.data) {
+        resolve(parsed.result.data);
+        return;
+      }
+      reject(
+        new UploadRefused(
+          parsed.error?.message ?? `The upload was refused (HTTP ${xhr.status}). Nothing was recorded.`,
+          { code: parsed.error?.data?.code ?? `HTTP_${xhr.status}` },
+        ),
+      );
+    };
+    xhr.send(file);
+  });
+}
+
 function UploadForm({ apps, onUploaded }: { apps: string[]; onUploaded: () => void }) {
   const [app, setApp] = useState('');
   const [name, setName] = useState('');
@@ -513,6 +593,7 @@ function UploadForm({ apps, onUploaded }: { apps: string[]; onUploaded: () => vo
   const [dbCmd, setDbCmd] = useState('');
   const [file, setFile] = useState<File | null>(null);
   const [busy, setBusy] = useState(false);
+  const [progress, setProgress] = useState<{ sent: number; total: number } | null>(null);
   const [issues, setIssues] = useState<Issue[]>([]);
   const [done, setDone] = useState<string | null>(null);
 
@@ -532,15 +613,25 @@ function UploadForm({ apps, onUploaded }: { apps: string[]; onUploaded: () => vo
       return;
     }
     setBusy(true);
+    setProgress(null);
+    // No sha256: hashing in the browser means reading the whole file into memory. The coordinator
+    // hashes what it receives; the size tells it whether all of it arrived.
+    const fields = {
+      app: appName,
+      name: name.trim(),
+      description: description.trim(),
+      ...(dbCmd.trim() ? { dbUpgradeCommand: dbCmd.trim() } : {}),
+      size: file.size,
+    };
     try {
-      const contentBase64 = bytesToBase64(new Uint8Array(await file.arrayBuffer()));
-      const rec = await consoleClient().editions.upload.mutate({
-        app: appName,
-        name: name.trim(),
-        description: description.trim(),
-        ...(dbCmd.trim() ? { dbUpgradeCommand: dbCmd.trim() } : {}),
-        contentBase64,
-      });
+      // The coordinator's own check first (role, fields, a name already used): a refusal comes at
+      // once instead of after the whole archive was sent.
+      await consoleClient().editions.uploadCheck.mutate(fields);
+      setProgress({ sent: 0, total: file.size });
+      const query = new URLSearchParams(
+        Object.entries(fields).map(([k, v]) => [k, String(v)] as [string, string]),
+      );
+      const rec = await putEdition(query, file, (sent, total) => setProgress({ sent, total }));
       setDone(
         `Uploaded ${rec.app} ${rec.name} (${formatBytes(rec.size)}, sha256 ${rec.sha256.slice(0, 12)}…).`,
       );
@@ -554,6 +645,7 @@ function UploadForm({ apps, onUploaded }: { apps: string[]; onUploaded: () => vo
       setBusy(false);
     }
   };
+  const pct = progress && progress.total > 0 ? Math.floor((progress.sent / progress.total) * 100) : 0;
 
   return (
     <section className="card" aria-labelledby="upload-h">
@@ -605,6 +697,20 @@ function UploadForm({ apps, onUploaded }: { apps: string[]; onUploaded: () => vo
             name="file"
           />
         </label>
+        {progress ? (
+          <div className="span-2 progress-row" data-upload-progress={pct}>
+            <progress
+              style={{ flex: 1 }}
+              max={progress.total}
+              value={progress.sent}
+              aria-label="Upload progress"
+              aria-valuetext={`${pct} %, ${formatBytes(progress.sent)} of ${formatBytes(progress.total)}`}
+            />
+            <span className="progress-text">
+              {pct} % · {formatBytes(progress.sent)} of {formatBytes(progress.total)}
+            </span>
+          </div>
+        ) : null}
         <div className="span-2 actions">
           <button type="submit" className="btn btn-primary" disabled={busy}>
             {busy ? 'Uploading…' : 'Upload edition'}
