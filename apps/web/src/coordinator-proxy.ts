@@ -300,6 +300,38 @@ function readAnswer(res: IncomingMessage): Promise<Buffer | null> {
 }
 
 /**
+ * `editions.uploadCheck` with the upload's fields, as the coordinator's upload route calls it: null
+ * when the upload may go ahead, else the coordinator's refusal (or why it could not be asked).
+ */
+async function checkUpload(
+  request: Request,
+  query: URLSearchParams,
+  opts: UploadProxyOptions,
+): Promise<Response | null> {
+  const input: Record<string, unknown> = Object.fromEntries(query);
+  // A number when it is one, as the coordinator's route reads it; anything else is zod's to refuse.
+  if (typeof input.size === 'string' && /^\d{1,16}$/.test(input.size)) input.size = Number(input.size);
+  // The same request as a tRPC call from the page: forwardToCoordinator does the rest.
+  const headers = new Headers({ 'content-type': 'application/json', accept: 'application/json' });
+  for (const name of ['cookie', 'host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']) {
+    const value = request.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  const checked = await forwardToCoordinator(
+    new Request(new URL('/api/trpc/editions.uploadCheck', request.url), {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(input),
+      signal: request.signal,
+    }),
+    'editions.uploadCheck',
+    { coordinatorUrl: opts.coordinatorUrl },
+  );
+  if (checked.ok) await checked.body?.cancel();
+  return checked.ok ? null : checked;
+}
+
+/**
  * A browser's edition upload (PUT, the raw .tar.gz) streamed on to the coordinator's
  * `PUT /upload/edition` chunk by chunk, with back-pressure: the console holds a stream buffer at
  * most, whatever the archive's size, and the coordinator enforces its limit
@@ -339,6 +371,16 @@ export async function forwardEditionUpload(request: Request, opts: UploadProxyOp
   for (const field of UPLOAD_FIELDS) {
     const value = given.get(field);
     if (value !== null) query.set(field, value);
+  }
+  // The coordinator's own check first (session, role, token scope, fields, a name already used),
+  // as its upload route makes it: a refusal sent while the body is still streaming can be lost to
+  // the connection's reset, this one cannot.
+  const check = await checkUpload(request, query, opts);
+  if (check) {
+    // What the browser is still sending is read and dropped (up to its declared length), so it
+    // gets to read the answer.
+    void request.body?.pipeTo(new WritableStream()).catch(() => undefined);
+    return check;
   }
   const target = new URL(`${base}${EDITION_UPLOAD_PATH}?${query}`);
   const headers = upstreamHeaders(request, token);
@@ -385,7 +427,9 @@ export async function forwardEditionUpload(request: Request, opts: UploadProxyOp
         trpcError(
           502,
           'BAD_GATEWAY',
-          `The upload to the coordinator at ${base} failed: ${rootCause(err).message}. Nothing was recorded; start the coordinator (\`npm start\`) or point COORDINATOR_URL at it, then try again.`,
+          (err as { code?: string }).code === 'EPIPE' || (err as { code?: string }).code === 'ECONNRESET'
+            ? `The coordinator at ${base} closed the connection before it took the whole archive (${rootCause(err).message}): it refuses an archive larger than its limit (ROLLGATE_MAX_EDITION_BYTES) at once, or it stopped. Nothing was recorded.`
+            : `The upload to the coordinator at ${base} failed: ${rootCause(err).message}. Nothing was recorded; start the coordinator (\`npm start\`) or point COORDINATOR_URL at it, then try again.`,
           path,
         ),
       );
