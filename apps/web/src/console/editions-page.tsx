@@ -526,6 +526,16 @@ class UploadRefused extends Error {
   }
 }
 
+/** The refusal of a coordinator without streamed uploads (docs/adr/0036): no base64 fallback here. */
+function olderCoordinator(detail: string): UploadRefused {
+  return new UploadRefused(
+    `The coordinator does not take streamed uploads (PUT /upload/edition answered 404${
+      detail ? `: ${detail}` : ''
+    }): it is older than this console. Upgrade the coordinator, or upload with the CLI (\`rollgate edition upload\`). Nothing was uploaded.`,
+    { code: 'NOT_FOUND' },
+  );
+}
+
 /**
  * PUTs the file as it is (the browser streams it from disk; never read into this page's memory)
  * and reports the bytes sent. Resolves with the recorded edition; rejects with the coordinator's
@@ -561,14 +571,7 @@ function putEdition(
         // Not JSON: an older coordinator's plain-text 404, or something in between.
       }
       if (xhr.status === 404) {
-        reject(
-          new UploadRefused(
-            `The coordinator does not take streamed uploads (PUT /upload/edition answered 404${
-              parsed.error?.message ? `: ${parsed.error.message}` : ''
-            }): it is older than this console. Upgrade the coordinator, or upload with the CLI (\`rollgate edition upload\`). Nothing was uploaded.`,
-            { code: 'NOT_FOUND' },
-          ),
-        );
+        reject(olderCoordinator(parsed.error?.message ?? ''));
         return;
       }
       if (xhr.status === 200 && parsed.result?.data) {
@@ -626,7 +629,14 @@ function UploadForm({ apps, onUploaded }: { apps: string[]; onUploaded: () => vo
     try {
       // The coordinator's own check first (role, fields, a name already used): a refusal comes at
       // once instead of after the whole archive was sent.
-      await consoleClient().editions.uploadCheck.mutate(fields);
+      await consoleClient()
+        .editions.uploadCheck.mutate(fields)
+        .catch((err: unknown) => {
+          // Only a coordinator older than streamed uploads lacks the procedure.
+          throw (err as { data?: { code?: unknown } | null })?.data?.code === 'NOT_FOUND'
+            ? olderCoordinator('')
+            : err;
+        });
       setProgress({ sent: 0, total: file.size });
       const query = new URLSearchParams(
         Object.entries(fields).map(([k, v]) => [k, String(v)] as [string, string]),
