@@ -7,7 +7,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONSOLE_ACTOR, forwardEditionUpload } from './coordinator-proxy';
+import { CONSOLE_ACTOR, forwardEditionUpload, forwardToCoordinator } from './coordinator-proxy';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'tok_0123456789abcdefghij';
@@ -175,6 +175,25 @@ describe('forwardEditionUpload over loopback', () => {
       { coordinatorUrl: base },
     );
     expect(unmeasured.status).toBe(411);
+    expect(seen).toEqual([]);
+  });
+
+  it('no longer lets the base64 editions.upload make the tRPC proxy hold more than 1 MiB', async () => {
+    seen.length = 0;
+    const res = await forwardToCoordinator(
+      new Request('http://127.0.0.1:3000/api/trpc/editions.upload', {
+        method: 'POST',
+        headers: {
+          host: '127.0.0.1:3000',
+          cookie: `rollgate_session=${TOKEN}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ app: 'shop', name: '1.0', contentBase64: 'A'.repeat(2 * MiB) }),
+      }),
+      'editions.upload',
+      { coordinatorUrl: base },
+    );
+    expect(res.status).toBe(413);
     expect(seen).toEqual([]);
   });
 

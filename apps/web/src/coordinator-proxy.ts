@@ -66,9 +66,10 @@ type ErrorKey =
 
 /**
  * Body caps, bytes, as the coordinator's (docs/adr/0020): a request without a session and every
- * portal call 16 KiB; a signed-in call 1 MiB; a signed-in edition upload 90 MiB.
+ * portal call 16 KiB; a signed-in call 1 MiB. The base64 `editions.upload` gets no more here: the
+ * console streams archives through its upload route (forwardEditionUpload), so it never buffers one.
  */
-export const PROXY_BODY_LIMITS = { anonymous: 16 * 1024, signedIn: 1024 * 1024, upload: 90 * 1024 * 1024 };
+export const PROXY_BODY_LIMITS = { anonymous: 16 * 1024, signedIn: 1024 * 1024 };
 
 const size = (n: number) => (n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n / 1024} KiB`);
 
@@ -185,12 +186,7 @@ export async function forwardToCoordinator(
   }
   let body: ArrayBuffer | undefined;
   if (request.method === 'POST') {
-    const limit =
-      token === null
-        ? PROXY_BODY_LIMITS.anonymous
-        : procedure === 'editions.upload'
-          ? PROXY_BODY_LIMITS.upload
-          : PROXY_BODY_LIMITS.signedIn;
+    const limit = token === null ? PROXY_BODY_LIMITS.anonymous : PROXY_BODY_LIMITS.signedIn;
     const declared = Number(request.headers.get('content-length') ?? 0);
     const read = declared > limit ? null : await readCappedBody(request, limit);
     if (read === null) {
