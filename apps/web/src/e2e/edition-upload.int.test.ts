@@ -9,13 +9,14 @@ import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT, startFleet, type Fleet } from '@rollgate/demo-fleet';
+import { freePort, ROOT, startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
 import { formatBytes } from '../encode';
 import { startNextConsole } from './next-console';
 
@@ -137,6 +138,35 @@ describe(
       expect(unknown.headers.get('set-cookie')).toMatch(/^rollgate_session=;.*Max-Age=0/);
       expect(await stored()).toEqual(before);
       expect(before.filter((f) => f.endsWith('.part'))).toEqual([]);
+    });
+
+    it('streams to disk while the browser still sends, and a browser that goes away leaves nothing', async () => {
+      const before = await stored();
+      const size = 32 * MiB;
+      const upload = httpRequest(`${base}/api/upload/edition?app=shop&name=cut-off&size=${size}`, {
+        method: 'PUT',
+        headers: {
+          'content-type': 'application/gzip',
+          'content-length': String(size),
+          cookie: `rollgate_session=${fleet.admin.token}`,
+        },
+      });
+      upload.on('error', () => undefined);
+      // A quarter of the archive, then the sender stalls: the coordinator is already writing it.
+      upload.write(Buffer.concat([Buffer.from([0x1f, 0x8b]), randomFillSync(Buffer.alloc(8 * MiB - 2))]));
+      const part = await waitFor(
+        'the coordinator to write the upload to a .part file while it is still being sent',
+        async () => (await stored()).find((f) => f.endsWith('.part')),
+        30_000,
+      );
+      expect((await stat(join(artifacts, part))).size).toBeGreaterThan(0);
+      upload.destroy();
+      await waitFor(
+        'the .part file of the abandoned upload to be removed',
+        async () => JSON.stringify(await stored()) === JSON.stringify(before),
+        30_000,
+      );
+      expect(await fleet.api.editions.list.query({ app: 'shop' })).toEqual([]);
     });
 
     it('uploads a 70 MiB archive with a progress bar; the edition is recorded with its sha256 and size', async () => {
