@@ -708,7 +708,7 @@ function UploadForm({ apps, onUploaded }: { apps: string[]; onUploaded: () => vo
           />
         </label>
         {progress ? (
-          <div className="span-2 progress-row" data-upload-progress={pct}>
+          <div className="progress-row" style={{ gridColumn: '1 / -1' }} data-upload-progress={pct}>
             <progress
               style={{ flex: 1 }}
               max={progress.total}
