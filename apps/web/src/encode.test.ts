@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { bytesToBase64, formatBytes } from './encode';
+import { formatBytes } from './encode';
 import { errorInfo } from './errors';
 import { groupEditions } from './editions-model';
 
-describe('bytesToBase64', () => {
-  it('matches Node for small and multi-chunk inputs', () => {
-    for (const n of [0, 1, 2, 3, 100, 0x8000 + 7, 200_000]) {
-      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 0xff);
-      expect(bytesToBase64(bytes)).toBe(Buffer.from(bytes).toString('base64'));
-    }
-  });
+describe('formatBytes', () => {
   it('formats sizes', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(2048)).toBe('2.0 kB');
