@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from '@rollgate/db';
 import { FatalWait, freePort, ROOT, waitFor } from '@rollgate/demo-fleet';
-import { HEALTH_SERVICE_DEFINITION, SERVING_STATUS } from './grpc-health';
+import { HEALTH_SERVICE_DEFINITION, SERVING_STATUS } from '@rollgate/protocol';
 
 const PROMTOOL = '/usr/bin/promtool';
 const PROMETHEUS = '/usr/bin/prometheus';

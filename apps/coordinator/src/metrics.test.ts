@@ -1,15 +1,8 @@
 // Unit tests of the coordinator's metrics (issue 16 item 3): what the store wrapper records as the
-// engine writes, the codec of the hand-written gRPC health messages, and readiness's reasons.
+// engine writes and readiness's reasons (the gRPC health messages' codec is tested in packages/protocol).
 import type { Plan } from '@rollgate/domain';
 import { createMemoryStore, type RunRecord, type StepRecord } from '@rollgate/engine';
 import { describe, expect, it } from 'vitest';
-import {
-  decodeHealthCheckRequest,
-  decodeHealthCheckResponse,
-  encodeHealthCheckRequest,
-  encodeHealthCheckResponse,
-  SERVING_STATUS,
-} from './grpc-health';
 import { createCoordinatorMetrics, storeWithMetrics } from './metrics';
 import { createReadiness } from './readiness';
 
@@ -115,24 +108,6 @@ describe('coordinator metrics (issue 16 item 3)', () => {
       'rollgate_api_request_duration_seconds_count{procedure="runs.list",status="2xx"} 1',
     );
     expect(after).toContain('rollgate_agents_lost_total 1');
-  });
-});
-
-describe('grpc.health.v1 messages (issue 16 item 3)', () => {
-  it('round-trips HealthCheckRequest and HealthCheckResponse as protobuf encodes them', () => {
-    // protoc's encoding of HealthCheckRequest{service:"a.B"}: field 1, length-delimited.
-    expect(encodeHealthCheckRequest({ service: 'a.B' })).toEqual(Buffer.from([0x0a, 3, 0x61, 0x2e, 0x42]));
-    expect(decodeHealthCheckRequest(Buffer.from([0x0a, 3, 0x61, 0x2e, 0x42]))).toEqual({ service: 'a.B' });
-    expect(decodeHealthCheckRequest(Buffer.alloc(0))).toEqual({ service: '' });
-    // An unknown varint field (2) is skipped.
-    expect(decodeHealthCheckRequest(Buffer.from([0x10, 0x05, 0x0a, 1, 0x78]))).toEqual({ service: 'x' });
-    expect(encodeHealthCheckResponse({ status: SERVING_STATUS.NOT_SERVING })).toEqual(Buffer.from([0x08, 2]));
-    expect(decodeHealthCheckResponse(Buffer.from([0x08, 1]))).toEqual({ status: 1 });
-  });
-
-  it('refuses a truncated request', () => {
-    expect(() => decodeHealthCheckRequest(Buffer.from([0x0a, 9, 0x61]))).toThrow(/malformed/);
-    expect(() => decodeHealthCheckRequest(Buffer.from([0x0a]))).toThrow(/malformed/);
   });
 });
 

@@ -73,3 +73,16 @@ export const CAPABILITIES = {
   /** The agent keeps log lines until a LogAck and resends unacknowledged ones after a reconnect. */
   logAck: 'logs.ack.v1',
 } as const;
+
+// Hand-written codecs (the hot LogBatch both ways, and the frozen grpc.health.v1 messages).
+export { decodeLogBatchMessage } from './codecs/log-batch-decoder';
+export { createLogBatchEncoder, type EncodedLine } from './codecs/log-batch-encoder';
+export {
+  decodeHealthCheckRequest,
+  decodeHealthCheckResponse,
+  encodeHealthCheckRequest,
+  encodeHealthCheckResponse,
+  HEALTH_SERVICE_DEFINITION,
+  SERVING_STATUS,
+  type ServingStatus,
+} from './codecs/health-codec';

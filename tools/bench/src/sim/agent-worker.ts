@@ -19,8 +19,8 @@ import {
   type AgentMessage,
   type AgentServiceClient,
   type CoordinatorMessage__Output,
+  createLogBatchEncoder,
 } from '@rollgate/protocol';
-import { createLogBatchEncoder } from './log-batch-encoder';
 
 export type WorkerRequest =
   | {
@@ -101,7 +101,7 @@ interface SimAgent {
 const protocol = loadAgentProtocol();
 const Service = protocol.rollgate.agent.v1.AgentService;
 // The real client, except that a message already encoded (the logs bench's LogBatches, see
-// log-batch-encoder.ts) goes out as its bytes.
+// @rollgate/protocol's log-batch-encoder) goes out as its bytes.
 const Client = grpc.makeGenericClientConstructor(
   {
     ...Service.service,

@@ -1,4 +1,4 @@
-import { loadAgentProtocol } from '@rollgate/protocol';
+import { loadAgentProtocol } from '../index';
 import { describe, expect, it } from 'vitest';
 import { createLogBatchEncoder } from './log-batch-encoder';
 

@@ -1,4 +1,4 @@
-import { loadAgentProtocol, type AgentMessage } from '@rollgate/protocol';
+import { loadAgentProtocol, type AgentMessage } from '../index';
 import { describe, expect, it } from 'vitest';
 import { decodeLogBatchMessage } from './log-batch-decoder';
 

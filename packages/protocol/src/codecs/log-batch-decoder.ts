@@ -4,7 +4,8 @@
 // Anything this decoder does not expect (another message, an unknown field or enum value, a
 // number past 2^53) is left to the library: decodeLogBatchMessage returns null, and the result is
 // the same object either way (log-batch-decoder.test.ts compares them).
-import type { AgentMessage__Output, LogLine__Output } from '@rollgate/protocol';
+import type { AgentMessage__Output } from '../generated/rollgate/agent/v1/AgentMessage';
+import type { LogLine__Output } from '../generated/rollgate/agent/v1/LogLine';
 
 /** LogLevel of agent.proto, by number. */
 const LEVELS = [
