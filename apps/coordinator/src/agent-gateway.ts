@@ -22,10 +22,10 @@ import {
   type CoordinatorMessage,
   type Hello__Output,
   type ServiceInventory__Output,
+  decodeLogBatchMessage,
 } from '@rollgate/protocol';
 import type { Logger } from '@rollgate/logger';
 import type { ArtifactStore } from './artifact-store';
-import { decodeLogBatchMessage } from './log-batch-decoder';
 import { createLogIntake, type LogLimits, type LogStreamState } from './log-intake';
 import { fromWireHealth, fromWireStatus, toWireOp } from './wire';
 
@@ -751,7 +751,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
         );
         log.info({ agents: held.length }, 'agents held before the restart marked lost until they reconnect');
       }
-      // The agent stream's LogBatches are decoded by hand (log-batch-decoder.ts); the rest by the library.
+      // The agent stream's LogBatches are decoded by hand (@rollgate/protocol's codecs); the rest by the library.
       const service = proto.rollgate.agent.v1.AgentService.service;
       server.addService(
         {
