@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
-import { ApiError, appRouter, editionStreamInput, type ApiContext } from '@rollgate/api';
+import { appRouter, toTRPCError, editionStreamInput, type ApiContext } from '@rollgate/api';
 import type { Logger } from '@rollgate/logger';
 
 /** Where an edition archive is PUT as the raw request body (docs/adr/0036). */
@@ -9,17 +9,6 @@ export const EDITION_UPLOAD_PATH = '/upload/edition';
 
 /** What is still coming of a refused upload's body is read and dropped up to this, then cut off. */
 const DISCARD_MAX = 16 * 1024 * 1024;
-
-const STATUS: Record<string, number> = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  PRECONDITION_FAILED: 412,
-  PAYLOAD_TOO_LARGE: 413,
-  TOO_MANY_REQUESTS: 429,
-};
 
 /**
  * Answers in tRPC's error shape (what the CLI already reads). The rest of the body is dropped as
@@ -117,8 +106,10 @@ export async function handleEditionUpload(
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify({ result: { data: record } }));
   } catch (err) {
-    if (err instanceof ApiError) {
-      answerError(req, res, STATUS[err.code] ?? 400, err.code, err.message);
+    // The router's own table (errors.ts): the same code and status as any procedure's refusal.
+    const refusal = toTRPCError(err);
+    if (refusal) {
+      answerError(req, res, getHTTPStatusCodeFromError(refusal), refusal.code, refusal.message);
       return;
     }
     if (req.destroyed || req.errored) {

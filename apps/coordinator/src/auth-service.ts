@@ -12,17 +12,21 @@ import {
   type UserView,
 } from '@rollgate/domain';
 import type { PortalLinkView } from '@rollgate/api';
+import { ApiError } from '@rollgate/api';
 import { StoreConflictError, type AuthStore, type Clock } from '@rollgate/engine';
 import { createMemoryAttemptCounter, type AttemptCounter } from './rate-limit';
 
-/** A refusal with a message for the person signing in; `code` maps onto an HTTP/tRPC status. */
-export class AuthError extends Error {
+/**
+ * A refusal with a message for the person signing in; an ApiError, so the router's one table
+ * (packages/api/src/errors.ts) maps its code onto the tRPC/HTTP status.
+ */
+export class AuthError extends ApiError {
   constructor(
-    readonly code:
+    override readonly code:
       'UNAUTHORIZED' | 'FORBIDDEN' | 'TOO_MANY_REQUESTS' | 'BAD_REQUEST' | 'CONFLICT' | 'NOT_FOUND',
     message: string,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'AuthError';
   }
 }

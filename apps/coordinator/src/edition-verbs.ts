@@ -14,13 +14,7 @@ import {
   type RolloutInput,
 } from '@rollgate/domain';
 import { ApiError, type ApiServices } from '@rollgate/api';
-import {
-  EngineError,
-  type Engine,
-  type EngineStore,
-  type RunRecord,
-  type ServerRecord,
-} from '@rollgate/engine';
+import { type Engine, type EngineStore, type RunRecord, type ServerRecord } from '@rollgate/engine';
 import type { RoutingService } from './routing-service';
 
 export interface EditionVerbsOptions {
@@ -153,12 +147,8 @@ export function createEditionVerbs({ store, engine, routing }: EditionVerbsOptio
 
   async function start(plan: Plan, actor: string): Promise<RunRecord> {
     await noClash(plan.cluster);
-    try {
-      return await engine.createRun(plan, actor);
-    } catch (err) {
-      if (err instanceof EngineError) throw new ApiError(err.code, err.message);
-      throw err;
-    }
+    // An EngineError goes to the router as it is: errors.ts maps it (docs/adr/0042).
+    return engine.createRun(plan, actor);
   }
 
   /** The edition active before the current one: the last finished run that moved the target to it. */

@@ -28,7 +28,6 @@ import {
   type UpgradeInput,
 } from '@rollgate/api';
 import {
-  EngineError,
   StoreConflictError,
   type Clock,
   type Engine,
@@ -37,7 +36,7 @@ import {
   type RunRecord,
 } from '@rollgate/engine';
 import { IdentityError, type AgentIdentity } from './agent-identity';
-import { AuthError, type AuthService } from './auth-service';
+import type { AuthService } from './auth-service';
 import { createEditionVerbs } from './edition-verbs';
 import { PoolsConfigError, renderPoolsConfig, usesPools } from './haproxy-pools-config';
 import { createRoutingService } from './routing-service';
@@ -90,47 +89,27 @@ function gateAddress(gateUrl: string): { host: string; port: number } | null {
   }
 }
 
-/** The auth service with its refusals as API errors (same words, tRPC codes). */
+/** The auth service as the API sees it; its AuthErrors are ApiErrors already. */
 function authServices(auth: AuthService, tokens?: ServiceTokens): ApiServices['auth'] {
-  const wrap =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      try {
-        return await fn(...args);
-      } catch (err) {
-        if (err instanceof AuthError) throw new ApiError(err.code, err.message);
-        throw err;
-      }
-    };
   return {
-    bootstrap: wrap(auth.bootstrap),
-    login: wrap(auth.login),
-    logout: wrap(auth.logout),
+    bootstrap: auth.bootstrap,
+    login: auth.login,
+    logout: auth.logout,
     // A service token (`rgt_…`) is not a session: its own table, role and scope.
     authenticate: (token) =>
       isServiceToken(token)
         ? (tokens?.authenticate(token) ?? Promise.resolve(null))
         : auth.authenticate(token),
-    createUser: wrap(auth.createUser),
-    listUsers: wrap(auth.listUsers),
-    setRole: wrap(auth.setRole),
-    disable: wrap(auth.disable),
-    createPortalToken: wrap(auth.createPortalToken),
+    createUser: auth.createUser,
+    listUsers: auth.listUsers,
+    setRole: auth.setRole,
+    disable: auth.disable,
+    createPortalToken: auth.createPortalToken,
     resolvePortal: auth.resolvePortal,
     portalRefusal: auth.portalRefusal,
-    listPortalLinks: wrap(auth.listPortalLinks),
-    revokePortalLink: wrap(auth.revokePortalLink),
+    listPortalLinks: auth.listPortalLinks,
+    revokePortalLink: auth.revokePortalLink,
   };
-}
-
-/** Turns engine refusals into API errors that keep their operator-facing message. */
-async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof EngineError) throw new ApiError(err.code, err.message);
-    throw err;
-  }
 }
 
 /** The coordinator's implementation of the API's services. */
@@ -323,31 +302,27 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
         const usesBackups = p.plan.steps.some(
           (s) => s.kind === 'prepare' && s.gate !== 'installation-files' && s.gate !== 'repository',
         );
-        return mapErrors(() =>
-          engine.createRun(p.plan, actor, {
-            scheduledAt: p.schedule?.startAt ?? null,
-            readiness: p.records,
-            options: {
-              onFailure: input.onFailure,
-              windowEndsAt: startAt + windowMinutes * 60_000,
-              backupLabel: usesBackups ? backupLabel : null,
-            },
-          }),
-        );
+        return engine.createRun(p.plan, actor, {
+          scheduledAt: p.schedule?.startAt ?? null,
+          readiness: p.records,
+          options: {
+            onFailure: input.onFailure,
+            windowEndsAt: startAt + windowMinutes * 60_000,
+            backupLabel: usesBackups ? backupLabel : null,
+          },
+        });
       },
-      pause: (runId, actor, reason) => mapErrors(() => engine.pause(runId, actor, reason)),
-      resume: (runId, actor) => mapErrors(() => engine.resume(runId, actor)),
-      abort: (runId, actor, reason) => mapErrors(() => engine.abort(runId, actor, reason)),
-      signOff: (runId, decision, comment, actor) =>
-        mapErrors(() => engine.signOff(runId, decision, comment, actor)),
-      skipDrain: (runId, serverId, actor) => mapErrors(() => engine.skipDrain(runId, serverId, actor)),
-      skipServer: (runId, serverId, actor) => mapErrors(() => engine.skipServer(runId, serverId, actor)),
-      exclude: (runId, serverId, actor) => mapErrors(() => engine.exclude(runId, serverId, actor)),
-      rollbackOptions: (runId) => mapErrors(() => engine.rollbackOptions(runId)),
-      rollback: (runId, actor, method, reason) =>
-        mapErrors(() => engine.rollback(runId, actor, method, reason)),
+      pause: (runId, actor, reason) => engine.pause(runId, actor, reason),
+      resume: (runId, actor) => engine.resume(runId, actor),
+      abort: (runId, actor, reason) => engine.abort(runId, actor, reason),
+      signOff: (runId, decision, comment, actor) => engine.signOff(runId, decision, comment, actor),
+      skipDrain: (runId, serverId, actor) => engine.skipDrain(runId, serverId, actor),
+      skipServer: (runId, serverId, actor) => engine.skipServer(runId, serverId, actor),
+      exclude: (runId, serverId, actor) => engine.exclude(runId, serverId, actor),
+      rollbackOptions: (runId) => engine.rollbackOptions(runId),
+      rollback: (runId, actor, method, reason) => engine.rollback(runId, actor, method, reason),
       decideRollback: (runId, decision, comment, actor) =>
-        mapErrors(() => engine.decideRollback(runId, decision, comment, actor)),
+        engine.decideRollback(runId, decision, comment, actor),
       async waive(runId, gate, reason, actor) {
         const run = await mustRun(runId);
         const prior = run.readiness.find((g) => g.gate === gate);
@@ -360,7 +335,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
           at: opts.clock.now(),
           reason,
         };
-        return mapErrors(() => engine.recordGate(runId, record, actor));
+        return engine.recordGate(runId, record, actor);
       },
       async notice(runId, timeZone) {
         const run = await mustRun(runId);

@@ -1,6 +1,15 @@
 export { appRouter, type AppRouter, type RunView, type StepView } from './router';
 export type { EditionState, ServersPage } from './console-views';
-export { ApiError, type ApiErrorCode } from './errors';
+export {
+  ApiError,
+  TRPC_CODE_OF,
+  domainErrorCode,
+  errorIssues,
+  toTRPCError,
+  type ApiErrorCode,
+  type ApiIssue,
+  type DomainErrorCode,
+} from './errors';
 export { createRunChanges, storeWithRunChanges, type RunChanges, type RunFollower } from './run-changes';
 export type {
   ApiContext,

@@ -1,8 +1,8 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import { PlanValidationError, roleAllows, type Role } from '@rollgate/domain';
-import { StoreConflictError, type ActionRecord, type RunRecord, type StepRecord } from '@rollgate/engine';
+import { roleAllows, type Role } from '@rollgate/domain';
+import { type ActionRecord, type RunRecord, type StepRecord } from '@rollgate/engine';
 import type { PlanStep } from '@rollgate/domain';
-import { ApiError } from './errors';
+import { ApiError, errorIssues, toTRPCError } from './errors';
 import {
   editionUploadInput,
   editionStreamInput,
@@ -69,31 +69,18 @@ import {
 import { editionStates, pageServers, watchRun } from './console-views';
 import type { ApiContext } from './services';
 
-type Issue = { code: string; message: string; hint: string };
-
 const t = initTRPC.context<ApiContext>().create({
   errorFormatter({ shape, error }) {
-    const cause = error.cause;
-    const issues: Issue[] =
-      cause instanceof ApiError || cause instanceof PlanValidationError ? cause.issues : [];
-    return { ...shape, data: { ...shape.data, issues, stack: undefined } };
+    return { ...shape, data: { ...shape.data, issues: errorIssues(error.cause), stack: undefined } };
   },
 });
 
-/** Maps the services' own errors onto tRPC codes so clients see a clear, typed failure. */
+/** Maps the services' own errors onto tRPC codes (errors.ts, the one table) for a clear, typed failure. */
 const errorMapping = t.middleware(async ({ next }) => {
   const result = await next();
   if (!result.ok) {
-    const cause = result.error.cause;
-    if (cause instanceof PlanValidationError) {
-      throw new TRPCError({ code: 'BAD_REQUEST', message: cause.message, cause });
-    }
-    if (cause instanceof ApiError) {
-      throw new TRPCError({ code: cause.code, message: cause.message, cause });
-    }
-    if (cause instanceof StoreConflictError) {
-      throw new TRPCError({ code: 'CONFLICT', message: cause.message, cause });
-    }
+    const mapped = toTRPCError(result.error.cause);
+    if (mapped) throw mapped;
   }
   return result;
 });
