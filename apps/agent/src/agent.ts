@@ -7,19 +7,12 @@ import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { MSG } from '@rollgate/domain';
 import type { Logger } from '@rollgate/logger';
-import {
-  CAPABILITIES,
-  type ActionUpdate,
-  type CoordinatorMessage__Output,
-  type GateState,
-  type ProtoGrpcType,
-  type ServiceInventory,
-} from '@rollgate/protocol';
+import { CAPABILITIES, type CoordinatorMessage__Output, type ProtoGrpcType } from '@rollgate/protocol';
 import { agentCheckLine, createAgentCheckServer, type AgentCheckServer } from './agent-check';
 import type { AgentConfig, ServiceConfig } from './config';
 import { createConnection, type Connection } from './connection';
 import { createEditionStore } from './edition-store';
-import { createExecutor, finishedToUpdate, type Executor } from './executor';
+import { createExecutor, finishedToUpdate, type ActionReport, type Executor } from './executor';
 import { errorMessage } from './fs-util';
 import {
   createGateServer,
@@ -43,6 +36,15 @@ import { createConnectionCounter, createListenCheck } from './tcp-connections';
 import { localAddresses, probeHostsFor } from './port-probe';
 import { AGENT_VERSION } from './version';
 import type { UrlFetchLimits } from './url-fetch';
+import {
+  fromWireArtifactChunks,
+  fromWireGate,
+  fromWireMessage,
+  toWireGate,
+  toWireInventory,
+  toWireLogLines,
+  toWireUpdate,
+} from './wire';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -95,15 +97,6 @@ export interface AgentStatus {
   pendingLogLines: number;
 }
 
-const HEALTH: Record<ServiceHealthView['state'], ServiceInventory['health']> = {
-  healthy: 'SERVICE_HEALTH_HEALTHY',
-  unhealthy: 'SERVICE_HEALTH_UNHEALTHY',
-  stopped: 'SERVICE_HEALTH_STOPPED',
-  unknown: 'SERVICE_HEALTH_UNSPECIFIED',
-};
-
-const gateState = (wish: GateWish): GateState => (wish === 'open' ? 'GATE_STATE_OPEN' : 'GATE_STATE_CLOSED');
-
 export function createAgent(opts: AgentOptions): Agent {
   const { config, log } = opts;
   const dataDir = config.dataDir;
@@ -117,7 +110,7 @@ export function createAgent(opts: AgentOptions): Agent {
   });
   const inventoryCache = new Map<string, { installed: string[]; active: string | null }>();
   const lastOutput = new Map<string, string>();
-  const pendingUpdates = new Map<string, ActionUpdate>();
+  const pendingUpdates = new Map<string, ActionReport>();
   // Database and test-account passwords never reach a log line, the wire or the journal.
   const redact = createRedactor(configSecrets(config, baseEnv));
 
@@ -176,11 +169,12 @@ export function createAgent(opts: AgentOptions): Agent {
     maybeReport();
   }
 
-  function sendUpdate(u: ActionUpdate) {
-    if (connection?.send({ actionUpdate: u })) {
+  function sendUpdate(u: ActionReport) {
+    if (connection?.send({ actionUpdate: toWireUpdate(u) })) {
       // What a finished action changed (editions, a second instance) reaches the coordinator now,
       // not at the next periodic report.
-      if (/SUCCEEDED|FAILED|CANCELLED/.test(String(u.status))) connection.sendHealthReport();
+      if (u.status === 'SUCCEEDED' || u.status === 'FAILED' || u.status === 'CANCELLED')
+        connection.sendHealthReport();
       return;
     }
     // Offline: keep the newest update per action and send them after the next Welcome.
@@ -194,7 +188,7 @@ export function createAgent(opts: AgentOptions): Agent {
     });
   }
 
-  async function inventory(): Promise<ServiceInventory[]> {
+  async function inventory(): Promise<ReturnType<typeof toWireInventory>[]> {
     return Promise.all(
       config.services.map(async (s) => {
         await refreshInventory(s.name);
@@ -205,47 +199,44 @@ export function createAgent(opts: AgentOptions): Agent {
         } catch {
           activeConnections = 0;
         }
-        return {
+        return toWireInventory({
           name: s.name,
           installedEditions: inv?.installed ?? [],
-          activeEdition: inv?.active ?? '',
-          health: HEALTH[health?.get(s.name)?.state ?? 'unknown'],
+          activeEdition: inv?.active ?? null,
+          health: health?.get(s.name)?.state ?? 'unknown',
           activeConnections,
           port: s.port,
           besidePort: s.beside?.port ?? 0,
           besideEdition: supervisor?.running(`${s.name}@beside`)?.edition ?? '',
           healthPath: serviceHealthTarget(s.healthUrl)?.path ?? '',
           healthPort: serviceHealthTarget(s.healthUrl)?.port ?? 0,
-        };
+        });
       }),
     );
   }
 
   function onMessage(m: CoordinatorMessage__Output) {
-    if (m.body === 'runAction' && m.runAction) {
-      void executor?.handleRunAction(m.runAction);
-    } else if (m.body === 'logAck' && m.logAck) {
-      shipper?.ack(m.logAck.streamId, m.logAck.upToSeq);
-    } else if (m.body === 'cancelAction' && m.cancelAction) {
-      executor?.cancel(m.cancelAction.actionId, m.cancelAction.reason);
-    } else if (m.body === 'setGate' && m.setGate) {
-      const s = m.setGate.state;
-      if (s === 'GATE_STATE_OPEN' || s === 'GATE_STATE_CLOSED') {
-        const wish: GateWish = s === 'GATE_STATE_OPEN' ? 'open' : 'closed';
-        if (wish === 'closed')
-          ship(
-            'info',
-            MSG.quiescing.code,
-            `${MSG.quiescing.text} (${m.setGate.reason || 'SetGate from coordinator'})`,
-          );
-        void setGateWish(wish, m.setGate.reason || 'SetGate from coordinator').catch((err: unknown) =>
+    const c = fromWireMessage(m);
+    switch (c.kind) {
+      case 'runAction':
+        void executor?.handleRunAction(c.request);
+        return;
+      case 'logAck':
+        shipper?.ack(c.streamId, c.upToSeq);
+        return;
+      case 'cancelAction':
+        executor?.cancel(c.actionId, c.reason);
+        return;
+      case 'setGate': {
+        const reason = c.reason || 'SetGate from coordinator';
+        if (c.wish === 'closed') ship('info', MSG.quiescing.code, `${MSG.quiescing.text} (${reason})`);
+        void setGateWish(c.wish, reason).catch((err: unknown) =>
           log.error({ err: errorMessage(err) }, 'could not persist the gate wish'),
         );
-      } else {
-        log.warn({ state: s }, 'SetGate without a state ignored');
+        return;
       }
-    } else {
-      log.debug({ body: m.body }, 'unknown coordinator message ignored');
+      case 'ignored':
+        log.debug({ why: c.why }, 'coordinator message ignored');
     }
   }
 
@@ -298,7 +289,8 @@ export function createAgent(opts: AgentOptions): Agent {
 
       shipper = createLogShipper({
         streamId: `${config.agentId}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`,
-        send: (lines, streamId) => connection?.send({ logs: { lines, streamId } }) ?? false,
+        send: (lines, streamId) =>
+          connection?.send({ logs: { lines: toWireLogLines(lines), streamId } }) ?? false,
       });
       supervisor = createSupervisor({
         dataDir,
@@ -375,7 +367,7 @@ export function createAgent(opts: AgentOptions): Agent {
         isListening: createListenCheck({ hostsFor: probeHostsFor(config.services, localAddresses()) }),
         fetchArtifact: (sha256, signal) => {
           if (!connection) throw new Error('no coordinator connection');
-          const chunks = connection.fetchArtifact(sha256, signal);
+          const chunks = fromWireArtifactChunks(connection.fetchArtifact(sha256, signal));
           return (async function* counted() {
             for await (const chunk of chunks) {
               metrics.bytesStaged(chunk.data.length);
@@ -456,30 +448,28 @@ export function createAgent(opts: AgentOptions): Agent {
           services: await inventory(),
           gateUrl: `http://${gateHost.includes(':') ? `[${gateHost}]` : gateHost}:${gatePort}/gate`,
           agentCheckPort: agentCheckPort ?? 0,
-          gate: gateState(state?.get().gateWish ?? 'open'),
-          journaled: (journal?.recentFinished(opts.helloJournaled ?? 200) ?? []).map(finishedToUpdate),
+          gate: toWireGate(state?.get().gateWish ?? 'open'),
+          journaled: (journal?.recentFinished(opts.helloJournaled ?? 200) ?? []).map((f) =>
+            toWireUpdate(finishedToUpdate(f)),
+          ),
         }),
         heartbeat: () => ({
           sentAtMs: Date.now(),
-          gate: gateState(state?.get().gateWish ?? 'open'),
+          gate: toWireGate(state?.get().gateWish ?? 'open'),
           runningActionIds: executor?.activeIds() ?? [],
         }),
         healthReport: async () => ({
           services: await inventory(),
-          gate: gateState(state?.get().gateWish ?? 'open'),
+          gate: toWireGate(state?.get().gateWish ?? 'open'),
           gateOpen: decide().open,
         }),
         onWelcome: async (w) => {
           metrics.welcomed();
-          if (w.gateWish === 'GATE_STATE_OPEN' || w.gateWish === 'GATE_STATE_CLOSED') {
-            await setGateWish(
-              w.gateWish === 'GATE_STATE_OPEN' ? 'open' : 'closed',
-              'Welcome from coordinator',
-            );
-          }
+          const wish = fromWireGate(w.gateWish);
+          if (wish) await setGateWish(wish, 'Welcome from coordinator');
           // Results that finished while we were away (the journal answers resent RunActions too).
           for (const [id, u] of [...pendingUpdates]) {
-            if (!connection?.send({ actionUpdate: u })) break;
+            if (!connection?.send({ actionUpdate: toWireUpdate(u) })) break;
             pendingUpdates.delete(id);
           }
           shipper?.resendUnacknowledged();

@@ -22,6 +22,7 @@ import type { HealthMonitor } from './health-monitor';
 import { openJournal, type Journal } from './journal';
 import { createOpRunner } from './ops';
 import { createSupervisor, type Supervisor } from './supervisor';
+import { fromWireRunAction, toWireUpdate } from './wire';
 import { waitFor } from '@rollgate/test-kit';
 
 const unavailable = appPostgresUnavailableReason();
@@ -121,7 +122,7 @@ describe.skipIf(unavailable !== null)('database backups with a real PostgreSQL 1
     executor = createExecutor({
       journal,
       runOp,
-      sendUpdate: (u) => updates.push(u),
+      sendUpdate: (u) => updates.push(toWireUpdate(u)),
       ship: (_level, code, message) => lines.push(`${code} ${message}`),
       log,
     });
@@ -135,7 +136,9 @@ describe.skipIf(unavailable !== null)('database backups with a real PostgreSQL 1
   });
 
   async function runAction(id: string, ops: ActionOp__Output[]): Promise<ActionUpdate> {
-    await executor.handleRunAction({ actionId: id, runId: 'r1', stepIndex: 0, attempt: 1, ops });
+    await executor.handleRunAction(
+      fromWireRunAction({ actionId: id, runId: 'r1', stepIndex: 0, attempt: 1, ops }),
+    );
     return waitFor(
       `action ${id} to finish`,
       () => updates.find((x) => x.actionId === id && /SUCCEEDED|FAILED|CANCELLED/.test(String(x.status))),
@@ -214,7 +217,9 @@ describe.skipIf(unavailable !== null)('database backups with a real PostgreSQL 1
 
     // A duplicate RunAction is answered from the journal with the same result_json.
     const n = updates.length;
-    await executor.handleRunAction({ actionId: 'backup-1', runId: 'r1', stepIndex: 0, attempt: 1, ops: [] });
+    await executor.handleRunAction(
+      fromWireRunAction({ actionId: 'backup-1', runId: 'r1', stepIndex: 0, attempt: 1, ops: [] }),
+    );
     expect(updates[n]).toMatchObject({
       actionId: 'backup-1',
       status: 'ACTION_STATUS_SUCCEEDED',

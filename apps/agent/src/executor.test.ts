@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { createLogger } from '@rollgate/logger';
 import type { ActionOp__Output, ActionUpdate, RunAction__Output } from '@rollgate/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createExecutor } from './executor';
+import { createExecutor, type ActionRequest } from './executor';
 import { openJournal, type Journal } from './journal';
 import type { OpRunner } from './ops';
+import { fromWireRunAction, toWireUpdate } from './wire';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 let dir: string;
@@ -25,13 +26,9 @@ const gateOp = (state: string): ActionOp__Output => ({
   gate: { state: state as 'GATE_STATE_OPEN' },
 });
 const stopOp = (service: string): ActionOp__Output => ({ op: 'stop', stop: { service, timeoutMs: 100 } });
-const action = (actionId: string, ops: ActionOp__Output[]): RunAction__Output => ({
-  actionId,
-  runId: 'r1',
-  stepIndex: 0,
-  attempt: 1,
-  ops,
-});
+// RunActions go through the agent's wire edge as in agent.ts, and updates back onto the wire.
+const action = (actionId: string, ops: ActionOp__Output[]): ActionRequest =>
+  fromWireRunAction({ actionId, runId: 'r1', stepIndex: 0, attempt: 1, ops } satisfies RunAction__Output);
 
 function setup(runOp: OpRunner) {
   const updates: ActionUpdate[] = [];
@@ -39,7 +36,7 @@ function setup(runOp: OpRunner) {
   const ex = createExecutor({
     journal,
     runOp,
-    sendUpdate: (u) => updates.push(u),
+    sendUpdate: (u) => updates.push(toWireUpdate(u)),
     ship: (_l, code, msg) => lines.push(`${code} ${msg}`),
     log,
   });
@@ -244,7 +241,7 @@ describe('executor: results', () => {
     await journal.close();
     journal = await openJournal({ path: join(dir, 'journal.jsonl') });
     const { finishedToUpdate } = await import('./executor');
-    const again = journal.recentFinished().map(finishedToUpdate);
+    const again = journal.recentFinished().map((f) => toWireUpdate(finishedToUpdate(f)));
     expect(again.find((u) => u.actionId === 'r2')?.resultJson).toBe(bad.resultJson);
     expect(again.find((u) => u.actionId === 'r1')?.resultJson).toBe(ok.resultJson);
   });

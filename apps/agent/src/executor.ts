@@ -6,12 +6,11 @@
 // service would leave it in an unknown state.
 import { describeOp, editionUrlForLogs, MSG, type ActionOp, type ActionResult } from '@rollgate/domain';
 import type { Logger } from '@rollgate/logger';
-import type { ActionUpdate, RunAction__Output } from '@rollgate/protocol';
 import { errorMessage } from './fs-util';
 import type { FinalStatus, FinishedRecord, Journal } from './journal';
 import type { ShipLevel } from './log-shipper';
 import { OpError, type OpRunner } from './op-result';
-import { mapProtoOps } from './proto-ops';
+import type { MappedOps } from './wire';
 
 /** Thrown (as an AbortSignal reason) when the coordinator or a shutdown cancels an action. */
 export class ActionCancelled extends Error {
@@ -20,25 +19,51 @@ export class ActionCancelled extends Error {
 
 export type ActionStatusName = 'ACCEPTED' | 'RUNNING' | FinalStatus;
 
+/** What the executor reports about an action (wire.ts maps it onto ActionUpdate). */
+export interface ActionReport {
+  actionId: string;
+  status: ActionStatusName;
+  reason: string;
+  atMs: number;
+  opIndex: number;
+  /**
+   * Terminal reports only: every result the action's ops produced, in op order (empty: none).
+   * Absent on ACCEPTED and RUNNING.
+   */
+  results?: ActionResult[];
+}
+
+/** A RunAction as the executor takes it: its ids and its ops, mapped and validated at the edge. */
+export interface ActionRequest {
+  actionId: string;
+  runId: string;
+  stepIndex: number;
+  attempt: number;
+  ops: MappedOps;
+}
+
 export function toUpdate(
   actionId: string,
   status: ActionStatusName,
   reason: string,
   atMs: number,
   opIndex: number,
-): ActionUpdate {
-  return { actionId, status: `ACTION_STATUS_${status}`, reason, atMs, opIndex };
+): ActionReport {
+  return { actionId, status, reason, atMs, opIndex };
 }
 
-/** A terminal update from the journal: the same reason and result_json every time it is sent. */
-export function finishedToUpdate(f: FinishedRecord): ActionUpdate {
-  return {
-    ...toUpdate(f.id, f.status, f.reason, f.at, f.opIndex),
-    resultJson: f.result === undefined ? '' : JSON.stringify(f.result),
-  };
+/** The journal keeps one result as itself and several as a list; a report lists them all. */
+function asList(r: ActionResult | ActionResult[] | undefined): ActionResult[] {
+  if (r === undefined) return [];
+  return Array.isArray(r) ? r : [r];
 }
 
-/** One result travels as itself; several (ops of one action) as a list in op order. */
+/** A terminal report from the journal: the same reason and results every time it is sent. */
+export function finishedToUpdate(f: FinishedRecord): ActionReport {
+  return { ...toUpdate(f.id, f.status, f.reason, f.at, f.opIndex), results: asList(f.result) };
+}
+
+/** One result is journaled as itself; several (ops of one action) as a list in op order. */
 function combine(results: ActionResult[]): ActionResult | ActionResult[] | undefined {
   if (results.length === 0) return undefined;
   return results.length === 1 ? results[0] : results;
@@ -48,7 +73,7 @@ export interface ExecutorOptions {
   journal: Journal;
   runOp: OpRunner;
   /** Delivers an update to the coordinator (the caller queues it while disconnected). */
-  sendUpdate: (u: ActionUpdate) => void;
+  sendUpdate: (u: ActionReport) => void;
   /** A progress line for the log shipper. */
   ship: (level: ShipLevel, code: string, message: string, actionId: string) => void;
   log: Logger;
@@ -67,7 +92,7 @@ interface Running {
 
 export interface Executor {
   /** Handles one RunAction; never throws (a bad action becomes a FAILED update). */
-  handleRunAction(msg: RunAction__Output): Promise<void>;
+  handleRunAction(msg: ActionRequest): Promise<void>;
   /** Cancels a queued action, or the running one at its next op boundary (killing a running child). */
   cancel(actionId: string, reason: string): void;
   /** Ids started and not finished: the running one first, then the queued ones. */
@@ -98,10 +123,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     } catch (err) {
       // The result cannot be made durable; still tell the coordinator what happened.
       log.error({ actionId: id, err: errorMessage(err) }, 'could not journal the action result');
-      opts.sendUpdate({
-        ...toUpdate(id, status, reason, now(), opIndex),
-        resultJson: result === undefined ? '' : JSON.stringify(result),
-      });
+      opts.sendUpdate({ ...toUpdate(id, status, reason, now(), opIndex), results });
       return;
     }
     log.info({ actionId: id, status, reason, opIndex }, 'action finished');
@@ -211,7 +233,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         opts.sendUpdate(toUpdate(id, queued.has(id) ? 'ACCEPTED' : 'RUNNING', '', now(), opIndex));
         return;
       }
-      const mapped = mapProtoOps(msg.ops ?? []);
+      const mapped = msg.ops;
       try {
         if (!mapped.ok) {
           log.warn({ actionId: id, reason: mapped.reason }, 'action refused: invalid ops');

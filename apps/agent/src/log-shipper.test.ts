@@ -18,7 +18,7 @@ describe('log shipper', () => {
     expect(batches.map((b) => b.length)).toEqual([50, 50, 20]);
     expect(batches[0]![0]).toMatchObject({
       actionId: 'a1',
-      level: 'LOG_LEVEL_INFO',
+      level: 'info',
       code: 'RG0190I',
       message: 'line 0',
     });
@@ -40,10 +40,10 @@ describe('log shipper', () => {
     connected = true;
     s.flush();
     const all = batches.flat();
-    expect(all.filter((l) => l.level === 'LOG_LEVEL_INFO').map((l) => l.message)).toEqual(
+    expect(all.filter((l) => l.level === 'info').map((l) => l.message)).toEqual(
       Array.from({ length: 100 }, (_, i) => `line ${i + 150}`),
     );
-    const warnings = all.filter((l) => l.level === 'LOG_LEVEL_WARN');
+    const warnings = all.filter((l) => l.level === 'warn');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.message).toContain('150 older log lines were dropped');
     expect(batches.every((b) => b.length <= 50)).toBe(true);
@@ -89,7 +89,7 @@ describe('log shipper', () => {
     expect(sent).toHaveLength(0);
     ok = true;
     vi.advanceTimersByTime(100);
-    expect(sent.map((l) => l.level)).toEqual(['LOG_LEVEL_WARN']);
+    expect(sent.map((l) => l.level)).toEqual(['warn']);
     s.stop();
   });
 });

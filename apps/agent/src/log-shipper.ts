@@ -1,21 +1,12 @@
 // Ships op progress and service output to the coordinator in LogBatch messages. Lines are batched
 // (one gRPC message per line caps out near 34k lines/s; tens per message reach ~1M) and buffered
 // while the coordinator is unreachable, bounded so a long outage cannot exhaust memory.
-import type { LogLine } from '@rollgate/protocol';
-
 export type ShipLevel = 'debug' | 'info' | 'warn' | 'error';
-
-const LEVEL: Record<ShipLevel, LogLine['level']> = {
-  debug: 'LOG_LEVEL_DEBUG',
-  info: 'LOG_LEVEL_INFO',
-  warn: 'LOG_LEVEL_WARN',
-  error: 'LOG_LEVEL_ERROR',
-};
 
 export interface ShippedLine {
   actionId: string;
   atMs: number;
-  level: LogLine['level'];
+  level: ShipLevel;
   code: string;
   message: string;
   /** Position in this shipper's stream, from 1. */
@@ -110,7 +101,7 @@ export function createLogShipper(opts: LogShipperOptions): LogShipper {
       append({
         actionId: '',
         atMs: now(),
-        level: 'LOG_LEVEL_WARN',
+        level: 'warn',
         code: '',
         message: `agent log buffer full while disconnected: ${n} older log lines were dropped`,
       });
@@ -133,7 +124,7 @@ export function createLogShipper(opts: LogShipperOptions): LogShipper {
   return {
     push(level, code, message, actionId = '') {
       if (stopped) return;
-      append({ actionId, atMs: now(), level: LEVEL[level], code, message });
+      append({ actionId, atMs: now(), level, code, message });
       if (buf.length - sent >= maxBatch) flush();
       else schedule();
     },

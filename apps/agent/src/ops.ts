@@ -3,7 +3,6 @@
 import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MSG, editionUrlForLogs, type ActionOp, type CommandResult } from '@rollgate/domain';
-import type { ArtifactChunk__Output } from '@rollgate/protocol';
 import {
   ArchiveLimitError,
   ArchiveRefusedError,
@@ -27,6 +26,7 @@ import type { ServiceManager } from './service-managers/service-manager';
 import type { GateWish } from './state-store';
 import type { Supervisor } from './supervisor';
 import { DEFAULT_URL_FETCH_LIMITS, UrlFetchError, fetchUrlBytes, type UrlFetchLimits } from './url-fetch';
+import type { ArtifactPiece } from './wire';
 
 /** Defaults for a zero timeout: proto3 cannot tell "unset" from 0, and 0 is never meant literally. */
 
@@ -97,7 +97,7 @@ export interface OpRunnerDeps {
   /** Does anything listen on this local port? */
   isListening: (port: number) => Promise<boolean>;
   /** Streams an artifact from the coordinator (FetchArtifact). */
-  fetchArtifact: (sha256: string, signal: AbortSignal) => AsyncIterable<ArtifactChunk__Output>;
+  fetchArtifact: (sha256: string, signal: AbortSignal) => AsyncIterable<ArtifactPiece>;
   /** Last output line of each service, for "exited before becoming healthy" messages. */
   lastOutput: (service: string) => string | undefined;
   /** Drain and health poll interval, ms; default 100. */

@@ -1,6 +1,9 @@
 import type { ActionOp__Output } from '@rollgate/protocol';
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { CommandResult } from '@rollgate/domain';
 import { describe, expect, it } from 'vitest';
-import { mapProtoOps } from './proto-ops';
+import { fromWireMessage, mapProtoOps, toWireInventory, toWireLogLines, toWireUpdate } from './wire';
 
 const sha = 'a'.repeat(64);
 
@@ -163,5 +166,82 @@ describe('wire ops → domain ops: backups, functionality tests, rebuild', () =>
     expect(!none.ok && none.reason).toMatch(
       /supports gate, drain, stop, install, activate, configure, start, waitHealthy, probe, command, backupFiles, dbBackup, dbRestore, functionalTest, uninstall/,
     );
+  });
+});
+
+describe('the agent wire edge (issue 15 item 4)', () => {
+  const result = (exitCode: number): CommandResult => ({
+    kind: 'command',
+    command: 'db-upgrade',
+    exitCode,
+    outputTail: '',
+    ms: 1,
+  });
+
+  it('sends every result of a multi-op action, one as itself and several as a list in op order', () => {
+    const base = { actionId: 'r.s1.a.a1', status: 'FAILED' as const, reason: 'x', atMs: 5, opIndex: 1 };
+    expect(toWireUpdate({ ...base, results: [result(0), result(2)] })).toEqual({
+      actionId: 'r.s1.a.a1',
+      status: 'ACTION_STATUS_FAILED',
+      reason: 'x',
+      atMs: 5,
+      opIndex: 1,
+      resultJson: JSON.stringify([result(0), result(2)]),
+    });
+    expect(toWireUpdate({ ...base, results: [result(0)] }).resultJson).toBe(JSON.stringify(result(0)));
+    expect(toWireUpdate({ ...base, results: [] }).resultJson).toBe('');
+    expect(toWireUpdate({ ...base, status: 'RUNNING' })).not.toHaveProperty('resultJson');
+  });
+
+  it('maps coordinator messages to commands and ignores a SetGate without a state', () => {
+    expect(
+      fromWireMessage({ body: 'setGate', setGate: { state: 'GATE_STATE_CLOSED', reason: 'drain' } }),
+    ).toEqual({ kind: 'setGate', wish: 'closed', reason: 'drain' });
+    expect(
+      fromWireMessage({ body: 'setGate', setGate: { state: 'GATE_STATE_UNSPECIFIED', reason: '' } }).kind,
+    ).toBe('ignored');
+    expect(fromWireMessage({ body: 'logAck', logAck: { streamId: 's', upToSeq: 7 } })).toEqual({
+      kind: 'logAck',
+      streamId: 's',
+      upToSeq: 7,
+    });
+    const run = fromWireMessage({
+      body: 'runAction',
+      runAction: { actionId: 'a1', runId: 'r', stepIndex: 0, attempt: 1, ops: [] },
+    });
+    expect(run.kind === 'runAction' && run.request.ops).toMatchObject({ ok: false, index: 0 });
+  });
+
+  it('maps health, editions and log levels onto the wire', () => {
+    expect(
+      toWireInventory({
+        name: 'demo-app',
+        installedEditions: ['1.0'],
+        activeEdition: null,
+        health: 'unknown',
+        activeConnections: 0,
+        port: 8080,
+        besidePort: 0,
+        besideEdition: '',
+        healthPath: '',
+        healthPort: 0,
+      }),
+    ).toMatchObject({ activeEdition: '', health: 'SERVICE_HEALTH_UNSPECIFIED' });
+    expect(
+      toWireLogLines([{ actionId: '', atMs: 1, level: 'warn', code: 'RG0190I', message: 'm', seq: 1 }]),
+    ).toEqual([{ actionId: '', atMs: 1, level: 'LOG_LEVEL_WARN', code: 'RG0190I', message: 'm', seq: 1 }]);
+  });
+
+  it('is the only source of the agent that reads generated protocol types, besides the transport and the composition', async () => {
+    const dir = fileURLToPath(new URL('.', import.meta.url));
+    const importers: string[] = [];
+    for (const entry of await readdir(dir, { recursive: true })) {
+      const file = String(entry);
+      if (!file.endsWith('.ts') || file.endsWith('.test.ts')) continue;
+      if ((await readFile(`${dir}/${file}`, 'utf8')).includes("from '@rollgate/protocol'"))
+        importers.push(file);
+    }
+    // connection.ts and agent-service-client.ts carry the stream; agent.ts hands its messages here.
+    expect(importers.sort()).toEqual(['agent-service-client.ts', 'agent.ts', 'connection.ts', 'wire.ts']);
   });
 });
