@@ -24,7 +24,7 @@ export interface EditionVerbsOptions {
   routing?: RoutingService;
 }
 
-type Verbs = Omit<ApiServices['editions'], 'upload'>;
+type Verbs = Omit<ApiServices['editions'], 'upload' | 'checkUpload'>;
 
 export function createEditionVerbs({ store, engine, routing }: EditionVerbsOptions): Verbs {
   async function mustEdition(app: string, name: string): Promise<Edition> {

@@ -1,10 +1,10 @@
 // Issue 16 item 5: service tokens, unit level. The service with a fake clock and the in-memory
 // store, and the real API router (createCaller) for roles, the cluster scope and the audit rows.
 import { describe, expect, it } from 'vitest';
-import { appRouter, type ApiContext, type ApiServices } from '@rollgate/api';
+import { appRouter, createQueries, type ApiContext, type ApiServices } from '@rollgate/api';
 import { createMemoryStore, type RunRecord, type ServerRecord } from '@rollgate/engine';
 import type { UserView } from '@rollgate/domain';
-import { createMemoryServiceTokenStore, createServiceTokens } from './service-tokens';
+import { auditedTokens, createMemoryServiceTokenStore, createServiceTokens } from './service-tokens';
 
 function setup() {
   let now = 1_800_000_000_000;
@@ -14,8 +14,8 @@ function setup() {
   const store = createMemoryStore();
   const services = {
     version: 'test',
-    store,
-    tokens,
+    queries: createQueries({ store }),
+    tokens: auditedTokens(tokens, (event) => store.appendAudit({ at: clock.now(), ...event })),
     auth: { authenticate: (t: string) => tokens.authenticate(t) },
     clusters: { getSettings: async (cluster: string) => ({ cluster }) },
     lb: { show: async (cluster: string) => ({ cluster }) },

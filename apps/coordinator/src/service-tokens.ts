@@ -1,10 +1,12 @@
 // Service tokens for CI (issue 16 item 5, docs/adr/0031): a name, a role, an optional cluster,
 // an expiry; `rgt_` and 256 random bits, stored as their sha256 only and shown once. Every use
-// stamps the token's last use; the API audits each call (packages/api tokens-router.ts).
+// stamps the token's last use; auditedTokens writes the audit row of each call the API reports
+// (packages/api tokens-router.ts).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   ApiError,
   MAX_LIVE_TOKENS,
+  type ApiServices,
   SERVICE_TOKEN_PREFIX,
   type ServiceTokenScope,
   type ServiceTokenServices,
@@ -13,7 +15,7 @@ import {
 } from '@rollgate/api';
 import type { UserView } from '@rollgate/domain';
 import type { ServiceTokenRecord, ServiceTokenStore } from '@rollgate/db';
-import type { Clock } from '@rollgate/engine';
+import type { AuditEvent, Clock } from '@rollgate/engine';
 
 /** `rgt_` + 43 base64url characters (32 random bytes). */
 const TOKEN_SHAPE = /^rgt_[A-Za-z0-9_-]{43}$/;
@@ -116,8 +118,10 @@ export function createServiceTokens(opts: ServiceTokensOptions) {
   const { store, clock } = opts;
   const maxLive = opts.maxLive ?? MAX_LIVE_TOKENS;
 
-  const services: ServiceTokenServices & {
+  const services: Omit<ServiceTokenServices, 'recordUse'> & {
     authenticate(token: string): Promise<ReturnType<typeof tokenPrincipal> | null>;
+    /** Stamps the token's last use (when and from where). */
+    touch(id: string, from: string): Promise<void>;
   } = {
     async create(input: TokenCreateInput, actor: string) {
       const now = clock.now();
@@ -212,3 +216,57 @@ export function createServiceTokens(opts: ServiceTokensOptions) {
 }
 
 export type ServiceTokens = ReturnType<typeof createServiceTokens>;
+
+/**
+ * Service tokens with their audit rows (create, revoke, every use), stamped by the coordinator's
+ * clock: the router writes nothing itself.
+ */
+export function auditedTokens(
+  tokens: ServiceTokens,
+  audit: (event: Omit<AuditEvent, 'at'>) => Promise<void>,
+): NonNullable<ApiServices['tokens']> {
+  return {
+    async create(input, actor) {
+      const created = await tokens.create(input, actor);
+      await audit({
+        actor,
+        action: 'token.create',
+        target: input.name,
+        details: {
+          role: input.role,
+          cluster: input.cluster ?? null,
+          expiresAt: new Date(created.view.expiresAt).toISOString(),
+        },
+      });
+      return created;
+    },
+    list: () => tokens.list(),
+    async revoke(name, actor) {
+      const revoked = await tokens.revoke(name, actor);
+      if (revoked.changed) {
+        await audit({
+          actor,
+          action: 'token.revoke',
+          target: name,
+          details: { role: revoked.view.role, cluster: revoked.view.cluster },
+        });
+      }
+      return revoked;
+    },
+    refusal: (token) => tokens.refusal(token),
+    async recordUse(scope, use) {
+      await tokens.touch(scope.id, use.from);
+      await audit({
+        actor: use.actor,
+        action: use.refusal ? 'token.refused' : 'token.use',
+        target: scope.name,
+        details: {
+          procedure: use.procedure,
+          from: use.from,
+          ...(scope.cluster ? { scope: scope.cluster } : {}),
+          ...(use.refusal ? { reason: use.refusal } : {}),
+        },
+      });
+    },
+  };
+}

@@ -20,6 +20,7 @@ import {
 import { renderHaproxyBackend, renderRoutingFrontend, routingMapFiles } from '@rollgate/lb';
 import {
   ApiError,
+  createQueries,
   MAX_EDITION_BYTES,
   type ApiServices,
   type EvidenceView,
@@ -29,6 +30,7 @@ import {
 } from '@rollgate/api';
 import {
   StoreConflictError,
+  type AuditEvent,
   type Clock,
   type Engine,
   type EditionRecord,
@@ -40,7 +42,8 @@ import type { AuthService } from './auth-service';
 import { createEditionVerbs } from './edition-verbs';
 import { PoolsConfigError, renderPoolsConfig, usesPools } from './haproxy-pools-config';
 import { createRoutingService } from './routing-service';
-import { isServiceToken, type ServiceTokens } from './service-tokens';
+import { auditedTokens, isServiceToken, type ServiceTokens } from './service-tokens';
+import { assertMayWaive } from './waive-rule';
 import { blockingGates, previewReadiness } from './readiness-check';
 import type { ArtifactStore } from './artifact-store';
 import { checkFetchUrl, redactUrl } from './artifact-fetch';
@@ -263,18 +266,26 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
     return run;
   }
 
+  const agents = opts.agents;
+  const queries = createQueries({
+    store,
+    ...(agents ? { transports: (ids: readonly string[]) => agents.transports(ids) } : {}),
+  });
+  const audit = (event: Omit<AuditEvent, 'at'>) => store.appendAudit({ at: opts.clock.now(), ...event });
+
   return {
     version: opts.version,
-    store,
+    queries,
     auth: authServices(opts.auth, opts.tokens),
     ...(opts.agents ? { agents: agentServices(opts.agents) } : {}),
-    ...(opts.tokens ? { tokens: opts.tokens } : {}),
+    ...(opts.tokens ? { tokens: auditedTokens(opts.tokens, audit) } : {}),
     runs: {
       async plan(input) {
         const p = await preview(input, 'preview', newBackupLabel());
         return { ...p.plan, readiness: p.readiness, schedule: p.schedule };
       },
-      async start(input, actor) {
+      async start(input, actor, user) {
+        assertMayWaive(user, input.waive);
         const backupLabel = newBackupLabel();
         const p = await preview(input, actor, backupLabel);
         const active = await store.listRuns({
@@ -336,6 +347,57 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
           reason,
         };
         return engine.recordGate(runId, record, actor);
+      },
+      async createPortalLink(input, actor) {
+        const run = await queries.requireRun(input.runId);
+        const link = await opts.auth.createPortalToken(
+          run.id,
+          input.recipient,
+          input.ttlHours * 3600_000,
+          actor,
+        );
+        // The id (not the token) is what the audit log and a later revocation name.
+        await audit({
+          actor,
+          action: 'run.portal-link',
+          target: run.id,
+          details: {
+            recipient: input.recipient,
+            expiresAt: new Date(link.expiresAt).toISOString(),
+            linkId: link.id,
+          },
+        });
+        return link;
+      },
+      async portalLinks(runId) {
+        return opts.auth.listPortalLinks((await queries.requireRun(runId)).id);
+      },
+      async revokePortalLink(input, actor) {
+        const run = await queries.requireRun(input.runId);
+        const { link, changed } = await opts.auth.revokePortalLink(run.id, input.linkId);
+        if (changed) {
+          await audit({
+            actor,
+            action: 'run.portal-link.revoke',
+            target: run.id,
+            details: { linkId: link.id, recipient: link.recipient },
+          });
+        }
+        return link;
+      },
+      async openPortal(token) {
+        const opened = await opts.auth.resolvePortal(token);
+        const run = opened ? await store.getRun(opened.runId) : null;
+        if (!opened || !run) {
+          const why = opened ? null : await opts.auth.portalRefusal(token);
+          throw new ApiError(
+            'UNAUTHORIZED',
+            why === 'revoked'
+              ? 'This portal link was withdrawn by your service provider; ask your contact for a new one.'
+              : 'This portal link is not valid or has expired; ask your contact for a new one.',
+          );
+        }
+        return { run, recipient: opened.recipient };
       },
       async notice(runId, timeZone) {
         const run = await mustRun(runId);
@@ -619,6 +681,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
     },
     editions: {
       ...createEditionVerbs({ store, engine, routing }),
+      checkUpload: (input) => refuseTaken(input.app, input.name),
       async upload(input, actor) {
         const content = Buffer.from(input.contentBase64, 'base64');
         if (content.length === 0)

@@ -1,4 +1,12 @@
-export { appRouter, type AppRouter, type RunView, type StepView } from './router';
+export { appRouter, type AppRouter } from './router';
+export {
+  createQueries,
+  type QueriesOptions,
+  type QueryServices,
+  type QueryStore,
+  type RunView,
+  type StepView,
+} from './queries';
 export type { EditionState, ServersPage } from './console-views';
 export {
   ApiError,

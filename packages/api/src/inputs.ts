@@ -136,8 +136,10 @@ export const logsInput = z.object({
     .optional(),
   limit: z.number().int().min(1).max(5000).default(500),
 });
+export type LogsInput = z.infer<typeof logsInput>;
 export const statusInput = z.object({ runId: runId.optional() });
 export const serversInput = z.object({ cluster: z.string().max(64).optional() }).default({});
+export type ServersInput = z.infer<typeof serversInput>;
 export const editionsListInput = z.object({ app: z.string().max(64).optional() }).default({});
 
 export const skipDrainInput = z.object({ runId, serverId: safeName('server id') });
@@ -296,6 +298,7 @@ export const editionStatusInput = z.object({
   app: appNameSchema,
   cluster: safeName('cluster name').optional(),
 });
+export type EditionStatusInput = z.infer<typeof editionStatusInput>;
 
 export const credentialsInput = z.object({
   username: z.string().min(1).max(64),
@@ -339,6 +342,8 @@ export const portalLinkInput = z.object({
     .default(72),
 });
 
+export type PortalLinkInput = z.infer<typeof portalLinkInput>;
+
 /** A portal link of a run, by the id `upgrade.portalLinks` lists (not the token: it is never kept). */
 export const portalLinkRef = z.object({
   runId,
@@ -347,6 +352,7 @@ export const portalLinkRef = z.object({
       'a portal link id is 12 hexadecimal characters; list them with `rollgate upgrade portal-link list <run>`',
   }),
 });
+export type PortalLinkRef = z.infer<typeof portalLinkRef>;
 
 /** `agents.createJoinToken`: how long the token may be used (docs/adr/0013). */
 export const joinTokenInput = z.object({

@@ -1,6 +1,5 @@
 import { PHASE_LABEL, noticeText, type Phase, type PlanStep, type StepKind } from '@rollgate/domain';
-import type { ActionRecord, RunRecord, StepRecord } from '@rollgate/engine';
-import type { ApiContext } from './services';
+import type { ActionRecord, EngineStore, RunRecord, StepRecord } from '@rollgate/engine';
 
 /**
  * Why a run stopped, as a class a customer can be told. The words of a failure come from agents
@@ -109,9 +108,13 @@ export function portalFailure(
  * live phase, the functionality tests' evidence, the version numbers, and the decision asked of
  * them (sign-off, or the authorisation of a proposed rollback). No server internals, no logs.
  */
-export async function portalView(ctx: ApiContext, run: RunRecord, recipient: string) {
-  const steps = await ctx.services.store.getSteps(run.id);
-  const actions = await ctx.services.store.getActions(run.id);
+export async function portalView(
+  store: Pick<EngineStore, 'getSteps' | 'getActions' | 'listServers' | 'getClusterSettings'>,
+  run: RunRecord,
+  recipient: string,
+) {
+  const steps = await store.getSteps(run.id);
+  const actions = await store.getActions(run.id);
   const current = run.plan.steps[run.currentStep];
   const done = steps.filter((s) => s.status === 'succeeded' || s.status === 'skipped').length;
   const phase: Phase =
@@ -125,8 +128,8 @@ export async function portalView(ctx: ApiContext, run: RunRecord, recipient: str
         .filter((a) => a.stepIndex === s.index && a.result?.kind === 'functionalTest')
         .map((a) => a.result),
     }));
-  const servers = await ctx.services.store.listServers({ cluster: run.plan.cluster });
-  const settings = await ctx.services.store.getClusterSettings(run.plan.cluster);
+  const servers = await store.listServers({ cluster: run.plan.cluster });
+  const settings = await store.getClusterSettings(run.plan.cluster);
   let notice = '';
   try {
     notice = noticeText(run.plan, {

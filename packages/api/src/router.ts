@@ -1,7 +1,5 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { roleAllows, type Role } from '@rollgate/domain';
-import { type ActionRecord, type RunRecord, type StepRecord } from '@rollgate/engine';
-import type { PlanStep } from '@rollgate/domain';
 import { ApiError, errorIssues, toTRPCError } from './errors';
 import {
   editionUploadInput,
@@ -48,7 +46,6 @@ import {
   agentRef,
   joinTokenInput,
 } from './inputs';
-import { portalView } from './portal-view';
 import {
   createServiceToken,
   enforceTokenScope,
@@ -66,7 +63,7 @@ import {
   notifySubscribeInput,
   type NotifyServices,
 } from './notify-router';
-import { editionStates, pageServers, watchRun } from './console-views';
+import { watchRun } from './console-views';
 import type { ApiContext } from './services';
 
 const t = initTRPC.context<ApiContext>().create({
@@ -138,100 +135,6 @@ const viewer = procedure.use(requireRole('viewer'));
 const operator = procedure.use(requireRole('operator'));
 const admin = procedure.use(requireRole('admin'));
 
-/** The run a portal token opens; refused like a wrong password when unknown or expired. */
-async function portalRun(ctx: ApiContext, token: string): Promise<{ run: RunRecord; recipient: string }> {
-  const opened = await ctx.services.auth.resolvePortal(token);
-  const run = opened ? await ctx.services.store.getRun(opened.runId) : null;
-  if (!opened || !run) {
-    const why = opened ? null : await ctx.services.auth.portalRefusal(token);
-    throw new ApiError(
-      'UNAUTHORIZED',
-      why === 'revoked'
-        ? 'This portal link was withdrawn by your service provider; ask your contact for a new one.'
-        : 'This portal link is not valid or has expired; ask your contact for a new one.',
-    );
-  }
-  return { run, recipient: opened.recipient };
-}
-
-export interface StepView extends PlanStep {
-  status: StepRecord['status'];
-  attempt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  error: string | null;
-  actions: Pick<
-    ActionRecord,
-    'id' | 'serverId' | 'status' | 'error' | 'attempt' | 'dispatchedAt' | 'finishedAt' | 'result'
-  >[];
-}
-
-export interface RunView {
-  run: Omit<RunRecord, 'plan'> & { plan: Omit<RunRecord['plan'], 'steps'> };
-  steps: StepView[];
-  progress: { done: number; total: number };
-  /** Servers this run has taken out of rotation and not yet put back. */
-  outOfRotation: { serverId: string; stepIndex: number; closedAt: number }[];
-}
-
-async function runView(ctx: ApiContext, run: RunRecord): Promise<RunView> {
-  const [steps, actions, ledger] = await Promise.all([
-    ctx.services.store.getSteps(run.id),
-    ctx.services.store.getActions(run.id),
-    ctx.services.store.openLedger(run.id),
-  ]);
-  const byIndex = new Map(steps.map((s) => [s.index, s]));
-  const views: StepView[] = run.plan.steps.map((ps) => {
-    const rec = byIndex.get(ps.index);
-    return {
-      ...ps,
-      status: rec?.status ?? 'pending',
-      attempt: rec?.attempt ?? 0,
-      startedAt: rec?.startedAt ?? null,
-      finishedAt: rec?.finishedAt ?? null,
-      error: rec?.error ?? null,
-      actions: actions
-        .filter((a) => a.stepIndex === ps.index)
-        .map(({ id, serverId, status, error, attempt, dispatchedAt, finishedAt, result }) => ({
-          id,
-          serverId,
-          status,
-          error,
-          attempt,
-          dispatchedAt,
-          finishedAt,
-          result,
-        })),
-    };
-  });
-  const { steps: _omit, ...planRest } = run.plan;
-  return {
-    run: { ...run, plan: planRest },
-    steps: views,
-    progress: {
-      done: views.filter((s) => s.status === 'succeeded' || s.status === 'skipped').length,
-      total: views.length,
-    },
-    outOfRotation: ledger.map((l) => ({
-      serverId: l.serverId,
-      stepIndex: l.stepIndex,
-      closedAt: l.closedAt,
-    })),
-  };
-}
-
-async function requireRun(ctx: ApiContext, runId: string | undefined): Promise<RunRecord> {
-  if (runId) {
-    const run = await ctx.services.store.getRun(runId);
-    if (!run) throw new ApiError('NOT_FOUND', `No run "${runId}". List runs with \`rollgate upgrade list\`.`);
-    return run;
-  }
-  const [latest] = await ctx.services.store.listRuns({ limit: 1 });
-  if (!latest)
-    throw new ApiError('NOT_FOUND', 'There is no run yet. Start one with `rollgate upgrade start`.');
-  return latest;
-}
-
 /** The coordinator's agent identity service (docs/adr/0013), or a refusal saying why there is none. */
 function agentIdentity(ctx: ApiContext) {
   if (!ctx.services.agents) {
@@ -243,37 +146,16 @@ function agentIdentity(ctx: ApiContext) {
   return ctx.services.agents;
 }
 
-/**
- * `insecure`: the agent's stream is plaintext (ROLLGATE_INSECURE_AGENTS), for the console to flag;
- * read for these rows only (the fleet page polls a page, not the fleet). Always set; optional in
- * the type so rows built before it (fixtures) stay valid.
- */
-async function withTransport<S extends { id: string }>(
-  ctx: ApiContext,
-  rows: S[],
-): Promise<(S & { insecure?: boolean })[]> {
-  const agents = ctx.services.agents;
-  const transports = agents ? await agents.transports(rows.map((s) => s.id)) : {};
-  return rows.map((s) => ({ ...s, insecure: !agents || transports[s.id] === 'insecure' }));
-}
-
 export const appRouter = t.router({
   health: procedure.query(({ ctx }) => ({ ok: true as const, version: ctx.services.version })),
 
   servers: t.router({
-    list: viewer.input(serversInput).query(async ({ ctx, input }) => {
-      return withTransport(ctx, await ctx.services.store.listServers(input));
-    }),
-    page: viewer.input(serversPageInput).query(async ({ ctx, input }) => {
-      const page = await pageServers(ctx.services.store, input);
-      return { ...page, rows: await withTransport(ctx, page.rows) };
-    }),
+    list: viewer.input(serversInput).query(({ ctx, input }) => ctx.services.queries.servers(input)),
+    page: viewer.input(serversPageInput).query(({ ctx, input }) => ctx.services.queries.serversPage(input)),
   }),
 
   editions: t.router({
-    list: viewer
-      .input(editionsListInput)
-      .query(({ ctx, input }) => ctx.services.store.listEditions(input.app)),
+    list: viewer.input(editionsListInput).query(({ ctx, input }) => ctx.services.queries.editions(input.app)),
     upload: operator
       .input(editionUploadInput)
       .mutation(({ ctx, input }) => ctx.services.editions.upload(input, ctx.actor)),
@@ -282,13 +164,7 @@ export const appRouter = t.router({
      * caller's role and token scope, the fields, and that the name is free (docs/adr/0036).
      */
     uploadCheck: operator.input(editionStreamInput).mutation(async ({ ctx, input }) => {
-      const existing = await ctx.services.store.getEdition(input.app, input.name);
-      if (existing) {
-        throw new ApiError(
-          'CONFLICT',
-          `Edition "${input.name}" of ${input.app} already exists (sha256 ${existing.sha256.slice(0, 12)}…). Editions are never overwritten: upload it under a new name such as "${input.name}_2".`,
-        );
-      }
+      await ctx.services.editions.checkUpload(input);
       return { ok: true as const };
     }),
     addFromUrl: operator.input(editionFromUrlInput).mutation(({ ctx, input }) => {
@@ -299,137 +175,92 @@ export const appRouter = t.router({
     install: operator
       .input(editionInstallInput)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.editions.install(input, ctx.actor)),
+        ctx.services.queries.runView(await ctx.services.editions.install(input, ctx.actor)),
       ),
     activate: operator
       .input(editionActivateInput)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.editions.activate(input, ctx.actor)),
+        ctx.services.queries.runView(await ctx.services.editions.activate(input, ctx.actor)),
       ),
     rollout: operator
       .input(editionRolloutInput)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.editions.rollout(input, ctx.actor)),
+        ctx.services.queries.runView(await ctx.services.editions.rollout(input, ctx.actor)),
       ),
     validate: operator
       .input(editionValidateInput)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.editions.validate(input, ctx.actor)),
+        ctx.services.queries.runView(await ctx.services.editions.validate(input, ctx.actor)),
       ),
     deactivate: operator
       .input(editionDeactivateInput)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.editions.deactivate(input, ctx.actor)),
+        ctx.services.queries.runView(await ctx.services.editions.deactivate(input, ctx.actor)),
       ),
     /** The plan a rollout would run (groups, phases, window), compiled without starting anything. */
     plan: viewer.input(editionRolloutInput).query(({ ctx, input }) => ctx.services.editions.plan(input)),
     backout: operator
       .input(editionBackoutInput)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.editions.backout(input, ctx.actor)),
+        ctx.services.queries.runView(await ctx.services.editions.backout(input, ctx.actor)),
       ),
     /** The seed's edition metadata: each edition's state per target, which one is the base. */
-    status: viewer.input(editionStatusInput).query(async ({ ctx, input }) => {
-      const editions = await ctx.services.store.listEditions(input.app);
-      const servers = (
-        await ctx.services.store.listServers(input.cluster ? { cluster: input.cluster } : {})
-      ).filter((s) => s.services.some((x) => x.name === input.app));
-      const states = editionStates(editions, servers);
-      return editions.map((e, i) => ({
-        app: e.app,
-        edition: e.name,
-        description: e.description ?? '',
-        sha256: e.sha256,
-        size: e.size,
-        base: i === 0,
-        createdAt: e.createdAt,
-        createdBy: e.createdBy,
-        targets: states
-          .filter((st) => st.edition === e.name)
-          .map(({ cluster, state, activeOn, installedOn, cloneOn, servers: n }) => ({
-            cluster,
-            state,
-            activeOn,
-            installedOn,
-            cloneOn,
-            servers: n,
-          })),
-      }));
-    }),
+    status: viewer
+      .input(editionStatusInput)
+      .query(({ ctx, input }) => ctx.services.queries.editionStatus(input)),
     /** Each edition's state (ACTIVE / VALIDATING / INACTIVE) per cluster, with where it is installed. */
     states: viewer
       .input(editionsListInput)
-      .query(async ({ ctx, input }) =>
-        editionStates(
-          await ctx.services.store.listEditions(input.app),
-          await ctx.services.store.listServers({}),
-        ),
-      ),
+      .query(({ ctx, input }) => ctx.services.queries.editionStates(input.app)),
   }),
 
   upgrade: t.router({
     plan: viewer.input(upgradeInput).query(({ ctx, input }) => ctx.services.runs.plan(input)),
-    start: operator.input(upgradeInput).mutation(async ({ ctx, input }) => {
-      if (input.waive.length > 0 && !roleAllows(ctx.user.role, 'admin')) {
-        throw new ApiError(
-          'FORBIDDEN',
-          `Only an administrator may waive a readiness gate (${input.waive.map((w) => w.gate).join(', ')}); ${ctx.user.username} is ${ctx.user.role === 'operator' ? 'an' : 'a'} ${ctx.user.role}.`,
-        );
-      }
-      const run = await ctx.services.runs.start(input, ctx.actor);
-      return runView(ctx, run);
-    }),
-    list: viewer.query(async ({ ctx }) => {
-      const runs = await ctx.services.store.listRuns({ limit: 100 });
-      return runs.map(({ plan, ...r }) => ({
-        ...r,
-        cluster: plan.cluster,
-        app: plan.service,
-        edition: plan.toEdition.name,
-        procedure: plan.procedure,
-        steps: plan.steps.length,
-      }));
-    }),
-    status: viewer
-      .input(statusInput)
-      .query(async ({ ctx, input }) => runView(ctx, await requireRun(ctx, input.runId))),
-    logs: viewer.input(logsInput).query(async ({ ctx, input }) => {
-      await requireRun(ctx, input.runId);
-      return ctx.services.store.queryLogs(input);
-    }),
+    start: operator
+      .input(upgradeInput)
+      .mutation(async ({ ctx, input }) =>
+        ctx.services.queries.runView(await ctx.services.runs.start(input, ctx.actor, ctx.user)),
+      ),
+    list: viewer.query(({ ctx }) => ctx.services.queries.runs()),
+    status: viewer.input(statusInput).query(({ ctx, input }) => ctx.services.queries.runStatus(input.runId)),
+    logs: viewer.input(logsInput).query(({ ctx, input }) => ctx.services.queries.logs(input)),
     pause: operator
       .input(runControl)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.runs.pause(input.runId, ctx.actor, input.reason)),
+        ctx.services.queries.runView(await ctx.services.runs.pause(input.runId, ctx.actor, input.reason)),
       ),
     resume: operator
       .input(runRef)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.runs.resume(input.runId, ctx.actor)),
+        ctx.services.queries.runView(await ctx.services.runs.resume(input.runId, ctx.actor)),
       ),
     abort: operator
       .input(runControl)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.runs.abort(input.runId, ctx.actor, input.reason)),
+        ctx.services.queries.runView(await ctx.services.runs.abort(input.runId, ctx.actor, input.reason)),
       ),
     skipDrain: operator.input(skipDrainInput).mutation(async ({ ctx, input }) => {
       await ctx.services.runs.skipDrain(input.runId, input.serverId, ctx.actor);
-      return runView(ctx, await requireRun(ctx, input.runId));
+      return ctx.services.queries.runStatus(input.runId);
     }),
     signOff: operator
       .input(signOffInput)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.runs.signOff(input.runId, input.decision, input.comment, ctx.actor)),
+        ctx.services.queries.runView(
+          await ctx.services.runs.signOff(input.runId, input.decision, input.comment, ctx.actor),
+        ),
       ),
     skipServer: operator
       .input(serverInRun)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.runs.skipServer(input.runId, input.serverId, ctx.actor)),
+        ctx.services.queries.runView(
+          await ctx.services.runs.skipServer(input.runId, input.serverId, ctx.actor),
+        ),
       ),
     exclude: operator
       .input(serverInRun)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.runs.exclude(input.runId, input.serverId, ctx.actor)),
+        ctx.services.queries.runView(await ctx.services.runs.exclude(input.runId, input.serverId, ctx.actor)),
       ),
     rollbackOptions: viewer
       .input(runRef)
@@ -437,20 +268,23 @@ export const appRouter = t.router({
     rollback: operator
       .input(rollbackInput)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.runs.rollback(input.runId, ctx.actor, input.method, input.reason)),
+        ctx.services.queries.runView(
+          await ctx.services.runs.rollback(input.runId, ctx.actor, input.method, input.reason),
+        ),
       ),
     decideRollback: operator
       .input(decideRollbackInput)
       .mutation(async ({ ctx, input }) =>
-        runView(
-          ctx,
+        ctx.services.queries.runView(
           await ctx.services.runs.decideRollback(input.runId, input.decision, input.comment, ctx.actor),
         ),
       ),
     waive: admin
       .input(waiveInput)
       .mutation(async ({ ctx, input }) =>
-        runView(ctx, await ctx.services.runs.waive(input.runId, input.gate, input.reason, ctx.actor)),
+        ctx.services.queries.runView(
+          await ctx.services.runs.waive(input.runId, input.gate, input.reason, ctx.actor),
+        ),
       ),
     notice: viewer.input(noticeInput).query(async ({ ctx, input }) => ({
       text: await ctx.services.runs.notice(input.runId, input.timeZone),
@@ -458,47 +292,18 @@ export const appRouter = t.router({
     evidence: viewer.input(runRef).query(({ ctx, input }) => ctx.services.runs.evidence(input.runId)),
     /** A link for the customer's portal of this run (sign-off, rollback authorisation), expiring. */
     portalLink: operator.input(portalLinkInput).mutation(async ({ ctx, input }) => {
-      const run = await requireRun(ctx, input.runId);
-      const { token, expiresAt, id } = await ctx.services.auth.createPortalToken(
-        run.id,
-        input.recipient,
-        input.ttlHours * 3600_000,
-        ctx.actor,
-      );
-      // The id (not the token) is what the audit log and a later revocation name.
-      await ctx.services.store.appendAudit({
-        at: Date.now(),
-        actor: ctx.actor,
-        action: 'run.portal-link',
-        target: run.id,
-        details: { recipient: input.recipient, expiresAt: new Date(expiresAt).toISOString(), linkId: id },
-      });
+      const { token, expiresAt, id } = await ctx.services.runs.createPortalLink(input, ctx.actor);
       return { token, path: `/portal/${token}`, expiresAt, id };
     }),
     /** The run's portal links (ids, recipients, expiry, revocation), newest first; never a token. */
-    portalLinks: viewer
-      .input(runRef)
-      .query(async ({ ctx, input }) =>
-        ctx.services.auth.listPortalLinks((await requireRun(ctx, input.runId)).id),
-      ),
+    portalLinks: viewer.input(runRef).query(({ ctx, input }) => ctx.services.runs.portalLinks(input.runId)),
     /** Withdraws a portal link at once: its token opens nothing afterwards. Audited. */
-    revokePortalLink: operator.input(portalLinkRef).mutation(async ({ ctx, input }) => {
-      const run = await requireRun(ctx, input.runId);
-      const { link, changed } = await ctx.services.auth.revokePortalLink(run.id, input.linkId);
-      if (changed) {
-        await ctx.services.store.appendAudit({
-          at: Date.now(),
-          actor: ctx.actor,
-          action: 'run.portal-link.revoke',
-          target: run.id,
-          details: { linkId: link.id, recipient: link.recipient },
-        });
-      }
-      return link;
-    }),
+    revokePortalLink: operator
+      .input(portalLinkRef)
+      .mutation(({ ctx, input }) => ctx.services.runs.revokePortalLink(input, ctx.actor)),
     /** The live view over SSE: the run view when it changes and its new log lines (filtered). */
     watch: viewer.input(watchInput).subscription(async function* ({ ctx, input, signal }) {
-      await requireRun(ctx, input.runId);
+      await ctx.services.queries.requireRun(input.runId);
       // Woken by the run's changes in this process (run-changes.ts); the interval is the fallback.
       const follower = ctx.services.runChanges?.follow(input.runId);
       // A client that leaves ends the wait at once, not at the fallback interval.
@@ -506,16 +311,8 @@ export const appRouter = t.router({
       try {
         yield* watchRun(
           input,
-          async () => runView(ctx, await requireRun(ctx, input.runId)),
-          (afterId) =>
-            ctx.services.store.queryLogs({
-              runId: input.runId,
-              afterId,
-              ...(input.serverId ? { serverId: input.serverId } : {}),
-              ...(input.stepIndex !== undefined ? { stepIndex: input.stepIndex } : {}),
-              ...(input.code ? { code: input.code } : {}),
-              limit: 1000,
-            }),
+          () => ctx.services.queries.runStatus(input.runId),
+          (afterId) => ctx.services.queries.watchLogs(input, afterId),
           signal,
           follower ? (ms) => follower.wait(ms) : undefined,
         );
@@ -594,28 +391,28 @@ export const appRouter = t.router({
    */
   portal: t.router({
     view: procedure.input(portalRef).query(async ({ ctx, input }) => {
-      const { run, recipient } = await portalRun(ctx, input.token);
-      return portalView(ctx, run, recipient);
+      const { run, recipient } = await ctx.services.runs.openPortal(input.token);
+      return ctx.services.queries.portalView(run, recipient);
     }),
     signOff: procedure.input(portalSignOffInput).mutation(async ({ ctx, input }) => {
-      const { run, recipient } = await portalRun(ctx, input.token);
+      const { run, recipient } = await ctx.services.runs.openPortal(input.token);
       const done = await ctx.services.runs.signOff(
         run.id,
         input.decision,
         input.comment,
         `customer:${recipient}`,
       );
-      return portalView(ctx, done, recipient);
+      return ctx.services.queries.portalView(done, recipient);
     }),
     decideRollback: procedure.input(portalDecideInput).mutation(async ({ ctx, input }) => {
-      const { run, recipient } = await portalRun(ctx, input.token);
+      const { run, recipient } = await ctx.services.runs.openPortal(input.token);
       const done = await ctx.services.runs.decideRollback(
         run.id,
         input.decision,
         input.comment,
         `customer:${recipient}`,
       );
-      return portalView(ctx, done, recipient);
+      return ctx.services.queries.portalView(done, recipient);
     }),
   }),
 
@@ -663,7 +460,7 @@ export const appRouter = t.router({
   }),
 
   audit: t.router({
-    list: viewer.query(({ ctx }) => ctx.services.store.listAudit({ limit: 200 })),
+    list: viewer.query(({ ctx }) => ctx.services.queries.audit()),
   }),
 });
 

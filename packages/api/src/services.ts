@@ -8,11 +8,11 @@ import type {
   Plan,
   ReadinessGate,
   Role,
-  RollbackMethod,
   RoutingRule,
   UserView,
 } from '@rollgate/domain';
-import type { EditionRecord, EngineStore, RunRecord } from '@rollgate/engine';
+import type { EditionRecord, Engine, RunRecord } from '@rollgate/engine';
+import type { QueryServices } from './queries';
 import type {
   EditionBackoutInput,
   EditionRolloutInput,
@@ -22,6 +22,8 @@ import type {
   EditionValidateInput,
   EditionDeactivateInput,
   HaproxyConfigInput,
+  PortalLinkInput,
+  PortalLinkRef,
   UpgradeInput,
 } from './inputs';
 import type { ServiceTokenScope, ServiceTokenServices } from './tokens-router';
@@ -38,13 +40,30 @@ export interface RoutesView {
   editions: Record<string, string>;
 }
 
+/** The run commands the API passes to the engine as they are (typed from the engine's own interface). */
+export type EngineRunCommands = Pick<
+  Engine,
+  | 'pause'
+  | 'resume'
+  | 'abort'
+  | 'signOff'
+  | 'skipDrain'
+  | 'skipServer'
+  | 'exclude'
+  | 'rollbackOptions'
+  | 'rollback'
+  | 'decideRollback'
+>;
+
 /**
- * What the coordinator provides to the router. The router validates input and maps errors; the
- * services own the behaviour (and the coordinator is the only owner of state).
+ * What the coordinator provides to the router. The router parses input, makes one service call
+ * and maps the answer; the services own the behaviour and the rules (the coordinator is the only
+ * owner of state), and `queries` the read models. No store here: docs/adr/0042.
  */
 export interface ApiServices {
   version: string;
-  store: EngineStore;
+  /** The read models (queries.ts) over the coordinator's store. */
+  queries: QueryServices;
   /** Wakes the live stream on a run's change (run-changes.ts); without it the stream polls. */
   runChanges?: Pick<RunChanges, 'follow'>;
   auth: AuthServices;
@@ -54,35 +73,30 @@ export interface ApiServices {
   tokens?: ServiceTokenServices;
   /** Notifications (docs/adr/0032); absent on a coordinator built without them (unit tests). */
   notify?: NotifyServices;
-  runs: {
+  runs: EngineRunCommands & {
     /** The compiled plan with its windows (seed and learned) and the readiness gates as they stand now. */
     plan(input: UpgradeInput): Promise<PlanPreview>;
-    start(input: UpgradeInput, actor: string): Promise<RunRecord>;
-    pause(runId: string, actor: string, reason?: string): Promise<RunRecord>;
-    resume(runId: string, actor: string): Promise<RunRecord>;
-    abort(runId: string, actor: string, reason?: string): Promise<RunRecord>;
-    signOff(
-      runId: string,
-      decision: 'approve' | 'reject',
-      comment: string,
-      actor: string,
-    ): Promise<RunRecord>;
-    skipDrain(runId: string, serverId: string, actor: string): Promise<void>;
-    skipServer(runId: string, serverId: string, actor: string): Promise<RunRecord>;
-    exclude(runId: string, serverId: string, actor: string): Promise<RunRecord>;
-    rollbackOptions(runId: string): Promise<RollbackOptionView[]>;
-    rollback(runId: string, actor: string, method?: RollbackMethod, reason?: string): Promise<RunRecord>;
-    decideRollback(
-      runId: string,
-      decision: 'authorise' | 'decline',
-      comment: string,
-      actor: string,
-    ): Promise<RunRecord>;
+    /**
+     * Starts the run; `user` is who asks, held to the rule that only an administrator may waive a
+     * readiness gate (FORBIDDEN otherwise).
+     */
+    start(input: UpgradeInput, actor: string, user: Pick<UserView, 'username' | 'role'>): Promise<RunRecord>;
     waive(runId: string, gate: ReadinessGate, reason: string, actor: string): Promise<RunRecord>;
     /** The text to send to service users about the run's windows. */
     notice(runId: string, timeZone?: string): Promise<string>;
     /** Readiness gates and every action result of the run: its evidence. */
     evidence(runId: string): Promise<EvidenceView>;
+    /** A customer portal link for the run (the latest when none is named); audited by its id. */
+    createPortalLink(
+      input: PortalLinkInput,
+      actor: string,
+    ): Promise<{ token: string; expiresAt: number; id: string }>;
+    /** The run's portal links (the latest run when none is named), newest first; never a token. */
+    portalLinks(runId: string | undefined): Promise<PortalLinkView[]>;
+    /** Withdraws a portal link at once; audited when it changed anything. */
+    revokePortalLink(input: PortalLinkRef, actor: string): Promise<PortalLinkView>;
+    /** The run a portal token opens and for whom; UNAUTHORIZED saying why when it opens none. */
+    openPortal(token: string): Promise<{ run: RunRecord; recipient: string }>;
   };
   clusters: {
     getSettings(cluster: string): Promise<ClusterSettings>;
@@ -112,6 +126,11 @@ export interface ApiServices {
   };
   editions: {
     upload(input: EditionUploadInput, actor: string): Promise<EditionRecord>;
+    /**
+     * The check a streamed upload makes before it reads the body: the name is free (editions are
+     * never overwritten; CONFLICT otherwise).
+     */
+    checkUpload(input: EditionStreamInput): Promise<void>;
     /**
      * Streams an archive (a request body) to the artifact store and records it like `upload`;
      * absent where the coordinator has no store on disk (docs/adr/0036).
@@ -280,13 +299,8 @@ export type PlanPreview = Plan & {
   schedule: { startAt: number; insideBusinessHours: boolean } | null;
 };
 
-export interface RollbackOptionView {
-  method: RollbackMethod;
-  applicable: boolean;
-  why: string;
-  estimateMinutes: number;
-  recommended: boolean;
-}
+/** A rollback method that applies to a run now, as the engine describes it. */
+export type RollbackOptionView = Awaited<ReturnType<Engine['rollbackOptions']>>[number];
 
 export interface EvidenceView {
   runId: string;

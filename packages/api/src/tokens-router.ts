@@ -63,8 +63,14 @@ export interface ServiceTokenServices {
   revoke(name: string, actor: string): Promise<{ view: ServiceTokenView; changed: boolean }>;
   /** Why a token authenticates nothing, written for the person running CI. */
   refusal(token: string): Promise<string>;
-  /** Stamps the token's last use (when and from where). */
-  touch(id: string, from: string): Promise<void>;
+  /**
+   * Stamps the token's last use (when and from where) and writes the audit row of the call,
+   * allowed (`refusal` null) or refused.
+   */
+  recordUse(
+    scope: ServiceTokenScope,
+    use: { actor: string; from: string; procedure: string; refusal: string | null },
+  ): Promise<void>;
 }
 
 /** What a call's input names that belongs to a cluster: the cluster itself, a run, a server. */
@@ -123,19 +129,7 @@ export async function enforceTokenScope(
   raw: unknown,
 ): Promise<void> {
   const refusal = scope.cluster === null ? null : await scopeRefusal(ctx, scope, path, raw);
-  await ctx.services.tokens?.touch(scope.id, ctx.from);
-  await ctx.services.store.appendAudit({
-    at: Date.now(),
-    actor: ctx.actor,
-    action: refusal ? 'token.refused' : 'token.use',
-    target: scope.name,
-    details: {
-      procedure: path,
-      from: ctx.from,
-      ...(scope.cluster ? { scope: scope.cluster } : {}),
-      ...(refusal ? { reason: refusal } : {}),
-    },
-  });
+  await ctx.services.tokens?.recordUse(scope, { actor: ctx.actor, from: ctx.from, procedure: path, refusal });
   if (refusal) throw new TRPCError({ code: 'FORBIDDEN', message: refusal });
 }
 
@@ -153,11 +147,11 @@ async function scopeRefusal(
   const named: string[] = [];
   if (refs.cluster !== undefined) named.push(refs.cluster);
   if (refs.runId !== undefined) {
-    const run = await ctx.services.store.getRun(refs.runId);
+    const run = await ctx.services.queries.run(refs.runId);
     if (run) named.push(run.plan.cluster);
   }
   if (refs.serverId !== undefined) {
-    const server = await ctx.services.store.getServer(refs.serverId);
+    const server = await ctx.services.queries.server(refs.serverId);
     if (server) named.push(server.cluster);
   }
   if (refs.cluster === undefined && refs.runId === undefined && refs.serverId === undefined) {
@@ -190,22 +184,10 @@ function tokenServices(ctx: ApiContext): ServiceTokenServices {
   return ctx.services.tokens;
 }
 
-/** `tokens.create`: the answer carries the token once; the audit row names it, never its text. */
+/** `tokens.create`: the answer carries the token once; the service's audit row names it, never its text. */
 export async function createServiceToken(ctx: ApiContext, input: TokenCreateInput) {
   requireHumanAdmin(ctx);
-  const created = await tokenServices(ctx).create(input, ctx.actor);
-  await ctx.services.store.appendAudit({
-    at: Date.now(),
-    actor: ctx.actor,
-    action: 'token.create',
-    target: input.name,
-    details: {
-      role: input.role,
-      cluster: input.cluster ?? null,
-      expiresAt: new Date(created.view.expiresAt).toISOString(),
-    },
-  });
-  return created;
+  return tokenServices(ctx).create(input, ctx.actor);
 }
 
 export async function listServiceTokens(ctx: ApiContext): Promise<ServiceTokenView[]> {
@@ -215,15 +197,5 @@ export async function listServiceTokens(ctx: ApiContext): Promise<ServiceTokenVi
 
 export async function revokeServiceToken(ctx: ApiContext, name: string): Promise<ServiceTokenView> {
   requireHumanAdmin(ctx);
-  const { view, changed } = await tokenServices(ctx).revoke(name, ctx.actor);
-  if (changed) {
-    await ctx.services.store.appendAudit({
-      at: Date.now(),
-      actor: ctx.actor,
-      action: 'token.revoke',
-      target: name,
-      details: { role: view.role, cluster: view.cluster },
-    });
-  }
-  return view;
+  return (await tokenServices(ctx).revoke(name, ctx.actor)).view;
 }

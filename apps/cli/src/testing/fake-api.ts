@@ -1,6 +1,6 @@
 /**
  * A real tRPC HTTP server (the coordinator's own router) over an in-memory fake of ApiServices, for
- * the CLI's integration test. Only the store methods the router reads are implemented; the rest
+ * the CLI's integration test. Only the store methods the read models use are implemented; the rest
  * throw, so a test that starts relying on one notices.
  */
 import type { AddressInfo } from 'node:net';
@@ -8,10 +8,10 @@ import { createHash } from 'node:crypto';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 // Test support only (never imported by the CLI itself): it serves the coordinator's real router.
 // eslint-disable-next-line @typescript-eslint/no-restricted-imports
-import { appRouter, ApiError, type ApiServices } from '@rollgate/api';
+import { appRouter, ApiError, createQueries, type ApiServices, type QueryStore } from '@rollgate/api';
 import { compileMinorUpgrade, type Plan } from '@rollgate/domain';
 
-type Store = ApiServices['store'];
+type Store = QueryStore;
 type ServerRecord = Awaited<ReturnType<Store['listServers']>>[number];
 type RunRecord = NonNullable<Awaited<ReturnType<Store['getRun']>>>;
 type StepRecord = Awaited<ReturnType<Store['getSteps']>>[number];
@@ -214,11 +214,7 @@ export async function startFakeApi(): Promise<FakeApi> {
   };
 
   const store: Store = {
-    createRun: unused('createRun'),
-    getClusterLb: unused('getClusterLb'),
-    setClusterLb: unused('setClusterLb'),
     getClusterSettings: unused('getClusterSettings'),
-    setClusterSettings: unused('setClusterSettings'),
     pageServers: unused('pageServers'),
     async getRun(id) {
       touchLive(id);
@@ -228,23 +224,15 @@ export async function startFakeApi(): Promise<FakeApi> {
       const all = [...runs.values()].sort((a, b) => b.createdAt - a.createdAt);
       return all.slice(0, opts?.limit ?? all.length);
     },
-    updateRun: unused('updateRun'),
     async getSteps(runId) {
       return steps.get(runId) ?? [];
     },
-    updateStep: unused('updateStep'),
-    startStep: unused('startStep'),
     async getActions() {
       return [];
     },
-    getAction: unused('getAction'),
-    getOutstandingActions: unused('getOutstandingActions'),
-    updateAction: unused('updateAction'),
     async openLedger(runId) {
       return ledger.filter((l) => (runId === undefined || l.runId === runId) && l.reopenedAt === null);
     },
-    reopenLedger: unused('reopenLedger'),
-    appendLogs: unused('appendLogs'),
     async queryLogs(q) {
       return logs
         .filter(
@@ -257,23 +245,15 @@ export async function startFakeApi(): Promise<FakeApi> {
         )
         .slice(0, q.limit ?? 500);
     },
-    upsertServer: unused('upsertServer'),
-    touchServers: unused('touchServers'),
     async listServers(opts) {
       return servers.filter((s) => !opts?.cluster || s.cluster === opts.cluster);
     },
     async getServer(id) {
       return servers.find((s) => s.id === id) ?? null;
     },
-    insertEdition: unused('insertEdition'),
-    editionFetchUrl: unused('editionFetchUrl'),
-    async getEdition(app, name) {
-      return editions.find((e) => e.app === app && e.name === name) ?? null;
-    },
     async listEditions(app) {
       return editions.filter((e) => !app || e.app === app);
     },
-    appendAudit: unused('appendAudit'),
     async listAudit() {
       return audit;
     },
@@ -298,7 +278,7 @@ export async function startFakeApi(): Promise<FakeApi> {
 
   const services: ApiServices = {
     version: '9.9.9-fake',
-    store,
+    queries: createQueries({ store }),
     auth: {
       bootstrap: unused('auth.bootstrap'),
       login: unused('auth.login'),
@@ -342,6 +322,10 @@ export async function startFakeApi(): Promise<FakeApi> {
       waive: unused('runs.waive'),
       notice: unused('runs.notice'),
       evidence: unused('runs.evidence'),
+      createPortalLink: unused('runs.createPortalLink'),
+      portalLinks: unused('runs.portalLinks'),
+      revokePortalLink: unused('runs.revokePortalLink'),
+      openPortal: unused('runs.openPortal'),
     },
     clusters: {
       getSettings: unused('clusters.getSettings'),
@@ -364,6 +348,7 @@ export async function startFakeApi(): Promise<FakeApi> {
       validate: unused('editions.validate'),
       deactivate: unused('editions.deactivate'),
       backout: unused('editions.backout'),
+      checkUpload: unused('editions.checkUpload'),
       async upload(input, actor) {
         actors.push(actor);
         const bytes = Buffer.from(input.contentBase64, 'base64');
