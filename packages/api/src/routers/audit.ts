@@ -1,0 +1,5 @@
+import { t, viewer } from '../trpc';
+
+export const auditRouter = t.router({
+  list: viewer.query(({ ctx }) => ctx.services.queries.audit()),
+});
