@@ -6,6 +6,7 @@ import {
   parseActionId,
   parseActionResultJson,
   SAFE_NAME,
+  type ActionResult,
 } from '@rollgate/domain';
 import type {
   ActionUpdateInput,
@@ -444,12 +445,12 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
     if (!parseActionId(u.actionId)) {
       return refuseUpdate(conn, u.actionId, status, via, 'the action id is not one this coordinator issues');
     }
-    let result = null;
+    let results: ActionResult[] = [];
     if (u.resultJson) {
       const parsed = parseActionResultJson(u.resultJson);
       if (!parsed.ok)
         return refuseUpdate(conn, u.actionId, status, via, `the result is refused: ${parsed.why}`);
-      result = parsed.result;
+      results = parsed.results;
     }
     // The action's log lines arrived before its result on this stream: store them before the
     // result is committed, so a crash right after never leaves a finished action without its log.
@@ -462,7 +463,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
       status,
       reason: u.reason.slice(0, MAX_REASON_CHARS),
       atMs: Number.isSafeInteger(atMs) && atMs >= 0 ? atMs : 0,
-      result,
+      results,
     });
     if (refusal) return refuseUpdate(conn, u.actionId, status, via, refusal);
     if (status === 'succeeded' || status === 'failed' || status === 'cancelled') conn.sent.delete(u.actionId);

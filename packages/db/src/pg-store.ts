@@ -118,9 +118,18 @@ function insertActions(rows: ActionRecord[]): SQL {
       ${col((a) => a.serverId)}::text[], ${col((a) => a.attempt)}::int[], ${col((a) => toJson(a.ops))}::jsonb[],
       ${col((a) => a.status)}::text[], ${col((a) => a.error)}::text[], ${col((a) => ms(a.createdAt))}::timestamptz[],
       ${col((a) => ms(a.dispatchedAt))}::timestamptz[], ${col((a) => ms(a.finishedAt))}::timestamptz[],
-      ${col((a) => toJson(a.result))}::jsonb[]
+      ${col((a) => toJson(a.results && a.results.length > 1 ? a.results : a.result))}::jsonb[]
     )
     ON CONFLICT DO NOTHING`;
+}
+
+/**
+ * The result column holds one result as itself and several (the ops of one action) as a list in
+ * op order: the record's `result` is the last, `results` has them all (issue 15 item 4).
+ */
+function actionFromRow({ result, ...row }: typeof actions.$inferSelect): ActionRecord {
+  if (!Array.isArray(result)) return { ...row, result };
+  return { ...row, result: result.at(-1) ?? null, results: result };
 }
 
 /** Optional columns are absent from the record, not null, as the port declares them. */
@@ -265,7 +274,7 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
     },
 
     async getActions(runId, stepIndex) {
-      return db
+      const rows = await db
         .select()
         .from(actions)
         .where(
@@ -275,15 +284,16 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
           ),
         )
         .orderBy(asc(actions.stepIndex), asc(actions.id));
+      return rows.map(actionFromRow);
     },
 
     async getAction(id) {
       const [row] = await db.select().from(actions).where(eq(actions.id, id));
-      return row ?? null;
+      return row ? actionFromRow(row) : null;
     },
 
     async getOutstandingActions(serverId) {
-      return db
+      const rows = await db
         .select(getTableColumns(actions))
         .from(actions)
         .innerJoin(runs, eq(actions.runId, runs.id))
@@ -295,11 +305,13 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
           ),
         )
         .orderBy(asc(actions.createdAt), asc(actions.id));
+      return rows.map(actionFromRow);
     },
 
     async updateAction(id, from, patch, fence) {
       if (from.length === 0) return null;
-      const set = pick(patch, ACTION_PATCH_KEYS);
+      const set: Partial<typeof actions.$inferInsert> = pick(patch, ACTION_PATCH_KEYS);
+      if (patch.results && patch.results.length > 1) set.result = patch.results;
       // Conditional update: the status check and the write are one statement, so two reporters
       // of the same action cannot both move it.
       const [row] = await db
@@ -308,7 +320,7 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
         .where(and(eq(actions.id, id), inArray(actions.status, from), fenced(fence)))
         .returning();
       if (!row) await assertFence(fence);
-      return row ?? null;
+      return row ? actionFromRow(row) : null;
     },
 
     async markDispatched(ids, at, fence) {

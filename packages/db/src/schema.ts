@@ -162,8 +162,11 @@ export const actions = pgTable(
     createdAt: epochMs('created_at').notNull(),
     dispatchedAt: epochMs('dispatched_at'),
     finishedAt: epochMs('finished_at'),
-    /** ActionResult: the evidence the action produced (tests, backups, command output). */
-    result: jsonb('result').$type<ActionResult>(),
+    /**
+     * ActionResult: the evidence the action produced (tests, backups, command output); several
+     * (the ops of one action) as a list in op order (issue 15 item 4).
+     */
+    result: jsonb('result').$type<ActionResult | ActionResult[]>(),
   },
   (t) => [
     index('actions_run_step_idx').on(t.runId, t.stepIndex),

@@ -32,13 +32,13 @@ const good = {
 };
 
 describe('action results: one bounded schema per op kind', () => {
-  it('issue 17 item 1: takes every kind as agents report it, alone or as a list (the last counts)', () => {
+  it('issue 17 item 1, issue 15 item 4: takes every kind as agents report it, alone or as a list (every one kept, in op order)', () => {
     for (const r of Object.values(good)) {
-      expect(parseActionResultJson(JSON.stringify(r))).toEqual({ ok: true, result: r });
+      expect(parseActionResultJson(JSON.stringify(r))).toEqual({ ok: true, results: [r] });
     }
     expect(parseActionResultJson(JSON.stringify([good.backupFiles, good.command]))).toEqual({
       ok: true,
-      result: good.command,
+      results: [good.backupFiles, good.command],
     });
   });
 

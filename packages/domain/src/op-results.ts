@@ -95,11 +95,16 @@ export const RESULT_KIND_OF_OP: Partial<Record<ActionOpKind, ActionResult['kind'
   command: 'command',
 };
 
-export type ParsedActionResult = { ok: true; result: ActionResult } | { ok: false; why: string };
+// The schemas and the domain's result types describe the same objects: a drift fails the build.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const sameResults: Same<z.output<typeof actionResultSchema>, ActionResult> = true;
+void sameResults;
+
+export type ParsedActionResult = { ok: true; results: ActionResult[] } | { ok: false; why: string };
 
 /**
- * ActionUpdate.result_json → the action's evidence (the last of a list: what the action ended
- * with), or why it is refused. Every element of a list is validated, not only the last.
+ * ActionUpdate.result_json → every result the action's ops produced, in op order (an agent sends
+ * one as itself and several as a list), or why it is refused. Every element is validated.
  */
 export function parseActionResultJson(json: string): ParsedActionResult {
   if (json.length > MAX_RESULT_JSON_CHARS) {
@@ -115,7 +120,7 @@ export function parseActionResultJson(json: string): ParsedActionResult {
   if (list.length === 0 || list.length > MAX_RESULTS_PER_ACTION) {
     return { ok: false, why: `a result list holds 1 to ${MAX_RESULTS_PER_ACTION} results` };
   }
-  let last: ActionResult | undefined;
+  const results: ActionResult[] = [];
   for (const [i, item] of list.entries()) {
     const r = actionResultSchema.safeParse(item);
     if (!r.success) {
@@ -126,7 +131,7 @@ export function parseActionResultJson(json: string): ParsedActionResult {
         .join('; ');
       return { ok: false, why: `${where}${issues}` };
     }
-    last = r.data as ActionResult;
+    results.push(r.data);
   }
-  return { ok: true, result: last! };
+  return { ok: true, results };
 }

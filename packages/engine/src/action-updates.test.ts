@@ -83,7 +83,7 @@ describe('action updates: an agent is trusted with its own server only', () => {
       await upd({
         serverId: owner,
         status: 'succeeded',
-        result: { kind: 'command', command: 'x', exitCode: 0, outputTail: '', ms: 1 },
+        results: [{ kind: 'command', command: 'x', exitCode: 0, outputTail: '', ms: 1 }],
       }),
     ).toMatch(/no op that produces a "command" result/);
     expect(await store.getAction(sent.actionId)).toEqual(before);

@@ -43,8 +43,15 @@ export function createAgentEvents(ctx: AgentEventsContext): AgentEvents {
         if (current.status === 'pending' && !u.sentToSender) {
           return `action ${u.actionId} has not been sent to ${u.serverId} yet`;
         }
-        if (u.result && !current.ops.some((op) => RESULT_KIND_OF_OP[op.op] === u.result!.kind)) {
-          return `action ${u.actionId} has no op that produces a "${u.result.kind}" result`;
+        const results = u.results ?? [];
+        const producers = current.ops.filter((op) => RESULT_KIND_OF_OP[op.op] !== undefined).length;
+        for (const r of results) {
+          if (!current.ops.some((op) => RESULT_KIND_OF_OP[op.op] === r.kind)) {
+            return `action ${u.actionId} has no op that produces a "${r.kind}" result`;
+          }
+        }
+        if (results.length > producers) {
+          return `action ${u.actionId} has ${producers} op(s) that produce a result, not ${results.length}`;
         }
         const terminal = u.status === 'succeeded' || u.status === 'failed' || u.status === 'cancelled';
         const from: ActionStatus[] = (
@@ -54,7 +61,9 @@ export function createAgentEvents(ctx: AgentEventsContext): AgentEvents {
           status: u.status,
           error: u.reason || null,
           ...(terminal ? { finishedAt: u.atMs || clock.now() } : {}),
-          ...(terminal && u.result ? { result: u.result } : {}),
+          // The last result is what the action ended with; with several, every one is kept.
+          ...(terminal && results.length > 0 ? { result: results.at(-1)! } : {}),
+          ...(terminal && results.length > 1 ? { results } : {}),
         });
         if (!updated) return null; // a duplicate or late report: the action already moved on
         const ids = { serverId: current.serverId, stepIndex: current.stepIndex, actionId: current.id };

@@ -94,8 +94,8 @@ export interface ActionUpdateInput {
   status: Exclude<ActionStatus, 'pending' | 'dispatched'>;
   reason: string;
   atMs: number;
-  /** Terminal updates: what the action produced (ActionUpdate.result_json), if anything. */
-  result?: ActionResult | null;
+  /** Terminal updates: every result the action's ops produced (ActionUpdate.result_json), in op order. */
+  results?: ActionResult[];
   /**
    * The server whose agent sent the update (its certificate's identity, docs/adr/0018). An update
    * is accepted only from the server the action belongs to.

@@ -114,8 +114,13 @@ export interface ActionRecord {
   createdAt: number;
   dispatchedAt: number | null;
   finishedAt: number | null;
-  /** What the action produced (test results, backups, command output): the run's evidence. */
+  /**
+   * What the action produced (test results, backups, command output): the run's evidence. With
+   * several result-producing ops, the last (what the action ended with); `results` has them all.
+   */
   result: ActionResult | null;
+  /** Every result of an action whose ops produced more than one, in op order (issue 15 item 4). */
+  results?: ActionResult[];
 }
 
 /** A server the engine took out of rotation; open until reopenedAt is set. */
@@ -324,7 +329,9 @@ export interface EngineStore {
   updateAction(
     id: string,
     from: ActionStatus[],
-    patch: Partial<Pick<ActionRecord, 'status' | 'error' | 'dispatchedAt' | 'finishedAt' | 'result'>>,
+    patch: Partial<
+      Pick<ActionRecord, 'status' | 'error' | 'dispatchedAt' | 'finishedAt' | 'result' | 'results'>
+    >,
     fence?: Fence,
   ): Promise<ActionRecord | null>;
   /**

@@ -290,6 +290,24 @@ export function describeStoreContract(
         );
       });
 
+      it('issue 15 item 4: keeps every result of an action whose ops produced several, in op order', async () => {
+        await store.createRun(run('r1'), [step('r1', 0)]);
+        const a = action('r1', 0, 's1');
+        await store.startStep('r1', 0, 1, T0, [a], []);
+        const first = { kind: 'command' as const, command: 'snapshot', exitCode: 0, outputTail: '', ms: 3 };
+        const last = { kind: 'command' as const, command: 'db-upgrade', exitCode: 2, outputTail: 'x', ms: 4 };
+        const done = await store.updateAction(a.id, ['pending'], {
+          status: 'failed',
+          finishedAt: T0 + 9,
+          result: last,
+          results: [first, last],
+        });
+        for (const got of [done, await store.getAction(a.id), (await store.getActions('r1'))[0]]) {
+          expect(got?.result).toEqual(last);
+          expect(got?.results).toEqual([first, last]);
+        }
+      });
+
       it('updateAction moves an action only from one of the given states', async () => {
         await store.createRun(run('r1'), [step('r1', 0)]);
         const a = action('r1', 0, 's1');
