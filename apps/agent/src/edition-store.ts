@@ -76,6 +76,18 @@ export interface EditionStore {
     sha256: string,
     size: number,
   ): Promise<{ files: number }>;
+  /**
+   * installArchive with the unpacking done by `fill` into an empty temp dir beside the edition
+   * (the agent's install: download, verify and unpack in one child, docs/adr/0044). Whatever
+   * `fill` throws leaves nothing behind.
+   */
+  installWith(
+    service: string,
+    edition: string,
+    sha256: string,
+    size: number,
+    fill: (dest: string) => Promise<{ files: number }>,
+  ): Promise<{ files: number }>;
   /** Points `current` at an installed edition (temp symlink + rename: never a moment without one). */
   activate(service: string, edition: string): Promise<{ previous: string | undefined }>;
   /**
@@ -143,14 +155,17 @@ export function createEditionStore(opts: EditionStoreOptions): EditionStore {
         return undefined;
       }
     },
-    async installArchive(service, edition, archive, sha256, size) {
+    installArchive(service, edition, archive, sha256, size) {
+      return this.installWith(service, edition, sha256, size, (dest) => opts.unpack(archive, dest));
+    },
+    async installWith(service, edition, sha256, size, fill) {
       const target = editionDir(service, edition);
       await mkdir(serviceDir(service), { recursive: true });
       // Temp dir next to the target: same file system, so the final rename is atomic.
       const tmp = join(serviceDir(service), tmpName(`install-${edition}`));
       await mkdir(tmp);
       try {
-        const { files } = await opts.unpack(archive, tmp);
+        const { files } = await fill(tmp);
         const meta: EditionMeta = { service, edition, sha256, size, installedAt: now() };
         await writeFile(join(tmp, EDITION_META), `${JSON.stringify(meta, null, 2)}\n`);
         try {

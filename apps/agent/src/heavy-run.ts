@@ -2,7 +2,7 @@
 // zlib pipelines (archive.ts): never imported by the resident agent.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { extractArchiveSafely, listArchive } from './archive';
@@ -30,6 +30,13 @@ function hashing() {
   return { stream, done: () => ({ sha256: hash.digest('hex'), bytes }) };
 }
 
+/** Writes `input` to `file` (0600 from the first byte: a download is nobody else's business). */
+async function receive(file: string, input: AsyncIterable<Uint8Array>) {
+  const h = hashing();
+  await pipeline(input, h.stream, createWriteStream(file, { mode: 0o600, flush: true }));
+  return h.done();
+}
+
 /** Runs one job in this process: the child's body (and, in unit tests, a stand-in for the child). */
 export async function runHeavyJob(
   job: HeavyJob,
@@ -40,12 +47,15 @@ export async function runHeavyJob(
       return extractArchiveSafely(job.archive, job.dest, { limits: job.limits });
     case 'sha256':
       return sha256File(job.file);
-    case 'receive': {
-      const h = hashing();
-      // 0600 from the first byte: a download is nobody else's business.
-      const out = createWriteStream(job.file, { mode: 0o600, flush: true });
-      await pipeline(input, h.stream, out);
-      return h.done();
+    case 'receive':
+      return receive(job.file, input);
+    case 'install': {
+      const got = await receive(job.file, input);
+      if (got.sha256 !== job.sha256) {
+        await rm(job.file, { force: true });
+        return got;
+      }
+      return { ...got, unpacked: await extractArchiveSafely(job.file, job.dest, { limits: job.limits }) };
     }
     case 'countEntries':
       return { entries: (await listArchive(job.archive, job.limits)).entries.length };

@@ -4,7 +4,7 @@
 // decompression bomb is refused naming the limit, leaves nothing behind, and the agent's memory
 // returns to its resting figure.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -83,6 +83,7 @@ async function rssMb(pid: number): Promise<number> {
 
 const protocol = loadAgentProtocol();
 const artifacts = new Map<string, string>(); // sha256 -> file
+const stalling = new Set<string>(); // sha256s whose stream sends one chunk, then nothing
 const updates: ActionUpdate__Output[] = [];
 let stream: grpc.ServerDuplexStream<AgentMessage__Output, CoordinatorMessage> | undefined;
 let server: grpc.Server;
@@ -114,6 +115,7 @@ async function startCoordinator(port: number): Promise<void> {
             await new Promise((r) => call.once('drain', r));
           }
           offset += data.length;
+          if (stalling.has(call.request.sha256)) return;
         }
         call.end();
       })();
@@ -315,4 +317,55 @@ describe('issue 13 item 1: the heavy-work child is bounded', () => {
       /^the agent's work process for receive was stopped: it used \d+ MiB of memory \(limit 40 MiB, limits\.workerMemoryMb in the agent config\)/,
     );
   }, 60_000);
+});
+
+describe('issue 18: one child receives, verifies and unpacks an edition', () => {
+  /** The agent's heavy-work child, if one runs (the agent starts no other process here). */
+  async function workChild(): Promise<number | undefined> {
+    for (const tid of await readdir(`/proc/${agent.pid}/task`)) {
+      const kids = await readFile(`/proc/${agent.pid}/task/${tid}/children`, 'utf8').catch(() => '');
+      for (const pid of kids.trim().split(/\s+/).filter(Boolean).map(Number)) {
+        const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (cmd.includes('heavy-worker')) return pid;
+      }
+    }
+    return undefined;
+  }
+
+  it('issue 18: an archive whose bytes do not match the planned sha256 is never unpacked and leaves nothing', async () => {
+    const tgz = join(dir, 'mismatch.tgz');
+    await writeGzipTar(tgz, [{ path: 'server.js', data: Buffer.from('// 2.0') }]);
+    const claimed = 'c'.repeat(64);
+    artifacts.set(claimed, tgz); // served (and labelled) as `claimed`, but its bytes hash otherwise
+    const done = await install('r.s0.api-1.mismatch', '7.0', { sha256: claimed, size: 0 });
+    expect(done.status).toBe('ACTION_STATUS_FAILED');
+    expect(done.reason).toMatch(
+      /^checksum mismatch for api 7\.0: expected c{64}, got [0-9a-f]{64}; the archive was refused and nothing was installed/,
+    );
+    expect((await readdir(join(dataDir, 'editions', 'api'))).sort()).toEqual(['1.0']);
+    expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
+  }, 120_000);
+
+  it('issue 18: an install whose child is killed mid-job leaves no edition, temp dir or download', async () => {
+    const tgz = join(dir, 'stall.tgz');
+    await writeGzipTar(tgz, [{ path: 'big.bin', data: randomBytes(512 * 1024) }]);
+    const a = await publish(tgz);
+    stalling.add(a.sha256);
+    const result = install('r.s0.api-1.killed', '8.0', a);
+    // Mid-job: the child runs, the download and the temp edition dir exist.
+    const pid = await waitFor('the work child with a half-received download', async () => {
+      const parts = await readdir(join(dataDir, 'downloads')).catch(() => []);
+      const temps = (await readdir(join(dataDir, 'editions', 'api'))).filter((n) =>
+        n.startsWith('.install-8.0'),
+      );
+      return parts.length === 1 && temps.length === 1 ? await workChild() : undefined;
+    });
+    process.kill(pid, 'SIGKILL');
+    const done = await result;
+    expect(done.status).toBe('ACTION_STATUS_FAILED');
+    expect(done.reason).toMatch(/the agent's work process for install exited \(SIGKILL\) without an answer/);
+    expect(done.reason).toContain('nothing was installed');
+    expect((await readdir(join(dataDir, 'editions', 'api'))).sort()).toEqual(['1.0']);
+    expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
+  }, 120_000);
 });

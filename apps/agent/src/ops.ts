@@ -15,6 +15,7 @@ import type { AgentConfig, ServiceConfig } from './config';
 import { ENV_FILE, checkEditionName, type EditionStore } from './edition-store';
 import { errorMessage, sleep } from './fs-util';
 import { createHeavyClient, type HeavyClient } from './heavy-client';
+import type { HeavyResults } from './heavy-jobs';
 import { createFunctionalTest } from './functional-test';
 import type { HealthMonitor } from './health-monitor';
 import { httpGet } from './http-get';
@@ -34,6 +35,10 @@ import type { ArtifactPiece } from './wire';
 const TRANSIENT_GRPC = new Set([14, 4, 13, 8, 10, 2]);
 
 class TransientFetchError extends Error {}
+/** An install failure whose message is complete (says what happened and that nothing was installed). */
+class InstallFailed extends Error {}
+
+type InstallOp = Extract<ActionOp, { op: 'install' }>;
 
 export const OP_DEFAULTS = {
   drainMaxWaitMs: 30_000,
@@ -150,7 +155,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
   };
 
   /** The download needs room too (the unpack checks again for the expanded size, in the child). */
-  async function checkRoomForDownload(s: ServiceConfig, op: Extract<ActionOp, { op: 'install' }>) {
+  async function checkRoomForDownload(s: ServiceConfig, op: InstallOp) {
     await mkdir(downloads, { recursive: true });
     const st = await statfs(downloads);
     const free = Number(st.bavail) * Number(st.bsize);
@@ -199,6 +204,35 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
   }
 
   /**
+   * Receives one archive into the heavy-work child, which hashes it into a file and unpacks it into
+   * `dest` only if its sha256 is the plan's, all in one process (docs/adr/0044). `signal` cancels
+   * the whole job; the download's own deadline is the caller's, on `input`. The file never
+   * outlives the call.
+   */
+  async function receiveAndUnpack(
+    op: InstallOp,
+    input: AsyncIterable<Uint8Array>,
+    dest: string,
+    signal: AbortSignal,
+  ): Promise<HeavyResults['install']> {
+    const part = join(downloads, `${op.sha256}.part`);
+    try {
+      return await heavy.run(
+        { kind: 'install', file: part, sha256: op.sha256, dest, limits },
+        { signal, input },
+      );
+    } finally {
+      await rm(part, { force: true });
+    }
+  }
+
+  /** A checksum mismatch: logged as a rejected artifact, nothing unpacked. */
+  function refuse(ctx: OpContext, reason: string): InstallFailed {
+    ctx.log('error', MSG.artifactRejected.code, `${MSG.artifactRejected.text}: ${reason}`);
+    return new InstallFailed(reason);
+  }
+
+  /**
    * An edition the operator chose agents fetch themselves (docs/adr/0039): from its URL, through
    * a sha256 into a file in the heavy-work process, verified before anything is unpacked. Any
    * failure removes the file and names the URL's origin and path only (a query string may be a
@@ -206,14 +240,15 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
    */
   async function downloadFromUrl(
     s: ServiceConfig,
-    op: Extract<ActionOp, { op: 'install' }> & { url: string },
+    op: InstallOp & { url: string },
     ctx: OpContext,
-  ): Promise<string> {
-    await mkdir(downloads, { recursive: true });
-    const part = join(downloads, `${op.sha256}.part`);
+    dest: string,
+  ): Promise<number> {
     const from = editionUrlForLogs(op.url);
-    const timeout = AbortSignal.timeout(urlLimits.timeoutMs);
-    const signal = AbortSignal.any([ctx.signal, timeout]);
+    // `done` ends the fetch when the child is gone (killed mid-job) and no longer reads it.
+    const done = new AbortController();
+    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(urlLimits.timeoutMs), done.signal]);
+    let streamed = false;
     async function* counted(): AsyncIterable<Uint8Array> {
       for await (const chunk of fetchUrlBytes(op.url, {
         declaredSize: op.size,
@@ -223,45 +258,48 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
         deps.onUrlBytes?.(chunk.length);
         yield chunk;
       }
+      streamed = true;
     }
-    let got: string;
+    let got: HeavyResults['install'];
     try {
-      got = (await heavy.run({ kind: 'receive', file: part }, { signal, input: counted() })).sha256;
+      got = await receiveAndUnpack(op, counted(), dest, ctx.signal);
     } catch (err) {
-      await rm(part, { force: true });
+      done.abort();
       if (ctx.signal.aborted) throw ctx.signal.reason;
+      if (streamed) throw err; // the unpack's own failure (a limit, the disk): install() names it
       const reason =
         err instanceof UrlFetchError ? err.message : `fetching ${from} failed: ${errorMessage(err)}`;
-      throw new Error(
+      throw new InstallFailed(
         `could not fetch the archive of ${s.name} ${op.edition} (sha256 ${short(op.sha256)}): ${reason}; nothing was installed — check the edition's URL (rollgate edition add --from-url … --fetch-by agents)`,
       );
     }
-    if (got !== op.sha256) {
-      await rm(part, { force: true });
-      const reason = `checksum mismatch for ${s.name} ${op.edition}: ${from} served sha256 ${got}, expected ${op.sha256}; the archive was refused and nothing was installed — check the URL and the --sha256 given with it`;
-      ctx.log('error', MSG.artifactRejected.code, `${MSG.artifactRejected.text}: ${reason}`);
-      throw new Error(reason);
+    if (!got.unpacked) {
+      throw refuse(
+        ctx,
+        `checksum mismatch for ${s.name} ${op.edition}: ${from} served sha256 ${got.sha256}, expected ${op.sha256}; the archive was refused and nothing was installed — check the URL and the --sha256 given with it`,
+      );
     }
-    return part;
+    return got.unpacked.files;
   }
 
-  async function download(
-    s: ServiceConfig,
-    op: Extract<ActionOp, { op: 'install' }>,
-    ctx: OpContext,
-  ): Promise<string> {
-    if (op.url) return downloadFromUrl(s, { ...op, url: op.url }, ctx);
-    await mkdir(downloads, { recursive: true });
-    const part = join(downloads, `${op.sha256}.part`);
+  /** Streams the archive from the coordinator into the heavy-work child; returns the files unpacked. */
+  async function download(s: ServiceConfig, op: InstallOp, ctx: OpContext, dest: string): Promise<number> {
+    if (op.url) return downloadFromUrl(s, { ...op, url: op.url }, ctx, dest);
     let received = 0;
     let labelled: string | undefined;
+    let streamed = false;
     const timeout = AbortSignal.timeout(OP_DEFAULTS.fetchTimeoutMs);
-    const signal = AbortSignal.any([ctx.signal, timeout]);
+    const done = new AbortController();
+    const signal = AbortSignal.any([ctx.signal, timeout, done.signal]);
     // The stream stays on the agent's one connection (its identity never leaves this process);
-    // hashing and writing the bytes happen in the work process they are piped to.
+    // hashing, writing and unpacking happen in the work process it is piped to, which unpacks
+    // only after this ends the input: a throw here stops it with nothing unpacked.
     async function* bytes(): AsyncIterable<Uint8Array> {
       for await (const chunk of deps.fetchArtifact(op.sha256, signal)) {
-        if (chunk.sha256 && chunk.sha256 !== op.sha256) labelled ??= chunk.sha256;
+        if (chunk.sha256 && chunk.sha256 !== op.sha256) {
+          labelled = chunk.sha256;
+          throw new Error(`the coordinator labelled the artifact ${chunk.sha256}`);
+        }
         if (chunk.offset !== received) {
           throw new Error(
             `the artifact stream for ${s.name} ${op.edition} skipped from byte ${received} to ${chunk.offset}; retry the step`,
@@ -270,39 +308,80 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
         received += chunk.data.length;
         yield chunk.data;
       }
+      streamed = true;
     }
-    let got: string;
+    let got: HeavyResults['install'];
     try {
-      got = (await heavy.run({ kind: 'receive', file: part }, { signal, input: bytes() })).sha256;
+      got = await receiveAndUnpack(op, bytes(), dest, ctx.signal);
     } catch (err) {
-      await rm(part, { force: true });
+      done.abort(); // the child is gone: end the stream it no longer reads
       if (ctx.signal.aborted) throw ctx.signal.reason;
+      if (streamed) throw err; // the unpack's own failure (a limit, the disk): install() names it
+      if (labelled !== undefined) {
+        throw refuse(
+          ctx,
+          `checksum mismatch for ${s.name} ${op.edition}: expected ${op.sha256}, got ${labelled} (as labelled by the coordinator); the archive was refused and nothing was installed — re-upload the edition`,
+        );
+      }
       const code = (err as { code?: unknown }).code;
       if (typeof code === 'number' && TRANSIENT_GRPC.has(code) && !timeout.aborted) {
         throw new TransientFetchError(errorMessage(err));
       }
-      throw new Error(
-        `could not fetch the archive of ${s.name} ${op.edition} (sha256 ${short(op.sha256)}) from the coordinator: ${errorMessage(err)}; check that the edition was uploaded, then retry`,
+      throw new InstallFailed(
+        `could not fetch the archive of ${s.name} ${op.edition} (sha256 ${short(op.sha256)}) from the coordinator: ${errorMessage(err)}; nothing was installed — check that the edition was uploaded, then retry`,
       );
     }
-    if (got !== op.sha256 || labelled !== undefined) {
-      await rm(part, { force: true });
-      const gotText = got !== op.sha256 ? got : `${labelled} (as labelled by the coordinator)`;
-      const reason = `checksum mismatch for ${s.name} ${op.edition}: expected ${op.sha256}, got ${gotText}; the archive was refused and nothing was installed — re-upload the edition`;
-      ctx.log('error', MSG.artifactRejected.code, `${MSG.artifactRejected.text}: ${reason}`);
-      throw new Error(reason);
+    if (!got.unpacked) {
+      throw refuse(
+        ctx,
+        `checksum mismatch for ${s.name} ${op.edition}: expected ${op.sha256}, got ${got.sha256}; the archive was refused and nothing was installed — re-upload the edition`,
+      );
     }
     if (op.size > 0 && received !== op.size) {
       ctx.log(
         'warn',
         MSG.synchronizing.code,
-        `${s.name} ${op.edition}: the plan said ${op.size} bytes, received ${received}; the sha256 matches, installing`,
+        `${s.name} ${op.edition}: the plan said ${op.size} bytes, received ${received}; the sha256 matches, installed`,
       );
     }
-    return part;
+    return got.unpacked.files;
   }
 
-  async function install(op: Extract<ActionOp, { op: 'install' }>, ctx: OpContext): Promise<string> {
+  /**
+   * download() again after a transient fault (a coordinator restart, a network blip), with
+   * back-off, for as long as the fetch timeout allows. `dest` is still empty then: the child
+   * unpacks only a complete, verified stream.
+   */
+  async function downloadWithRetries(
+    s: ServiceConfig,
+    op: InstallOp,
+    ctx: OpContext,
+    dest: string,
+    started: number,
+  ): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await download(s, op, ctx, dest);
+      } catch (err) {
+        if (!(err instanceof TransientFetchError)) throw err;
+        if (performance.now() - started > OP_DEFAULTS.fetchTimeoutMs) {
+          throw new InstallFailed(
+            `could not fetch the archive of ${s.name} ${op.edition} (sha256 ${short(op.sha256)}) from the coordinator: ${err.message}; check that the coordinator is reachable, then retry`,
+          );
+        }
+        const delay = Math.min(5000, 250 * 2 ** Math.min(attempt, 5));
+        ctx.log(
+          'warn',
+          MSG.synchronizing.code,
+          `download of ${s.name} ${op.edition} interrupted (${err.message}); retrying in ${delay} ms`,
+        );
+        await new Promise((r) => setTimeout(r, delay));
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+      }
+    }
+  }
+
+  async function install(op: InstallOp, ctx: OpContext): Promise<string> {
     const s = service(op.service);
     checkEditionName(op.edition);
     const existing = await deps.editions.readMeta(s.name, op.edition);
@@ -324,39 +403,13 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     } catch (err) {
       throw new Error(`${errorMessage(err)}; nothing was installed`);
     }
-    // A coordinator restart or a network blip drops the download: try again with back-off for as
-    // long as the fetch timeout allows, rather than failing the step for a transient fault.
-    let part: string;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        part = await download(s, op, ctx);
-        break;
-      } catch (err) {
-        if (
-          !(err instanceof TransientFetchError) ||
-          performance.now() - started > OP_DEFAULTS.fetchTimeoutMs
-        ) {
-          if (err instanceof TransientFetchError) {
-            throw new Error(
-              `could not fetch the archive of ${s.name} ${op.edition} (sha256 ${short(op.sha256)}) from the coordinator: ${err.message}; check that the coordinator is reachable, then retry`,
-            );
-          }
-          throw err;
-        }
-        const delay = Math.min(5000, 250 * 2 ** Math.min(attempt, 5));
-        ctx.log(
-          'warn',
-          MSG.synchronizing.code,
-          `download of ${s.name} ${op.edition} interrupted (${err.message}); retrying in ${delay} ms`,
-        );
-        await new Promise((r) => setTimeout(r, delay));
-        if (ctx.signal.aborted) throw ctx.signal.reason;
-      }
-    }
+    let files: number;
     try {
-      const { files } = await deps.editions.installArchive(s.name, op.edition, part, op.sha256, op.size);
-      return `installed ${s.name} edition ${op.edition}: ${files} files in ${secs(performance.now() - started)}`;
+      ({ files } = await deps.editions.installWith(s.name, op.edition, op.sha256, op.size, async (dest) => ({
+        files: await downloadWithRetries(s, op, ctx, dest, started),
+      })));
     } catch (err) {
+      if (err instanceof InstallFailed || ctx.signal.aborted) throw err;
       if (err instanceof ArchiveLimitError) {
         throw new Error(
           `the archive of ${s.name} ${op.edition} was refused: ${err.message}; nothing was installed`,
@@ -370,9 +423,8 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       throw new Error(
         `installing ${s.name} ${op.edition} failed: ${errorMessage(err)}; nothing was installed`,
       );
-    } finally {
-      await rm(part, { force: true });
     }
+    return `installed ${s.name} edition ${op.edition}: ${files} files in ${secs(performance.now() - started)}`;
   }
 
   async function drain(op: Extract<ActionOp, { op: 'drain' }>, ctx: OpContext): Promise<string> {
