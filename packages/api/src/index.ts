@@ -33,7 +33,7 @@ export type {
   PortalLinkView,
   RollbackOptionView,
   RoutesView,
-} from './services';
+} from './api-services';
 export * from './inputs';
 export {
   DEFAULT_TOKEN_TTL_SECONDS,

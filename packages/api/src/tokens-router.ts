@@ -3,7 +3,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { roleSchema, safeName, type Role } from '@rollgate/domain';
-import type { ApiContext } from './services';
+import type { ApiContext } from './api-services';
 
 /** Tokens carry this prefix, so a leaked one is recognisable (secret scanners, logs). */
 export const SERVICE_TOKEN_PREFIX = 'rgt_';

@@ -2,7 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { roleAllows, type Role } from '@rollgate/domain';
 import { errorIssues, toTRPCError } from './errors';
 import { enforceTokenScope, SERVICE_TOKEN_PREFIX } from './tokens-router';
-import type { ApiContext } from './services';
+import type { ApiContext } from './api-services';
 
 // The tRPC instance, its error mapping and the role-checked procedures every router builds on.
 

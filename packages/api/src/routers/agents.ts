@@ -1,7 +1,7 @@
 import { ApiError } from '../errors';
 import { t, operator } from '../trpc';
 import { agentRef, joinTokenInput } from '../inputs';
-import type { ApiContext } from '../services';
+import type { ApiContext } from '../api-services';
 
 /** Agent identity (docs/adr/0013): join tokens for enrolment, revocation. Both audited. */
 export const agentsRouter = t.router({

@@ -8,7 +8,7 @@ import {
   notifySubscribeInput,
   type NotifyServices,
 } from '../notify-router';
-import type { ApiContext } from '../services';
+import type { ApiContext } from '../api-services';
 
 /** Notifications (docs/adr/0032): per-cluster subscriptions to run events; secrets never answered. */
 export const notifyRouter = t.router({
