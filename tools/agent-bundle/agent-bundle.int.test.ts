@@ -280,7 +280,7 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
       const failed = await install('r.s0.bundle-1.a2', '1.1');
       expect(failed.status).toBe('ACTION_STATUS_FAILED');
       expect(failed.reason).toMatch(
-        /the agent's work process for receive exited \(code 1\) without an answer/,
+        /the agent's work process for install exited \(code 1\) without an answer/,
       );
       expect(existsSync(join(dataDir, 'editions', 'shop', '1.1'))).toBe(false);
     } finally {
