@@ -11,5 +11,8 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // expect.poll waits for a state; its default (1 s) is a guess about the machine's speed, and
+    // on two busy cores a page or a fleet takes longer than that to get there.
+    expect: { poll: { timeout: 30_000, interval: 100 } },
   },
 });
