@@ -45,7 +45,8 @@ export function usesPools(config: LbConfig, balancer: string | undefined): boole
   return config.pools.some((p) => p.roles !== undefined || p.service !== undefined);
 }
 
-function gateAddress(gateUrl: string): { host: string; port: number } | null {
+/** host of a gate URL such as http://10.0.0.5:7070/gate, and its port (80 when it names none). */
+export function gateAddress(gateUrl: string): { host: string; port: number } | null {
   try {
     const u = new URL(gateUrl);
     return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80) };

@@ -8,19 +8,9 @@ import {
 } from '@rollgate/domain';
 import { renderHaproxyBackend, renderRoutingFrontend, routingMapFiles } from '@rollgate/lb';
 import { ApiError, type ApiServices, type LbView } from '@rollgate/api';
-import { PoolsConfigError, renderPoolsConfig, usesPools } from '../haproxy-pools-config';
+import { gateAddress, PoolsConfigError, renderPoolsConfig, usesPools } from '../haproxy-pools-config';
 import { readLbTraffic } from '../lb-traffic';
 import type { CoordinatorServicesOptions, SharedServices } from './options';
-
-/** host of a gate URL such as http://10.0.0.5:7070/gate, and its port. */
-function gateAddress(gateUrl: string): { host: string; port: number } | null {
-  try {
-    const u = new URL(gateUrl);
-    return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80) };
-  } catch {
-    return null;
-  }
-}
 
 /** Load balancers: configure against the live balancers, show, traffic, HAProxy config, routing. */
 export function createLbServices(
