@@ -1,5 +1,6 @@
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
+import { checkEditionUrl, editionUrlForLogs } from '@rollgate/domain';
 import { ArtifactRefused, writeStreamed } from './artifact-upload';
 
 export interface ArtifactFetchOptions {
@@ -12,39 +13,15 @@ export interface ArtifactFetchOptions {
 }
 
 /**
- * The URL as safe to log and audit: origin and path only (a query string may carry a signature
- * that grants access; credentials in the URL are refused before this).
+ * Checks one URL (the first, and every redirect's target) by the domain's rule, the one the API
+ * and the agents apply too: http(s), no user or password.
  */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return '(invalid URL)';
-  }
-}
-
-/** Checks one URL (the first, and every redirect's target): http(s), no user or password. */
 export function checkFetchUrl(raw: string): URL {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new ArtifactRefused(400, `"${raw.slice(0, 200)}" is not a URL; give an http:// or https:// URL.`);
+  const checked = checkEditionUrl(raw);
+  if (!checked.ok) {
+    throw new ArtifactRefused(400, `${checked.error[0]!.toUpperCase()}${checked.error.slice(1)}.`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new ArtifactRefused(
-      400,
-      `The coordinator fetches editions over http or https only, not ${u.protocol.replace(/:$/, '')}.`,
-    );
-  }
-  if (u.username || u.password) {
-    throw new ArtifactRefused(
-      400,
-      'The URL carries a user name or password; the coordinator does not take credentials in a URL (they would sit in its logs). Use a URL that needs none, e.g. a pre-signed one.',
-    );
-  }
-  return u;
+  return checked.url;
 }
 
 function request(u: URL, signal: AbortSignal): Promise<IncomingMessage> {
@@ -75,7 +52,7 @@ export async function fetchToStore(
     } catch (err) {
       throw new ArtifactRefused(
         502,
-        `Could not fetch ${redactUrl(u.href)}: ${signal.aborted ? 'it took too long' : (err as Error).message}. Nothing was stored.`,
+        `Could not fetch ${editionUrlForLogs(u.href)}: ${signal.aborted ? 'it took too long' : (err as Error).message}. Nothing was stored.`,
       );
     }
     const status = res.statusCode ?? 0;
@@ -84,7 +61,7 @@ export async function fetchToStore(
       if (hop >= maxRedirects) {
         throw new ArtifactRefused(
           502,
-          `${redactUrl(url)} redirected more than ${maxRedirects} times. Nothing was stored.`,
+          `${editionUrlForLogs(url)} redirected more than ${maxRedirects} times. Nothing was stored.`,
         );
       }
       u = checkFetchUrl(new URL(res.headers.location, u).href);
@@ -94,7 +71,7 @@ export async function fetchToStore(
       res.resume();
       throw new ArtifactRefused(
         502,
-        `${redactUrl(u.href)} answered HTTP ${status}, not 200. Nothing was stored.`,
+        `${editionUrlForLogs(u.href)} answered HTTP ${status}, not 200. Nothing was stored.`,
       );
     }
     const declared = Number(res.headers['content-length']);
@@ -109,7 +86,7 @@ export async function fetchToStore(
       if (err instanceof ArtifactRefused) throw err;
       throw new ArtifactRefused(
         502,
-        `Fetching ${redactUrl(u.href)} failed: ${signal.aborted ? 'it took too long' : (err as Error).message}. Nothing was stored.`,
+        `Fetching ${editionUrlForLogs(u.href)} failed: ${signal.aborted ? 'it took too long' : (err as Error).message}. Nothing was stored.`,
       );
     }
   }

@@ -350,7 +350,7 @@ describe('issue 16 item 6: editions streamed to disk and by URL, on a real coord
       wrong,
     ]);
     expect(creds.code).toBe(1);
-    expect(creds.stderr).toMatch(/does not take credentials in a URL/);
+    expect(creds.stderr).toMatch(/carries a user name or password/);
     expect(await editions()).not.toContain('creds');
   }, 60_000);
 

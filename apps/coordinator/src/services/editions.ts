@@ -1,7 +1,8 @@
 import { ApiError, MAX_EDITION_BYTES, type ApiServices } from '@rollgate/api';
 import { StoreConflictError, type EditionRecord } from '@rollgate/engine';
+import { editionUrlForLogs } from '@rollgate/domain';
 import { createEditionVerbs } from '../edition-verbs';
-import { checkFetchUrl, redactUrl } from '../artifact-fetch';
+import { checkFetchUrl } from '../artifact-fetch';
 import { ArtifactRefused } from '../artifact-upload';
 import type { CoordinatorServicesOptions, SharedServices } from './options';
 
@@ -106,7 +107,7 @@ export function createEditionServices(
     },
     async addFromUrl(input, actor) {
       await refuseTaken(input.app, input.name);
-      const from = redactUrl(input.url);
+      const from = editionUrlForLogs(input.url);
       if (input.fetchBy === 'agents') {
         // The coordinator never downloads it (docs/adr/0039): each agent fetches the URL and
         // verifies the sha256 when it stages the edition. Its size is what the operator said,
