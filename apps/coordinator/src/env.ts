@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { parseTrustedProxies, type ProxyTrust } from './request-origin';
+import { parseTrustedProxies, type ProxyTrust } from './http/request-origin';
 
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
 

@@ -8,5 +8,5 @@ export {
   type CoordinatorOptions,
 } from './create-coordinator';
 // The agent gateway alone, for tools/bench's gateway-level fan-out (no engine, no database).
-export { createAgentGateway, type AgentGateway, type AgentGatewayEvents } from './agent-gateway';
-export { createArtifactStore } from './artifact-store';
+export { createAgentGateway, type AgentGateway, type AgentGatewayEvents } from './agents/agent-gateway';
+export { createArtifactStore } from './editions/artifact-store';

@@ -1,7 +1,7 @@
 import { ApiError, type ApiServices } from '@rollgate/api';
-import { IdentityError, type AgentIdentity } from '../agent-identity';
-import type { AuthService } from '../auth-service';
-import { isServiceToken, type ServiceTokens } from '../service-tokens';
+import { IdentityError, type AgentIdentity } from '../identity/agent-identity';
+import type { AuthService } from '../http/auth-service';
+import { isServiceToken, type ServiceTokens } from '../http/service-tokens';
 
 /** The identity service with its refusals as API errors. */
 export function agentServices(identity: AgentIdentity): NonNullable<ApiServices['agents']> {

@@ -1,9 +1,9 @@
 import { ApiError, MAX_EDITION_BYTES, type ApiServices } from '@rollgate/api';
 import { StoreConflictError, type EditionRecord } from '@rollgate/engine';
 import { editionUrlForLogs } from '@rollgate/domain';
-import { createEditionVerbs } from '../edition-verbs';
-import { checkFetchUrl } from '../artifact-fetch';
-import { ArtifactRefused } from '../artifact-upload';
+import { createEditionVerbs } from '../editions/edition-verbs';
+import { checkFetchUrl } from '../editions/artifact-fetch';
+import { ArtifactRefused } from '../editions/artifact-upload';
 import type { CoordinatorServicesOptions, SharedServices } from './options';
 
 /** Editions: uploads (inline, streamed, by URL), the edition verbs, the never-overwritten rule. */

@@ -1,7 +1,7 @@
 import { createQueries, type ApiServices } from '@rollgate/api';
 import type { AuditEvent } from '@rollgate/engine';
-import { createRoutingService } from '../routing-service';
-import { auditedTokens } from '../service-tokens';
+import { createRoutingService } from '../lb/routing-service';
+import { auditedTokens } from '../http/service-tokens';
 import { agentServices, authServices } from './auth';
 import { createClusterServices } from './clusters';
 import { createEditionServices } from './editions';

@@ -8,8 +8,8 @@ import {
 } from '@rollgate/domain';
 import { renderHaproxyBackend, renderRoutingFrontend, routingMapFiles } from '@rollgate/lb';
 import { ApiError, type ApiServices, type LbView } from '@rollgate/api';
-import { gateAddress, PoolsConfigError, renderPoolsConfig, usesPools } from '../haproxy-pools-config';
-import { readLbTraffic } from '../lb-traffic';
+import { gateAddress, PoolsConfigError, renderPoolsConfig, usesPools } from '../lb/haproxy-pools-config';
+import { readLbTraffic } from '../watching/lb-traffic';
 import type { CoordinatorServicesOptions, SharedServices } from './options';
 
 /** Load balancers: configure against the live balancers, show, traffic, HAProxy config, routing. */

@@ -1,11 +1,11 @@
 import type { QueryServices } from '@rollgate/api';
 import type { AuditEvent, Clock, Engine, EngineStore } from '@rollgate/engine';
-import type { AgentIdentity } from '../agent-identity';
-import type { ArtifactStore } from '../artifact-store';
-import type { AuthService } from '../auth-service';
-import type { LbAdapter } from '../lb-adapter';
-import type { RoutingService } from '../routing-service';
-import type { ServiceTokens } from '../service-tokens';
+import type { AgentIdentity } from '../identity/agent-identity';
+import type { ArtifactStore } from '../editions/artifact-store';
+import type { AuthService } from '../http/auth-service';
+import type { LbAdapter } from '../lb/lb-adapter';
+import type { RoutingService } from '../lb/routing-service';
+import type { ServiceTokens } from '../http/service-tokens';
 
 export interface CoordinatorServicesOptions {
   version: string;

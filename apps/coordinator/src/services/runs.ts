@@ -19,8 +19,8 @@ import {
   type UpgradeInput,
 } from '@rollgate/api';
 import { type RunRecord } from '@rollgate/engine';
-import { assertMayWaive } from '../waive-rule';
-import { blockingGates, previewReadiness } from '../readiness-check';
+import { assertMayWaive } from './waive-rule';
+import { blockingGates, previewReadiness } from './readiness-check';
 import type { CoordinatorServicesOptions, SharedServices } from './options';
 
 /** Runs: plan and start (compiled, checked, the waive rule), commands, portal links, evidence. */

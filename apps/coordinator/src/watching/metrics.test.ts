@@ -112,7 +112,7 @@ describe('coordinator metrics (issue 16 item 3)', () => {
 });
 
 describe('readiness (issue 16 item 3)', () => {
-  const folder = new URL('../../../packages/db/migrations', import.meta.url).pathname;
+  const folder = new URL('../../../../packages/db/migrations', import.meta.url).pathname;
 
   it('names a failed database check without the connection string, and a missing migrations folder', async () => {
     const down = createReadiness({

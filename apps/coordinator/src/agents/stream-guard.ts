@@ -4,7 +4,7 @@
 // `recheckMs` (the certificates live in the shared database).
 import type { IdentityStore } from '@rollgate/engine';
 import type { Logger } from '@rollgate/logger';
-import type { AgentIdentity, PeerCert } from './agent-identity';
+import type { AgentIdentity, PeerCert } from '../identity/agent-identity';
 
 export interface StreamGuardOptions {
   store: IdentityStore;

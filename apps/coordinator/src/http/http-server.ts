@@ -3,9 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { appRouter, type ApiContext, type ApiServices, type Principal } from '@rollgate/api';
 import type { Logger } from '@rollgate/logger';
 import { clientAddress, DEFAULT_PROXY_TRUST, withRequestOrigin, type ProxyTrust } from './request-origin';
-import type { CoordinatorMetrics } from './metrics';
-import type { Readiness } from './readiness';
-import { EDITION_UPLOAD_PATH, handleEditionUpload } from './artifact-upload-route';
+import type { CoordinatorMetrics } from '../watching/metrics';
+import type { Readiness } from '../watching/readiness';
+import { EDITION_UPLOAD_PATH, handleEditionUpload } from '../editions/artifact-upload-route';
 
 /** Request body caps, bytes (docs/adr/0020). */
 export interface BodyLimits {

@@ -10,7 +10,7 @@ import type { Logger } from '@rollgate/logger';
 import type { z } from 'zod';
 import type { AgentCa } from './agent-ca';
 import { IdentityError, type AgentIdentity } from './agent-identity';
-import { createRateLimiter, type RateLimiter } from './rate-limit';
+import { createRateLimiter, type RateLimiter } from '../http/rate-limit';
 
 export interface EnrolmentServerOptions {
   /** Interface to listen on; default 127.0.0.1. */

@@ -15,7 +15,7 @@ import {
 } from '@rollgate/domain';
 import { ApiError, type ApiServices } from '@rollgate/api';
 import { type Engine, type EngineStore, type RunRecord, type ServerRecord } from '@rollgate/engine';
-import type { RoutingService } from './routing-service';
+import type { RoutingService } from '../lb/routing-service';
 
 export interface EditionVerbsOptions {
   store: EngineStore;

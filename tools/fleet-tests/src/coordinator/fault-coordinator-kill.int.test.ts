@@ -4,7 +4,7 @@
 // and the capacity floor must hold at every recorded ledger event.
 //
 // Replay a failure with the seed it prints: ROLLGATE_FAULT_SEED=<seed> npx vitest run -c
-// vitest.int.config.ts apps/coordinator/src/fault-coordinator-kill.int.test.ts
+// vitest.int.config.ts tools/fleet-tests/src/coordinator/fault-coordinator-kill.int.test.ts
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -8,7 +8,7 @@ import { createLogger } from '@rollgate/logger';
 import type { AgentMessage__Output, CoordinatorMessage } from '@rollgate/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { createAgentGateway } from './agent-gateway';
-import type { ArtifactStore } from './artifact-store';
+import type { ArtifactStore } from '../editions/artifact-store';
 
 const HEARTBEAT_MS = 500;
 

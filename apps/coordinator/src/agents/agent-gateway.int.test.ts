@@ -14,7 +14,7 @@ import {
 } from '@rollgate/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentGateway } from './agent-gateway';
-import { createArtifactStore } from './artifact-store';
+import { createArtifactStore } from '../editions/artifact-store';
 
 /** A log writer that holds `capacity` lines until release() stores them (a stuck database). */
 function fullWriter(capacity: number) {

@@ -26,7 +26,7 @@ import {
   decodeLogBatchMessage,
 } from '@rollgate/protocol';
 import type { Logger } from '@rollgate/logger';
-import type { ArtifactStore } from './artifact-store';
+import type { ArtifactStore } from '../editions/artifact-store';
 import { createLogIntake, type LogLimits, type LogStreamState } from './log-intake';
 import { fromWireHealth, fromWireStatus, toWireOp } from './wire';
 
