@@ -22,7 +22,7 @@ if [ -z "${wanted[*]}" ]; then
   # started by the test itself as a non-daemon child with its own config (Debian's postinst may
   # also start the system's supervisord: harmless, the test never talks to it).
   # prometheus: promtool checks /metrics and the sample alert rules, and a real Prometheus scrapes
-  # a coordinator once (apps/coordinator/src/metrics.int.test.ts; the test starts its own on a free
+  # a coordinator once (tools/fleet-tests/src/coordinator/metrics.int.test.ts; the test starts its own on a free
   # loopback port; Debian's postinst may also start the system's one on :9090: harmless, unused).
   # python3: the notification test receives mail with Python 3.11's `smtpd` DebuggingServer
   # (apps/coordinator/src/notifications/notifications.int.test.ts).
