@@ -54,16 +54,5 @@ export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = {
  */
 export const RATIO_FLOOR_BYTES = 64 * 1024 ** 2;
 
-/** 8589934592 → "8 GiB", 1610612736 → "1.5 GiB", 3000 → "2.9 KiB". */
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  if (u === 0) return `${n} bytes`;
-  const s = v >= 100 ? v.toFixed(0) : v.toFixed(1).replace(/\.0$/, '');
-  return `${s} ${units[u]}`;
-}
+// The domain's one size format; by its own entry so the heavy-work child loads no zod schemas.
+export { formatBytes } from '@rollgate/domain/bytes';

@@ -15,8 +15,8 @@ describe('upload progress (issue 16 item 6)', () => {
     for (let sent = 0; sent <= 1000; sent += 25) p.update(sent, 1000);
     p.done();
     expect(writes).toHaveLength(11);
-    expect(writes[0]).toBe('Uploading shop 2.0: 0% (0 B of 1000 B)\n');
-    expect(writes[10]).toBe('Uploading shop 2.0: 100% (1000 B of 1000 B)\n');
+    expect(writes[0]).toBe('Uploading shop 2.0: 0% (0 bytes of 1000 bytes)\n');
+    expect(writes[10]).toBe('Uploading shop 2.0: 100% (1000 bytes of 1000 bytes)\n');
     expect(writes.every((w) => !w.includes('\r'))).toBe(true);
   });
 
@@ -26,7 +26,7 @@ describe('upload progress (issue 16 item 6)', () => {
     p.update(500, 1000);
     p.update(1000, 1000);
     p.done();
-    expect(writes[0]).toMatch(/^\rUploading shop 2\.0 \[#{15}-{15}\]  50% 500 B \/ 1000 B/);
+    expect(writes[0]).toMatch(/^\rUploading shop 2\.0 \[#{15}-{15}\]  50% 500 bytes \/ 1000 bytes/);
     expect(writes[1]).toMatch(/^\rUploading shop 2\.0 \[#{30}\] 100% /);
     expect(writes.at(-1)).toBe('\n');
   });

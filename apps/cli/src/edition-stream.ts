@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { EditionRow } from './api-types';
 import { trpcEndpoint } from './client';
 import { CliError, EXIT } from './errors';
-import { formatBytes } from './format';
+import { formatBytes } from '@rollgate/domain';
 
 /** Where the coordinator takes an archive as a raw request body (docs/adr/0036). */
 const UPLOAD_PATH = '/upload/edition';

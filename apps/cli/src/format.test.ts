@@ -3,7 +3,6 @@ import type { LogRow, RunView, ServerRow } from './api-types';
 import {
   activeEditions,
   colors,
-  formatBytes,
   formatClock,
   formatDateTime,
   formatDetails,
@@ -83,11 +82,6 @@ describe('times', () => {
     expect(formatClock(Date.UTC(2025, 0, 15, 3, 4, 5, 6), { utc: true })).toBe('03:04:05.006');
     expect(formatDateTime(Date.UTC(2025, 0, 5, 3, 4, 5), { utc: true })).toBe('2025-01-05 03:04:05');
     expect(formatDateTime(null)).toBe('-');
-  });
-  it('formats sizes', () => {
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1536)).toBe('1.5 KiB');
-    expect(formatBytes(64 * 1024 * 1024)).toBe('64 MiB');
   });
 });
 

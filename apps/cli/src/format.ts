@@ -2,7 +2,7 @@
  * Pure text rendering for the CLI: tables, the progress bar, log lines and the run view. No I/O, no
  * clock (the caller passes `now`), so everything here is unit-tested byte for byte.
  */
-import { formatAge, formatDuration } from '@rollgate/domain';
+import { formatAge, formatBytes, formatDuration } from '@rollgate/domain';
 import type { AuditRow, EditionRow, LogRow, RunRow, RunView, ServerRow, StepView } from './api-types';
 
 // ── colour ──────────────────────────────────────────────────────────────────────────────────────
@@ -204,19 +204,6 @@ export function formatDateTime(at: number | null | undefined, opts: TimeOptions 
       ]
     : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
   return `${y}-${two(mo)}-${two(da)} ${two(h)}:${two(mi)}:${two(s)}`;
-}
-
-/** `1.5 MiB`: archive sizes. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u += 1;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }
 
 /**

@@ -5,6 +5,7 @@ export * from './plan';
 export * from './phases';
 export * from './readiness-gates';
 export * from './durations';
+export * from './bytes';
 export * from './coordinator-url';
 export * from './messages';
 export * from './groups';

@@ -2,7 +2,8 @@ import { readFile, stat } from 'node:fs/promises';
 import type { CommandContext, JsonFlag } from '../context';
 import { sha256File } from '../edition-stream';
 import { CliError, EXIT } from '../errors';
-import { formatBytes, renderEditions } from '../format';
+import { formatBytes } from '@rollgate/domain';
+import { renderEditions } from '../format';
 
 /**
  * The base64 `editions.upload` takes at most 64 MiB (MAX_EDITION_BYTES in @rollgate/api); it is

@@ -3,7 +3,7 @@
 import Link from 'next/link';
 import { useMemo, useState, type FormEvent } from 'react';
 import type { RunListRow } from '../api-types';
-import { formatBytes } from '../encode';
+import { formatBytes } from '@rollgate/domain';
 import {
   activeEditionOf,
   buildEditionCall,

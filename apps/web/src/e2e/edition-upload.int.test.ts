@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, ROOT, startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
-import { formatBytes } from '../encode';
+import { formatBytes } from '@rollgate/domain';
 import { startNextConsole } from './next-console';
 
 const WEB = join(ROOT, 'apps/web');

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes } from './encode';
 import { errorInfo } from './errors';
 import { groupEditions } from './editions-model';
-
-describe('formatBytes', () => {
-  it('formats sizes', () => {
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(2048)).toBe('2.0 kB');
-    expect(formatBytes(12_300_000)).toBe('12.3 MB');
-  });
-});
 
 describe('errorInfo', () => {
   const trpcErr = (code: string, message: string) => ({ message, data: { code } });
