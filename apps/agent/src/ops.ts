@@ -105,8 +105,10 @@ export interface OpRunnerDeps {
   fetchArtifact: (sha256: string, signal: AbortSignal) => AsyncIterable<ArtifactPiece>;
   /** Last output line of each service, for "exited before becoming healthy" messages. */
   lastOutput: (service: string) => string | undefined;
-  /** Drain and health poll interval, ms; default 100. */
+  /** Drain poll interval, and how often a waiting op checks the service is still running, ms; default 100. */
   pollMs?: number;
+  /** How often waitHealthy asks the health URL, ms; default 20 (the rollout waits on the first healthy answer). */
+  healthPollMs?: number;
   /** Runs downloads, checksums and backups off the agent's loop; default a client with default limits. */
   heavy?: HeavyClient;
   /** Bounds on archives the agent reads back (backups); default DEFAULT_ARCHIVE_LIMITS. */
@@ -128,6 +130,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       configSecrets({ services: deps.services, testAccounts: deps.testAccounts ?? {} }, deps.baseEnv),
     );
   const pollMs = deps.pollMs ?? 100;
+  const healthPollMs = deps.healthPollMs ?? Math.min(20, pollMs);
   const byName = new Map(deps.services.map((s) => [s.name, s]));
   const downloads = join(deps.dataDir, 'downloads');
   const heavy = deps.heavy ?? createHeavyClient();
@@ -620,7 +623,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
           `the second instance of ${s.name} was not healthy within ${secs(timeout)}; last error: ${lastError}`,
         );
       }
-      await sleep(Math.min(pollMs, timeout - elapsed), ctx.signal);
+      await sleep(Math.min(healthPollMs, timeout - elapsed), ctx.signal);
     }
   }
 
@@ -645,35 +648,46 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     const timeout = op.timeoutMs || OP_DEFAULTS.waitHealthyTimeoutMs;
     const started = performance.now();
     let lastError = 'no check completed';
+    let aliveAt = -Infinity;
     for (;;) {
       // Our process must be alive: a healthy answer from anything else on the port proves nothing.
+      // Asked at most every pollMs (a manager may ask supervisorctl or systemctl), while the
+      // health URL is asked every healthPollMs: the rollout waits on the first healthy answer.
       const m = managerOf(s);
-      if (!(await m.refresh())) {
+      const notRunning = () => {
         const out = deps.lastOutput(s.name);
-        throw new Error(
+        return new Error(
           `${s.name} is not running (it exited or was never started)${out ? `; its last output: ${out}` : ''}; ${whereToLook(s, m)}`,
         );
+      };
+      if (performance.now() - aliveAt >= pollMs) {
+        aliveAt = performance.now();
+        if (!(await m.refresh())) throw notRunning();
       }
+      let healthy = false;
       try {
         const res = await httpGet(s.healthUrl, {
           timeoutMs: Math.min(2000, timeout),
           signal: ctx.signal,
           maxBody: 512,
         });
-        if (res.status === 200) {
-          await deps.health.checkNow(s.name);
-          return `${s.name} healthy after ${secs(performance.now() - started)}`;
-        }
-        lastError = `${s.healthUrl} answered ${res.status}`;
+        healthy = res.status === 200;
+        if (!healthy) lastError = `${s.healthUrl} answered ${res.status}`;
       } catch (err) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
         lastError = `${s.healthUrl}: ${errorMessage(err)}`;
+      }
+      if (healthy) {
+        // Asked again for the answer that counts: ours must still be the process that gave it.
+        if (!(await m.refresh())) throw notRunning();
+        await deps.health.checkNow(s.name);
+        return `${s.name} healthy after ${secs(performance.now() - started)}`;
       }
       const elapsed = performance.now() - started;
       if (elapsed >= timeout) {
         throw new Error(`${s.name} was not healthy within ${secs(timeout)}; last error: ${lastError}`);
       }
-      await sleep(Math.min(pollMs, timeout - elapsed), ctx.signal);
+      await sleep(Math.min(healthPollMs, timeout - elapsed), ctx.signal);
     }
   }
 
