@@ -25,7 +25,7 @@ if [ -z "${wanted[*]}" ]; then
   # a coordinator once (tools/fleet-tests/src/coordinator/metrics.int.test.ts; the test starts its own on a free
   # loopback port; Debian's postinst may also start the system's one on :9090: harmless, unused).
   # python3: the notification test receives mail with Python 3.11's `smtpd` DebuggingServer
-  # (apps/coordinator/src/notifications/notifications.int.test.ts).
+  # (tools/fleet-tests/src/coordinator/notifications.int.test.ts).
   wanted=(
     useradd:passwd
     python3:python3
