@@ -88,6 +88,7 @@ describe('vs-ansible phases', () => {
       readmitMs: 0,
       engineMs: 200,
     };
+    const readmitting = { ...timing, totalMs: 4000, engineMs: 150, readmitMs: 1050 };
     const agent = { source: 'agent' as const, serverId: 's1' };
     const logs = [
       log(600, 'RG0100I', 'op started: op 2/8: drain svc (up to 5 s)', agent),
@@ -99,6 +100,12 @@ describe('vs-ansible phases', () => {
     expect(g['LB reaction']).toBeCloseTo(0.8, 3);
     expect(g.drain).toBe(0);
     expect(g.agentOverhead).toBeCloseTo(2.8 - 0.8 - 0.002 - 1.1, 3);
+    // The wait for the LB's rise checks after the gate opened is its reaction too, not the engine's.
+    const logs2 = [...logs.slice(0, 2), log(4500, 'RG0119I', `… | ${JSON.stringify(readmitting)}`)];
+    const g2 = phasesFromRun(view(500, 4500, 4600), logs2, [svc], ['s1'], { cliStart: T, cliEnd: T + 4600 })
+      .perGroup[0]!;
+    expect(g2['LB reaction']).toBeCloseTo(0.8 + 1.05, 3);
+    expect(g2.engine).toBeCloseTo(4.1 - 1.85 - 0.002 - 1.1, 3);
   });
 
   it('falls back to the run log timestamps when the engine writes no timing line', () => {

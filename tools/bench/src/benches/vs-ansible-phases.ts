@@ -29,7 +29,10 @@ export interface GroupPhases {
   drain: number;
   stop: number;
   'start-to-ready': number;
-  /** Health verified by the agent → the engine has the server back (included in `engine`). */
+  /**
+   * Health verified by the agent → the engine has the server back: in `engine` in runtime mode,
+   * in `LB reaction` in gate-only mode (there it is the LB's check interval × rise).
+   */
   're-admission': number;
   /** The window minus LB reaction, drain, stop and start-to-ready. */
   engine: number;
@@ -145,6 +148,9 @@ export function phasesFromRun(
       at(inStep, (l) => l.source === 'engine' && l.code === 'RG0061I' && l.serverId !== null, 'last') ??
       st.finishedAt;
     const readmission = healthy !== null && back !== null ? back - healthy : 0;
+    // Gate-only: the wait for the LB to see the open gate (the engine computes it from the LB's
+    // check interval and rise, and adds nothing) is the LB's reaction on the way back.
+    if (setDrain === null) lbReaction += readmission;
     const window = end - start;
     const timed = inStep.map(timingLine).find((t) => t !== null);
     if (timed) {
@@ -152,7 +158,7 @@ export function phasesFromRun(
       timedGroups++;
       // Runtime: time inside LB calls and the drain; gate-only: the agent's drain op (inside agentMs).
       const atLb = timed.lbMs + timed.drainMs > 0;
-      lbReaction = atLb ? timed.lbMs : agentDrain;
+      lbReaction = atLb ? timed.lbMs : agentDrain + timed.readmitMs;
       drain = atLb ? timed.drainMs : 0;
       return {
         servers: members,
