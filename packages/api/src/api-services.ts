@@ -13,6 +13,7 @@ import type {
 } from '@rollgate/domain';
 import type { EditionRecord, Engine, RunRecord } from '@rollgate/engine';
 import type { QueryServices } from './queries';
+import type { PortalView } from './portal-view';
 import type {
   EditionBackoutInput,
   EditionRolloutInput,
@@ -47,7 +48,6 @@ export type EngineRunCommands = Pick<
   | 'resume'
   | 'abort'
   | 'signOff'
-  | 'skipDrain'
   | 'skipServer'
   | 'exclude'
   | 'rollbackOptions'
@@ -73,6 +73,8 @@ export interface ApiServices {
   tokens?: ServiceTokenServices;
   /** Notifications (docs/adr/0032); absent on a coordinator built without them (unit tests). */
   notify?: NotifyServices;
+  /** The customer's portal: each call opens the run its link's token names, and only that run. */
+  portal: PortalServices;
   runs: EngineRunCommands & {
     /** The compiled plan with its windows (seed and learned) and the readiness gates as they stand now. */
     plan(input: UpgradeInput): Promise<PlanPreview>;
@@ -82,6 +84,8 @@ export interface ApiServices {
      */
     start(input: UpgradeInput, actor: string, user: Pick<UserView, 'username' | 'role'>): Promise<RunRecord>;
     waive(runId: string, gate: ReadinessGate, reason: string, actor: string): Promise<RunRecord>;
+    /** Ends the wait for a server's sessions to drain; the run as it stands afterwards. */
+    skipDrain(runId: string, serverId: string, actor: string): Promise<RunRecord>;
     /** The text to send to service users about the run's windows. */
     notice(runId: string, timeZone?: string): Promise<string>;
     /** Readiness gates and every action result of the run: its evidence. */
@@ -95,8 +99,6 @@ export interface ApiServices {
     portalLinks(runId: string | undefined): Promise<PortalLinkView[]>;
     /** Withdraws a portal link at once; audited when it changed anything. */
     revokePortalLink(input: PortalLinkRef, actor: string): Promise<PortalLinkView>;
-    /** The run a portal token opens and for whom; UNAUTHORIZED saying why when it opens none. */
-    openPortal(token: string): Promise<{ run: RunRecord; recipient: string }>;
   };
   clusters: {
     getSettings(cluster: string): Promise<ClusterSettings>;
@@ -186,6 +188,18 @@ export interface ApiContext {
   /** The bearer token of the request, when there is one (for logout). */
   token: string | null;
   services: ApiServices;
+}
+
+/**
+ * What a portal link's holder may do. Every call opens the run the token names (UNAUTHORIZED saying
+ * why when it opens none), acts as `customer:<recipient>` and answers what the customer sees.
+ */
+export interface PortalServices {
+  view(token: string): Promise<PortalView>;
+  /** The customer's verification at the end of the run. */
+  signOff(token: string, decision: 'approve' | 'reject', comment: string): Promise<PortalView>;
+  /** The customer's answer to a proposed rollback. */
+  decideRollback(token: string, decision: 'authorise' | 'decline', comment: string): Promise<PortalView>;
 }
 
 /** Accounts, sessions and portal links (the coordinator's auth service). */

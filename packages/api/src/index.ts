@@ -31,6 +31,7 @@ export type {
   LbTrafficView,
   PlanPreview,
   PortalLinkView,
+  PortalServices,
   RollbackOptionView,
   RoutesView,
 } from './api-services';

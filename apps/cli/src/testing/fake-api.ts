@@ -294,6 +294,11 @@ export async function startFakeApi(): Promise<FakeApi> {
       listPortalLinks: unused('auth.listPortalLinks'),
       revokePortalLink: unused('auth.revokePortalLink'),
     },
+    portal: {
+      view: unused('portal.view'),
+      signOff: unused('portal.signOff'),
+      decideRollback: unused('portal.decideRollback'),
+    },
     runs: {
       async plan(input) {
         return { ...planFor(input.cluster, input.app, input.edition), readiness: [], schedule: null };
@@ -325,7 +330,6 @@ export async function startFakeApi(): Promise<FakeApi> {
       createPortalLink: unused('runs.createPortalLink'),
       portalLinks: unused('runs.portalLinks'),
       revokePortalLink: unused('runs.revokePortalLink'),
-      openPortal: unused('runs.openPortal'),
     },
     clusters: {
       getSettings: unused('clusters.getSettings'),

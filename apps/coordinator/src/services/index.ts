@@ -6,6 +6,7 @@ import { agentServices, authServices } from './auth';
 import { createClusterServices } from './clusters';
 import { createEditionServices } from './editions';
 import { createLbServices } from './lb';
+import { createPortalServices } from './portal';
 import type { CoordinatorServicesOptions, SharedServices } from './options';
 import { createRunServices } from './runs';
 
@@ -33,6 +34,7 @@ export function createCoordinatorServices(opts: CoordinatorServicesOptions): Api
     ...(agents ? { agents: agentServices(agents) } : {}),
     ...(opts.tokens ? { tokens: auditedTokens(opts.tokens, shared.audit) } : {}),
     runs: createRunServices(opts, shared),
+    portal: createPortalServices(opts, shared),
     clusters: createClusterServices(opts, shared),
     lb: createLbServices(opts, shared),
     editions: createEditionServices(opts, shared),

@@ -223,7 +223,10 @@ export function createRunServices(
     resume: (runId, actor) => engine.resume(runId, actor),
     abort: (runId, actor, reason) => engine.abort(runId, actor, reason),
     signOff: (runId, decision, comment, actor) => engine.signOff(runId, decision, comment, actor),
-    skipDrain: (runId, serverId, actor) => engine.skipDrain(runId, serverId, actor),
+    async skipDrain(runId, serverId, actor) {
+      await engine.skipDrain(runId, serverId, actor);
+      return mustRun(runId);
+    },
     skipServer: (runId, serverId, actor) => engine.skipServer(runId, serverId, actor),
     exclude: (runId, serverId, actor) => engine.exclude(runId, serverId, actor),
     rollbackOptions: (runId) => engine.rollbackOptions(runId),
@@ -280,20 +283,6 @@ export function createRunServices(
         });
       }
       return link;
-    },
-    async openPortal(token) {
-      const opened = await opts.auth.resolvePortal(token);
-      const run = opened ? await store.getRun(opened.runId) : null;
-      if (!opened || !run) {
-        const why = opened ? null : await opts.auth.portalRefusal(token);
-        throw new ApiError(
-          'UNAUTHORIZED',
-          why === 'revoked'
-            ? 'This portal link was withdrawn by your service provider; ask your contact for a new one.'
-            : 'This portal link is not valid or has expired; ask your contact for a new one.',
-        );
-      }
-      return { run, recipient: opened.recipient };
     },
     async notice(runId, timeZone) {
       const run = await mustRun(runId);

@@ -43,10 +43,11 @@ export const upgradeRouter = t.router({
     .mutation(async ({ ctx, input }) =>
       ctx.services.queries.runView(await ctx.services.runs.abort(input.runId, ctx.actor, input.reason)),
     ),
-  skipDrain: operator.input(skipDrainInput).mutation(async ({ ctx, input }) => {
-    await ctx.services.runs.skipDrain(input.runId, input.serverId, ctx.actor);
-    return ctx.services.queries.runStatus(input.runId);
-  }),
+  skipDrain: operator
+    .input(skipDrainInput)
+    .mutation(async ({ ctx, input }) =>
+      ctx.services.queries.runView(await ctx.services.runs.skipDrain(input.runId, input.serverId, ctx.actor)),
+    ),
   signOff: operator
     .input(signOffInput)
     .mutation(async ({ ctx, input }) =>
