@@ -21,7 +21,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, '../..');
 export const BUNDLE_NAME = 'rollgate-agent.cjs';
 /**
- * The agent's heavy-work child (apps/agent/src/heavy-worker.ts: unpack, checksum, download,
+ * The agent's heavy-work child (apps/agent/src/heavy/heavy-worker.ts: unpack, checksum, download,
  * backups; docs/adr/0016), a second file beside the bundle: `tar` and the zlib pipelines live only
  * there, so the resident agent never carries them.
  */
@@ -31,7 +31,7 @@ export const AGENT_PROTO = join(ROOT, 'packages/protocol/proto/rollgate/agent/v1
 /**
  * agent.proto as protobufjs JSON, parsed as @grpc/proto-loader parses it for the agent (camelCase
  * field names: LOADER_OPTIONS.keepCase is false). The bundle embeds it (apps/agent/src/
- * agent-service-client.ts), so the agent neither parses the .proto nor loads proto-loader at start.
+ * coordinator/agent-service-client.ts), so the agent neither parses the .proto nor loads proto-loader at start.
  */
 export function agentProtoJson(protoPath = AGENT_PROTO) {
   // protobufjs is what proto-loader parses with: resolve the same copy.
@@ -154,7 +154,7 @@ export async function buildAgentBundle({
   chmodSync(bundle, 0o755);
   const worker = join(out, WORKER_NAME);
   const workerResult = await esbuild.build({
-    entryPoints: [join(ROOT, 'apps/agent/src/heavy-worker.ts')],
+    entryPoints: [join(ROOT, 'apps/agent/src/heavy/heavy-worker.ts')],
     outfile: worker,
     bundle: true,
     platform: 'node',

@@ -8,34 +8,34 @@ import type * as grpc from '@grpc/grpc-js';
 import { MSG } from '@rollgate/domain';
 import type { Logger } from '@rollgate/logger';
 import { CAPABILITIES, type CoordinatorMessage__Output, type ProtoGrpcType } from '@rollgate/protocol';
-import { agentCheckLine, createAgentCheckServer, type AgentCheckServer } from './agent-check';
+import { agentCheckLine, createAgentCheckServer, type AgentCheckServer } from './rotation/agent-check';
 import type { AgentConfig, ServiceConfig } from './config';
-import { createConnection, type Connection } from './connection';
-import { createEditionStore } from './edition-store';
-import { createExecutor, finishedToUpdate, type ActionReport, type Executor } from './executor';
-import { errorMessage } from './fs-util';
+import { createConnection, type Connection } from './coordinator/connection';
+import { createEditionStore } from './heavy/edition-store';
+import { createExecutor, finishedToUpdate, type ActionReport, type Executor } from './actions/executor';
+import { errorMessage } from './lib/fs-util';
 import {
   createGateServer,
   evaluateGate,
   type GateDecision,
   type GateServer,
   type ServiceHealthView,
-} from './gate';
-import { createHealthMonitor, serviceHealthTarget, type HealthMonitor } from './health-monitor';
-import { createAgentMetrics, createMetricsServer } from './metrics';
-import { createHeavyClient } from './heavy-client';
-import { openJournal, type Journal } from './journal';
-import { createLogShipper, type LogShipper, type ShipLevel } from './log-shipper';
-import { configSecrets, createOpRunner } from './ops';
-import { createRedactor } from './redact';
+} from './rotation/gate';
+import { createHealthMonitor, serviceHealthTarget, type HealthMonitor } from './rotation/health-monitor';
+import { createAgentMetrics, createMetricsServer } from './rotation/metrics';
+import { createHeavyClient } from './heavy/heavy-client';
+import { openJournal, type Journal } from './actions/journal';
+import { createLogShipper, type LogShipper, type ShipLevel } from './coordinator/log-shipper';
+import { configSecrets, createOpRunner } from './actions/ops';
+import { createRedactor } from './actions/redact';
 import { createServiceManagers } from './service-managers/create-service-manager';
 import type { ServiceManager } from './service-managers/service-manager';
-import { openStateStore, type GateWish, type StateStore } from './state-store';
-import { createSupervisor, type Supervisor } from './supervisor';
-import { createConnectionCounter, createListenCheck } from './tcp-connections';
-import { localAddresses, probeHostsFor } from './port-probe';
+import { openStateStore, type GateWish, type StateStore } from './rotation/state-store';
+import { createSupervisor, type Supervisor } from './processes/supervisor';
+import { createConnectionCounter, createListenCheck } from './rotation/tcp-connections';
+import { localAddresses, probeHostsFor } from './rotation/port-probe';
 import { AGENT_VERSION } from './version';
-import type { UrlFetchLimits } from './url-fetch';
+import type { UrlFetchLimits } from './heavy/url-fetch';
 import {
   fromWireArtifactChunks,
   fromWireGate,
@@ -44,7 +44,7 @@ import {
   toWireInventory,
   toWireLogLines,
   toWireUpdate,
-} from './wire';
+} from './coordinator/wire';
 
 export interface AgentOptions {
   config: AgentConfig;

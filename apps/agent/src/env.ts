@@ -1,6 +1,6 @@
 // The only reader of process.env in the agent: everything else takes options.
 import { z } from 'zod';
-import { DEFAULT_URL_FETCH_LIMITS, type UrlFetchLimits } from './url-fetch';
+import { DEFAULT_URL_FETCH_LIMITS, type UrlFetchLimits } from './heavy/url-fetch';
 
 const envSchema = z.object({
   /** Path of the agent's JSON config file; `--config` wins over it. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArchiveRefusedError, extractArchiveSafely } from './archive';
+import { ArchiveRefusedError, extractArchiveSafely } from './heavy/archive';
 import { faultRandom } from '@rollgate/demo-fleet/faults';
 import { parseConfig } from './config';
 

@@ -13,8 +13,8 @@ import * as grpc from '@grpc/grpc-js';
 import { createAgent } from './agent';
 import { loadConfig } from './config';
 import { readEnv } from './env';
-import { errorMessage } from './fs-util';
-import { createIdentity, EnrolmentRefused, type AgentIdentity } from './identity';
+import { errorMessage } from './lib/fs-util';
+import { createIdentity, EnrolmentRefused, type AgentIdentity } from './coordinator/identity';
 import { versionLine } from './version-line';
 
 const USAGE =

@@ -1,7 +1,7 @@
 // One ServiceManager per configured service, by its `manager` kind (docs/adr/0022).
 import type { Logger } from '@rollgate/logger';
 import type { ServiceConfig } from '../config';
-import type { Supervisor } from '../supervisor';
+import type { Supervisor } from '../processes/supervisor';
 import { createCommandsManager } from './commands';
 import { createProcessManager } from './process-manager';
 import { runArgv, type Runner } from './run-argv';

@@ -4,7 +4,7 @@
 // may hold secrets (a database URL), and never logged.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../fs-util';
+import { writeFileAtomic } from '../lib/fs-util';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

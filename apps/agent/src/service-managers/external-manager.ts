@@ -5,7 +5,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from '@rollgate/logger';
-import { errorMessage, writeFileAtomic } from '../fs-util';
+import { errorMessage, writeFileAtomic } from '../lib/fs-util';
 import type {
   ManagerKind,
   ManagerStatus,

@@ -1,6 +1,6 @@
 // `manager: "process"` (the default): the agent's own supervisor (../supervisor.ts) runs the
 // service as its child, exactly as before service managers existed. This adapter only calls it.
-import type { StartSpec, Supervisor } from '../supervisor';
+import type { StartSpec, Supervisor } from '../processes/supervisor';
 import type { ManagerStatus, RunningService, ServiceManager } from './service-manager';
 
 export interface ProcessManagerOptions {

@@ -3,7 +3,7 @@
 // at the program's exit, not when its pipes close: a start script that leaves a daemon behind
 // holding stdout must not hang the agent.
 import { spawn } from 'node:child_process';
-import { errorMessage } from '../fs-util';
+import { errorMessage } from '../lib/fs-util';
 
 export interface RunOptions {
   cwd?: string;

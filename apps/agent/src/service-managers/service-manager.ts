@@ -3,9 +3,9 @@
 // health monitor see only this interface, so draining, the gate and health checks are the same
 // whatever runs the service. Restarting after a crash belongs to the manager: the agent reports
 // what the manager says and never fights it.
-import type { StopResult } from '../supervisor';
+import type { StopResult } from '../processes/supervisor';
 
-export type { StopResult } from '../supervisor';
+export type { StopResult } from '../processes/supervisor';
 
 export const MANAGER_KINDS = ['process', 'systemd', 'supervisor', 'commands'] as const;
 export type ManagerKind = (typeof MANAGER_KINDS)[number];

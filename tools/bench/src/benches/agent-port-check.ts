@@ -17,7 +17,7 @@ import {
   countEstablished,
   createConnectionCounter,
   createListenCheck,
-} from '@rollgate/agent/src/tcp-connections';
+} from '@rollgate/agent/src/rotation/tcp-connections';
 import { median, percentile, round, type BenchResult, type Figure } from '../lib/figures';
 import { ROOT } from '../lib/proc';
 

@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 // The real agent's back-off, not a copy: a storm measured with another back-off would prove nothing.
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { createBackoff, type Backoff } from '@rollgate/agent/src/backoff';
+import { createBackoff, type Backoff } from '@rollgate/agent/src/coordinator/backoff';
 import {
   CAPABILITIES,
   loadAgentProtocol,
@@ -75,7 +75,7 @@ export interface Outage {
 
 type Call = grpc.ClientDuplexStream<AgentMessage, CoordinatorMessage__Output>;
 
-// The same rules as the real agent's connection (apps/agent/src/connection.ts defaults).
+// The same rules as the real agent's connection (apps/agent/src/coordinator/connection.ts defaults).
 const RESET_AFTER_MS = 10_000;
 const WELCOME_TIMEOUT_MS = 10_000;
 

@@ -3,7 +3,7 @@
 // 500 agents lose a SIGKILLed coordinator at the same moment and must
 // all be back on the restarted one within a bounded time. The agents are the bench's simulated
 // agents (real gRPC streams from worker processes, the real protocol), re-dialling with the real
-// agent's jittered back-off module (apps/agent/src/backoff.ts), so the figure is the real one.
+// agent's jittered back-off module (apps/agent/src/coordinator/backoff.ts), so the figure is the real one.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
 // The agent's back-off ceilings: the delays the sim drew must lie under them (full jitter).
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { backoffCeiling } from '@rollgate/agent/src/backoff';
+import { backoffCeiling } from '@rollgate/agent/src/coordinator/backoff';
 import { startSimPool, type SimPool } from '../lib/sim-pool';
 
 const AGENTS = 500;

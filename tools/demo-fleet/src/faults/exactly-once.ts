@@ -1,5 +1,5 @@
 // "Every action ran exactly once", checked from the agents' own journals (the records the agent
-// fsyncs before it runs anything; format in apps/agent/src/journal.ts) against the actions the
+// fsyncs before it runs anything; format in apps/agent/src/actions/journal.ts) against the actions the
 // coordinator persisted. Pure: the tests read the files and the run, this says what is wrong.
 
 export interface JournalLine {

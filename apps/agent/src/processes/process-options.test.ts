@@ -1,7 +1,7 @@
 // The `process` manager's settings in the agent config (services[].restart, user, group, log) and
 // how run-as users are resolved (issue 14.3).
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from './config';
+import { parseConfig } from '../config';
 import { resolveRunAs } from './run-as';
 import { DEFAULT_RESTART_POLICY } from './supervisor';
 

@@ -1,7 +1,7 @@
 // What an op hands back to the executor: a one-line summary and, for ops that produce evidence,
 // an ActionResult (sent as ActionUpdate.result_json and journaled with the finished record).
 import type { ActionOp, ActionResult } from '@rollgate/domain';
-import type { ShipLevel } from './log-shipper';
+import type { ShipLevel } from '../coordinator/log-shipper';
 
 export interface OpContext {
   actionId: string;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeBomb, writeGzipTar } from '../test/archives';
+import { writeBomb, writeGzipTar } from '../../test/archives';
 import { ArchiveLimitError, ArchiveRefusedError, extractArchiveSafely, validateEntries } from './archive';
 import { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from './archive-errors';
 import { createEditionStore } from './edition-store';

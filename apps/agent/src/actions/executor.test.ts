@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createExecutor, type ActionRequest } from './executor';
 import { openJournal, type Journal } from './journal';
 import type { OpRunner } from './ops';
-import { fromWireRunAction, toWireUpdate } from './wire';
+import { fromWireRunAction, toWireUpdate } from '../coordinator/wire';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 let dir: string;

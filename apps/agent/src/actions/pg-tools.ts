@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage } from './fs-util';
+import { errorMessage } from '../lib/fs-util';
 import { displayUrl } from './redact';
 
 /** The parts of a database URL the tools need. */

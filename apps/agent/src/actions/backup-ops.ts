@@ -12,10 +12,10 @@ import type {
   DbBackupResult,
   DbRestoreResult,
 } from '@rollgate/domain';
-import { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from './archive-errors';
-import type { ServiceConfig } from './config';
-import { errorMessage, fsyncDir, writeFileAtomic } from './fs-util';
-import { createHeavyClient, type HeavyClient } from './heavy-client';
+import { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from '../heavy/archive-errors';
+import type { ServiceConfig } from '../config';
+import { errorMessage, fsyncDir, writeFileAtomic } from '../lib/fs-util';
+import { createHeavyClient, type HeavyClient } from '../heavy/heavy-client';
 import { OpError, type OpContext, type OpOutcome } from './op-result';
 import {
   diffCounts,

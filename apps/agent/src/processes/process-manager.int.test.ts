@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createLogger } from '@rollgate/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LOG_ROTATION } from './log-relay';
-import { isPortListening } from './port-probe';
+import { isPortListening } from '../rotation/port-probe';
 import {
   createSupervisor,
   isAlive,
@@ -17,7 +17,7 @@ import {
   type Supervisor,
   type SupervisorEvent,
 } from './supervisor';
-import { createConnectionCounter, createListenCheck } from './tcp-connections';
+import { createConnectionCounter, createListenCheck } from '../rotation/tcp-connections';
 import { waiter } from '@rollgate/test-kit';
 
 const log = createLogger({ name: 'test', level: 'silent' });

@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@rollgate/logger';
-import { errorMessage, sleep, writeFileAtomic } from './fs-util';
+import { errorMessage, sleep, writeFileAtomic } from '../lib/fs-util';
 import { DEFAULT_LOG_ROTATION, startLogRelay, type LogRotation } from './log-relay';
 import { resolveRunAs, type RunAs } from './run-as';
 import { tailFile, type Tail } from './tail-file';

@@ -6,11 +6,11 @@
 // service would leave it in an unknown state.
 import { describeOp, editionUrlForLogs, MSG, type ActionOp, type ActionResult } from '@rollgate/domain';
 import type { Logger } from '@rollgate/logger';
-import { errorMessage } from './fs-util';
+import { errorMessage } from '../lib/fs-util';
 import type { FinalStatus, FinishedRecord, Journal } from './journal';
-import type { ShipLevel } from './log-shipper';
+import type { ShipLevel } from '../coordinator/log-shipper';
 import { OpError, type OpRunner } from './op-result';
-import type { MappedOps } from './wire';
+import type { MappedOps } from '../coordinator/wire';
 
 /** Thrown (as an AbortSignal reason) when the coordinator or a shutdown cancels an action. */
 export class ActionCancelled extends Error {

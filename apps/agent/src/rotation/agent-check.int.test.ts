@@ -39,7 +39,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentCheckServer } from './agent-check';
 import { waiter } from '@rollgate/test-kit';
 
-const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)), '../../..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Connects, optionally sends agent-send text, and returns everything read until the server closes. */

@@ -9,8 +9,8 @@ import {
   type FunctionalProbeResolved,
   type FunctionalTestResult,
 } from '@rollgate/domain';
-import { parseTestHost } from './config';
-import { errorMessage } from './fs-util';
+import { parseTestHost } from '../config';
+import { errorMessage } from '../lib/fs-util';
 import { OpError, type OpContext, type OpOutcome } from './op-result';
 
 export const FUNCTIONAL_DEFAULTS = { timeoutMs: 5 * 60_000, requestTimeoutMs: 30_000 } as const;

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeGzipTar } from '../test/archives';
+import { writeGzipTar } from '../../test/archives';
 import { DEFAULT_ARCHIVE_LIMITS } from './archive-errors';
 import { runHeavyJob } from './heavy-run';
 

@@ -233,7 +233,7 @@ describe('the agent wire edge (issue 15 item 4)', () => {
   });
 
   it('is the only source of the agent that reads generated protocol types, besides the transport and the composition', async () => {
-    const dir = fileURLToPath(new URL('.', import.meta.url));
+    const dir = fileURLToPath(new URL('..', import.meta.url));
     const importers: string[] = [];
     for (const entry of await readdir(dir, { recursive: true })) {
       const file = String(entry);
@@ -242,6 +242,11 @@ describe('the agent wire edge (issue 15 item 4)', () => {
         importers.push(file);
     }
     // connection.ts and agent-service-client.ts carry the stream; agent.ts hands its messages here.
-    expect(importers.sort()).toEqual(['agent-service-client.ts', 'agent.ts', 'connection.ts', 'wire.ts']);
+    expect(importers.sort()).toEqual([
+      'agent.ts',
+      'coordinator/agent-service-client.ts',
+      'coordinator/connection.ts',
+      'coordinator/wire.ts',
+    ]);
   });
 });

@@ -22,11 +22,11 @@ import {
   type FetchArtifactRequest__Output,
 } from '@rollgate/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeBomb, writeGzipTar } from '../test/archives';
+import { writeBomb, writeGzipTar } from '../../test/archives';
 import { createHeavyClient } from './heavy-client';
 import { freePort, waiter } from '@rollgate/test-kit';
 
-const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)), '../../..');
 const MiB = 1024 * 1024;
 
 let agentOutput = '';

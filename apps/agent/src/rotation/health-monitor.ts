@@ -6,9 +6,9 @@
 // `rise` consecutive passes. Under load a real service now and then answers one probe late (a
 // listen backlog overflow costs a SYN retry of 1 s); reacting to that single miss emptied a pool.
 // A process the supervisor finds dead is "stopped" at once: there is nothing to wait for.
-import { errorMessage } from './fs-util';
+import { errorMessage } from '../lib/fs-util';
 import type { HealthState, ServiceHealthView } from './gate';
-import { httpGet } from './http-get';
+import { httpGet } from '../lib/http-get';
 
 /** Per-service thresholds (services[].health in the agent config). */
 export interface HealthThresholds {

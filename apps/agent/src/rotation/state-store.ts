@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from './fs-util';
+import { writeFileAtomic } from '../lib/fs-util';
 
 export type GateWish = 'open' | 'closed';
 

@@ -17,10 +17,10 @@ import type {
   RunAction__Output,
   ServiceInventory,
 } from '@rollgate/protocol';
-import type { ActionReport, ActionRequest } from './executor';
-import type { ServiceHealthView } from './gate';
+import type { ActionReport, ActionRequest } from '../actions/executor';
+import type { ServiceHealthView } from '../rotation/gate';
 import type { ShippedLine, ShipLevel } from './log-shipper';
-import type { GateWish } from './state-store';
+import type { GateWish } from '../rotation/state-store';
 
 export type MappedOps = { ok: true; ops: ActionOp[] } | { ok: false; index: number; reason: string };
 

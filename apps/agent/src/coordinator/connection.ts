@@ -15,7 +15,7 @@ import {
 } from '@rollgate/protocol';
 import { loadAgentServiceClient } from './agent-service-client';
 import { createBackoff, type BackoffOptions } from './backoff';
-import { errorMessage } from './fs-util';
+import { errorMessage } from '../lib/fs-util';
 import { renewableSource } from './renewable-credentials';
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';

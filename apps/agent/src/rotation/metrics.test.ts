@@ -1,7 +1,7 @@
 // The agent's metrics (issue 16 item 3): the `metrics` config block (off by default, loopback by
 // default, validated) and what the registry exposes.
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from './config';
+import { parseConfig } from '../config';
 import { createAgentMetrics } from './metrics';
 
 const valid = (extra: Record<string, unknown> = {}) => ({

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { actionOpSchema, type ActionOp } from '@rollgate/domain';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig, parseTestHost } from './config';
+import { parseConfig, parseTestHost } from '../config';
 import { createFunctionalTest } from './functional-test';
 import { OpError, type OpContext } from './op-result';
 

@@ -25,7 +25,7 @@ import {
   type EnrolResponse,
 } from '@rollgate/domain';
 import type { Logger } from '@rollgate/logger';
-import { errorMessage } from './fs-util';
+import { errorMessage } from '../lib/fs-util';
 import { renewableCredentials, type RenewableSource } from './renewable-credentials';
 
 /** A refusal from the coordinator (4xx): retrying the same request will not help. */

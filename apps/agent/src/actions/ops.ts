@@ -9,25 +9,30 @@ import {
   DEFAULT_ARCHIVE_LIMITS,
   formatBytes,
   type ArchiveLimits,
-} from './archive-errors';
+} from '../heavy/archive-errors';
 import { createBackupOps } from './backup-ops';
-import type { AgentConfig, ServiceConfig } from './config';
-import { ENV_FILE, checkEditionName, type EditionStore } from './edition-store';
-import { errorMessage, sleep } from './fs-util';
-import { createHeavyClient, type HeavyClient } from './heavy-client';
-import type { HeavyResults } from './heavy-jobs';
+import type { AgentConfig, ServiceConfig } from '../config';
+import { ENV_FILE, checkEditionName, type EditionStore } from '../heavy/edition-store';
+import { errorMessage, sleep } from '../lib/fs-util';
+import { createHeavyClient, type HeavyClient } from '../heavy/heavy-client';
+import type { HeavyResults } from '../heavy/heavy-jobs';
 import { createFunctionalTest } from './functional-test';
-import type { HealthMonitor } from './health-monitor';
-import { httpGet } from './http-get';
+import type { HealthMonitor } from '../rotation/health-monitor';
+import { httpGet } from '../lib/http-get';
 import { OpError, type OpContext, type OpOutcome, type OpRunner } from './op-result';
 import { createRedactor, redactDeep, type Redactor } from './redact';
 import { createLogger } from '@rollgate/logger';
-import { createServiceManagers } from './service-managers/create-service-manager';
-import type { ServiceManager } from './service-managers/service-manager';
-import type { GateWish } from './state-store';
-import type { Supervisor } from './supervisor';
-import { DEFAULT_URL_FETCH_LIMITS, UrlFetchError, fetchUrlBytes, type UrlFetchLimits } from './url-fetch';
-import type { ArtifactPiece } from './wire';
+import { createServiceManagers } from '../service-managers/create-service-manager';
+import type { ServiceManager } from '../service-managers/service-manager';
+import type { GateWish } from '../rotation/state-store';
+import type { Supervisor } from '../processes/supervisor';
+import {
+  DEFAULT_URL_FETCH_LIMITS,
+  UrlFetchError,
+  fetchUrlBytes,
+  type UrlFetchLimits,
+} from '../heavy/url-fetch';
+import type { ArtifactPiece } from '../coordinator/wire';
 
 /** Defaults for a zero timeout: proto3 cannot tell "unset" from 0, and 0 is never meant literally. */
 

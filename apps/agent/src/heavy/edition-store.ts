@@ -21,7 +21,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SAFE_NAME } from '@rollgate/domain';
-import { fsyncDir, writeFileAtomic } from './fs-util';
+import { fsyncDir, writeFileAtomic } from '../lib/fs-util';
 
 export const EDITION_META = '.rollgate-edition.json';
 export const ENV_FILE = 'rollgate.env.json';
