@@ -22,7 +22,7 @@ describe('runControls', () => {
         attempt: 2,
         dispatchedAt: 1,
         finishedAt: 2,
-        result: null,
+        results: [],
       },
       {
         id: 'a2',
@@ -32,7 +32,7 @@ describe('runControls', () => {
         attempt: 2,
         dispatchedAt: 1,
         finishedAt: 2,
-        result: null,
+        results: [],
       },
     ] as RunView['steps'][number]['actions'];
     const c = runControls(v);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Evidence } from './api-types';
 import { NOW, pausedRun } from './testing/fixtures';
 import {
   activeEditions,
@@ -7,6 +8,7 @@ import {
   groupByPhase,
   progressPercent,
   runTone,
+  stepEvidence,
   stepFacts,
   stepTone,
 } from './view-model';
@@ -93,5 +95,40 @@ describe('history and audit helpers', () => {
     expect(auditFrom({ from: '10.0.0.5', comment: 'ok' })).toBe('10.0.0.5');
     expect(auditFrom({})).toBe('—');
     expect(auditDetails({ from: '10.0.0.5', comment: 'ok' })).toBe('comment=ok');
+  });
+});
+
+describe('the evidence view (issue 15 item 4)', () => {
+  it('issue 15 item 4: lists every result of a multi-op action in op order and counts each action once', () => {
+    const row = (
+      actionId: string,
+      status: string,
+      result: Evidence['steps'][number]['results'][number]['result'],
+    ) => ({
+      actionId,
+      serverId: actionId.split('.')[2]!,
+      status,
+      finishedAt: 1,
+      result,
+    });
+    const snapshot = { kind: 'command' as const, command: 'snapshot', exitCode: 0, outputTail: '', ms: 30 };
+    const migrate = { kind: 'command' as const, command: 'db-upgrade', exitCode: 1, outputTail: 'x', ms: 90 };
+    const ev = stepEvidence({
+      index: 3,
+      key: 'db-upgrade',
+      title: 'Upgrade the database',
+      results: [
+        row('r.s3.db-1.a1', 'failed', snapshot),
+        row('r.s3.db-1.a1', 'failed', migrate),
+        row('r.s3.app-1.a1', 'succeeded', { ...snapshot, ms: 20 }),
+      ],
+    });
+    expect(ev.rows.map((r) => `${r.serverId}: ${r.text}`)).toEqual([
+      'db-1: snapshot exited 0 in 30 ms',
+      'db-1: db-upgrade exited 1 in 90 ms',
+      'app-1: snapshot exited 0 in 20 ms',
+    ]);
+    expect(ev.rows.map((r) => r.kind)).toEqual(['command', 'command', 'command']);
+    expect({ ok: ev.ok, actions: ev.actions }).toEqual({ ok: 1, actions: 2 });
   });
 });

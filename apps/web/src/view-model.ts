@@ -2,8 +2,17 @@
  * Pure helpers behind the console's components: grouping, labels, tones and ages. No React, no
  * clock (callers pass `now`), so they are unit-tested directly.
  */
-import { PHASE_LABEL, formatDuration } from '@rollgate/domain';
-import type { Performer, Phase, RunStatus, RunView, ServerRow, StepStatus, StepView } from './api-types';
+import { PHASE_LABEL, describeActionResult, formatDuration } from '@rollgate/domain';
+import type {
+  Evidence,
+  Performer,
+  Phase,
+  RunStatus,
+  RunView,
+  ServerRow,
+  StepStatus,
+  StepView,
+} from './api-types';
 
 export const PERFORMER_LABEL: Record<Performer, string> = {
   engineer: 'engineer',
@@ -151,3 +160,34 @@ export const PROCEDURE_LABEL: Record<RunView['run']['plan']['procedure'], string
   validate: 'validation',
   deactivate: 'deactivation',
 };
+
+/** One recorded result of a step, as the evidence view lists it. */
+export interface EvidenceRow {
+  actionId: string;
+  serverId: string;
+  kind: string;
+  text: string;
+}
+
+/**
+ * A step's evidence: every result of its actions, one row each in op order (an action whose ops
+ * produced several shows each, issue 15 item 4), and how many of the actions succeeded, each
+ * action counted once however many results it recorded.
+ */
+export function stepEvidence(step: Evidence['steps'][number]): {
+  ok: number;
+  actions: number;
+  rows: EvidenceRow[];
+} {
+  const status = new Map(step.results.map((r) => [r.actionId, r.status]));
+  return {
+    ok: [...status.values()].filter((s) => s === 'succeeded').length,
+    actions: status.size,
+    rows: step.results.map((r) => ({
+      actionId: r.actionId,
+      serverId: r.serverId,
+      kind: r.result.kind,
+      text: describeActionResult(r.result),
+    })),
+  };
+}

@@ -323,6 +323,10 @@ export interface EvidenceView {
     index: number;
     key: string;
     title: string;
+    /**
+     * Every result of the step's actions, one row each: an action whose ops produced several has a
+     * row per result, in op order (issue 15 item 4), with the action's id and status on each.
+     */
     results: {
       actionId: string;
       serverId: string;

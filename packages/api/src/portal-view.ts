@@ -124,9 +124,10 @@ export async function portalView(
     .map((s) => ({
       title: s.title,
       status: steps.find((x) => x.index === s.index)?.status ?? 'pending',
+      // Every functionality test an action ran, in op order: an action may run several.
       results: actions
-        .filter((a) => a.stepIndex === s.index && a.result?.kind === 'functionalTest')
-        .map((a) => a.result),
+        .filter((a) => a.stepIndex === s.index)
+        .flatMap((a) => a.results.filter((r) => r.kind === 'functionalTest')),
     }));
   const servers = await store.listServers({ cluster: run.plan.cluster });
   const settings = await store.getClusterSettings(run.plan.cluster);

@@ -36,7 +36,7 @@ export interface StepView extends PlanStep {
   error: string | null;
   actions: Pick<
     ActionRecord,
-    'id' | 'serverId' | 'status' | 'error' | 'attempt' | 'dispatchedAt' | 'finishedAt' | 'result'
+    'id' | 'serverId' | 'status' | 'error' | 'attempt' | 'dispatchedAt' | 'finishedAt' | 'results'
   >[];
 }
 
@@ -73,7 +73,7 @@ export function createQueries(opts: QueriesOptions) {
         error: rec?.error ?? null,
         actions: actions
           .filter((a) => a.stepIndex === ps.index)
-          .map(({ id, serverId, status, error, attempt, dispatchedAt, finishedAt, result }) => ({
+          .map(({ id, serverId, status, error, attempt, dispatchedAt, finishedAt, results }) => ({
             id,
             serverId,
             status,
@@ -81,7 +81,7 @@ export function createQueries(opts: QueriesOptions) {
             attempt,
             dispatchedAt,
             finishedAt,
-            result,
+            results,
           })),
       };
     });

@@ -1,4 +1,4 @@
-import type { ActionStatus, RunStatus } from '@rollgate/domain';
+import type { ActionResult, ActionStatus, RunStatus } from '@rollgate/domain';
 import {
   StaleLeaseError,
   StoreConflictError,
@@ -74,7 +74,6 @@ const ACTION_PATCH_KEYS = [
   'error',
   'dispatchedAt',
   'finishedAt',
-  'result',
 ] as const satisfies readonly (keyof ActionRecord)[];
 
 function toEdition(row: typeof editions.$inferSelect): EditionRecord {
@@ -118,18 +117,22 @@ function insertActions(rows: ActionRecord[]): SQL {
       ${col((a) => a.serverId)}::text[], ${col((a) => a.attempt)}::int[], ${col((a) => toJson(a.ops))}::jsonb[],
       ${col((a) => a.status)}::text[], ${col((a) => a.error)}::text[], ${col((a) => ms(a.createdAt))}::timestamptz[],
       ${col((a) => ms(a.dispatchedAt))}::timestamptz[], ${col((a) => ms(a.finishedAt))}::timestamptz[],
-      ${col((a) => toJson(a.results && a.results.length > 1 ? a.results : a.result))}::jsonb[]
+      ${col((a) => toJson(resultColumn(a.results)))}::jsonb[]
     )
     ON CONFLICT DO NOTHING`;
 }
 
 /**
  * The result column holds one result as itself and several (the ops of one action) as a list in
- * op order: the record's `result` is the last, `results` has them all (issue 15 item 4).
+ * op order (the shape every coordinator sharing the database reads); the record has them all as
+ * `results` (issue 15 item 4).
  */
+function resultColumn(results: ActionResult[]): ActionResult | ActionResult[] | null {
+  return results.length > 1 ? results : (results[0] ?? null);
+}
+
 function actionFromRow({ result, ...row }: typeof actions.$inferSelect): ActionRecord {
-  if (!Array.isArray(result)) return { ...row, result };
-  return { ...row, result: result.at(-1) ?? null, results: result };
+  return { ...row, results: result === null ? [] : Array.isArray(result) ? result : [result] };
 }
 
 /** Optional columns are absent from the record, not null, as the port declares them. */
@@ -311,7 +314,7 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
     async updateAction(id, from, patch, fence) {
       if (from.length === 0) return null;
       const set: Partial<typeof actions.$inferInsert> = pick(patch, ACTION_PATCH_KEYS);
-      if (patch.results && patch.results.length > 1) set.result = patch.results;
+      if (patch.results) set.result = resultColumn(patch.results);
       // Conditional update: the status check and the write are one statement, so two reporters
       // of the same action cannot both move it.
       const [row] = await db

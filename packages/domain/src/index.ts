@@ -1,6 +1,7 @@
 export * from './fleet';
 export * from './ops';
 export * from './op-results';
+export * from './action-result-text';
 export * from './plan';
 export * from './phases';
 export * from './readiness-gates';

@@ -28,7 +28,7 @@ function harness(ops: ActionOp[]) {
     createdAt: 1,
     dispatchedAt: 2,
     finishedAt: null,
-    result: null,
+    results: [],
   };
   const store: AgentEventsContext['store'] = {
     getAction: async () => structuredClone(action),
@@ -67,19 +67,17 @@ const ops: ActionOp[] = [
 ];
 
 describe('action results (issue 15 item 4)', () => {
-  it('issue 15 item 4: keeps every result of a multi-op action in op order, the last as the result', async () => {
+  it('issue 15 item 4: keeps every result of a multi-op action in op order', async () => {
     const { action, report } = harness(ops);
     expect(await report([backup, command])).toBeNull();
     expect(action.status).toBe('succeeded');
     expect(action.results).toEqual([backup, command]);
-    expect(action.result).toEqual(command);
   });
 
-  it('issue 15 item 4: a single result is the result, with no list', async () => {
+  it('issue 15 item 4: a single result is a list of one', async () => {
     const { action, report } = harness(ops);
     expect(await report([backup])).toBeNull();
-    expect(action.result).toEqual(backup);
-    expect(action.results).toBeUndefined();
+    expect(action.results).toEqual([backup]);
   });
 
   it('issue 15 item 4: refuses more results than result-producing ops, and any result no op produces', async () => {

@@ -61,9 +61,8 @@ export function createAgentEvents(ctx: AgentEventsContext): AgentEvents {
           status: u.status,
           error: u.reason || null,
           ...(terminal ? { finishedAt: u.atMs || clock.now() } : {}),
-          // The last result is what the action ended with; with several, every one is kept.
-          ...(terminal && results.length > 0 ? { result: results.at(-1)! } : {}),
-          ...(terminal && results.length > 1 ? { results } : {}),
+          // Every result the ops produced is kept, in op order.
+          ...(terminal && results.length > 0 ? { results } : {}),
         });
         if (!updated) return null; // a duplicate or late report: the action already moved on
         const ids = { serverId: current.serverId, stepIndex: current.stepIndex, actionId: current.id };

@@ -124,7 +124,7 @@ export function createEvaluate(ctx: EvaluateContext): (runId: string) => Promise
           createdAt: now,
           dispatchedAt: null,
           finishedAt: null,
-          result: null,
+          results: [],
         }));
         const leaving = activeServers(run, planStep.leavesRotation);
         // A second instance leaving rotation goes back to idle: nothing to put back, no ledger entry.
@@ -162,7 +162,7 @@ export function createEvaluate(ctx: EvaluateContext): (runId: string) => Promise
       const failed = actions.find((a) => a.status === 'failed' || a.status === 'cancelled');
       if (failed) {
         if (planStep.kind === 'test') {
-          const line = evidenceLine(actions.map((a) => a.result));
+          const line = evidenceLine(actions.flatMap((a) => a.results));
           emit(run.id, 'testsFailed', `${planStep.title}: ${line ?? failed.error ?? 'failed'}`, {
             stepIndex: step.index,
           });

@@ -46,8 +46,7 @@ export function createRecordEvidence({ clock, emit, patchRun }: EvidenceContext)
     planStep: PlanStep,
     actions: ActionRecord[],
   ): Promise<RunRecord> {
-    const results = actions.map((a) => a.result);
-    const line = evidenceLine(results);
+    const line = evidenceLine(actions.flatMap((a) => a.results));
     if (planStep.kind === 'test') {
       emit(run.id, 'testsPassed', `${planStep.title}${line ? `: ${line}` : ''}`, {
         stepIndex: planStep.index,
@@ -62,7 +61,7 @@ export function createRecordEvidence({ clock, emit, patchRun }: EvidenceContext)
       status: 'met',
       evidence: {
         step: planStep.key,
-        actions: actions.map((a) => ({ id: a.id, server: a.serverId, status: a.status, result: a.result })),
+        actions: actions.map((a) => ({ id: a.id, server: a.serverId, status: a.status, results: a.results })),
       },
       by: 'rollgate',
       at: clock.now(),

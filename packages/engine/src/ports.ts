@@ -115,12 +115,10 @@ export interface ActionRecord {
   dispatchedAt: number | null;
   finishedAt: number | null;
   /**
-   * What the action produced (test results, backups, command output): the run's evidence. With
-   * several result-producing ops, the last (what the action ended with); `results` has them all.
+   * What the action produced (test results, backups, command output), one per result-producing
+   * op in op order (issue 15 item 4): the run's evidence. Empty until it ends, or when none did.
    */
-  result: ActionResult | null;
-  /** Every result of an action whose ops produced more than one, in op order (issue 15 item 4). */
-  results?: ActionResult[];
+  results: ActionResult[];
 }
 
 /** A server the engine took out of rotation; open until reopenedAt is set. */
@@ -329,9 +327,7 @@ export interface EngineStore {
   updateAction(
     id: string,
     from: ActionStatus[],
-    patch: Partial<
-      Pick<ActionRecord, 'status' | 'error' | 'dispatchedAt' | 'finishedAt' | 'result' | 'results'>
-    >,
+    patch: Partial<Pick<ActionRecord, 'status' | 'error' | 'dispatchedAt' | 'finishedAt' | 'results'>>,
     fence?: Fence,
   ): Promise<ActionRecord | null>;
   /**

@@ -30,7 +30,9 @@ async function rollbackContext(store: EngineStore, run: RunRecord) {
   const backup = stepOf('prep.database-backup');
   if (backup?.record?.status === 'succeeded' && run.options.backupLabel) {
     const actions = await store.getActions(run.id, backup.planStep.index);
-    const result = actions.find((a) => a.status === 'succeeded')?.result as DbBackupResult | undefined;
+    const result = actions
+      .find((a) => a.status === 'succeeded')
+      ?.results.find((r): r is DbBackupResult => r.kind === 'dbBackup');
     databaseBackup = { label: run.options.backupLabel, verified: result?.verified === true };
   }
   const snap = stepOf('prep.snapshots');

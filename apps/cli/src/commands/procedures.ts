@@ -1,6 +1,7 @@
 // Guided failure (skip, exclude, roll back), rollback authorisation, readiness waivers, the notice
 // to users, the run's evidence and the cluster's settings.
 import { readFileSync } from 'node:fs';
+import { describeActionResult } from '@rollgate/domain';
 import type { RunView } from '../api-types';
 import type { CommandContext, JsonFlag } from '../context';
 import { CliError } from '../errors';
@@ -159,28 +160,8 @@ export async function evidenceCommand(ctx: CommandContext, runId: string, flags:
   }
   for (const s of ev.steps) {
     ctx.out.print(`Step ${s.index + 1} ${s.title}:`);
-    for (const r of s.results) {
-      const res = r.result;
-      let line: string;
-      switch (res.kind) {
-        case 'functionalTest':
-          line = `${res.passed}/${res.passed + res.failed} probes passed via ${res.baseUrl}: ${res.probes.map((p) => `${p.name} ${p.ok ? 'ok' : 'FAILED'} ${p.ms} ms`).join(', ')}`;
-          break;
-        case 'backupFiles':
-          line = `files archived to ${res.archive} (${res.bytes} bytes, ${res.entries} entries, sha256 ${res.sha256})`;
-          break;
-        case 'dbBackup':
-          line = `database dumped to ${res.file} (${res.bytes} bytes, sha256 ${res.sha256}), ${res.verified ? `verified restorable in ${res.verifyMs} ms` : 'NOT verified'}`;
-          break;
-        case 'dbRestore':
-          line = `database restored from ${res.file}`;
-          break;
-        case 'command':
-          line = `${res.command} exited ${res.exitCode} in ${res.ms} ms`;
-          break;
-      }
-      ctx.out.print(`  ${r.serverId}: ${line}`);
-    }
+    // One row per result: an action whose ops produced several prints each, in op order.
+    for (const r of s.results) ctx.out.print(`  ${r.serverId}: ${describeActionResult(r.result)}`);
   }
   return 0;
 }

@@ -311,15 +311,18 @@ export function createRunServices(
             index: ps.index,
             key: ps.key,
             title: ps.title,
+            // Every result of every action, in op order: not only what an action ended with.
             results: actions
-              .filter((a) => a.stepIndex === ps.index && a.result !== null)
-              .map((a) => ({
-                actionId: a.id,
-                serverId: a.serverId,
-                status: a.status,
-                finishedAt: a.finishedAt,
-                result: a.result!,
-              })),
+              .filter((a) => a.stepIndex === ps.index)
+              .flatMap((a) =>
+                a.results.map((result) => ({
+                  actionId: a.id,
+                  serverId: a.serverId,
+                  status: a.status,
+                  finishedAt: a.finishedAt,
+                  result,
+                })),
+              ),
           }))
           .filter((s) => s.results.length > 0),
       };

@@ -16,7 +16,7 @@ import {
 import { errorIssues, type Issue } from '../planner-model';
 import { runControls } from '../run-controls';
 import { consoleClient } from '../trpc-client';
-import { currentStep, formatTime } from '../view-model';
+import { currentStep, formatTime, stepEvidence } from '../view-model';
 import { useNow, usePolled } from './hooks';
 import { IssueList } from './issue-list';
 import { RunChart } from './run-chart';
@@ -169,13 +169,20 @@ export function LiveRunPage({ runId }: { runId: string }) {
                 {evidence.data.steps
                   .filter((s) => s.results.length > 0)
                   .map((s) => {
-                    const ok = s.results.filter((r) => r.status === 'succeeded').length;
+                    const { ok, actions, rows } = stepEvidence(s);
                     return (
-                      <li key={s.index}>
+                      <li key={s.index} data-evidence-step={s.key}>
                         <span className="step-no">{s.index + 1}</span> {s.title}{' '}
-                        <span className={`badge tone-${ok === s.results.length ? 'ok' : 'warn'}`}>
-                          {ok}/{s.results.length} ok
+                        <span className={`badge tone-${ok === actions ? 'ok' : 'warn'}`}>
+                          {ok}/{actions} ok
                         </span>
+                        <ul className="evidence-results">
+                          {rows.map((r, i) => (
+                            <li key={`${r.actionId}.${i}`} data-action={r.actionId} data-result-kind={r.kind}>
+                              <span className="mono">{r.serverId}</span> {r.text}
+                            </li>
+                          ))}
+                        </ul>
                       </li>
                     );
                   })}

@@ -278,16 +278,17 @@ export function describeStoreContract(
           passed: 1,
           failed: 0,
         };
+        expect(a.results).toEqual([]);
         const done = await store.updateAction(a.id, ['pending'], {
           status: 'succeeded',
           finishedAt: T0 + 9,
-          result,
+          results: [result],
         });
-        expect(done?.result).toEqual(result);
-        expect((await store.getAction(a.id))?.result).toEqual(result);
-        expect((await store.updateAction(a.id, ['succeeded'], { status: 'skipped' }))?.result).toEqual(
+        expect(done?.results).toEqual([result]);
+        expect((await store.getAction(a.id))?.results).toEqual([result]);
+        expect((await store.updateAction(a.id, ['succeeded'], { status: 'skipped' }))?.results).toEqual([
           result,
-        );
+        ]);
       });
 
       it('issue 15 item 4: keeps every result of an action whose ops produced several, in op order', async () => {
@@ -299,11 +300,9 @@ export function describeStoreContract(
         const done = await store.updateAction(a.id, ['pending'], {
           status: 'failed',
           finishedAt: T0 + 9,
-          result: last,
           results: [first, last],
         });
         for (const got of [done, await store.getAction(a.id), (await store.getActions('r1'))[0]]) {
-          expect(got?.result).toEqual(last);
           expect(got?.results).toEqual([first, last]);
         }
       });
@@ -1039,7 +1038,7 @@ function action(
     createdAt: T0 + stepIndex,
     dispatchedAt: null,
     finishedAt: null,
-    result: null,
+    results: [],
     ...over,
   };
 }

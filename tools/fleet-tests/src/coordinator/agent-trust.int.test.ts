@@ -212,7 +212,7 @@ describe('issue 17: an agent is trusted with its own server only', () => {
       return {
         run: [v.run.status, v.run.currentStep, v.run.failure ?? null],
         step: v.steps[stopStep.index]!.status,
-        target: [a.status, a.error, a.result ?? null, a.finishedAt],
+        target: [a.status, a.error, a.results, a.finishedAt],
         notYet: all.some((x) => x.id === notYet),
       };
     };
