@@ -4,7 +4,7 @@
  * step's status, under a band that shows each phase. The component only draws these rectangles.
  */
 import type { Phase, StepStatus, StepView } from './api-types';
-import { PHASE_LABEL } from '@rollgate/domain';
+import { PHASE_LABEL, PHASE_SHORT_LABEL } from '@rollgate/domain';
 import { stepTone, type Tone } from './view-model';
 
 export type TimelineStep = Pick<StepView, 'index' | 'group' | 'status' | 'title' | 'phase' | 'kind'>;
@@ -67,14 +67,6 @@ export interface TimelineLayout {
   columns: { n: number; x: number }[];
 }
 
-const PHASE_SHORT: Record<Phase, string> = {
-  preparation: 'prep',
-  'service-at-risk': 'at risk',
-  downtime: 'down',
-  'limited-service-restored': 'limited',
-  'full-service-restored': 'full',
-};
-
 const rowKeyOf = (group: number | null) => (group === null ? 'all' : `g${group}`);
 
 export function layoutTimeline(
@@ -119,7 +111,7 @@ export function layoutTimeline(
       bands.push({
         phase: s.phase,
         label: PHASE_LABEL[s.phase],
-        short: PHASE_SHORT[s.phase],
+        short: PHASE_SHORT_LABEL[s.phase],
         x,
         w: geo.cellWidth,
       });

@@ -16,6 +16,16 @@ export function roleAllows(role: Role, need: Role): boolean {
   return RANK[role] >= RANK[need];
 }
 
+/** The roles from the one allowed least to the one allowed most. */
+export const ROLES_BY_RANK: readonly Role[] = [...ROLES].sort((a, b) => RANK[a] - RANK[b]);
+
+/** What each role may do, in the words shown beside it where accounts are managed. */
+export const ROLE_DESCRIPTION: Readonly<Record<Role, string>> = {
+  viewer: 'reads everything, changes nothing',
+  operator: 'plans and runs upgrades and edition verbs, controls runs',
+  admin: 'also load balancers, cluster settings, waivers and accounts',
+};
+
 export const roleSchema = z.enum(ROLES, {
   error: 'a role is "admin", "operator" or "viewer"',
 });

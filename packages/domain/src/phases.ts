@@ -21,3 +21,12 @@ export const PHASE_LABEL: Readonly<Record<Phase, string>> = {
   'limited-service-restored': 'Limited service restored',
   'full-service-restored': 'Full service restored',
 };
+
+/** The phases in a word or two, where a banner does not fit (the console's run chart). */
+export const PHASE_SHORT_LABEL: Readonly<Record<Phase, string>> = {
+  preparation: 'prep',
+  'service-at-risk': 'at risk',
+  downtime: 'down',
+  'limited-service-restored': 'limited',
+  'full-service-restored': 'full',
+};

@@ -1,6 +1,7 @@
 'use client';
 
 import { useState, type FormEvent, type ReactNode } from 'react';
+import { ROLE_DESCRIPTION, ROLES_BY_RANK } from '@rollgate/domain';
 import type { UserRow } from '../api-types';
 import { errorIssues, type Issue } from '../planner-model';
 import type { Role } from '../roles';
@@ -11,11 +12,10 @@ import { IssueList } from './issue-list';
 import { NeedsRole, useCan, useSessionUser } from './session-context';
 import { ServiceTokensCard } from './service-tokens-card';
 
-const ROLES: { role: Role; what: string }[] = [
-  { role: 'viewer', what: 'reads everything, changes nothing' },
-  { role: 'operator', what: 'plans and runs upgrades and edition verbs, controls runs' },
-  { role: 'admin', what: 'also load balancers, cluster settings, waivers and accounts' },
-];
+const ROLES: { role: Role; what: string }[] = ROLES_BY_RANK.map((role) => ({
+  role,
+  what: ROLE_DESCRIPTION[role],
+}));
 
 /** Accounts (administrators only): who may sign in, with which role; create, change role, disable. */
 export function UsersPage() {
