@@ -252,7 +252,7 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
     agent.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const { waitFor: until } = waiter({ timeoutMs: 60_000, diagnostics: () => `agent output:\n${out}` });
 
-    const install = async (id: string, edition: string) => {
+    const install = async (id: string, edition: string, size: number) => {
       const conn = await until('the agent to connect', () => stream);
       conn.write({
         runAction: {
@@ -260,7 +260,7 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
           runId: 'r',
           stepIndex: 0,
           attempt: 1,
-          ops: [{ install: { service: 'shop', edition, sha256, size: bytes.length } }],
+          ops: [{ install: { service: 'shop', edition, sha256, size } }],
         },
       });
       return until(`the result of ${id}`, () =>
@@ -269,20 +269,32 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
     };
     const worker = join(dist, 'rollgate-agent-worker.cjs');
     try {
-      const ok = await install('r.s0.bundle-1.a1', '1.0');
+      // A small edition of a known size: a worker thread runs the bundle's worker file (ADR 0047).
+      const ok = await install('r.s0.bundle-1.a1', '1.0', bytes.length);
       expect(ok.reason).toBe('');
       expect(ok.status).toBe('ACTION_STATUS_SUCCEEDED');
       expect(readFileSync(join(dataDir, 'editions', 'shop', '1.0', 'app', 'hello.txt'), 'utf8')).toBe(
         'hello from 1.0\n',
       );
-      // Without its child the agent cannot download or unpack: the work really happens there.
+      // Of an unknown size: the child process.
+      const byChild = await install('r.s0.bundle-1.a2', '1.1', 0);
+      expect(byChild.reason).toBe('');
+      expect(readFileSync(join(dataDir, 'editions', 'shop', '1.1', 'app', 'hello.txt'), 'utf8')).toBe(
+        'hello from 1.0\n',
+      );
+      // Without the worker file the agent can neither download nor unpack: the work really happens there.
       renameSync(worker, `${worker}.away`);
-      const failed = await install('r.s0.bundle-1.a2', '1.1');
-      expect(failed.status).toBe('ACTION_STATUS_FAILED');
-      expect(failed.reason).toMatch(
+      const noChild = await install('r.s0.bundle-1.a3', '1.2', 0);
+      expect(noChild.status).toBe('ACTION_STATUS_FAILED');
+      expect(noChild.reason).toMatch(
         /the agent's work process for install exited \(code 1\) without an answer/,
       );
-      expect(existsSync(join(dataDir, 'editions', 'shop', '1.1'))).toBe(false);
+      const noThread = await install('r.s0.bundle-1.a4', '1.3', bytes.length);
+      expect(noThread.status).toBe('ACTION_STATUS_FAILED');
+      expect(noThread.reason).toMatch(
+        /the agent's work thread for install was stopped: it failed: Cannot find module/,
+      );
+      for (const e of ['1.2', '1.3']) expect(existsSync(join(dataDir, 'editions', 'shop', e))).toBe(false);
     } finally {
       if (existsSync(`${worker}.away`)) renameSync(`${worker}.away`, worker);
       agent.kill('SIGKILL');

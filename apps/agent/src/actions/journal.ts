@@ -1,14 +1,16 @@
 // The action journal: what makes "an agent never runs the same action id twice" true across lost
 // connections and agent restarts.
 //
-// FORMAT — `<dataDir>/journal.jsonl`, append-only, one JSON object per line, fsync'd after each
-// line, never rewritten (integration tests read it to assert no id was started twice):
+// FORMAT — `<dataDir>/journal.jsonl`, append-only, one JSON object per line, never rewritten
+// ("started" and "finished" lines are fsync'd as written; integration tests read the file to
+// assert no id was started twice):
 //
 //   {"t":"started","id":"<actionId>","at":<ms epoch>,"ops":[<domain ActionOp>, ...]}
 //       written (and fsync'd) BEFORE the agent replies ACCEPTED and before any op runs.
 //       An action that failed validation is journaled too, with "ops": [] and "invalid": true.
 //   {"t":"op","id":"<actionId>","index":<0-based op index>,"at":<ms>}
-//       written as each op starts, so a restart can say which op was interrupted.
+//       written as each op starts (not fsync'd by itself), so a restart can say which op was
+//       interrupted.
 //   {"t":"finished","id":"<actionId>","status":"SUCCEEDED"|"FAILED"|"CANCELLED","reason":"<text>",
 //    "at":<ms>,"opIndex":<index of the op that failed / last op run>,"result":<ActionResult>?}
 //       the final result; a RunAction with this id is answered from it and never run again.
@@ -72,6 +74,7 @@ export interface Journal {
   get(id: string): JournalEntry | undefined;
   /** Durable (fsync'd) before it resolves. Throws if the id was already started. */
   appendStarted(id: string, ops: ActionOp[], invalid?: boolean): Promise<StartedRecord>;
+  /** Written (not fsync'd) before it resolves: the next "finished" record makes it durable. */
   appendOp(id: string, index: number): Promise<void>;
   appendFinished(
     id: string,
@@ -137,10 +140,10 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
   let chain: Promise<unknown> =
     text.length > 0 && !text.endsWith('\n') ? fh.appendFile('\n') : Promise.resolve();
 
-  function append(rec: JournalRecord): Promise<void> {
+  function append(rec: JournalRecord, sync = true): Promise<void> {
     const next = chain.then(async () => {
       await fh.appendFile(`${JSON.stringify(rec)}\n`);
-      await fh.sync();
+      if (sync) await fh.sync();
     });
     chain = next.catch(() => {});
     return next;
@@ -160,7 +163,10 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
     async appendOp(id, index) {
       const e = entries.get(id);
       if (e) e.lastOpIndex = index;
-      await append({ t: 'op', id, index, at: now() });
+      // Not fsync'd on its own (every op of every rollout waits on this): it only names the op a
+      // restart interrupted, and the next "finished" record's fsync makes it durable too. After a
+      // power loss the name may be an earlier op's; the action is FAILED and not re-run either way.
+      await append({ t: 'op', id, index, at: now() }, false);
     },
     async appendFinished(id, status, reason, opIndex, result) {
       const e = entries.get(id);

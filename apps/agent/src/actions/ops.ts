@@ -13,8 +13,9 @@ import {
 import { createBackupOps } from './backup-ops';
 import type { AgentConfig, ServiceConfig } from '../config';
 import { ENV_FILE, checkEditionName, type EditionStore } from '../heavy/edition-store';
-import { errorMessage, sleep } from '../lib/fs-util';
+import { emptyDir, errorMessage, sleep } from '../lib/fs-util';
 import { createHeavyClient, type HeavyClient } from '../heavy/heavy-client';
+import { THREAD_MAX_EXPANDED_BYTES, THREAD_MAX_INPUT_BYTES } from '../heavy/heavy-thread';
 import type { HeavyResults } from '../heavy/heavy-jobs';
 import { createFunctionalTest } from './functional-test';
 import type { HealthMonitor } from '../rotation/health-monitor';
@@ -112,7 +113,7 @@ export interface OpRunnerDeps {
   lastOutput: (service: string) => string | undefined;
   /** Drain poll interval, and how often a waiting op checks the service is still running, ms; default 100. */
   pollMs?: number;
-  /** How often waitHealthy asks the health URL, ms; default 20 (the rollout waits on the first healthy answer). */
+  /** How often waitHealthy asks the health URL, ms; default 10 (the rollout waits on the first healthy answer). */
   healthPollMs?: number;
   /** Runs downloads, checksums and backups off the agent's loop; default a client with default limits. */
   heavy?: HeavyClient;
@@ -122,6 +123,11 @@ export interface OpRunnerDeps {
   urlFetch?: UrlFetchLimits;
   /** Counts bytes an edition downloaded from its URL (the agent's metrics); default none. */
   onUrlBytes?: (n: number) => void;
+}
+
+/** Where an install's archive was received and unpacked, for its result line. */
+interface InstallHow {
+  where: string;
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -135,7 +141,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       configSecrets({ services: deps.services, testAccounts: deps.testAccounts ?? {} }, deps.baseEnv),
     );
   const pollMs = deps.pollMs ?? 100;
-  const healthPollMs = deps.healthPollMs ?? Math.min(20, pollMs);
+  const healthPollMs = deps.healthPollMs ?? Math.min(10, pollMs);
   const byName = new Map(deps.services.map((s) => [s.name, s]));
   const downloads = join(deps.dataDir, 'downloads');
   const heavy = deps.heavy ?? createHeavyClient();
@@ -213,7 +219,8 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
 
   /**
    * Receives one archive into the heavy-work child, which hashes it into a file and unpacks it into
-   * `dest` only if its sha256 is the plan's, all in one process (docs/adr/0044). `signal` cancels
+   * `dest` only if its sha256 is the plan's, all in one process (docs/adr/0044), or in one worker
+   * thread when the plan says it is small (docs/adr/0047). `signal` cancels
    * the whole job; the download's own deadline is the caller's, on `input`. The file never
    * outlives the call.
    */
@@ -222,13 +229,28 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     input: AsyncIterable<Uint8Array>,
     dest: string,
     signal: AbortSignal,
+    how: InstallHow,
   ): Promise<HeavyResults['install']> {
     const part = join(downloads, `${op.sha256}.part`);
+    const job = { kind: 'install', file: part, sha256: op.sha256, dest, limits } as const;
     try {
-      return await heavy.run(
-        { kind: 'install', file: part, sha256: op.sha256, dest, limits },
-        { signal, input },
-      );
+      if (op.size <= 0 || op.size > THREAD_MAX_INPUT_BYTES) return await heavy.run(job, { signal, input });
+      try {
+        how.where = 'a worker thread';
+        return await heavy.run(job, { signal, input, inThread: true });
+      } catch (err) {
+        // Verified, but it unpacks past what a thread takes while the agent's limits allow more:
+        // the same file, unpacked again by a process (the thread wrote only into dest).
+        const threadBound =
+          err instanceof ArchiveLimitError &&
+          err.limit === 'maxExpandedBytes' &&
+          limits.maxExpandedBytes > THREAD_MAX_EXPANDED_BYTES;
+        if (!threadBound || signal.aborted) throw err;
+        await emptyDir(dest);
+        how.where = 'a work process (past the thread bound)';
+        const unpacked = await heavy.run({ kind: 'unpack', archive: part, dest, limits }, { signal });
+        return { sha256: op.sha256, bytes: op.size, unpacked };
+      }
     } finally {
       await rm(part, { force: true });
     }
@@ -251,6 +273,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     op: InstallOp & { url: string },
     ctx: OpContext,
     dest: string,
+    how: InstallHow,
   ): Promise<number> {
     const from = editionUrlForLogs(op.url);
     // `done` ends the fetch when the child is gone (killed mid-job) and no longer reads it.
@@ -270,7 +293,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     }
     let got: HeavyResults['install'];
     try {
-      got = await receiveAndUnpack(op, counted(), dest, ctx.signal);
+      got = await receiveAndUnpack(op, counted(), dest, ctx.signal, how);
     } catch (err) {
       done.abort();
       if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -291,8 +314,14 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
   }
 
   /** Streams the archive from the coordinator into the heavy-work child; returns the files unpacked. */
-  async function download(s: ServiceConfig, op: InstallOp, ctx: OpContext, dest: string): Promise<number> {
-    if (op.url) return downloadFromUrl(s, { ...op, url: op.url }, ctx, dest);
+  async function download(
+    s: ServiceConfig,
+    op: InstallOp,
+    ctx: OpContext,
+    dest: string,
+    how: InstallHow,
+  ): Promise<number> {
+    if (op.url) return downloadFromUrl(s, { ...op, url: op.url }, ctx, dest, how);
     let received = 0;
     let labelled: string | undefined;
     let streamed = false;
@@ -320,7 +349,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     }
     let got: HeavyResults['install'];
     try {
-      got = await receiveAndUnpack(op, bytes(), dest, ctx.signal);
+      got = await receiveAndUnpack(op, bytes(), dest, ctx.signal, how);
     } catch (err) {
       done.abort(); // the child is gone: end the stream it no longer reads
       if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -366,10 +395,11 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     ctx: OpContext,
     dest: string,
     started: number,
+    how: InstallHow,
   ): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await download(s, op, ctx, dest);
+        return await download(s, op, ctx, dest, how);
       } catch (err) {
         if (!(err instanceof TransientFetchError)) throw err;
         if (performance.now() - started > OP_DEFAULTS.fetchTimeoutMs) {
@@ -412,9 +442,10 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       throw new Error(`${errorMessage(err)}; nothing was installed`);
     }
     let files: number;
+    const how: InstallHow = { where: 'a work process' };
     try {
       ({ files } = await deps.editions.installWith(s.name, op.edition, op.sha256, op.size, async (dest) => ({
-        files: await downloadWithRetries(s, op, ctx, dest, started),
+        files: await downloadWithRetries(s, op, ctx, dest, started, how),
       })));
     } catch (err) {
       if (err instanceof InstallFailed || ctx.signal.aborted) throw err;
@@ -432,7 +463,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
         `installing ${s.name} ${op.edition} failed: ${errorMessage(err)}; nothing was installed`,
       );
     }
-    return `installed ${s.name} edition ${op.edition}: ${files} files in ${secs(performance.now() - started)}`;
+    return `installed ${s.name} edition ${op.edition}: ${files} files in ${secs(performance.now() - started)}, unpacked in ${how.where}`;
   }
 
   async function drain(op: Extract<ActionOp, { op: 'drain' }>, ctx: OpContext): Promise<string> {

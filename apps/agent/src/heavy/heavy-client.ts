@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArchiveLimitError, ArchiveRefusedError, type LimitName } from './archive-errors';
 import type { HeavyAnswer, HeavyJob, HeavyResults } from './heavy-jobs';
+import { runInThread } from './heavy-thread';
 
 /** Set by the bundle build (tools/agent-bundle/build.mjs): the worker's file name beside the bundle. */
 declare const ROLLGATE_AGENT_WORKER_FILE: string | undefined;
@@ -29,6 +30,12 @@ const WATCH_MS = 200;
 
 export interface RunOptions {
   signal?: AbortSignal;
+  /**
+   * Runs an `install` of a small archive in a worker thread instead of a process (heavy-thread.ts,
+   * docs/adr/0047): it starts in about half the time. Only for inputs the caller knows are at most
+   * THREAD_MAX_INPUT_BYTES; the thread's own bounds apply. Default false.
+   */
+  inThread?: boolean;
   /** Overrides limits.workerTimeoutMs (an op with its own timeout). */
   timeoutMs?: number;
   /** Bytes piped to the child's stdin (the `receive` job); an error here kills the child and is rethrown. */
@@ -43,7 +50,7 @@ export interface HeavyClient {
 }
 
 /** Where the worker is and how to start it: beside the bundle, or the .ts source under tsx. */
-function workerCommand(): { file: string; execArgv: string[] } {
+function workerCommand(): { file: string; execArgv: string[]; bundled: boolean } {
   // Flags that tune the resident agent (or would clash, like a debugger port) are not the child's.
   const inherited = process.execArgv.filter(
     (a) =>
@@ -53,11 +60,12 @@ function workerCommand(): { file: string; execArgv: string[] } {
     return {
       file: join(dirname(fileURLToPath(import.meta.url)), ROLLGATE_AGENT_WORKER_FILE),
       execArgv: inherited,
+      bundled: true,
     };
   }
   const file = fileURLToPath(new URL('./heavy-worker.ts', import.meta.url));
   const hasTsx = inherited.some((a) => a.includes('tsx'));
-  return { file, execArgv: hasTsx ? inherited : [...inherited, '--import', 'tsx'] };
+  return { file, execArgv: hasTsx ? inherited : [...inherited, '--import', 'tsx'], bundled: false };
 }
 
 async function rssMb(pid: number): Promise<number | undefined> {
@@ -69,6 +77,7 @@ async function rssMb(pid: number): Promise<number | undefined> {
   }
 }
 
+/** The error a job's failure answer describes, with its class (a limit refusal keeps its limit). */
 function rebuild(e: Extract<HeavyAnswer, { ok: false }>['error']): Error {
   let err: Error;
   if (e.name === 'ArchiveLimitError') err = new ArchiveLimitError(e.message, e.limit as LimitName);
@@ -81,6 +90,11 @@ function rebuild(e: Extract<HeavyAnswer, { ok: false }>['error']): Error {
 export function createHeavyClient(limits: WorkerLimits = DEFAULT_WORKER_LIMITS): HeavyClient {
   return {
     run(job, opts = {}) {
+      const j = job as HeavyJob;
+      if (opts.inThread && j.kind === 'install') {
+        const timeoutMs = opts.timeoutMs ?? limits.workerTimeoutMs;
+        return runInThread(j, { ...opts, timeoutMs }, { ...workerCommand(), rebuild }) as Promise<never>;
+      }
       const { file, execArgv } = workerCommand();
       const timeoutMs = opts.timeoutMs ?? limits.workerTimeoutMs;
       const heapMb = Math.max(32, Math.floor((limits.workerMemoryMb * 3) / 4));

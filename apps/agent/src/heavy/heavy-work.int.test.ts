@@ -85,6 +85,7 @@ const protocol = loadAgentProtocol();
 const artifacts = new Map<string, string>(); // sha256 -> file
 const stalling = new Set<string>(); // sha256s whose stream sends one chunk, then nothing
 const updates: ActionUpdate__Output[] = [];
+const logLines: { actionId: string; message: string }[] = [];
 let stream: grpc.ServerDuplexStream<AgentMessage__Output, CoordinatorMessage> | undefined;
 let server: grpc.Server;
 
@@ -97,6 +98,7 @@ async function startCoordinator(port: number): Promise<void> {
           stream = call;
           call.write({ welcome: { coordinatorVersion: 'fake', heartbeatIntervalMs: 500 } });
         } else if (m.body === 'actionUpdate' && m.actionUpdate) updates.push(m.actionUpdate);
+        else if (m.body === 'logs' && m.logs) logLines.push(...m.logs.lines);
       });
       call.on('end', () => call.end());
       call.on('error', () => {});
@@ -157,6 +159,13 @@ function install(id: string, edition: string, a: { sha256: string; size: number 
     120_000,
   );
 }
+
+/** The line the agent logged when the action's op succeeded (it says how the op went). */
+const succeededLine = (id: string) =>
+  waitFor(
+    `the success line of ${id}`,
+    () => logLines.find((l) => l.actionId === id && l.message.startsWith('op succeeded'))?.message,
+  );
 
 // ------------------------------------------------------------------ one agent
 
@@ -346,9 +355,56 @@ describe('issue 18: one child receives, verifies and unpacks an edition', () => 
     expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
   }, 120_000);
 
-  it('issue 18: an install whose child is killed mid-job leaves no edition, temp dir or download', async () => {
+  it('issue 18: a small edition is unpacked in a worker thread of the agent, verified first (docs/adr/0047)', async () => {
+    const tgz = join(dir, 'small.tgz');
+    await writeGzipTar(tgz, [{ path: 'server.js', data: Buffer.from('// 9.0') }]);
+    const a = await publish(tgz);
+    const done = await install('r.s0.api-1.thread', '9.0', a);
+    expect(done.status).toBe('ACTION_STATUS_SUCCEEDED');
+    expect(await succeededLine('r.s0.api-1.thread')).toMatch(
+      /installed api edition 9\.0: 1 files in .*, unpacked in a worker thread\b/,
+    );
+    expect(await readFile(join(dataDir, 'editions', 'api', '9.0', 'server.js'), 'utf8')).toBe('// 9.0');
+    expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
+  }, 120_000);
+
+  it('issue 18: in a worker thread too, bytes that do not match the planned sha256 are never unpacked', async () => {
+    const tgz = join(dir, 'mismatch-small.tgz');
+    await writeGzipTar(tgz, [{ path: 'server.js', data: Buffer.from('// 10.0') }]);
+    const { size } = await publish(tgz);
+    const claimed = 'd'.repeat(64);
+    artifacts.set(claimed, tgz);
+    const done = await install('r.s0.api-1.thread-mismatch', '10.0', { sha256: claimed, size });
+    expect(done.status).toBe('ACTION_STATUS_FAILED');
+    expect(done.reason).toMatch(/^checksum mismatch for api 10\.0: expected d{64}, got [0-9a-f]{64}/);
+    expect(
+      (await readdir(join(dataDir, 'editions', 'api'))).filter(
+        (n) => n.startsWith('10.0') || n.startsWith('.'),
+      ),
+    ).toEqual([]);
+    expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
+  }, 120_000);
+
+  it('issue 18: a small archive that unpacks past the thread bound (64 MiB) is unpacked by a work process under the agent limits', async () => {
+    const tgz = join(dir, 'wide.tgz');
+    await writeGzipTar(tgz, [{ path: 'data.bin', size: 70 * MiB }]);
+    const a = await publish(tgz);
+    expect(a.size).toBeLessThan(8 * MiB);
+    const done = await install('r.s0.api-1.wide', '11.0', a);
+    expect(done.status).toBe('ACTION_STATUS_SUCCEEDED');
+    expect(await succeededLine('r.s0.api-1.wide')).toMatch(
+      /unpacked in a work process \(past the thread bound\)/,
+    );
+    expect((await readdir(join(dataDir, 'editions', 'api', '11.0'))).sort()).toEqual(
+      ['.rollgate-edition.json', 'data.bin'].sort(),
+    );
+    expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
+  }, 120_000);
+
+  it('issue 18: an install of a large edition whose child is killed mid-job leaves no edition, temp dir or download', async () => {
     const tgz = join(dir, 'stall.tgz');
-    await writeGzipTar(tgz, [{ path: 'big.bin', data: randomBytes(512 * 1024) }]);
+    // Past the thread's input bound (8 MiB): a large edition is received by a work process.
+    await writeGzipTar(tgz, [{ path: 'big.bin', data: randomBytes(9 * MiB) }]);
     const a = await publish(tgz);
     stalling.add(a.sha256);
     const result = install('r.s0.api-1.killed', '8.0', a);
@@ -365,7 +421,9 @@ describe('issue 18: one child receives, verifies and unpacks an edition', () => 
     expect(done.status).toBe('ACTION_STATUS_FAILED');
     expect(done.reason).toMatch(/the agent's work process for install exited \(SIGKILL\) without an answer/);
     expect(done.reason).toContain('nothing was installed');
-    expect((await readdir(join(dataDir, 'editions', 'api'))).sort()).toEqual(['1.0']);
+    expect(
+      (await readdir(join(dataDir, 'editions', 'api'))).filter((n) => n === '8.0' || n.startsWith('.')),
+    ).toEqual([]);
     expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
   }, 120_000);
 });

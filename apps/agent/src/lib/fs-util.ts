@@ -1,6 +1,6 @@
 // Small file-system helpers shared by the state file, the edition store and the supervisor.
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
@@ -38,6 +38,11 @@ export async function fsyncDir(dir: string): Promise<void> {
   } catch {
     // Not every file system supports fsync on a directory; the rename itself is still atomic.
   }
+}
+
+/** Removes everything inside `dir`, keeping `dir` itself. */
+export async function emptyDir(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
 }
 
 export function errorMessage(err: unknown): string {

@@ -292,9 +292,11 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     if (r?.rec.logPid !== undefined) {
       // The relay writes the last lines when the pipe closes: wait for it (bounded: a grandchild
       // that inherited the service's output may hold the pipe open for longer).
+      // It ends within a few ms of the service (a stop waits on this): look soon, then less often.
       const until = performance.now() + 2000;
-      while (performance.now() < until && (await isAlive(r.rec.logPid, r.rec.logStartTime ?? null))) {
-        await sleep(10);
+      for (let looks = 0; performance.now() < until; looks++) {
+        if (!(await isAlive(r.rec.logPid, r.rec.logStartTime ?? null))) break;
+        await sleep(Math.min(20, 2 ** looks));
       }
     }
     if (r?.tail) {
