@@ -125,8 +125,8 @@ export const signOffInput = z.object({
   decision: z.enum(['approve', 'reject']),
   comment: z.string().max(4000).default(''),
 });
-export const logsInput = z.object({
-  runId,
+/** Which of a run's log lines: after an id (what the client already has), of a server, step or code. */
+const logFilter = {
   afterId: z.number().int().min(0).optional(),
   serverId: z.string().max(64).optional(),
   stepIndex: z.number().int().min(0).optional(),
@@ -134,6 +134,10 @@ export const logsInput = z.object({
     .string()
     .regex(/^RG\d{4}[IWE]$/, 'a message code looks like RG0010I')
     .optional(),
+};
+export const logsInput = z.object({
+  runId,
+  ...logFilter,
   limit: z.number().int().min(1).max(5000).default(500),
 });
 export type LogsInput = z.infer<typeof logsInput>;
@@ -228,17 +232,7 @@ export const serversPageInput = z.object({
 });
 export type ServersPageInput = z.infer<typeof serversPageInput>;
 
-export const watchInput = z.object({
-  runId,
-  /** Only log lines after this id (what the client already has). */
-  afterId: z.number().int().min(0).optional(),
-  serverId: z.string().max(64).optional(),
-  stepIndex: z.number().int().min(0).optional(),
-  code: z
-    .string()
-    .regex(/^RG\d{4}[IWE]$/, 'a message code looks like RG0010I')
-    .optional(),
-});
+export const watchInput = z.object({ runId, ...logFilter });
 export type WatchInput = z.infer<typeof watchInput>;
 
 /** The target of an edition verb: an application on one cluster. */

@@ -2,19 +2,9 @@
 // to users, the run's evidence and the cluster's settings.
 import { readFileSync } from 'node:fs';
 import { describeActionResult } from '@rollgate/domain';
-import type { RunView } from '../api-types';
 import type { CommandContext, JsonFlag } from '../context';
 import { CliError } from '../errors';
-import { renderRunView } from '../format';
-
-function printView(ctx: CommandContext, view: RunView, json: boolean | undefined, headline: string): void {
-  if (json) {
-    ctx.out.json(view);
-    return;
-  }
-  ctx.out.print(headline);
-  ctx.out.print(renderRunView(view, ctx.now(), { color: ctx.out.color }));
-}
+import { printRunView } from './print-run-view';
 
 export async function skipServerCommand(
   ctx: CommandContext,
@@ -23,7 +13,7 @@ export async function skipServerCommand(
   flags: JsonFlag,
 ): Promise<number> {
   const view = await ctx.client.upgrade.skipServer.mutate({ runId, serverId });
-  printView(
+  printRunView(
     ctx,
     view,
     flags.json,
@@ -39,7 +29,7 @@ export async function excludeCommand(
   flags: JsonFlag,
 ): Promise<number> {
   const view = await ctx.client.upgrade.exclude.mutate({ runId, serverId });
-  printView(
+  printRunView(
     ctx,
     view,
     flags.json,
@@ -79,7 +69,7 @@ export async function rollbackCommand(
     ...(flags.method ? { method: flags.method } : {}),
     ...(flags.reason ? { reason: flags.reason } : {}),
   });
-  printView(
+  printRunView(
     ctx,
     view,
     flags.json,
@@ -104,7 +94,7 @@ export async function authoriseRollbackCommand(
     decision,
     comment: flags.comment ?? '',
   });
-  printView(
+  printRunView(
     ctx,
     view,
     flags.json,
@@ -126,7 +116,7 @@ export async function waiveCommand(
     gate: gate as Parameters<typeof ctx.client.upgrade.waive.mutate>[0]['gate'],
     reason: flags.reason,
   });
-  printView(ctx, view, flags.json, `Readiness gate "${gate}" waived for run ${runId} (audited).`);
+  printRunView(ctx, view, flags.json, `Readiness gate "${gate}" waived for run ${runId} (audited).`);
   return 0;
 }
 

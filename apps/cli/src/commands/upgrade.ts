@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { READINESS_GATE_NAMES, describePlan, isReadinessGate, type ReadinessGate } from '@rollgate/domain';
-import type { PlanOut, RunView, UpgradeFlagsInput } from '../api-types';
+import type { PlanOut, UpgradeFlagsInput } from '../api-types';
 import type { CommandContext, JsonFlag } from '../context';
 import { CliError } from '../errors';
-import { formatDateTime, renderRunView, renderRuns, renderTable } from '../format';
+import { formatDateTime, renderRuns, renderTable } from '../format';
+import { printRunView } from './print-run-view';
 import { watchRun } from './status';
 
 export interface UpgradeFlags extends JsonFlag {
@@ -160,15 +161,6 @@ export interface ControlFlags extends JsonFlag {
   reason?: string;
 }
 
-function printView(ctx: CommandContext, view: RunView, json: boolean | undefined, headline: string): void {
-  if (json) {
-    ctx.out.json(view);
-    return;
-  }
-  ctx.out.print(headline);
-  ctx.out.print(renderRunView(view, ctx.now(), { color: ctx.out.color }));
-}
-
 export async function controlCommand(
   ctx: CommandContext,
   action: 'pause' | 'resume' | 'abort',
@@ -183,7 +175,7 @@ export async function controlCommand(
         ? await ctx.client.upgrade.abort.mutate({ runId, ...reason })
         : await ctx.client.upgrade.resume.mutate({ runId });
   const done = { pause: 'Paused', resume: 'Resumed', abort: 'Aborted' }[action];
-  printView(ctx, view, flags.json, `${done} run ${runId}.`);
+  printRunView(ctx, view, flags.json, `${done} run ${runId}.`);
   return 0;
 }
 
@@ -204,7 +196,7 @@ export async function signOffCommand(
   }
   const decision = flags.approve ? 'approve' : 'reject';
   const view = await ctx.client.upgrade.signOff.mutate({ runId, decision, comment: flags.comment ?? '' });
-  printView(
+  printRunView(
     ctx,
     view,
     flags.json,
