@@ -95,3 +95,36 @@ describe('action updates: an agent is trusted with its own server only', () => {
     await engine.stop();
   });
 });
+
+describe('action updates: progress that changes nothing', () => {
+  it('issue 18: a repeated RUNNING (each op reports one) is answered at once, without a store write; the result still lands', async () => {
+    const { store, engine, held } = await heldFleet();
+    await engine.createRun(plan(), 'tester');
+    const sent = await until(
+      async () => held[0],
+      (a) => a !== undefined,
+    );
+    const owner = IDS.find((id) => sent!.actionId.includes(`.${id}.`))!;
+    const writes: string[] = [];
+    const write = store.updateAction.bind(store);
+    store.updateAction = (id, from, patch) => {
+      writes.push(`${patch.status}`);
+      return write(id, from, patch);
+    };
+    const report = (status: 'running' | 'succeeded', serverId = owner) =>
+      engine.onActionUpdate({ actionId: sent!.actionId, serverId, status, reason: '', atMs: 0 });
+
+    expect(await report('running')).toBeNull();
+    expect((await store.getAction(sent!.actionId))!.status).toBe('running');
+    for (let op = 2; op <= 7; op++) expect(await report('running')).toBeNull();
+    expect(writes).toEqual(['running']);
+    // The owner check still comes first.
+    const other = IDS.find((id) => id !== owner)!;
+    expect(await report('running', other)).toMatch(/belongs to server/);
+
+    expect(await report('succeeded')).toBeNull();
+    expect(writes).toEqual(['running', 'succeeded']);
+    expect((await store.getAction(sent!.actionId))!.status).toBe('succeeded');
+    await engine.stop();
+  });
+});

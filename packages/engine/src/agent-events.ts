@@ -1,4 +1,10 @@
-import { besideOwner, isTerminalRun, RESULT_KIND_OF_OP, type ActionStatus } from '@rollgate/domain';
+import {
+  besideOwner,
+  canTransitionAction,
+  isTerminalRun,
+  RESULT_KIND_OF_OP,
+  type ActionStatus,
+} from '@rollgate/domain';
 import { toWire, type Dispatch } from './dispatch';
 import type { Engine } from './engine-types';
 import type { LeaseKeeper } from './leases';
@@ -36,6 +42,12 @@ export function createAgentEvents(ctx: AgentEventsContext): AgentEvents {
       // A second instance has no agent of its own: its server's agent answers for it.
       if (action.serverId !== u.serverId && besideOwner(action.serverId) !== u.serverId) {
         return `action ${u.actionId} belongs to server ${action.serverId}, not to ${u.serverId}`;
+      }
+      const terminalReport = u.status === 'succeeded' || u.status === 'failed' || u.status === 'cancelled';
+      // Progress that changes nothing (each op's RUNNING after the first, a resent ACCEPTED) is not
+      // queued behind the run's evaluations: the result that follows it waits on that queue.
+      if (!terminalReport && action.status !== 'pending' && !canTransitionAction(action.status, u.status)) {
+        return null;
       }
       const refusal = await queue.serial(action.runId, async (): Promise<string | null> => {
         const current = await store.getAction(u.actionId);
