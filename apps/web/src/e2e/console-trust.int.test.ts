@@ -5,16 +5,13 @@
  * is refused, and the session cookie is `__Host-…; Secure` except on plain-HTTP loopback.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNextConsole } from './next-console';
-import { freePort, ROOT, startFleet, type Fleet } from '@rollgate/demo-fleet';
-
-const WEB = join(ROOT, 'apps/web');
+import { assertConsoleBuilt, startNextConsole, stopNextConsole } from './next-console';
+import { freePort, startFleet, type Fleet } from '@rollgate/demo-fleet';
 
 /** Peak resident memory (VmHWM) of a process and all its descendants, bytes. */
 async function treePeakRss(pid: number): Promise<number> {
@@ -95,11 +92,7 @@ describe('the console against an HTTP attacker', { timeout: 240_000 }, () => {
   let port: number;
 
   beforeAll(async () => {
-    if (!existsSync(join(WEB, '.next/BUILD_ID'))) {
-      throw new Error(
-        'The console is not built: run `cd apps/web && npx next build` first (`npm test` builds it before the integration tier).',
-      );
-    }
+    assertConsoleBuilt();
     dir = await mkdtemp(join(tmpdir(), 'rollgate-console-trust-'));
     [fleet, port] = await Promise.all([startFleet({ dir, agents: [], editions: ['1.0'] }), freePort()]);
     base = `http://127.0.0.1:${port}`;
@@ -107,11 +100,7 @@ describe('the console against an HTTP attacker', { timeout: 240_000 }, () => {
   });
 
   afterAll(async () => {
-    if (next && next.exitCode === null) {
-      const exited = new Promise((r) => next!.once('exit', r));
-      next.kill('SIGTERM');
-      await exited;
-    }
+    await stopNextConsole(next);
     await fleet?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });

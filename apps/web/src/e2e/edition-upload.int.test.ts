@@ -7,22 +7,26 @@
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync } from 'node:fs';
+import { createReadStream, mkdirSync } from 'node:fs';
 import { mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, ROOT, startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
 import { formatBytes } from '@rollgate/domain';
-import { startNextConsole } from './next-console';
+import {
+  assertConsoleBuilt,
+  launchChromium,
+  signInThroughForm,
+  startNextConsole,
+  stopNextConsole,
+} from './next-console';
 
-const WEB = join(ROOT, 'apps/web');
 const SHOTS = join(ROOT, 'test-results/screenshots');
-const CHROMIUM = '/usr/lib/chromium/chromium';
 const MiB = 1024 * 1024;
 /** Above the base64 call's 64 MiB and the console proxy's old 90 MiB cap on the encoded body. */
 const PAYLOAD = 70 * MiB;
@@ -74,11 +78,7 @@ describe(
     const stored = async () => (await readdir(artifacts).catch(() => [] as string[])).sort();
 
     beforeAll(async () => {
-      if (!existsSync(join(WEB, '.next/BUILD_ID'))) {
-        throw new Error(
-          'The console is not built: run `cd apps/web && npx next build` first (`npm test` builds it before the integration tier).',
-        );
-      }
+      assertConsoleBuilt();
       mkdirSync(SHOTS, { recursive: true });
       dir = await mkdtemp(join(tmpdir(), 'rollgate-console-upload-'));
       artifacts = join(dir, 'artifacts');
@@ -92,21 +92,14 @@ describe(
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
       next = await startNextConsole({ coordinatorUrl: fleet.url, port, timeoutMs: 60_000 });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-      });
+      browser = await launchChromium();
       page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
       page.setDefaultTimeout(60_000);
     }, 180_000);
 
     afterAll(async () => {
       await browser?.close();
-      if (next && next.exitCode === null) {
-        const exited = new Promise((r) => next!.once('exit', r));
-        next.kill('SIGTERM');
-        await exited;
-      }
+      await stopNextConsole(next);
       await fleet?.stop();
       if (dir) await rm(dir, { recursive: true, force: true });
     });
@@ -170,11 +163,7 @@ describe(
     });
 
     it('uploads a 70 MiB archive with a progress bar; the edition is recorded with its sha256 and size', async () => {
-      await page.goto(`${base}/login`);
-      await page.fill('input[name="username"]', fleet.admin.username);
-      await page.fill('input[name="password"]', fleet.admin.password);
-      await page.click('form.login-form button[type="submit"]');
-      await page.locator('[data-connection="connected"]').waitFor();
+      await signInThroughForm(page, base, fleet.admin);
       await page.goto(`${base}/editions`);
       await page.locator('#upload-h').waitFor();
 

@@ -5,26 +5,27 @@
  * (not one per action, not only the last), in the words `rollgate upgrade evidence` prints.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeActionResult } from '@rollgate/domain';
 import {
   behindHaproxy,
   freePort,
-  ROOT,
   startFleet,
   waitFor,
   type Fleet,
   type FleetHaproxy,
 } from '@rollgate/demo-fleet';
-import { startNextConsole } from './next-console';
-
-const WEB = join(ROOT, 'apps/web');
-const CHROMIUM = '/usr/lib/chromium/chromium';
+import {
+  assertConsoleBuilt,
+  launchChromium,
+  signInThroughForm,
+  startNextConsole,
+  stopNextConsole,
+} from './next-console';
 
 describe('the evidence view on the live run page (issue 15 item 4)', { timeout: 180_000 }, () => {
   let dir: string;
@@ -35,11 +36,7 @@ describe('the evidence view on the live run page (issue 15 item 4)', { timeout: 
   let base: string;
 
   beforeAll(async () => {
-    if (!existsSync(join(WEB, '.next/BUILD_ID'))) {
-      throw new Error(
-        'The console is not built: run `cd apps/web && npx next build` first (`npm test` builds it before the integration tier).',
-      );
-    }
+    assertConsoleBuilt();
     dir = await mkdtemp(join(tmpdir(), 'rollgate-evidence-'));
     fleet = await startFleet({
       dir,
@@ -64,19 +61,12 @@ describe('the evidence view on the live run page (issue 15 item 4)', { timeout: 
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     next = await startNextConsole({ coordinatorUrl: fleet.url, port, timeoutMs: 30_000 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 150_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (next && next.exitCode === null) {
-      const exited = new Promise((r) => next!.once('exit', r));
-      next.kill('SIGTERM');
-      await exited;
-    }
+    await stopNextConsole(next);
     await lb?.stop();
     await fleet?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -112,11 +102,7 @@ describe('the evidence view on the live run page (issue 15 item 4)', { timeout: 
 
     const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
     page.setDefaultTimeout(30_000);
-    await page.goto(`${base}/login`);
-    await page.fill('input[name="username"]', fleet.admin.username);
-    await page.fill('input[name="password"]', fleet.admin.password);
-    await page.click('form.login-form button[type="submit"]');
-    await page.locator('[data-connection="connected"]').waitFor();
+    await signInThroughForm(page, base, fleet.admin);
     await page.goto(`${base}/runs/${encodeURIComponent(runId)}`);
     const rows = page.locator('[data-evidence-step] li[data-result-kind]');
     await expect.poll(() => rows.count()).toBe(expected.length);

@@ -1,8 +1,22 @@
 // The BUILT console as the browser tests run it: `next start` of apps/web in front of a
 // coordinator, once it answers. One copy for every e2e file.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, waitFor } from '@rollgate/demo-fleet';
+
+/** Debian's Chromium, which every browser test drives. */
+export const CHROMIUM = '/usr/lib/chromium/chromium';
+
+/** Throws, saying how to build it, when the console has not been built (`next start` serves .next). */
+export function assertConsoleBuilt(): void {
+  if (!existsSync(join(ROOT, 'apps/web/.next/BUILD_ID'))) {
+    throw new Error(
+      'The console is not built: run `cd apps/web && npx next build` first (`npm test` builds it before the integration tier).',
+    );
+  }
+}
 
 export interface NextConsoleOptions {
   /** The coordinator the console's API proxy talks to (COORDINATOR_URL). */
@@ -46,4 +60,36 @@ export async function startNextConsole(opts: NextConsoleOptions): Promise<ChildP
     200,
   );
   return proc;
+}
+
+/** Stops a console started by startNextConsole (if it still runs) and waits until it has exited. */
+export async function stopNextConsole(proc: ChildProcess | null): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await exited;
+}
+
+/** Headless Chromium as the smaller browser tests launch it. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
+}
+
+/**
+ * Signs in through the console's /login form and waits until the top bar has heard from the
+ * coordinator, so the next page opens signed in.
+ */
+export async function signInThroughForm(
+  page: Page,
+  base: string,
+  user: { username: string; password: string },
+): Promise<void> {
+  await page.goto(`${base}/login`);
+  await page.fill('input[name="username"]', user.username);
+  await page.fill('input[name="password"]', user.password);
+  await page.click('form.login-form button[type="submit"]');
+  await page.locator('[data-connection="connected"]').waitFor();
 }

@@ -6,12 +6,18 @@
  * requests during the run, and the failed line's total is 0.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNextConsole } from './next-console';
-import { chromium, type Browser } from 'playwright-core';
+import {
+  assertConsoleBuilt,
+  launchChromium,
+  signInThroughForm,
+  startNextConsole,
+  stopNextConsole,
+} from './next-console';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoadGenerator, type LoadGenerator } from '@rollgate/lb/testing';
 import {
@@ -24,9 +30,7 @@ import {
   type FleetHaproxy,
 } from '@rollgate/demo-fleet';
 
-const WEB = join(ROOT, 'apps/web');
 const SHOTS = join(ROOT, 'test-results/screenshots');
-const CHROMIUM = '/usr/lib/chromium/chromium';
 
 describe('the traffic chart on the live run page (issue 16 item 7)', { timeout: 180_000 }, () => {
   let dir: string;
@@ -38,11 +42,7 @@ describe('the traffic chart on the live run page (issue 16 item 7)', { timeout: 
   let base: string;
 
   beforeAll(async () => {
-    if (!existsSync(join(WEB, '.next/BUILD_ID'))) {
-      throw new Error(
-        'The console is not built: run `cd apps/web && npx next build` first (`npm test` builds it before the integration tier).',
-      );
-    }
+    assertConsoleBuilt();
     mkdirSync(SHOTS, { recursive: true });
     dir = await mkdtemp(join(tmpdir(), 'rollgate-traffic-chart-'));
     fleet = await startFleet({
@@ -59,19 +59,12 @@ describe('the traffic chart on the live run page (issue 16 item 7)', { timeout: 
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     next = await startNextConsole({ coordinatorUrl: fleet.url, port, timeoutMs: 30_000 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 150_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (next && next.exitCode === null) {
-      const exited = new Promise((r) => next!.once('exit', r));
-      next.kill('SIGTERM');
-      await exited;
-    }
+    await stopNextConsole(next);
     await load?.stop();
     await lb?.stop();
     await fleet?.stop();
@@ -81,11 +74,7 @@ describe('the traffic chart on the live run page (issue 16 item 7)', { timeout: 
   it('draws the requests served per edition during a rollout, and failed: 0', async () => {
     const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
     page.setDefaultTimeout(30_000);
-    await page.goto(`${base}/login`);
-    await page.fill('input[name="username"]', fleet.admin.username);
-    await page.fill('input[name="password"]', fleet.admin.password);
-    await page.click('form.login-form button[type="submit"]');
-    await page.locator('[data-connection="connected"]').waitFor();
+    await signInThroughForm(page, base, fleet.admin);
 
     const view = await fleet.api.editions.rollout.mutate({
       app: 'demo-app',
