@@ -178,16 +178,34 @@ export function createLbAdapter(opts: LbAdapterOptions) {
     return out;
   }
 
-  /** Records what a balancer that answered now holds; a failure to record never fails the change. */
-  async function recordViews(
+  /** Records not yet written, in the order the balancers answered. */
+  let viewWrites: Promise<void> = Promise.resolve();
+
+  /**
+   * Records what a balancer that answered now holds; a failure to record never fails the change.
+   * Written behind the change, not before the rollout goes on (each group makes three), in order;
+   * a read of the views waits for them.
+   */
+  function recordViews(
     cluster: string,
     balancer: string,
     changes: { id: string; t: LbTarget; state: LbBalancerView['state'] }[],
-  ): Promise<void> {
-    if (!opts.views || changes.length === 0) return;
+  ): void {
+    const views = opts.views;
+    if (!views || changes.length === 0) return;
     const setAt = Date.now();
+    viewWrites = viewWrites.then(() => writeViews(views, cluster, balancer, changes, setAt));
+  }
+
+  async function writeViews(
+    views: NonNullable<typeof opts.views>,
+    cluster: string,
+    balancer: string,
+    changes: { id: string; t: LbTarget; state: LbBalancerView['state'] }[],
+    setAt: number,
+  ): Promise<void> {
     try {
-      await opts.views.record(
+      await views.record(
         changes.map(({ id, t, state }) => ({
           cluster,
           balancer,
@@ -211,7 +229,7 @@ export function createLbAdapter(opts: LbAdapterOptions) {
     const changes = pairs.map(({ t }) => ({ backend: t.backend, server: t.server, state }));
     await onEvery(r, cluster, async (rt, b) => {
       await rt.setStates(changes);
-      await recordViews(
+      recordViews(
         cluster,
         b.name,
         pairs.map((p) => ({ ...p, state })),
@@ -246,7 +264,7 @@ export function createLbAdapter(opts: LbAdapterOptions) {
         .map(({ c, out }) => `${c}: ${out}`);
       if (problems.length > 0)
         throw new Error(`re-admission at ${b.name} (${rt.address}) failed: ${problems.join('; ')}`);
-      await recordViews(
+      recordViews(
         cluster,
         b.name,
         pairs.map((p) => ({ ...p, state: 'ready' as const })),
@@ -346,7 +364,7 @@ export function createLbAdapter(opts: LbAdapterOptions) {
       const changes = pairs.map(({ t, state }) => ({ backend: t.backend, server: t.server, state }));
       await onEvery(r, cluster, async (rt, b) => {
         await rt.setStates(changes);
-        await recordViews(cluster, b.name, pairs);
+        recordViews(cluster, b.name, pairs);
       });
       opts.log.info({ cluster, incoming, outgoing }, 'load balancer switched in one exchange per balancer');
     },
@@ -373,6 +391,7 @@ export function createLbAdapter(opts: LbAdapterOptions) {
     port,
     /** Each balancer's view on the ledger: what Rollgate last set there per server and pool. */
     async ledgerViews(cluster: string): Promise<LbBalancerView[]> {
+      await viewWrites;
       return opts.views ? opts.views.list(cluster) : [];
     },
     /** Drops the cached configuration of a cluster (after it was changed, or its fleet was). */
