@@ -8,6 +8,7 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { MSG } from '@rollgate/domain';
 import { startFleet, type Fleet, type FleetAgent } from '@rollgate/demo-fleet';
 import { createHaproxyRuntime } from '@rollgate/lb';
 import { freePort, startHaproxyOnFreePort } from '@rollgate/lb/testing';
@@ -273,7 +274,17 @@ export async function rollgateTrial(
   const runId = /\brun (\S+) \(/.exec(out)?.[1];
   if (code !== 0 || !runId) throw new Error(`the CLI exited ${code}:\n${out.slice(-3000)}`);
   const view = await f.fleet.api.upgrade.status.query({ runId });
-  const logs = await f.fleet.api.upgrade.logs.query({ runId, limit: 5000 });
+  // The CLI may exit before the run's last lines are stored (the engine writes its log in batches):
+  // the last group's timing line comes just before "rollout completed".
+  const logs = await waitFor(
+    `the log of ${runId} up to its last line`,
+    async () => {
+      const got = await f.fleet.api.upgrade.logs.query({ runId, limit: 5000 });
+      return got.some((l) => l.code === MSG.runCompleted.code) ? got : undefined;
+    },
+    15_000,
+    50,
+  );
   const servers = f.fleet.agents.map((a) => intrinsicFromSvcLog(readText(f.svcLog(a.id)), t0, t1));
   const runS =
     view.run.startedAt && view.run.finishedAt ? (view.run.finishedAt - view.run.startedAt) / 1000 : null;
