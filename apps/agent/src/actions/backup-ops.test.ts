@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ActionOp, BackupFilesResult, CommandResult } from '@rollgate/domain';
 import { createLogger } from '@rollgate/logger';
+import { freePort } from '@rollgate/test-kit';
 import type { ArtifactChunk__Output } from '@rollgate/protocol';
 import * as tar from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -337,5 +339,44 @@ describe('secrets', () => {
       timeoutMs: 0,
     }).catch((e: unknown) => e)) as Error;
     expect(noDb.message).toMatch(/demo-app has no database configured; add services\[\]\.database/);
+  });
+});
+
+describe('waitHealthy', () => {
+  it('issue 18: asks every few ms while nothing listens, but a service that answers 503 while it warms up only every pollMs (100 ms)', async () => {
+    const port = await freePort();
+    const s = service({ port });
+    await seedEdition(s);
+    const r = runner(s);
+    await run(r, { op: 'start', service: s.name });
+    // The service's health endpoint, played by the test: nothing listens for 300 ms, then 503 for
+    // 600 ms, then 200.
+    let asked = 0;
+    let listening = 0;
+    const server = createServer((_req, res) => {
+      asked++;
+      res.statusCode = performance.now() - listening < 600 ? 503 : 200;
+      res.end();
+    });
+    const opened = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        server.listen(port, '127.0.0.1', () => {
+          listening = performance.now();
+          resolve();
+        });
+      }, 300),
+    );
+    try {
+      const out = await run(r, { op: 'waitHealthy', service: s.name, timeoutMs: 20_000 });
+      await opened;
+      expect(out.summary).toMatch(/^demo-app healthy after /);
+      const answeredFor = performance.now() - listening;
+      // Every 5 ms it would have been asked ~120 times in the 600 ms of 503s.
+      expect(asked).toBeGreaterThanOrEqual(2);
+      expect(asked).toBeLessThanOrEqual(Math.ceil(answeredFor / 100) + 3);
+    } finally {
+      server.close();
+      await run(r, { op: 'stop', service: s.name, timeoutMs: 5000 });
+    }
   });
 });

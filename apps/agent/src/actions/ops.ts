@@ -113,7 +113,10 @@ export interface OpRunnerDeps {
   lastOutput: (service: string) => string | undefined;
   /** Drain poll interval, and how often a waiting op checks the service is still running, ms; default 100. */
   pollMs?: number;
-  /** How often waitHealthy asks the health URL, ms; default 10 (the rollout waits on the first healthy answer). */
+  /**
+   * How often waitHealthy asks the health URL while its port refuses connections, ms; default 5
+   * (the rollout waits on the first healthy answer). Once the service answers: every pollMs.
+   */
   healthPollMs?: number;
   /** Runs downloads, checksums and backups off the agent's loop; default a client with default limits. */
   heavy?: HeavyClient;
@@ -141,7 +144,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       configSecrets({ services: deps.services, testAccounts: deps.testAccounts ?? {} }, deps.baseEnv),
     );
   const pollMs = deps.pollMs ?? 100;
-  const healthPollMs = deps.healthPollMs ?? Math.min(10, pollMs);
+  const healthPollMs = deps.healthPollMs ?? Math.min(5, pollMs);
   const byName = new Map(deps.services.map((s) => [s.name, s]));
   const downloads = join(deps.dataDir, 'downloads');
   const heavy = deps.heavy ?? createHeavyClient();
@@ -528,7 +531,8 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       `${MSG.stopping.text} ${s.name}${pid ? ` (pid ${pid})` : ''}: ${m.stopsWith(timeout)}`,
     );
     const r = await m.stop(timeout, ctx.signal);
-    await deps.health.checkNow(s.name);
+    // The monitor learns it is down at once, but the rollout does not wait for it to say so.
+    void deps.health.checkNow(s.name);
     if (r.alreadyStopped) {
       if (await deps.isListening(s.port)) {
         // Not ours to kill: it may be a hand-started copy, and start would then collide with it.
@@ -701,6 +705,9 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
         if (!(await m.refresh())) throw notRunning();
       }
       let healthy = false;
+      // Asked again soon while nothing listens yet (a refused connect costs the service nothing);
+      // once it answers, every pollMs, so a service that says 503 while it warms up is not flooded.
+      let again = healthPollMs;
       try {
         const res = await httpGet(s.healthUrl, {
           timeoutMs: Math.min(2000, timeout),
@@ -709,9 +716,11 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
         });
         healthy = res.status === 200;
         if (!healthy) lastError = `${s.healthUrl} answered ${res.status}`;
+        again = pollMs;
       } catch (err) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
         lastError = `${s.healthUrl}: ${errorMessage(err)}`;
+        if ((err as NodeJS.ErrnoException).code !== 'ECONNREFUSED') again = pollMs;
       }
       if (healthy) {
         // Asked again for the answer that counts: ours must still be the process that gave it.
@@ -723,7 +732,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       if (elapsed >= timeout) {
         throw new Error(`${s.name} was not healthy within ${secs(timeout)}; last error: ${lastError}`);
       }
-      await sleep(Math.min(healthPollMs, timeout - elapsed), ctx.signal);
+      await sleep(Math.min(again, timeout - elapsed), ctx.signal);
     }
   }
 

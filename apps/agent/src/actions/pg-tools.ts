@@ -6,6 +6,7 @@ import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../lib/fs-util';
 import { displayUrl } from './redact';
+import { atNicenessZero } from '../lib/niceness';
 
 /** The parts of a database URL the tools need. */
 export interface PgTarget {
@@ -102,7 +103,8 @@ export async function runPg(tool: string, args: string[], o: PgRunOptions): Prom
   delete env.PGPASSWORD;
   if (o.target.password !== undefined) env.PGPASSWORD = o.target.password;
   const cmd = o.binDir ? join(o.binDir, tool) : tool;
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const run = atNicenessZero(cmd, args);
+  const child = spawn(run.command, run.args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => {

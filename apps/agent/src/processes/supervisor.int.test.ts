@@ -1,6 +1,6 @@
 // Real child processes: SIGTERM → SIGKILL escalation, output capture, pid-file re-adoption.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@rollgate/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +27,47 @@ afterAll(async () => {
 
 const { until } = waiter({ timeoutMs: 5000, everyMs: 20 });
 
+/** A process's niceness, from /proc/<pid>/stat (field 19). */
+async function nicenessOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
 describe('supervisor', () => {
+  it('issue 18: from an agent that runs 5 below niceness 0, a service (and its command) starts 5 above the agent (docs/adr/0047)', async () => {
+    const own = getPriority();
+    const sup = createSupervisor({
+      dataDir,
+      baseEnv: {},
+      log,
+      onOutput: () => {},
+      onExit: () => {},
+      agentNiceness: own - 5,
+    });
+    const rec = await sup.start('niced', {
+      command: process.execPath,
+      args: ['-e', 'setInterval(() => {}, 1000)'],
+      cwd: dataDir,
+      env: {},
+      edition: '1.0',
+    });
+    started.push(rec.pid);
+    expect(await nicenessOf(rec.pid)).toBe(own + 5);
+    const cmd = await sup.runCommand(
+      'niced',
+      {
+        command: '/bin/sh',
+        args: ['-c', 'cut -d" " -f19 /proc/$$/stat'],
+        cwd: dataDir,
+        env: {},
+      },
+      10_000,
+    );
+    expect(cmd.lastLine).toBe(String(own + 5));
+    await sup.stop('niced', 2000);
+    sup.close();
+  });
+
   it('ships output, SIGKILLs a process that ignores SIGTERM after the timeout', async () => {
     const lines: string[] = [];
     const sup = createSupervisor({

@@ -11,9 +11,11 @@
 // (docs/adr/0023). When the agent runs as root a service may run as its own user and group.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '@rollgate/logger';
 import { errorMessage, sleep, writeFileAtomic } from '../lib/fs-util';
+import { atNicenessZero } from '../lib/niceness';
 import { DEFAULT_LOG_ROTATION, startLogRelay, type LogRotation } from './log-relay';
 import { resolveRunAs, type RunAs } from './run-as';
 import { tailFile, type Tail } from './tail-file';
@@ -173,6 +175,12 @@ export interface SupervisorOptions {
   processOptions?: (service: string) => ProcessOptions | undefined;
   /** A crash, a restart, a crash loop: reported by the agent (log line, coordinator). */
   onEvent?: (event: SupervisorEvent) => void;
+  /**
+   * The agent's own niceness. Its unit runs it below 0 (Nice=-5, docs/adr/0047) so its steps and
+   * health answers are prompt on a busy server; what it starts (services, their commands) runs at
+   * 0 all the same, through `nice`. Default: this process's (os.getPriority()).
+   */
+  agentNiceness?: number;
 }
 
 export interface StartSpec {
@@ -255,6 +263,7 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
   let closed = false;
   const runDir = join(opts.dataDir, 'run');
   const logDir = join(opts.dataDir, 'logs');
+  const agentNiceness = opts.agentNiceness ?? getPriority();
   const pidFile = (s: string) => join(runDir, `${s}.json`);
   // The spec a restart needs (command, cwd, env): readable by the agent only, as env may hold secrets.
   const specFile = (s: string) => join(runDir, `${s}.spec.json`);
@@ -502,7 +511,8 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     if (!pipe) throw new Error('the log relay has no input pipe');
     let child: ChildProcess;
     try {
-      child = spawn(spec.command, spec.args, {
+      const run = atNicenessZero(spec.command, spec.args, agentNiceness);
+      child = spawn(run.command, run.args, {
         cwd: spec.cwd,
         env: runAs ? { ...spec.env, USER: runAs.user, LOGNAME: runAs.user, HOME: runAs.home } : spec.env,
         detached: true, // own process group: stop() signals the whole group, and we may exit first
@@ -670,7 +680,8 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     async runCommand(service, spec, timeoutMs, signal) {
       await mkdir(logDir, { recursive: true });
       const started = performance.now();
-      const child = spawn(spec.command, spec.args, {
+      const run = atNicenessZero(spec.command, spec.args, agentNiceness);
+      const child = spawn(run.command, run.args, {
         cwd: spec.cwd,
         env: spec.env,
         detached: true, // own group, so a timeout also stops whatever the command spawned

@@ -4,6 +4,7 @@
 // holding stdout must not hang the agent.
 import { spawn } from 'node:child_process';
 import { errorMessage } from '../lib/fs-util';
+import { atNicenessZero } from '../lib/niceness';
 
 export interface RunOptions {
   cwd?: string;
@@ -52,7 +53,8 @@ export const runArgv: Runner = (argv, opts) => {
   const [command, ...args] = argv;
   if (!command) return Promise.reject(new Error('empty command'));
   return new Promise<RunResult>((resolve, reject) => {
-    const child = spawn(command, args, {
+    const run = atNicenessZero(command, args);
+    const child = spawn(run.command, run.args, {
       cwd: opts.cwd,
       env: opts.env ?? (process.env as Record<string, string>),
       shell: false,

@@ -67,6 +67,13 @@ export function unitNodeFlags(): string[] {
   return m[1]!.trim().split(/\s+/).filter(Boolean);
 }
 
+/** The unit's Nice= (docs/adr/0047): the bench runs agents at the niceness their unit gives them. */
+export function unitNice(): number {
+  const unit = readFileSync(join(ROOT, 'tools/agent-bundle/rollgate-agent.service'), 'utf8');
+  const m = /^Nice=(-?\d+)\s*$/m.exec(unit);
+  return m ? Number(m[1]) : 0;
+}
+
 /** Extra node flags for the agent under test, e.g. BENCH_AGENT_NODE_ARGS="--cpu-prof" (profiling). */
 const nodeArgs = () => (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 

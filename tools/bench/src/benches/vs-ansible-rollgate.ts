@@ -26,7 +26,7 @@ import {
   type ServerIntrinsic,
   type WrkReport,
 } from './vs-ansible-fleet';
-import { unitNodeFlags } from './agent';
+import { unitNice, unitNodeFlags } from './agent';
 import { phasesFromRun, type RunPhases } from './vs-ansible-phases';
 
 export const APP = 'svc';
@@ -94,9 +94,18 @@ export async function startRollgateFleet(o: RollgateFleetOptions): Promise<Rollg
     insecure: true,
     ...(o.agentBundle
       ? {
+          // As the unit runs it: its node flags and its Nice= (needs root here, as systemd has).
           agentCommand: (a: FleetAgent) => ({
-            command: process.execPath,
-            args: [...unitNodeFlags(), o.agentBundle!, '--config', a.configPath],
+            command: '/usr/bin/nice',
+            args: [
+              '-n',
+              String(unitNice()),
+              process.execPath,
+              ...unitNodeFlags(),
+              o.agentBundle!,
+              '--config',
+              a.configPath,
+            ],
           }),
         }
       : {}),
