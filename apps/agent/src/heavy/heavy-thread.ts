@@ -19,7 +19,8 @@ const THREAD_HEAP_MB = 64;
 
 export interface ThreadRunOptions {
   signal?: AbortSignal;
-  timeoutMs?: number;
+  /** The job's deadline, ms (the client's limits.workerTimeoutMs unless the op has its own). */
+  timeoutMs: number;
   input?: AsyncIterable<Uint8Array>;
 }
 
@@ -57,7 +58,7 @@ function startThread(w: ThreadWorker, job: HeavyJob): Worker {
  */
 export function runInThread(
   job: Extract<HeavyJob, { kind: 'install' }>,
-  opts: ThreadRunOptions & { timeoutMs: number },
+  opts: ThreadRunOptions,
   w: ThreadWorker,
 ): Promise<HeavyResults['install']> {
   const bounded: HeavyJob = {

@@ -6,6 +6,8 @@ import { getPriority } from 'node:os';
 
 /** `nice` (coreutils), which starts a program at another niceness. */
 const NICE = '/usr/bin/nice';
+/** Looked for once, not at every start of a service or command. */
+let hasNice: boolean | undefined;
 
 /**
  * The command line that starts `command` at niceness 0: as it is when the agent runs at 0 or
@@ -18,6 +20,6 @@ export function atNicenessZero(
   args: readonly string[],
   agentNiceness: number = getPriority(),
 ): { command: string; args: string[] } {
-  if (agentNiceness >= 0 || !existsSync(NICE)) return { command, args: [...args] };
+  if (agentNiceness >= 0 || !(hasNice ??= existsSync(NICE))) return { command, args: [...args] };
   return { command: NICE, args: ['-n', String(-agentNiceness), command, ...args] };
 }
