@@ -31,6 +31,7 @@ const health: HealthMonitor = {
   start() {},
   stop() {},
   checkNow: async () => {},
+  passed: async () => {},
   view: () => [],
   get: () => undefined,
 };

@@ -55,6 +55,7 @@ const health: HealthMonitor = {
   start() {},
   stop() {},
   checkNow: async () => {},
+  passed: async () => {},
   view: () => [],
   get: () => undefined,
 };

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@rollgate/logger';
+import { until } from '@rollgate/test-kit';
 import type { ActionOp__Output, ActionUpdate, RunAction__Output } from '@rollgate/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createExecutor, type ActionRequest } from './executor';
@@ -244,5 +245,39 @@ describe('executor: results', () => {
     const again = journal.recentFinished().map((f) => toWireUpdate(finishedToUpdate(f)));
     expect(again.find((u) => u.actionId === 'r2')?.resultJson).toBe(bad.resultJson);
     expect(again.find((u) => u.actionId === 'r1')?.resultJson).toBe(ok.resultJson);
+  });
+});
+
+describe('executor: fsyncs an op hands over (docs/adr/0050)', () => {
+  it('issue 18: runs the next op at once, but journals and sends the result only once the handed-over fsync is done', async () => {
+    let release!: () => void;
+    const sync = new Promise<void>((r) => (release = r));
+    const ran: string[] = [];
+    const { ex, updates, final } = setup(async (op, ctx) => {
+      ran.push(op.op);
+      if (op.op === 'gate') ctx.syncLater?.(sync);
+      return 'ok';
+    });
+    await ex.handleRunAction(action('d1', [gateOp('GATE_STATE_CLOSED'), stopOp('demo-app')]));
+    await until('the second op to have run', () => ran.length === 2);
+    // Both ops ran while the fsync is outstanding; the action is not finished yet.
+    expect(updates.some((u) => /SUCCEEDED|FAILED/.test(String(u.status)))).toBe(false);
+    expect(journal.get('d1')?.finished).toBeUndefined();
+    release();
+    expect((await final('d1')).status).toBe('ACTION_STATUS_SUCCEEDED');
+    expect(journal.get('d1')?.finished?.status).toBe('SUCCEEDED');
+  });
+
+  it('issue 18: a handed-over fsync that fails turns a success into FAILED, saying the disk could not keep the change', async () => {
+    const { ex, final } = setup(async (op, ctx) => {
+      if (op.op === 'gate') ctx.syncLater?.(Promise.reject(new Error('EIO: i/o error, fsync')));
+      return 'ok';
+    });
+    await ex.handleRunAction(action('d2', [gateOp('GATE_STATE_CLOSED'), stopOp('demo-app')]));
+    const f = await final('d2');
+    expect(f.status).toBe('ACTION_STATUS_FAILED');
+    expect(f.reason).toMatch(
+      /could not make the action's changes durable: EIO: i\/o error, fsync; check the agent's disk/,
+    );
   });
 });

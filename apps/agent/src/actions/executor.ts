@@ -6,7 +6,7 @@
 // service would leave it in an unknown state.
 import { describeOp, editionUrlForLogs, MSG, type ActionOp, type ActionResult } from '@rollgate/domain';
 import type { Logger } from '@rollgate/logger';
-import { errorMessage } from '../lib/fs-util';
+import { errorMessage, type SyncLater } from '../lib/fs-util';
 import type { FinalStatus, FinishedRecord, Journal } from './journal';
 import type { ShipLevel } from '../coordinator/log-shipper';
 import { OpError, type OpRunner } from './op-result';
@@ -102,6 +102,25 @@ export interface Executor {
   shutdown(reason: string, graceMs?: number): Promise<void>;
 }
 
+/**
+ * The fsyncs an action's ops handed over (docs/adr/0050): `settle` waits for all of them and
+ * says why the first one failed, if one did.
+ */
+function deferredSyncs(): { later: SyncLater; settle: () => Promise<string | undefined> } {
+  const pending: Promise<void>[] = [];
+  let failure: string | undefined;
+  return {
+    later: (sync) => {
+      // Caught at once: a rejection must not wait for settle() to be handled.
+      pending.push(sync.catch((err: unknown) => void (failure ??= errorMessage(err))));
+    },
+    settle: async () => {
+      await Promise.all(pending);
+      return failure;
+    },
+  };
+}
+
 export function createExecutor(opts: ExecutorOptions): Executor {
   const now = opts.now ?? Date.now;
   const { journal, log } = opts;
@@ -141,6 +160,16 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     running = { id, ops, opIndex: 0, journaled: -1, controller };
     const ship = (level: ShipLevel, code: string, message: string) => opts.ship(level, code, message, id);
     const results: ActionResult[] = [];
+    const syncs = deferredSyncs();
+    // The result is journaled (and sent) only once what the ops changed is durable.
+    const end = async (status: FinalStatus, reason: string, opIndex: number) => {
+      const failure = await syncs.settle();
+      if (failure !== undefined && status === 'SUCCEEDED') {
+        status = 'FAILED';
+        reason = `the agent could not make the action's changes durable: ${failure}; check the agent's disk`;
+      }
+      await finish(id, status, reason, opIndex, results);
+    };
     // The seed's "processing server" line: this server starts its part of the step.
     ship(
       'info',
@@ -151,7 +180,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       for (const [i, op] of ops.entries()) {
         const label = `op ${i + 1}/${ops.length}: ${describeOp(op)}`;
         if (controller.signal.aborted) {
-          await finish(id, 'CANCELLED', `${cancelReason(controller.signal)} (before ${label})`, i, results);
+          await end('CANCELLED', `${cancelReason(controller.signal)} (before ${label})`, i);
           return;
         }
         running.opIndex = i;
@@ -161,7 +190,12 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         ship('info', MSG.opStarted.code, `${MSG.opStarted.text}: ${label}`);
         const started = performance.now();
         try {
-          const outcome = await opts.runOp(op, { actionId: id, signal: controller.signal, log: ship });
+          const outcome = await opts.runOp(op, {
+            actionId: id,
+            signal: controller.signal,
+            log: ship,
+            syncLater: syncs.later,
+          });
           const summary = typeof outcome === 'string' ? outcome : outcome.summary;
           if (typeof outcome !== 'string' && outcome.result) results.push(outcome.result);
           ship(
@@ -174,25 +208,23 @@ export function createExecutor(opts: ExecutorOptions): Executor {
           if (controller.signal.aborted) {
             const reason = `${cancelReason(controller.signal)} (during ${label})`;
             ship('warn', MSG.opFailed.code, `op cancelled: ${label}`);
-            await finish(id, 'CANCELLED', reason, i, results);
+            await end('CANCELLED', reason, i);
             return;
           }
           const reason = `${errorMessage(err)} (${label})`;
           ship('error', MSG.opFailed.code, `${MSG.opFailed.text}: ${reason}`);
-          await finish(id, 'FAILED', reason, i, results);
+          await end('FAILED', reason, i);
           return;
         }
       }
-      await finish(id, 'SUCCEEDED', '', ops.length - 1, results);
+      await end('SUCCEEDED', '', ops.length - 1);
     } catch (err) {
       // Only journal I/O can land here (op errors are handled above).
       log.error({ actionId: id, err: errorMessage(err) }, 'action aborted by an agent error');
-      await finish(
-        id,
+      await end(
         'FAILED',
         `agent error while running the action: ${errorMessage(err)}; check the agent's disk and log`,
         running?.opIndex ?? 0,
-        results,
       );
     } finally {
       running = undefined;

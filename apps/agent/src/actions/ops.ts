@@ -604,7 +604,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       throw new Error(`${s.name} edition ${op.edition} is not installed here; install it first`);
     }
     // The same carried-over configuration the configure op writes for the server's own instance.
-    await deps.editions.configure(s.name, op.edition, s.configDir, { ...s.env, ...op.env });
+    await deps.editions.configure(s.name, op.edition, s.configDir, { ...s.env, ...op.env }, ctx.syncLater);
     const running = deps.supervisor.running(key);
     if (running && (await deps.supervisor.refresh(key))) {
       if (running.edition !== op.edition) {
@@ -725,7 +725,8 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       if (healthy) {
         // Asked again for the answer that counts: ours must still be the process that gave it.
         if (!(await m.refresh())) throw notRunning();
-        await deps.health.checkNow(s.name);
+        // The answer just got counts for the monitor too (the gate and agent-check read it).
+        await deps.health.passed(s.name);
         return `${s.name} healthy after ${secs(performance.now() - started)}`;
       }
       const elapsed = performance.now() - started;
@@ -877,7 +878,7 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
         return install(op, ctx);
       case 'activate': {
         const s = service(op.service);
-        const { previous } = await deps.editions.activate(s.name, op.edition);
+        const { previous } = await deps.editions.activate(s.name, op.edition, ctx.syncLater);
         ctx.log(
           'info',
           MSG.editionActivated.code,
@@ -887,7 +888,13 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       }
       case 'configure': {
         const s = service(op.service);
-        await deps.editions.configure(s.name, op.edition, s.configDir, { ...s.env, ...op.env });
+        await deps.editions.configure(
+          s.name,
+          op.edition,
+          s.configDir,
+          { ...s.env, ...op.env },
+          ctx.syncLater,
+        );
         const overrides = Object.keys(op.env);
         return `configured ${s.name} edition ${op.edition}${s.configDir ? ` (config from ${s.configDir})` : ''}${overrides.length ? `, overrides: ${overrides.join(', ')}` : ''}`;
       }

@@ -21,7 +21,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SAFE_NAME } from '@rollgate/domain';
-import { fsyncDir, writeFileAtomic } from '../lib/fs-util';
+import { fsyncDir, writeFileAtomic, type SyncLater } from '../lib/fs-util';
 
 export const EDITION_META = '.rollgate-edition.json';
 export const ENV_FILE = 'rollgate.env.json';
@@ -88,19 +88,26 @@ export interface EditionStore {
     size: number,
     fill: (dest: string) => Promise<{ files: number }>,
   ): Promise<{ files: number }>;
-  /** Points `current` at an installed edition (temp symlink + rename: never a moment without one). */
-  activate(service: string, edition: string): Promise<{ previous: string | undefined }>;
+  /**
+   * Points `current` at an installed edition (temp symlink + rename: never a moment without one).
+   * With `later`, the rename's fsync goes there (an action's end, docs/adr/0050); default: awaited.
+   */
+  activate(service: string, edition: string, later?: SyncLater): Promise<{ previous: string | undefined }>;
   /**
    * Removes every installed edition of the service, its `current` link and leftovers (rebuild):
    * the directory is renamed away first, so no half-removed edition is ever listed.
    */
   uninstall(service: string): Promise<{ editions: string[]; active: string | undefined }>;
-  /** Copies configDir to <edition>/config/ and writes <edition>/rollgate.env.json. */
+  /**
+   * Copies configDir to <edition>/config/ and writes <edition>/rollgate.env.json. With `later`,
+   * the env file's fsyncs go there (an action's end, docs/adr/0050); default: awaited.
+   */
   configure(
     service: string,
     edition: string,
     configDir: string | undefined,
     env: Record<string, string>,
+    later?: SyncLater,
   ): Promise<void>;
 }
 
@@ -184,7 +191,7 @@ export function createEditionStore(opts: EditionStoreOptions): EditionStore {
         throw err;
       }
     },
-    async activate(service, edition) {
+    async activate(service, edition, later) {
       await requireInstalled(service, edition);
       const dir = serviceDir(service);
       const previous = await this.activeEdition(service);
@@ -197,7 +204,8 @@ export function createEditionStore(opts: EditionStoreOptions): EditionStore {
         await rm(tmp, { force: true });
         throw err;
       }
-      await fsyncDir(dir);
+      if (later) later(fsyncDir(dir));
+      else await fsyncDir(dir);
       return { previous };
     },
     async uninstall(service) {
@@ -218,7 +226,7 @@ export function createEditionStore(opts: EditionStoreOptions): EditionStore {
       await rm(trash, { recursive: true, force: true });
       return { editions, active };
     },
-    async configure(service, edition, configDir, env) {
+    async configure(service, edition, configDir, env, later) {
       await requireInstalled(service, edition);
       const dir = editionDir(service, edition);
       if (configDir !== undefined) {
@@ -235,7 +243,7 @@ export function createEditionStore(opts: EditionStoreOptions): EditionStore {
         await rm(join(dir, 'config'), { recursive: true, force: true });
         await rename(tmp, join(dir, 'config'));
       }
-      await writeFileAtomic(join(dir, ENV_FILE), `${JSON.stringify(env, null, 2)}\n`);
+      await writeFileAtomic(join(dir, ENV_FILE), `${JSON.stringify(env, null, 2)}\n`, 0o644, later);
     },
   };
 }

@@ -1,29 +1,73 @@
 // Small file-system helpers shared by the state file, the edition store and the supervisor.
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
- * Writes a file so readers see either the old or the new content, never half of it: write a temp
- * file in the same directory, fsync it, rename it over the target, fsync the directory.
+ * Takes fsyncs an action needs done by its end but not before its next op (docs/adr/0050): the
+ * executor awaits them all before it journals the action's result, and fails the action if one
+ * rejected (the disk could not make a change durable).
  */
-export async function writeFileAtomic(path: string, data: string, mode = 0o644): Promise<void> {
+export type SyncLater = (sync: Promise<void>) => void;
+
+/**
+ * Writes a file so readers see either the old or the new content, never half of it: write a temp
+ * file in the same directory, fsync it, rename it over the target, fsync the directory. With
+ * `later`, the rename is done (and visible) when this resolves and both fsyncs go to `later`.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string,
+  mode = 0o644,
+  later?: SyncLater,
+): Promise<void> {
   const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
   // 'wx': a temp name that exists already is never reused (nor followed, if it is a link).
   const fh = await open(tmp, 'wx', mode);
+  let handedOver = false;
   try {
     await fh.writeFile(data);
+    if (!later) await fh.sync();
+    try {
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    if (later) {
+      // The descriptor still names the renamed file: its data, then the rename, made durable.
+      handedOver = true;
+      later(syncThenClose(fh).then(() => fsyncDir(dirname(path))));
+      return;
+    }
+  } finally {
+    if (!handedOver) await fh.close();
+  }
+  await fsyncDir(dirname(path));
+}
+
+async function syncThenClose(fh: FileHandle): Promise<void> {
+  try {
     await fh.sync();
   } finally {
-    await fh.close();
+    await fh.close().catch(() => {});
   }
+}
+
+/**
+ * Replaces a file without any fsync: readers (and a restarted agent) see the old or the new
+ * content. For records that mean nothing after a power loss, e.g. a pid file: no process
+ * survives one, and a torn file reads as "not running".
+ */
+export async function replaceFile(path: string, data: string, mode = 0o644): Promise<void> {
+  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
+  await writeFile(tmp, data, { mode, flag: 'wx' });
   try {
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(dirname(path));
 }
 
 /** Makes a rename or create in dir durable; best effort (some file systems refuse). */

@@ -14,7 +14,7 @@ import { appendFile, mkdir, open, readFile, rename, rm, stat, writeFile } from '
 import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '@rollgate/logger';
-import { errorMessage, sleep, writeFileAtomic } from '../lib/fs-util';
+import { errorMessage, replaceFile, sleep } from '../lib/fs-util';
 import { atNicenessZero } from '../lib/niceness';
 import { DEFAULT_LOG_ROTATION, startLogRelay, type LogRotation } from './log-relay';
 import { resolveRunAs, type RunAs } from './run-as';
@@ -214,6 +214,8 @@ interface Running {
   stopping: boolean;
   /** Set for a process this supervisor spawned: its exit event reports the exit status. */
   child?: ChildProcess;
+  /** Resolves when the log relay this supervisor spawned has exited (absent when adopted). */
+  relayGone?: Promise<void>;
   /** How it was started, for a restart (undefined when an adopted process left no spec file). */
   spec?: StartSpec;
 }
@@ -302,10 +304,17 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       // The relay writes the last lines when the pipe closes: wait for it (bounded: a grandchild
       // that inherited the service's output may hold the pipe open for longer).
       // It ends within a few ms of the service (a stop waits on this): look soon, then less often.
-      const until = performance.now() + 2000;
-      for (let looks = 0; performance.now() < until; looks++) {
-        if (!(await isAlive(r.rec.logPid, r.rec.logStartTime ?? null))) break;
-        await sleep(Math.min(20, 2 ** looks));
+      if (r.relayGone) {
+        // Our own child: its exit event says when, no looking needed.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([r.relayGone, new Promise((ok) => (timer = setTimeout(ok, 2000)))]);
+        clearTimeout(timer);
+      } else {
+        const until = performance.now() + 2000;
+        for (let looks = 0; performance.now() < until; looks++) {
+          if (!(await isAlive(r.rec.logPid, r.rec.logStartTime ?? null))) break;
+          await sleep(Math.min(20, 2 ** looks));
+        }
       }
     }
     if (r?.tail) {
@@ -506,6 +515,7 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       relay.once('spawn', resolve);
       relay.once('error', (err) => reject(new Error(`could not start the log relay: ${errorMessage(err)}`)));
     });
+    const relayGone = new Promise<void>((resolve) => relay.once('exit', () => resolve()));
     relay.unref();
     const pipe = relay.stdin;
     if (!pipe) throw new Error('the log relay has no input pipe');
@@ -552,10 +562,11 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
     };
     // The pid file stays the agent's (not the service user's): it names the process group the
-    // agent signals, so a service able to rewrite it could have the agent kill anything.
-    await writeFileAtomic(pidFile(service), `${JSON.stringify(rec)}\n`);
+    // agent signals, so a service able to rewrite it could have the agent kill anything. Not
+    // fsync'd (docs/adr/0050): it serves an agent restart, and no process outlives a power loss.
+    await replaceFile(pidFile(service), `${JSON.stringify(rec)}\n`);
     await writeSpec(service, spec);
-    const r: Running = { rec, stopping: false, child, spec, tail };
+    const r: Running = { rec, stopping: false, child, spec, tail, relayGone };
     procs.set(service, r);
     seen.r = r;
     if (seen.exit) await exited(service, r, seen.exit);

@@ -188,6 +188,31 @@ describe('health monitor with hysteresis against a real service (issue 13 item 3
     await hm.checkNow();
     expect(hm.get('api')).toEqual({ name: 'api', state: 'stopped', detail: 'not running' });
   });
+
+  it('issue 18: a healthy answer waitHealthy just got counts as a passed probe, without asking the service again', async () => {
+    let asked = 0;
+    let ok = false;
+    server = createServer((_req, res) => {
+      asked++;
+      res.writeHead(ok ? 200 : 503).end();
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+    const changes: string[] = [];
+    const hm = createHealthMonitor({
+      services: [{ name: 'api', healthUrl: url }],
+      isRunning: async () => true,
+      onChange: (v) => changes.push(v[0]!.state),
+    });
+    await hm.checkNow();
+    expect(hm.get('api')?.state).toBe('unhealthy');
+    ok = true;
+    const before = asked;
+    await hm.passed('api');
+    expect(hm.get('api')?.state).toBe('healthy');
+    expect(asked).toBe(before);
+    expect(changes).toEqual(['unhealthy', 'healthy']);
+  });
 });
 
 describe('serviceHealthTarget: where HAProxy checks the service (issue 13 item 3)', () => {

@@ -98,6 +98,11 @@ export interface HealthMonitor {
   stop(): void;
   /** Checks now (all services, or one) and resolves when the view is updated. */
   checkNow(service?: string): Promise<void>;
+  /**
+   * Counts a healthy answer the caller just got from the service's health URL (waitHealthy's) as
+   * a passed probe, after any probe under way: the view moves without asking the service again.
+   */
+  passed(service: string): Promise<void>;
   view(): ServiceHealthView[];
   get(service: string): ServiceHealthView | undefined;
 }
@@ -121,19 +126,20 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
     return { ok: false, running: await opts.isRunning(name), detail };
   }
 
-  async function checkOne(name: string, url: string): Promise<boolean> {
+  async function checkOne(name: string, outcomeOf: (t: HealthThresholds) => Promise<ProbeOutcome>) {
     const t = thresholds.get(name) ?? DEFAULT_HEALTH;
-    const outcome = await probe(name, url, t.timeoutMs);
+    const outcome = await outcomeOf(t);
     const prev = tracks.get(name) ?? initialTrack();
     const next = nextHealth(prev, outcome, t);
     tracks.set(name, next);
     return prev.state !== next.state;
   }
 
-  function check(name: string, url: string): Promise<boolean> {
+  /** Probes the URL, or counts `given` (an answer someone else just got) as the probe. */
+  function check(name: string, url: string, given?: ProbeOutcome): Promise<boolean> {
     // One check per service at a time; a caller asking meanwhile waits for a fresh one after it.
     const prev = inFlight.get(name) ?? Promise.resolve(false);
-    const next = prev.then(() => checkOne(name, url));
+    const next = prev.then(() => checkOne(name, async (t) => given ?? (await probe(name, url, t.timeoutMs))));
     const tracked = next.finally(() => {
       if (inFlight.get(name) === tracked) inFlight.delete(name);
     });
@@ -170,6 +176,10 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
       timer = undefined;
     },
     checkNow: (service) => round(opts.services.filter((s) => service === undefined || s.name === service)),
+    async passed(service) {
+      const s = opts.services.find((x) => x.name === service);
+      if (s && (await check(s.name, s.healthUrl, { ok: true }))) opts.onChange(views());
+    },
     view: views,
     get: (service) => views().find((v) => v.name === service),
   };
