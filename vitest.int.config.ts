@@ -11,6 +11,8 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // One PostgreSQL cluster template and one agent bundle for the whole run (docs/adr/0048).
+    globalSetup: ['./vitest.int.setup.ts'],
     // expect.poll waits for a state; its default (1 s) is a guess about the machine's speed, and
     // on two busy cores a page or a fleet takes longer than that to get there.
     expect: { poll: { timeout: 30_000, interval: 100 } },

@@ -10,8 +10,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { chmod, copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '@rollgate/api';
@@ -123,6 +124,19 @@ export interface FleetOptions {
    * apps/agent/src/main.ts --config <path>`. E.g. the packaged bundle as its systemd unit runs it.
    */
   agentCommand?: (a: FleetAgent) => { command: string; args: string[] };
+  /**
+   * The agent bundle (tools/agent-bundle's rollgate-agent.cjs, its heavy-work child beside it) run
+   * as `node <bundle> --config <path>` where agentCommand is not given: the integration tier builds
+   * it once per run instead of every agent and its heavy-work child compiling the sources under
+   * tsx (docs/adr/0048). Default: ROLLGATE_TEST_AGENT_BUNDLE, else tsx.
+   */
+  agentBundle?: string;
+  /**
+   * A data directory of a stopped embedded cluster (@rollgate/db's createEmbeddedTemplate), copied
+   * as each coordinator's data directory on its first start instead of initdb (docs/adr/0048); not
+   * used with coordinatorEnv.DATABASE_URL. Default: ROLLGATE_TEST_PG_TEMPLATE, else none.
+   */
+  pgTemplate?: string;
 }
 
 /** One coordinator process of the fleet. */
@@ -220,6 +234,38 @@ function spawnLogged(command: string, args: string[], env: Record<string, string
   return proc;
 }
 
+/**
+ * Copies the cluster template as a coordinator's data directory before its first start; `cp -a`
+ * because, as root, the cluster's files belong to the postgres user and must stay so. As root the
+ * copy must also be where that user can reach it, else the coordinator would not use it (it keeps
+ * such a cluster under @rollgate/db's fallback root): a directory made by mkdtemp (0700) inside
+ * the system temp directory is given o+x (traverse, not list); a directory elsewhere that the
+ * postgres user cannot traverse means no copy, and the coordinator runs initdb as without one.
+ */
+async function seedDataDir(template: string, dataDir: string): Promise<void> {
+  if (existsSync(join(dataDir, 'pg-state.json'))) return;
+  if (process.getuid?.() === 0 && !(await traversableByOthers(dirname(dataDir)))) return;
+  const cp = spawn('cp', ['-a', `${template}/.`, dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  cp.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const [code] = (await once(cp, 'exit')) as [number | null];
+  if (code !== 0)
+    throw new Error(`could not copy the PostgreSQL template ${template} to ${dataDir}: ${err.trim()}`);
+}
+
+/** Whether every directory from `dir` up to / lets others traverse it (granting it inside tmpdir). */
+async function traversableByOthers(dir: string): Promise<boolean> {
+  const tmp = resolve(tmpdir());
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    const st = await stat(d);
+    if ((st.mode & 0o001) === 0) {
+      if (!d.startsWith(`${tmp}/`) || st.uid !== process.getuid?.()) return false;
+      await chmod(d, (st.mode & 0o7777) | 0o001);
+    }
+    if (d === dirname(d)) return true;
+  }
+}
+
 async function kill(proc: ChildProcess | null, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000) {
   if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = once(proc, 'exit');
@@ -244,6 +290,8 @@ export async function startFleet(opts: FleetOptions) {
   await chmod(dir, 0o755);
   const specs = opts.agents ?? DEFAULT_AGENTS;
   const toFile = (opts.output ?? 'files') === 'files';
+  const agentBundle = opts.agentBundle ?? (process.env.ROLLGATE_TEST_AGENT_BUNDLE || undefined);
+  const pgTemplate = opts.pgTemplate ?? (process.env.ROLLGATE_TEST_PG_TEMPLATE || undefined);
 
   const portsFile = join(dir, 'ports.json');
   const saved: Record<string, number> = opts.stablePorts
@@ -373,6 +421,8 @@ export async function startFleet(opts: FleetOptions) {
         return proc;
       },
       async start() {
+        if (pgTemplate && !opts.coordinatorEnv?.DATABASE_URL)
+          await seedDataDir(pgTemplate, env.ROLLGATE_DATA_DIR);
         const p = spawnTs('apps/coordinator/src/main.ts', [], env, toFile ? logFile : null);
         proc = p;
         await waitFor(
@@ -528,7 +578,11 @@ export async function startFleet(opts: FleetOptions) {
     const config = configFor(a);
     await writeFile(a.configPath, JSON.stringify(opts.agentConfig?.(a, config) ?? config, null, 2));
     const logFile = toFile ? join(logsDir, `${a.id}.log`) : null;
-    const run = opts.agentCommand?.(a);
+    const run =
+      opts.agentCommand?.(a) ??
+      (agentBundle
+        ? { command: process.execPath, args: [agentBundle, '--config', a.configPath] }
+        : undefined);
     a.proc = run
       ? spawnLogged(run.command, run.args, await joinEnv(a), logFile)
       : spawnTs('apps/agent/src/main.ts', ['--config', a.configPath], await joinEnv(a), logFile);

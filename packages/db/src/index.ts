@@ -8,6 +8,7 @@ export {
   type RollgateDb,
 } from './create-db';
 export { createPgStore } from './pg-store';
+export { createEmbeddedTemplate, type EmbeddedTemplateOptions } from './embedded-template';
 export { DEFAULT_LOG_LIMIT, createLogDeadLetters, unstorableLogLine, type LogDeadLetter } from './log-chunks';
 export { pruneExpired, type PruneOptions, type PruneResult } from './retention';
 export { createPgAuthStore, createPgLoginAttempts, type PgLoginAttempts } from './pg-auth-store';
