@@ -13,7 +13,19 @@ import {
   type ServerTouch,
   type StepRecord,
 } from '@rollgate/engine';
-import { and, asc, desc, eq, getTableColumns, inArray, isNull, notInArray, sql, type SQL } from 'drizzle-orm';
+import {
+  and,
+  asc,
+  desc,
+  eq,
+  getTableColumns,
+  inArray,
+  isNull,
+  notInArray,
+  or,
+  sql,
+  type SQL,
+} from 'drizzle-orm';
 import type { Db } from './create-db';
 import { createLogAppender, queryLogChunks } from './log-chunks';
 import {
@@ -183,6 +195,17 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
    * A fenced write changed nothing: tells a stale token (StaleLeaseError) from an ordinary miss
    * (a version or status that moved on), which the caller answers with null as before.
    */
+  /** First in a transaction, and held to its commit: a takeover waits for it or refuses it. */
+  async function holdLease(tx: Parameters<Parameters<Db['transaction']>[0]>[0], fence: Fence | undefined) {
+    if (!fence) return;
+    const [lease] = await tx
+      .select({ token: runLeases.token })
+      .from(runLeases)
+      .where(eq(runLeases.runId, fence.runId))
+      .for('share');
+    if (lease?.token !== fence.token) throw new StaleLeaseError(fence.runId, fence.token);
+  }
+
   async function assertFence(fence: Fence | undefined): Promise<void> {
     if (!fence) return;
     const [row] = await db
@@ -249,15 +272,7 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
     async startStep(runId, index, attempt, startedAt, actionRows, ledger, fence) {
       // Durable before effect: all of it commits, or none of it, before anything is dispatched.
       await db.transaction(async (tx) => {
-        if (fence) {
-          // First, and held to the commit: a takeover waits for this step start or refuses it.
-          const [lease] = await tx
-            .select({ token: runLeases.token })
-            .from(runLeases)
-            .where(eq(runLeases.runId, fence.runId))
-            .for('share');
-          if (lease?.token !== fence.token) throw new StaleLeaseError(fence.runId, fence.token);
-        }
+        await holdLease(tx, fence);
         await tx
           .update(steps)
           .set({ status: 'running', attempt, startedAt, finishedAt: null, error: null })
@@ -273,6 +288,36 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
               target: [lbLedger.runId, lbLedger.serverId, lbLedger.stepIndex],
               set: { reopenedAt: sql`NULL` },
             });
+      });
+    },
+
+    async completeStep(c, fence) {
+      // One commit for a step's end (docs/adr/0050): ledger, step and run move together or not at all.
+      return db.transaction(async (tx) => {
+        await holdLease(tx, fence);
+        const [row] = await tx
+          .update(runs)
+          .set({ ...pick(c.runPatch, RUN_PATCH_KEYS), version: sql`${runs.version} + 1` })
+          .where(and(eq(runs.id, c.runId), eq(runs.version, c.expectedVersion)))
+          .returning();
+        if (!row) return null; // another writer got there first: nothing else is written either
+        if (c.reopen.length > 0)
+          await tx
+            .update(lbLedger)
+            .set({ reopenedAt: c.finishedAt })
+            .where(
+              and(
+                isNull(lbLedger.reopenedAt),
+                or(
+                  ...c.reopen.map((e) => and(eq(lbLedger.runId, e.runId), eq(lbLedger.serverId, e.serverId))),
+                ),
+              ),
+            );
+        await tx
+          .update(steps)
+          .set({ status: 'succeeded', finishedAt: c.finishedAt, error: null })
+          .where(and(eq(steps.runId, c.runId), eq(steps.index, c.index)));
+        return row;
       });
     },
 

@@ -4,7 +4,7 @@ import { createCommands } from './commands';
 import { createDispatch } from './dispatch';
 import type { Engine, EngineOptions } from './engine-types';
 import { createEvaluate } from './evaluate';
-import { createRecordEvidence } from './evidence';
+import { createEvidenceOf } from './evidence';
 import { createFailurePolicy } from './failure-policy';
 import { createKick } from './kick';
 import { createLbChoreography } from './lb-choreography';
@@ -109,7 +109,7 @@ export function createEngine(opts: EngineOptions): Engine {
     failure,
     dispatch,
     timings,
-    recordEvidence: createRecordEvidence({ clock, emit, patchRun: records.patchRun }),
+    evidenceOf: createEvidenceOf({ clock, emit }),
   });
   const kickRun = createKick({
     store,

@@ -1,6 +1,6 @@
 import { actionId as makeActionId, besideOwner, PHASE_LABEL } from '@rollgate/domain';
 import type { Dispatch } from './dispatch';
-import { evidenceLine, type RecordEvidence } from './evidence';
+import { evidenceLine, type EvidenceOf } from './evidence';
 import type { FailurePolicy } from './failure-policy';
 import type { LbChoreography } from './lb-choreography';
 import type { CapacityProblem } from './live-capacity';
@@ -24,7 +24,7 @@ export interface EvaluateContext {
   failure: Pick<FailurePolicy, 'pauseOnFailure' | 'failLostActions'>;
   dispatch: Dispatch;
   timings: StepTimings;
-  recordEvidence: RecordEvidence;
+  evidenceOf: EvidenceOf;
 }
 
 /**
@@ -34,7 +34,7 @@ export interface EvaluateContext {
  */
 export function createEvaluate(ctx: EvaluateContext): (runId: string) => Promise<void> {
   const { store, clock, emit, records, fenceOf, capacityProblem, capacityHoldMs } = ctx;
-  const { lbc, readmission, failure, dispatch, timings, recordEvidence } = ctx;
+  const { lbc, readmission, failure, dispatch, timings, evidenceOf } = ctx;
   /** When each step (run:index) was first held by the capacity floor. */
   const heldSince = new Map<string, number>();
 
@@ -213,19 +213,25 @@ export function createEvaluate(ctx: EvaluateContext): (runId: string) => Promise
         const now = clock.now();
         // A server back in rotation closes every open entry about it, also those an earlier
         // (aborted) run left, so the capacity floor counts it as serving again.
-        const stillOut = await store.openLedger();
+        const stillOut = rejoining.length > 0 ? await store.openLedger() : [];
+        const reopen = rejoining.flatMap((serverId) => [
+          ...stillOut
+            .filter((e) => e.serverId === serverId && e.runId !== run.id)
+            .map((e) => ({ runId: e.runId, serverId })),
+          { runId: run.id, serverId },
+        ]);
+        const evidence = evidenceOf(run, planStep, actions);
+        // The step's end is one commit: ledger, step, evidence and the next step's index together.
+        await records.completeStep(run, step.index, now, reopen, {
+          ...evidence.runPatch,
+          currentStep: run.currentStep + 1,
+        });
         for (const serverId of rejoining) {
-          for (const e of stillOut)
-            if (e.serverId === serverId && e.runId !== run.id)
-              await records.reopenLedger(run.id, e.runId, serverId, now);
-          await records.reopenLedger(run.id, run.id, serverId, now);
           emit(run.id, 'gateOpened', serverId, { serverId, stepIndex: step.index });
         }
-        await records.updateStep(run.id, step.index, { status: 'succeeded', finishedAt: now, error: null });
         emit(run.id, 'stepSucceeded', planStep.title, { stepIndex: step.index });
         if (actions.length > 0) timings.report(run, step, planStep, actions, now);
-        const latest = await recordEvidence(run, planStep, actions);
-        await records.transition(latest, 'running', { currentStep: latest.currentStep + 1 });
+        evidence.announce();
         continue;
       }
       // Still waiting: make sure nothing persisted is left unsent (e.g. after a restart).

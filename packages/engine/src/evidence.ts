@@ -1,7 +1,7 @@
 import type { ActionResult, GateRecord, PlanStep } from '@rollgate/domain';
 import type { ActionRecord, Clock, RunRecord } from './ports';
 import type { Emit } from './run-log';
-import { withGate, type RunRecords } from './run-records';
+import { withGate } from './run-records';
 
 /** A one-line summary of what a step's actions produced, for the run's log. */
 export function evidenceLine(results: (ActionResult | null)[]): string | null {
@@ -29,44 +29,50 @@ export function evidenceLine(results: (ActionResult | null)[]): string | null {
 export interface EvidenceContext {
   clock: Clock;
   emit: Emit;
-  patchRun: RunRecords['patchRun'];
 }
 
-/** Records what a step that succeeded proved: its readiness gate met, its evidence in the log. */
-export type RecordEvidence = (
-  run: RunRecord,
-  planStep: PlanStep,
-  actions: ActionRecord[],
-) => Promise<RunRecord>;
+/** What a step that succeeded proved: the run's patch (its readiness gate met) and its log lines. */
+export interface StepEvidence {
+  /** Written with the step's completion (one transaction, docs/adr/0050). */
+  runPatch: Pick<Partial<RunRecord>, 'readiness'>;
+  /** Logs the evidence; called once the completion is committed. */
+  announce: () => void;
+}
 
-export function createRecordEvidence({ clock, emit, patchRun }: EvidenceContext): RecordEvidence {
-  /** After a step succeeded: its readiness gate is met, its evidence is in the log. */
-  return async function recordEvidence(
-    run: RunRecord,
-    planStep: PlanStep,
-    actions: ActionRecord[],
-  ): Promise<RunRecord> {
+export type EvidenceOf = (run: RunRecord, planStep: PlanStep, actions: ActionRecord[]) => StepEvidence;
+
+export function createEvidenceOf({ clock, emit }: EvidenceContext): EvidenceOf {
+  return function evidenceOf(run, planStep, actions) {
     const line = evidenceLine(actions.flatMap((a) => a.results));
-    if (planStep.kind === 'test') {
-      emit(run.id, 'testsPassed', `${planStep.title}${line ? `: ${line}` : ''}`, {
-        stepIndex: planStep.index,
-      });
-    } else if (line && (planStep.kind === 'prepare' || planStep.kind === 'db-restore')) {
-      emit(run.id, 'backupRecorded', `${planStep.title}: ${line}`, { stepIndex: planStep.index });
-    }
-    if (!planStep.gate) return run;
-    const record: GateRecord = {
-      gate: planStep.gate,
-      required: run.readiness.find((g) => g.gate === planStep.gate)?.required ?? true,
-      status: 'met',
-      evidence: {
-        step: planStep.key,
-        actions: actions.map((a) => ({ id: a.id, server: a.serverId, status: a.status, results: a.results })),
+    const record: GateRecord | null = planStep.gate
+      ? {
+          gate: planStep.gate,
+          required: run.readiness.find((g) => g.gate === planStep.gate)?.required ?? true,
+          status: 'met',
+          evidence: {
+            step: planStep.key,
+            actions: actions.map((a) => ({
+              id: a.id,
+              server: a.serverId,
+              status: a.status,
+              results: a.results,
+            })),
+          },
+          by: 'rollgate',
+          at: clock.now(),
+        }
+      : null;
+    return {
+      runPatch: record ? { readiness: withGate(run, record) } : {},
+      announce() {
+        const at = { stepIndex: planStep.index };
+        if (planStep.kind === 'test') {
+          emit(run.id, 'testsPassed', `${planStep.title}${line ? `: ${line}` : ''}`, at);
+        } else if (line && (planStep.kind === 'prepare' || planStep.kind === 'db-restore')) {
+          emit(run.id, 'backupRecorded', `${planStep.title}: ${line}`, at);
+        }
+        if (record) emit(run.id, 'gateMet', `${record.gate}${line ? `: ${line}` : ''}`, at);
       },
-      by: 'rollgate',
-      at: clock.now(),
     };
-    emit(run.id, 'gateMet', `${planStep.gate}${line ? `: ${line}` : ''}`, { stepIndex: planStep.index });
-    return patchRun(run, { readiness: withGate(run, record) });
   };
 }

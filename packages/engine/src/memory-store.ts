@@ -99,6 +99,20 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore & 
               l.reopenedAt = null;
       }
     },
+    async completeStep(c, fence) {
+      check(fence);
+      const r = runs.get(c.runId);
+      if (!r || r.version !== c.expectedVersion) return null;
+      for (const e of c.reopen)
+        for (const l of ledger)
+          if (l.runId === e.runId && l.serverId === e.serverId && l.reopenedAt === null)
+            l.reopenedAt = c.finishedAt;
+      const s = steps.get(c.runId)?.find((x) => x.index === c.index);
+      if (s) Object.assign(s, { status: 'succeeded', finishedAt: c.finishedAt, error: null });
+      const next = { ...r, ...clone(c.runPatch), version: r.version + 1 };
+      runs.set(c.runId, next);
+      return clone(next);
+    },
     async getActions(runId, stepIndex) {
       return clone(
         [...actions.values()]

@@ -277,6 +277,17 @@ export interface EditionRecord extends Edition {
  * and by createMemoryStore() for unit tests; both pass the same contract tests
  * (`@rollgate/engine/testing`). Every method that changes more than one row is one transaction.
  */
+/** What completeStep writes in one transaction. */
+export interface StepCompletion {
+  runId: string;
+  index: number;
+  finishedAt: number;
+  /** Ledger entries to close: the run that opened them and the server (closed at finishedAt). */
+  reopen: { runId: string; serverId: string }[];
+  expectedVersion: number;
+  runPatch: Partial<Omit<RunRecord, 'id' | 'version'>>;
+}
+
 export interface EngineStore {
   // runs and steps
   createRun(run: RunRecord, steps: StepRecord[]): Promise<void>;
@@ -314,6 +325,16 @@ export interface EngineStore {
     ledger: LedgerEntry[],
     fence?: Fence,
   ): Promise<void>;
+
+  /**
+   * One transaction for a step that succeeded (docs/adr/0050): closes the open ledger entries of
+   * `reopen` (an earlier run's too), marks the step succeeded at `finishedAt` and applies
+   * `runPatch` to the run when its version is still `expectedVersion` (bumping it). Returns the
+   * updated run, or null when the run changed meanwhile — then nothing at all was written.
+   * Optional so that partial fakes keep compiling; without it the engine writes them one by one.
+   * Both real stores implement it (and the contract tests require it).
+   */
+  completeStep?(c: StepCompletion, fence?: Fence): Promise<RunRecord | null>;
 
   // actions
   getActions(runId: string, stepIndex?: number): Promise<ActionRecord[]>;

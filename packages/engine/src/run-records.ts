@@ -28,6 +28,17 @@ export interface RunRecords {
   reopenLedger(runId: string, of: string, serverId: string, at: number): Promise<void>;
   /** Moves the run to `to` (refused when the state machine forbids it or the run changed meanwhile). */
   transition(run: RunRecord, to: RunStatus, patch?: RunPatch): Promise<RunRecord>;
+  /**
+   * A step that succeeded, in one write where the store can (docs/adr/0050): the ledger entries
+   * of `reopen` closed, the step succeeded, `runPatch` on the run (optimistic lock as transition()).
+   */
+  completeStep(
+    run: RunRecord,
+    index: number,
+    finishedAt: number,
+    reopen: { runId: string; serverId: string }[],
+    runPatch: RunPatch,
+  ): Promise<RunRecord>;
   /** Persists fields of a run without changing its status (optimistic lock as transition()). */
   patchRun(run: RunRecord, patch: RunPatch): Promise<RunRecord>;
   mustGetRun(runId: string): Promise<RunRecord>;
@@ -46,7 +57,31 @@ export function createRunRecords({ store, clock, fenceOf }: RunRecordsContext): 
     return updated;
   }
 
+  async function completeStep(
+    run: RunRecord,
+    index: number,
+    finishedAt: number,
+    reopen: { runId: string; serverId: string }[],
+    runPatch: RunPatch,
+  ): Promise<RunRecord> {
+    const fence = fenceOf(run.id);
+    if (!store.completeStep) {
+      for (const e of reopen) await store.reopenLedger(e.runId, e.serverId, finishedAt, fence);
+      await store.updateStep(run.id, index, { status: 'succeeded', finishedAt, error: null }, fence);
+      return transition(run, run.status, runPatch);
+    }
+    const updated = await store.completeStep(
+      { runId: run.id, index, finishedAt, reopen, expectedVersion: run.version, runPatch },
+      fence,
+    );
+    if (!updated) {
+      throw new EngineError('CONFLICT', `Run ${run.id} changed while this request was handled; try again.`);
+    }
+    return updated;
+  }
+
   return {
+    completeStep,
     updateStep: (runId, index, patch) => store.updateStep(runId, index, patch, fenceOf(runId)),
     updateAction: (runId, id, from, patch) => store.updateAction(id, from, patch, fenceOf(runId)),
     reopenLedger: (runId, of, serverId, at) => store.reopenLedger(of, serverId, at, fenceOf(runId)),

@@ -731,6 +731,59 @@ export function describeStoreContract(
       });
     });
 
+    describe('completeStep (docs/adr/0050)', () => {
+      it("issue 18: in one write closes the ledger entries named (an earlier run's too), marks the step succeeded and patches the run", async () => {
+        await store.createRun(run('old'), [step('old', 0)]);
+        await store.startStep('old', 0, 1, T0, [], [closed('old', 's1', 0)]);
+        await store.createRun(run('r1'), [step('r1', 0), step('r1', 1)]);
+        await store.startStep('r1', 0, 1, T0, [], [closed('r1', 's1', 0), closed('r1', 's2', 0)]);
+        const updated = await store.completeStep!({
+          runId: 'r1',
+          index: 0,
+          finishedAt: T0 + 9,
+          reopen: [
+            { runId: 'old', serverId: 's1' },
+            { runId: 'r1', serverId: 's1' },
+          ],
+          expectedVersion: 1,
+          runPatch: { currentStep: 1 },
+        });
+        expect(updated).toMatchObject({ id: 'r1', currentStep: 1, version: 2 });
+        expect(await store.getRun('r1')).toMatchObject({ currentStep: 1, version: 2 });
+        expect((await store.getSteps('r1'))[0]).toMatchObject({
+          status: 'succeeded',
+          finishedAt: T0 + 9,
+          error: null,
+        });
+        expect(await store.openLedger('old')).toEqual([]);
+        expect(sortLedger(await store.openLedger('r1'))).toEqual([closed('r1', 's2', 0)]);
+      });
+
+      it('issue 18: a stale version writes nothing at all and returns null; a stale lease is refused', async () => {
+        await store.createRun(run('r1'), [step('r1', 0)]);
+        await store.startStep('r1', 0, 1, T0, [], [closed('r1', 's1', 0)]);
+        const c = {
+          runId: 'r1',
+          index: 0,
+          finishedAt: T0 + 9,
+          reopen: [{ runId: 'r1', serverId: 's1' }],
+          expectedVersion: 7,
+          runPatch: { currentStep: 1 },
+        };
+        expect(await store.completeStep!(c)).toBeNull();
+        expect(await store.getRun('r1')).toMatchObject({ currentStep: 0, version: 1 });
+        expect((await store.getSteps('r1'))[0]).toMatchObject({ status: 'running' });
+        expect(await store.openLedger('r1')).toHaveLength(1);
+        const old = await store.acquireLease('r1', 'coord-a', 60_000);
+        await store.acquireLease('r1', 'coord-b', 60_000, true);
+        await expect(
+          store.completeStep!({ ...c, expectedVersion: 1 }, { runId: 'r1', token: old!.token }),
+        ).rejects.toBeInstanceOf(StaleLeaseError);
+        expect(await store.getRun('r1')).toMatchObject({ currentStep: 0, version: 1 });
+        expect(await store.openLedger('r1')).toHaveLength(1);
+      });
+    });
+
     describe('run leases and fencing', () => {
       it('grants a free lease with token 1, refuses another holder while it lasts, renews for its holder', async () => {
         const a = await store.acquireLease('r1', 'coord-a', 60_000);
