@@ -58,6 +58,32 @@ describe('PostgreSQL store (embedded)', () => {
   });
 });
 
+describe('pg-store lazyCommit (docs/adr/0050)', () => {
+  it('issue 18: an agent report committed lazily leaves the connection it used committing synchronously again', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-db-lazy-'));
+    const db = createDb({ dataDir });
+    await db.start();
+    try {
+      const store = createPgStore(db.db);
+      // The contract covers what the update does; here only what it leaves on the connection.
+      for (let i = 0; i < 2; i++)
+        expect(
+          await store.updateAction('no-such-action', ['pending'], { status: 'accepted' }, undefined, {
+            lazyCommit: true,
+          }),
+        ).toBeNull();
+      // SET LOCAL ends with its transaction: the pooled connection is back to the server's default.
+      for (let i = 0; i < 3; i++) {
+        const r = await db.pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
+        expect(r.rows[0]!.synchronous_commit).toBe('on');
+      }
+    } finally {
+      await db.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 // Tests may read the environment (packages may not). Runs in a throwaway database on that server.
 const externalUrl = process.env.DATABASE_URL;
 // Registered only when DATABASE_URL is set, so a run without it has nothing skipped.

@@ -356,17 +356,25 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
       return rows.map(actionFromRow);
     },
 
-    async updateAction(id, from, patch, fence) {
+    async updateAction(id, from, patch, fence, opts) {
       if (from.length === 0) return null;
       const set: Partial<typeof actions.$inferInsert> = pick(patch, ACTION_PATCH_KEYS);
       if (patch.results) set.result = resultColumn(patch.results);
       // Conditional update: the status check and the write are one statement, so two reporters
       // of the same action cannot both move it.
-      const [row] = await db
-        .update(actions)
-        .set(Object.keys(set).length > 0 ? set : { status: sql`${actions.status}` })
-        .where(and(eq(actions.id, id), inArray(actions.status, from), fenced(fence)))
-        .returning();
+      const update = (q: Pick<Db, 'update'>) =>
+        q
+          .update(actions)
+          .set(Object.keys(set).length > 0 ? set : { status: sql`${actions.status}` })
+          .where(and(eq(actions.id, id), inArray(actions.status, from), fenced(fence)))
+          .returning();
+      const [row] = opts?.lazyCommit
+        ? await db.transaction(async (tx) => {
+            // An agent's report: its journal repeats it after a crash, so no WAL flush waits here.
+            await tx.execute(sql`SET LOCAL synchronous_commit = off`);
+            return update(tx);
+          })
+        : await update(db);
       if (!row) await assertFence(fence);
       return row ? actionFromRow(row) : null;
     },

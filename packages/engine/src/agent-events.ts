@@ -69,13 +69,21 @@ export function createAgentEvents(ctx: AgentEventsContext): AgentEvents {
         const from: ActionStatus[] = (
           ['pending', 'dispatched', 'accepted', 'running'] as ActionStatus[]
         ).filter((s) => s !== u.status && (terminal || ['pending', 'dispatched', 'accepted'].includes(s)));
-        const updated = await store.updateAction(u.actionId, from, {
-          status: u.status,
-          error: u.reason || null,
-          ...(terminal ? { finishedAt: u.atMs || clock.now() } : {}),
-          // Every result the ops produced is kept, in op order.
-          ...(terminal && results.length > 0 ? { results } : {}),
-        });
+        // Lazily committed: the agent's journal repeats a report a coordinator crash lost, and the
+        // step's own end (completeStep) is an ordinary commit that flushes this one with it.
+        const updated = await store.updateAction(
+          u.actionId,
+          from,
+          {
+            status: u.status,
+            error: u.reason || null,
+            ...(terminal ? { finishedAt: u.atMs || clock.now() } : {}),
+            // Every result the ops produced is kept, in op order.
+            ...(terminal && results.length > 0 ? { results } : {}),
+          },
+          undefined,
+          { lazyCommit: true },
+        );
         if (!updated) return null; // a duplicate or late report: the action already moved on
         const ids = { serverId: current.serverId, stepIndex: current.stepIndex, actionId: current.id };
         if (u.status === 'succeeded') emit(current.runId, 'actionSucceeded', current.id, ids);

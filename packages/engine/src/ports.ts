@@ -277,6 +277,16 @@ export interface EditionRecord extends Edition {
  * and by createMemoryStore() for unit tests; both pass the same contract tests
  * (`@rollgate/engine/testing`). Every method that changes more than one row is one transaction.
  */
+export interface UpdateActionOptions {
+  /**
+   * The write is visible at once but need not be on disk when the call resolves (PostgreSQL:
+   * `synchronous_commit = off` for it); the next ordinary commit flushes it. Only for an agent's
+   * report, which the agent's journal repeats if a coordinator crash loses it (docs/adr/0050).
+   * Default false.
+   */
+  lazyCommit?: boolean;
+}
+
 /** What completeStep writes in one transaction. */
 export interface StepCompletion {
   runId: string;
@@ -350,6 +360,7 @@ export interface EngineStore {
     from: ActionStatus[],
     patch: Partial<Pick<ActionRecord, 'status' | 'error' | 'dispatchedAt' | 'finishedAt' | 'results'>>,
     fence?: Fence,
+    opts?: UpdateActionOptions,
   ): Promise<ActionRecord | null>;
   /**
    * One statement for a whole step's dispatch bookkeeping: every listed action still `pending`

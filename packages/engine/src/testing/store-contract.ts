@@ -731,6 +731,26 @@ export function describeStoreContract(
       });
     });
 
+    describe('updateAction with lazyCommit (docs/adr/0050)', () => {
+      it('issue 18: moves the action like an ordinary update, readable at once, and keeps the state check', async () => {
+        await store.createRun(run('r1'), [step('r1', 0)]);
+        const a = action('r1', 0, 's1');
+        await store.startStep('r1', 0, 1, T0, [a], []);
+        const moved = await store.updateAction(
+          a.id,
+          ['pending', 'dispatched', 'accepted', 'running'],
+          { status: 'succeeded', finishedAt: T0 + 5 },
+          undefined,
+          { lazyCommit: true },
+        );
+        expect(moved).toMatchObject({ status: 'succeeded', finishedAt: T0 + 5 });
+        expect(await store.getAction(a.id)).toMatchObject({ status: 'succeeded' });
+        expect(
+          await store.updateAction(a.id, ['running'], { status: 'failed' }, undefined, { lazyCommit: true }),
+        ).toBeNull();
+      });
+    });
+
     describe('completeStep (docs/adr/0050)', () => {
       it("issue 18: in one write closes the ledger entries named (an earlier run's too), marks the step succeeded and patches the run", async () => {
         await store.createRun(run('old'), [step('old', 0)]);
