@@ -82,6 +82,9 @@ export default [
       '**/dist/**',
       '**/.nx/**',
       '**/.rollgate/**',
+      // What `npm test` writes: reports, logs and the console it built (tools/scripts/test.mjs).
+      'test-results/**',
+      'coverage/**',
       'packages/protocol/src/generated/**',
       '**/next-env.d.ts',
     ],
