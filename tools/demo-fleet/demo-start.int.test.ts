@@ -32,6 +32,11 @@ describe('npm start behind HAProxy (issue 16 item 7)', { timeout: 300_000 }, () 
       cwd: ROOT,
       env: {
         ...process.env,
+        // As a user runs `npm start`: the sources under tsx, initdb on first start (not the int
+        // tier's bundles and cluster template, docs/adr/0048).
+        ROLLGATE_TEST_COORDINATOR_BUNDLE: '',
+        ROLLGATE_TEST_AGENT_BUNDLE: '',
+        ROLLGATE_TEST_PG_TEMPLATE: '',
         ROLLGATE_DATA_DIR: dir,
         ROLLGATE_HTTP_PORT: String(http),
         ROLLGATE_GRPC_PORT: String(grpc),

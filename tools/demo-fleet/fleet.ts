@@ -137,6 +137,12 @@ export interface FleetOptions {
    * used with coordinatorEnv.DATABASE_URL. Default: ROLLGATE_TEST_PG_TEMPLATE, else none.
    */
   pgTemplate?: string;
+  /**
+   * The coordinator bundle (tools/build's `main.cjs`, its migrations, proto and PostgreSQL binaries
+   * beside it) run as `node <bundle>` instead of apps/coordinator's sources under tsx (docs/adr/0048).
+   * Default: ROLLGATE_TEST_COORDINATOR_BUNDLE, else tsx.
+   */
+  coordinatorBundle?: string;
 }
 
 /** One coordinator process of the fleet. */
@@ -292,6 +298,8 @@ export async function startFleet(opts: FleetOptions) {
   const toFile = (opts.output ?? 'files') === 'files';
   const agentBundle = opts.agentBundle ?? (process.env.ROLLGATE_TEST_AGENT_BUNDLE || undefined);
   const pgTemplate = opts.pgTemplate ?? (process.env.ROLLGATE_TEST_PG_TEMPLATE || undefined);
+  const coordinatorBundle =
+    opts.coordinatorBundle ?? (process.env.ROLLGATE_TEST_COORDINATOR_BUNDLE || undefined);
 
   const portsFile = join(dir, 'ports.json');
   const saved: Record<string, number> = opts.stablePorts
@@ -423,7 +431,9 @@ export async function startFleet(opts: FleetOptions) {
       async start() {
         if (pgTemplate && !opts.coordinatorEnv?.DATABASE_URL)
           await seedDataDir(pgTemplate, env.ROLLGATE_DATA_DIR);
-        const p = spawnTs('apps/coordinator/src/main.ts', [], env, toFile ? logFile : null);
+        const p = coordinatorBundle
+          ? spawnLogged(process.execPath, [coordinatorBundle], env, toFile ? logFile : null)
+          : spawnTs('apps/coordinator/src/main.ts', [], env, toFile ? logFile : null);
         proc = p;
         await waitFor(
           single ? 'the coordinator to answer /healthz' : `coordinator ${n} to answer /healthz`,
