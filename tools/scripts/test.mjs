@@ -140,7 +140,15 @@ if (!only || only === 'checks') {
   await check('protocol: the .proto only grows (against proto-baseline)', process.execPath, [
     join(root, 'packages/protocol/scripts/proto-grows.mjs'),
   ]);
-  await check('format (prettier --check)', bin('prettier'), ['--check', '--log-level=warn', '.']);
+  // Prettier's new CLI formats files on both cores (the classic one on one); it picks the same files
+  // (.gitignore and .prettierignore) and the same formatter (docs/adr/0049).
+  await check('format (prettier --check)', bin('prettier'), [
+    '--experimental-cli',
+    '--no-cache',
+    '--check',
+    '--log-level=warn',
+    '.',
+  ]);
   // One ESLint process over the whole tree, one tsc program per set of compiler options (each file
   // checked once): the same rules and errors as the per-project nx targets, a fraction of the work
   // (docs/adr/0049).
