@@ -48,4 +48,22 @@ describe('run changes (issue 18 item 5: the live stream wakes on a change, not o
     await store.updateAction('a', ['pending'], {});
     expect(notified).toEqual(['r1@1', 'r2@3', 'r3@3']);
   });
+
+  it("issue 18: reports a step's one-commit end (completeStep) and passes an agent report's lazy commit on", async () => {
+    const notified: string[] = [];
+    const seen: unknown[] = [];
+    const base = {
+      completeStep: async (c: { runId: string }) => (c.runId === 'stale' ? null : ({ id: c.runId } as never)),
+      updateAction: async (...args: unknown[]) => (seen.push(args[4]), { runId: 'r5' } as never),
+    } as unknown as EngineStore;
+    const store = storeWithRunChanges(base, { notify: (id) => notified.push(id) });
+    const c = { index: 0, finishedAt: 1, reopen: [], expectedVersion: 1, runPatch: {} };
+    expect(await store.completeStep!({ ...c, runId: 'r4' })).toEqual({ id: 'r4' });
+    expect(await store.completeStep!({ ...c, runId: 'stale' })).toBeNull();
+    await store.updateAction('a', ['running'], {}, undefined, { lazyCommit: true });
+    expect(notified).toEqual(['r4', 'r5']);
+    expect(seen).toEqual([{ lazyCommit: true }]);
+    // A store without completeStep stays without it: the engine then writes step by step.
+    expect(storeWithRunChanges({} as EngineStore, { notify: () => {} }).completeStep).toBeUndefined();
+  });
 });

@@ -1,4 +1,4 @@
-import type { EngineStore } from '@rollgate/engine';
+import type { EngineStore, Fence, StepCompletion } from '@rollgate/engine';
 
 /** A follower of one run's changes (see {@link RunChanges.follow}). */
 export interface RunFollower {
@@ -102,11 +102,20 @@ export function storeWithRunChanges<S extends EngineStore>(store: S, changes: Pi
       await store.startStep(runId, index, attempt, startedAt, actions, ledger, fence);
       changes.notify(runId);
     },
-    async updateAction(id, from, patch, fence) {
-      const a = await store.updateAction(id, from, patch, fence);
+    async updateAction(id, from, patch, fence, opts) {
+      const a = await store.updateAction(id, from, patch, fence, opts);
       if (a) changes.notify(a.runId);
       return a;
     },
+    ...(store.completeStep
+      ? {
+          async completeStep(c: StepCompletion, fence?: Fence) {
+            const r = await store.completeStep!(c, fence);
+            if (r) changes.notify(c.runId);
+            return r;
+          },
+        }
+      : {}),
     async reopenLedger(runId, serverId, at, fence) {
       await store.reopenLedger(runId, serverId, at, fence);
       changes.notify(runId);

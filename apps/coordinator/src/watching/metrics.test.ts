@@ -111,6 +111,45 @@ describe('coordinator metrics (issue 16 item 3)', () => {
   });
 });
 
+describe("storeWithMetrics and the engine's one-commit step end (docs/adr/0050)", () => {
+  it('issue 18: a step ended by completeStep is timed as one ended by updateStep, and an agent report keeps its lazy commit', async () => {
+    const m = createCoordinatorMetrics({ gauges, processMetrics: false });
+    const base = createMemoryStore();
+    const lazy: unknown[] = [];
+    const updateAction = base.updateAction.bind(base);
+    const store = storeWithMetrics(
+      {
+        ...base,
+        updateAction: (id, from, patch, fence, opts) => (
+          lazy.push(opts),
+          updateAction(id, from, patch, fence, opts)
+        ),
+      },
+      m,
+    );
+    const { run: r, steps } = run('r-20261207000000-abcdef', ['preparation', 'upgrade']);
+    await store.createRun(r, steps);
+    await store.updateStep(r.id, 0, { status: 'running', startedAt: 1_000 });
+    const next = await store.completeStep!({
+      runId: r.id,
+      index: 0,
+      finishedAt: 3_500,
+      reopen: [],
+      expectedVersion: r.version,
+      runPatch: { currentStep: 1 },
+    });
+    expect(next).toMatchObject({ currentStep: 1 });
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes('result="succeeded"} 2.5'); i++) {
+      await new Promise((res) => setTimeout(res, 10));
+      text = await m.registry.metrics();
+    }
+    expect(text).toContain('rollgate_step_duration_seconds_sum{phase="preparation",result="succeeded"} 2.5');
+    await store.updateAction('none', ['running'], { status: 'succeeded' }, undefined, { lazyCommit: true });
+    expect(lazy).toEqual([{ lazyCommit: true }]);
+  });
+});
+
 describe('readiness (issue 16 item 3)', () => {
   const folder = new URL('../../../../packages/db/migrations', import.meta.url).pathname;
 

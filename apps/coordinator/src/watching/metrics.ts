@@ -222,8 +222,8 @@ export function storeWithMetrics<S extends EngineStore>(store: S, metrics: Coord
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop === 'updateAction') {
-        const updateAction: EngineStore['updateAction'] = async (id, from, patch, fence) => {
-          const updated = await target.updateAction(id, from, patch, fence);
+        const updateAction: EngineStore['updateAction'] = async (id, from, patch, fence, opts) => {
+          const updated = await target.updateAction(id, from, patch, fence, opts);
           if (updated && patch.status) metrics.actionEnded(patch.status);
           return updated;
         };
@@ -237,6 +237,15 @@ export function storeWithMetrics<S extends EngineStore>(store: S, metrics: Coord
           }
         };
         return updateStep;
+      }
+      if (prop === 'completeStep' && target.completeStep) {
+        const complete = target.completeStep.bind(target);
+        const completeStep: NonNullable<EngineStore['completeStep']> = async (c, fence) => {
+          const updated = await complete(c, fence);
+          if (updated) stepFinished(c.runId, c.index, 'succeeded', c.finishedAt).catch(() => undefined);
+          return updated;
+        };
+        return completeStep;
       }
       const value: unknown = Reflect.get(target, prop, receiver);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
