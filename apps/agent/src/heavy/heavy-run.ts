@@ -30,10 +30,14 @@ function hashing() {
   return { stream, done: () => ({ sha256: hash.digest('hex'), bytes }) };
 }
 
-/** Writes `input` to `file` (0600 from the first byte: a download is nobody else's business). */
-async function receive(file: string, input: AsyncIterable<Uint8Array>) {
+/**
+ * Writes `input` to `file` (0600 from the first byte: a download is nobody else's business).
+ * `flush`: fsync'd before it resolves. An install's download is not: the same job reads it back
+ * and deletes it, and what a crash leaves of it is never read (the next install writes it anew).
+ */
+async function receive(file: string, input: AsyncIterable<Uint8Array>, flush = true) {
   const h = hashing();
-  await pipeline(input, h.stream, createWriteStream(file, { mode: 0o600, flush: true }));
+  await pipeline(input, h.stream, createWriteStream(file, { mode: 0o600, flush }));
   return h.done();
 }
 
@@ -50,7 +54,7 @@ export async function runHeavyJob(
     case 'receive':
       return receive(job.file, input);
     case 'install': {
-      const got = await receive(job.file, input);
+      const got = await receive(job.file, input, false);
       if (got.sha256 !== job.sha256) {
         await rm(job.file, { force: true });
         return got;
