@@ -11,6 +11,7 @@ import {
   type EmbeddedConnection,
   type EmbeddedPostgres,
 } from './embedded-postgres';
+import { probeAnswers } from './pg-probe';
 import { sleep } from './process-utils';
 import * as schema from './schema';
 
@@ -152,16 +153,7 @@ export function createDb(opts: CreateDbOptions): RollgateDb {
       database: dbName,
       connectionTimeoutMillis: 5_000,
     });
-    const probe = async (port: number, password: string) => {
-      const c = new pg.Client(base({ port, password }, 'postgres'));
-      c.on('error', () => undefined);
-      try {
-        await c.connect();
-        await c.query('SELECT 1');
-      } finally {
-        await c.end().catch(() => undefined);
-      }
-    };
+    const probe = (port: number, password: string) => probeAnswers(base({ port, password }, 'postgres'));
     const conn: EmbeddedConnection = await embedded.start(probe);
     try {
       ownerLock = new pg.Client(base(conn, 'postgres'));

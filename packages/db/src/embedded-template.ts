@@ -4,8 +4,8 @@
 import os from 'node:os';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
 import { createEmbeddedPostgres, silentLogger } from './embedded-postgres';
+import { probeAnswers } from './pg-probe';
 
 export interface EmbeddedTemplateOptions {
   /** Root only: where the world-readable copy of the PostgreSQL binaries is cached. Default: `os.tmpdir()`. */
@@ -32,16 +32,9 @@ export async function createEmbeddedTemplate(dir: string, opts: EmbeddedTemplate
     startTimeoutMs: opts.startTimeoutMs ?? 120_000,
     stopTimeoutMs: 30_000,
   });
-  await server.start(async (port, password) => {
-    const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      await c.query('SELECT 1');
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  });
+  await server.start((port, password) =>
+    probeAnswers({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' }),
+  );
   await server.stop();
   if (server.pgDir !== path.join(dataDir, 'pg')) {
     throw new Error(
