@@ -12,7 +12,10 @@ const DISCARD_MAX = 16 * 1024 * 1024;
 
 /**
  * Answers in tRPC's error shape (what the CLI already reads). The rest of the body is dropped as
- * it arrives so the still-sending client reads the answer, and cut off past DISCARD_MAX.
+ * it arrives so the still-sending client reads the answer, and cut off past DISCARD_MAX. The
+ * answer is written at once but the response ends only when the body has ended: ending it first
+ * would close the connection with the body's bytes still unread, which the kernel turns into a
+ * reset that can drop the answer before the client reads it.
  */
 function answerError(
   req: IncomingMessage,
@@ -21,19 +24,28 @@ function answerError(
   code: string,
   message: string,
 ) {
+  const text = JSON.stringify({ error: { message, data: { code, httpStatus: status } } });
   if (!res.headersSent) {
     res.writeHead(status, {
       'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
       'cache-control': 'no-store',
       connection: 'close',
     });
   }
-  res.end(JSON.stringify({ error: { message, data: { code, httpStatus: status } } }));
-  if (req.readableEnded || req.destroyed) return;
+  if (req.readableEnded || req.destroyed) {
+    res.end(text);
+    return;
+  }
+  res.write(text);
   let discarded = 0;
+  req.on('end', () => res.end());
   req.on('data', (chunk: Buffer) => {
     discarded += chunk.length;
-    if (discarded > DISCARD_MAX) req.destroy();
+    if (discarded > DISCARD_MAX) {
+      res.end();
+      req.destroy();
+    }
   });
   req.resume();
 }
