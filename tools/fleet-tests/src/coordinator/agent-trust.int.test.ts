@@ -216,9 +216,18 @@ describe('issue 17: an agent is trusted with its own server only', () => {
         notYet: all.some((x) => x.id === notYet),
       };
     };
-    const before = await snapshot();
+    // The agent has reported its drain op as running; compare against the state once the
+    // coordinator has that report too, not a moment before it (then "nothing moved" means it).
+    const before = await waitFor(
+      `${target} recorded as running`,
+      async () => {
+        const s = await snapshot();
+        return s.target[0] === 'running' ? s : null;
+      },
+      30_000,
+      50,
+    );
     expect(before.run[0]).toBe('running');
-    expect(['accepted', 'running']).toContain(before.target[0]);
     expect(before.notYet).toBe(false);
     const refusedBefore = (await audit('agents.update-refused')).length;
 
