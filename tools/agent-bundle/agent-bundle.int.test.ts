@@ -1,7 +1,7 @@
 // The single-file agent: built with esbuild into a temp dir, copied away from the repository (so
 // nothing can be resolved from node_modules), then run as an operator would run it.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -233,6 +233,13 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
     const bytes = readFileSync(archive);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     artifacts.set(sha256, bytes);
+    // Past the agent's own reader (1 MiB, docs/adr/0051) but within a thread's bound (8 MiB).
+    writeFileSync(join(src, 'app', 'blob.bin'), randomBytes(2 * 1024 * 1024));
+    const bigArchive = join(work, 'edition-big.tgz');
+    await tar.create({ gzip: true, file: bigArchive, cwd: src }, ['app']);
+    const bigBytes = readFileSync(bigArchive);
+    const bigSha256 = createHash('sha256').update(bigBytes).digest('hex');
+    artifacts.set(bigSha256, bigBytes);
 
     const dataDir = join(work, 'data-install');
     const cfg = writeConfig(
@@ -252,7 +259,7 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
     agent.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const { waitFor: until } = waiter({ timeoutMs: 60_000, diagnostics: () => `agent output:\n${out}` });
 
-    const install = async (id: string, edition: string, size: number) => {
+    const install = async (id: string, edition: string, size: number, digest = sha256) => {
       const conn = await until('the agent to connect', () => stream);
       conn.write({
         runAction: {
@@ -260,7 +267,7 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
           runId: 'r',
           stepIndex: 0,
           attempt: 1,
-          ops: [{ install: { service: 'shop', edition, sha256, size } }],
+          ops: [{ install: { service: 'shop', edition, sha256: digest, size } }],
         },
       });
       return until(`the result of ${id}`, () =>
@@ -269,8 +276,8 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
     };
     const worker = join(dist, 'rollgate-agent-worker.cjs');
     try {
-      // A small edition of a known size: a worker thread runs the bundle's worker file (ADR 0047).
-      const ok = await install('r.s0.bundle-1.a1', '1.0', bytes.length);
+      // An edition of a known size past 1 MiB: a worker thread runs the bundle's worker file (ADR 0047).
+      const ok = await install('r.s0.bundle-1.a1', '1.0', bigBytes.length, bigSha256);
       expect(ok.reason).toBe('');
       expect(ok.status).toBe('ACTION_STATUS_SUCCEEDED');
       expect(readFileSync(join(dataDir, 'editions', 'shop', '1.0', 'app', 'hello.txt'), 'utf8')).toBe(
@@ -289,12 +296,19 @@ describe('the agent bundle (tools/agent-bundle/build.mjs)', () => {
       expect(noChild.reason).toMatch(
         /the agent's work process for install exited \(code 1\) without an answer/,
       );
-      const noThread = await install('r.s0.bundle-1.a4', '1.3', bytes.length);
+      const noThread = await install('r.s0.bundle-1.a4', '1.3', bigBytes.length, bigSha256);
       expect(noThread.status).toBe('ACTION_STATUS_FAILED');
       expect(noThread.reason).toMatch(
         /the agent's work thread for install was stopped: it failed: Cannot find module/,
       );
       for (const e of ['1.2', '1.3']) expect(existsSync(join(dataDir, 'editions', 'shop', e))).toBe(false);
+      // A small plain edition needs neither: the agent unpacks it itself (ADR 0051).
+      const inline = await install('r.s0.bundle-1.a5', '1.4', bytes.length);
+      expect(inline.reason).toBe('');
+      expect(inline.status).toBe('ACTION_STATUS_SUCCEEDED');
+      expect(readFileSync(join(dataDir, 'editions', 'shop', '1.4', 'app', 'hello.txt'), 'utf8')).toBe(
+        'hello from 1.0\n',
+      );
     } finally {
       if (existsSync(`${worker}.away`)) renameSync(`${worker}.away`, worker);
       agent.kill('SIGKILL');

@@ -2,13 +2,15 @@
 // (path escapes, absolute paths, symlinks and hard links out, devices, truncated or random bytes,
 // huge names). Each must get a clear error, never an exception that could crash the agent, and
 // nothing may be written outside the edition's directory. Seeded: ROLLGATE_FUZZ_SEED replays.
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArchiveRefusedError, extractArchiveSafely } from './heavy/archive';
+import { DEFAULT_ARCHIVE_LIMITS } from './heavy/archive-errors';
+import { unpackSmallArchive } from './heavy/small-archive';
 import { faultRandom } from '@rollgate/demo-fleet/faults';
 import { parseConfig } from './config';
 
@@ -157,6 +159,21 @@ function randomEntry(i: number): Entry {
   return { path: `fine/file${i}.txt`, type: 'File', data: Buffer.from('ok') };
 }
 
+/** Every path under dir with its kind, permission bits and, for files, content and mtime. */
+async function listTree(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await readdir(join(dir, rel))).sort()) {
+    const p = rel === '' ? name : `${rel}/${name}`;
+    const st = await lstat(join(dir, p));
+    if (st.isDirectory()) out.push(`${p}/ ${st.mode & 0o7777}`, ...(await listTree(dir, p)));
+    else
+      out.push(
+        `${p} ${st.mode & 0o7777} ${Math.floor(st.mtimeMs)} ${await readFile(join(dir, p), 'base64')}`,
+      );
+  }
+  return out;
+}
+
 describe('bad input at the agent: config files and edition archives', () => {
   let root: string;
   beforeAll(async () => {
@@ -196,6 +213,7 @@ describe('bad input at the agent: config files and edition archives', () => {
 
   it('1,500 malformed edition archives: refused or unpacked inside their directory, nothing outside', async () => {
     const outcomes = new Map<string, number>();
+    const inlineOutcomes = new Map<string, number>();
     for (let i = 0; i < 1500; i++) {
       const box = join(root, `case-${i}`);
       const parent = join(box, 'parent');
@@ -217,13 +235,34 @@ describe('bad input at the agent: config files and edition archives', () => {
         outcome = 'refused';
       }
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      // The agent's own reader of small archives (docs/adr/0051) takes a subset and defers the
+      // rest: whatever it unpacks, the full unpacker unpacks the same; whatever it refuses, too.
+      const parent2 = join(box, 'parent2');
+      const dest2 = join(parent2, 'dest');
+      await mkdir(dest2, { recursive: true });
+      let inline: string;
+      try {
+        const got = await unpackSmallArchive(await readFile(archive), dest2, DEFAULT_ARCHIVE_LIMITS);
+        inline = got ? 'unpacked' : 'deferred';
+        if (got) expect(await listTree(dest2)).toEqual(await listTree(dest));
+      } catch (err) {
+        expect(err, `a non-refusal error escaped: ${(err as Error).message}`).toBeInstanceOf(
+          ArchiveRefusedError,
+        );
+        inline = 'refused';
+      }
+      if (inline !== 'deferred') expect(inline).toBe(outcome);
+      inlineOutcomes.set(inline, (inlineOutcomes.get(inline) ?? 0) + 1);
+      expect(await readdir(parent2)).toEqual(['dest']);
       // Nothing escaped: the parent still holds only dest, the box only parent and the archive.
       expect((await readdir(parent)).sort()).toEqual(['dest']);
-      expect((await readdir(box)).sort()).toEqual(['edition.tgz', 'parent']);
+      expect((await readdir(box)).sort()).toEqual(['edition.tgz', 'parent', 'parent2']);
       await rm(box, { recursive: true, force: true, maxRetries: 5 });
     }
     expect(await readdir(root)).toEqual([]);
     expect(outcomes.get('refused') ?? 0).toBeGreaterThan(1000);
-    console.log(`[fuzz] archives: 1500 inputs, ${JSON.stringify(Object.fromEntries(outcomes))}`);
+    console.log(
+      `[fuzz] archives: 1500 inputs, ${JSON.stringify(Object.fromEntries(outcomes))}; the agent's own reader ${JSON.stringify(Object.fromEntries(inlineOutcomes))}`,
+    );
   }, 120_000);
 });

@@ -1,5 +1,6 @@
 // What each op does on this server. An op either resolves with a one-line summary or throws an
 // Error whose message tells an operator what happened and what to do; the executor adds which op.
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MSG, editionUrlForLogs, type ActionOp, type CommandResult } from '@rollgate/domain';
@@ -16,6 +17,7 @@ import { ENV_FILE, checkEditionName, type EditionStore } from '../heavy/edition-
 import { emptyDir, errorMessage, sleep } from '../lib/fs-util';
 import { createHeavyClient, type HeavyClient } from '../heavy/heavy-client';
 import { THREAD_MAX_EXPANDED_BYTES, THREAD_MAX_INPUT_BYTES } from '../heavy/heavy-thread';
+import { INLINE_MAX_INPUT_BYTES, takeSmall, unpackSmallArchive } from '../heavy/small-archive';
 import type { HeavyResults } from '../heavy/heavy-jobs';
 import { createFunctionalTest } from './functional-test';
 import type { HealthMonitor } from '../rotation/health-monitor';
@@ -223,7 +225,8 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
   /**
    * Receives one archive into the heavy-work child, which hashes it into a file and unpacks it into
    * `dest` only if its sha256 is the plan's, all in one process (docs/adr/0044), or in one worker
-   * thread when the plan says it is small (docs/adr/0047). `signal` cancels
+   * thread when the plan says it is small (docs/adr/0047), or here when it is smaller still and
+   * plain (docs/adr/0051). `signal` cancels
    * the whole job; the download's own deadline is the caller's, on `input`. The file never
    * outlives the call.
    */
@@ -237,6 +240,20 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
     const part = join(downloads, `${op.sha256}.part`);
     const job = { kind: 'install', file: part, sha256: op.sha256, dest, limits } as const;
     try {
+      if (op.size > 0 && op.size <= INLINE_MAX_INPUT_BYTES) {
+        // Small: hashed and, if verified, unpacked here (docs/adr/0051); else the same bytes go on.
+        const { whole, replay } = await takeSmall(input, INLINE_MAX_INPUT_BYTES);
+        input = replay;
+        if (whole) {
+          const sha256 = createHash('sha256').update(whole).digest('hex');
+          if (sha256 !== op.sha256) return { sha256, bytes: whole.length };
+          const unpacked = await unpackSmallArchive(whole, dest, limits, { signal });
+          if (unpacked) {
+            how.where = 'the agent itself (a small archive)';
+            return { sha256, bytes: whole.length, unpacked };
+          }
+        }
+      }
       if (op.size <= 0 || op.size > THREAD_MAX_INPUT_BYTES) return await heavy.run(job, { signal, input });
       try {
         how.where = 'a worker thread';

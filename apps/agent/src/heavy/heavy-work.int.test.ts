@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ import {
   type CoordinatorMessage,
   type FetchArtifactRequest__Output,
 } from '@rollgate/protocol';
+import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeBomb, writeGzipTar } from '../../test/archives';
 import { createHeavyClient } from './heavy-client';
@@ -355,22 +356,73 @@ describe('issue 18: one child receives, verifies and unpacks an edition', () => 
     expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
   }, 120_000);
 
-  it('issue 18: a small edition is unpacked in a worker thread of the agent, verified first (docs/adr/0047)', async () => {
-    const tgz = join(dir, 'small.tgz');
-    await writeGzipTar(tgz, [{ path: 'server.js', data: Buffer.from('// 9.0') }]);
+  it('issue 18: a small plain edition is unpacked by the agent itself, verified first (docs/adr/0051)', async () => {
+    const tgz = join(dir, 'tiny.tgz');
+    await writeGzipTar(tgz, [
+      { path: 'bin', type: 'Directory' },
+      { path: 'bin/server.js', data: Buffer.from('// 12.0') },
+    ]);
     const a = await publish(tgz);
+    const done = await install('r.s0.api-1.inline', '12.0', a);
+    expect(done.status).toBe('ACTION_STATUS_SUCCEEDED');
+    expect(await succeededLine('r.s0.api-1.inline')).toMatch(
+      /installed api edition 12\.0: 1 files in .*, unpacked in the agent itself \(a small archive\)/,
+    );
+    expect(await readFile(join(dataDir, 'editions', 'api', '12.0', 'bin', 'server.js'), 'utf8')).toBe(
+      '// 12.0',
+    );
+    expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
+  }, 120_000);
+
+  it('issue 18: bytes of a small edition that do not match the planned sha256 are never unpacked', async () => {
+    const tgz = join(dir, 'mismatch-tiny.tgz');
+    await writeGzipTar(tgz, [{ path: 'server.js', data: Buffer.from('// 13.0') }]);
+    const { size } = await publish(tgz);
+    const claimed = 'e'.repeat(64);
+    artifacts.set(claimed, tgz);
+    const done = await install('r.s0.api-1.inline-mismatch', '13.0', { sha256: claimed, size });
+    expect(done.status).toBe('ACTION_STATUS_FAILED');
+    expect(done.reason).toMatch(/^checksum mismatch for api 13\.0: expected e{64}, got [0-9a-f]{64}/);
+    expect(
+      (await readdir(join(dataDir, 'editions', 'api'))).filter(
+        (n) => n.startsWith('13.0') || n.startsWith('.'),
+      ),
+    ).toEqual([]);
+    expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
+  }, 120_000);
+
+  it("issue 18: a small edition the agent's own reader does not take (a symlink) goes to a worker thread, same bytes", async () => {
+    const src = join(dir, 'linked-src');
+    await mkdir(join(src, 'lib'), { recursive: true });
+    await writeFile(join(src, 'lib', 'server.js'), '// 14.0');
+    await symlink('lib/server.js', join(src, 'server.js'));
+    const tgz = join(dir, 'linked.tgz');
+    await tar.create({ gzip: true, file: tgz, cwd: src }, ['lib', 'server.js']);
+    const a = await publish(tgz);
+    const done = await install('r.s0.api-1.deferred', '14.0', a);
+    expect(done.status).toBe('ACTION_STATUS_SUCCEEDED');
+    expect(await succeededLine('r.s0.api-1.deferred')).toMatch(/unpacked in a worker thread\b/);
+    expect(await readFile(join(dataDir, 'editions', 'api', '14.0', 'server.js'), 'utf8')).toBe('// 14.0');
+    expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
+  }, 120_000);
+
+  it("issue 18: an edition past the agent's own reader (1 MiB) is unpacked in a worker thread, verified first (docs/adr/0047)", async () => {
+    const tgz = join(dir, 'small.tgz');
+    await writeGzipTar(tgz, [{ path: 'server.js', data: randomBytes(2 * MiB) }]);
+    const a = await publish(tgz);
+    expect(a.size).toBeGreaterThan(MiB);
     const done = await install('r.s0.api-1.thread', '9.0', a);
     expect(done.status).toBe('ACTION_STATUS_SUCCEEDED');
     expect(await succeededLine('r.s0.api-1.thread')).toMatch(
       /installed api edition 9\.0: 1 files in .*, unpacked in a worker thread\b/,
     );
-    expect(await readFile(join(dataDir, 'editions', 'api', '9.0', 'server.js'), 'utf8')).toBe('// 9.0');
+    expect((await readFile(join(dataDir, 'editions', 'api', '9.0', 'server.js'))).length).toBe(2 * MiB);
     expect(await readdir(join(dataDir, 'downloads'))).toEqual([]);
   }, 120_000);
 
   it('issue 18: in a worker thread too, bytes that do not match the planned sha256 are never unpacked', async () => {
     const tgz = join(dir, 'mismatch-small.tgz');
-    await writeGzipTar(tgz, [{ path: 'server.js', data: Buffer.from('// 10.0') }]);
+    await writeGzipTar(tgz, [{ path: 'server.js', data: randomBytes(2 * MiB) }]);
     const { size } = await publish(tgz);
     const claimed = 'd'.repeat(64);
     artifacts.set(claimed, tgz);
