@@ -72,7 +72,21 @@ describe('pg-store lazyCommit (docs/adr/0050)', () => {
             lazyCommit: true,
           }),
         ).toBeNull();
-      // SET LOCAL ends with its transaction: the pooled connection is back to the server's default.
+      // What the store relies on: set_config(…, true) in an UPDATE's WHERE is in force for the row
+      // it updates (so for the statement's own commit), and only for that statement.
+      const client = await db.pool.connect();
+      try {
+        await client.query('CREATE TEMP TABLE lazy_probe (id int, v int)');
+        await client.query('INSERT INTO lazy_probe VALUES (1, 0)');
+        const probe = await client.query<{ s: string }>(
+          `UPDATE lazy_probe SET v = v + 1 WHERE id = 1 AND set_config('synchronous_commit', 'off', true) IS NOT NULL RETURNING current_setting('synchronous_commit') AS s`,
+        );
+        expect(probe.rows).toEqual([{ s: 'off' }]);
+        expect((await client.query('SHOW synchronous_commit')).rows).toEqual([{ synchronous_commit: 'on' }]);
+      } finally {
+        client.release();
+      }
+      // It ends with its transaction: the pooled connection is back to the server's default.
       for (let i = 0; i < 3; i++) {
         const r = await db.pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
         expect(r.rows[0]!.synchronous_commit).toBe('on');

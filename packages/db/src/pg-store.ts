@@ -361,20 +361,21 @@ export function createPgStore(db: Db): EngineStore & RunLeases {
       const set: Partial<typeof actions.$inferInsert> = pick(patch, ACTION_PATCH_KEYS);
       if (patch.results) set.result = resultColumn(patch.results);
       // Conditional update: the status check and the write are one statement, so two reporters
-      // of the same action cannot both move it.
-      const update = (q: Pick<Db, 'update'>) =>
-        q
-          .update(actions)
-          .set(Object.keys(set).length > 0 ? set : { status: sql`${actions.status}` })
-          .where(and(eq(actions.id, id), inArray(actions.status, from), fenced(fence)))
-          .returning();
-      const [row] = opts?.lazyCommit
-        ? await db.transaction(async (tx) => {
-            // An agent's report: its journal repeats it after a crash, so no WAL flush waits here.
-            await tx.execute(sql`SET LOCAL synchronous_commit = off`);
-            return update(tx);
-          })
-        : await update(db);
+      // of the same action cannot both move it. An agent's report is committed lazily (its journal
+      // repeats it after a crash): set_config(…, true) in the statement is SET LOCAL for its own
+      // implicit transaction, one round trip instead of BEGIN, SET LOCAL, UPDATE, COMMIT.
+      const [row] = await db
+        .update(actions)
+        .set(Object.keys(set).length > 0 ? set : { status: sql`${actions.status}` })
+        .where(
+          and(
+            eq(actions.id, id),
+            inArray(actions.status, from),
+            fenced(fence),
+            opts?.lazyCommit ? sql`set_config('synchronous_commit', 'off', true) IS NOT NULL` : undefined,
+          ),
+        )
+        .returning();
       if (!row) await assertFence(fence);
       return row ? actionFromRow(row) : null;
     },
