@@ -267,8 +267,10 @@ export function createCoordinator(opts: CoordinatorOptions): Coordinator {
     });
     await db.start();
     // Every audit entry written while serving an API call says from where (request-origin.ts).
-    // Every write of a run wakes its live streams (upgrade.watch: `--wait`, the console), docs/adr/0024.
-    const runChanges = createRunChanges();
+    // Every write of a run wakes its live streams (upgrade.watch: `--wait`, the console), docs/adr/0024;
+    // they read once the engine is done moving the run (docs/adr/0052). The engine comes later.
+    const late: { settled?: (runId: string) => Promise<void> } = {};
+    const runChanges = createRunChanges({ settled: (id) => late.settled?.(id) ?? Promise.resolve() });
     // One registry for the coordinator (docs/adr/0030); its gauges are read at scrape time.
     const metrics = createCoordinatorMetrics({
       gauges: {
@@ -515,6 +517,7 @@ export function createCoordinator(opts: CoordinatorOptions): Coordinator {
       lb: lb.port,
       precheck: createScheduledPrecheck({ store, now: () => clock.now() }),
     });
+    late.settled = engine.settled;
     const authStore = createPgAuthStore(db.db);
     // `rollgate admin init` reads this file on this machine (docs/adr/0020); it is never logged.
     const bootstrapSecret = createBootstrapSecret({ dataDir });

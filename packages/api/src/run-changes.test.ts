@@ -28,6 +28,43 @@ describe('run changes (issue 18 item 5: the live stream wakes on a change, not o
     expect(woke).toBe(true);
   });
 
+  it('issue 18: a follower reads once the engine has settled the run, not in the middle of its step', async () => {
+    let settle!: () => void;
+    const engineBusy = new Promise<void>((r) => (settle = r));
+    const asked: string[] = [];
+    const changes = createRunChanges({
+      coalesceMs: 0,
+      maxDeferMs: 60_000,
+      settled: (runId) => {
+        asked.push(runId);
+        return engineBusy;
+      },
+    });
+    const f = changes.follow('r1');
+    let woke = false;
+    const pending = f.wait(60_000).then(() => (woke = true));
+    changes.notify('r1');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(asked).toEqual(['r1']);
+    expect(woke).toBe(false); // the engine is still moving r1
+    settle();
+    await pending;
+    expect(woke).toBe(true);
+    f.close();
+  });
+
+  it('issue 18: a follower waits for the engine at most maxDeferMs, and not at all without a change', async () => {
+    const never = new Promise<void>(() => {});
+    const changes = createRunChanges({ coalesceMs: 0, maxDeferMs: 30, settled: () => never });
+    const f = changes.follow('r1');
+    changes.notify('r1');
+    await f.wait(60_000); // would hang the test if the engine's wait were not bounded
+    const t0 = Date.now();
+    await f.wait(40); // no change: the fallback interval only
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(35);
+    f.close();
+  });
+
   it('the store reports the runs its writes touch, after they committed', async () => {
     const notified: string[] = [];
     const writes: string[] = [];

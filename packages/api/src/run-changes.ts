@@ -25,10 +25,26 @@ export interface RunChanges {
 export interface RunChangesOptions {
   /** After a change, wait this long for the rest of the transition's writes, ms. Default 20. */
   coalesceMs?: number;
+  /**
+   * Settles once the engine is not moving the run (Engine.settled): a follower then reads after
+   * the step's choreography, not in the middle of it, so a live view never delays the rollout it
+   * shows (docs/adr/0052). Default: no wait.
+   */
+  settled?: (runId: string) => Promise<void>;
+  /** The longest a follower waits for `settled` after a change, ms. Default 250. */
+  maxDeferMs?: number;
+}
+
+/** `settled`, or `ms` from now if it takes longer (a failure counts as settled). */
+async function settledOrLater(settled: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([settled.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 export function createRunChanges(opts: RunChangesOptions = {}): RunChanges {
   const coalesceMs = opts.coalesceMs ?? 20;
+  const maxDeferMs = opts.maxDeferMs ?? 250;
   // Only runs someone follows are tracked: the map holds no more than the open streams.
   const followers = new Map<string, Set<{ changed: () => void }>>();
   return {
@@ -63,6 +79,7 @@ export function createRunChanges(opts: RunChangesOptions = {}): RunChanges {
             });
           }
           if (dirty && !closed && coalesceMs > 0) await sleep(coalesceMs);
+          if (dirty && !closed && opts.settled) await settledOrLater(opts.settled(runId), maxDeferMs);
           dirty = false;
         },
         close() {

@@ -143,4 +143,9 @@ export interface Engine {
   kick(runId: string): Promise<void>;
   /** Whether this engine holds the run's lease now (always true without leases). */
   leads(runId: string): boolean;
+  /**
+   * Settles once this engine is not moving the run (no evaluation, command or agent report of it
+   * queued or under way): a live view reads then, not in the middle of a step's choreography.
+   */
+  settled(runId: string): Promise<void>;
 }

@@ -216,6 +216,7 @@ export function createEngine(opts: EngineOptions): Engine {
     },
 
     leads: leases.leadsNow,
+    settled: queue.settled,
     ...commands,
     ...agentEvents,
     kick,

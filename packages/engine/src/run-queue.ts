@@ -9,6 +9,8 @@ export interface RunQueue {
   busy(runId: string): boolean;
   /** Settles once everything queued now has run (a clean stop). */
   idle(): Promise<void>;
+  /** Settles once nothing is queued or running for the run, including what is queued meanwhile. */
+  settled(runId: string): Promise<void>;
 }
 
 export function createRunQueue(): RunQueue {
@@ -26,6 +28,9 @@ export function createRunQueue(): RunQueue {
       return next;
     },
     busy: (runId) => queues.has(runId),
+    async settled(runId) {
+      for (let tail = queues.get(runId); tail; tail = queues.get(runId)) await tail;
+    },
     async idle() {
       await Promise.all([...queues.values()]);
     },
