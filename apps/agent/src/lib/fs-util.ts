@@ -21,19 +21,14 @@ export async function writeFileAtomic(
   mode = 0o644,
   later?: SyncLater,
 ): Promise<void> {
-  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempBeside(path);
   // 'wx': a temp name that exists already is never reused (nor followed, if it is a link).
   const fh = await open(tmp, 'wx', mode);
   let handedOver = false;
   try {
     await fh.writeFile(data);
     if (!later) await fh.sync();
-    try {
-      await rename(tmp, path);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    await renameOver(tmp, path);
     if (later) {
       // The descriptor still names the renamed file: its data, then the rename, made durable.
       handedOver = true;
@@ -60,8 +55,16 @@ async function syncThenClose(fh: FileHandle): Promise<void> {
  * survives one, and a torn file reads as "not running".
  */
 export async function replaceFile(path: string, data: string, mode = 0o644): Promise<void> {
-  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempBeside(path);
   await writeFile(tmp, data, { mode, flag: 'wx' });
+  await renameOver(tmp, path);
+}
+
+/** A fresh temp name beside `path`: the same directory, so renaming it over `path` is atomic. */
+const tempBeside = (path: string) => join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
+
+/** Renames `tmp` over `path`; if that fails, the temp file goes and the error is rethrown. */
+async function renameOver(tmp: string, path: string): Promise<void> {
   try {
     await rename(tmp, path);
   } catch (err) {
