@@ -10,12 +10,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '@rollgate/api';
+import { seedFromTemplate } from '@rollgate/test-kit';
 import { findPgBinDir } from '@rollgate/app-db';
 import { buildDemoEditions, demoHookPath, type DemoEdition } from '@rollgate/demo-app';
 import { freePort } from '@rollgate/lb/testing';
@@ -240,38 +240,6 @@ function spawnLogged(command: string, args: string[], env: Record<string, string
   return proc;
 }
 
-/**
- * Copies the cluster template as a coordinator's data directory before its first start; `cp -a`
- * because, as root, the cluster's files belong to the postgres user and must stay so. As root the
- * copy must also be where that user can reach it, else the coordinator would not use it (it keeps
- * such a cluster under @rollgate/db's fallback root): a directory made by mkdtemp (0700) inside
- * the system temp directory is given o+x (traverse, not list); a directory elsewhere that the
- * postgres user cannot traverse means no copy, and the coordinator runs initdb as without one.
- */
-async function seedDataDir(template: string, dataDir: string): Promise<void> {
-  if (existsSync(join(dataDir, 'pg-state.json'))) return;
-  if (process.getuid?.() === 0 && !(await traversableByOthers(dirname(dataDir)))) return;
-  const cp = spawn('cp', ['-a', `${template}/.`, dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  cp.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const [code] = (await once(cp, 'exit')) as [number | null];
-  if (code !== 0)
-    throw new Error(`could not copy the PostgreSQL template ${template} to ${dataDir}: ${err.trim()}`);
-}
-
-/** Whether every directory from `dir` up to / lets others traverse it (granting it inside tmpdir). */
-async function traversableByOthers(dir: string): Promise<boolean> {
-  const tmp = resolve(tmpdir());
-  for (let d = resolve(dir); ; d = dirname(d)) {
-    const st = await stat(d);
-    if ((st.mode & 0o001) === 0) {
-      if (!d.startsWith(`${tmp}/`) || st.uid !== process.getuid?.()) return false;
-      await chmod(d, (st.mode & 0o7777) | 0o001);
-    }
-    if (d === dirname(d)) return true;
-  }
-}
-
 async function kill(proc: ChildProcess | null, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000) {
   if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = once(proc, 'exit');
@@ -430,7 +398,7 @@ export async function startFleet(opts: FleetOptions) {
       },
       async start() {
         if (pgTemplate && !opts.coordinatorEnv?.DATABASE_URL)
-          await seedDataDir(pgTemplate, env.ROLLGATE_DATA_DIR);
+          await seedFromTemplate(pgTemplate, env.ROLLGATE_DATA_DIR);
         const p = coordinatorBundle
           ? spawnLogged(process.execPath, [coordinatorBundle], env, toFile ? logFile : null)
           : spawnTs('apps/coordinator/src/main.ts', [], env, toFile ? logFile : null);

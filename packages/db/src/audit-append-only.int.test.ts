@@ -6,12 +6,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from './create-db';
 import { createPgStore } from './pg-store';
+import { seedFromTemplate } from '@rollgate/test-kit';
 
 describe('audit log on PostgreSQL', () => {
   let db: RollgateDb;
   let dataDir: string;
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-audit-'));
+    // A copy of the run's cluster template instead of an initdb (docs/adr/0048).
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
     db = createDb({ dataDir });
     await db.start();
   });

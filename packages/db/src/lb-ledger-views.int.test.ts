@@ -7,12 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from './create-db';
 import { createPgLbLedgerViews, type LbLedgerView } from './lb-ledger-views';
 import { createPgStore } from './pg-store';
+import { seedFromTemplate } from '@rollgate/test-kit';
 
 describe('lb_ledger_views (migration 0014, issue 14 item 1)', () => {
   let db: RollgateDb;
   let dataDir: string;
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-lb-views-'));
+    // A copy of the run's cluster template instead of an initdb (docs/adr/0048).
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
     db = createDb({ dataDir });
     await db.start();
   }, 120_000);

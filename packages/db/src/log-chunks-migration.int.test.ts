@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from './create-db';
 import { LOG_CHUNK_SPAN } from './log-chunks';
 import { createPgStore } from './pg-store';
+import { seedFromTemplate } from '@rollgate/test-kit';
 
 const migrations = fileURLToPath(new URL('../migrations/', import.meta.url));
 const dirs: string[] = [];
@@ -35,6 +36,8 @@ describe('migration 0010: log lines into chunks', () => {
   it('keeps every stored line (text, time, stream position) and what was resent stays out', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-logmig-'));
     dirs.push(dataDir);
+    // A copy of the run's cluster template instead of an initdb (docs/adr/0048).
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
     const old = createDb({ dataDir, migrationsFolder: await migrationsBefore0010() });
     started.push(old);
     await old.start();

@@ -11,12 +11,15 @@ import { createLogDeadLetters, DEAD_LETTERS_MAX, UnstorableLogLine } from './log
 import { createLogWriter } from './log-writer';
 import { createPgStore } from './pg-store';
 import { pruneExpired } from './retention';
+import { seedFromTemplate } from '@rollgate/test-kit';
 
 let dir: string;
 let db: RollgateDb;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-deadletters-'));
+  // A copy of the run's cluster template instead of an initdb (docs/adr/0048).
+  await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dir);
   db = createDb({ dataDir: dir });
   await db.start();
 });

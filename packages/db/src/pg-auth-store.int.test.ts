@@ -5,12 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeAuthStoreContract } from '@rollgate/engine/testing';
 import { createDb, type RollgateDb } from './create-db';
 import { createPgAuthStore, createPgLoginAttempts } from './pg-auth-store';
+import { seedFromTemplate } from '@rollgate/test-kit';
 
 describe('PostgreSQL auth store (embedded)', () => {
   let db: RollgateDb;
   let dataDir: string;
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-auth-contract-'));
+    // A copy of the run's cluster template instead of an initdb (docs/adr/0048).
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
     db = createDb({ dataDir });
     await db.start();
   });

@@ -9,6 +9,7 @@ import {
   ServiceTokenNameTaken,
   type ServiceTokenRecord,
 } from './pg-service-token-store';
+import { seedFromTemplate } from '@rollgate/test-kit';
 
 const NOW = 1_800_000_000_000;
 const token = (over: Partial<ServiceTokenRecord>): ServiceTokenRecord => ({
@@ -32,6 +33,8 @@ describe('issue 16 item 5: PostgreSQL service-token store (embedded)', () => {
   let dataDir: string;
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-service-tokens-'));
+    // A copy of the run's cluster template instead of an initdb (docs/adr/0048).
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
     db = createDb({ dataDir });
     await db.start();
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeStoreContract } from '@rollgate/engine/testing';
 import { createDb, type RollgateDb } from './create-db';
 import { createPgStore } from './pg-store';
+import { seedFromTemplate } from '@rollgate/test-kit';
 
 const TABLES = [
   'log_chunks',
@@ -46,6 +47,8 @@ function contractAgainst(name: string, open: () => Promise<Handle>): void {
 describe('PostgreSQL store (embedded)', () => {
   contractAgainst('pg-store on embedded PostgreSQL', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-db-contract-'));
+    // A copy of the run's cluster template instead of an initdb (docs/adr/0048).
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
     const db = createDb({ dataDir });
     await db.start();
     return {
@@ -61,6 +64,8 @@ describe('PostgreSQL store (embedded)', () => {
 describe('pg-store lazyCommit (docs/adr/0050)', () => {
   it('issue 18: an agent report committed lazily leaves the connection it used committing synchronously again', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-db-lazy-'));
+    // A copy of the run's cluster template instead of an initdb (docs/adr/0048).
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
     const db = createDb({ dataDir });
     await db.start();
     try {
@@ -141,6 +146,8 @@ describe('pg-store appendLogs (COPY fast path)', () => {
   let dataDir: string;
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'rollgate-db-copy-'));
+    // A copy of the run's cluster template instead of an initdb (docs/adr/0048).
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
     db = createDb({ dataDir });
     await db.start();
   });

@@ -14,6 +14,7 @@ import type { LogRecord, RunRecord } from '@rollgate/engine';
 import { createLogger } from '@rollgate/logger';
 import { freePort, waitFor } from '@rollgate/demo-fleet';
 import { createNotifier, type Notifier } from './notifier';
+import { seedFromTemplate } from '@rollgate/test-kit';
 
 const SECRET = randomBytes(20).toString('hex');
 
@@ -64,6 +65,8 @@ describe('notifier bounds on a real PostgreSQL (issue 16 item 4)', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'rollgate-notifier-'));
+    // A copy of the run's cluster template instead of an initdb (docs/adr/0048).
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
     db = createDb({ dataDir });
     await db.start();
     const out = new PassThrough();
