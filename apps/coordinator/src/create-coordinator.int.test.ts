@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { until } from '@rollgate/test-kit';
+import { until, seedFromTemplate } from '@rollgate/test-kit';
 import { createLogger } from '@rollgate/logger';
 import { createCoordinator, type Coordinator } from './index';
 
@@ -28,6 +28,8 @@ async function dataDir(): Promise<string> {
   // The embedded PostgreSQL runs as `postgres` when the tests run as root.
   await chmod(dir, 0o755);
   dirs.push(dir);
+  // A copy of the run's cluster template instead of an initdb (docs/adr/0048).
+  await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, join(dir, 'data'));
   return join(dir, 'data');
 }
 

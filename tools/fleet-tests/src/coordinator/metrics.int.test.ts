@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from '@rollgate/db';
 import { FatalWait, freePort, ROOT, waitFor } from '@rollgate/demo-fleet';
 import { HEALTH_SERVICE_DEFINITION, SERVING_STATUS } from '@rollgate/protocol';
+import { seedFromTemplate } from '@rollgate/test-kit';
 
 const PROMTOOL = '/usr/bin/promtool';
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -112,6 +113,8 @@ describe('coordinator metrics and readiness (issue 16 item 3)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rollgate-metrics-'));
+    // A copy of the run's cluster template instead of an initdb (docs/adr/0048).
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, join(dir, 'db'));
     db = createDb({ dataDir: join(dir, 'db') });
     await db.start();
     logFile = join(dir, 'coordinator.log');
