@@ -81,11 +81,15 @@ describe('the traffic chart on the live run page (issue 16 item 7)', { timeout: 
       cluster: 'demo',
       edition: '2.0',
     });
+    // Held at its next step until the page is open and has drawn edition 1.0 being served: a fast
+    // rollout could otherwise be over before the page's second read of the counters.
+    await fleet.api.upgrade.pause.mutate({ runId: view.run.id, reason: 'the chart opens first' });
     await page.goto(`${base}/runs/${encodeURIComponent(view.run.id)}`);
     const chart = page.locator('[data-testid="traffic-chart"]');
-    await chart.locator('svg polyline').first().waitFor();
+    await chart.locator('svg polyline[data-edition="1.0"]').waitFor();
+    await fleet.api.upgrade.resume.mutate({ runId: view.run.id });
     await runSucceeded(fleet, view.run.id);
-    // Served by both editions in the chart's window: the page has been open since the run started.
+    // Served by both editions in the chart's window: the page has been open since before the switch.
     await chart.locator('svg polyline[data-edition="2.0"]').waitFor();
     await chart.locator('svg polyline[data-edition="1.0"]').waitFor();
     await page.locator('#traffic-h').scrollIntoViewIfNeeded();
