@@ -8,6 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from './create-db';
 import { createPgStore } from './pg-store';
 import { isAlive, waitForExit } from './process-utils';
+import { seedFromTemplate } from '@rollgate/test-kit';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const holdDb = fileURLToPath(new URL('../test/fixtures/hold-db.ts', import.meta.url));
@@ -110,6 +111,24 @@ describe('createDb (embedded PostgreSQL)', () => {
     ]);
     await second.stop();
     await second.stop(); // idempotent
+  });
+
+  it('a connection lost while checked out between two statements fails its next statement and leaves the process running', async () => {
+    const dataDir = await tempDir();
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
+    const log = capture();
+    const db = track(createDb({ dataDir, migrate: false, logger: log.logger }));
+    await db.start();
+    const inTx = await db.pool.connect();
+    await inTx.query('BEGIN');
+    const { rows } = await inTx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    // What a database restart does to every session: the server ends it between two statements.
+    await db.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+    await expect.poll(() => log.lines.some((l) => l.includes('failed while in use'))).toBe(true);
+    await expect(inTx.query('SELECT 1')).rejects.toThrow();
+    inTx.release(true);
+    // The pool goes on with fresh connections.
+    expect((await db.pool.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
   });
 
   it('keeps the password out of logs and out of redactedUrl; the state file is private', async () => {

@@ -221,6 +221,14 @@ export function createDb(opts: CreateDbOptions): RollgateDb {
     const p = new pg.Pool({ ...cfg, max: opts.poolSize ?? 10 });
     // An idle client's error (e.g. the server restarted) would otherwise crash the process.
     p.on('error', (err) => log.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
+    // pg-pool listens only while a client is idle: one checked out between two statements (inside a
+    // transaction) that loses its server would emit an unheard 'error' and end the process. Its next
+    // statement fails instead, and the transaction's caller sees that.
+    p.on('connect', (client) => {
+      client.on('error', (err) =>
+        log.warn({ err: err.message }, 'PostgreSQL connection failed while in use'),
+      );
+    });
     try {
       await withRetry(deadline, async () => {
         const c = await p.connect();

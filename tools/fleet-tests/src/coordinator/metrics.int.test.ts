@@ -414,6 +414,11 @@ describe('coordinator metrics and readiness (issue 16 item 3)', () => {
     const down = await waitFor(
       '/readyz to answer 503',
       async () => {
+        // A coordinator that ended with its database is the defect this test exists for.
+        if (proc.exitCode !== null || proc.signalCode !== null) {
+          const tail = (await readFile(logFile, 'utf8')).split('\n').slice(-15).join('\n');
+          throw new FatalWait(`the coordinator exited while its database was down; its log ends:\n${tail}`);
+        }
         const r = await readyz();
         return r.status === 503 ? r : null;
       },
