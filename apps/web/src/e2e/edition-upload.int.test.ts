@@ -147,13 +147,19 @@ describe(
       upload.on('error', () => undefined);
       // A quarter of the archive, then the sender stalls: the coordinator is already writing it.
       upload.write(Buffer.concat([Buffer.from([0x1f, 0x8b]), randomFillSync(Buffer.alloc(8 * MiB - 2))]));
-      const part = await waitFor(
-        'the coordinator to write the upload to a .part file while it is still being sent',
-        async () => (await stored()).find((f) => f.endsWith('.part')),
-        30_000,
-      );
-      expect((await stat(join(artifacts, part))).size).toBeGreaterThan(0);
-      upload.destroy();
+      try {
+        // The .part file is opened before its first write lands, so wait for bytes, not for the name.
+        await waitFor(
+          'the coordinator to write the upload to a .part file while it is still being sent',
+          async () => {
+            const part = (await stored()).find((f) => f.endsWith('.part'));
+            return part !== undefined && (await stat(join(artifacts, part))).size > 0;
+          },
+          30_000,
+        );
+      } finally {
+        upload.destroy();
+      }
       await waitFor(
         'the .part file of the abandoned upload to be removed',
         async () => JSON.stringify(await stored()) === JSON.stringify(before),
