@@ -574,8 +574,13 @@ export function createCoordinator(opts: CoordinatorOptions): Coordinator {
         await retention.stop();
         await notifications.stop();
         await notifier.stop();
-        await logWriter.stop();
-        await db.stop();
+        try {
+          // Lines it could not store (the database gone) are lost either way; the database must
+          // still be stopped, or an embedded PostgreSQL outlives its coordinator.
+          await logWriter.stop();
+        } finally {
+          await db.stop();
+        }
       },
     };
     log.info(

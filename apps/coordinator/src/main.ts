@@ -74,7 +74,12 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'coordinator stopping');
-    await coordinator.stop();
+    try {
+      await coordinator.stop();
+    } catch (err) {
+      log.error({ err }, 'coordinator stopped with an error');
+      process.exit(1);
+    }
     log.info({}, 'coordinator stopped');
     process.exit(0);
   };

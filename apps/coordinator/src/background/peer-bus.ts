@@ -51,9 +51,11 @@ export function createPeerBus(opts: PeerBusOptions) {
     return s?.status === 'connected' && !!s.coordinatorId && s.coordinatorId !== opts.coordinatorId;
   }
 
+  /** False when the command cannot go out now; the agent gets it on reconnect (the engine resends). */
   async function publish(m: AgentMessage): Promise<boolean> {
-    if (!(await heldByPeer(m.s))) return false;
     try {
+      // Inside the try: the lookup fails while the database is away, and cancel() awaits nothing.
+      if (!(await heldByPeer(m.s))) return false;
       await opts.publish(AGENT_CHANNEL, JSON.stringify(m));
       return true;
     } catch (err) {

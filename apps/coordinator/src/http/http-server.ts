@@ -301,6 +301,8 @@ export function createHttpServer(opts: HttpServerOptions) {
           reject(new Error(`cannot listen for the API on ${host}:${port}: ${err.message}`)),
         );
         server!.listen(port, host, () => {
+          // `once` above took the listen error; an accept that fails later is logged, not thrown.
+          server!.on('error', (err) => opts.log.warn({ err: err.message }, 'API: accept failed'));
           const addr = server!.address();
           boundPort = typeof addr === 'object' && addr ? addr.port : port;
           resolve(boundPort);

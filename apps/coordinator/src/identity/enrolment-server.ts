@@ -146,6 +146,8 @@ export function createEnrolmentServer(opts: EnrolmentServerOptions) {
           reject(new Error(`cannot listen for enrolments on ${address}: ${err.message}`)),
         );
         server!.listen(opts.port ?? 7402, opts.host ?? '127.0.0.1', () => {
+          // `once` above took the listen error; an accept that fails later is logged, not thrown.
+          server!.on('error', (err) => log.warn({ err: err.message }, 'enrolment: accept failed'));
           const a = server!.address();
           resolve(typeof a === 'object' && a ? a.port : 0);
         });
