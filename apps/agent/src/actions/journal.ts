@@ -137,8 +137,9 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
 
   const fh: FileHandle = await open(opts.path, 'a');
   // A torn last line has no newline: start the next record on a fresh line so it stays parseable.
-  let chain: Promise<unknown> =
-    text.length > 0 && !text.endsWith('\n') ? fh.appendFile('\n') : Promise.resolve();
+  // Awaited here: a disk that refuses it fails the open, not a later append (nor nobody).
+  if (text.length > 0 && !text.endsWith('\n')) await fh.appendFile('\n');
+  let chain: Promise<unknown> = Promise.resolve();
 
   function append(rec: JournalRecord, sync = true): Promise<void> {
     const next = chain.then(async () => {

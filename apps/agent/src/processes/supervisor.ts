@@ -322,7 +322,9 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       r.tail.stop();
     }
     if (procs.get(service) === r) procs.delete(service);
-    await rm(pidFile(service), { force: true });
+    // A pid file left behind (a read-only or failing disk) reads as "not running" to the next agent
+    // (pid and start time must both match); failing here would hide the exit from everyone.
+    await rm(pidFile(service), { force: true }).catch(() => undefined);
   }
 
   async function readSpec(service: string): Promise<StartSpec | undefined> {

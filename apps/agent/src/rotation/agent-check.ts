@@ -77,6 +77,8 @@ export function createAgentCheckServer(opts: AgentCheckServerOptions): AgentChec
         server.once('error', onError);
         server.listen(opts.port, host, () => {
           server.off('error', onError);
+          // An accept that fails later (e.g. out of descriptors) is logged, not an uncaught error.
+          server.on('error', (err) => opts.log.warn({ err: err.message }, 'agent-check: accept failed'));
           const port = (server.address() as AddressInfo).port;
           opts.log.info({ host, port }, 'agent-check listening');
           resolve({ port });

@@ -91,6 +91,8 @@ export function createGateServer(opts: GateServerOptions): GateServer {
         server.once('error', onError);
         server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
           server.off('error', onError);
+          // An accept that fails later (e.g. out of descriptors) is logged, not an uncaught error.
+          server.on('error', (err) => opts.log.warn({ err: err.message }, 'gate: accept failed'));
           const port = (server.address() as AddressInfo).port;
           opts.log.info({ host: opts.host ?? '0.0.0.0', port }, 'gate listening');
           resolve({ port });
