@@ -68,7 +68,10 @@ function deferred() {
   return { promise, resolve };
 }
 
-function setup(store: EngineStore = createMemoryStore()) {
+function setup(
+  store: EngineStore = createMemoryStore(),
+  onAgentConnected: (id: string) => Promise<void> = async () => {},
+) {
   let now = 1_000_000;
   const lostCalls: string[] = [];
   let holdLost: Promise<void> | null = null;
@@ -84,7 +87,7 @@ function setup(store: EngineStore = createMemoryStore()) {
     },
     {
       onActionUpdate: async () => {},
-      onAgentConnected: async () => {},
+      onAgentConnected,
       onAgentLost: async (id) => {
         lostCalls.push(id);
         if (holdLost) await holdLost;
@@ -231,5 +234,28 @@ describe('agent gateway: editions agents fetch by URL (issue 16 item 6, docs/adr
     expect(sent?.ops?.[1]?.install).not.toHaveProperty('url');
     // The action the engine holds (and stores in the plan) never gets the URL.
     expect(JSON.stringify(action)).not.toContain('s3cret');
+  });
+});
+
+describe('agent gateway: a message it cannot handle', () => {
+  it('ends the stream with UNAVAILABLE (the agent reconnects and replays its journal) and handles nothing after it', async () => {
+    const connected: string[] = [];
+    // The engine's work for a Hello needs the database, which is away.
+    const t = setup(createMemoryStore(), (id) => {
+      connected.push(id);
+      return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+    });
+    const call = t.connect();
+    const errors: { code: number; details: string }[] = [];
+    call.on('error', (e: { code: number; details: string }) => errors.push(e));
+    call.hello();
+    // Already on its way when the first failed: not handled either.
+    call.hello();
+    await vi.waitFor(() => expect(errors).toHaveLength(1));
+    expect(errors[0]).toMatchObject({ code: 14, details: expect.stringMatching(/reconnect/) });
+    call.hello();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(connected).toEqual(['admin-1']);
+    expect(errors).toHaveLength(1);
   });
 });

@@ -518,6 +518,8 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
       let conn: Connection | null = null;
       let pending: Promise<unknown> = Promise.resolve();
       let queued = 0;
+      /** A message this stream carried could not be handled: the rest of it is not either. */
+      let broken = false;
       call.on('data', (msg: AgentMessage__Output) => {
         // Alive as of its arrival, however long the messages before it take to handle (a fan-out's
         // updates waiting on the engine): the sweep must not call a talking agent lost and have its
@@ -527,6 +529,7 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
         if (++queued >= MAX_QUEUED) call.pause();
         // Messages of one stream are handled strictly in order.
         pending = pending.then(async () => {
+          if (broken) return;
           try {
             if (!conn) {
               if (msg.body !== 'hello' || !msg.hello) {
@@ -542,6 +545,14 @@ export function createAgentGateway(opts: AgentGatewayOptions, events: AgentGatew
             await onMessage(conn, msg);
           } catch (err) {
             log.error({ err, agentId: conn?.agentId }, 'agent message handling failed');
+            // A report that was not recorded (the database away, say) must not be lost, and what
+            // followed it must not be recorded without it: the stream ends, the agent reconnects,
+            // and a reconnect replays its journal and is sent its outstanding actions again.
+            broken = true;
+            call.emit('error', {
+              code: grpc.status.UNAVAILABLE,
+              details: 'the coordinator could not record a message of this stream; reconnect',
+            });
           } finally {
             if (--queued < MAX_QUEUED && call.isPaused()) call.resume();
           }

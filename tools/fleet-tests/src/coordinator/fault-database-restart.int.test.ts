@@ -1,0 +1,130 @@
+// The coordinator's PostgreSQL goes away in the middle of a rolling upgrade (a restart, a
+// failover) and comes back. The coordinator must outlive it, the report an agent sent while the
+// database was away must not be lost (the agent's journal holds it, and a reconnect replays it),
+// and the run must finish as if nothing happened: every server on the new edition, each action
+// run once, nothing left out of rotation, the capacity floor kept.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, type RollgateDb } from '@rollgate/db';
+import { startFleet, waitFor, type Fleet, type FleetAgent } from '@rollgate/demo-fleet';
+import {
+  checkCapacityFloor,
+  checkExactlyOnce,
+  ledgerEvents,
+  logEvents,
+  readLedger,
+} from '@rollgate/demo-fleet/faults';
+import { seedFromTemplate } from '@rollgate/test-kit';
+
+/** The op the database goes away in: waiting for the new edition to answer healthy. */
+const UPGRADE_OP = /^wait until/;
+
+type Status = { runningAction: { actionId: string; opIndex: number; op: string } | null };
+
+describe("the coordinator's database restarted mid-rollout", () => {
+  let dir: string;
+  let db: RollgateDb;
+  let fleet: Fleet;
+  let victim: FleetAgent;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rollgate-fault-db-'));
+    // An external database as far as the coordinator knows: the test stops and starts it.
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, join(dir, 'db'));
+    db = createDb({ dataDir: join(dir, 'db') });
+    await db.start();
+    fleet = await startFleet({ dir, heartbeatMs: 500, coordinatorEnv: { DATABASE_URL: db.url } });
+    victim = fleet.agents.find((a) => a.id === 'admin-1')!;
+  });
+
+  afterAll(async () => {
+    await fleet?.stop();
+    await db?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('outlives it, loses no report, and the run finishes: each action once, nothing out of rotation', async () => {
+    const coordinator = fleet.coordinator!;
+    const coordinatorPid = coordinator.pid;
+    const start = await fleet.api.upgrade.start.mutate({
+      cluster: 'demo',
+      app: 'demo-app',
+      edition: '2.0',
+      drainageIntervalSec: 1,
+      signOff: false,
+    });
+    const runId = start.run.id;
+    const eligible = start.steps
+      .filter((s) => ['upgrade', 'configure', 'start'].includes(s.kind) && s.phase !== 'preparation')
+      .map((s) => `${runId}.s${s.index}.${victim.id}.`);
+    expect(eligible.length).toBeGreaterThan(0);
+    const running = await waitFor(
+      `${victim.id} to wait for its new edition's health`,
+      async () => {
+        const s = (await (await fetch(`http://127.0.0.1:${victim.gatePort}/status`)).json()) as Status;
+        const r = s.runningAction;
+        return r && eligible.some((p) => r.actionId.startsWith(p)) && UPGRADE_OP.test(r.op) ? r : null;
+      },
+      90_000,
+      5,
+    );
+
+    const downAt = Date.now();
+    await db.stop();
+    // The action ends on the agent while the database is away: its report finds nothing to write to.
+    await waitFor(
+      `${running.actionId} to finish on the agent`,
+      async () => (await fleet.journal(victim)).some((l) => l.id === running.actionId && l.t === 'finished'),
+      60_000,
+    );
+    // A few heartbeats and reconnect attempts against a coordinator without its database.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(coordinator.exitCode, 'the coordinator ended with its database').toBeNull();
+    await db.start();
+    const backAt = Date.now();
+
+    const done = await waitFor(
+      'the run to succeed',
+      async () => {
+        const s = await fleet.api.upgrade.status.query({ runId });
+        if (s.run.status === 'paused') throw new Error(`run paused: ${s.run.failure}`);
+        return s.run.status === 'succeeded' ? s : null;
+      },
+      120_000,
+      250,
+    );
+    console.log(
+      `database restart: away ${backAt - downAt} ms; the run finished ${Date.now() - backAt} ms after it was back`,
+    );
+    expect(fleet.coordinator!.pid).toBe(coordinatorPid);
+    expect(coordinator.exitCode).toBeNull();
+    const reported = done.steps.flatMap((s) => s.actions).find((a) => a.id === running.actionId);
+    expect(reported?.status).toBe('succeeded');
+    for (const a of fleet.agents) {
+      const res = await fetch(`http://127.0.0.1:${a.servicePort}/`);
+      expect(((await res.json()) as { edition: string }).edition, `${a.id} edition`).toBe('2.0');
+      expect((await fetch(`http://127.0.0.1:${a.gatePort}/gate`)).status, `${a.id} gate`).toBe(200);
+    }
+    expect(done.outOfRotation).toEqual([]);
+    const journals = Object.fromEntries(
+      await Promise.all(fleet.agents.map(async (a) => [a.id, await fleet.journal(a)] as const)),
+    );
+    expect(
+      checkExactlyOnce(
+        journals,
+        done.steps.flatMap((s) => s.actions),
+        { runIds: [runId] },
+      ),
+    ).toEqual([]);
+    const logs = await fleet.api.upgrade.logs.query({ runId, limit: 5000 });
+    const ledger = (await readLedger(join(dir, 'db'))).filter((r) => r.runId === runId);
+    const roles = Object.fromEntries(fleet.agents.map((a) => [a.id, a.role]));
+    for (const events of [ledgerEvents(ledger), logEvents(logs)]) {
+      const floor = checkCapacityFloor(events, { maxOut: done.run.plan.maxOutOfRotation, roles });
+      expect(floor.violations).toEqual([]);
+      expect(floor.stillOut).toEqual([]);
+    }
+  });
+});
