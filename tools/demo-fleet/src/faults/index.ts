@@ -1,5 +1,5 @@
 // @rollgate/demo-fleet/faults: what the fault-injection tests share: a seeded PRNG (replayable
-// kill points), the capacity-floor checker and the coordinator's ledger reader.
+// kill points), the capacity-floor checker, the coordinator's ledger reader and a run's aftermath.
 export { faultRandom, mulberry32, type SeededRandom } from './seeded-random';
 export {
   checkCapacityFloor,
@@ -15,3 +15,4 @@ export {
 } from './capacity-floor';
 export { readLedger } from './ledger';
 export { checkExactlyOnce, type CoordinatorAction, type JournalLine } from './exactly-once';
+export { runAftermath, type RunAftermath } from './run-aftermath';

@@ -11,8 +11,8 @@ import {
   checkCapacityFloor,
   checkExactlyOnce,
   ledgerEvents,
-  logEvents,
   readLedger,
+  runAftermath,
 } from '@rollgate/demo-fleet/faults';
 
 const HEARTBEAT_MS = 500;
@@ -161,15 +161,10 @@ describe('agent SIGKILLed mid-action', () => {
     ]);
     for (const a of fleet.agents) expect(await editionServed(a.servicePort)).toBe('2.0');
     expect(done.outOfRotation).toEqual([]);
-    const actions = done.steps.flatMap((s) => s.actions);
-    expect(checkExactlyOnce(await journals(), actions, { runIds: [runId] })).toEqual([]);
-
-    // The capacity floor held at every event, from both records: the ledger and the run's log.
-    const logs = await fleet.api.upgrade.logs.query({ runId, limit: 5000 });
-    const ledger = (await readLedger(join(dir, 'coordinator'))).filter((r) => r.runId === runId);
-    const roles = Object.fromEntries(fleet.agents.map((a) => [a.id, a.role]));
-    for (const events of [ledgerEvents(ledger), logEvents(logs)]) {
-      const floor = checkCapacityFloor(events, { maxOut: done.run.plan.maxOutOfRotation, roles });
+    // Exactly once, and the capacity floor at every event from both records: the ledger and the log.
+    const after = await runAftermath(fleet, done, join(dir, 'coordinator'));
+    expect(after.exactlyOnce).toEqual([]);
+    for (const floor of [after.ledgerFloor, after.logFloor]) {
       expect(floor.violations).toEqual([]);
       expect(floor.stillOut).toEqual([]);
       expect(floor.events).toBeGreaterThanOrEqual(8);

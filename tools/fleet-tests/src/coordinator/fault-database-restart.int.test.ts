@@ -9,13 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from '@rollgate/db';
 import { startFleet, waitFor, type Fleet, type FleetAgent } from '@rollgate/demo-fleet';
-import {
-  checkCapacityFloor,
-  checkExactlyOnce,
-  ledgerEvents,
-  logEvents,
-  readLedger,
-} from '@rollgate/demo-fleet/faults';
+import { runAftermath } from '@rollgate/demo-fleet/faults';
 import { seedFromTemplate } from '@rollgate/test-kit';
 
 /** The op the database goes away in: waiting for the new edition to answer healthy. */
@@ -108,21 +102,9 @@ describe("the coordinator's database restarted mid-rollout", () => {
       expect((await fetch(`http://127.0.0.1:${a.gatePort}/gate`)).status, `${a.id} gate`).toBe(200);
     }
     expect(done.outOfRotation).toEqual([]);
-    const journals = Object.fromEntries(
-      await Promise.all(fleet.agents.map(async (a) => [a.id, await fleet.journal(a)] as const)),
-    );
-    expect(
-      checkExactlyOnce(
-        journals,
-        done.steps.flatMap((s) => s.actions),
-        { runIds: [runId] },
-      ),
-    ).toEqual([]);
-    const logs = await fleet.api.upgrade.logs.query({ runId, limit: 5000 });
-    const ledger = (await readLedger(join(dir, 'db'))).filter((r) => r.runId === runId);
-    const roles = Object.fromEntries(fleet.agents.map((a) => [a.id, a.role]));
-    for (const events of [ledgerEvents(ledger), logEvents(logs)]) {
-      const floor = checkCapacityFloor(events, { maxOut: done.run.plan.maxOutOfRotation, roles });
+    const after = await runAftermath(fleet, done, join(dir, 'db'));
+    expect(after.exactlyOnce).toEqual([]);
+    for (const floor of [after.ledgerFloor, after.logFloor]) {
       expect(floor.violations).toEqual([]);
       expect(floor.stillOut).toEqual([]);
     }

@@ -8,13 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startFleet, waitFor, type Fleet, type FleetAgent } from '@rollgate/demo-fleet';
-import {
-  checkCapacityFloor,
-  checkExactlyOnce,
-  ledgerEvents,
-  logEvents,
-  readLedger,
-} from '@rollgate/demo-fleet/faults';
+import { runAftermath } from '@rollgate/demo-fleet/faults';
 import { startTcpProxy, type TcpProxy } from '@rollgate/lb/testing';
 
 const HEARTBEAT_MS = 500;
@@ -180,22 +174,9 @@ describe('agent partitioned from the coordinator for 60 s mid-action', () => {
       expect((await fetch(`http://127.0.0.1:${a.gatePort}/gate`)).status, `${a.id} gate`).toBe(200);
     }
     expect(done.outOfRotation).toEqual([]);
-    const journals = Object.fromEntries(
-      await Promise.all(fleet.agents.map(async (a) => [a.id, await fleet.journal(a)] as const)),
-    );
-    expect(
-      checkExactlyOnce(
-        journals,
-        done.steps.flatMap((s) => s.actions),
-        { runIds: [runId] },
-      ),
-    ).toEqual([]);
-
-    const logs = await fleet.api.upgrade.logs.query({ runId, limit: 5000 });
-    const ledger = (await readLedger(join(dir, 'coordinator'))).filter((r) => r.runId === runId);
-    const roles = Object.fromEntries(fleet.agents.map((a) => [a.id, a.role]));
-    for (const events of [ledgerEvents(ledger), logEvents(logs)]) {
-      const floor = checkCapacityFloor(events, { maxOut: done.run.plan.maxOutOfRotation, roles });
+    const after = await runAftermath(fleet, done, join(dir, 'coordinator'));
+    expect(after.exactlyOnce).toEqual([]);
+    for (const floor of [after.ledgerFloor, after.logFloor]) {
       expect(floor.violations).toEqual([]);
       expect(floor.stillOut).toEqual([]);
     }
