@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from '@rollgate/db';
-import { startFleet, waitFor, type Fleet, type FleetAgent } from '@rollgate/demo-fleet';
+import { runSucceeded, startFleet, waitFor, type Fleet, type FleetAgent } from '@rollgate/demo-fleet';
 import { runAftermath } from '@rollgate/demo-fleet/faults';
 import { seedFromTemplate } from '@rollgate/test-kit';
 
@@ -79,16 +79,7 @@ describe("the coordinator's database restarted mid-rollout", () => {
     await db.start();
     const backAt = Date.now();
 
-    const done = await waitFor(
-      'the run to succeed',
-      async () => {
-        const s = await fleet.api.upgrade.status.query({ runId });
-        if (s.run.status === 'paused') throw new Error(`run paused: ${s.run.failure}`);
-        return s.run.status === 'succeeded' ? s : null;
-      },
-      120_000,
-      250,
-    );
+    const done = await runSucceeded(fleet, runId, 120_000);
     console.log(
       `database restart: away ${backAt - downAt} ms; the run finished ${Date.now() - backAt} ms after it was back`,
     );
