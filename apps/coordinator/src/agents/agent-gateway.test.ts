@@ -251,7 +251,7 @@ describe('agent gateway: a message it cannot handle', () => {
     call.hello();
     // Already on its way when the first failed: not handled either.
     call.hello();
-    await vi.waitFor(() => expect(errors).toHaveLength(1));
+    await vi.waitFor(() => expect(errors).toHaveLength(1), { timeout: 10_000 });
     expect(errors[0]).toMatchObject({ code: 14, details: expect.stringMatching(/reconnect/) });
     call.hello();
     await new Promise((r) => setTimeout(r, 50));
