@@ -7,14 +7,20 @@
 // names it in ROLLGATE_TEST_CONSOLE_BUILD: the test runs a copy of it rather than building the
 // console a second time (docs/adr/0049); alone (`npm test -- --only int`) it builds its own.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FatalWait, freePort, ROOT, waitFor } from '@rollgate/demo-fleet';
 import { buildAll, CONSOLE_LAUNCHER } from './build.mjs';
-import { processesMentioning, runNode, startBundledCoordinator, type BundledCoordinator } from './testing';
+import {
+  copyPrebuiltConsole,
+  processesMentioning,
+  runNode,
+  startBundledCoordinator,
+  type BundledCoordinator,
+} from './testing';
 
 describe('npm run build: the console (issue 16 item 1)', () => {
   let dir: string;
@@ -30,13 +36,9 @@ describe('npm run build: the console (issue 16 item 1)', () => {
     dir = await mkdtemp(join(tmpdir(), 'rollgate-console-build-'));
     dist = join(dir, 'dist');
     const t0 = performance.now();
-    const prebuilt = process.env.ROLLGATE_TEST_CONSOLE_BUILD;
+    const built = await buildAll({ outDir: dist, targets: ['coordinator'] });
+    const prebuilt = copyPrebuiltConsole(dist);
     if (prebuilt) {
-      if (!existsSync(join(prebuilt, CONSOLE_LAUNCHER)))
-        throw new Error(`ROLLGATE_TEST_CONSOLE_BUILD=${prebuilt} holds no ${CONSOLE_LAUNCHER}`);
-      const built = await buildAll({ outDir: dist, targets: ['coordinator'] });
-      // Copied under this test's directory, so "no process left" below covers the console too.
-      cpSync(prebuilt, join(dist, 'web'), { recursive: true, verbatimSymlinks: true });
       // The checks tier built it minutes ago: others may have committed since, so the commit it
       // names is checked to be a commit of this checkout rather than compared with HEAD's.
       const launcher = readFileSync(join(dist, 'web', CONSOLE_LAUNCHER), 'utf8');
@@ -45,11 +47,11 @@ describe('npm run build: the console (issue 16 item 1)', () => {
       execFileSync('git', ['cat-file', '-e', `${commit}^{commit}`], { cwd: ROOT });
       expectedVersion = `${built.version} (commit ${commit})\n`;
     } else {
-      const built = await buildAll({ outDir: dist, targets: ['coordinator', 'web'] });
+      await buildAll({ outDir: dist, targets: ['web'] });
       expectedVersion = `${built.version} (commit ${built.commit})\n`;
     }
     console.log(
-      `console-build: coordinator + console ${prebuilt ? `(the checks tier's, from ${prebuilt}) ` : ''}built in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `console-build: coordinator + console ${prebuilt ? `(the checks tier's, from ${process.env.ROLLGATE_TEST_CONSOLE_BUILD}) ` : ''}built in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
     const work = join(dir, 'run');
     mkdirSync(work);

@@ -1,9 +1,10 @@
 // Shared by the build's integration tests: run a built binary as an operator would (plain `node`,
 // a minimal environment, away from the checkout) and check that stopping it leaves nothing behind.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FatalWait, freePort, waitFor } from '@rollgate/demo-fleet';
+import { CONSOLE_LAUNCHER } from './build.mjs';
 
 export interface Ran {
   code: number;
@@ -22,6 +23,22 @@ export function runNode(file: string, args: string[], cwd: string): Promise<Ran>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
+}
+
+/**
+ * Within `npm test` the checks tier has already built the console (`build.mjs --only web`) and
+ * names it in ROLLGATE_TEST_CONSOLE_BUILD: a test that needs a built console copies that one into
+ * `<dist>/web` rather than running `next build` again, which costs 30 s to minutes of CPU
+ * (docs/adr/0049). Returns false when there is none (e.g. `npm test -- --only int`): build it then.
+ */
+export function copyPrebuiltConsole(dist: string): boolean {
+  const prebuilt = process.env.ROLLGATE_TEST_CONSOLE_BUILD;
+  if (!prebuilt) return false;
+  if (!existsSync(join(prebuilt, CONSOLE_LAUNCHER)))
+    throw new Error(`ROLLGATE_TEST_CONSOLE_BUILD=${prebuilt} holds no ${CONSOLE_LAUNCHER}`);
+  // Copied under the test's own directory, so its "no process left" checks cover the console too.
+  cpSync(prebuilt, join(dist, 'web'), { recursive: true, verbatimSymlinks: true });
+  return true;
 }
 
 /** Pids of the live processes whose command line mentions `needle` (e.g. a temp data directory). */
