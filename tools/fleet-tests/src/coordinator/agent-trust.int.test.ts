@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { enrolmentProofPayload, parseJoinToken } from '@rollgate/domain';
-import { ROOT, startFleet, waitFor, type Fleet, type FleetAgent } from '@rollgate/demo-fleet';
+import { cliNodeArgs, ROOT, startFleet, waitFor, type Fleet, type FleetAgent } from '@rollgate/demo-fleet';
 import {
   loadAgentProtocol,
   type AgentMessage,
@@ -326,18 +326,7 @@ describe('issue 17: an agent is trusted with its own server only', () => {
     ).rejects.toThrow(/cluster/);
     const cli = run(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        'apps/cli/src/main.ts',
-        '--url',
-        fleet.url,
-        '--token',
-        fleet.admin.token,
-        'agents',
-        'token',
-        'create',
-      ],
+      cliNodeArgs(['--url', fleet.url, '--token', fleet.admin.token, 'agents', 'token', 'create']),
       { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } },
     );
     const err = (await cli.then(

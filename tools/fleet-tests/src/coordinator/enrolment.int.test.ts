@@ -1,6 +1,7 @@
 // Agent identity (docs/adr/0013) with real processes over loopback: a coordinator (mTLS, its own
-// CA, 20 s agent certificates), agents started from apps/agent/src/main.ts, the `rollgate` CLI, and
-// raw gRPC/HTTPS clients for what an agent would never do on its own.
+// CA, 20 s agent certificates), agents as their own processes (the run's bundle, else the
+// sources), the `rollgate` CLI, and raw gRPC/HTTPS clients for what an agent would never do on
+// its own.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
@@ -12,7 +13,15 @@ import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { enrolmentProofPayload, formatJoinToken, parseJoinToken } from '@rollgate/domain';
-import { freePort, ROOT, startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
+import {
+  appNodeArgs,
+  cliNodeArgs,
+  freePort,
+  ROOT,
+  startFleet,
+  waitFor,
+  type Fleet,
+} from '@rollgate/demo-fleet';
 import { loadAgentProtocol, type AgentMessage, type CoordinatorMessage__Output } from '@rollgate/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -76,7 +85,7 @@ describe('agent identity: enrolment, mTLS, renewal, revocation', () => {
   async function cli(f: Fleet, ...args: string[]) {
     const { stdout } = await run(
       process.execPath,
-      ['--import', 'tsx', 'apps/cli/src/main.ts', '--url', f.url, '--token', f.admin.token, ...args],
+      cliNodeArgs(['--url', f.url, '--token', f.admin.token, ...args]),
       { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } },
     );
     return stdout;
@@ -121,15 +130,11 @@ describe('agent identity: enrolment, mTLS, renewal, revocation', () => {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.ROLLGATE_JOIN_TOKEN;
     if (o.token) env.ROLLGATE_JOIN_TOKEN = o.token;
-    const proc = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'apps/agent/src/main.ts', '--config', configPath],
-      {
-        cwd: ROOT,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const proc = spawn(process.execPath, appNodeArgs('agent', ['--config', configPath]), {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

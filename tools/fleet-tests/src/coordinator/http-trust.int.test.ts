@@ -5,13 +5,22 @@
 // more coordinators share one database, for the shared sign-in budget.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { request, createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from '@rollgate/db';
-import { FatalWait, freePort, ROOT, startFleet, waitFor, type Fleet } from '@rollgate/demo-fleet';
+import {
+  appNodeArgs,
+  FatalWait,
+  freePort,
+  ROOT,
+  startFleet,
+  waitFor,
+  type Fleet,
+} from '@rollgate/demo-fleet';
+import { seedFromTemplate } from '@rollgate/test-kit';
 
 interface Answer {
   status: number;
@@ -132,11 +141,15 @@ describe('a fresh coordinator that trusts only 127.0.0.2 as a proxy', { timeout:
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rollgate-http-trust-'));
     dataDir = join(dir, 'coordinator');
+    // The run's PostgreSQL cluster template instead of an initdb (docs/adr/0048); as root the
+    // embedded PostgreSQL runs as the postgres user, which must reach the copy.
+    await chmod(dir, 0o755);
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
     logFile = join(dir, 'coordinator.log');
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     const out = createWriteStream(logFile);
-    proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'apps/coordinator/src/main.ts')], {
+    proc = spawn(process.execPath, appNodeArgs('coordinator'), {
       cwd: ROOT,
       env: {
         ...process.env,

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from '@rollgate/db';
-import { FatalWait, freePort, ROOT, waitFor } from '@rollgate/demo-fleet';
+import { appNodeArgs, FatalWait, freePort, ROOT, waitFor } from '@rollgate/demo-fleet';
 import { HEALTH_SERVICE_DEFINITION, SERVING_STATUS } from '@rollgate/protocol';
 import { seedFromTemplate } from '@rollgate/test-kit';
 
@@ -60,7 +60,7 @@ describe('coordinator metrics and readiness (issue 16 item 3)', () => {
 
   async function startCoordinator() {
     const out = createWriteStream(logFile, { flags: 'a' });
-    proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'apps/coordinator/src/main.ts')], {
+    proc = spawn(process.execPath, appNodeArgs('coordinator'), {
       cwd: ROOT,
       env: coordinatorEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -337,14 +337,10 @@ describe('coordinator metrics and readiness (issue 16 item 3)', () => {
     );
     const agentLog = join(dir, 'agent.log');
     const out = createWriteStream(agentLog);
-    agent = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'apps/agent/src/main.ts'), '--config', configPath],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    agent = spawn(process.execPath, appNodeArgs('agent', ['--config', configPath]), {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     agent.stdout!.pipe(out);
     agent.stderr!.pipe(out);
     const running = agent;
