@@ -124,11 +124,30 @@ describe('createDb (embedded PostgreSQL)', () => {
     const { rows } = await inTx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     // What a database restart does to every session: the server ends it between two statements.
     await db.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-    await expect.poll(() => log.lines.some((l) => l.includes('failed while in use'))).toBe(true);
+    await expect.poll(() => log.lines.some((l) => l.includes('PostgreSQL connection lost'))).toBe(true);
     await expect(inTx.query('SELECT 1')).rejects.toThrow();
     inTx.release(true);
     // The pool goes on with fresh connections.
     expect((await db.pool.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  });
+
+  it('an idle connection that loses its server is logged once, dropped by the pool, and the pool goes on', async () => {
+    const dataDir = await tempDir();
+    await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
+    const log = capture();
+    const db = track(createDb({ dataDir, migrate: false, logger: log.logger }));
+    await db.start();
+    const idle = await db.pool.connect();
+    const killer = await db.pool.connect();
+    const { rows } = await idle.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    idle.release();
+    await killer.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+    killer.release();
+    const lost = () => log.lines.filter((l) => l.includes('PostgreSQL connection lost')).length;
+    await expect.poll(lost).toBe(1);
+    await expect.poll(() => db.pool.totalCount).toBe(1);
+    expect((await db.pool.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    expect(lost()).toBe(1);
   });
 
   it('keeps the password out of logs and out of redactedUrl; the state file is private', async () => {

@@ -219,16 +219,17 @@ export function createDb(opts: CreateDbOptions): RollgateDb {
       cfg = { connectionString: url, connectionTimeoutMillis: 10_000 };
     }
     const p = new pg.Pool({ ...cfg, max: opts.poolSize ?? 10 });
-    // An idle client's error (e.g. the server restarted) would otherwise crash the process.
-    p.on('error', (err) => log.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
-    // pg-pool listens only while a client is idle: one checked out between two statements (inside a
-    // transaction) that loses its server would emit an unheard 'error' and end the process. Its next
-    // statement fails instead, and the transaction's caller sees that.
+    // Every connection has its own 'error' listener for its whole life. pg-pool listens only while
+    // a client is idle: one checked out between two statements (inside a transaction) that lost
+    // its server (a restart, a failover, pg_terminate_backend) would emit an unheard 'error' and
+    // end the process. Its next statement fails instead, and the caller sees that; an idle one is
+    // dropped by the pool. One line per lost connection, whichever state it was in.
     p.on('connect', (client) => {
-      client.on('error', (err) =>
-        log.warn({ err: err.message }, 'PostgreSQL connection failed while in use'),
-      );
+      client.on('error', (err) => log.warn({ err: err.message }, 'PostgreSQL connection lost'));
     });
+    // The pool re-emits an idle client's error: already logged above, but an 'error' event with no
+    // listener would crash the process.
+    p.on('error', () => {});
     try {
       await withRetry(deadline, async () => {
         const c = await p.connect();
