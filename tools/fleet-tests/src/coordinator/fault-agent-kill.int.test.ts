@@ -13,6 +13,7 @@ import {
   ledgerEvents,
   readLedger,
   runAftermath,
+  waitForOp,
 } from '@rollgate/demo-fleet/faults';
 
 const HEARTBEAT_MS = 500;
@@ -28,8 +29,6 @@ async function editionServed(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/`);
   return ((await res.json()) as { edition: string }).edition;
 }
-
-type Status = { runningAction: { actionId: string; opIndex: number; op: string } | null };
 
 describe('agent SIGKILLed mid-action', () => {
   let dir: string;
@@ -53,21 +52,7 @@ describe('agent SIGKILLed mid-action', () => {
    * SIGKILLs it there.
    */
   async function killMidAction(runId: string) {
-    const plan = await fleet.api.upgrade.status.query({ runId });
-    const eligible = plan.steps
-      .filter((s) => ['upgrade', 'configure', 'start'].includes(s.kind) && s.phase !== 'preparation')
-      .map((s) => `${runId}.s${s.index}.${victim.id}.`);
-    expect(eligible.length).toBeGreaterThan(0);
-    const running = await waitFor(
-      `${victim.id} to run an upgrade op`,
-      async () => {
-        const s = (await (await fetch(`http://127.0.0.1:${victim.gatePort}/status`)).json()) as Status;
-        const r = s.runningAction;
-        return r && eligible.some((p) => r.actionId.startsWith(p)) && UPGRADE_OP.test(r.op) ? r : null;
-      },
-      60_000,
-      5,
-    );
+    const running = await waitForOp(victim, await fleet.api.upgrade.status.query({ runId }), UPGRADE_OP);
     const killedAt = Date.now();
     await fleet.stopAgent(victim, 'SIGKILL');
     return { ...running, killedAt };

@@ -9,13 +9,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from '@rollgate/db';
 import { runSucceeded, startFleet, waitFor, type Fleet, type FleetAgent } from '@rollgate/demo-fleet';
-import { runAftermath } from '@rollgate/demo-fleet/faults';
+import { runAftermath, waitForOp } from '@rollgate/demo-fleet/faults';
 import { seedFromTemplate } from '@rollgate/test-kit';
 
 /** The op the database goes away in: waiting for the new edition to answer healthy. */
 const UPGRADE_OP = /^wait until/;
-
-type Status = { runningAction: { actionId: string; opIndex: number; op: string } | null };
 
 describe("the coordinator's database restarted mid-rollout", () => {
   let dir: string;
@@ -50,20 +48,7 @@ describe("the coordinator's database restarted mid-rollout", () => {
       signOff: false,
     });
     const runId = start.run.id;
-    const eligible = start.steps
-      .filter((s) => ['upgrade', 'configure', 'start'].includes(s.kind) && s.phase !== 'preparation')
-      .map((s) => `${runId}.s${s.index}.${victim.id}.`);
-    expect(eligible.length).toBeGreaterThan(0);
-    const running = await waitFor(
-      `${victim.id} to wait for its new edition's health`,
-      async () => {
-        const s = (await (await fetch(`http://127.0.0.1:${victim.gatePort}/status`)).json()) as Status;
-        const r = s.runningAction;
-        return r && eligible.some((p) => r.actionId.startsWith(p)) && UPGRADE_OP.test(r.op) ? r : null;
-      },
-      90_000,
-      5,
-    );
+    const running = await waitForOp(victim, start, UPGRADE_OP, 90_000);
 
     const downAt = Date.now();
     await db.stop();
