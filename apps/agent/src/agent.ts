@@ -13,7 +13,7 @@ import type { AgentConfig, ServiceConfig } from './config';
 import { createConnection, type Connection } from './coordinator/connection';
 import { createEditionStore } from './heavy/edition-store';
 import { createExecutor, finishedToUpdate, type ActionReport, type Executor } from './actions/executor';
-import { errorMessage } from './lib/fs-util';
+import { errorMessage, type SyncLater } from './lib/fs-util';
 import {
   createGateServer,
   evaluateGate,
@@ -163,9 +163,9 @@ export function createAgent(opts: AgentOptions): Agent {
     connection?.sendHealthReport();
   }
 
-  async function setGateWish(wish: GateWish, reason: string) {
+  async function setGateWish(wish: GateWish, reason: string, later?: SyncLater) {
     if (!state) return;
-    if (await state.setGateWish(wish, reason)) log.info({ wish, reason }, 'gate wish changed');
+    if (await state.setGateWish(wish, reason, later)) log.info({ wish, reason }, 'gate wish changed');
     maybeReport();
   }
 

@@ -67,7 +67,11 @@ function service(extra: Record<string, unknown> = {}): ServiceConfig {
   return r.config.services[0]!;
 }
 
-function runner(s: ServiceConfig, env: Record<string, string> = {}): OpRunner {
+function runner(
+  s: ServiceConfig,
+  env: Record<string, string> = {},
+  deps: Partial<Parameters<typeof createOpRunner>[0]> = {},
+): OpRunner {
   return createOpRunner({
     heavy: inProcessHeavy,
     dataDir: join(dir, 'data'),
@@ -88,6 +92,7 @@ function runner(s: ServiceConfig, env: Record<string, string> = {}): OpRunner {
       })();
     },
     lastOutput: () => undefined,
+    ...deps,
   });
 }
 
@@ -379,5 +384,25 @@ describe('waitHealthy', () => {
       server.close();
       await run(r, { op: 'stop', service: s.name, timeoutMs: 5000 });
     }
+  });
+});
+
+describe('gate', () => {
+  it("issue 18: an open wish leaves its fsync to the action's end; a closed one is durable before the op ends", async () => {
+    const calls: { wish: string; later: boolean }[] = [];
+    const r = runner(
+      service(),
+      {},
+      {
+        setGateWish: async (wish, _reason, later) => void calls.push({ wish, later: later !== undefined }),
+      },
+    );
+    const later = () => {};
+    await r({ op: 'gate', state: 'closed' }, { ...ctx(), syncLater: later });
+    await r({ op: 'gate', state: 'open' }, { ...ctx(), syncLater: later });
+    expect(calls).toEqual([
+      { wish: 'closed', later: false },
+      { wish: 'open', later: true },
+    ]);
   });
 });

@@ -14,7 +14,7 @@ import {
 import { createBackupOps } from './backup-ops';
 import type { AgentConfig, ServiceConfig } from '../config';
 import { ENV_FILE, checkEditionName, type EditionStore } from '../heavy/edition-store';
-import { emptyDir, errorMessage, sleep } from '../lib/fs-util';
+import { emptyDir, errorMessage, sleep, type SyncLater } from '../lib/fs-util';
 import { createHeavyClient, type HeavyClient } from '../heavy/heavy-client';
 import { THREAD_MAX_EXPANDED_BYTES, THREAD_MAX_INPUT_BYTES } from '../heavy/heavy-thread';
 import { INLINE_MAX_INPUT_BYTES, takeSmall, unpackSmallArchive } from '../heavy/small-archive';
@@ -105,7 +105,8 @@ export interface OpRunnerDeps {
    */
   managers?: ReadonlyMap<string, ServiceManager>;
   health: HealthMonitor;
-  setGateWish: (wish: GateWish, reason: string) => Promise<void>;
+  /** With `later`, the wish's fsync is left to the action's end (docs/adr/0050). */
+  setGateWish: (wish: GateWish, reason: string, later?: SyncLater) => Promise<void>;
   countConnections: (port: number) => Promise<number>;
   /** Does anything listen on this local port? */
   isListening: (port: number) => Promise<boolean>;
@@ -884,7 +885,15 @@ export function createOpRunner(deps: OpRunnerDeps): OpRunner {
       case 'gate':
         if (op.state === 'closed')
           ctx.log('info', MSG.quiescing.code, `${MSG.quiescing.text} (gate closed by coordinator)`);
-        await deps.setGateWish(op.state, `action ${ctx.actionId}`);
+        // An open wish lost to a crash before the action's end leaves the gate closed after the
+        // restart, the safe side (and the coordinator says its wish again on reconnect): its
+        // fsync waits for the action's end, off the server's way back. A closed wish is durable
+        // before the op goes on to stop the service.
+        await deps.setGateWish(
+          op.state,
+          `action ${ctx.actionId}`,
+          op.state === 'open' ? ctx.syncLater : undefined,
+        );
         if (op.state === 'open') ctx.log('info', MSG.gateOpened.code, MSG.gateOpened.text);
         return `gate wish is now ${op.state}`;
       case 'drain':

@@ -7,21 +7,10 @@
 // An edition directory appears only complete: archives are unpacked into a temp dir next to it
 // and renamed into place, so a crash never leaves a half-installed edition behind.
 import { randomBytes } from 'node:crypto';
-import {
-  cp,
-  lstat,
-  mkdir,
-  readFile,
-  readdir,
-  readlink,
-  rename,
-  rm,
-  symlink,
-  writeFile,
-} from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SAFE_NAME } from '@rollgate/domain';
-import { fsyncDir, writeFileAtomic, type SyncLater } from '../lib/fs-util';
+import { copyTree, fsyncDir, writeFileAtomic, type SyncLater } from '../lib/fs-util';
 
 export const EDITION_META = '.rollgate-edition.json';
 export const ENV_FILE = 'rollgate.env.json';
@@ -233,7 +222,7 @@ export function createEditionStore(opts: EditionStoreOptions): EditionStore {
         // Copy beside, then swap, so the edition never sees a half-copied config/.
         const tmp = join(dir, tmpName('config'));
         try {
-          await cp(configDir, tmp, { recursive: true, dereference: true, errorOnExist: false });
+          await copyTree(configDir, tmp);
         } catch (err) {
           await rm(tmp, { recursive: true, force: true });
           throw new Error(

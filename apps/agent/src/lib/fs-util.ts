@@ -1,6 +1,17 @@
 // Small file-system helpers shared by the state file, the edition store and the supervisor.
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  stat,
+  writeFile,
+  type FileHandle,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
@@ -9,6 +20,36 @@ import { dirname, join } from 'node:path';
  * rejected (the disk could not make a change durable).
  */
 export type SyncLater = (sync: Promise<void>) => void;
+
+/** Deeper than this, a copied tree is taken for a symlink loop. */
+const MAX_TREE_DEPTH = 32;
+
+/**
+ * Copies the directory `src` to `dst` (which must not exist), following symlinks, with each file's
+ * and directory's mode: regular files and directories only, anything else (a FIFO, a socket, a
+ * device) is refused by name. What `fs.cp(src, dst, { recursive, dereference })` does, in a few
+ * calls per entry where fs.cp makes ~10: a service's configuration is copied while it is out of
+ * rotation (docs/adr/0050).
+ */
+export async function copyTree(src: string, dst: string, depth = 0): Promise<void> {
+  if (depth > MAX_TREE_DEPTH) {
+    throw new Error(`${src} is more than ${MAX_TREE_DEPTH} directories deep (a symlink loop?)`);
+  }
+  const { mode } = await stat(src);
+  await mkdir(dst);
+  const entries = await readdir(src, { withFileTypes: true });
+  await Promise.all(
+    entries.map(async (e) => {
+      const from = join(src, e.name);
+      const to = join(dst, e.name);
+      const st = e.isSymbolicLink() ? await stat(from) : e;
+      if (st.isDirectory()) return copyTree(from, to, depth + 1);
+      if (st.isFile()) return copyFile(from, to);
+      throw new Error(`${from} is neither a file nor a directory; only those are copied`);
+    }),
+  );
+  await chmod(dst, mode & 0o7777);
+}
 
 /**
  * Writes a file so readers see either the old or the new content, never half of it: write a temp

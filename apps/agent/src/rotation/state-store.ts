@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../lib/fs-util';
+import { writeFileAtomic, type SyncLater } from '../lib/fs-util';
 
 export type GateWish = 'open' | 'closed';
 
@@ -17,8 +17,11 @@ export type AgentState = z.infer<typeof stateSchema>;
 
 export interface StateStore {
   get(): AgentState;
-  /** Persists atomically (tmp + rename) before resolving; a no-op when the wish is unchanged. */
-  setGateWish(wish: GateWish, reason: string): Promise<boolean>;
+  /**
+   * Persists atomically (tmp + rename) before resolving; a no-op when the wish is unchanged. With
+   * `later`, the fsync is handed to it (an action's end, docs/adr/0050) instead of awaited here.
+   */
+  setGateWish(wish: GateWish, reason: string, later?: SyncLater): Promise<boolean>;
 }
 
 export interface StateStoreOptions {
@@ -48,11 +51,11 @@ export async function openStateStore(opts: StateStoreOptions): Promise<StateStor
   let chain: Promise<unknown> = Promise.resolve();
   return {
     get: () => state,
-    setGateWish(wish, reason) {
+    setGateWish(wish, reason, later) {
       const run = chain.then(async () => {
         if (state.gateWish === wish) return false;
         const next = { gateWish: wish, gateWishAt: now(), gateWishReason: reason };
-        await writeFileAtomic(path, `${JSON.stringify(next, null, 2)}\n`);
+        await writeFileAtomic(path, `${JSON.stringify(next, null, 2)}\n`, 0o644, later);
         state = next;
         return true;
       });

@@ -4,7 +4,7 @@
 // operator runs it, timed around the CLI process as the Ansible side is timed around
 // ansible-playbook.
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -295,6 +295,12 @@ export async function rollgateTrial(
     50,
   );
   const servers = f.fleet.agents.map((a) => intrinsicFromSvcLog(readText(f.svcLog(a.id)), t0, t1));
+  // BENCH_KEEP_LOGS=<dir>: the run's view and log too, with every op's time, for a post-mortem.
+  const keep = process.env.BENCH_KEEP_LOGS;
+  if (keep) {
+    await mkdir(keep, { recursive: true });
+    await writeFile(join(keep, `run-${runId}.json`), JSON.stringify({ view, logs, servers }, null, 1));
+  }
   const runS =
     view.run.startedAt && view.run.finishedAt ? (view.run.finishedAt - view.run.startedAt) / 1000 : null;
   return {
