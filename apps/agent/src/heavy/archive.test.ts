@@ -1,6 +1,7 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -252,6 +253,23 @@ describe('edition store install', () => {
       PORT: '1',
       MODE: 'x',
     });
+  });
+
+  it('a configDir that cannot be copied fails configure clearly and leaves the edition as it was', async () => {
+    const dataDir = join(root, 'data');
+    const conf = join(root, 'conf');
+    await mkdir(join(conf, 'sub'), { recursive: true });
+    for (const name of ['a.ini', 'b.ini', 'c.ini']) await writeFile(join(conf, name), `${name}\n`);
+    execFileSync('mkfifo', [join(conf, 'sub', 'pipe')]);
+    const store = createEditionStore({ dataDir, unpack: (a, d) => extractArchiveSafely(a, d) });
+    await writeFile(archive, craft([{ path: 'edition.json', data: '{}' }]));
+    await store.installArchive('demo-app', '1.0', archive, 'd'.repeat(64), 1);
+    const dir = store.editionDir('demo-app', '1.0');
+    const before = (await readdir(dir)).sort();
+    await expect(store.configure('demo-app', '1.0', conf, {})).rejects.toThrow(
+      /could not copy configDir .*pipe is a FIFO or a socket/,
+    );
+    expect((await readdir(dir)).sort()).toEqual(before);
   });
 });
 

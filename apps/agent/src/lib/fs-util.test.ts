@@ -56,9 +56,21 @@ describe('copyTree (a service configuration directory)', () => {
     await writeFile(join(dir, 'shared', 'common.ini'), 'c=1\n');
     await symlink(join(dir, 'shared'), join(src, 'linked-dir'));
     await symlink(join(src, 'app.ini'), join(src, 'linked-file'));
+    // A file disabled the usual way, and a device whose read would never end: both empty files.
+    await symlink('/dev/null', join(src, 'disabled.conf'));
+    await symlink('/dev/zero', join(src, 'zero'));
     const dst = join(dir, 'copy');
     await copyTree(src, dst);
-    expect((await readdir(dst)).sort()).toEqual(['app.ini', 'linked-dir', 'linked-file', 'sub']);
+    expect((await readdir(dst)).sort()).toEqual([
+      'app.ini',
+      'disabled.conf',
+      'linked-dir',
+      'linked-file',
+      'sub',
+      'zero',
+    ]);
+    expect(await readFile(join(dst, 'disabled.conf'), 'utf8')).toBe('');
+    expect((await stat(join(dst, 'zero'))).size).toBe(0);
     expect(await readFile(join(dst, 'sub', 'run.sh'), 'utf8')).toBe('#!/bin/sh\n');
     expect(await readFile(join(dst, 'linked-dir', 'common.ini'), 'utf8')).toBe('c=1\n');
     expect(await readFile(join(dst, 'linked-file'), 'utf8')).toBe('a=1\n');
@@ -74,7 +86,7 @@ describe('copyTree (a service configuration directory)', () => {
     const src = join(dir, 'conf');
     await mkdir(src);
     execFileSync('mkfifo', [join(src, 'pipe')]);
-    await expect(copyTree(src, join(dir, 'a'))).rejects.toThrow(/pipe is neither a file nor a directory/);
+    await expect(copyTree(src, join(dir, 'a'))).rejects.toThrow(/pipe is a FIFO or a socket/);
     await rm(join(src, 'pipe'));
     await symlink(src, join(src, 'loop'));
     await expect(copyTree(src, join(dir, 'b'))).rejects.toThrow(/(symlink loop|ENAMETOOLONG|ELOOP)/);

@@ -26,10 +26,14 @@ const MAX_TREE_DEPTH = 32;
 
 /**
  * Copies the directory `src` to `dst` (which must not exist), following symlinks, with each file's
- * and directory's mode: regular files and directories only, anything else (a FIFO, a socket, a
- * device) is refused by name. What `fs.cp(src, dst, { recursive, dereference })` does, in a few
- * calls per entry where fs.cp makes ~10: a service's configuration is copied while it is out of
- * rotation (docs/adr/0050).
+ * and directory's mode. What `fs.cp(src, dst, { recursive, dereference })` did, in a few calls per
+ * entry where fs.cp makes ~10 (a service's configuration is copied while it is out of rotation,
+ * docs/adr/0050), with bounds fs.cp lacks: a device (e.g. a file disabled as a link to /dev/null)
+ * becomes an empty file rather than a read of the device, which for /dev/zero would never end; a
+ * FIFO (whose read would block) or a socket is refused by name; a tree deeper than 32 levels is
+ * taken for a symlink loop. One entry at a time: a failure leaves no copy still being written
+ * into `dst` (the caller removes it), and a large tree does not queue the agent's other file I/O
+ * behind it on libuv's four threads.
  */
 export async function copyTree(src: string, dst: string, depth = 0): Promise<void> {
   if (depth > MAX_TREE_DEPTH) {
@@ -37,17 +41,18 @@ export async function copyTree(src: string, dst: string, depth = 0): Promise<voi
   }
   const { mode } = await stat(src);
   await mkdir(dst);
-  const entries = await readdir(src, { withFileTypes: true });
-  await Promise.all(
-    entries.map(async (e) => {
-      const from = join(src, e.name);
-      const to = join(dst, e.name);
-      const st = e.isSymbolicLink() ? await stat(from) : e;
-      if (st.isDirectory()) return copyTree(from, to, depth + 1);
-      if (st.isFile()) return copyFile(from, to);
-      throw new Error(`${from} is neither a file nor a directory; only those are copied`);
-    }),
-  );
+  for (const e of await readdir(src, { withFileTypes: true })) {
+    const from = join(src, e.name);
+    const to = join(dst, e.name);
+    const st = e.isSymbolicLink() ? await stat(from) : e;
+    if (st.isDirectory()) await copyTree(from, to, depth + 1);
+    else if (st.isFile()) await copyFile(from, to);
+    else if (st.isCharacterDevice() || st.isBlockDevice()) await writeFile(to, '', { mode: 0o644 });
+    else
+      throw new Error(
+        `${from} is a FIFO or a socket; only files, directories and devices (as empty files) are copied`,
+      );
+  }
   await chmod(dst, mode & 0o7777);
 }
 
