@@ -225,7 +225,14 @@ export function createDb(opts: CreateDbOptions): RollgateDb {
     // end the process. Its next statement fails instead, and the caller sees that; an idle one is
     // dropped by the pool. One line per lost connection, whichever state it was in.
     p.on('connect', (client) => {
-      client.on('error', (err) => log.warn({ err: err.message }, 'PostgreSQL connection lost'));
+      // pg may raise a second error for the same loss ("terminated unexpectedly" when the socket
+      // ends after the server's FATAL): one line per connection.
+      let logged = false;
+      client.on('error', (err) => {
+        if (logged) return;
+        logged = true;
+        log.warn({ err: err.message }, 'PostgreSQL connection lost');
+      });
     });
     // The pool re-emits an idle client's error: already logged above, but an 'error' event with no
     // listener would crash the process.
