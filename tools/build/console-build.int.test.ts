@@ -47,8 +47,8 @@ describe('npm run build: the console (issue 16 item 1)', () => {
       execFileSync('git', ['cat-file', '-e', `${commit}^{commit}`], { cwd: ROOT });
       expectedVersion = `${built.version} (commit ${commit})\n`;
     } else {
-      await buildAll({ outDir: dist, targets: ['web'] });
-      expectedVersion = `${built.version} (commit ${built.commit})\n`;
+      const web = await buildAll({ outDir: dist, targets: ['web'] });
+      expectedVersion = `${web.version} (commit ${web.commit})\n`;
     }
     console.log(
       `console-build: coordinator + console ${prebuilt ? `(the checks tier's, from ${process.env.ROLLGATE_TEST_CONSOLE_BUILD}) ` : ''}built in ${((performance.now() - t0) / 1000).toFixed(1)} s`,

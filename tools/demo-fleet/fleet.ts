@@ -220,6 +220,13 @@ export function apiClient(
   });
 }
 
+/** The bundle of `app` the integration run built (docs/adr/0048); undefined when unset or empty. */
+function runBundle(app: 'agent' | 'coordinator'): string | undefined {
+  const v =
+    app === 'agent' ? process.env.ROLLGATE_TEST_AGENT_BUNDLE : process.env.ROLLGATE_TEST_COORDINATOR_BUNDLE;
+  return v || undefined;
+}
+
 /**
  * The `node` arguments that run the agent or the coordinator as a test's own process (cwd: ROOT):
  * the bundle the integration run built once (ROLLGATE_TEST_AGENT_BUNDLE /
@@ -227,10 +234,7 @@ export function apiClient(
  * The bundle starts in a fraction of tsx's CPU (~0.2 against ~1.4 s for an agent).
  */
 export function appNodeArgs(app: 'agent' | 'coordinator', args: string[] = []): string[] {
-  const bundle =
-    (app === 'agent'
-      ? process.env.ROLLGATE_TEST_AGENT_BUNDLE
-      : process.env.ROLLGATE_TEST_COORDINATOR_BUNDLE) || undefined;
+  const bundle = runBundle(app);
   return bundle ? [bundle, ...args] : ['--import', 'tsx', join(ROOT, `apps/${app}/src/main.ts`), ...args];
 }
 
@@ -283,10 +287,9 @@ export async function startFleet(opts: FleetOptions) {
   await chmod(dir, 0o755);
   const specs = opts.agents ?? DEFAULT_AGENTS;
   const toFile = (opts.output ?? 'files') === 'files';
-  const agentBundle = opts.agentBundle ?? (process.env.ROLLGATE_TEST_AGENT_BUNDLE || undefined);
+  const agentBundle = opts.agentBundle ?? runBundle('agent');
   const pgTemplate = opts.pgTemplate ?? (process.env.ROLLGATE_TEST_PG_TEMPLATE || undefined);
-  const coordinatorBundle =
-    opts.coordinatorBundle ?? (process.env.ROLLGATE_TEST_COORDINATOR_BUNDLE || undefined);
+  const coordinatorBundle = opts.coordinatorBundle ?? runBundle('coordinator');
 
   const portsFile = join(dir, 'ports.json');
   const saved: Record<string, number> = opts.stablePorts

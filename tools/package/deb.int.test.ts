@@ -1,13 +1,14 @@
 // The Debian packages (issue 16 item 2, docs/adr/0035), for real, as root on this machine: built by
-// dpkg-deb from a fresh `npm run build` (coordinator, console, CLI, agent), installed with `dpkg -i`,
+// dpkg-deb from `npm run build`'s output (coordinator, console, CLI, agent), installed with `dpkg -i`,
 // the coordinator, the console and two agents (this machine plays two servers of a Python stdlib
 // service) started exactly as their units' ExecStartPre/ExecStart lines say (no systemd as PID 1
 // here) as the units' User=, on a Debian PostgreSQL 15 by DATABASE_URL; the console signs in against
 // the installed coordinator; an upgrade run of that fleet started and paused with the installed CLI;
 // the packages upgraded in place to a newer build (data and edited conffiles kept, the agents
 // reconnect on the identities they kept, the console serves the upgraded files, the run resumes and
-// succeeds); then purged (nothing left). The console's `next build` is most of this file's time:
-// ~25 s with Next's build cache warm (the checks tier's `next build` warms it), ~85 s cold (docs/adr/0035).
+// succeeds); then purged (nothing left). Within `npm test` the console is the checks tier's build
+// (copyPrebuiltConsole, docs/adr/0049); alone, this file runs `next build` itself, then most of its
+// time: ~25 s with Next's build cache warm, ~85 s cold (docs/adr/0035).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,

@@ -5,7 +5,7 @@
 // more coordinators share one database, for the shared sign-in budget.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { request, createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type RollgateDb } from '@rollgate/db';
 import {
   appNodeArgs,
+  cliNodeArgs,
   FatalWait,
   freePort,
   ROOT,
@@ -129,7 +130,7 @@ describe('a fresh coordinator that trusts only 127.0.0.2 as a proxy', { timeout:
     return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       const child = execFile(
         process.execPath,
-        [join(ROOT, 'apps/cli/bin/rollgate.mjs'), '--url', proxyBase, ...args],
+        cliNodeArgs(['--url', proxyBase, ...args]),
         { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, ...env } },
         (err, stdout, stderr) =>
           resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -141,9 +142,7 @@ describe('a fresh coordinator that trusts only 127.0.0.2 as a proxy', { timeout:
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rollgate-http-trust-'));
     dataDir = join(dir, 'coordinator');
-    // The run's PostgreSQL cluster template instead of an initdb (docs/adr/0048); as root the
-    // embedded PostgreSQL runs as the postgres user, which must reach the copy.
-    await chmod(dir, 0o755);
+    // The run's PostgreSQL cluster template instead of an initdb (docs/adr/0048).
     await seedFromTemplate(process.env.ROLLGATE_TEST_PG_TEMPLATE, dataDir);
     logFile = join(dir, 'coordinator.log');
     const port = await freePort();
