@@ -120,8 +120,9 @@ export interface FleetOptions {
   /** Changes the agent config the fleet writes for a server (e.g. adds `limits`); default none. */
   agentConfig?: (a: FleetAgent, config: Record<string, unknown>) => Record<string, unknown>;
   /**
-   * How an agent process is run, given its config path; default `node --import tsx
-   * apps/agent/src/main.ts --config <path>`. E.g. the packaged bundle as its systemd unit runs it.
+   * How an agent process is run, given its config path; default `node` with
+   * `appNodeArgs('agent', ['--config', <path>], agentBundle)`: the bundle, else the sources under
+   * tsx. E.g. the packaged bundle as its systemd unit runs it.
    */
   agentCommand?: (a: FleetAgent) => { command: string; args: string[] };
   /**
@@ -233,19 +234,18 @@ function runBundle(app: 'agent' | 'coordinator'): string | undefined {
  * ROLLGATE_TEST_COORDINATOR_BUNDLE, docs/adr/0048) when there is one, else the sources under tsx.
  * The bundle starts in a fraction of tsx's CPU (~0.2 against ~1.4 s for an agent).
  */
-export function appNodeArgs(app: 'agent' | 'coordinator', args: string[] = []): string[] {
-  const bundle = runBundle(app);
+export function appNodeArgs(
+  app: 'agent' | 'coordinator',
+  args: string[] = [],
+  bundle = runBundle(app),
+): string[] {
+  // `--import tsx` on node itself, so the process a caller holds is the real server, not a wrapper.
   return bundle ? [bundle, ...args] : ['--import', 'tsx', join(ROOT, `apps/${app}/src/main.ts`), ...args];
 }
 
 /** The `node` arguments of the `rollgate` CLI as a checkout runs it: its bundle (docs/adr/0024). */
 export function cliNodeArgs(args: string[]): string[] {
   return [join(ROOT, 'apps/cli/bin/rollgate.mjs'), ...args];
-}
-
-/** Spawns `node --import tsx <entry>` so the process we hold is the real server, not a wrapper. */
-function spawnTs(entry: string, args: string[], env: Record<string, string>, logFile: string | null) {
-  return spawnLogged(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], env, logFile);
 }
 
 /** Spawns a process in the repository root, its output appended to `logFile` (null: inherited). */
@@ -421,9 +421,12 @@ export async function startFleet(opts: FleetOptions) {
       async start() {
         if (pgTemplate && !opts.coordinatorEnv?.DATABASE_URL)
           await seedFromTemplate(pgTemplate, env.ROLLGATE_DATA_DIR);
-        const p = coordinatorBundle
-          ? spawnLogged(process.execPath, [coordinatorBundle], env, toFile ? logFile : null)
-          : spawnTs('apps/coordinator/src/main.ts', [], env, toFile ? logFile : null);
+        const p = spawnLogged(
+          process.execPath,
+          appNodeArgs('coordinator', [], coordinatorBundle),
+          env,
+          toFile ? logFile : null,
+        );
         proc = p;
         await waitFor(
           single ? 'the coordinator to answer /healthz' : `coordinator ${n} to answer /healthz`,
@@ -578,14 +581,11 @@ export async function startFleet(opts: FleetOptions) {
     const config = configFor(a);
     await writeFile(a.configPath, JSON.stringify(opts.agentConfig?.(a, config) ?? config, null, 2));
     const logFile = toFile ? join(logsDir, `${a.id}.log`) : null;
-    const run =
-      opts.agentCommand?.(a) ??
-      (agentBundle
-        ? { command: process.execPath, args: [agentBundle, '--config', a.configPath] }
-        : undefined);
-    a.proc = run
-      ? spawnLogged(run.command, run.args, await joinEnv(a), logFile)
-      : spawnTs('apps/agent/src/main.ts', ['--config', a.configPath], await joinEnv(a), logFile);
+    const run = opts.agentCommand?.(a) ?? {
+      command: process.execPath,
+      args: appNodeArgs('agent', ['--config', a.configPath], agentBundle),
+    };
+    a.proc = spawnLogged(run.command, run.args, await joinEnv(a), logFile);
   }
 
   async function uploadEditions() {
