@@ -21,7 +21,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppPostgres, type AppPostgres } from '@rollgate/app-db';
@@ -100,6 +100,8 @@ interface Unit {
   environment: Record<string, string>;
   execStartPre: string[][];
   execStart: string[];
+  /** Nice=: systemd sets it before it drops to User=, and the process keeps it. */
+  nice?: number;
 }
 
 /** The [Service] settings of an installed unit that say how its process starts. */
@@ -120,6 +122,7 @@ function readUnit(name: string): Unit {
         unit.environment[kv.split('=')[0]!] = kv.slice(kv.indexOf('=') + 1);
     } else if (key === 'ExecStartPre') unit.execStartPre.push(splitCommand(value));
     else if (key === 'ExecStart') unit.execStart = splitCommand(value);
+    else if (key === 'Nice') unit.nice = Number(value);
   }
   return unit;
 }
@@ -186,7 +189,9 @@ async function startUnit(
       throw new Error(`${name}: ExecStartPre ${argv.join(' ')} exited ${r.code}:\n${r.stderr}`);
     pre.push(r);
   }
-  const [cmd, ...args] = asUser(unit, unit.execStart);
+  // As systemd does: the niceness first, then the user (nice and setpriv exec: one pid throughout).
+  const niced = unit.nice === undefined ? [] : ['nice', '-n', String(unit.nice)];
+  const [cmd, ...args] = [...niced, ...asUser(unit, unit.execStart)];
   let out = '';
   const proc = spawn(cmd!, args, {
     cwd: unit.workingDirectory ?? '/',
@@ -397,6 +402,8 @@ describe('Debian packages: dpkg -i, start as the units say, a fleet run paused a
     // It runs as the unit's User= and keeps its data where the package put it.
     // (setpriv execs the program: the same pid.)
     expect(statSync(`/proc/${coordinator.proc.pid}`).uid).toBe(rollgateUid);
+    // Ahead of the services on a busy host, as the agent (docs/adr/0054).
+    expect(getPriority(coordinator.proc.pid!)).toBe(-5);
     expect(existsSync(join(COORDINATOR_DATA, 'bootstrap-secret'))).toBe(true);
 
     expect((await rollgate(['admin', 'init', '--username', 'root'], `${PASSWORD}\n`)).code).toBe(0);

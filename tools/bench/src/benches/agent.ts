@@ -58,18 +58,23 @@ async function nodeFloor(): Promise<{ rss: number; anon: number }> {
   return r;
 }
 
+export const AGENT_UNIT = 'tools/agent-bundle/rollgate-agent.service';
+export const COORDINATOR_UNIT = 'tools/package/debian/rollgate-coordinator/rollgate-coordinator.service';
+
 /** The node flags the systemd unit starts the bundle with (between `node` and the script in ExecStart). */
 export function unitNodeFlags(): string[] {
-  const unit = readFileSync(join(ROOT, 'tools/agent-bundle/rollgate-agent.service'), 'utf8');
+  const unit = readFileSync(join(ROOT, AGENT_UNIT), 'utf8');
   const m = /^ExecStart=\S*node((?:\s+-\S+)*)\s+\S+rollgate-agent\.cjs/m.exec(unit);
-  if (!m)
-    throw new Error('tools/agent-bundle/rollgate-agent.service: no ExecStart running node with the bundle');
+  if (!m) throw new Error(`${AGENT_UNIT}: no ExecStart running node with the bundle`);
   return m[1]!.trim().split(/\s+/).filter(Boolean);
 }
 
-/** The unit's Nice= (docs/adr/0047): the bench runs agents at the niceness their unit gives them. */
-export function unitNice(): number {
-  const unit = readFileSync(join(ROOT, 'tools/agent-bundle/rollgate-agent.service'), 'utf8');
+/**
+ * A unit's Nice= (docs/adr/0047, 0054): the bench runs agents and the coordinator at the niceness
+ * their units give them. `unitPath` is relative to the repository; default the agent's unit.
+ */
+export function unitNice(unitPath = AGENT_UNIT): number {
+  const unit = readFileSync(join(ROOT, unitPath), 'utf8');
   const m = /^Nice=(-?\d+)\s*$/m.exec(unit);
   return m ? Number(m[1]) : 0;
 }

@@ -4,6 +4,7 @@
 // operator runs it, timed around the CLI process as the Ansible side is timed around
 // ansible-playbook.
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ import {
   type ServerIntrinsic,
   type WrkReport,
 } from './vs-ansible-fleet';
-import { unitNice, unitNodeFlags } from './agent';
+import { COORDINATOR_UNIT, unitNice, unitNodeFlags } from './agent';
 import { phasesFromRun, type RunPhases } from './vs-ansible-phases';
 
 export const APP = 'svc';
@@ -83,6 +84,18 @@ async function buildEditions(dir: string, peerDir: string, names: string[]) {
   return out;
 }
 
+/** Gives a running process its unit's Nice= (root only, as systemd has it); says so when it cannot. */
+function asUnitNice(pid: number | undefined, nice: number, what: string): void {
+  if (pid === undefined || nice === 0) return;
+  try {
+    setPriority(pid, nice);
+  } catch (err) {
+    console.warn(
+      `${what} runs at niceness 0, not its unit's ${nice}: ${(err as Error).message} (run the bench as root)`,
+    );
+  }
+}
+
 export async function startRollgateFleet(o: RollgateFleetOptions): Promise<RollgateFleet> {
   await mkdir(join(o.dir, 'svc'), { recursive: true });
   const editions = await buildEditions(join(o.dir, 'editions-src'), o.peerDir, o.editions);
@@ -132,6 +145,9 @@ export async function startRollgateFleet(o: RollgateFleetOptions): Promise<Rollg
     },
   });
   const stopFleet = onCleanup(`rollgate fleet ${o.cluster}`, () => fleet.stop());
+  // The coordinator as its unit runs it too (Nice=, docs/adr/0054); its embedded PostgreSQL, which
+  // stands for the operator's own, was started before this and keeps niceness 0.
+  asUnitNice(fleet.coordinator?.pid, unitNice(COORDINATOR_UNIT), 'the coordinator');
   const socketPath = join(o.dir, 'haproxy.sock');
   const gateOnly = o.mode === 'gate-only';
   const { haproxy, port } = await startHaproxyOnFreePort(
