@@ -191,7 +191,8 @@ export async function benchVsAnsible(opts: VsAnsibleOptions): Promise<BenchResul
       '(option httpchk GET /health, inter 1s fall 2 rise 2, runtime socket at level admin). Ansible: a fresh fleet per trial ' +
       "on inventory.ini's ports, `ansible-playbook rolling.yml -e work_dir=…` as given (serial: 1, " +
       `${moduleNote}), under a child subreaper as run.sh runs it; wall = around ansible-playbook. Rollgate: one real coordinator ` +
-      "(embedded PostgreSQL) and 4 real agents (the bundle, with its systemd unit's node flags) running svc.js as their service, lb configure haproxy-runtime " +
+      "at its unit's Nice= (its embedded PostgreSQL at 0) and 4 real agents (the bundle, with its systemd unit's node flags and Nice=) " +
+      'running svc.js as their service, lb configure haproxy-runtime ' +
       `(readmitTimeoutMs ${opts.readmitTimeoutMs}), each trial rolls to a new edition with \`rollgate edition rollout --group-size 1 ` +
       `--drainage-interval ${DRAINAGE_S} --wait\` (${cli.kind}: ${cli.describe}); wall = around the CLI process. Loads: wrk -t2 -c8 ` +
       '--timeout 5s -s editions.lua (keep-alive, or -- close), started 2 s before and stopped (SIGINT) 2 s after; failed = ' +
