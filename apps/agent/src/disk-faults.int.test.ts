@@ -19,17 +19,29 @@ const cleanups: (() => void)[] = [];
 async function smallDisk(size: string): Promise<string> {
   expect(process.getuid?.(), 'this test needs root: it mounts a tmpfs as the failing disk').toBe(0);
   const dir = await mkdtemp(join(tmpdir(), 'disk-faults-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir]);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir]);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   mounts.push(dir);
   return dir;
 }
 
 afterEach(async () => {
   for (const c of cleanups.splice(0)) c();
+  // Every mount is let go even when one of them fails to (its error is thrown after).
+  const failed: unknown[] = [];
   for (const dir of mounts.splice(0)) {
-    execFileSync('umount', ['-l', dir]);
-    await rm(dir, { recursive: true, force: true });
+    try {
+      execFileSync('umount', ['-l', dir]);
+      await rm(dir, { recursive: true, force: true });
+    } catch (err) {
+      failed.push(err);
+    }
   }
+  if (failed.length > 0) throw failed[0];
 });
 
 describe('the agent on a failing disk', () => {
