@@ -1,7 +1,7 @@
 // The bundled CLI (issue 18 item 5, docs/adr/0024) built for real and run by plain `node` against a
 // real coordinator with two real agents: --version says the release and the commit it was built
 // from, `servers` answers, and `edition rollout --wait` / `upgrade logs --follow` follow the run on
-// the live stream and return once it has ended, with its exit code.
+// the live stream and return once it has ended, with its exit code and every line of it.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -120,6 +120,39 @@ describe('the bundled CLI (issue 18 item 5)', () => {
     const all = (await fleet.api.upgrade.logs.query({ runId, limit: 5000 })).map((l) => l.id);
     expect(followed).toEqual(all);
     expect(new Set(followed).size).toBe(followed.length);
+  });
+
+  it('logs --follow from a run\'s start ends after its last line: every line once, "rollout completed" last', async () => {
+    const started = await authed(
+      'edition',
+      'rollout',
+      '--app',
+      'demo-app',
+      '--cluster',
+      'demo',
+      '--edition',
+      '1.0',
+      '--group-size',
+      '1',
+      '--drainage-interval',
+      '0',
+      '--json',
+    );
+    expect(started.stderr).toBe('');
+    expect(started.code).toBe(0);
+    const runId = (JSON.parse(started.stdout) as { run: { id: string } }).run.id;
+    const follow = await authed('upgrade', 'logs', runId, '--follow', '--json');
+    expect(follow.code).toBe(0);
+    // The stream ended on the run's end with nothing left behind (docs/adr/0055): what it printed
+    // is what a plain read gives afterwards, the engine's last line included.
+    expect((await fleet.api.upgrade.status.query({ runId })).run.status).toBe('succeeded');
+    const followed = follow.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: number; code: string });
+    const all = await fleet.api.upgrade.logs.query({ runId, limit: 5000 });
+    expect(followed.map((l) => l.id)).toEqual(all.map((l) => l.id));
+    expect(followed.at(-1)!.code).toBe('RG0011I');
   });
 
   it('a refused live stream is a clear error, not a hang: no session, exit 1', async () => {

@@ -270,7 +270,11 @@ export function createCoordinator(opts: CoordinatorOptions): Coordinator {
     // Every write of a run wakes its live streams (upgrade.watch: `--wait`, the console), docs/adr/0024;
     // they read once the engine is done moving the run (docs/adr/0052). The engine comes later.
     const late: { settled?: (runId: string) => Promise<void> } = {};
-    const runChanges = createRunChanges({ settled: (id) => late.settled?.(id) ?? Promise.resolve() });
+    const runChanges = createRunChanges({
+      settled: (id) => late.settled?.(id) ?? Promise.resolve(),
+      // Called by a live stream only, which is served after the writer below exists.
+      flushLines: () => logWriter.flush(),
+    });
     // One registry for the coordinator (docs/adr/0030); its gauges are read at scrape time.
     const metrics = createCoordinatorMetrics({
       gauges: {

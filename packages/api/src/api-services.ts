@@ -65,7 +65,7 @@ export interface ApiServices {
   /** The read models (queries.ts) over the coordinator's store. */
   queries: QueryServices;
   /** Wakes the live stream on a run's change (run-changes.ts); without it the stream polls. */
-  runChanges?: Pick<RunChanges, 'follow'>;
+  runChanges?: Pick<RunChanges, 'follow' | 'linesStored'>;
   auth: AuthServices;
   /** Agent identity (docs/adr/0013); absent on a coordinator built without it (unit tests). */
   agents?: AgentIdentityServices;

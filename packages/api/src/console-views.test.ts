@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryStore, type EngineStore, type ServerRecord, type StoredLog } from '@rollgate/engine';
-import { editionStates, pageServers, watchRun } from './console-views';
+import { editionStates, pageServers, WATCH_END_QUIET_MS, watchRun } from './console-views';
 import { serversPageInput } from './inputs';
 
 function server(i: number, over: Partial<ServerRecord> = {}): ServerRecord {
@@ -135,23 +135,24 @@ describe('editionStates', () => {
 });
 
 describe('watchRun', () => {
+  const line = (id: number) =>
+    ({
+      id,
+      runId: 'r',
+      actionId: null,
+      serverId: null,
+      stepIndex: 0,
+      at: id,
+      level: 'info',
+      code: 'RG0020I',
+      message: `l${id}`,
+      source: 'engine',
+    }) as StoredLog;
+
   it('yields the view when it changes and new lines as they come, and ends after the run ended', async () => {
     let version = 1;
     let status: 'running' | 'succeeded' = 'running';
     const lines: StoredLog[] = [];
-    const line = (id: number) =>
-      ({
-        id,
-        runId: 'r',
-        actionId: null,
-        serverId: null,
-        stepIndex: 0,
-        at: id,
-        level: 'info',
-        code: 'RG0020I',
-        message: `l${id}`,
-        source: 'engine',
-      }) as StoredLog;
     let ticks = 0;
     const out: { view: unknown; logs: number[] }[] = [];
     const sleep = async () => {
@@ -179,6 +180,48 @@ describe('watchRun', () => {
       { view: null, logs: [1, 2] },
       { view: 2, logs: [] },
     ]);
+  });
+
+  it('issue 18: ends as soon as the run has ended when every line is stored, reading every page left', async () => {
+    const lines = [1, 2, 3, 4, 5].map(line);
+    const asked: string[] = [];
+    let sleeps = 0;
+    const out: number[][] = [];
+    for await (const u of watchRun(
+      { runId: 'r' },
+      async () => (asked.push('view'), { run: { status: 'succeeded' as const, version: 3 } }),
+      // Pages of two, as a bounded page would cut them.
+      async (after) => (asked.push(`logs>${after}`), lines.filter((l) => l.id > after).slice(0, 2)),
+      undefined,
+      async () => void sleeps++,
+      async () => (asked.push('stored?'), true),
+    )) {
+      out.push(u.logs.map((l) => l.id));
+    }
+    expect(out).toEqual([[1, 2], [3, 4], [5]]);
+    expect(sleeps).toBe(0);
+    expect(asked).toEqual(['view', 'stored?', 'logs>0', 'logs>2', 'logs>4', 'logs>5']);
+  });
+
+  it('issue 18: without that assurance, waits for quiet after the end so late lines are still sent', async () => {
+    const lines = [line(1)];
+    const waits: number[] = [];
+    const out: number[][] = [];
+    for await (const u of watchRun(
+      { runId: 'r' },
+      async () => ({ run: { status: 'failed' as const, version: 3 } }),
+      async (after) => lines.filter((l) => l.id > after),
+      undefined,
+      async (ms) => {
+        waits.push(ms);
+        if (waits.length === 1) lines.push(line(2)); // a late line, within the quiet period
+      },
+      async () => false,
+    )) {
+      out.push(u.logs.map((l) => l.id));
+    }
+    expect(out).toEqual([[1], [2]]);
+    expect(waits).toEqual([WATCH_END_QUIET_MS, WATCH_END_QUIET_MS]);
   });
 
   it('stops when the client goes away', async () => {

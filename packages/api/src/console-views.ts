@@ -75,12 +75,15 @@ export const WATCH_INTERVAL_MS = 500;
 /**
  * After the run has ended, the watch ends once no line has come for this long: the run's last lines
  * (the coordinator's log writer flushes every 200 ms) are still sent, and `--follow` ends soon after.
+ * Not waited when `linesStored` says every line is stored already (docs/adr/0055).
  */
 export const WATCH_END_QUIET_MS = 300;
 
 /**
  * The live run view: yields the view whenever the run changes and the new log lines (filtered) as
  * they arrive; ends once the run has ended and its last lines were sent, or when the client leaves.
+ * `linesStored`, asked once the run has ended, resolves true when every line of the run is stored
+ * (then the watch sends what is left and ends at once, without waiting for quiet).
  */
 export async function* watchRun<
   V extends { run: { status: Parameters<typeof isTerminalRun>[0]; version: number } },
@@ -90,6 +93,7 @@ export async function* watchRun<
   logs: (afterId: number) => Promise<StoredLog[]>,
   signal: AbortSignal | undefined,
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  linesStored: () => Promise<boolean> = () => Promise.resolve(false),
 ): AsyncGenerator<{ view: V | null; logs: StoredLog[] }> {
   let afterId = input.afterId ?? 0;
   let lastVersion = -1;
@@ -97,14 +101,27 @@ export async function* watchRun<
   for (;;) {
     if (signal?.aborted) return;
     const view = await load();
-    const lines = await logs(afterId);
+    const ended = isTerminalRun(view.run.status);
+    // Asked before the lines are read: a true answer covers every line written until now.
+    const complete = ended && (await linesStored());
+    let lines = await logs(afterId);
     if (lines.length > 0) afterId = lines[lines.length - 1]!.id;
     const stepsKey = JSON.stringify((view as { steps?: unknown }).steps ?? null);
     const changed = view.run.version !== lastVersion || stepsKey !== lastStepsKey;
     lastVersion = view.run.version;
     lastStepsKey = stepsKey;
     if (changed || lines.length > 0) yield { view: changed ? view : null, logs: lines };
-    if (isTerminalRun(view.run.status) && lines.length === 0 && !changed) return;
-    await sleep(isTerminalRun(view.run.status) ? WATCH_END_QUIET_MS : WATCH_INTERVAL_MS);
+    if (complete) {
+      // A page is bounded (queries.watchLogs): read on until nothing is left.
+      while (lines.length > 0 && !signal?.aborted) {
+        lines = await logs(afterId);
+        if (lines.length === 0) break;
+        afterId = lines[lines.length - 1]!.id;
+        yield { view: null, logs: lines };
+      }
+      return;
+    }
+    if (ended && lines.length === 0 && !changed) return;
+    await sleep(ended ? WATCH_END_QUIET_MS : WATCH_INTERVAL_MS);
   }
 }

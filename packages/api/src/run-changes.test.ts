@@ -103,4 +103,51 @@ describe('run changes (issue 18 item 5: the live stream wakes on a change, not o
     // A store without completeStep stays without it: the engine then writes step by step.
     expect(storeWithRunChanges({} as EngineStore, { notify: () => {} }).completeStep).toBeUndefined();
   });
+
+  it("issue 18: a run's lines are stored once its success was written here, the engine settled and the writer flushed", async () => {
+    const order: string[] = [];
+    let settle!: () => void;
+    const changes = createRunChanges({
+      maxDeferMs: 60_000,
+      settled: () => new Promise<void>((r) => (settle = () => (order.push('settled'), r()))),
+      flushLines: async () => void order.push('flushed'),
+    });
+    const store = storeWithRunChanges(
+      {
+        updateRun: async (id: string, _v: number, patch: { status?: string }) => ({ id, ...patch }),
+      } as never,
+      changes,
+    );
+    await store.updateRun('running', 1, { status: 'running' });
+    await store.updateRun('aborted', 1, { status: 'aborted' });
+    expect(await changes.linesStored('running')).toBe(false);
+    expect(await changes.linesStored('aborted')).toBe(false);
+    expect(await changes.linesStored('elsewhere')).toBe(false);
+    expect(order).toEqual([]);
+    await store.updateRun('done', 1, { status: 'succeeded' });
+    const stored = changes.linesStored('done');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual([]); // the engine has not settled the run: no flush yet
+    settle();
+    expect(await stored).toBe(true);
+    expect(order).toEqual(['settled', 'flushed']);
+  });
+
+  it('issue 18: a failed flush, or no writer, leaves the stream to wait for quiet; old runs are forgotten', async () => {
+    const failing = createRunChanges({
+      flushLines: async () => {
+        throw new Error('database gone');
+      },
+    });
+    failing.succeeded('r1');
+    expect(await failing.linesStored('r1')).toBe(false);
+    const noWriter = createRunChanges();
+    noWriter.succeeded('r1');
+    expect(await noWriter.linesStored('r1')).toBe(false);
+    const flushed = createRunChanges({ flushLines: async () => {} });
+    for (let i = 0; i <= 1000; i++) flushed.succeeded(`r${i}`);
+    expect(await flushed.linesStored('r0')).toBe(false);
+    expect(await flushed.linesStored('r1')).toBe(true);
+    expect(await flushed.linesStored('r1000')).toBe(true);
+  });
 });

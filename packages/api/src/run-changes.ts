@@ -20,6 +20,15 @@ export interface RunChanges {
   /** Something of this run was written: its state, a step, an action, the ledger or log lines. */
   notify(runId: string): void;
   follow(runId: string): RunFollower;
+  /** This process wrote the run's success: every action of it has finished (see linesStored). */
+  succeeded(runId: string): void;
+  /**
+   * Whether every log line of the run is stored, so a live stream may end without waiting for
+   * late lines (docs/adr/0055): true for a run whose success this process wrote, once the engine
+   * settled and the log writer flushed; false otherwise (another coordinator led it, it ended
+   * otherwise, or the flush failed), and the stream waits for quiet as before.
+   */
+  linesStored(runId: string): Promise<boolean>;
 }
 
 export interface RunChangesOptions {
@@ -33,7 +42,15 @@ export interface RunChangesOptions {
   settled?: (runId: string) => Promise<void>;
   /** The longest a follower waits for `settled` after a change, ms. Default 250. */
   maxDeferMs?: number;
+  /**
+   * Writes every log line this process has queued (the coordinator's log writer). Without it,
+   * linesStored is always false.
+   */
+  flushLines?: () => Promise<void>;
 }
+
+/** How many ended runs linesStored remembers (a stream that starts later waits for quiet). */
+const SUCCEEDED_KEPT = 1000;
 
 /** `settled`, or `ms` from now if it takes longer (a failure counts as settled). */
 async function settledOrLater(settled: Promise<void>, ms: number): Promise<void> {
@@ -47,9 +64,27 @@ export function createRunChanges(opts: RunChangesOptions = {}): RunChanges {
   const maxDeferMs = opts.maxDeferMs ?? 250;
   // Only runs someone follows are tracked: the map holds no more than the open streams.
   const followers = new Map<string, Set<{ changed: () => void }>>();
+  // Insertion order is age: the oldest run is dropped first.
+  const succeeded = new Set<string>();
   return {
     notify(runId) {
       for (const f of followers.get(runId) ?? []) f.changed();
+    },
+    succeeded(runId) {
+      succeeded.delete(runId);
+      succeeded.add(runId);
+      if (succeeded.size > SUCCEEDED_KEPT) succeeded.delete(succeeded.values().next().value!);
+    },
+    async linesStored(runId) {
+      if (!opts.flushLines || !succeeded.has(runId)) return false;
+      // The engine's last lines of the run (e.g. "rollout completed") follow its final write.
+      if (opts.settled) await settledOrLater(opts.settled(runId), maxDeferMs);
+      try {
+        await opts.flushLines();
+        return true;
+      } catch {
+        return false;
+      }
     },
     follow(runId) {
       let dirty = false;
@@ -99,7 +134,10 @@ export function createRunChanges(opts: RunChangesOptions = {}): RunChanges {
  * (after it committed). The stores are plain objects of closures: a copy with some methods replaced
  * is the same store.
  */
-export function storeWithRunChanges<S extends EngineStore>(store: S, changes: Pick<RunChanges, 'notify'>): S {
+export function storeWithRunChanges<S extends EngineStore>(
+  store: S,
+  changes: Pick<RunChanges, 'notify'> & Partial<Pick<RunChanges, 'succeeded'>>,
+): S {
   return {
     ...store,
     async createRun(run, steps) {
@@ -108,6 +146,7 @@ export function storeWithRunChanges<S extends EngineStore>(store: S, changes: Pi
     },
     async updateRun(id, expectedVersion, patch, fence) {
       const r = await store.updateRun(id, expectedVersion, patch, fence);
+      if (r?.status === 'succeeded') changes.succeeded?.(id);
       if (r) changes.notify(id);
       return r;
     },

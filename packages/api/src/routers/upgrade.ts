@@ -120,6 +120,7 @@ export const upgradeRouter = t.router({
         (afterId) => ctx.services.queries.watchLogs(input, afterId),
         signal,
         follower ? (ms) => follower.wait(ms) : undefined,
+        ctx.services.runChanges ? () => ctx.services.runChanges!.linesStored(input.runId) : undefined,
       );
     } finally {
       follower?.close();
