@@ -115,7 +115,7 @@ describe('run changes (issue 18 item 5: the live stream wakes on a change, not o
     const store = storeWithRunChanges(
       {
         updateRun: async (id: string, _v: number, patch: { status?: string }) => ({ id, ...patch }),
-      } as never,
+      } as unknown as EngineStore,
       changes,
     );
     await store.updateRun('running', 1, { status: 'running' });
