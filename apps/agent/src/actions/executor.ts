@@ -1,7 +1,8 @@
 // Runs RunActions exactly once. The journal is consulted and written BEFORE anything happens:
 //   finished in the journal → reply the recorded result, run nothing;
 //   started, not finished   → it is running (or queued) now: reply RUNNING;
-//   unknown                 → journal "started" (fsync), reply ACCEPTED, run the ops in order.
+//   unknown                 → journal "started" (fsync), reply ACCEPTED, run the ops in order
+//                             (RUNNING as the first starts; each op's start and end are log lines).
 // Actions run one at a time, in arrival order: two actions interleaving stop/start on the same
 // service would leave it in an unknown state.
 import { describeOp, editionUrlForLogs, MSG, type ActionOp, type ActionResult } from '@rollgate/domain';
@@ -186,7 +187,10 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         running.opIndex = i;
         await journal.appendOp(id, i);
         running.journaled = i;
-        opts.sendUpdate(toUpdate(id, 'RUNNING', '', now(), i));
+        // RUNNING once, as the action starts: the coordinator stores nothing of a later op's index
+        // (each op's start and end are log lines), and every update costs it a read while the
+        // server is out of rotation (docs/adr/0056). A repeated RunAction still hears the current op.
+        if (i === 0) opts.sendUpdate(toUpdate(id, 'RUNNING', '', now(), i));
         ship('info', MSG.opStarted.code, `${MSG.opStarted.text}: ${label}`);
         const started = performance.now();
         try {
