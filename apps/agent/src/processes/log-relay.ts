@@ -12,7 +12,13 @@
 // process that inherited its output are gone — so the service's last words reach the file. It
 // never exits on an error of its own: a dead relay would kill the service with SIGPIPE. It runs
 // as `node -e <source>` so the same text works under tsx and in the bundle.
+//
+// It reads the service's stdout on fd 0 and its stderr on fd 3, each a pipe the service got at
+// its own start: the relay is started after the service, so its start (a fork and a Node boot)
+// is not on the way to the service's (docs/adr/0057). Lines of each are whole; between the two,
+// in the order the relay reads them.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 
 /** How a service's log file is rotated (services[].log). */
 export interface LogRotation {
@@ -94,23 +100,38 @@ function write(buf) {
   }
 }
 openLog();
-let pending = Buffer.alloc(0);
-process.stdin.on('data', (chunk) => {
-  const buf = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
-  const nl = buf.lastIndexOf(10);
-  if (nl < 0) {
-    if (buf.length > ${MAX_PENDING}) { write(buf); pending = Buffer.alloc(0); } else pending = buf;
-    return;
-  }
-  write(buf.subarray(0, nl + 1));
-  pending = Buffer.from(buf.subarray(nl + 1));
-});
-process.stdin.on('end', () => {
-  if (pending.length > 0) write(pending);
-  if (fd >= 0) fs.closeSync(fd);
-  process.exit(0);
-});
-process.stdin.on('error', () => {});
+let open = 0;
+function relay(input) {
+  open++;
+  let pending = Buffer.alloc(0);
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    if (pending.length > 0) write(pending);
+    pending = Buffer.alloc(0);
+    if (--open > 0) return;
+    if (fd >= 0) fs.closeSync(fd);
+    process.exit(0);
+  };
+  input.on('data', (chunk) => {
+    const buf = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
+    const nl = buf.lastIndexOf(10);
+    if (nl < 0) {
+      if (buf.length > ${MAX_PENDING}) { write(buf); pending = Buffer.alloc(0); } else pending = buf;
+      return;
+    }
+    write(buf.subarray(0, nl + 1));
+    pending = Buffer.from(buf.subarray(nl + 1));
+  });
+  input.on('end', end);
+  input.on('close', end);
+  input.on('error', () => {});
+}
+relay(process.stdin);
+let second = null;
+try { second = new (require('node:net').Socket)({ fd: 3, readable: true, writable: false }); } catch {}
+if (second) relay(second);
 `;
 
 export interface RelayOptions {
@@ -122,10 +143,11 @@ export interface RelayOptions {
 }
 
 /**
- * Starts the relay; its stdin is the pipe to give the service as stdout and stderr (the caller
- * closes its own copy once the service holds one, so the relay sees end of input when they go).
+ * Starts the relay on the service's output: `stdout` and `stderr` are the read ends of the pipes
+ * the service was started with (the caller closes its own copies once the relay holds them, so
+ * the relay sees end of input when the service and its children are gone).
  */
-export function startLogRelay(o: RelayOptions): ChildProcess {
+export function startLogRelay(o: RelayOptions, output: { stdout: Readable; stderr: Readable }): ChildProcess {
   return spawn(
     process.execPath,
     [
@@ -140,7 +162,7 @@ export function startLogRelay(o: RelayOptions): ChildProcess {
     ],
     {
       detached: true, // its own process group: stopping the service's group must not cut its last words
-      stdio: ['pipe', 'ignore', 'ignore'],
+      stdio: [output.stdout, 'ignore', 'ignore', output.stderr],
     },
   );
 }

@@ -119,6 +119,38 @@ describe('process manager: run as its own user (issue 14.3)', () => {
   });
 });
 
+describe('process manager: the log relay starts after the service (issue 18, docs/adr/0057)', () => {
+  it("writes the service's stdout and stderr, each line whole, and ends with the service", async () => {
+    const lines: string[] = [];
+    const sup = supervisor({ both: {} }, [], lines);
+    const script =
+      'i=1; while [ $i -le 200 ]; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); done; exec sleep 1000';
+    const rec = await sup.start('both', sh(script));
+    pids.push(rec.pid);
+    // The relay is its own process, started after the service: a later pid (pids are handed out in
+    // order; unless they wrapped at pid_max in between) and start tick.
+    const pidMax = Number(await readFile('/proc/sys/kernel/pid_max', 'utf8'));
+    const wrapped = rec.logPid! < rec.pid && rec.pid > pidMax - 1000;
+    if (!wrapped) expect(rec.logPid).toBeGreaterThan(rec.pid);
+    expect(Number(rec.logStartTime)).toBeGreaterThanOrEqual(Number(rec.startTime));
+    const file = join(dataDir, 'logs', 'both.log');
+    await until(
+      '400 lines in the log file',
+      async () => (await readFile(file, 'utf8').catch(() => '')).split('\n').length > 400,
+    );
+    const written = (await readFile(file, 'utf8')).trimEnd().split('\n');
+    const expected = Array.from({ length: 200 }, (_, i) => [`out ${i + 1}`, `err ${i + 1}`]).flat();
+    expect([...written].sort()).toEqual([...expected].sort());
+    // Each stream's lines keep their order.
+    expect(written.filter((l) => l.startsWith('out '))).toEqual(expected.filter((l) => l.startsWith('out ')));
+    expect(written.filter((l) => l.startsWith('err '))).toEqual(expected.filter((l) => l.startsWith('err ')));
+    await until('the lines shipped too', () => lines.length >= 400);
+    // Stopped: the relay reaches the end of both pipes and leaves.
+    expect(await sup.stop('both', 5000)).toMatchObject({ alreadyStopped: false });
+    expect(await isAlive(rec.logPid!, rec.logStartTime ?? null)).toBe(false);
+  });
+});
+
 describe('process manager: log rotation (issue 14.3)', () => {
   it('rotates the log past maxBytes, keeps `keep` files, every line once and in order', async () => {
     const rotation = { maxBytes: 4096, keep: 3 };

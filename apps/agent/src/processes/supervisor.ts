@@ -507,40 +507,23 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     runAs: RunAs | undefined,
     tail: Tail,
   ): Promise<PidRecord> {
-    const relay = startLogRelay({
-      file,
-      rotation: po.log ?? DEFAULT_LOG_ROTATION,
-      uid: runAs?.uid,
-      gid: runAs?.gid,
+    // The service first, the relay after it on the service's pipes: the relay's start (a fork and a
+    // Node boot) is then not on the way to the service's (docs/adr/0057).
+    const run = atNicenessZero(spec.command, spec.args, agentNiceness);
+    const child = spawn(run.command, run.args, {
+      cwd: spec.cwd,
+      env: runAs ? { ...spec.env, USER: runAs.user, LOGNAME: runAs.user, HOME: runAs.home } : spec.env,
+      detached: true, // own process group: stop() signals the whole group, and we may exit first
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
     });
-    await new Promise<void>((resolve, reject) => {
-      relay.once('spawn', resolve);
-      relay.once('error', (err) => reject(new Error(`could not start the log relay: ${errorMessage(err)}`)));
-    });
-    const relayGone = new Promise<void>((resolve) => relay.once('exit', () => resolve()));
-    relay.unref();
-    const pipe = relay.stdin;
-    if (!pipe) throw new Error('the log relay has no input pipe');
-    let child: ChildProcess;
-    try {
-      const run = atNicenessZero(spec.command, spec.args, agentNiceness);
-      child = spawn(run.command, run.args, {
-        cwd: spec.cwd,
-        env: runAs ? { ...spec.env, USER: runAs.user, LOGNAME: runAs.user, HOME: runAs.home } : spec.env,
-        detached: true, // own process group: stop() signals the whole group, and we may exit first
-        stdio: ['ignore', pipe, pipe],
-        ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
-      });
-    } finally {
-      pipe.destroy(); // the service holds its own copy: the relay sees end of input when it goes
-    }
     // Listen for exit before any await, so an instant crash is not missed.
     const seen: { r?: Running; exit?: { code: number | null; signal: NodeJS.Signals | null } } = {};
     child.once('exit', (code, sig) => {
       seen.exit = { code, signal: sig };
       if (seen.r) void exited(service, seen.r, seen.exit);
     });
-    await new Promise<void>((resolve, reject) => {
+    const spawned = new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (err) => {
         const hint =
@@ -550,6 +533,39 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
         reject(new Error(`could not start ${spec.command}: ${errorMessage(err)}${hint}`));
       });
     });
+    let relay: ChildProcess | undefined;
+    let relayUp: Promise<void> | undefined;
+    let relayGone: Promise<void> | undefined;
+    try {
+      if (child.pid !== undefined && child.stdout && child.stderr) {
+        const r = startLogRelay(
+          { file, rotation: po.log ?? DEFAULT_LOG_ROTATION, uid: runAs?.uid, gid: runAs?.gid },
+          { stdout: child.stdout, stderr: child.stderr },
+        );
+        // Its 'spawn' comes on the next tick, before the await below ends.
+        relayUp = new Promise<void>((resolve, reject) => {
+          r.once('spawn', resolve);
+          r.once('error', (err) => reject(new Error(`could not start the log relay: ${errorMessage(err)}`)));
+        });
+        relayUp.catch(() => undefined); // awaited below, after the service's own start
+        relayGone = new Promise<void>((resolve) => r.once('exit', () => resolve()));
+        relay = r;
+      }
+    } finally {
+      // The relay holds its own copies: it sees end of input when the service and its children go.
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    }
+    await spawned;
+    if (!relay || !relayUp || !relayGone) throw new Error(`could not start ${spec.command}: no pid`);
+    try {
+      await relayUp;
+    } catch (err) {
+      // Nothing would read its output: it would block on a full pipe. It has not been reported.
+      if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+      throw err;
+    }
+    relay.unref();
     const pid = child.pid;
     if (pid === undefined) throw new Error(`could not start ${spec.command}: no pid`);
     child.unref();
