@@ -40,6 +40,12 @@ describe('the bundled CLI (issue 18 item 5)', () => {
   }
   const authed = (...args: string[]) =>
     rollgate(['--url', fleet.url, ...args], { ROLLGATE_TOKEN: fleet.admin.token });
+  /** `edition rollout` of demo-app on the two servers, one at a time, with JSON output. */
+  const rollout = (edition: string, ...more: string[]) =>
+    authed(
+      ...['edition', 'rollout', '--app', 'demo-app', '--cluster', 'demo', '--edition', edition],
+      ...['--group-size', '1', '--drainage-interval', '0', '--json', ...more],
+    );
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rollgate-cli-bundle-'));
@@ -81,22 +87,7 @@ describe('the bundled CLI (issue 18 item 5)', () => {
   });
 
   it('edition rollout --wait returns once the run has ended (exit 0), and logs --follow then ends too', async () => {
-    const r = await authed(
-      'edition',
-      'rollout',
-      '--app',
-      'demo-app',
-      '--cluster',
-      'demo',
-      '--edition',
-      '2.0',
-      '--group-size',
-      '1',
-      '--drainage-interval',
-      '0',
-      '--wait',
-      '--json',
-    );
+    const r = await rollout('2.0', '--wait');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const views = r.stdout
@@ -123,21 +114,7 @@ describe('the bundled CLI (issue 18 item 5)', () => {
   });
 
   it('logs --follow from a run\'s start ends after its last line: every line once, "rollout completed" last', async () => {
-    const started = await authed(
-      'edition',
-      'rollout',
-      '--app',
-      'demo-app',
-      '--cluster',
-      'demo',
-      '--edition',
-      '1.0',
-      '--group-size',
-      '1',
-      '--drainage-interval',
-      '0',
-      '--json',
-    );
+    const started = await rollout('1.0');
     expect(started.stderr).toBe('');
     expect(started.code).toBe(0);
     const runId = (JSON.parse(started.stdout) as { run: { id: string } }).run.id;
