@@ -150,4 +150,12 @@ describe('run changes (issue 18 item 5: the live stream wakes on a change, not o
     expect(await flushed.linesStored('r1')).toBe(true);
     expect(await flushed.linesStored('r1000')).toBe(true);
   });
+
+  it('issue 18: a flush that does not end within maxFlushMs leaves the stream to wait for quiet', async () => {
+    const hung = createRunChanges({ flushLines: () => new Promise<void>(() => {}), maxFlushMs: 30 });
+    hung.succeeded('r1');
+    const t0 = Date.now();
+    expect(await hung.linesStored('r1')).toBe(false); // would hang the test without the bound
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
+  });
 });

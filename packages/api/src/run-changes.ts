@@ -47,16 +47,28 @@ export interface RunChangesOptions {
    * linesStored is always false.
    */
   flushLines?: () => Promise<void>;
+  /**
+   * The longest linesStored waits for `flushLines` (a database that does not answer must not hold a
+   * stream open after its run), ms; then it answers false. Default 1000.
+   */
+  maxFlushMs?: number;
 }
 
 /** How many ended runs linesStored remembers (a stream that starts later waits for quiet). */
 const SUCCEEDED_KEPT = 1000;
 
-/** `settled`, or `ms` from now if it takes longer (a failure counts as settled). */
-async function settledOrLater(settled: Promise<void>, ms: number): Promise<void> {
+/** Whether `p` resolved within `ms`: false when it rejected or took longer (then it is not waited for). */
+async function within(p: Promise<void>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([settled.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  const ok = await Promise.race([
+    p.then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
+  ]);
   clearTimeout(timer);
+  return ok;
 }
 
 export function createRunChanges(opts: RunChangesOptions = {}): RunChanges {
@@ -78,13 +90,8 @@ export function createRunChanges(opts: RunChangesOptions = {}): RunChanges {
     async linesStored(runId) {
       if (!opts.flushLines || !succeeded.has(runId)) return false;
       // The engine's last lines of the run (e.g. "rollout completed") follow its final write.
-      if (opts.settled) await settledOrLater(opts.settled(runId), maxDeferMs);
-      try {
-        await opts.flushLines();
-        return true;
-      } catch {
-        return false;
-      }
+      if (opts.settled) await within(opts.settled(runId), maxDeferMs);
+      return within(opts.flushLines(), opts.maxFlushMs ?? 1000);
     },
     follow(runId) {
       let dirty = false;
@@ -114,7 +121,7 @@ export function createRunChanges(opts: RunChangesOptions = {}): RunChanges {
             });
           }
           if (dirty && !closed && coalesceMs > 0) await sleep(coalesceMs);
-          if (dirty && !closed && opts.settled) await settledOrLater(opts.settled(runId), maxDeferMs);
+          if (dirty && !closed && opts.settled) await within(opts.settled(runId), maxDeferMs);
           dirty = false;
         },
         close() {
