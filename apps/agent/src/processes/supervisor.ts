@@ -499,6 +499,25 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     }
   }
 
+  /**
+   * The log relay on a just-started service's stdout and stderr, with its start and its end as
+   * promises listened to at once (its 'spawn' comes on the next tick, before any await of ours).
+   */
+  function relayOn(child: ChildProcess, file: string, po: ProcessOptions, runAs: RunAs | undefined) {
+    if (!child.stdout || !child.stderr) throw new Error('the service was started without output pipes');
+    const proc = startLogRelay(
+      { file, rotation: po.log ?? DEFAULT_LOG_ROTATION, uid: runAs?.uid, gid: runAs?.gid },
+      { stdout: child.stdout, stderr: child.stderr },
+    );
+    const up = new Promise<void>((resolve, reject) => {
+      proc.once('spawn', resolve);
+      proc.once('error', (err) => reject(new Error(`could not start the log relay: ${errorMessage(err)}`)));
+    });
+    up.catch(() => undefined); // awaited after the service's own start, not unhandled meanwhile
+    const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    return { proc, up, gone };
+  }
+
   async function spawnWithRelay(
     service: string,
     spec: StartSpec,
@@ -533,50 +552,36 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
         reject(new Error(`could not start ${spec.command}: ${errorMessage(err)}${hint}`));
       });
     });
-    let relay: ChildProcess | undefined;
-    let relayUp: Promise<void> | undefined;
-    let relayGone: Promise<void> | undefined;
+    let relay: ReturnType<typeof relayOn> | undefined;
     try {
-      if (child.pid !== undefined && child.stdout && child.stderr) {
-        const r = startLogRelay(
-          { file, rotation: po.log ?? DEFAULT_LOG_ROTATION, uid: runAs?.uid, gid: runAs?.gid },
-          { stdout: child.stdout, stderr: child.stderr },
-        );
-        // Its 'spawn' comes on the next tick, before the await below ends.
-        relayUp = new Promise<void>((resolve, reject) => {
-          r.once('spawn', resolve);
-          r.once('error', (err) => reject(new Error(`could not start the log relay: ${errorMessage(err)}`)));
-        });
-        relayUp.catch(() => undefined); // awaited below, after the service's own start
-        relayGone = new Promise<void>((resolve) => r.once('exit', () => resolve()));
-        relay = r;
-      }
+      // No pid: the service did not start, and `spawned` says why.
+      if (child.pid !== undefined) relay = relayOn(child, file, po, runAs);
     } finally {
       // The relay holds its own copies: it sees end of input when the service and its children go.
       child.stdout?.destroy();
       child.stderr?.destroy();
     }
     await spawned;
-    if (!relay || !relayUp || !relayGone) throw new Error(`could not start ${spec.command}: no pid`);
+    const pid = child.pid;
+    if (pid === undefined || !relay) throw new Error(`could not start ${spec.command}: no pid`);
     try {
-      await relayUp;
+      await relay.up;
     } catch (err) {
       // Nothing would read its output: it would block on a full pipe. It has not been reported.
-      if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+      killGroup(pid, 'SIGKILL');
       throw err;
     }
-    relay.unref();
-    const pid = child.pid;
-    if (pid === undefined) throw new Error(`could not start ${spec.command}: no pid`);
+    const { proc: relayProc, gone: relayGone } = relay;
+    relayProc.unref();
     child.unref();
     const rec: PidRecord = {
       pid,
       startTime: (await procStat(pid))?.startTime ?? null,
       edition: spec.edition,
       startedAt: Date.now(),
-      ...(relay.pid === undefined
+      ...(relayProc.pid === undefined
         ? {}
-        : { logPid: relay.pid, logStartTime: (await procStat(relay.pid))?.startTime ?? null }),
+        : { logPid: relayProc.pid, logStartTime: (await procStat(relayProc.pid))?.startTime ?? null }),
       ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
     };
     // The pid file stays the agent's (not the service user's): it names the process group the
